@@ -1,0 +1,96 @@
+package dev.katmesh.launcher;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Starting and stopping the mesh's processes. Each runs in a session of its own (setsid), so a detached
+ * mesh outlives the terminal that started it and a Ctrl-C reaches only the launcher, which then stops
+ * its processes in order. Output goes to a log file, never to a pipe that could fill up.
+ */
+final class ManagedProcess {
+
+    private ManagedProcess() {}
+
+    /** Starts {@code command} with output appended to {@code log}; returns its pid and start time. */
+    static MeshState.Proc start(List<String> command, Path log, Path workDir) throws IOException {
+        Files.createDirectories(log.getParent());
+        List<String> full = new ArrayList<>();
+        if (new File("/usr/bin/setsid").canExecute()) {
+            full.add("/usr/bin/setsid");
+        }
+        full.addAll(command);
+        Process p = new ProcessBuilder(full)
+                .directory(workDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .start();
+        MeshState.Proc proc = new MeshState.Proc();
+        proc.pid = p.pid();
+        proc.startedAtMs = p.info().startInstant().map(Instant::toEpochMilli).orElse(null);
+        return proc;
+    }
+
+    /** The live process recorded in {@code proc}, if it still runs (and is the same process). */
+    static Optional<ProcessHandle> live(MeshState.Proc proc) {
+        if (proc == null || proc.pid == null) {
+            return Optional.empty();
+        }
+        return ProcessHandle.of(proc.pid)
+                .filter(ProcessHandle::isAlive)
+                .filter(h -> proc.startedAtMs == null || h.info().startInstant()
+                        .map(i -> Math.abs(i.toEpochMilli() - proc.startedAtMs) < 2000).orElse(true));
+    }
+
+    static boolean isAlive(MeshState.Proc proc) {
+        return live(proc).isPresent();
+    }
+
+    /**
+     * Stops the process: SIGTERM (graceful: Quarkus and Kafka shut down cleanly and commit), then SIGKILL
+     * after {@code grace}. Returns true if it had to kill.
+     */
+    static boolean stop(MeshState.Proc proc, Duration grace) {
+        Optional<ProcessHandle> handle = live(proc);
+        if (handle.isEmpty()) {
+            return false;
+        }
+        ProcessHandle h = handle.get();
+        h.destroy();
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (h.isAlive() && System.nanoTime() < deadline) {
+            sleep(100);
+        }
+        boolean killed = false;
+        if (h.isAlive()) {
+            h.destroyForcibly();
+            killed = true;
+            while (h.isAlive()) {
+                sleep(50);
+            }
+        }
+        return killed;
+    }
+
+    /** The java binary of the running JVM, so children run on the same Java. */
+    static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

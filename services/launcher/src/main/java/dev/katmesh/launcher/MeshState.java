@@ -1,0 +1,64 @@
+package dev.katmesh.launcher;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What the launcher knows about a mesh, kept in {@code <data-dir>/mesh.json}: the ports chosen at the
+ * first {@code up} (reused afterwards, so clients and the broker's metadata stay valid) and the
+ * processes running now. Written atomically (temp file + rename): a crash never leaves half a file.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public final class MeshState {
+
+    /** A process the launcher started: its ports and, while it runs, its pid and start time. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public static final class Proc {
+        public int port;
+        public Integer grpcPort;
+        public Integer controllerPort;
+        public Long pid;
+        /** Start time of the process (epoch ms), to tell it from a later process with the same pid. */
+        public Long startedAtMs;
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    public String clusterId;
+    public Proc kafka;
+    public Map<String, Proc> services = new TreeMap<>();
+
+    public static MeshState load(Path file) {
+        if (!Files.exists(file)) {
+            return new MeshState();
+        }
+        try {
+            return JSON.readValue(file.toFile(), MeshState.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the mesh state " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    public void save(Path file) {
+        try {
+            Files.createDirectories(file.getParent());
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            JSON.writeValue(tmp.toFile(), this);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the mesh state " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Proc service(MeshService s) {
+        return services.get(s.id());
+    }
+}

@@ -1,0 +1,31 @@
+package dev.katmesh.reward;
+
+/**
+ * Why a raw trajectory record was refused. The name travels in the {@code katmesh-reject-reason}
+ * header of its dead-letter record and as the {@code reason} tag of
+ * {@code katmesh_reward_rejected_total}; operators filter the DLQ on it.
+ */
+public enum RejectReason {
+    /** The record is larger than {@code katmesh.reward.max-record-bytes}. */
+    OVERSIZED,
+    /** The record has no value (a tombstone) or an empty one. */
+    EMPTY,
+    /** The content-type header names a format katmesh does not read. */
+    UNSUPPORTED_CONTENT_TYPE,
+    /** Not parseable JSON: syntax error, truncation, duplicate keys, too deeply nested. */
+    MALFORMED_JSON,
+    /** A JSON field holds the wrong type. */
+    WRONG_TYPE,
+    /** A required field (trajectory_id, group_id, messages...) is absent or empty. */
+    MISSING_FIELD,
+    /** A field's value lies outside its domain. */
+    INVALID_VALUE,
+    /** Protobuf bytes that end in the middle of a field. */
+    TRUNCATED_PROTOBUF,
+    /** Protobuf bytes that are not a Trajectory (bad tag, wire type or length). */
+    MALFORMED_PROTOBUF,
+    /** Text that is not valid UTF-8. */
+    INVALID_UTF8,
+    /** An unexpected failure while processing a valid-looking record (a bug: the record is kept). */
+    INTERNAL
+}

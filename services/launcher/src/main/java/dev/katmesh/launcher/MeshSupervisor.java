@@ -241,7 +241,9 @@ public final class MeshSupervisor {
                 "-Dquarkus.http.host=127.0.0.1",
                 "-Dquarkus.http.port=" + p.port,
                 "-Dkafka.bootstrap.servers=" + EmbeddedKafka.bootstrap(state.kafka),
-                "-Dkatmesh.data-dir=" + layout.serviceDataDir(s)));
+                "-Dkatmesh.data-dir=" + layout.serviceDataDir(s),
+                // Static group membership: a restarted service takes its partitions back at once.
+                "-Dkafka.group.instance.id=katmesh-" + s.id() + "-0"));
         if (p.grpcPort != null) {
             cmd.add("-Dquarkus.grpc.server.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);

@@ -1,0 +1,218 @@
+package dev.katmesh.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * A mesh for a test, driven exactly as a user drives it: through the {@code ./katmesh} script of the
+ * checkout, with a data directory of its own under integration-tests/target/meshes.
+ */
+final class Mesh implements AutoCloseable {
+
+    static final Path HOME = Path.of(System.getProperty("katmesh.home", "..")).toAbsolutePath().normalize();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    final Path dataDir;
+    private final Map<String, String> env;
+
+    private Mesh(Path dataDir, Map<String, String> env) {
+        this.dataDir = dataDir;
+        this.env = env;
+    }
+
+    /** Starts a fresh mesh (its data directory emptied first) with `./katmesh up --detach`. */
+    static Mesh up(String name, Map<String, String> env) throws Exception {
+        Path dir = HOME.resolve("integration-tests/target/meshes").resolve(name);
+        Mesh mesh = new Mesh(dir, env);
+        if (Files.exists(dir.resolve("mesh.json"))) {
+            mesh.katmesh(Duration.ofMinutes(2), "down"); // left over by an interrupted run
+        }
+        deleteRecursively(dir);
+        mesh.katmesh(Duration.ofMinutes(5), "up", "--detach");
+        return mesh;
+    }
+
+    /** Runs `./katmesh ARGS --data-dir DIR` and returns its output; fails the test on a non-zero exit. */
+    String katmesh(Duration timeout, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(HOME.resolve("katmesh").toString()));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("--data-dir", dataDir.toString()));
+        Files.createDirectories(dataDir);
+        Path out = Files.createTempFile("katmesh-cli", ".out");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail(String.join(" ", cmd) + " did not finish in " + timeout + ":\n" + Files.readString(out));
+        }
+        String output = Files.readString(out);
+        Files.delete(out);
+        assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed:\n" + output);
+        return output;
+    }
+
+    JsonNode status() throws IOException, InterruptedException {
+        return JSON.readTree(katmesh(Duration.ofSeconds(60), "status", "--json"));
+    }
+
+    /** Endpoints from the last status; ports are kept across restarts, so they are read once. */
+    private JsonNode endpoints;
+
+    private JsonNode endpoints() throws IOException, InterruptedException {
+        if (endpoints == null) {
+            endpoints = status();
+        }
+        return endpoints;
+    }
+
+    String bootstrap() throws IOException, InterruptedException {
+        return endpoints().path("kafka").path("bootstrap").asText();
+    }
+
+    String http(String service) throws IOException, InterruptedException {
+        return endpoints().path("services").path(service).path("http").asText();
+    }
+
+    /** Sum of a Prometheus counter's series (matching {@code labelFilter}, e.g. {@code source="deployed"}). */
+    static double metric(String httpBase, String name, String labelFilter) throws IOException, InterruptedException {
+        String body = HTTP.send(HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})?\\s+(\\S+)$").matcher(body);
+        double sum = 0;
+        while (m.find()) {
+            if (labelFilter == null || (m.group(1) != null && m.group(1).contains(labelFilter))) {
+                sum += Double.parseDouble(m.group(2));
+            }
+        }
+        return sum;
+    }
+
+    /** Polls until the value reaches {@code expected}; returns the time it took. */
+    static Duration awaitAtLeast(DoubleSupplier value, double expected, Duration timeout, String what) throws InterruptedException {
+        long start = System.nanoTime();
+        double last = Double.NaN;
+        while (System.nanoTime() - start < timeout.toNanos()) {
+            last = value.getAsDouble();
+            if (last >= expected) {
+                return Duration.ofNanos(System.nanoTime() - start);
+            }
+            Thread.sleep(100);
+        }
+        fail(what + ": expected at least " + expected + " within " + timeout.toMillis() + " ms, last saw " + last);
+        return timeout;
+    }
+
+    /** Publishes a file as one record with the real kcat binary. */
+    void kcat(String topic, String key, Map<String, String> headers, Path file) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("kcat", "-P", "-b", bootstrap(), "-t", topic,
+                "-X", "message.max.bytes=16777216"));
+        if (key != null) {
+            cmd.addAll(List.of("-k", key));
+        }
+        headers.forEach((k, v) -> cmd.addAll(List.of("-H", k + "=" + v)));
+        cmd.add(file.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "kcat failed: " + output);
+    }
+
+    KafkaProducer<String, byte[]> producer() throws IOException, InterruptedException {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
+        return new KafkaProducer<>(p);
+    }
+
+    void send(String topic, String key, Map<String, String> headers, byte[] value) throws Exception {
+        try (KafkaProducer<String, byte[]> producer = producer()) {
+            ProducerRecord<String, byte[]> r = new ProducerRecord<>(topic, key, value);
+            headers.forEach((k, v) -> r.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
+            producer.send(r).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Reads a topic from the beginning until {@code count} records arrived, or until the timeout passed
+     * (or, with count = MAX_VALUE, until a poll finds nothing new after the end was reached).
+     */
+    List<ConsumerRecord<String, byte[]>> readAll(String topic, int count, Duration timeout) throws IOException, InterruptedException {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + System.nanoTime());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (records.size() < count && System.nanoTime() < deadline) {
+                var batch = consumer.poll(Duration.ofMillis(500));
+                batch.forEach(records::add);
+                if (count == Integer.MAX_VALUE && batch.isEmpty() && !consumer.assignment().isEmpty()
+                        && consumer.assignment().stream().allMatch(tp -> consumer.position(tp) >= consumer.endOffsets(List.of(tp)).get(tp))) {
+                    break;
+                }
+            }
+        }
+        return records;
+    }
+
+    static String header(ConsumerRecord<?, ?> r, String name) {
+        var h = r.headers().lastHeader(name);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public void close() throws Exception {
+        katmesh(Duration.ofMinutes(2), "down");
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}

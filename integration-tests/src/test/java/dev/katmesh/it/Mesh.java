@@ -5,11 +5,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.launcher.PrometheusScrape;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +18,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -43,7 +38,6 @@ final class Mesh implements AutoCloseable {
 
     static final Path HOME = Path.of(System.getProperty("katmesh.home", "..")).toAbsolutePath().normalize();
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     final Path dataDir;
     private final Map<String, String> env;
@@ -63,6 +57,11 @@ final class Mesh implements AutoCloseable {
         deleteRecursively(dir);
         mesh.katmesh(Duration.ofMinutes(5), "up", "--detach");
         return mesh;
+    }
+
+    /** A mesh handle on a data directory, without starting anything. */
+    static Mesh at(Path dataDir, Map<String, String> env) {
+        return new Mesh(dataDir, env);
     }
 
     /** Runs `./katmesh ARGS --data-dir DIR` and returns its output; fails the test on a non-zero exit. */
@@ -109,16 +108,7 @@ final class Mesh implements AutoCloseable {
 
     /** Sum of a Prometheus counter's series (matching {@code labelFilter}, e.g. {@code source="deployed"}). */
     static double metric(String httpBase, String name, String labelFilter) throws IOException, InterruptedException {
-        String body = HTTP.send(HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})?\\s+(\\S+)$").matcher(body);
-        double sum = 0;
-        while (m.find()) {
-            if (labelFilter == null || (m.group(1) != null && m.group(1).contains(labelFilter))) {
-                sum += Double.parseDouble(m.group(2));
-            }
-        }
-        return sum;
+        return PrometheusScrape.sum(httpBase, name, labelFilter);
     }
 
     /** Polls until the value reaches {@code expected}; returns the time it took. */

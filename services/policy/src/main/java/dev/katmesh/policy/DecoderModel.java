@@ -1,0 +1,427 @@
+package dev.katmesh.policy;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+/**
+ * A Qwen2/Qwen3 decoder on DJL, read top to bottom:
+ *
+ * <pre>
+ *   x = embed[ids]
+ *   for each layer:
+ *     h = rmsnorm(x)
+ *     q, k, v = h·Wq (+bq), h·Wk (+bk), h·Wv (+bv)        per head; Qwen3: rmsnorm(q), rmsnorm(k)
+ *     q, k = rope(q, positions), rope(k, positions)
+ *     k, v = cache ++ k, cache ++ v                          grouped-query: each kv head serves H/KV heads
+ *     x = x + softmax(q·kᵀ/√d + mask)·v · Wo
+ *     x = x + (silu(rmsnorm(x)·Wg) ⊙ rmsnorm(x)·Wu) · Wd
+ *   logits = rmsnorm(x) · Wlm                                 Wlm = embedᵀ when tied
+ * </pre>
+ *
+ * <p>Parameters keep Hugging Face's names and layouts ([out, in] for projections), so checkpoints map
+ * one to one and gradients come out in the same layout. The attention mask is explicit ([batch][query]
+ * [key], true = may attend), so one forward serves causal decoding, left-padded batches and tree
+ * attention for training. Everything runs on the configured device; nothing here assumes the CPU.
+ *
+ * <p>Memory: every array a forward creates belongs to the caller's {@code scope} manager (weights'
+ * derived views are attached to it too), so closing the scope frees a step completely.
+ */
+public final class DecoderModel implements AutoCloseable {
+
+    /** Additive mask value: finite, so a fully masked row (a pad query) gives no NaN. */
+    private static final float MASKED = -1e30f;
+
+    private final ModelConfig config;
+    private final NDManager manager;
+    private final Map<String, NDArray> params;
+
+    private DecoderModel(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
+        this.config = config;
+        this.manager = manager;
+        this.params = params;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Device device() {
+        return manager.getDevice();
+    }
+
+    /** The manager owning the weights; callers make per-step sub-managers from it. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Parameters by Hugging Face name, in a stable order (for optimizers and checkpoints). */
+    public Map<String, NDArray> parameters() {
+        return params;
+    }
+
+    // ------------------------------------------------------------------ construction
+
+    /** The names and shapes of every parameter of this architecture, in a stable order. */
+    public static Map<String, long[]> parameterShapes(ModelConfig c) {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        long h = c.hiddenSize();
+        long qDim = (long) c.numHeads() * c.headDim();
+        long kvDim = (long) c.numKvHeads() * c.headDim();
+        s.put("model.embed_tokens.weight", new long[] {c.vocabSize(), h});
+        for (int i = 0; i < c.numLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            s.put(p + "input_layernorm.weight", new long[] {h});
+            s.put(p + "self_attn.q_proj.weight", new long[] {qDim, h});
+            s.put(p + "self_attn.k_proj.weight", new long[] {kvDim, h});
+            s.put(p + "self_attn.v_proj.weight", new long[] {kvDim, h});
+            if (c.attentionBias()) {
+                s.put(p + "self_attn.q_proj.bias", new long[] {qDim});
+                s.put(p + "self_attn.k_proj.bias", new long[] {kvDim});
+                s.put(p + "self_attn.v_proj.bias", new long[] {kvDim});
+            }
+            s.put(p + "self_attn.o_proj.weight", new long[] {h, qDim});
+            if (c.qkNorm()) {
+                s.put(p + "self_attn.q_norm.weight", new long[] {c.headDim()});
+                s.put(p + "self_attn.k_norm.weight", new long[] {c.headDim()});
+            }
+            s.put(p + "post_attention_layernorm.weight", new long[] {h});
+            s.put(p + "mlp.gate_proj.weight", new long[] {c.intermediateSize(), h});
+            s.put(p + "mlp.up_proj.weight", new long[] {c.intermediateSize(), h});
+            s.put(p + "mlp.down_proj.weight", new long[] {h, c.intermediateSize()});
+        }
+        s.put("model.norm.weight", new long[] {h});
+        if (!c.tieWordEmbeddings()) {
+            s.put("lm_head.weight", new long[] {c.vocabSize(), h});
+        }
+        return s;
+    }
+
+    /** Builds a model from float tensors by name; every parameter must be present with its shape. */
+    public static DecoderModel fromTensors(ModelConfig config, Map<String, SafeTensors.Tensor> tensors, Device device, Path source) {
+        NDManager manager = NDManager.newBaseManager(device);
+        try {
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            for (Map.Entry<String, long[]> e : parameterShapes(config).entrySet()) {
+                SafeTensors.Tensor t = tensors.get(e.getKey());
+                if (t == null) {
+                    throw new CheckpointException(source, "missing tensor '" + e.getKey() + "'");
+                }
+                if (!Arrays.equals(t.shape(), e.getValue())) {
+                    throw new CheckpointException(source, "shape mismatch for '" + e.getKey() + "': expected "
+                            + Arrays.toString(e.getValue()) + " from config.json, found " + Arrays.toString(t.shape()));
+                }
+                NDArray a = manager.create(t.data(), new Shape(t.shape()));
+                a.setName(e.getKey());
+                params.put(e.getKey(), a);
+            }
+            return new DecoderModel(config, manager, params);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A fresh model of any shape: projections and embeddings ~ N(0, initializer_range²), norms 1,
+     * biases 0, drawn in a fixed order from {@code seed}, so the same config and seed give the same
+     * weights on every machine and device.
+     */
+    public static DecoderModel random(ModelConfig config, long seed, Device device) {
+        Random rnd = new Random(seed);
+        Map<String, SafeTensors.Tensor> tensors = new TreeMap<>();
+        for (Map.Entry<String, long[]> e : new TreeMap<>(parameterShapes(config)).entrySet()) {
+            long n = Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b);
+            float[] data = new float[Math.toIntExact(n)];
+            String name = e.getKey();
+            if (name.endsWith("norm.weight")) {
+                Arrays.fill(data, 1f);
+            } else if (!name.endsWith(".bias")) {
+                for (int i = 0; i < data.length; i++) {
+                    data[i] = (float) (rnd.nextGaussian() * config.initializerRange());
+                }
+            }
+            tensors.put(name, new SafeTensors.Tensor(e.getValue(), data, "F32"));
+        }
+        return fromTensors(config, tensors, device, Path.of("<random seed " + seed + ">"));
+    }
+
+    /** Loads model.safetensors, or the shards of model.safetensors.index.json, of a checkpoint folder. */
+    public static DecoderModel load(Path dir, ModelConfig config, Device device) {
+        return fromTensors(config, readWeights(dir), device, dir);
+    }
+
+    static Map<String, SafeTensors.Tensor> readWeights(Path dir) {
+        Path single = dir.resolve("model.safetensors");
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (Files.isRegularFile(single)) {
+            return SafeTensors.read(single);
+        }
+        if (!Files.isRegularFile(index)) {
+            throw new CheckpointException(dir, "missing model.safetensors (or model.safetensors.index.json)");
+        }
+        Map<String, SafeTensors.Tensor> all = new LinkedHashMap<>();
+        try {
+            var weightMap = new com.fasterxml.jackson.databind.ObjectMapper().readTree(index.toFile()).path("weight_map");
+            if (!weightMap.isObject()) {
+                throw new CheckpointException(index, "no weight_map object");
+            }
+            List<String> shards = new ArrayList<>();
+            weightMap.fields().forEachRemaining(e -> {
+                if (!shards.contains(e.getValue().asText())) {
+                    shards.add(e.getValue().asText());
+                }
+            });
+            for (String shard : shards) {
+                Path f = dir.resolve(shard);
+                if (!Files.isRegularFile(f)) {
+                    throw new CheckpointException(f, "missing shard named in " + index.getFileName());
+                }
+                all.putAll(SafeTensors.read(f));
+            }
+        } catch (java.io.IOException e) {
+            throw new CheckpointException(index, "not readable JSON: " + e.getMessage(), e);
+        }
+        return all;
+    }
+
+    /** A copy of every parameter as floats, by name (for checkpoints and the weights stream). */
+    public Map<String, SafeTensors.Tensor> toTensors() {
+        Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+        params.forEach((name, a) -> out.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
+        return out;
+    }
+
+    /** Replaces parameter values in place (a hot weight swap); shapes must match. */
+    public void setWeights(Map<String, SafeTensors.Tensor> tensors) {
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            SafeTensors.Tensor t = tensors.get(e.getKey());
+            if (t == null || !Arrays.equals(t.shape(), e.getValue().getShape().getShape())) {
+                throw new IllegalArgumentException("weights for '" + e.getKey() + "' are missing or have another shape");
+            }
+        }
+        params.forEach((name, a) -> a.set(tensors.get(name).data()));
+    }
+
+    /** A KV cache for this model. */
+    public KvCache newCache() {
+        return new KvCache(manager, config.numLayers());
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /**
+     * Logits [batch, T, vocab] of {@code ids} [batch][T] at {@code positions} [batch][T].
+     * {@code attend[b][t][s]} says whether query t may see key s, where keys are the cache's positions
+     * followed by this call's (S = cache length + T). With a cache, this call's keys and values are
+     * appended to it. All results belong to {@code scope}.
+     */
+    public NDArray forward(NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache) {
+        return logits(scope, hidden(scope, ids, positions, attend, cache));
+    }
+
+    /** The final hidden states [batch, T, hidden] (after the last norm). */
+    public NDArray hidden(NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache) {
+        int batch = ids.length;
+        int t = ids[0].length;
+        int past = cache == null ? 0 : cache.length();
+        int keys = past + t;
+        NDArray x = owned(scope, params.get("model.embed_tokens.weight").get(scope.create(flatten(ids), new Shape(batch, t))));
+        NDArray[] rope = rope(scope, positions);
+        NDArray mask = scope.create(additiveMask(attend, batch, t, keys), new Shape(batch, 1, t, keys));
+        for (int l = 0; l < config.numLayers(); l++) {
+            x = layer(scope, l, x, rope, mask, cache);
+        }
+        return rmsNorm(x, params.get("model.norm.weight"));
+    }
+
+    /** Logits of hidden states: the LM head (the embedding matrix when tied). */
+    public NDArray logits(NDManager scope, NDArray hidden) {
+        NDArray head = config.tieWordEmbeddings() ? params.get("model.embed_tokens.weight") : params.get("lm_head.weight");
+        return linear(scope, hidden, head, null);
+    }
+
+    /**
+     * log p(targets[b][t] | everything ids[b][t] attends to), shaped [batch, T] — differentiable, for
+     * training objectives (with masks and per-token weights applied by the caller) and for scoring.
+     */
+    public NDArray tokenLogProbs(NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, int[][] targets) {
+        NDArray logProbs = forward(scope, ids, positions, attend, null).logSoftmax(-1);
+        NDArray index = scope.create(flatten(targets), new Shape(targets.length, targets[0].length, 1));
+        return logProbs.gather(index, -1).squeeze(-1);
+    }
+
+    private NDArray layer(NDManager scope, int l, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
+        String p = "model.layers." + l + ".";
+        long batch = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int d = config.headDim();
+
+        NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
+        NDArray q = linear(scope, h, params.get(p + "self_attn.q_proj.weight"), params.get(p + "self_attn.q_proj.bias"))
+                .reshape(batch, t, heads, d);
+        NDArray k = linear(scope, h, params.get(p + "self_attn.k_proj.weight"), params.get(p + "self_attn.k_proj.bias"))
+                .reshape(batch, t, kvHeads, d);
+        NDArray v = linear(scope, h, params.get(p + "self_attn.v_proj.weight"), params.get(p + "self_attn.v_proj.bias"))
+                .reshape(batch, t, kvHeads, d);
+        if (config.qkNorm()) {
+            q = rmsNorm(q, params.get(p + "self_attn.q_norm.weight"));
+            k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
+        }
+        q = applyRope(q.transpose(0, 2, 1, 3), rope);
+        k = applyRope(k.transpose(0, 2, 1, 3), rope);
+        v = v.transpose(0, 2, 1, 3);
+        if (cache != null) {
+            NDArray[] kv = cache.append(l, k, v);
+            k = kv[0];
+            v = kv[1];
+        }
+        if (heads != kvHeads) {
+            k = owned(scope, k.repeat(1, heads / kvHeads));
+            v = owned(scope, v.repeat(1, heads / kvHeads));
+        }
+        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2))).mul(1.0 / Math.sqrt(d)).add(mask);
+        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, t, (long) heads * d);
+        x = x.add(linear(scope, attn, params.get(p + "self_attn.o_proj.weight"), null));
+
+        h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
+        NDArray gate = linear(scope, h, params.get(p + "mlp.gate_proj.weight"), null);
+        NDArray up = linear(scope, h, params.get(p + "mlp.up_proj.weight"), null);
+        NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // silu(gate) ⊙ up
+        return x.add(linear(scope, act, params.get(p + "mlp.down_proj.weight"), null));
+    }
+
+    /** x·Wᵀ (+b), with W in Hugging Face's [out, in] layout. */
+    private static NDArray linear(NDManager scope, NDArray x, NDArray w, NDArray b) {
+        NDArray y = x.matMul(owned(scope, w.transpose()));
+        return b == null ? y : y.add(b);
+    }
+
+    /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+    private NDArray rmsNorm(NDArray x, NDArray w) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
+        return x.div(rms).mul(w);
+    }
+
+    /** cos and sin [batch, 1, T, headDim] for the positions, as Hugging Face's default RoPE. */
+    private NDArray[] rope(NDManager scope, int[][] positions) {
+        int d = config.headDim();
+        int half = d / 2;
+        float[] invFreq = new float[half];
+        for (int i = 0; i < half; i++) {
+            invFreq[i] = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / d));
+        }
+        int batch = positions.length;
+        int t = positions[0].length;
+        float[] cos = new float[batch * t * d];
+        float[] sin = new float[batch * t * d];
+        for (int b = 0; b < batch; b++) {
+            for (int j = 0; j < t; j++) {
+                int base = (b * t + j) * d;
+                for (int i = 0; i < half; i++) {
+                    float angle = positions[b][j] * invFreq[i];
+                    float c = (float) Math.cos(angle);
+                    float s = (float) Math.sin(angle);
+                    cos[base + i] = c;
+                    cos[base + half + i] = c;
+                    sin[base + i] = s;
+                    sin[base + half + i] = s;
+                }
+            }
+        }
+        Shape shape = new Shape(batch, 1, t, d);
+        return new NDArray[] {scope.create(cos, shape), scope.create(sin, shape)};
+    }
+
+    /** x·cos + rotate_half(x)·sin, rotate_half(x) = [-x₂, x₁]. */
+    private NDArray applyRope(NDArray x, NDArray[] cosSin) {
+        int half = config.headDim() / 2;
+        NDArray x1 = x.get(new NDIndex("..., :" + half));
+        NDArray x2 = x.get(new NDIndex("..., " + half + ":"));
+        NDArray rotated = x2.neg().concat(x1, -1);
+        return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
+    }
+
+    private static float[] additiveMask(boolean[][][] attend, int batch, int t, int keys) {
+        float[] mask = new float[batch * t * keys];
+        for (int b = 0; b < batch; b++) {
+            if (attend[b].length != t) {
+                throw new IllegalArgumentException("attention mask has " + attend[b].length + " query rows, expected " + t);
+            }
+            for (int q = 0; q < t; q++) {
+                boolean[] row = attend[b][q];
+                if (row.length != keys) {
+                    throw new IllegalArgumentException("attention mask row has " + row.length + " keys, expected " + keys);
+                }
+                int base = (b * t + q) * keys;
+                for (int s = 0; s < keys; s++) {
+                    mask[base + s] = row[s] ? 0f : MASKED;
+                }
+            }
+        }
+        return mask;
+    }
+
+    private static long[] flatten(int[][] ids) {
+        int t = ids[0].length;
+        long[] flat = new long[ids.length * t];
+        for (int b = 0; b < ids.length; b++) {
+            if (ids[b].length != t) {
+                throw new IllegalArgumentException("ragged batch: row " + b + " has " + ids[b].length + " ids, expected " + t);
+            }
+            for (int j = 0; j < t; j++) {
+                flat[b * t + j] = ids[b][j];
+            }
+        }
+        return flat;
+    }
+
+    /** Moves an array derived from a weight (which would belong to the weights' manager) to the scope. */
+    private static NDArray owned(NDManager scope, NDArray a) {
+        a.attach(scope);
+        return a;
+    }
+
+    /** Causal attention over a single sequence of n new tokens after {@code past} cached ones. */
+    public static boolean[][][] causal(int past, int n) {
+        boolean[][] rows = new boolean[n][past + n];
+        for (int q = 0; q < n; q++) {
+            Arrays.fill(rows[q], 0, past + q + 1, true);
+        }
+        return new boolean[][][] {rows};
+    }
+
+    /** Positions past, past+1, ... for one sequence. */
+    public static int[][] positions(int past, int n) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = past + i;
+        }
+        return new int[][] {p};
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    /** The data type of the compute (float32 everywhere today). */
+    public DataType dtype() {
+        return DataType.FLOAT32;
+    }
+}

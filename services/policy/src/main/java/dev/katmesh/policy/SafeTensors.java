@@ -1,0 +1,204 @@
+package dev.katmesh.policy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
+ * dtype, shape and byte range, then the raw little-endian data. Reads F32, BF16 and F16 (into float)
+ * and the integer types of reference files; writes F32.
+ */
+public final class SafeTensors {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A tensor read into floats (integers are converted exactly up to 2^24). */
+    public record Tensor(long[] shape, float[] data, String dtype) {
+        public long size() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    private SafeTensors() {}
+
+    /** Reads every tensor of a file, in file order. */
+    public static Map<String, Tensor> read(Path file) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long fileSize = ch.size();
+            if (fileSize < 8) {
+                throw new CheckpointException(file, "truncated safetensors: " + fileSize + " bytes, no header");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long headerLen = lenBuf.flip().getLong();
+            if (headerLen <= 0 || headerLen > fileSize - 8 || headerLen > 100_000_000) {
+                throw new CheckpointException(file, "truncated or corrupt safetensors: header length " + headerLen + " in a file of " + fileSize + " bytes");
+            }
+            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, headerBuf, 8);
+            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
+            long dataStart = 8 + headerLen;
+            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (e.getKey().equals("__metadata__")) {
+                    continue;
+                }
+                JsonNode t = e.getValue();
+                String dtype = t.path("dtype").asText();
+                long[] shape = new long[t.path("shape").size()];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = t.path("shape").get(i).asLong();
+                }
+                long begin = t.path("data_offsets").path(0).asLong();
+                long end = t.path("data_offsets").path(1).asLong();
+                if (dataStart + end > fileSize) {
+                    throw new CheckpointException(file, "truncated safetensors: tensor '" + e.getKey() + "' ends at byte "
+                            + (dataStart + end) + " but the file has " + fileSize);
+                }
+                long count = 1;
+                for (long d : shape) {
+                    count *= d;
+                }
+                int width = width(dtype, file, e.getKey());
+                if ((end - begin) != count * width) {
+                    throw new CheckpointException(file, "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
+                            + java.util.Arrays.toString(shape) + " of " + dtype);
+                }
+                ByteBuffer data = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(ch, data, dataStart + begin);
+                data.flip();
+                out.put(e.getKey(), new Tensor(shape, decode(data, dtype, (int) count), dtype));
+            }
+        } catch (IOException e) {
+            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, position + buf.position());
+            if (n < 0) {
+                throw new IOException("unexpected end of file");
+            }
+        }
+    }
+
+    private static int width(String dtype, Path file, String name) {
+        return switch (dtype) {
+            case "F32", "I32" -> 4;
+            case "BF16", "F16" -> 2;
+            case "I64", "F64" -> 8;
+            default -> throw new CheckpointException(file, "tensor '" + name + "' has unsupported dtype " + dtype);
+        };
+    }
+
+    private static float[] decode(ByteBuffer b, String dtype, int count) {
+        float[] out = new float[count];
+        for (int i = 0; i < count; i++) {
+            out[i] = switch (dtype) {
+                case "F32" -> b.getFloat();
+                case "BF16" -> Float.intBitsToFloat((b.getShort() & 0xFFFF) << 16);
+                case "F16" -> halfToFloat(b.getShort());
+                case "I32" -> b.getInt();
+                case "I64" -> b.getLong();
+                case "F64" -> (float) b.getDouble();
+                default -> throw new IllegalStateException(dtype);
+            };
+        }
+        return out;
+    }
+
+    /** IEEE 754 half precision to float (Float.float16ToFloat arrived only in Java 20). */
+    static float halfToFloat(short h) {
+        int bits = h & 0xFFFF;
+        int sign = (bits & 0x8000) << 16;
+        int exp = (bits >>> 10) & 0x1F;
+        int mant = bits & 0x3FF;
+        if (exp == 0x1F) {
+            return Float.intBitsToFloat(sign | 0x7F80_0000 | (mant << 13)); // inf or NaN
+        }
+        if (exp == 0) {
+            if (mant == 0) {
+                return Float.intBitsToFloat(sign); // signed zero
+            }
+            float v = mant / 1024f * (float) Math.pow(2, -14); // subnormal
+            return sign != 0 ? -v : v;
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+    }
+
+    /** Writes F32 tensors (sorted by name, as transformers does) with optional string metadata; atomically. */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        Map<String, Tensor> sorted = new TreeMap<>(tensors);
+        ObjectNode header = JSON.createObjectNode();
+        ObjectNode meta = header.putObject("__metadata__");
+        meta.put("format", "pt");
+        metadata.forEach(meta::put);
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : sorted.entrySet()) {
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", "F32");
+            var shape = t.putArray("shape");
+            for (long d : e.getValue().shape()) {
+                shape.add(d);
+            }
+            long bytes = 4L * e.getValue().data().length;
+            t.putArray("data_offsets").add(offset).add(offset + bytes);
+            offset += bytes;
+        }
+        byte[] headerBytes = JSON.writeValueAsBytes(header);
+        int pad = (8 - headerBytes.length % 8) % 8; // data starts 8-byte aligned
+        byte[] padded = new byte[headerBytes.length + pad];
+        System.arraycopy(headerBytes, 0, padded, 0, headerBytes.length);
+        for (int i = headerBytes.length; i < padded.length; i++) {
+            padded[i] = ' ';
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (OutputStream out = Files.newOutputStream(tmp)) {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
+            out.write(padded);
+            for (Tensor t : sorted.values()) {
+                ByteBuffer b = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
+                b.asFloatBuffer().put(t.data());
+                out.write(b.array());
+            }
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Reads metadata strings of a file's header. */
+    public static Map<String, String> metadata(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            ByteBuffer headerBuf = ByteBuffer.allocate((int) lenBuf.flip().getLong());
+            readFully(ch, headerBuf, 8);
+            Map<String, String> meta = new TreeMap<>();
+            JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)).path("__metadata__").fields()
+                    .forEachRemaining(e -> meta.put(e.getKey(), e.getValue().asText()));
+            return meta;
+        } catch (IOException e) {
+            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+        }
+    }
+}

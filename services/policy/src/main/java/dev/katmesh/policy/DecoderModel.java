@@ -161,7 +161,9 @@ public final class DecoderModel implements AutoCloseable {
 
     /** Loads model.safetensors, or the shards of model.safetensors.index.json, of a checkpoint folder. */
     public static DecoderModel load(Path dir, ModelConfig config, Device device) {
-        return fromTensors(config, readWeights(dir), device, dir);
+        Path single = dir.resolve("model.safetensors");
+        Path source = Files.isRegularFile(single) ? single : dir.resolve("model.safetensors.index.json");
+        return fromTensors(config, readWeights(dir), device, source);
     }
 
     static Map<String, SafeTensors.Tensor> readWeights(Path dir) {

@@ -1,0 +1,135 @@
+package dev.katmesh.policy;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aSavedModelLoadsBitExactWithItsOptimizerState() throws IOException {
+        for (ModelConfig c : List.of(DecoderModelTest.QWEN3, DecoderModelTest.QWEN2)) {
+            Path dir = tmp.resolve(c.architecture());
+            try (DecoderModel m = DecoderModel.random(c, 21, Device.cpu())) {
+                Checkpoints.saveModel(m, dir, Fixture.DIR);
+                Map<String, NDArray> state = new LinkedHashMap<>();
+                m.parameters().forEach((name, p) -> state.put("exp_avg/" + name, p.mul(0.5f)));
+                Checkpoints.saveOptimizer(dir, 123, state);
+                assertEquals(c, ModelConfig.read(dir.resolve("config.json")), "config.json round trip");
+                try (DecoderModel back = DecoderModel.load(dir, ModelConfig.read(dir.resolve("config.json")), Device.cpu())) {
+                    m.parameters().forEach((name, p) -> assertArrayEquals(p.toFloatArray(), back.parameters().get(name).toFloatArray(),
+                            name + " is bit-exact"));
+                }
+                Checkpoints.OptimizerState opt = Checkpoints.loadOptimizer(dir);
+                assertEquals(123, opt.step());
+                state.forEach((name, a) -> assertArrayEquals(a.toFloatArray(), opt.tensors().get(name).data(), name));
+                assertTrue(Files.exists(dir.resolve("tokenizer.json")), "tokenizer files travel with the checkpoint");
+            }
+        }
+    }
+
+    @Test
+    void theSameConfigAndSeedGiveTheSameModel() {
+        try (DecoderModel a = DecoderModel.random(DecoderModelTest.QWEN3, 5, Device.cpu());
+             DecoderModel b = DecoderModel.random(DecoderModelTest.QWEN3, 5, Device.cpu());
+             DecoderModel c = DecoderModel.random(DecoderModelTest.QWEN3, 6, Device.cpu())) {
+            String name = "model.layers.1.mlp.up_proj.weight";
+            assertArrayEquals(a.parameters().get(name).toFloatArray(), b.parameters().get(name).toFloatArray());
+            assertTrue(Fixture.maxAbsDiff(a.parameters().get(name).toFloatArray(), c.parameters().get(name).toFloatArray()) > 0);
+            assertEquals(DecoderModelTest.QWEN3.parameterCount(),
+                    a.parameters().values().stream().mapToLong(p -> p.getShape().size()).sum(), "parameterCount()");
+        }
+    }
+
+    @Test
+    void shardedCheckpointsLoad() throws IOException {
+        Path dir = tmp.resolve("sharded");
+        Files.createDirectories(dir);
+        try (DecoderModel m = DecoderModel.random(DecoderModelTest.QWEN3, 2, Device.cpu())) {
+            Map<String, SafeTensors.Tensor> all = m.toTensors();
+            Map<String, SafeTensors.Tensor> first = new LinkedHashMap<>();
+            Map<String, SafeTensors.Tensor> second = new LinkedHashMap<>();
+            StringBuilder index = new StringBuilder("{\"metadata\":{},\"weight_map\":{");
+            int i = 0;
+            for (var e : all.entrySet()) {
+                String shard = i++ % 2 == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+                (shard.contains("00001-of") ? first : second).put(e.getKey(), e.getValue());
+                index.append(i > 1 ? "," : "").append('"').append(e.getKey()).append("\":\"").append(shard).append('"');
+            }
+            SafeTensors.write(dir.resolve("model-00001-of-00002.safetensors"), first, Map.of());
+            SafeTensors.write(dir.resolve("model-00002-of-00002.safetensors"), second, Map.of());
+            Files.writeString(dir.resolve("model.safetensors.index.json"), index.append("}}").toString());
+            try (DecoderModel back = DecoderModel.load(dir, m.config(), Device.cpu())) {
+                m.parameters().forEach((name, p) -> assertArrayEquals(p.toFloatArray(), back.parameters().get(name).toFloatArray(), name));
+            }
+        }
+    }
+
+    @Test
+    void aBadFolderFailsNamingTheFileAndProblem() throws IOException {
+        Path missingConfig = copyFixture("no-config");
+        Files.delete(missingConfig.resolve("config.json"));
+        assertMessage(missingConfig, "config.json", "missing config.json");
+
+        Path unknownArch = copyFixture("llama");
+        Files.writeString(unknownArch.resolve("config.json"),
+                Files.readString(unknownArch.resolve("config.json")).replace("Qwen3ForCausalLM", "LlamaForCausalLM").replace("\"qwen3\"", "\"llama\""));
+        assertMessage(unknownArch, "config.json", "unsupported architecture 'LlamaForCausalLM'");
+
+        Path wrongShape = copyFixture("wrong-shape");
+        Files.writeString(wrongShape.resolve("config.json"),
+                Files.readString(wrongShape.resolve("config.json")).replace("\"intermediate_size\": 176", "\"intermediate_size\": 128"));
+        assertMessage(wrongShape, "model.safetensors", "shape mismatch for 'model.layers.0.mlp.gate_proj.weight'");
+
+        Path truncated = copyFixture("truncated");
+        byte[] bytes = Files.readAllBytes(truncated.resolve("model.safetensors"));
+        Files.write(truncated.resolve("model.safetensors"), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        assertMessage(truncated, "model.safetensors", "truncated safetensors");
+
+        Path noTokenizer = copyFixture("no-tokenizer");
+        Files.delete(noTokenizer.resolve("tokenizer.json"));
+        assertMessage(noTokenizer, "tokenizer.json", "missing tokenizer.json");
+
+        Path noWeights = copyFixture("no-weights");
+        Files.delete(noWeights.resolve("model.safetensors"));
+        assertMessage(noWeights, "no-weights", "missing model.safetensors");
+    }
+
+    @Test
+    void halfPrecisionDecodes() {
+        assertEquals(1.0f, SafeTensors.halfToFloat((short) 0x3C00));
+        assertEquals(-2.0f, SafeTensors.halfToFloat((short) 0xC000));
+        assertEquals(65504f, SafeTensors.halfToFloat((short) 0x7BFF));
+        assertEquals(5.9604645e-8f, SafeTensors.halfToFloat((short) 0x0001));
+        assertTrue(Float.isInfinite(SafeTensors.halfToFloat((short) 0x7C00)));
+    }
+
+    private Path copyFixture(String name) throws IOException {
+        Path dir = tmp.resolve(name);
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
+            Files.copy(Fixture.DIR.resolve(f), dir.resolve(f));
+        }
+        return dir;
+    }
+
+    private static void assertMessage(Path dir, String file, String problem) {
+        CheckpointException e = assertThrows(CheckpointException.class, () -> PolicyModel.load(dir, Device.cpu()).close());
+        assertTrue(e.getMessage().contains(file) && e.getMessage().contains(problem), "expected '" + file + "' and '" + problem + "' in: " + e.getMessage());
+    }
+}

@@ -1,6 +1,7 @@
 package dev.katmesh.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -66,10 +67,25 @@ final class Mesh implements AutoCloseable {
 
     /** Runs `./katmesh ARGS --data-dir DIR` and returns its output; fails the test on a non-zero exit. */
     String katmesh(Duration timeout, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(HOME.resolve("katmesh").toString()));
-        cmd.addAll(List.of(args));
+        List<String> cmd = new ArrayList<>(List.of(args));
         cmd.addAll(List.of("--data-dir", dataDir.toString()));
         Files.createDirectories(dataDir);
+        return run(timeout, cmd, true);
+    }
+
+    /** Runs `./katmesh ARGS` (a command without a mesh) and returns its output; fails on a non-zero exit. */
+    String katmeshNoDataDir(Duration timeout, String... args) throws IOException, InterruptedException {
+        return run(timeout, List.of(args), true);
+    }
+
+    /** Runs `./katmesh ARGS`, expecting it to fail; returns its output. */
+    String katmeshExpectingFailure(Duration timeout, String... args) throws IOException, InterruptedException {
+        return run(timeout, List.of(args), false);
+    }
+
+    private String run(Duration timeout, List<String> args, boolean mustSucceed) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(HOME.resolve("katmesh").toString()));
+        cmd.addAll(args);
         Path out = Files.createTempFile("katmesh-cli", ".out");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
         pb.environment().putAll(env);
@@ -80,7 +96,11 @@ final class Mesh implements AutoCloseable {
         }
         String output = Files.readString(out);
         Files.delete(out);
-        assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed:\n" + output);
+        if (mustSucceed) {
+            assertEquals(0, p.exitValue(), String.join(" ", cmd) + " failed:\n" + output);
+        } else {
+            assertTrue(p.exitValue() != 0, String.join(" ", cmd) + " should have failed:\n" + output);
+        }
         return output;
     }
 

@@ -21,7 +21,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "katmesh", mixinStandardHelpOptions = true, version = "katmesh 0.1.0",
         description = "Online training of coding agents from their trajectories: the embedded mesh and its tools.",
         subcommands = {Katmesh.Up.class, Katmesh.Status.class, Katmesh.Down.class, Katmesh.Logs.class,
-                Katmesh.Restart.class, Katmesh.Topics.class, DemoCommand.class})
+                Katmesh.Restart.class, Katmesh.Topics.class, DemoCommand.class,
+                PolicyCommand.class, BenchCommand.class})
 public final class Katmesh {
 
     public static void main(String[] args) {

@@ -1,0 +1,42 @@
+package dev.katmesh.launcher;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.DecodeBenchmark;
+import dev.katmesh.policy.PolicyModel;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
+@Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
+        subcommands = {BenchCommand.Decode.class})
+final class BenchCommand {
+
+    @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--contexts", split = ",", defaultValue = "32,128,512")
+        int[] contexts;
+
+        @Option(names = "--batches", split = ",", defaultValue = "1,4,16")
+        int[] batches;
+
+        @Option(names = "--steps", defaultValue = "32", description = "New tokens per measurement.")
+        int steps;
+
+        @Option(names = "--repeats", defaultValue = "3", description = "Measurements per configuration (the median is kept).")
+        int repeats;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = DecodeBenchmark.run(PolicyModel.device(device), contexts, batches, steps, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+}

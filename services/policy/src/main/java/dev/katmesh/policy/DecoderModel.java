@@ -266,6 +266,20 @@ public final class DecoderModel implements AutoCloseable {
         return logProbs.gather(index, -1).squeeze(-1);
     }
 
+    /**
+     * The weighted negative log-likelihood Σ -w·log p over all positions of {@link #tokenLogProbs}'s
+     * result: a weight of 0 is a loss mask (the token stays in context but gets no gradient), other
+     * weights carry advantages or normalisations chosen by the objective.
+     */
+    public NDArray weightedNll(NDManager scope, NDArray tokenLogProbs, float[][] weights) {
+        float[] flat = new float[weights.length * weights[0].length];
+        for (int b = 0; b < weights.length; b++) {
+            System.arraycopy(weights[b], 0, flat, b * weights[0].length, weights[b].length);
+        }
+        NDArray w = scope.create(flat, tokenLogProbs.getShape());
+        return tokenLogProbs.mul(w).sum().neg();
+    }
+
     private NDArray layer(NDManager scope, int l, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
         String p = "model.layers." + l + ".";
         long batch = x.getShape().get(0);

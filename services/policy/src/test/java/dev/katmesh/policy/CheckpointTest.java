@@ -111,6 +111,21 @@ class CheckpointTest {
     }
 
     @Test
+    void bf16AndF16WeightsAreReadIntoFloat() throws IOException {
+        Path f = tmp.resolve("mixed.safetensors");
+        String header = "{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(8 + header.length() + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        buf.putLong(header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        buf.putShort((short) 0x3F80).putShort((short) 0xC040); // bf16 1.0, -3.0
+        buf.putShort((short) 0x3800).putShort((short) 0x4500); // f16 0.5, 5.0
+        Files.write(f, buf.array());
+        Map<String, SafeTensors.Tensor> t = SafeTensors.read(f);
+        assertArrayEquals(new float[] {1f, -3f}, t.get("a").data());
+        assertArrayEquals(new float[] {0.5f, 5f}, t.get("b").data());
+    }
+
+    @Test
     void halfPrecisionDecodes() {
         assertEquals(1.0f, SafeTensors.halfToFloat((short) 0x3C00));
         assertEquals(-2.0f, SafeTensors.halfToFloat((short) 0xC000));

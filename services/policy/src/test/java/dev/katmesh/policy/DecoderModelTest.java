@@ -149,6 +149,32 @@ class DecoderModelTest {
     }
 
     @Test
+    void maskedTokensGetNoLossAndNoGradientButStayInContext() {
+        try (DecoderModel m = DecoderModel.random(QWEN3, 12, Device.cpu())) {
+            int[] ids = randomIds(9, 2, 97);
+            int[] input = Arrays.copyOf(ids, 8);
+            int[] targets = Arrays.copyOfRange(ids, 1, 9);
+            float[][] weights = {{1, 1, 0, 0, 0, 1, 1, 0.5f}};
+            float a = nll(m, input, targets, weights);
+            int[] otherTargets = targets.clone();
+            otherTargets[2] = (otherTargets[2] + 1) % 97; // a masked target changes: the loss does not
+            otherTargets[3] = (otherTargets[3] + 5) % 97;
+            assertEquals(a, nll(m, input, otherTargets, weights), 1e-6f);
+            int[] otherInput = input.clone();
+            otherInput[3] = (otherInput[3] + 7) % 97; // a masked token's id is still context for later tokens
+            assertTrue(Math.abs(a - nll(m, otherInput, targets, weights)) > 1e-6, "masked tokens stay in context");
+        }
+    }
+
+    private static float nll(DecoderModel m, int[] input, int[] targets, float[][] weights) {
+        try (NDManager scope = m.manager().newSubManager()) {
+            NDArray lp = m.tokenLogProbs(scope, new int[][] {input}, DecoderModel.positions(0, input.length),
+                    DecoderModel.causal(0, input.length), new int[][] {targets});
+            return m.weightedNll(scope, lp, weights).getFloat();
+        }
+    }
+
+    @Test
     void samplingIsReproducibleBySeedAndTopK1IsGreedy() {
         try (DecoderModel m = DecoderModel.random(QWEN3, 8, Device.cpu())) {
             Generator g = new Generator(m);

@@ -2,6 +2,7 @@ package dev.katmesh.policy;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -241,9 +242,9 @@ public final class DecoderModel implements AutoCloseable {
         int t = ids[0].length;
         int past = cache == null ? 0 : cache.length();
         int keys = past + t;
-        NDArray x = owned(scope, params.get("model.embed_tokens.weight").get(scope.create(flatten(ids), new Shape(batch, t))));
+        NDArray x = owned(scope, params.get("model.embed_tokens.weight").get(Tensors.of(scope, flatten(ids), new Shape(batch, t))));
         NDArray[] rope = rope(scope, positions);
-        NDArray mask = scope.create(additiveMask(attend, batch, t, keys), new Shape(batch, 1, t, keys));
+        NDArray mask = Tensors.of(scope, additiveMask(attend, batch, t, keys), new Shape(batch, 1, t, keys));
         for (int l = 0; l < config.numLayers(); l++) {
             x = layer(scope, l, x, rope, mask, cache);
         }
@@ -262,7 +263,7 @@ public final class DecoderModel implements AutoCloseable {
      */
     public NDArray tokenLogProbs(NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, int[][] targets) {
         NDArray logProbs = forward(scope, ids, positions, attend, null).logSoftmax(-1);
-        NDArray index = scope.create(flatten(targets), new Shape(targets.length, targets[0].length, 1));
+        NDArray index = Tensors.of(scope, flatten(targets), new Shape(targets.length, targets[0].length, 1));
         return logProbs.gather(index, -1).squeeze(-1);
     }
 
@@ -276,7 +277,7 @@ public final class DecoderModel implements AutoCloseable {
         for (int b = 0; b < weights.length; b++) {
             System.arraycopy(weights[b], 0, flat, b * weights[0].length, weights[b].length);
         }
-        NDArray w = scope.create(flat, tokenLogProbs.getShape());
+        NDArray w = Tensors.of(scope, flat, tokenLogProbs.getShape());
         return tokenLogProbs.mul(w).sum().neg();
     }
 
@@ -308,10 +309,10 @@ public final class DecoderModel implements AutoCloseable {
             v = kv[1];
         }
         if (heads != kvHeads) {
-            k = owned(scope, k.repeat(1, heads / kvHeads));
-            v = owned(scope, v.repeat(1, heads / kvHeads));
+            k = owned(scope, expandKv(k, heads / kvHeads));
+            v = owned(scope, expandKv(v, heads / kvHeads));
         }
-        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2))).mul(1.0 / Math.sqrt(d)).add(mask);
+        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2))).mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d)))).add(mask);
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, t, (long) heads * d);
         x = x.add(linear(scope, attn, params.get(p + "self_attn.o_proj.weight"), null));
 
@@ -320,6 +321,16 @@ public final class DecoderModel implements AutoCloseable {
         NDArray up = linear(scope, h, params.get(p + "mlp.up_proj.weight"), null);
         NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // silu(gate) ⊙ up
         return x.add(linear(scope, act, params.get(p + "mlp.down_proj.weight"), null));
+    }
+
+    /**
+     * Grouped-query attention: [B, KV, S, D] -> [B, KV·g, S, D], each kv head serving g query heads
+     * (as repeat_interleave). Broadcast + reshape rather than repeat: its backward is a plain sum.
+     */
+    private static NDArray expandKv(NDArray x, int groups) {
+        Shape s = x.getShape();
+        return x.expandDims(2).broadcast(new Shape(s.get(0), s.get(1), groups, s.get(2), s.get(3)))
+                .reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3));
     }
 
     /** x·Wᵀ (+b), with W in Hugging Face's [out, in] layout. */
@@ -361,15 +372,15 @@ public final class DecoderModel implements AutoCloseable {
             }
         }
         Shape shape = new Shape(batch, 1, t, d);
-        return new NDArray[] {scope.create(cos, shape), scope.create(sin, shape)};
+        return new NDArray[] {Tensors.of(scope, cos, shape), Tensors.of(scope, sin, shape)};
     }
 
     /** x·cos + rotate_half(x)·sin, rotate_half(x) = [-x₂, x₁]. */
     private NDArray applyRope(NDArray x, NDArray[] cosSin) {
-        int half = config.headDim() / 2;
-        NDArray x1 = x.get(new NDIndex("..., :" + half));
-        NDArray x2 = x.get(new NDIndex("..., " + half + ":"));
-        NDArray rotated = x2.neg().concat(x1, -1);
+        NDList halves = x.split(2, 3); // x is [batch, heads, T, headDim]
+        NDArray x1 = halves.get(0);
+        NDArray x2 = halves.get(1);
+        NDArray rotated = x2.neg().concat(x1, 3);
         return x.mul(cosSin[0]).add(rotated.mul(cosSin[1]));
     }
 

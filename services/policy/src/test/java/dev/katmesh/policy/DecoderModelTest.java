@@ -148,6 +148,40 @@ class DecoderModelTest {
         }
     }
 
+    /** See Tensors: operands autograd saves must not live in memory the JVM may collect before backward. */
+    @Test
+    void gradientsDoNotDependOnGarbageCollectionBetweenForwardAndBackward() {
+        try (DecoderModel m = DecoderModel.random(QWEN3, 4, Device.cpu())) {
+            m.parameters().values().forEach(p -> p.setRequiresGradient(true));
+            int[] ids = randomIds(12, 6, 97);
+            java.util.Map<String, float[]> plain = nllGradients(m, ids, false);
+            java.util.Map<String, float[]> collected = nllGradients(m, ids, true);
+            for (String name : plain.keySet()) {
+                assertTrue(Fixture.maxAbsDiff(plain.get(name), collected.get(name)) < 1e-6, name + " changes when the JVM collects garbage");
+                assertTrue(Arrays.stream(toDouble(plain.get(name))).anyMatch(x -> x != 0), name + " gets a gradient");
+            }
+        }
+    }
+
+    private static java.util.Map<String, float[]> nllGradients(DecoderModel m, int[] ids, boolean collectGarbage) {
+        int n = ids.length - 1;
+        try (NDManager scope = m.manager().newSubManager();
+             var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            gc.zeroGradients();
+            NDArray lp = m.tokenLogProbs(scope, new int[][] {Arrays.copyOf(ids, n)}, DecoderModel.positions(0, n),
+                    DecoderModel.causal(0, n), new int[][] {Arrays.copyOfRange(ids, 1, ids.length)});
+            NDArray loss = lp.sum().neg();
+            if (collectGarbage) {
+                System.gc();
+                System.gc();
+            }
+            gc.backward(loss);
+        }
+        java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        m.parameters().forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
+        return out;
+    }
+
     @Test
     void maskedTokensGetNoLossAndNoGradientButStayInContext() {
         try (DecoderModel m = DecoderModel.random(QWEN3, 12, Device.cpu())) {

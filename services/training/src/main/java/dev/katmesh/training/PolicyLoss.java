@@ -1,0 +1,111 @@
+package dev.katmesh.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.Tensors;
+import java.util.List;
+
+/**
+ * The loss of a {@link TreeBatch}: one forward over the serialised tree (or a chain), the log-prob of
+ * every occurrence's target at its row, then the objective per occurrence, weighted and summed.
+ *
+ * <pre>
+ *   SFT:  ℓ = -w · log π(y)
+ *   PG:   r = exp(log π(y) - log μ(y)),  ℓ = -w · min(r·A, clip(r, 1-ε_low, 1+ε_high)·A)
+ *   KL:   ℓ += w · β · (exp(log π_ref - log π) - (log π_ref - log π) - 1)        (k3 estimator)
+ * </pre>
+ *
+ * When the behaviour log-prob μ is unknown the step is taken as on-policy (μ = π without gradient,
+ * r = 1).
+ */
+public final class PolicyLoss {
+
+    /** The scalar loss and the statistics a step reports. */
+    public record Result(NDArray loss, int tokens, double clippedFraction, double meanRatio) {}
+
+    private PolicyLoss() {}
+
+    public static Result compute(NDManager scope, DecoderModel model, TreeBatch batch, List<TrainingSample> samples,
+                                 double[][] weights, Objective objective, DecoderModel reference) {
+        List<TreeBatch.Occurrence> occ = batch.occurrences();
+        int k = occ.size();
+        if (k == 0) {
+            return new Result(scope.zeros(new Shape()), 0, 0, 1);
+        }
+        long[] rows = new long[k];
+        int[][] targets = new int[1][k];
+        float[] w = new float[k];
+        float[] adv = new float[k];
+        float[] old = new float[k];
+        boolean anyUnknownOld = false;
+        for (int i = 0; i < k; i++) {
+            TreeBatch.Occurrence o = occ.get(i);
+            rows[i] = o.row();
+            targets[0][i] = o.target();
+            w[i] = (float) weights[o.sample()][o.tokenIndex()];
+            TrainingSample s = samples.get(o.sample());
+            adv[i] = (float) s.advantage();
+            old[i] = s.behaviourLogprobs()[o.tokenIndex()];
+            anyUnknownOld |= Float.isNaN(old[i]);
+        }
+        NDArray logp = occurrenceLogProbs(scope, model, batch, rows, targets);
+        NDArray weight = Tensors.of(scope, w, new Shape(k));
+        NDArray perToken;
+        double clipped = 0;
+        double meanRatio = 1;
+        if (objective.kind() == Objective.Kind.SFT) {
+            perToken = logp.neg();
+        } else {
+            NDArray oldLogp = Tensors.of(scope, old, new Shape(k));
+            if (anyUnknownOld) {
+                NDArray detached = logp.stopGradient();
+                NDArray unknown = oldLogp.isNaN();
+                oldLogp = NDArrays.where(unknown, detached, oldLogp);
+            }
+            NDArray ratio = logp.sub(oldLogp).exp();
+            NDArray a = Tensors.of(scope, adv, new Shape(k));
+            NDArray unclippedObj = ratio.mul(a);
+            NDArray clippedObj = ratio.clip(1 - objective.epsLow(), 1 + objective.epsHigh()).mul(a);
+            perToken = unclippedObj.minimum(clippedObj).neg();
+            float[] r = new float[k];
+            double sum = 0;
+            int n = 0;
+            for (int i = 0; i < k; i++) {
+                sum += r[i];
+                if (r[i] < 1 - objective.epsLow() || r[i] > 1 + objective.epsHigh()) {
+                    n++;
+                }
+            }
+            clipped = (double) n / k;
+            meanRatio = sum / k;
+        }
+        if (objective.klBeta() > 0 && reference != null) {
+            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets).stopGradient();
+            NDArray diff = refLogp.sub(logp);
+            perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
+        }
+        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio);
+    }
+
+    /** log π(target) at each occurrence's row: one forward over the tree, logits only for the rows needed. */
+    static NDArray occurrenceLogProbs(NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets) {
+        NDArray hidden = model.hidden(scope, new int[][] {batch.ids()}, new int[][] {batch.positions()},
+                new boolean[][][] {batch.attention()}, null);
+        long h = hidden.getShape().get(2);
+        // The hidden states of the occurrence rows only (a row repeats when trajectories share it).
+        long[] rowIndex = new long[rows.length * (int) h];
+        for (int i = 0; i < rows.length; i++) {
+            java.util.Arrays.fill(rowIndex, i * (int) h, (i + 1) * (int) h, rows[i]);
+        }
+        NDArray picked = hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(rows.length, h)), 0);
+        NDArray logSoftmax = model.logits(scope, picked).logSoftmax(-1);
+        long[] t = new long[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            t[i] = targets[0][i];
+        }
+        return logSoftmax.gather(Tensors.of(scope, t, new Shape(rows.length, 1)), -1).squeeze(-1);
+    }
+}

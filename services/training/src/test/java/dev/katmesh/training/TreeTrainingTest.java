@@ -1,0 +1,176 @@
+package dev.katmesh.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ModelConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Tree-structured training must give exactly the loss and gradients of training each trajectory alone. */
+class TreeTrainingTest {
+
+    static final ModelConfig CONFIG = ModelConfig.qwen3(97, 32, 48, 2, 4, 2, 8);
+
+    /**
+     * As {@link #branchingSamples(long, int)}, with behaviour log-probs set so that each token's ratio
+     * to the model is one of a few values clearly inside or outside the clip ranges: a ratio within
+     * float error of a clip boundary would make the clipped objective's gradient depend on rounding.
+     */
+    static List<TrainingSample> branchingSamples(long seed, int count, DecoderModel model) {
+        double[] ratios = {0.6, 0.85, 0.97, 1.03, 1.15, 1.5};
+        Random r = new Random(seed * 31);
+        List<TrainingSample> out = new ArrayList<>();
+        for (TrainingSample s : branchingSamples(seed, count)) {
+            int n = s.tokens().length;
+            float[] current;
+            try (NDManager scope = model.manager().newSubManager()) {
+                current = model.tokenLogProbs(scope, new int[][] {Arrays.copyOf(s.tokens(), n - 1)}, DecoderModel.positions(0, n - 1),
+                        DecoderModel.causal(0, n - 1), new int[][] {Arrays.copyOfRange(s.tokens(), 1, n)}).toFloatArray();
+            }
+            float[] behaviour = new float[n];
+            behaviour[0] = Float.NaN;
+            for (int t = 1; t < n; t++) {
+                behaviour[t] = current[t - 1] - (float) Math.log(ratios[r.nextInt(ratios.length)]);
+            }
+            out.add(new TrainingSample(s.tokens(), s.trainable(), behaviour, s.advantage()));
+        }
+        return out;
+    }
+
+    /** Random trajectories that branch off each other at random points (tree rollouts, repeated turns). */
+    static List<TrainingSample> branchingSamples(long seed, int count) {
+        Random r = new Random(seed);
+        List<int[]> seqs = new ArrayList<>();
+        seqs.add(randomTokens(r, 12 + r.nextInt(8)));
+        while (seqs.size() < count) {
+            int[] parent = seqs.get(r.nextInt(seqs.size()));
+            int branch = 2 + r.nextInt(parent.length - 2);
+            int[] suffix = randomTokens(r, 3 + r.nextInt(8));
+            int[] child = Arrays.copyOf(parent, branch + suffix.length);
+            System.arraycopy(suffix, 0, child, branch, suffix.length);
+            seqs.add(child);
+        }
+        List<TrainingSample> samples = new ArrayList<>();
+        for (int[] s : seqs) {
+            boolean[] trainable = new boolean[s.length];
+            float[] behaviour = new float[s.length];
+            for (int t = 0; t < s.length; t++) {
+                trainable[t] = t >= 3 && r.nextDouble() < 0.8;
+                behaviour[t] = (float) (-4.6 + r.nextGaussian() * 0.3); // around log(1/97): some ratios clip
+            }
+            samples.add(new TrainingSample(s, trainable, behaviour, r.nextGaussian()));
+        }
+        return samples;
+    }
+
+    static int[] randomTokens(Random r, int n) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) {
+            t[i] = 3 + r.nextInt(94);
+        }
+        return t;
+    }
+
+    @Test
+    void treeGradientsEqualFlatGradientsForEveryObjective() {
+        List<Objective> objectives = List.of(
+                Objective.sft(),
+                Objective.dapo(),
+                new Objective(Objective.Kind.POLICY_GRADIENT, 0.2, 0.2, 0.05, LossAggregation.SEQUENCE_MEAN),
+                new Objective(Objective.Kind.POLICY_GRADIENT, 0.1, 0.3, 0, LossAggregation.CONSTANT));
+        try (DecoderModel model = DecoderModel.random(CONFIG, 17, Device.cpu());
+             DecoderModel reference = DecoderModel.random(CONFIG, 18, Device.cpu())) {
+            model.parameters().values().forEach(p -> p.setRequiresGradient(true));
+            for (long seed = 1; seed <= 3; seed++) {
+                List<TrainingSample> samples = branchingSamples(seed, 6, model);
+                TreeBatch tree = TreeBatch.of(samples);
+                assertTrue(tree.size() < tree.flatTokens(), "the branches share tokens: " + tree);
+                for (Objective objective : objectives) {
+                    double[][] weights = objective.aggregation().weights(samples);
+                    float[] flatLoss = new float[1];
+                    Map<String, float[]> flat = gradients(model, scope -> {
+                        NDArray total = null;
+                        for (int s = 0; s < samples.size(); s++) {
+                            NDArray l = PolicyLoss.compute(scope, model, TreeBatch.flat(samples.get(s), s), samples, weights,
+                                    objective, reference).loss();
+                            total = total == null ? l : total.add(l);
+                        }
+                        return total;
+                    }, flatLoss);
+                    float[] treeLoss = new float[1];
+                    Map<String, float[]> treeGrads = gradients(model, scope -> {
+                        return PolicyLoss.compute(scope, model, tree, samples, weights, objective, reference).loss();
+                    }, treeLoss);
+                    assertEquals(flatLoss[0], treeLoss[0], 1e-5 * Math.max(1, Math.abs(flatLoss[0])), "loss, " + objective);
+                    double worst = 0;
+                    String worstName = "";
+                    double global = 0;
+                    for (float[] g : flat.values()) {
+                        for (float x : g) {
+                            global = Math.max(global, Math.abs(x));
+                        }
+                    }
+                    for (String name : flat.keySet()) {
+                        double rel = relativeError(flat.get(name), treeGrads.get(name), global);
+                        if (rel > worst) {
+                            worst = rel;
+                            worstName = name;
+                        }
+                    }
+                    assertTrue(worst < 1e-5, objective + " seed " + seed + ": max relative gradient error " + worst + " in " + worstName
+                            + " (largest entry of the model's gradient: " + global + ")");
+                }
+            }
+        }
+    }
+
+    /**
+     * max |a - b| / max |a| over one tensor, where the scale is at least 1e-3 of the largest gradient
+     * entry of the whole model: a tensor whose gradient cancels to nearly zero (e.g. keys of a random
+     * model with opposite advantages) would otherwise compare float32 rounding noise with itself.
+     */
+    static double relativeError(float[] a, float[] b, double globalScale) {
+        double scale = 1e-3 * globalScale;
+        double diff = 0;
+        for (int i = 0; i < a.length; i++) {
+            scale = Math.max(scale, Math.abs(a[i]));
+            diff = Math.max(diff, Math.abs(a[i] - b[i]));
+        }
+        return scale == 0 ? diff : diff / scale;
+    }
+
+    interface LossFn {
+        NDArray loss(NDManager scope);
+    }
+
+    static Map<String, float[]> gradients(DecoderModel model, LossFn fn) {
+        return gradients(model, fn, new float[1]);
+    }
+
+    /** Runs the loss and its backward pass; returns every parameter's gradient and puts the loss in lossOut[0]. */
+    static Map<String, float[]> gradients(DecoderModel model, LossFn fn, float[] lossOut) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (NDManager scope = model.manager().newSubManager();
+             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            gc.zeroGradients();
+            NDArray loss = fn.loss(scope);
+            System.gc(); // operands saved for backward must survive a collection (see dev.katmesh.policy.Tensors)
+            gc.backward(loss);
+            lossOut[0] = loss.getFloat();
+        }
+        model.parameters().forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
+        return out;
+    }
+}

@@ -3,13 +3,14 @@ package dev.katmesh.launcher;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.DecodeBenchmark;
 import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.training.TreeBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
 @Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
-        subcommands = {BenchCommand.Decode.class})
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class})
 final class BenchCommand {
 
     @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
@@ -35,6 +36,34 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = DecodeBenchmark.run(PolicyModel.device(device), contexts, batches, steps, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(name = "tree", description = "Training step time of tree-structured vs flat trajectories, with the gradient difference.")
+    static final class Tree implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--branches", split = ",", defaultValue = "4,8")
+        int[] branches;
+
+        @Option(names = "--shared", split = ",", defaultValue = "0.5,0.9")
+        double[] shared;
+
+        @Option(names = "--length", defaultValue = "128", description = "Tokens per trajectory.")
+        int length;
+
+        @Option(names = "--repeats", defaultValue = "3")
+        int repeats;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = TreeBenchmark.run(PolicyModel.device(device), branches, shared, length, repeats);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

@@ -90,22 +90,32 @@ public final class PolicyLoss {
         return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio);
     }
 
-    /** log π(target) at each occurrence's row: one forward over the tree, logits only for the rows needed. */
+    /**
+     * log π(target) at each occurrence's row: one forward over the tree, then the LM head and the
+     * log-softmax once per distinct row (a branch point is one row with several targets), and a
+     * gather of each occurrence's target from its row.
+     */
     static NDArray occurrenceLogProbs(NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets) {
         NDArray hidden = model.hidden(scope, new int[][] {batch.ids()}, new int[][] {batch.positions()},
                 new boolean[][][] {batch.attention()}, null);
-        long h = hidden.getShape().get(2);
-        // The hidden states of the occurrence rows only (a row repeats when trajectories share it).
-        long[] rowIndex = new long[rows.length * (int) h];
-        for (int i = 0; i < rows.length; i++) {
-            java.util.Arrays.fill(rowIndex, i * (int) h, (i + 1) * (int) h, rows[i]);
+        int h = (int) hidden.getShape().get(2);
+        int vocab = model.config().vocabSize();
+        java.util.Map<Long, Integer> distinct = new java.util.LinkedHashMap<>();
+        for (long r : rows) {
+            distinct.putIfAbsent(r, distinct.size());
         }
-        NDArray picked = hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(rows.length, h)), 0);
-        NDArray logSoftmax = model.logits(scope, picked).logSoftmax(-1);
-        long[] t = new long[rows.length];
-        for (int i = 0; i < rows.length; i++) {
-            t[i] = targets[0][i];
+        long[] rowIndex = new long[distinct.size() * h];
+        int u = 0;
+        for (long r : distinct.keySet()) {
+            java.util.Arrays.fill(rowIndex, u * h, (u + 1) * h, r);
+            u++;
         }
-        return logSoftmax.gather(Tensors.of(scope, t, new Shape(rows.length, 1)), -1).squeeze(-1);
+        NDArray picked = hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(distinct.size(), h)), 0);
+        NDArray logSoftmax = model.logits(scope, picked).logSoftmax(-1).reshape((long) distinct.size() * vocab);
+        long[] flatIndex = new long[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            flatIndex[i] = (long) distinct.get(rows[i]) * vocab + targets[0][i];
+        }
+        return logSoftmax.gather(Tensors.of(scope, flatIndex, new Shape(rows.length)), 0);
     }
 }

@@ -239,6 +239,7 @@ public final class MeshSupervisor {
         List<String> cmd = new ArrayList<>(List.of(ManagedProcess.javaBinary(),
                 "-Xmx" + s.heap(), "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
                 "-Dquarkus.http.host=127.0.0.1",
+                "-Dai.djl.offline=true",
                 "-Dquarkus.http.port=" + p.port,
                 "-Dkafka.bootstrap.servers=" + EmbeddedKafka.bootstrap(state.kafka),
                 "-Dkatmesh.data-dir=" + layout.serviceDataDir(s),

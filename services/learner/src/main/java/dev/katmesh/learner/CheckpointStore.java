@@ -1,0 +1,130 @@
+package dev.katmesh.learner;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.policy.Checkpoints;
+import dev.katmesh.policy.DecoderModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Checkpoints of the learner, one folder per policy version ({@code v000012/}): the Hugging Face model
+ * (config.json, model.safetensors, tokenizer files), the optimizer state, and {@code learner.json}
+ * with the version, step, stage, SHA-256 of the weights and the consumed Kafka offsets.
+ *
+ * <p>DESIGN: a checkpoint is written into a temporary folder and renamed into place, so a crash leaves
+ * either the whole checkpoint or none; the offsets it records are the ones the consumer commits after
+ * the rename, never before, so a restarted learner resumes exactly after what its weights include.
+ */
+public final class CheckpointStore {
+
+    static final String STATE_FILE = "learner.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** What a checkpoint records besides the tensors. */
+    public record State(long version, long step, String stage, String sha256, Map<String, Long> offsets, long createdAtMs) {}
+
+    private final Path root;
+    private final int keep;
+
+    public CheckpointStore(Path root, int keep) {
+        this.root = root;
+        this.keep = keep;
+    }
+
+    public Path folder(long version) {
+        return root.resolve(String.format("v%06d", version));
+    }
+
+    /** Writes a checkpoint atomically; returns its state (with the weights' SHA-256). */
+    public State write(long version, long step, String stage, DecoderModel model, Path tokenizerDir,
+                       Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets) throws IOException {
+        Files.createDirectories(root);
+        Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
+        deleteRecursively(tmp);
+        Checkpoints.saveModel(model, tmp, tokenizerDir);
+        if (optimizerState != null) {
+            Checkpoints.saveOptimizer(tmp, optimizerStep, optimizerState);
+        }
+        State state = new State(version, step, stage, weightsSha256(tmp), new TreeMap<>(offsets), System.currentTimeMillis());
+        JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
+        Path target = folder(version);
+        deleteRecursively(target);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        prune();
+        return state;
+    }
+
+    /** The newest complete checkpoint. */
+    public Optional<State> latest() throws IOException {
+        if (!Files.isDirectory(root)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> s = Files.list(root)) {
+            Optional<Path> newest = s.filter(p -> p.getFileName().toString().matches("v\\d{6}"))
+                    .filter(p -> Files.isRegularFile(p.resolve(STATE_FILE)))
+                    .max(Comparator.comparing(p -> p.getFileName().toString()));
+            if (newest.isEmpty()) {
+                return Optional.empty();
+            }
+            return Optional.of(JSON.readValue(newest.get().resolve(STATE_FILE).toFile(), State.class));
+        }
+    }
+
+    public Optional<State> state(long version) throws IOException {
+        Path f = folder(version).resolve(STATE_FILE);
+        return Files.isRegularFile(f) ? Optional.of(JSON.readValue(f.toFile(), State.class)) : Optional.empty();
+    }
+
+    private void prune() throws IOException {
+        try (Stream<Path> s = Files.list(root)) {
+            List<Path> versions = s.filter(p -> p.getFileName().toString().matches("v\\d{6}"))
+                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
+            for (int i = 0; i < versions.size() - keep; i++) {
+                deleteRecursively(versions.get(i));
+            }
+        }
+    }
+
+    /**
+     * SHA-256 over every tensor's little-endian F32 data, in the order of model.safetensors (names
+     * sorted): the same bytes, in the same order, as the Weights stream sends.
+     */
+    static String weightsSha256(Path dir) throws IOException {
+        MessageDigest md = sha256();
+        for (var t : WeightsReader.tensors(dir)) {
+            md.update(t.bytes());
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(p)) {
+            for (Path x : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(x);
+            }
+        }
+    }
+}

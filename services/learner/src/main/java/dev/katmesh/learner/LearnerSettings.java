@@ -1,0 +1,64 @@
+package dev.katmesh.learner;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.Optional;
+
+/** The learner's settings (application.properties, prefix katmesh.learner). */
+@ConfigMapping(prefix = "katmesh.learner")
+public interface LearnerSettings {
+
+    /** The initial policy: a Hugging Face checkpoint folder. Without it the learner only counts and drops. */
+    Optional<String> modelDir();
+
+    /** Where checkpoints are written (one folder per policy version). */
+    String checkpointDir();
+
+    /** DJL device: cpu, gpu or gpu:N. */
+    @WithDefault("cpu")
+    String device();
+
+    /** Samples per group: a group trains when it has this many. */
+    @WithDefault("4")
+    int groupSize();
+
+    /** A group still incomplete this long after its first sample trains with what it has. */
+    @WithDefault("60s")
+    Duration groupTimeout();
+
+    /** η: trajectories from policies more than this many versions behind are dropped (0 = on-policy). */
+    @WithDefault("2")
+    long maxStaleness();
+
+    /** Groups per optimiser step. */
+    @WithDefault("2")
+    int groupsPerStep();
+
+    /** A new policy version (checkpoint, announcement, weights) every this many steps. */
+    @WithDefault("4")
+    int versionEvery();
+
+    /** "GRPO", "DR_GRPO" or "RLOO". */
+    @WithDefault("GRPO")
+    String advantage();
+
+    @WithDefault("1e-4")
+    double learningRate();
+
+    /** PPO clip range below 1. */
+    @WithDefault("0.2")
+    double epsLow();
+
+    /** PPO clip range above 1 (DAPO clip-higher). */
+    @WithDefault("0.28")
+    double epsHigh();
+
+    /** Checkpoints kept on disk (older ones are deleted). */
+    @WithDefault("3")
+    int keepCheckpoints();
+
+    /** Default chunk size of the Weights stream, in bytes. */
+    @WithDefault("1048576")
+    int weightsChunkBytes();
+}

@@ -1,0 +1,472 @@
+package dev.katmesh.learner;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.PolicyModel;
+
+import dev.katmesh.proto.v1.PolicyVersion;
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.TrajectorySource;
+import dev.katmesh.training.AdamW;
+import dev.katmesh.training.AdvantageEstimator;
+import dev.katmesh.training.GroupAssembler;
+import dev.katmesh.training.LossAggregation;
+import dev.katmesh.training.Objective;
+import dev.katmesh.training.StalenessGate;
+import dev.katmesh.training.Trainer;
+import dev.katmesh.training.TrainingSample;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * The learner's loop: consume katmesh.trajectories.scored, gate, group, train, checkpoint, announce.
+ *
+ * <p>DESIGN (exactly-once accounting): offsets are never committed ahead of the checkpoint that
+ * includes their records. The loop keeps, per partition, the offsets of records it holds but has not
+ * trained (waiting for their group, or queued); the offset a checkpoint records is the smallest of
+ * those, or the next offset when it holds none. After the checkpoint is renamed into place, the loop
+ * publishes the PolicyVersion and only then commits those offsets. On start it seeks to the latest
+ * checkpoint's offsets, so records trained after it (whose training died with the process) are trained
+ * again into the next version, and none is trained twice into one published version.
+ *
+ * <p>Without a model (no katmesh.learner.model-dir) the loop only counts what it receives and drops it
+ * with reason no_model, committing as it goes.
+ */
+@ApplicationScoped
+public class TrainingLoop {
+
+    static final String TOPIC = "katmesh.trajectories.scored";
+    static final String VERSIONS_TOPIC = "katmesh.policy.versions";
+    private static final Logger LOG = Logger.getLogger(TrainingLoop.class);
+
+    /** A trajectory held by the loop until it is trained or dropped. */
+    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward, String id) {}
+
+    @Inject
+    LearnerSettings settings;
+
+    @Inject
+    MeterRegistry registry;
+
+    @ConfigProperty(name = "kafka.bootstrap.servers")
+    String bootstrap;
+
+    @ConfigProperty(name = "kafka.group.instance.id")
+    Optional<String> instanceId;
+
+    private final AtomicReference<CheckpointStore.State> published = new AtomicReference<>();
+    private volatile boolean running;
+    private volatile Thread thread;
+    private volatile String failure;
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private volatile double lastLoss = Double.NaN;
+    private volatile double lastRewardMean = Double.NaN;
+    private volatile long steps;
+    private CheckpointStore store;
+
+    void onStart(@Observes StartupEvent event) {
+        store = new CheckpointStore(Path.of(settings.checkpointDir()), settings.keepCheckpoints());
+        Gauge.builder("katmesh.learner.loss", () -> lastLoss).description("Loss of the last optimiser step").register(registry);
+        Gauge.builder("katmesh.learner.reward.mean", () -> lastRewardMean).description("Mean reward of the last step's samples").register(registry);
+        Gauge.builder("katmesh.learner.policy.version", () -> published.get() == null ? -1 : published.get().version())
+                .description("The newest policy version published").register(registry);
+        Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
+        Gauge.builder("katmesh.learner.checkpoint.age.seconds",
+                () -> published.get() == null ? -1 : (System.currentTimeMillis() - published.get().createdAtMs()) / 1000.0)
+                .description("Age of the newest checkpoint").register(registry);
+        running = true;
+        thread = new Thread(this::run, "katmesh-training-loop");
+        thread.start();
+    }
+
+    void onStop(@Observes ShutdownEvent event) throws InterruptedException {
+        running = false;
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        if (thread != null) {
+            thread.join(TimeUnit.SECONDS.toMillis(20));
+        }
+    }
+
+    /** The newest published version, if any (for the Weights service). */
+    public Optional<CheckpointStore.State> published() {
+        return Optional.ofNullable(published.get());
+    }
+
+    public CheckpointStore store() {
+        return store;
+    }
+
+    /** Null while healthy, else why the loop stopped. */
+    public String failure() {
+        return thread != null && !thread.isAlive() && running ? (failure == null ? "training loop exited" : failure) : failure;
+    }
+
+    public boolean trainingEnabled() {
+        return settings.modelDir().isPresent();
+    }
+
+    private void run() {
+        try {
+            if (settings.modelDir().isPresent()) {
+                runTraining(Path.of(settings.modelDir().get()));
+            } else {
+                runCountOnly();
+            }
+        } catch (WakeupException e) {
+            // shutting down
+        } catch (Exception e) {
+            failure = e.toString();
+            LOG.error("the training loop stopped", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ count-only mode
+
+    private void runCountOnly() {
+        try (KafkaConsumer<String, byte[]> c = newConsumer()) {
+            consumer = c;
+            c.subscribe(List.of(TOPIC));
+            while (running) {
+                var records = c.poll(Duration.ofMillis(500));
+                for (ConsumerRecord<String, byte[]> r : records) {
+                    if (parse(r) != null) {
+                        dropped("no_model");
+                    }
+                }
+                if (!records.isEmpty()) {
+                    c.commitSync();
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ training mode
+
+    private void runTraining(Path modelDir) throws Exception {
+        ModelConfig config = ModelConfig.read(modelDir.resolve("config.json"));
+        Optional<CheckpointStore.State> resume = store.latest();
+        Path weightsDir = resume.map(s -> store.folder(s.version())).orElse(modelDir);
+        try (DecoderModel model = DecoderModel.load(weightsDir, config, PolicyModel.device(settings.device()))) {
+            AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
+            long version;
+            long step;
+            Map<String, Long> offsets;
+            if (resume.isPresent()) {
+                var opt = dev.katmesh.policy.Checkpoints.loadOptimizer(weightsDir);
+                Map<String, float[]> state = new HashMap<>();
+                opt.tensors().forEach((name, t) -> state.put(name, t.data()));
+                optimizer.restore(opt.step(), state);
+                version = resume.get().version();
+                step = resume.get().step();
+                offsets = resume.get().offsets();
+                published.set(resume.get());
+                LOG.infof("resuming from policy version %d (step %d) at offsets %s", version, step, offsets);
+            } else {
+                version = 0;
+                step = 0;
+                offsets = Map.of();
+                published.set(store.write(0, 0, "base", model, modelDir, optimizer.state(), 0, offsets));
+                LOG.infof("initial policy version 0 written to %s", store.folder(0));
+            }
+            Trainer trainer = new Trainer(model, optimizer,
+                    new Objective(Objective.Kind.POLICY_GRADIENT, settings.epsLow(), settings.epsHigh(), 0, LossAggregation.TOKEN_MEAN),
+                    AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), null);
+            try (KafkaConsumer<String, byte[]> c = newConsumer(); KafkaProducer<String, byte[]> producer = newProducer()) {
+                consumer = c;
+                if (resume.isEmpty()) {
+                    announce(producer, published.get(), Double.NaN);
+                }
+                new Session(model, modelDir, trainer, c, producer, version, step, offsets).loop();
+            }
+        }
+    }
+
+    /** The mutable state of one training run. */
+    private final class Session {
+        final DecoderModel model;
+        final Path tokenizerDir;
+        final Trainer trainer;
+        final KafkaConsumer<String, byte[]> consumer;
+        final KafkaProducer<String, byte[]> producer;
+        final StalenessGate gate = new StalenessGate(settings.maxStaleness());
+        final GroupAssembler<Member> groups = new GroupAssembler<>(settings.groupSize(), settings.groupTimeout().toMillis(), System::currentTimeMillis);
+        final ArrayDeque<List<Member>> queue = new ArrayDeque<>();
+        final Map<TopicPartition, TreeSet<Long>> held = new HashMap<>();
+        final Map<TopicPartition, Long> next = new HashMap<>();
+        final Map<String, Long> resumeOffsets;
+        final DistributionSummary staleness;
+        final Counter trained;
+        final Counter groupsTrained;
+        final Counter groupsTimedOut;
+        long version;
+        long step;
+        int stepsSinceVersion;
+
+        Session(DecoderModel model, Path tokenizerDir, Trainer trainer, KafkaConsumer<String, byte[]> consumer,
+                KafkaProducer<String, byte[]> producer, long version, long step, Map<String, Long> resumeOffsets) {
+            this.model = model;
+            this.tokenizerDir = tokenizerDir;
+            this.trainer = trainer;
+            this.consumer = consumer;
+            this.producer = producer;
+            this.version = version;
+            this.step = step;
+            this.resumeOffsets = resumeOffsets;
+            this.staleness = DistributionSummary.builder("katmesh.learner.staleness")
+                    .description("Policy versions between a trajectory's oldest generated segment and the learner")
+                    .publishPercentileHistogram().register(registry);
+            this.trained = Counter.builder("katmesh.learner.trajectories.trained").description("Trajectories trained").register(registry);
+            this.groupsTrained = Counter.builder("katmesh.learner.groups.trained").description("Groups trained").register(registry);
+            this.groupsTimedOut = Counter.builder("katmesh.learner.groups.timed.out").description("Groups trained incomplete after their timeout").register(registry);
+        }
+
+        void loop() throws Exception {
+            consumer.subscribe(List.of(TOPIC), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    for (TopicPartition tp : partitions) {
+                        Long offset = resumeOffsets.get(key(tp));
+                        if (offset != null) {
+                            consumer.seek(tp, offset);
+                        }
+                    }
+                }
+            });
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    accept(r);
+                }
+                for (GroupAssembler.Ready<Member> g : groups.expired()) {
+                    groupsTimedOut.increment();
+                    queue.add(g.members());
+                }
+                while (queue.size() >= settings.groupsPerStep()) {
+                    trainStep();
+                }
+            }
+        }
+
+        void accept(ConsumerRecord<String, byte[]> r) {
+            TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+            next.put(tp, r.offset() + 1);
+            ScoredTrajectory s = parse(r);
+            if (s == null) {
+                return;
+            }
+            if (s.getPlaceholder()) {
+                dropped("placeholder");
+                return;
+            }
+            if (s.getTrajectory().getTokenIdsCount() < 2) {
+                dropped("no_tokens");
+                return;
+            }
+            long oldest = TrajectorySamples.oldestVersion(s.getTrajectory());
+            StalenessGate.Decision d = gate.decide(oldest, version);
+            if (oldest >= 0) {
+                staleness.record(d.staleness());
+            }
+            if (!d.accepted()) {
+                dropped("stale");
+                return;
+            }
+            TrainingSample sample = TrajectorySamples.of(s, false);
+            if (sample.trainableCount() == 0) {
+                dropped("no_generated_tokens");
+                return;
+            }
+            if (sample.tokens().length > model.config().maxPositionEmbeddings()) {
+                dropped("too_long");
+                return;
+            }
+            Member m = new Member(tp, r.offset(), sample, s.getReward(), s.getTrajectory().getTrajectoryId());
+            held.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
+            queue.addAll(groups.add(s.getTrajectory().getGroupId(), m).stream().map(GroupAssembler.Ready::members).toList());
+        }
+
+        void trainStep() throws Exception {
+            List<List<TrainingSample>> batch = new ArrayList<>();
+            List<double[]> rewards = new ArrayList<>();
+            List<Member> members = new ArrayList<>();
+            for (int i = 0; i < settings.groupsPerStep() && !queue.isEmpty(); i++) {
+                List<Member> g = queue.poll();
+                double[] r = g.stream().mapToDouble(Member::reward).toArray();
+                members.addAll(g);
+                if (g.size() < 2 || !AdvantageEstimator.hasSignal(r)) {
+                    dropped(g.size() < 2 ? "group_too_small" : "zero_variance", g.size());
+                    continue;
+                }
+                batch.add(g.stream().map(Member::sample).toList());
+                rewards.add(r);
+            }
+            if (!batch.isEmpty()) {
+                Trainer.StepResult result = trainer.step(batch, rewards);
+                step++;
+                steps = step;
+                stepsSinceVersion++;
+                lastLoss = result.loss();
+                lastRewardMean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
+                int n = batch.stream().mapToInt(List::size).sum();
+                trained.increment(n);
+                groupsTrained.increment(batch.size());
+                LOG.debugf("step %d: loss %.4f over %d tokens of %d trajectories", step, result.loss(), result.tokens(), n);
+            }
+            for (Member m : members) {
+                held.get(m.partition()).remove(m.offset());
+            }
+            if (stepsSinceVersion >= settings.versionEvery()) {
+                publishVersion();
+            }
+        }
+
+        void publishVersion() throws Exception {
+            Map<String, Long> offsets = new HashMap<>();
+            for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
+                TreeSet<Long> h = held.get(e.getKey());
+                offsets.put(key(e.getKey()), h == null || h.isEmpty() ? e.getValue() : h.first());
+            }
+            resumeOffsets.forEach(offsets::putIfAbsent);
+            long v = version + 1;
+            CheckpointStore.State state = store.write(v, step, "rft", model, tokenizerDir, trainer.optimizer().state(),
+                    trainer.optimizer().step(), offsets);
+            announce(producer, state, lastRewardMean);
+            Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+            offsets.forEach((k, o) -> commit.put(partition(k), new OffsetAndMetadata(o)));
+            consumer.commitSync(commit);
+            version = v;
+            stepsSinceVersion = 0;
+            published.set(state);
+            LOG.infof("policy version %d published (step %d, sha256 %s)", v, step, state.sha256());
+        }
+    }
+
+    private void announce(KafkaProducer<String, byte[]> producer, CheckpointStore.State state, double rewardMean) throws Exception {
+        PolicyVersion.Builder pv = PolicyVersion.newBuilder()
+                .setVersion(state.version())
+                .setCheckpointUri(store.folder(state.version()).toUri().toString())
+                .setSha256(state.sha256())
+                .setStep(state.step())
+                .setStage(state.stage())
+                .setCreatedAtMs(state.createdAtMs())
+                .setParentVersion(Math.max(0, state.version() - 1))
+                .setModelName("katmesh");
+        if (!Double.isNaN(lastLoss)) {
+            pv.putMetrics("loss", lastLoss);
+        }
+        if (!Double.isNaN(rewardMean)) {
+            pv.putMetrics("reward_mean", rewardMean);
+        }
+        producer.send(new ProducerRecord<>(VERSIONS_TOPIC, Long.toString(state.version()), pv.build().toByteArray())).get(30, TimeUnit.SECONDS);
+    }
+
+    private ScoredTrajectory parse(ConsumerRecord<String, byte[]> r) {
+        try {
+            ScoredTrajectory s = ScoredTrajectory.parseFrom(r.value() == null ? new byte[0] : r.value());
+            registry.counter("katmesh.learner.trajectories.received", "source", sourceTag(s.getTrajectory().getSource())).increment();
+            return s;
+        } catch (InvalidProtocolBufferException e) {
+            LOG.warnf("dropping an unreadable record at %s-%d@%d: %s", r.topic(), r.partition(), r.offset(), e.getMessage());
+            dropped("malformed");
+            return null;
+        }
+    }
+
+    private void dropped(String reason) {
+        dropped(reason, 1);
+    }
+
+    private void dropped(String reason, int n) {
+        registry.counter("katmesh.learner.trajectories.dropped", "reason", reason).increment(n);
+    }
+
+    private static String sourceTag(TrajectorySource s) {
+        return switch (s) {
+            case TRAJECTORY_SOURCE_DEPLOYED -> "deployed";
+            case TRAJECTORY_SOURCE_ROLLOUT -> "rollout";
+            default -> "unspecified";
+        };
+    }
+
+    private static String key(TopicPartition tp) {
+        return tp.topic() + "-" + tp.partition();
+    }
+
+    private static TopicPartition partition(String key) {
+        int dash = key.lastIndexOf('-');
+        return new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
+    }
+
+    private KafkaConsumer<String, byte[]> newConsumer() {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "katmesh-learner");
+        instanceId.ifPresent(id -> p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, id));
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "15000");
+        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "64");
+        // A training step can take a while on a CPU: allow it between polls.
+        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "600000");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return new KafkaConsumer<>(p);
+    }
+
+    private KafkaProducer<String, byte[]> newProducer() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return new KafkaProducer<>(p);
+    }
+
+}

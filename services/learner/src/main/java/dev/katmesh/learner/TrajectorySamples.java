@@ -1,0 +1,54 @@
+package dev.katmesh.learner;
+
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.TokenSegment;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.training.TrainingSample;
+import java.util.Arrays;
+
+/** A scored trajectory as the trainer sees it: its tokens, which of them are the policy's, their log-probs. */
+final class TrajectorySamples {
+
+    private TrajectorySamples() {}
+
+    /**
+     * Tokens of generated segments are trainable (for error-masked training, minus those under the
+     * error mask); behaviour log-probs come from the segments (NaN where unknown).
+     */
+    static TrainingSample of(ScoredTrajectory scored, boolean applyErrorMask) {
+        Trajectory t = scored.getTrajectory();
+        int n = t.getTokenIdsCount();
+        int[] tokens = new int[n];
+        for (int i = 0; i < n; i++) {
+            tokens[i] = t.getTokenIds(i);
+        }
+        boolean[] trainable = new boolean[n];
+        float[] behaviour = new float[n];
+        Arrays.fill(behaviour, Float.NaN);
+        for (TokenSegment s : t.getSegmentsList()) {
+            if (!s.getGenerated()) {
+                continue;
+            }
+            for (int i = s.getStart(); i < Math.min(s.getEnd(), n); i++) {
+                boolean masked = applyErrorMask && i < scored.getErrorMaskCount() && scored.getErrorMask(i);
+                trainable[i] = !masked;
+                int k = i - s.getStart();
+                if (k < s.getLogprobsCount()) {
+                    behaviour[i] = s.getLogprobs(k);
+                }
+            }
+        }
+        return new TrainingSample(tokens, trainable, behaviour, 0);
+    }
+
+    /** The oldest policy version that generated a token of the trajectory, or -1 if none is known. */
+    static long oldestVersion(Trajectory t) {
+        long oldest = -1;
+        for (TokenSegment s : t.getSegmentsList()) {
+            if (s.getGenerated() && s.getEnd() > s.getStart()) {
+                oldest = oldest < 0 ? s.getPolicyVersion() : Math.min(oldest, s.getPolicyVersion());
+            }
+        }
+        return oldest;
+    }
+}

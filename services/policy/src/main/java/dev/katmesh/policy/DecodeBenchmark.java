@@ -51,9 +51,9 @@ public final class DecodeBenchmark {
                 double[] r = b.cacheVersusRecompute(c, steps);
                 ObjectNode row = kv.addObject();
                 row.put("context", c);
-                row.put("cached_tokens_per_s", round(r[0]));
-                row.put("recompute_tokens_per_s", round(r[1]));
-                row.put("speedup", round(r[0] / r[1]));
+                row.put("cached_tokens_per_s", Measurements.round(r[0]));
+                row.put("recompute_tokens_per_s", Measurements.round(r[1]));
+                row.put("speedup", Measurements.round(r[0] / r[1]));
             }
             ArrayNode batching = out.putArray("batching");
             Double batch1 = null;
@@ -64,10 +64,10 @@ public final class DecodeBenchmark {
                 }
                 ObjectNode row = batching.addObject();
                 row.put("batch", size);
-                row.put("batched_tokens_per_s", round(r[0]));
-                row.put("one_at_a_time_tokens_per_s", round(r[1]));
-                row.put("speedup_vs_one_at_a_time", round(r[0] / r[1]));
-                row.put("speedup_vs_batch_1", round(r[0] / batch1));
+                row.put("batched_tokens_per_s", Measurements.round(r[0]));
+                row.put("one_at_a_time_tokens_per_s", Measurements.round(r[1]));
+                row.put("speedup_vs_one_at_a_time", Measurements.round(r[0] / r[1]));
+                row.put("speedup_vs_batch_1", Measurements.round(r[0] / batch1));
             }
             return out;
         }
@@ -93,7 +93,7 @@ public final class DecodeBenchmark {
             recompute(p, steps);
             recomputed[r] = steps / ((System.nanoTime() - t0) / 1e9);
         }
-        return new double[] {median(cached), median(recomputed)};
+        return new double[] {Measurements.median(cached), Measurements.median(recomputed)};
     }
 
     /** Greedy decoding with a KV cache; returns the nanoseconds of the decode steps (prefill excluded). */
@@ -156,7 +156,7 @@ public final class DecodeBenchmark {
             }
             single[r] = one / ((System.nanoTime() - t0) / 1e9);
         }
-        return new double[] {median(batched), median(single)};
+        return new double[] {Measurements.median(batched), Measurements.median(single)};
     }
 
     private static int[] prompt(int n, long seed) {
@@ -168,13 +168,4 @@ public final class DecodeBenchmark {
         return ids;
     }
 
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static double round(double x) {
-        return Math.round(x * 100) / 100.0;
-    }
 }

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.Measurements;
 import dev.katmesh.policy.ModelConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -62,17 +63,17 @@ public final class TreeBenchmark {
                         treeMs[r] = (System.nanoTime() - t0) / 1e6;
                     }
                     double ideal = (double) tree.flatTokens() / tree.size();
-                    double speedup = median(flatMs) / median(treeMs);
+                    double speedup = Measurements.median(flatMs) / Measurements.median(treeMs);
                     ObjectNode row = cases.addObject();
                     row.put("branches", b);
                     row.put("shared", s);
                     row.put("flat_tokens", tree.flatTokens());
                     row.put("tree_tokens", tree.size());
-                    row.put("ideal", round(ideal));
-                    row.put("speedup", round(speedup));
-                    row.put("speedup_over_ideal", round(speedup / ideal));
-                    row.put("flat_step_ms", round(median(flatMs)));
-                    row.put("tree_step_ms", round(median(treeMs)));
+                    row.put("ideal", Measurements.round(ideal));
+                    row.put("speedup", Measurements.round(speedup));
+                    row.put("speedup_over_ideal", Measurements.round(speedup / ideal));
+                    row.put("flat_step_ms", Measurements.round(Measurements.median(flatMs)));
+                    row.put("tree_step_ms", Measurements.round(Measurements.median(treeMs)));
                     row.put("max_grad_rel_err", maxRelativeError(flatGrads, treeGrads));
                 }
             }
@@ -150,13 +151,4 @@ public final class TreeBenchmark {
         return worst;
     }
 
-    private static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static double round(double x) {
-        return Math.round(x * 100) / 100.0;
-    }
 }

@@ -33,7 +33,7 @@ public final class CheckpointStore {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a checkpoint records besides the tensors. */
-    public record State(long version, long step, String stage, String sha256, Map<String, Long> offsets, long createdAtMs) {}
+    public record State(long version, long step, String stage, long stageStep, String sha256, Map<String, Long> offsets, long createdAtMs) {}
 
     private final Path root;
     private final int keep;
@@ -48,7 +48,7 @@ public final class CheckpointStore {
     }
 
     /** Writes a checkpoint atomically; returns its state (with the weights' SHA-256). */
-    public State write(long version, long step, String stage, DecoderModel model, Path tokenizerDir,
+    public State write(long version, long step, String stage, long stageStep, DecoderModel model, Path tokenizerDir,
                        Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets) throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
@@ -57,7 +57,7 @@ public final class CheckpointStore {
         if (optimizerState != null) {
             Checkpoints.saveOptimizer(tmp, optimizerStep, optimizerState);
         }
-        State state = new State(version, step, stage, weightsSha256(tmp), new TreeMap<>(offsets), System.currentTimeMillis());
+        State state = new State(version, step, stage, stageStep, weightsSha256(tmp), new TreeMap<>(offsets), System.currentTimeMillis());
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
         Path target = folder(version);
         deleteRecursively(target);

@@ -12,6 +12,9 @@ public interface LearnerSettings {
     /** The initial policy: a Hugging Face checkpoint folder. Without it the learner only counts and drops. */
     Optional<String> modelDir();
 
+    /** The curriculum file (YAML, see dev.katmesh.training.Curriculum); without it, one RFT stage on the scored topic. */
+    Optional<String> curriculum();
+
     /** Where checkpoints are written (one folder per policy version). */
     String checkpointDir();
 

@@ -3,16 +3,18 @@ package dev.katmesh.learner;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.policy.PolicyTokenizer;
 
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.training.AdamW;
 import dev.katmesh.training.AdvantageEstimator;
+import dev.katmesh.training.Curriculum;
+import dev.katmesh.training.DataMix;
 import dev.katmesh.training.GroupAssembler;
-import dev.katmesh.training.LossAggregation;
-import dev.katmesh.training.Objective;
 import dev.katmesh.training.StalenessGate;
 import dev.katmesh.training.Trainer;
 import dev.katmesh.training.TrainingSample;
@@ -101,7 +103,9 @@ public class TrainingLoop {
     private volatile double lastLoss = Double.NaN;
     private volatile double lastRewardMean = Double.NaN;
     private volatile long steps;
+    private volatile String currentStage = "none";
     private CheckpointStore store;
+    private Counter tokensTrained;
 
     void onStart(@Observes StartupEvent event) {
         store = new CheckpointStore(Path.of(settings.checkpointDir()), settings.keepCheckpoints());
@@ -110,6 +114,7 @@ public class TrainingLoop {
         Gauge.builder("katmesh.learner.policy.version", () -> published.get() == null ? -1 : published.get().version())
                 .description("The newest policy version published").register(registry);
         Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
+        tokensTrained = Counter.builder("katmesh.learner.tokens.trained").description("Tokens with a loss term, trained (rate: tokens/s)").register(registry);
         Gauge.builder("katmesh.learner.checkpoint.age.seconds",
                 () -> published.get() == null ? -1 : (System.currentTimeMillis() - published.get().createdAtMs()) / 1000.0)
                 .description("Age of the newest checkpoint").register(registry);
@@ -141,6 +146,11 @@ public class TrainingLoop {
     /** Null while healthy, else why the loop stopped. */
     public String failure() {
         return thread != null && !thread.isAlive() && running ? (failure == null ? "training loop exited" : failure) : failure;
+    }
+
+    /** The curriculum stage running now. */
+    public String currentStage() {
+        return currentStage;
     }
 
     public boolean trainingEnabled() {
@@ -186,53 +196,60 @@ public class TrainingLoop {
 
     private void runTraining(Path modelDir) throws Exception {
         ModelConfig config = ModelConfig.read(modelDir.resolve("config.json"));
+        Curriculum curriculum = settings.curriculum().map(f -> Curriculum.load(Path.of(f), settings.learningRate()))
+                .orElse(Curriculum.rftOnly(settings.learningRate()));
         Optional<CheckpointStore.State> resume = store.latest();
         Path weightsDir = resume.map(s -> store.folder(s.version())).orElse(modelDir);
-        try (DecoderModel model = DecoderModel.load(weightsDir, config, PolicyModel.device(settings.device()))) {
+        try (DecoderModel model = DecoderModel.load(weightsDir, config, PolicyModel.device(settings.device()));
+             PolicyTokenizer tokenizer = PolicyTokenizer.load(modelDir)) {
             AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
-            long version;
-            long step;
-            Map<String, Long> offsets;
-            if (resume.isPresent()) {
-                var opt = dev.katmesh.policy.Checkpoints.loadOptimizer(weightsDir);
-                Map<String, float[]> state = new HashMap<>();
-                opt.tensors().forEach((name, t) -> state.put(name, t.data()));
-                optimizer.restore(opt.step(), state);
-                version = resume.get().version();
-                step = resume.get().step();
-                offsets = resume.get().offsets();
-                published.set(resume.get());
-                LOG.infof("resuming from policy version %d (step %d) at offsets %s", version, step, offsets);
-            } else {
-                version = 0;
-                step = 0;
-                offsets = Map.of();
-                published.set(store.write(0, 0, "base", model, modelDir, optimizer.state(), 0, offsets));
-                LOG.infof("initial policy version 0 written to %s", store.folder(0));
-            }
-            Trainer trainer = new Trainer(model, optimizer,
-                    new Objective(Objective.Kind.POLICY_GRADIENT, settings.epsLow(), settings.epsHigh(), 0, LossAggregation.TOKEN_MEAN),
-                    AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), null);
+            int stageIndex = 0;
+            long stageStep = 0;
+            Run run;
             try (KafkaConsumer<String, byte[]> c = newConsumer(); KafkaProducer<String, byte[]> producer = newProducer()) {
                 consumer = c;
-                if (resume.isEmpty()) {
+                if (resume.isPresent()) {
+                    var opt = dev.katmesh.policy.Checkpoints.loadOptimizer(weightsDir);
+                    Map<String, float[]> state = new HashMap<>();
+                    opt.tensors().forEach((name, t) -> state.put(name, t.data()));
+                    optimizer.restore(opt.step(), state);
+                    CheckpointStore.State r = resume.get();
+                    published.set(r);
+                    if (!r.stage().equals("base")) {
+                        stageIndex = curriculum.indexOf(r.stage());
+                        stageStep = r.stageStep();
+                    }
+                    run = new Run(model, modelDir, new ChatSamples(ChatTemplate.load(modelDir), tokenizer), optimizer, c, producer,
+                            r.version(), r.step(), r.offsets());
+                    LOG.infof("resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
+                            r.version(), r.step(), r.stage(), r.stageStep(), r.offsets());
+                } else {
+                    published.set(store.write(0, 0, "base", 0, model, modelDir, optimizer.state(), 0, Map.of()));
                     announce(producer, published.get(), Double.NaN);
+                    LOG.infof("initial policy version 0 written to %s", store.folder(0));
+                    run = new Run(model, modelDir, new ChatSamples(ChatTemplate.load(modelDir), tokenizer), optimizer, c, producer,
+                            0, 0, Map.of());
                 }
-                new Session(model, modelDir, trainer, c, producer, version, step, offsets).loop();
+                for (int i = stageIndex; i < curriculum.stages().size() && running; i++) {
+                    run.stage(curriculum.stages().get(i), i == stageIndex ? stageStep : 0);
+                }
+                LOG.info("the curriculum is complete");
+                while (running) {
+                    Thread.sleep(500);
+                }
             }
         }
     }
 
-    /** The mutable state of one training run. */
-    private final class Session {
+    /** The state of a training run across the stages of the curriculum. */
+    private final class Run {
         final DecoderModel model;
         final Path tokenizerDir;
-        final Trainer trainer;
+        final ChatSamples chat;
+        final AdamW optimizer;
         final KafkaConsumer<String, byte[]> consumer;
         final KafkaProducer<String, byte[]> producer;
         final StalenessGate gate = new StalenessGate(settings.maxStaleness());
-        final GroupAssembler<Member> groups = new GroupAssembler<>(settings.groupSize(), settings.groupTimeout().toMillis(), System::currentTimeMillis);
-        final ArrayDeque<List<Member>> queue = new ArrayDeque<>();
         final Map<TopicPartition, TreeSet<Long>> held = new HashMap<>();
         final Map<TopicPartition, Long> next = new HashMap<>();
         final Map<String, Long> resumeOffsets;
@@ -240,15 +257,24 @@ public class TrainingLoop {
         final Counter trained;
         final Counter groupsTrained;
         final Counter groupsTimedOut;
+        final ArrayDeque<Double> recentRewards = new ArrayDeque<>();
+        boolean subscribed;
         long version;
         long step;
         int stepsSinceVersion;
+        // Per stage:
+        Curriculum.Stage stage;
+        long stageStep;
+        Trainer trainer;
+        GroupAssembler<Member> groups;
+        ArrayDeque<List<Member>> queue;
 
-        Session(DecoderModel model, Path tokenizerDir, Trainer trainer, KafkaConsumer<String, byte[]> consumer,
-                KafkaProducer<String, byte[]> producer, long version, long step, Map<String, Long> resumeOffsets) {
+        Run(DecoderModel model, Path tokenizerDir, ChatSamples chat, AdamW optimizer, KafkaConsumer<String, byte[]> consumer,
+            KafkaProducer<String, byte[]> producer, long version, long step, Map<String, Long> resumeOffsets) {
             this.model = model;
             this.tokenizerDir = tokenizerDir;
-            this.trainer = trainer;
+            this.chat = chat;
+            this.optimizer = optimizer;
             this.consumer = consumer;
             this.producer = producer;
             this.version = version;
@@ -262,7 +288,98 @@ public class TrainingLoop {
             this.groupsTimedOut = Counter.builder("katmesh.learner.groups.timed.out").description("Groups trained incomplete after their timeout").register(registry);
         }
 
-        void loop() throws Exception {
+        void stage(Curriculum.Stage s, long fromStep) throws Exception {
+            stage = s;
+            stageStep = fromStep;
+            currentStage = s.name();
+            trainer = new Trainer(model, optimizer, Curriculum.objective(s, settings.epsLow(), settings.epsHigh()),
+                    AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), null, s.learningRate() / settings.learningRate());
+            recentRewards.clear();
+            LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
+            if (s.fromTopic()) {
+                topicStage();
+            } else {
+                fileStage();
+                if (stepsSinceVersion > 0) {
+                    publishVersion();
+                }
+            }
+        }
+
+        boolean stageDone() {
+            if (stageStep >= stage.steps()) {
+                return true;
+            }
+            Curriculum.Until until = stage.until();
+            return until != null && until.metric().equals("reward_mean") && recentRewards.size() >= 5
+                    && recentRewards.stream().mapToDouble(Double::doubleValue).average().orElse(0) >= until.atLeast();
+        }
+
+        // ---------------------------------------------------------------- file stages
+
+        void fileStage() throws Exception {
+            List<DataMix.Pool<FileRecord>> pools = new ArrayList<>();
+            for (Curriculum.Source src : stage.sources()) {
+                List<FileRecord> records = FileRecord.read(src.file());
+                pools.add(new DataMix.Pool<>(src.file().getFileName().toString(), src.weight(),
+                        DataMix.group(records, stage.balanceBy(), FileRecord::tags)));
+            }
+            DataMix<FileRecord> mix = new DataMix<>(pools, stage.name().hashCode());
+            boolean errorMasked = stage.kind() == Curriculum.Kind.ERROR_MASKED_SFT;
+            while (running && !stageDone()) {
+                List<TrainingSample> batch = new ArrayList<>();
+                for (DataMix.Draw<FileRecord> d : mix.draw(stageStep, stage.batch())) {
+                    registry.counter("katmesh.learner.mix.records", "stage", stage.name(), "source", d.source(), "tags", d.tags()).increment();
+                    TrainingSample sample = d.record().text() != null ? chat.text(d.record().text()) : chat.of(d.record().trajectory(), errorMasked);
+                    if (sample.tokens().length > model.config().maxPositionEmbeddings()) {
+                        dropped("too_long");
+                    } else if (sample.trainableCount() > 0) {
+                        batch.add(sample);
+                    }
+                }
+                if (!batch.isEmpty()) {
+                    train(List.of(batch), List.of(new double[batch.size()]), batch.size());
+                }
+                stageStep++;
+                maybePublish();
+            }
+        }
+
+        // ---------------------------------------------------------------- topic stages
+
+        void topicStage() throws Exception {
+            boolean rl = stage.kind() == Curriculum.Kind.POLICY_GRADIENT;
+            int size = rl ? settings.groupSize() : settings.groupSize() * settings.groupsPerStep();
+            groups = new GroupAssembler<>(size, settings.groupTimeout().toMillis(), System::currentTimeMillis);
+            queue = new ArrayDeque<>();
+            subscribe();
+            while (running && !stageDone()) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    accept(r, rl);
+                }
+                for (GroupAssembler.Ready<Member> g : groups.expired()) {
+                    groupsTimedOut.increment();
+                    queue.add(g.members());
+                }
+                while (queue.size() >= (rl ? settings.groupsPerStep() : 1) && !stageDone()) {
+                    topicStep(rl);
+                }
+            }
+            // The stage ends with a checkpoint whose offsets stop before what it holds untrained; the next
+            // stage reads from there, so those records are not lost between stages.
+            publishVersion();
+            held.values().forEach(TreeSet::clear);
+            for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
+                consumer.seek(e.getKey(), published.get().offsets().getOrDefault(key(e.getKey()), e.getValue()));
+            }
+            next.clear();
+        }
+
+        void subscribe() {
+            if (subscribed) {
+                return;
+            }
+            subscribed = true;
             consumer.subscribe(List.of(TOPIC), new ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
@@ -278,45 +395,42 @@ public class TrainingLoop {
                     }
                 }
             });
-            while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    accept(r);
-                }
-                for (GroupAssembler.Ready<Member> g : groups.expired()) {
-                    groupsTimedOut.increment();
-                    queue.add(g.members());
-                }
-                while (queue.size() >= settings.groupsPerStep()) {
-                    trainStep();
-                }
-            }
         }
 
-        void accept(ConsumerRecord<String, byte[]> r) {
+        void accept(ConsumerRecord<String, byte[]> r, boolean rl) {
             TopicPartition tp = new TopicPartition(r.topic(), r.partition());
             next.put(tp, r.offset() + 1);
             ScoredTrajectory s = parse(r);
             if (s == null) {
                 return;
             }
-            if (s.getPlaceholder()) {
+            String wanted = stage.sources().get(0).trajectorySource();
+            if (wanted != null && !wanted.equals(sourceTag(s.getTrajectory().getSource()))) {
+                dropped("other_source");
+                return;
+            }
+            if (rl && s.getPlaceholder()) {
                 dropped("placeholder");
                 return;
             }
-            if (s.getTrajectory().getTokenIdsCount() < 2) {
+            boolean hasTokens = s.getTrajectory().getTokenIdsCount() >= 2;
+            if (rl && !hasTokens) {
                 dropped("no_tokens");
                 return;
             }
-            long oldest = TrajectorySamples.oldestVersion(s.getTrajectory());
-            StalenessGate.Decision d = gate.decide(oldest, version);
-            if (oldest >= 0) {
-                staleness.record(d.staleness());
+            if (rl) {
+                long oldest = TrajectorySamples.oldestVersion(s.getTrajectory());
+                StalenessGate.Decision d = gate.decide(oldest, version);
+                if (oldest >= 0) {
+                    staleness.record(d.staleness());
+                }
+                if (!d.accepted()) {
+                    dropped("stale");
+                    return;
+                }
             }
-            if (!d.accepted()) {
-                dropped("stale");
-                return;
-            }
-            TrainingSample sample = TrajectorySamples.of(s, false);
+            boolean errorMasked = stage.kind() == Curriculum.Kind.ERROR_MASKED_SFT;
+            TrainingSample sample = hasTokens ? TrajectorySamples.of(s, errorMasked) : chat.of(s.getTrajectory(), errorMasked);
             if (sample.trainableCount() == 0) {
                 dropped("no_generated_tokens");
                 return;
@@ -327,18 +441,19 @@ public class TrainingLoop {
             }
             Member m = new Member(tp, r.offset(), sample, s.getReward(), s.getTrajectory().getTrajectoryId());
             held.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
-            queue.addAll(groups.add(s.getTrajectory().getGroupId(), m).stream().map(GroupAssembler.Ready::members).toList());
+            String group = rl ? s.getTrajectory().getGroupId() : "batch";
+            queue.addAll(groups.add(group, m).stream().map(GroupAssembler.Ready::members).toList());
         }
 
-        void trainStep() throws Exception {
+        void topicStep(boolean rl) throws Exception {
             List<List<TrainingSample>> batch = new ArrayList<>();
             List<double[]> rewards = new ArrayList<>();
             List<Member> members = new ArrayList<>();
-            for (int i = 0; i < settings.groupsPerStep() && !queue.isEmpty(); i++) {
+            for (int i = 0; i < (rl ? settings.groupsPerStep() : 1) && !queue.isEmpty(); i++) {
                 List<Member> g = queue.poll();
                 double[] r = g.stream().mapToDouble(Member::reward).toArray();
                 members.addAll(g);
-                if (g.size() < 2 || !AdvantageEstimator.hasSignal(r)) {
+                if (rl && (g.size() < 2 || !AdvantageEstimator.hasSignal(r))) {
                     dropped(g.size() < 2 ? "group_too_small" : "zero_variance", g.size());
                     continue;
                 }
@@ -346,43 +461,63 @@ public class TrainingLoop {
                 rewards.add(r);
             }
             if (!batch.isEmpty()) {
-                Trainer.StepResult result = trainer.step(batch, rewards);
-                step++;
-                steps = step;
-                stepsSinceVersion++;
-                lastLoss = result.loss();
-                lastRewardMean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
-                int n = batch.stream().mapToInt(List::size).sum();
-                trained.increment(n);
-                groupsTrained.increment(batch.size());
-                LOG.debugf("step %d: loss %.4f over %d tokens of %d trajectories", step, result.loss(), result.tokens(), n);
+                train(batch, rewards, batch.stream().mapToInt(List::size).sum());
+                stageStep++;
             }
             for (Member m : members) {
                 held.get(m.partition()).remove(m.offset());
             }
+            maybePublish();
+        }
+
+        void train(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
+            Trainer.StepResult result = trainer.step(batch, rewards);
+            step++;
+            steps = step;
+            stepsSinceVersion++;
+            lastLoss = result.loss();
+            double mean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
+            if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
+                lastRewardMean = mean;
+                recentRewards.add(mean);
+                if (recentRewards.size() > 5) {
+                    recentRewards.poll();
+                }
+            }
+            trained.increment(n);
+            groupsTrained.increment(batch.size());
+            tokensTrained.increment(result.tokens());
+            LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories", step, stage.name(), stageStep, result.loss(), result.tokens(), n);
+        }
+
+        void maybePublish() throws Exception {
             if (stepsSinceVersion >= settings.versionEvery()) {
                 publishVersion();
             }
         }
 
         void publishVersion() throws Exception {
-            Map<String, Long> offsets = new HashMap<>();
+            Map<String, Long> offsets = new HashMap<>(resumeOffsets);
+            if (published.get() != null) {
+                offsets.putAll(published.get().offsets());
+            }
             for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
                 TreeSet<Long> h = held.get(e.getKey());
                 offsets.put(key(e.getKey()), h == null || h.isEmpty() ? e.getValue() : h.first());
             }
-            resumeOffsets.forEach(offsets::putIfAbsent);
             long v = version + 1;
-            CheckpointStore.State state = store.write(v, step, "rft", model, tokenizerDir, trainer.optimizer().state(),
-                    trainer.optimizer().step(), offsets);
+            CheckpointStore.State state = store.write(v, step, stage.name(), stageStep, model, tokenizerDir, optimizer.state(),
+                    optimizer.step(), offsets);
             announce(producer, state, lastRewardMean);
-            Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
-            offsets.forEach((k, o) -> commit.put(partition(k), new OffsetAndMetadata(o)));
-            consumer.commitSync(commit);
+            if (subscribed && !offsets.isEmpty()) {
+                Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+                offsets.forEach((k, o) -> commit.put(partition(k), new OffsetAndMetadata(o)));
+                consumer.commitSync(commit);
+            }
             version = v;
             stepsSinceVersion = 0;
             published.set(state);
-            LOG.infof("policy version %d published (step %d, sha256 %s)", v, step, state.sha256());
+            LOG.infof("policy version %d published (step %d, stage %s step %d, sha256 %s)", v, step, stage.name(), stageStep, state.sha256());
         }
     }
 

@@ -24,8 +24,16 @@ public final class Trainer {
     private final Objective objective;
     private final AdvantageEstimator estimator;
     private final DecoderModel reference;
+    private final double lrScale;
 
     public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference) {
+        this(model, optimizer, objective, estimator, reference, 1.0);
+    }
+
+    /** @param lrScale the stage's learning rate relative to the optimizer's */
+    public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference,
+                   double lrScale) {
+        this.lrScale = lrScale;
         this.model = model;
         this.optimizer = optimizer;
         this.objective = objective;
@@ -79,7 +87,7 @@ public final class Trainer {
             gc.backward(total);
             loss = total.getFloat();
         }
-        double norm = optimizer.update(1.0);
+        double norm = optimizer.update(lrScale);
         return new StepResult(loss, tokens, groups.size(), all.size(), norm, tokens == 0 ? 0 : clipped / tokens,
                 all.isEmpty() ? 0 : advAbs / all.size());
     }

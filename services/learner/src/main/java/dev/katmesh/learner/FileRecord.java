@@ -1,0 +1,57 @@
+package dev.katmesh.learner;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.proto.json.TrajectoryJson;
+import dev.katmesh.proto.json.TrajectoryJsonException;
+import dev.katmesh.proto.v1.Trajectory;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A line of a curriculum data file (JSONL): {@code {"text": ...}} for language modelling, or a
+ * trajectory in katmesh's JSON form (the OpenAI chat format) for SFT. Tags for data mixing come from a
+ * "tags" object or the trajectory's metadata.
+ */
+record FileRecord(String text, Trajectory trajectory, Map<String, String> tags) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static List<FileRecord> read(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IOException(file + ": curriculum data file not found");
+        }
+        List<FileRecord> out = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            int lineNo = 0;
+            for (String line; (line = r.readLine()) != null; ) {
+                lineNo++;
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode node = JSON.readTree(line);
+                Map<String, String> tags = new LinkedHashMap<>();
+                node.path("tags").fields().forEachRemaining(e -> tags.put(e.getKey(), e.getValue().asText()));
+                if (node.has("text")) {
+                    out.add(new FileRecord(node.get("text").asText(), null, tags));
+                    continue;
+                }
+                try {
+                    Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8)).trajectory();
+                    t.getMetadataMap().forEach(tags::putIfAbsent);
+                    out.add(new FileRecord(null, t, tags));
+                } catch (TrajectoryJsonException e) {
+                    throw new IOException(file + ":" + lineNo + ": neither {\"text\": ...} nor a trajectory: " + e.getMessage(), e);
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.katmesh.learner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.katmesh.policy.ChatTemplate;
+import dev.katmesh.policy.PolicyTokenizer;
+import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.ToolCall;
+import dev.katmesh.proto.v1.ToolStep;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.training.TrainingSample;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class ChatSamplesTest {
+
+    static final Path FIXTURE = Path.of("../policy/src/test/resources/hf/qwen3-tiny");
+
+    @Test
+    void assistantTokensAreTrainableAndFailedTurnsAreMaskedButKept() {
+        try (PolicyTokenizer tok = PolicyTokenizer.load(FIXTURE)) {
+            ChatSamples samples = new ChatSamples(ChatTemplate.load(FIXTURE), tok);
+            Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g")
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Run the tests."))
+                    .addMessages(ChatMessage.newBuilder().setRole("assistant")
+                            .addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{\"command\":\"mvn test\"}")))
+                    .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("command not found"))
+                    .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Maven is missing; use ./mvnw."))
+                    .addSteps(ToolStep.newBuilder().setMessageIndex(2).setToolCallId("c1").setExitCode(127).setErrorClass("nonzero_exit"))
+                    .build();
+            TrainingSample plain = samples.of(t, false);
+            TrainingSample masked = samples.of(t, true);
+            assertEquals(plain.tokens().length, masked.tokens().length, "masked turns stay in context");
+            assertTrue(masked.trainableCount() > 0 && masked.trainableCount() < plain.trainableCount(),
+                    "the failed turn loses its loss: " + masked.trainableCount() + " < " + plain.trainableCount());
+            String text = tok.decode(plain.tokens());
+            assertTrue(text.startsWith("<|im_start|>userRun the tests."), text);
+            StringBuilder trained = new StringBuilder();
+            for (int i = 0; i < plain.tokens().length; i++) {
+                if (plain.trainable()[i]) {
+                    trained.append(tok.decode(new int[] {plain.tokens()[i]}));
+                }
+            }
+            assertTrue(trained.toString().contains("Maven is missing") && !trained.toString().contains("Run the tests"),
+                    "only the assistant's tokens are trained: " + trained);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package dev.katmesh.training;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The curriculum: stages the learner runs in order (KAT-Coder: mid-term training, SFT, RFT,
+ * reinforcement-to-deployment adaptation), declared in a YAML file:
+ *
+ * <pre>
+ * stages:
+ *   - name: midterm
+ *     objective: lm                    # lm | sft | error_masked_sft | policy_gradient
+ *     sources:
+ *       - {file: corpus.jsonl, weight: 1}
+ *     steps: 200                       # end condition: optimiser steps in this stage...
+ *     batch: 8                         # samples per step (file sources)
+ *     learning_rate: 3e-4
+ *   - name: sft
+ *     objective: sft
+ *     sources:
+ *       - {file: sft.jsonl, weight: 3}
+ *       - {file: tool-use.jsonl, weight: 1}
+ *     balance_by: [language, task_type] # draw evenly across these tags' values
+ *     steps: 300
+ *   - name: rft
+ *     objective: policy_gradient
+ *     sources:
+ *       - {topic: katmesh.trajectories.scored, source: rollout}
+ *     until: {metric: reward_mean, at_least: 0.8}   # ...or a metric (with steps as a cap)
+ *     steps: 1000
+ *   - name: adapt
+ *     objective: error_masked_sft
+ *     sources:
+ *       - {topic: katmesh.trajectories.scored, source: deployed}
+ *     steps: 100
+ * </pre>
+ *
+ * File paths are relative to the curriculum file. The learner records the stage and its step in each
+ * checkpoint and resumes mid-stage.
+ */
+public record Curriculum(List<Stage> stages) {
+
+    /** What a stage optimises. */
+    public enum Kind {
+        /** Next-token loss on every token (mid-term training on a corpus of text). */
+        LM,
+        /** Next-token loss on the assistant's tokens. */
+        SFT,
+        /** SFT without loss on the tokens of erroneous turns, which stay in context. */
+        ERROR_MASKED_SFT,
+        /** Clipped policy gradient with group-relative advantages. */
+        POLICY_GRADIENT
+    }
+
+    /** One data source: a JSONL file or a topic (with an optional trajectory-source filter). */
+    public record Source(Path file, String topic, String trajectorySource, double weight) {
+        public boolean isTopic() {
+            return topic != null;
+        }
+    }
+
+    /** An end condition on a metric: the stage ends once the metric reaches the value. */
+    public record Until(String metric, double atLeast) {}
+
+    public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
+                        double learningRate, List<String> balanceBy) {
+        public boolean fromTopic() {
+            return sources.stream().anyMatch(Source::isTopic);
+        }
+    }
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    /** The default when no file is given: one RFT stage on the scored topic, without end. */
+    public static Curriculum rftOnly(double learningRate) {
+        return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
+                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of())));
+    }
+
+    public static Curriculum load(Path file, double defaultLearningRate) {
+        JsonNode root;
+        try {
+            root = YAML.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": not readable YAML: " + e.getMessage(), e);
+        }
+        if (root == null || !root.path("stages").isArray() || root.path("stages").isEmpty()) {
+            throw new IllegalArgumentException(file + ": a non-empty 'stages' list is required");
+        }
+        Path base = file.toAbsolutePath().getParent();
+        List<Stage> stages = new ArrayList<>();
+        for (JsonNode s : root.path("stages")) {
+            String name = s.path("name").asText("");
+            String where = file + ": stage '" + name + "'";
+            if (name.isBlank()) {
+                throw new IllegalArgumentException(file + ": every stage needs a name");
+            }
+            Kind kind;
+            try {
+                kind = Kind.valueOf(s.path("objective").asText("").toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ": objective must be lm, sft, error_masked_sft or policy_gradient");
+            }
+            List<Source> sources = new ArrayList<>();
+            for (JsonNode src : s.path("sources")) {
+                double weight = src.path("weight").asDouble(1);
+                if (!(weight > 0)) {
+                    throw new IllegalArgumentException(where + ": source weights must be > 0");
+                }
+                if (src.hasNonNull("file")) {
+                    sources.add(new Source(base.resolve(src.get("file").asText()), null, null, weight));
+                } else if (src.hasNonNull("topic")) {
+                    sources.add(new Source(null, src.get("topic").asText(), src.path("source").asText(null), weight));
+                } else {
+                    throw new IllegalArgumentException(where + ": a source needs 'file' or 'topic'");
+                }
+            }
+            if (sources.isEmpty()) {
+                throw new IllegalArgumentException(where + ": at least one source is required");
+            }
+            boolean topic = sources.stream().anyMatch(Source::isTopic);
+            if (topic && sources.stream().anyMatch(x -> !x.isTopic())) {
+                throw new IllegalArgumentException(where + ": a stage reads either files or a topic, not both");
+            }
+            if (!topic && kind == Kind.POLICY_GRADIENT) {
+                throw new IllegalArgumentException(where + ": policy_gradient needs scored trajectories from a topic");
+            }
+            Until until = s.has("until") ? new Until(s.path("until").path("metric").asText(), s.path("until").path("at_least").asDouble()) : null;
+            long steps = s.path("steps").asLong(until == null ? 0 : Long.MAX_VALUE);
+            if (steps <= 0) {
+                throw new IllegalArgumentException(where + ": 'steps' (> 0) or 'until' is required");
+            }
+            List<String> balance = new ArrayList<>();
+            s.path("balance_by").forEach(t -> balance.add(t.asText()));
+            stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
+                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance)));
+        }
+        return new Curriculum(List.copyOf(stages));
+    }
+
+    /** The index of the stage named {@code name}, or 0 when absent (a fresh start). */
+    public int indexOf(String name) {
+        for (int i = 0; i < stages.size(); i++) {
+            if (stages.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return 0;
+    }
+
+    /** The objective of a stage. */
+    public static Objective objective(Stage stage, double epsLow, double epsHigh) {
+        return stage.kind() == Kind.POLICY_GRADIENT
+                ? new Objective(Objective.Kind.POLICY_GRADIENT, epsLow, epsHigh, 0, LossAggregation.TOKEN_MEAN)
+                : Objective.sft();
+    }
+}

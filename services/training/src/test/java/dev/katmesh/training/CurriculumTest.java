@@ -1,0 +1,96 @@
+package dev.katmesh.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CurriculumTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void readsStagesInOrderWithTheirSourcesAndEndConditions() throws Exception {
+        Path f = tmp.resolve("curriculum.yaml");
+        Files.writeString(f, """
+                stages:
+                  - name: midterm
+                    objective: lm
+                    sources: [{file: corpus.jsonl}]
+                    steps: 20
+                    batch: 4
+                  - name: sft
+                    objective: sft
+                    sources: [{file: a.jsonl, weight: 3}, {file: b.jsonl, weight: 1}]
+                    balance_by: [language]
+                    steps: 30
+                    learning_rate: 1e-4
+                  - name: rft
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    until: {metric: reward_mean, at_least: 0.8}
+                  - name: adapt
+                    objective: error_masked_sft
+                    sources: [{topic: katmesh.trajectories.scored, source: deployed}]
+                    steps: 10
+                """);
+        Curriculum c = Curriculum.load(f, 3e-4);
+        assertEquals(List.of("midterm", "sft", "rft", "adapt"), c.stages().stream().map(Curriculum.Stage::name).toList());
+        assertEquals(tmp.resolve("corpus.jsonl"), c.stages().get(0).sources().get(0).file(), "paths are relative to the file");
+        assertEquals(3e-4, c.stages().get(0).learningRate());
+        assertEquals(1e-4, c.stages().get(1).learningRate());
+        assertEquals(List.of("language"), c.stages().get(1).balanceBy());
+        assertEquals(new Curriculum.Until("reward_mean", 0.8), c.stages().get(2).until());
+        assertEquals(Long.MAX_VALUE, c.stages().get(2).steps());
+        assertEquals("deployed", c.stages().get(3).sources().get(0).trajectorySource());
+        assertEquals(Curriculum.Kind.ERROR_MASKED_SFT, c.stages().get(3).kind());
+        assertEquals(2, c.indexOf("rft"));
+    }
+
+    @Test
+    void refusesAnInconsistentStage() throws Exception {
+        Path f = tmp.resolve("bad.yaml");
+        Files.writeString(f, "stages:\n  - name: x\n    objective: policy_gradient\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(e.getMessage().contains("stage 'x'") && e.getMessage().contains("topic"), e.getMessage());
+        Files.writeString(f, "stages:\n  - name: y\n    objective: dance\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("objective must be"));
+    }
+
+    @Test
+    void mixingFollowsWeightsBalancesTagsAndRepeatsPerStep() {
+        List<Map<String, String>> a = new ArrayList<>();
+        for (int i = 0; i < 90; i++) {
+            a.add(Map.of("language", "python", "id", "a" + i));
+        }
+        for (int i = 0; i < 10; i++) {
+            a.add(Map.of("language", "rust", "id", "r" + i));
+        }
+        List<Map<String, String>> b = List.of(Map.of("language", "go", "id", "b"));
+        DataMix<Map<String, String>> mix = new DataMix<>(List.of(
+                new DataMix.Pool<>("a", 3, DataMix.group(a, List.of("language"), x -> x)),
+                new DataMix.Pool<>("b", 1, DataMix.group(b, List.of("language"), x -> x))), 7);
+        Map<String, Integer> bySource = new HashMap<>();
+        Map<String, Integer> byTag = new HashMap<>();
+        for (long step = 0; step < 500; step++) {
+            for (DataMix.Draw<Map<String, String>> d : mix.draw(step, 8)) {
+                bySource.merge(d.source(), 1, Integer::sum);
+                byTag.merge(d.tags(), 1, Integer::sum);
+            }
+        }
+        double shareA = bySource.get("a") / 4000.0;
+        assertTrue(Math.abs(shareA - 0.75) < 0.03, "source weights 3:1 give 75% from a, got " + shareA);
+        double rust = byTag.get("language=rust") / (double) bySource.get("a");
+        assertTrue(Math.abs(rust - 0.5) < 0.04, "balanced by language: rust is half of a's draws though 10% of its records, got " + rust);
+        assertEquals(mix.draw(42, 8), mix.draw(42, 8), "the same step draws the same records (resumable)");
+    }
+}

@@ -365,9 +365,12 @@ public class TrainingLoop {
                     topicStep(rl);
                 }
             }
-            // The stage ends with a checkpoint whose offsets stop before what it holds untrained; the next
-            // stage reads from there, so those records are not lost between stages.
-            publishVersion();
+            // The stage ends with a checkpoint whose offsets stop before what it holds untrained (the last
+            // one already does when no step came after it); the next stage reads from there, so those
+            // records are not lost between stages.
+            if (stepsSinceVersion > 0) {
+                publishVersion();
+            }
             held.values().forEach(TreeSet::clear);
             for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
                 consumer.seek(e.getKey(), published.get().offsets().getOrDefault(key(e.getKey()), e.getValue()));

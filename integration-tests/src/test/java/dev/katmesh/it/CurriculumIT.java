@@ -1,0 +1,95 @@
+package dev.katmesh.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.katmesh.proto.v1.PolicyVersion;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The curriculum through the mesh: mid-term LM and SFT from files (with tag balancing), RFT on rollout
+ * trajectories from the scored topic, then deployment adaptation on deployed agents' sessions that
+ * went through the reward service as JSON — each stage announcing its versions in order.
+ */
+class CurriculumIT {
+
+    @Test
+    void runsTheStagesInOrder() throws Exception {
+        Path dir = Mesh.HOME.resolve("integration-tests/target/curriculum");
+        Files.createDirectories(dir);
+        StringBuilder corpus = new StringBuilder();
+        for (int i = 0; i < 20; i++) {
+            corpus.append("{\"text\":\"def f").append(i).append("(x):\\n    return x * ").append(i).append("\\n\"}\n");
+        }
+        Files.writeString(dir.resolve("corpus.jsonl"), corpus);
+        StringBuilder sft = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            String lang = i % 3 == 0 ? "bash" : "python";
+            sft.append("{\"trajectory_id\":\"sft-").append(i).append("\",\"group_id\":\"sft\",\"metadata\":{\"language\":\"").append(lang)
+                    .append("\"},\"messages\":[{\"role\":\"user\",\"content\":\"Task ").append(i)
+                    .append("\"},{\"role\":\"assistant\",\"content\":\"Answer ").append(i).append(" in ").append(lang).append("\"}]}\n");
+        }
+        Files.writeString(dir.resolve("sft.jsonl"), sft);
+        Files.writeString(dir.resolve("curriculum.yaml"), """
+                stages:
+                  - name: midterm
+                    objective: lm
+                    sources: [{file: corpus.jsonl}]
+                    steps: 4
+                    batch: 4
+                  - name: sft
+                    objective: sft
+                    sources: [{file: sft.jsonl}]
+                    balance_by: [language]
+                    steps: 4
+                    batch: 2
+                  - name: rft
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    steps: 2
+                  - name: adapt
+                    objective: error_masked_sft
+                    sources: [{topic: katmesh.trajectories.scored, source: deployed}]
+                    steps: 1
+                """);
+        Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
+        String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+                "-Dkatmesh.learner.group-size=4", "-Dkatmesh.learner.groups-per-step=1", "-Dkatmesh.learner.version-every=2",
+                "-Dkatmesh.learner.max-staleness=10");
+        try (Mesh mesh = Mesh.up("curriculum", Map.of("KATMESH_LEARNER_OPTS", opts))) {
+            Map<Long, PolicyVersion> v = LearnerIT.awaitVersions(mesh, 5);
+            assertEquals(List.of("base", "midterm", "midterm", "sft", "sft"), v.values().stream().map(PolicyVersion::getStage).toList());
+            double bash = Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=bash\"");
+            double python = Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=python\"");
+            assertEquals(8, bash + python, "4 SFT steps of 2 records");
+            assertTrue(bash >= 2, "bash is a third of the records but balanced draws give it about half: " + bash + " of 8");
+
+            LearnerIT.publishGroup(mesh, "rft-1", 4);
+            LearnerIT.publishGroup(mesh, "rft-2", 4);
+            v = LearnerIT.awaitVersions(mesh, 6);
+            assertEquals("rft", v.get(5L).getStage(), "the RFT stage ends after its 2 steps with a version");
+
+            for (int i = 0; i < 4; i++) {
+                Path json = Files.createTempFile("deployed", ".json");
+                Files.writeString(json, "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
+                        + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
+                        + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"
+                        + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"lss: not found\"},"
+                        + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}]},"
+                        + "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"a.py\"},"
+                        + "{\"role\":\"assistant\",\"content\":\"One file: a.py\"}],"
+                        + "\"steps\":[{\"message_index\":2,\"tool_call_id\":\"c1\",\"exit_code\":127,\"error_class\":\"nonzero_exit\"},"
+                        + "{\"message_index\":4,\"tool_call_id\":\"c2\",\"exit_code\":0}]}");
+                mesh.kcat("katmesh.trajectories.raw", "sess-" + i, Map.of("content-type", "application/json"), json);
+            }
+            v = LearnerIT.awaitVersions(mesh, 7);
+            assertEquals("adapt", v.get(6L).getStage(), "deployed sessions train the adaptation stage");
+            assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null) >= 16 + 8 + 4 + 8);
+        }
+    }
+}

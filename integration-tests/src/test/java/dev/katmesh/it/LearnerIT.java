@@ -51,7 +51,8 @@ class LearnerIT {
                 "-Dkatmesh.learner.groups-per-step=1",
                 "-Dkatmesh.learner.version-every=2",
                 "-Dkatmesh.learner.max-staleness=1",
-                "-Dkatmesh.learner.learning-rate=1e-3");
+                "-Dkatmesh.learner.learning-rate=1e-3",
+                "-Dkatmesh.learner.devices=cpu,cpu"); // two replicas: data-parallel wiring (CPU here)
         try (Mesh mesh = Mesh.up("learner", Map.of("KATMESH_LEARNER_OPTS", opts))) {
             String learner = mesh.http("learner");
             for (int g = 1; g <= 4; g++) {

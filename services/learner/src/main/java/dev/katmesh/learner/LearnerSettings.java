@@ -22,6 +22,12 @@ public interface LearnerSettings {
     @WithDefault("cpu")
     String device();
 
+    /**
+     * Devices for data-parallel training inside this process (e.g. gpu:0,gpu:1): one replica each, the
+     * groups of a step dealt out to them. Default: just {@link #device()}.
+     */
+    Optional<java.util.List<String>> devices();
+
     /** Samples per group: a group trains when it has this many. */
     @WithDefault("4")
     int groupSize();

@@ -102,6 +102,7 @@ public class TrainingLoop {
     private volatile KafkaConsumer<String, byte[]> consumer;
     private volatile double lastLoss = Double.NaN;
     private volatile double lastRewardMean = Double.NaN;
+    private volatile double lastAdvantageAbs = Double.NaN;
     private volatile long steps;
     private volatile String currentStage = "none";
     private CheckpointStore store;
@@ -113,6 +114,8 @@ public class TrainingLoop {
         Gauge.builder("katmesh.learner.reward.mean", () -> lastRewardMean).description("Mean reward of the last step's samples").register(registry);
         Gauge.builder("katmesh.learner.policy.version", () -> published.get() == null ? -1 : published.get().version())
                 .description("The newest policy version published").register(registry);
+        Gauge.builder("katmesh.learner.advantage.abs.mean", () -> lastAdvantageAbs)
+                .description("Mean |advantage| of the last step's samples").register(registry);
         Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
         tokensTrained = Counter.builder("katmesh.learner.tokens.trained").description("Tokens with a loss term, trained (rate: tokens/s)").register(registry);
         Gauge.builder("katmesh.learner.checkpoint.age.seconds",
@@ -200,8 +203,27 @@ public class TrainingLoop {
                 .orElse(Curriculum.rftOnly(settings.learningRate()));
         Optional<CheckpointStore.State> resume = store.latest();
         Path weightsDir = resume.map(s -> store.folder(s.version())).orElse(modelDir);
-        try (DecoderModel model = DecoderModel.load(weightsDir, config, PolicyModel.device(settings.device()));
+        List<String> devices = settings.devices().filter(d -> !d.isEmpty()).orElse(List.of(settings.device()));
+        try (DecoderModel model = DecoderModel.load(weightsDir, config, PolicyModel.device(devices.get(0)));
              PolicyTokenizer tokenizer = PolicyTokenizer.load(modelDir)) {
+            List<DecoderModel> replicas = new ArrayList<>(List.of(model));
+            for (String d : devices.subList(1, devices.size())) {
+                replicas.add(DecoderModel.fromTensors(config, model.toTensors(), PolicyModel.device(d), weightsDir));
+            }
+            this.replicas = replicas;
+            try {
+                train(model, modelDir, tokenizer, curriculum, resume, weightsDir);
+            } finally {
+                replicas.subList(1, replicas.size()).forEach(DecoderModel::close);
+            }
+        }
+    }
+
+    private List<DecoderModel> replicas = List.of();
+
+    private void train(DecoderModel model, Path modelDir, PolicyTokenizer tokenizer, Curriculum curriculum,
+                       Optional<CheckpointStore.State> resume, Path weightsDir) throws Exception {
+        {
             AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
             int stageIndex = 0;
             long stageStep = 0;
@@ -292,7 +314,7 @@ public class TrainingLoop {
             stage = s;
             stageStep = fromStep;
             currentStage = s.name();
-            trainer = new Trainer(model, optimizer, Curriculum.objective(s, settings.epsLow(), settings.epsHigh()),
+            trainer = new Trainer(replicas, optimizer, Curriculum.objective(s, settings.epsLow(), settings.epsHigh()),
                     AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), null, s.learningRate() / settings.learningRate());
             recentRewards.clear();
             LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
@@ -479,6 +501,7 @@ public class TrainingLoop {
             steps = step;
             stepsSinceVersion++;
             lastLoss = result.loss();
+            lastAdvantageAbs = result.meanAdvantageAbs();
             double mean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
             if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
                 lastRewardMean = mean;

@@ -12,6 +12,12 @@ import java.util.List;
  * One optimiser step over groups of samples: advantages within each group, one prefix-tree batch per
  * group, the objective's loss summed over the groups (weights normalised over the whole step), one
  * backward pass, one AdamW update.
+ *
+ * <p>Data parallel: with several replicas (one per device), the groups of a step are dealt out to
+ * them; each replica computes its groups' loss on its device, the losses are summed on the first
+ * device and one backward pass runs through all of them; the replicas' gradients are added into the
+ * first replica's, which the optimizer updates, and its new weights are copied back to the others.
+ * The result equals training the same groups on one device.
  */
 public final class Trainer {
 
@@ -20,6 +26,7 @@ public final class Trainer {
                              double clippedFraction, double meanAdvantageAbs) {}
 
     private final DecoderModel model;
+    private final List<DecoderModel> replicas;
     private final AdamW optimizer;
     private final Objective objective;
     private final AdvantageEstimator estimator;
@@ -33,13 +40,23 @@ public final class Trainer {
     /** @param lrScale the stage's learning rate relative to the optimizer's */
     public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference,
                    double lrScale) {
+        this(List.of(model), optimizer, objective, estimator, reference, lrScale);
+    }
+
+    /**
+     * @param replicas the model on each device; the first is the one {@code optimizer} updates, the
+     *                 others start with the same weights
+     */
+    public Trainer(List<DecoderModel> replicas, AdamW optimizer, Objective objective, AdvantageEstimator estimator,
+                   DecoderModel reference, double lrScale) {
         this.lrScale = lrScale;
-        this.model = model;
+        this.replicas = List.copyOf(replicas);
+        this.model = replicas.get(0);
+        this.replicas.forEach(r -> r.parameters().values().forEach(p -> p.setRequiresGradient(true)));
         this.optimizer = optimizer;
         this.objective = objective;
         this.estimator = estimator;
         this.reference = reference;
-        model.parameters().values().forEach(p -> p.setRequiresGradient(true));
     }
 
     public AdamW optimizer() {
@@ -67,27 +84,48 @@ public final class Trainer {
             all.addAll(members);
         }
         double[][] weights = objective.aggregation().weights(all);
-        double loss = 0;
+        double loss;
         int tokens = 0;
         double clipped = 0;
-        try (NDManager scope = model.manager().newSubManager();
-             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        List<NDManager> scopes = new ArrayList<>();
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
+            replicas.forEach(r -> scopes.add(r.manager().newSubManager()));
             NDArray total = null;
             int offset = 0;
-            for (List<TrainingSample> members : withAdvantages) {
+            for (int g = 0; g < withAdvantages.size(); g++) {
+                List<TrainingSample> members = withAdvantages.get(g);
+                int r = g % replicas.size();
                 double[][] groupWeights = new double[members.size()][];
                 System.arraycopy(weights, offset, groupWeights, 0, members.size());
-                PolicyLoss.Result r = PolicyLoss.compute(scope, model, TreeBatch.of(members), members, groupWeights, objective, reference);
-                total = total == null ? r.loss() : total.add(r.loss());
-                tokens += r.tokens();
-                clipped += r.clippedFraction() * r.tokens();
+                PolicyLoss.Result result = PolicyLoss.compute(scopes.get(r), replicas.get(r), TreeBatch.of(members), members,
+                        groupWeights, objective, reference);
+                NDArray part = r == 0 ? result.loss() : result.loss().toDevice(model.device(), false);
+                part.attach(scopes.get(0));
+                total = total == null ? part : total.add(part);
+                tokens += result.tokens();
+                clipped += result.clippedFraction() * result.tokens();
                 offset += members.size();
             }
             gc.backward(total);
             loss = total.getFloat();
+        } finally {
+            scopes.forEach(NDManager::close);
+        }
+        for (int r = 1; r < replicas.size(); r++) {
+            for (var e : model.parameters().entrySet()) {
+                NDArray g = replicas.get(r).parameters().get(e.getKey()).getGradient();
+                try (NDArray moved = g.toDevice(model.device(), true)) {
+                    e.getValue().getGradient().addi(moved);
+                }
+            }
         }
         double norm = optimizer.update(lrScale);
+        for (int r = 1; r < replicas.size(); r++) {
+            for (var e : model.parameters().entrySet()) {
+                e.getValue().copyTo(replicas.get(r).parameters().get(e.getKey()));
+            }
+        }
         return new StepResult(loss, tokens, groups.size(), all.size(), norm, tokens == 0 ? 0 : clipped / tokens,
                 all.isEmpty() ? 0 : advAbs / all.size());
     }

@@ -82,4 +82,32 @@ class TrainerTest {
             assertTrue(last > first + 0.3, "mean reward should rise clearly: first 5 steps " + first + ", last 5 steps " + last);
         }
     }
+
+    @Test
+    void dataParallelTrainingOnTwoReplicasEqualsOneDevice() {
+        ModelConfig config = ModelConfig.qwen3(97, 32, 64, 2, 4, 2, 8);
+        List<List<TrainingSample>> groups = List.of(TreeTrainingTest.branchingSamples(1, 4), TreeTrainingTest.branchingSamples(2, 4),
+                TreeTrainingTest.branchingSamples(3, 4));
+        List<double[]> rewards = List.of(new double[] {1, 0, 0, 1}, new double[] {0, 1, 1, 1}, new double[] {0.5, 0, 1, 0});
+        try (DecoderModel single = DecoderModel.random(config, 9, Device.cpu());
+             DecoderModel primary = DecoderModel.random(config, 9, Device.cpu());
+             DecoderModel replica = DecoderModel.random(config, 9, Device.cpu())) {
+            Trainer one = new Trainer(single, new AdamW(single.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
+                    AdvantageEstimator.GRPO, null);
+            Trainer two = new Trainer(List.of(primary, replica), new AdamW(primary.parameters(), AdamW.Settings.defaults(1e-2)),
+                    Objective.dapo(), AdvantageEstimator.GRPO, null, 1.0);
+            for (int step = 0; step < 3; step++) {
+                Trainer.StepResult a = one.step(groups, rewards);
+                Trainer.StepResult b = two.step(groups, rewards);
+                assertTrue(Math.abs(a.loss() - b.loss()) < 1e-5, "loss " + a.loss() + " vs " + b.loss());
+            }
+            for (String name : single.parameters().keySet()) {
+                float[] expected = single.parameters().get(name).toFloatArray();
+                assertTrue(TreeTrainingTest.relativeError(expected, primary.parameters().get(name).toFloatArray(), 1e-3) < 1e-4,
+                        name + ": data-parallel weights equal single-device weights");
+                assertTrue(java.util.Arrays.equals(primary.parameters().get(name).toFloatArray(), replica.parameters().get(name).toFloatArray()),
+                        name + ": the replica has the primary's weights after each step");
+            }
+        }
+    }
 }

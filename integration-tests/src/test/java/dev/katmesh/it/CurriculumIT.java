@@ -92,4 +92,40 @@ class CurriculumIT {
             assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null) >= 16 + 8 + 4 + 8);
         }
     }
+
+    @Test
+    void aKilledLearnerResumesMidStage() throws Exception {
+        Path dir = Mesh.HOME.resolve("integration-tests/target/curriculum-resume");
+        Files.createDirectories(dir);
+        StringBuilder corpus = new StringBuilder();
+        for (int i = 0; i < 50; i++) {
+            corpus.append("{\"text\":\"line ").append(i).append(": for i in range(").append(i).append("): print(i)\"}\n");
+        }
+        Files.writeString(dir.resolve("corpus.jsonl"), corpus);
+        Files.writeString(dir.resolve("curriculum.yaml"), """
+                stages:
+                  - name: midterm
+                    objective: lm
+                    sources: [{file: corpus.jsonl}]
+                    steps: 1000000
+                    batch: 4
+                """);
+        Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
+        String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+                "-Dkatmesh.learner.version-every=20");
+        try (Mesh mesh = Mesh.up("curriculum-resume", Map.of("KATMESH_LEARNER_OPTS", opts))) {
+            LearnerIT.awaitVersions(mesh, -3); // at least versions 0, 1 (step 20), 2 (step 40)
+            long pid = mesh.status().path("services").path("learner").path("pid").asLong();
+            ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // SIGKILL mid-stage
+            Mesh.awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), "learner dies");
+            Map<Long, PolicyVersion> before = LearnerIT.awaitVersions(mesh, -3);
+            long last = before.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+            mesh.katmesh(Duration.ofMinutes(3), "restart", "learner");
+            Map<Long, PolicyVersion> after = LearnerIT.awaitVersions(mesh, -(int) (last + 2));
+            PolicyVersion resumed = after.get(last + 1);
+            assertEquals("midterm", resumed.getStage());
+            assertEquals(before.get(last).getStep() + 20, resumed.getStep(),
+                    "the restarted learner continues the stage from its checkpoint (step " + before.get(last).getStep() + "), not from 0");
+        }
+    }
 }

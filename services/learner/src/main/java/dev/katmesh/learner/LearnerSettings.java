@@ -55,6 +55,14 @@ public interface LearnerSettings {
     @WithDefault("1e-4")
     double learningRate();
 
+    /** How token losses are summed: TOKEN_MEAN (DAPO), SEQUENCE_MEAN (GRPO) or CONSTANT (Dr. GRPO). */
+    @WithDefault("TOKEN_MEAN")
+    String lossAggregation();
+
+    /** β of the KL penalty to the frozen initial policy in RL stages (0 = none, no reference kept). */
+    @WithDefault("0")
+    double klBeta();
+
     /** PPO clip range below 1. */
     @WithDefault("0.2")
     double epsLow();

@@ -14,6 +14,7 @@ import dev.katmesh.training.AdamW;
 import dev.katmesh.training.AdvantageEstimator;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.DataMix;
+import dev.katmesh.training.LossAggregation;
 import dev.katmesh.training.GroupAssembler;
 import dev.katmesh.training.StalenessGate;
 import dev.katmesh.training.Trainer;
@@ -211,15 +212,21 @@ public class TrainingLoop {
                 replicas.add(DecoderModel.fromTensors(config, model.toTensors(), PolicyModel.device(d), weightsDir));
             }
             this.replicas = replicas;
+            // The KL penalty's frozen reference: the initial policy, never trained.
+            this.reference = settings.klBeta() > 0 ? DecoderModel.load(modelDir, config, PolicyModel.device(devices.get(0))) : null;
             try {
                 train(model, modelDir, tokenizer, curriculum, resume, weightsDir);
             } finally {
                 replicas.subList(1, replicas.size()).forEach(DecoderModel::close);
+                if (reference != null) {
+                    reference.close();
+                }
             }
         }
     }
 
     private List<DecoderModel> replicas = List.of();
+    private DecoderModel reference;
 
     private void train(DecoderModel model, Path modelDir, PolicyTokenizer tokenizer, Curriculum curriculum,
                        Optional<CheckpointStore.State> resume, Path weightsDir) throws Exception {
@@ -314,8 +321,11 @@ public class TrainingLoop {
             stage = s;
             stageStep = fromStep;
             currentStage = s.name();
-            trainer = new Trainer(replicas, optimizer, Curriculum.objective(s, settings.epsLow(), settings.epsHigh()),
-                    AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), null, s.learningRate() / settings.learningRate());
+            trainer = new Trainer(replicas, optimizer,
+                    Curriculum.objective(s, settings.epsLow(), settings.epsHigh(), settings.klBeta(),
+                            LossAggregation.valueOf(settings.lossAggregation().toUpperCase(Locale.ROOT))),
+                    AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), reference,
+                    s.learningRate() / settings.learningRate());
             recentRewards.clear();
             LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
             if (s.fromTopic()) {
@@ -480,6 +490,7 @@ public class TrainingLoop {
                 members.addAll(g);
                 if (rl && (g.size() < 2 || !AdvantageEstimator.hasSignal(r))) {
                     dropped(g.size() < 2 ? "group_too_small" : "zero_variance", g.size());
+                    registry.counter("katmesh.learner.groups.skipped", "reason", g.size() < 2 ? "group_too_small" : "zero_variance").increment();
                     continue;
                 }
                 batch.add(g.stream().map(Member::sample).toList());

@@ -155,10 +155,10 @@ public record Curriculum(List<Stage> stages) {
         return 0;
     }
 
-    /** The objective of a stage. */
-    public static Objective objective(Stage stage, double epsLow, double epsHigh) {
+    /** The objective of a stage: SFT kinds use the token mean; RL uses the given clip, KL and aggregation. */
+    public static Objective objective(Stage stage, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
         return stage.kind() == Kind.POLICY_GRADIENT
-                ? new Objective(Objective.Kind.POLICY_GRADIENT, epsLow, epsHigh, 0, LossAggregation.TOKEN_MEAN)
+                ? new Objective(Objective.Kind.POLICY_GRADIENT, epsLow, epsHigh, klBeta, aggregation)
                 : Objective.sft();
     }
 }

@@ -108,13 +108,7 @@ class BadInputIT {
             assertArrayEquals(e.getValue().value(), r.value(), e.getKey() + " is kept unchanged");
         }
 
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(learner, FirstFlowIT.COUNTER, null);
-            } catch (Exception ex) {
-                return Double.NaN;
-            }
-        }, countedBefore + 2, Duration.ofSeconds(20), "good records around the bad ones are counted");
+        Mesh.awaitMetric(learner, FirstFlowIT.COUNTER, null, countedBefore + 2, Duration.ofSeconds(20), "good records around the bad ones are counted");
         assertEquals(cases.size(), (int) Mesh.metric(mesh.http("reward"), "katmesh_reward_rejected_total", null),
                 "katmesh_reward_rejected_total counts each refusal");
 

@@ -115,9 +115,7 @@ class CurriculumIT {
                 "-Dkatmesh.learner.version-every=20");
         try (Mesh mesh = Mesh.up("curriculum-resume", Map.of("KATMESH_LEARNER_OPTS", opts))) {
             LearnerIT.awaitVersions(mesh, -3); // at least versions 0, 1 (step 20), 2 (step 40)
-            long pid = mesh.status().path("services").path("learner").path("pid").asLong();
-            ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // SIGKILL mid-stage
-            Mesh.awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), "learner dies");
+            mesh.sigkill("learner");
             Map<Long, PolicyVersion> before = LearnerIT.awaitVersions(mesh, -3);
             long last = before.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
             mesh.katmesh(Duration.ofMinutes(3), "restart", "learner");

@@ -80,7 +80,7 @@ class FirstFlowIT {
                  "outcome":{"submitted":true,"kind":"answer","content":"3"}}
                 """);
         mesh.kcat("katmesh.trajectories.raw", "group-kcat", Map.of("content-type", "application/json"), file);
-        Duration took = Mesh.awaitAtLeast(() -> metricOrNaN(learner, null), before + 1, Duration.ofSeconds(10),
+        Duration took = Mesh.awaitMetric(learner, COUNTER, null, before + 1, Duration.ofSeconds(10),
                 "the learner's " + COUNTER);
         System.out.println("kcat -> learner counted in " + took.toMillis() + " ms");
         assertEquals(before + 1, Mesh.metric(learner, COUNTER, "source=\"deployed\"") + Mesh.metric(learner, COUNTER, "source=\"rollout\""));
@@ -102,13 +102,7 @@ class FirstFlowIT {
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("print('hello world')"))
                 .addTokenIds(9707).addTokenIds(1879).build();
         mesh.send("katmesh.trajectories.raw", "group-proto", Map.of("content-type", "application/x-protobuf"), t.toByteArray());
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(learner, COUNTER, "source=\"rollout\"");
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, before + 1, Duration.ofSeconds(10), "rollout trajectories counted by the learner");
+        Mesh.awaitMetric(learner, COUNTER, "source=\"rollout\"", before + 1, Duration.ofSeconds(10), "rollout trajectories counted by the learner");
         assertEquals(t, scoredById("proto-1").getTrajectory(), "the scored record carries the trajectory unchanged");
     }
 
@@ -122,13 +116,5 @@ class FirstFlowIT {
             }
         }
         throw new AssertionError("no scored record for " + id);
-    }
-
-    private static double metricOrNaN(String base, String filter) {
-        try {
-            return Mesh.metric(base, COUNTER, filter);
-        } catch (Exception e) {
-            return Double.NaN;
-        }
     }
 }

@@ -32,9 +32,7 @@ class LauncherIT {
             assertTrue(shared.isEmpty(), "two meshes share no port: " + shared);
             assertAllUp(b.status());
 
-            long pid = a.status().path("services").path("reward").path("pid").asLong();
-            ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // SIGKILL
-            Mesh.awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), "reward dies");
+            long pid = a.sigkill("reward");
             assertEquals("DOWN", a.status().path("services").path("reward").path("health").asText());
 
             a.katmesh(Duration.ofMinutes(3), "restart", "reward");
@@ -79,13 +77,7 @@ class LauncherIT {
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent(id)).build();
         mesh.send("katmesh.trajectories.raw", t.getGroupId(), Map.of("content-type", "application/x-protobuf"), t.toByteArray());
         String learner = mesh.http("learner");
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(learner, FirstFlowIT.COUNTER, null);
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, expected, Duration.ofSeconds(30), "learner count after publishing " + id);
+        Mesh.awaitMetric(learner, FirstFlowIT.COUNTER, null, expected, Duration.ofSeconds(30), "learner count after publishing " + id);
     }
 
     private static void assertAllUp(JsonNode status) {

@@ -89,9 +89,7 @@ class LearnerIT {
             publishGroup(mesh, "fresh", 2);
             awaitMetric(learner, TRAINED, null, 20, "fresh group trained (step 5, not yet a version)");
 
-            long pid = mesh.status().path("services").path("learner").path("pid").asLong();
-            ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // SIGKILL
-            Mesh.awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), "learner dies");
+            mesh.sigkill("learner");
             mesh.katmesh(Duration.ofMinutes(3), "restart", "learner");
 
             // The new process resumes from version 2's offsets: it sees the stale group again (dropped again)
@@ -133,13 +131,7 @@ class LearnerIT {
     }
 
     static void awaitMetric(String base, String name, String filter, double expected, String what) throws InterruptedException {
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(base, name, filter);
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, expected, Duration.ofSeconds(120), what);
+        Mesh.awaitMetric(base, name, filter, expected, Duration.ofSeconds(120), what);
     }
 
     static Map<Long, PolicyVersion> awaitVersions(Mesh mesh, int count) throws Exception {

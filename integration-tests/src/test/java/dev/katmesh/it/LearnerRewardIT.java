@@ -99,7 +99,7 @@ class LearnerRewardIT {
                         } catch (Exception e) {
                             return Double.NaN;
                         }
-                    }, processed, Duration.ofSeconds(120), "the learner takes round " + round);
+                    }, processed, Duration.ofSeconds(120), "the learner takes round " + round); // trained + skipped
                 }
             } finally {
                 channel.shutdownNow();

@@ -131,6 +131,26 @@ final class Mesh implements AutoCloseable {
         return PrometheusScrape.sum(httpBase, name, labelFilter);
     }
 
+    /** Polls a service's counter until it reaches {@code expected}; returns the time it took. */
+    static Duration awaitMetric(String httpBase, String name, String labelFilter, double expected, Duration timeout, String what)
+            throws InterruptedException {
+        return awaitAtLeast(() -> {
+            try {
+                return metric(httpBase, name, labelFilter);
+            } catch (Exception e) {
+                return Double.NaN;
+            }
+        }, expected, timeout, what);
+    }
+
+    /** SIGKILLs a service of this mesh and waits until it is gone; returns its pid. */
+    long sigkill(String service) throws IOException, InterruptedException {
+        long pid = status().path("services").path(service).path("pid").asLong();
+        ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+        awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), service + " dies");
+        return pid;
+    }
+
     /** Polls until the value reaches {@code expected}; returns the time it took. */
     static Duration awaitAtLeast(DoubleSupplier value, double expected, Duration timeout, String what) throws InterruptedException {
         long start = System.nanoTime();

@@ -57,7 +57,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
+import io.smallrye.common.annotation.Identifier;
 import org.jboss.logging.Logger;
 
 /**
@@ -90,11 +90,13 @@ public class TrainingLoop {
     @Inject
     MeterRegistry registry;
 
-    @ConfigProperty(name = "kafka.bootstrap.servers")
-    String bootstrap;
-
-    @ConfigProperty(name = "kafka.group.instance.id")
-    Optional<String> instanceId;
+    /**
+     * Every kafka.* setting of the application (bootstrap servers, security protocol, SASL, TLS, static
+     * membership), as Quarkus collects them for all Kafka clients: the loop's own clients use them too.
+     */
+    @Inject
+    @Identifier("default-kafka-broker")
+    Map<String, Object> kafkaConfig;
 
     private final AtomicReference<CheckpointStore.State> published = new AtomicReference<>();
     private volatile boolean running;
@@ -614,15 +616,24 @@ public class TrainingLoop {
         return new TopicPartition(key.substring(0, dash), Integer.parseInt(key.substring(dash + 1)));
     }
 
-    private KafkaConsumer<String, byte[]> newConsumer() {
+    /** The application's kafka.* settings that a client of this kind knows. */
+    private Properties clientConfig(java.util.Set<String> known) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        kafkaConfig.forEach((k, v) -> {
+            if (known.contains(k) || k.startsWith("sasl.") || k.startsWith("ssl.") || k.equals("security.protocol")) {
+                p.put(k, String.valueOf(v));
+            }
+        });
+        return p;
+    }
+
+    private KafkaConsumer<String, byte[]> newConsumer() {
+        Properties p = clientConfig(ConsumerConfig.configNames());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "katmesh-learner");
-        instanceId.ifPresent(id -> p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, id));
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "15000");
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
+        p.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "15000");
+        p.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "64");
         // A training step can take a while on a CPU: allow it between polls.
         p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "600000");
@@ -632,8 +643,7 @@ public class TrainingLoop {
     }
 
     private KafkaProducer<String, byte[]> newProducer() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Properties p = clientConfig(ProducerConfig.configNames());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());

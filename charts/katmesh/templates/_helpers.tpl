@@ -1,0 +1,86 @@
+{{/* Standard labels (app.kubernetes.io/*) of every resource. */}}
+{{- define "katmesh.labels" -}}
+app.kubernetes.io/name: katmesh
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end }}
+
+{{/* Selector labels of one component: call with (dict "root" $ "component" "inference"). */}}
+{{- define "katmesh.selector" -}}
+app.kubernetes.io/name: katmesh
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "katmesh.fullname" -}}
+{{ printf "%s-%s" .root.Release.Name .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "katmesh.image" -}}
+{{ printf "%s/katmesh-%s:%s" .root.Values.imageRegistry .component (.root.Values.imageTag | default .root.Chart.AppVersion) }}
+{{- end }}
+
+{{/* Prometheus scrape annotations for a pod serving /q/metrics on port 8080. */}}
+{{- define "katmesh.scrapeAnnotations" -}}
+{{- if .Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/path: /q/metrics
+prometheus.io/port: "8080"
+{{- end }}
+{{- end }}
+
+{{/* Environment every service shares: Kafka and its credentials, static group membership by pod name. */}}
+{{- define "katmesh.commonEnv" -}}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol | quote }}
+{{- if .Values.kafka.existingSecret }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .Values.kafka.saslMechanism | quote }}
+- name: KATMESH_KAFKA_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.kafka.existingSecret }}, key: username}
+- name: KATMESH_KAFKA_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.kafka.existingSecret }}, key: password}
+- name: KAFKA_SASL_JAAS_CONFIG
+  value: {{ printf "org.apache.kafka.common.security.%s required username=\"$(KATMESH_KAFKA_USERNAME)\" password=\"$(KATMESH_KAFKA_PASSWORD)\";" (ternary "plain.PlainLoginModule" "scram.ScramLoginModule" (eq .Values.kafka.saslMechanism "PLAIN")) | quote }}
+{{- end }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+- name: KAFKA_GROUP_INSTANCE_ID
+  value: "$(POD_NAME)"
+- name: QUARKUS_HTTP_HOST
+  value: 0.0.0.0
+- name: QUARKUS_HTTP_PORT
+  value: "8080"
+- name: KATMESH_DATA_DIR
+  value: /data
+{{- end }}
+
+{{/* Liveness and readiness probes on SmallRye Health. */}}
+{{- define "katmesh.probes" -}}
+livenessProbe:
+  httpGet: {path: /q/health/live, port: http}
+  initialDelaySeconds: 20
+  periodSeconds: 10
+  failureThreshold: 6
+readinessProbe:
+  httpGet: {path: /q/health/ready, port: http}
+  initialDelaySeconds: 10
+  periodSeconds: 5
+  failureThreshold: 3
+{{- end }}
+
+{{/* gpu:0,gpu:1,... for N GPUs. */}}
+{{- define "katmesh.gpuDevices" -}}
+{{- $devices := list }}
+{{- range $i := until . }}
+{{- $devices = append $devices (printf "gpu:%d" $i) }}
+{{- end }}
+{{- join "," $devices }}
+{{- end }}

@@ -1,0 +1,201 @@
+package dev.katmesh.charts;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.KubernetesList;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** The chart, linted and rendered with Helm (helm-java), parsed with the fabric8 Kubernetes model. */
+class ChartTest {
+
+    static final Path CHART = Path.of("katmesh");
+    static final Path TOPICS = Path.of("../kafka-topics");
+
+    static List<HasMetadata> render(Map<String, Object> values) {
+        TemplateCommand t = new Helm(CHART).template().withName("km").withNamespace("agents");
+        values.forEach(t::set);
+        String yaml = t.call();
+        List<HasMetadata> out = new ArrayList<>();
+        for (String doc : yaml.split("(?m)^---\\s*$")) {
+            if (doc.replaceAll("(?m)^#.*$", "").isBlank()) {
+                continue;
+            }
+            Object parsed = Serialization.unmarshal(doc);
+            if (parsed instanceof KubernetesList list) {
+                out.addAll(list.getItems());
+            } else {
+                out.add((HasMetadata) parsed);
+            }
+        }
+        return out;
+    }
+
+    static <T extends HasMetadata> List<T> ofKind(List<HasMetadata> all, Class<T> type) {
+        return all.stream().filter(type::isInstance).map(type::cast).toList();
+    }
+
+    static <T extends HasMetadata> T named(List<HasMetadata> all, Class<T> type, String name) {
+        return ofKind(all, type).stream().filter(r -> r.getMetadata().getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + type.getSimpleName() + " " + name));
+    }
+
+    @Test
+    void lintsCleanInStrictMode() {
+        LintResult lint = new Helm(CHART).lint().strict().call();
+        assertFalse(lint.isFailed(), "helm lint --strict: " + lint.getMessages());
+    }
+
+    @Test
+    void everyServiceHasProbesStandardLabelsAndScrapeAnnotations() {
+        List<HasMetadata> all = render(Map.of());
+        List<PodSpec> pods = new ArrayList<>();
+        ofKind(all, Deployment.class).forEach(d -> pods.add(d.getSpec().getTemplate().getSpec()));
+        ofKind(all, StatefulSet.class).forEach(s -> pods.add(s.getSpec().getTemplate().getSpec()));
+        assertEquals(4, pods.size(), "inference, rollout, reward deployments and the learner statefulset");
+        for (PodSpec pod : pods) {
+            for (Container c : pod.getContainers()) {
+                assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath(), c.getName());
+                assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath(), c.getName());
+            }
+        }
+        for (HasMetadata r : all) {
+            assertEquals("katmesh", r.getMetadata().getLabels().get("app.kubernetes.io/name"), r.getKind() + " " + r.getMetadata().getName());
+            assertNotNull(r.getMetadata().getLabels().get("app.kubernetes.io/instance"));
+        }
+        Deployment inference = named(all, Deployment.class, "km-inference");
+        assertEquals("true", inference.getSpec().getTemplate().getMetadata().getAnnotations().get("prometheus.io/scrape"));
+        assertTrue(ofKind(all, HorizontalPodAutoscaler.class).isEmpty(), "no autoscalers unless asked");
+        assertTrue(all.stream().noneMatch(r -> r.getKind().equals("ServiceMonitor")), "no ServiceMonitor unless asked");
+    }
+
+    @Test
+    void theLearnerRunsOnGpusWhenAsked() {
+        StatefulSet cpu = named(render(Map.of()), StatefulSet.class, "km-learner");
+        Container c = cpu.getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertFalse(c.getResources().getLimits().containsKey("nvidia.com/gpu"), "no GPU by default");
+        assertTrue(c.getImage().startsWith("ghcr.io/katmesh/katmesh-learner:"), c.getImage());
+
+        StatefulSet gpu = named(render(Map.of("learner.gpus", 2, "learner.nodeSelector.pool", "a100",
+                "learner.tolerations[0].key", "nvidia.com/gpu", "learner.tolerations[0].operator", "Exists",
+                "learner.tolerations[0].effect", "NoSchedule")), StatefulSet.class, "km-learner");
+        PodSpec pod = gpu.getSpec().getTemplate().getSpec();
+        Container g = pod.getContainers().get(0);
+        assertEquals(new Quantity("2"), g.getResources().getLimits().get("nvidia.com/gpu"));
+        assertTrue(g.getImage().startsWith("ghcr.io/katmesh/katmesh-learner-gpu:"), g.getImage());
+        assertEquals("gpu:0,gpu:1", g.getEnv().stream().filter(e -> e.getName().equals("KATMESH_LEARNER_DEVICES")).findFirst()
+                .orElseThrow().getValue(), "data-parallel across both GPUs");
+        assertEquals(Map.of("pool", "a100"), pod.getNodeSelector());
+        assertEquals("nvidia.com/gpu", pod.getTolerations().get(0).getKey());
+        assertEquals("NoSchedule", pod.getTolerations().get(0).getEffect());
+        assertEquals("checkpoints", gpu.getSpec().getVolumeClaimTemplates().get(0).getMetadata().getName());
+    }
+
+    @Test
+    void renderedTopicsEqualKafkaTopicsDirectory() throws IOException {
+        List<GenericKubernetesResource> topics = ofKind(render(Map.of("kafka.clusterName", "prod-kafka")), GenericKubernetesResource.class)
+                .stream().filter(r -> r.getKind().equals("KafkaTopic")).toList();
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        List<Path> files;
+        try (Stream<Path> s = Files.list(TOPICS)) {
+            files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertEquals(files.size(), topics.size(), "one KafkaTopic per file of kafka-topics/");
+        for (Path f : files) {
+            JsonNode expected = yaml.readTree(f.toFile());
+            GenericKubernetesResource rendered = topics.stream()
+                    .filter(t -> t.getMetadata().getName().equals(expected.path("metadata").path("name").asText())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no rendered topic for " + f));
+            assertEquals("kafka.strimzi.io/v1", rendered.getApiVersion());
+            assertEquals("prod-kafka", rendered.getMetadata().getLabels().get("strimzi.io/cluster"), "cluster label from values");
+            JsonNode spec = yaml.valueToTree(rendered.getAdditionalProperties().get("spec"));
+            assertEquals(expected.path("spec"), spec, "spec of " + f.getFileName());
+        }
+    }
+
+    @Test
+    void sandboxJobsGetNoTokenNoEgressAndLeastPrivilege() {
+        List<HasMetadata> all = render(Map.of());
+        assertEquals(Boolean.FALSE, named(all, ServiceAccount.class, "km-sandbox").getAutomountServiceAccountToken(),
+                "sandbox Jobs mount no service-account token");
+        NetworkPolicy deny = named(all, NetworkPolicy.class, "km-sandbox-deny-egress");
+        assertEquals(Map.of("katmesh.dev/sandbox", "true"), deny.getSpec().getPodSelector().getMatchLabels());
+        assertEquals(List.of("Egress"), deny.getSpec().getPolicyTypes());
+        assertTrue(deny.getSpec().getEgress() == null || deny.getSpec().getEgress().isEmpty(), "no egress rule: all denied");
+        Role role = named(all, Role.class, "km-sandbox-launcher");
+        role.getRules().forEach(r -> {
+            assertFalse(r.getVerbs().contains("*") || r.getResources().contains("*"), "no wildcards: " + r);
+            assertFalse(r.getResources().contains("secrets"), "no access to secrets");
+        });
+        assertEquals("km-sandbox-launcher", named(all, Deployment.class, "km-rollout").getSpec().getTemplate().getSpec().getServiceAccountName());
+        assertEquals(Boolean.FALSE, named(all, Deployment.class, "km-inference").getSpec().getTemplate().getSpec().getAutomountServiceAccountToken());
+    }
+
+    @Test
+    void optionalPartsAppearWhenAsked() {
+        List<HasMetadata> all = render(Map.of("inference.autoscaling", true, "inference.maxReplicas", 6,
+                "metrics.serviceMonitor", true, "inference.apiKeys", "k1,k2"));
+        HorizontalPodAutoscaler hpa = named(all, HorizontalPodAutoscaler.class, "km-inference");
+        assertEquals(6, hpa.getSpec().getMaxReplicas());
+        assertEquals(null, named(all, Deployment.class, "km-inference").getSpec().getReplicas(), "the HPA owns replicas");
+        assertTrue(all.stream().anyMatch(r -> r.getKind().equals("ServiceMonitor")));
+        assertTrue(all.stream().anyMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().equals("km-api-keys")));
+    }
+
+    @Test
+    void kafkaCredentialsComeFromAnExistingSecret() {
+        List<HasMetadata> all = render(Map.of("kafka.existingSecret", "kafka-user", "kafka.securityProtocol", "SASL_SSL"));
+        for (Deployment d : ofKind(all, Deployment.class)) {
+            var env = d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
+            var password = env.stream().filter(e -> e.getName().equals("KATMESH_KAFKA_PASSWORD")).findFirst().orElseThrow();
+            assertEquals("kafka-user", password.getValueFrom().getSecretKeyRef().getName(), d.getMetadata().getName());
+            String jaas = env.stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow().getValue();
+            assertTrue(jaas.contains("ScramLoginModule") && jaas.contains("$(KATMESH_KAFKA_PASSWORD)"), jaas);
+            assertEquals("SASL_SSL", env.stream().filter(e -> e.getName().equals("KAFKA_SECURITY_PROTOCOL")).findFirst().orElseThrow().getValue());
+        }
+        assertTrue(all.stream().noneMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().contains("kafka")),
+                "the chart never holds Kafka passwords itself");
+    }
+
+    @Test
+    void theSchemaRefusesBadValues() {
+        for (Map<String, Object> bad : List.of(
+                Map.<String, Object>of("learner.gpus", -1),
+                Map.<String, Object>of("learner.gpus", "two"),
+                Map.<String, Object>of("imagePullPolicy", "Sometimes"),
+                Map.<String, Object>of("sandbox.mode", "docker"),
+                Map.<String, Object>of("inferenceReplicas", 3))) {
+            Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
+            assertTrue(String.valueOf(e.getMessage()).toLowerCase().contains("schema")
+                    || String.valueOf(e.getMessage()).contains("values don't meet"), "a schema error for " + bad + ": " + e.getMessage());
+        }
+    }
+}

@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
         description = "Online training of coding agents from their trajectories: the embedded mesh and its tools.",
         subcommands = {Katmesh.Up.class, Katmesh.Status.class, Katmesh.Down.class, Katmesh.Logs.class,
                 Katmesh.Restart.class, Katmesh.Topics.class, DemoCommand.class,
-                PolicyCommand.class, BenchCommand.class, SandboxCommand.class})
+                PolicyCommand.class, BenchCommand.class, SandboxCommand.class, TasksCommand.class})
 public final class Katmesh {
 
     public static void main(String[] args) {

@@ -17,7 +17,7 @@ class DemoIT {
         Mesh.deleteRecursively(dir);
         Mesh mesh = Mesh.at(dir, Map.of());
         String out = mesh.katmesh(Duration.ofMinutes(6), "demo");
-        assertTrue(out.contains("4 trajectories scored (placeholder reward) and received by the learner, 2 bad records dead-lettered"), out);
+        assertTrue(out.contains("4 trajectories scored and received by the learner, 2 bad records dead-lettered"), out);
         assertTrue(out.contains("TRUNCATED_PROTOBUF") && out.contains("MALFORMED_JSON"), "the demo shows the dead-letter reasons:\n" + out);
         assertFalse(mesh.status().path("kafka").path("health").asText().equals("UP"), "the demo stops the mesh it started");
     }

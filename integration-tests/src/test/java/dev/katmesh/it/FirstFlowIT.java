@@ -66,7 +66,7 @@ class FirstFlowIT {
         double before = Mesh.metric(learner, COUNTER, null);
         Path file = Files.createTempFile("trajectory", ".json");
         Files.writeString(file, """
-                {"trajectory_id":"kcat-1","group_id":"group-kcat","task_id":"task-1","session_id":"sess-1",
+                {"trajectory_id":"kcat-1","group_id":"group-kcat","session_id":"sess-1",
                  "agent_id":"agent-a","source":"deployed","model":"katmesh",
                  "messages":[
                    {"role":"user","content":"How many files are here?"},
@@ -86,7 +86,10 @@ class FirstFlowIT {
         assertEquals(before + 1, Mesh.metric(learner, COUNTER, "source=\"deployed\"") + Mesh.metric(learner, COUNTER, "source=\"rollout\""));
 
         ScoredTrajectory scored = scoredById("kcat-1");
-        assertTrue(scored.getPlaceholder(), "the reward is a placeholder in this version, and says so");
+        assertEquals("multi-ground-truth/v1", scored.getScorer());
+        assertTrue(scored.getTaskless(), "a deployed session without a task gets the components that apply");
+        assertTrue(scored.getComponentsList().stream().anyMatch(c -> c.getName().equals("format_penalty")), scored.getComponentsList().toString());
+        assertEquals(scored.getTrajectory().getMessagesCount() > 0, true);
         assertEquals("group-kcat", scored.getTrajectory().getGroupId());
         assertEquals("call_1", scored.getTrajectory().getMessages(1).getToolCalls(0).getId());
         assertEquals(0, scored.getTrajectory().getSteps(0).getExitCode());

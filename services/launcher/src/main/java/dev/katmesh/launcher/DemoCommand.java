@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
 /**
  * The main job on the embedded default. Today it runs the mesh's first flow: starts the mesh, publishes
  * deployed agents' sessions (OpenAI chat JSON), a rollout trajectory (protobuf) and two bad records,
- * shows them scored, dead-lettered and received by the learner, and stops the mesh it started.
+ * shows them scored (the multi-ground-truth reward, taskless here), dead-lettered and received by the
+ * learner, and stops the mesh it started.
  * The training curriculum joins it as the learner, inference and rollout arrive.
  */
 @Command(name = "demo", description = "Runs the main job on the embedded mesh and stops by itself.")
@@ -76,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
             types.put(id + "-" + run, "application/json");
         }
         Trajectory rollout = Trajectory.newBuilder().setTrajectoryId("demo-rollout-1-" + run).setGroupId("demo-hello")
-                .setTaskId("hello").setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
+                .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Print hello"))
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("print('hello')"))
                 .addAllTokenIds(List.of(8963, 23811, 1350, 492, 14990, 863))
@@ -125,7 +126,7 @@ final class DemoCommand implements Callable<Integer> {
         for (String reason : dlqReasons(bootstrap, run)) {
             System.out.println("  " + reason);
         }
-        System.out.printf("done in %.1f s: %d trajectories scored (placeholder reward) and received by the learner, %d bad records dead-lettered%n",
+        System.out.printf("done in %.1f s: %d trajectories scored and received by the learner, %d bad records dead-lettered%n",
                 (System.nanoTime() - start) / 1e9, (int) received, (int) rejected);
         return 0;
     }

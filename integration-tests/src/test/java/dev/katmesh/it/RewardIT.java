@@ -1,0 +1,74 @@
+package dev.katmesh.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Outcome;
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.SolutionKind;
+import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.Trajectory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Test;
+
+/** The multi-ground-truth reward in the mesh: tasks from katmesh.tasks, tests in the sandbox, one score per id. */
+class RewardIT {
+
+    @Test
+    void scoresAgainstTheTaskAndNeverTwice() throws Exception {
+        Path out = Mesh.HOME.resolve("integration-tests/target/reward-tasks");
+        try (Mesh mesh = Mesh.up("reward", Map.of())) {
+            mesh.katmesh(Duration.ofMinutes(2), "tasks", "generate", "--count", "6", "--seed", "9", "--out", out.toString(),
+                    "--no-teacher", "--publish");
+            Task.Builder tb = Task.newBuilder();
+            String line = Files.readAllLines(out.resolve("tasks-train.jsonl")).get(0);
+            JsonFormat.parser().merge(line, tb);
+            Task task = tb.build();
+            String reference = task.getReferences(0).getContent();
+            Trajectory right = submission("right-1", task, reference);
+            Trajectory wrong = submission("wrong-1", task, "def solve(*args):\n    return None\n");
+            mesh.send("katmesh.trajectories.raw", task.getTaskId(), Map.of("content-type", "application/x-protobuf"), right.toByteArray());
+            mesh.send("katmesh.trajectories.raw", task.getTaskId(), Map.of("content-type", "application/x-protobuf"), wrong.toByteArray());
+            mesh.send("katmesh.trajectories.raw", task.getTaskId(), Map.of("content-type", "application/x-protobuf"), right.toByteArray());
+            String reward = mesh.http("reward");
+            Mesh.awaitMetric(reward, "katmesh_reward_duplicates_total", null, 1, Duration.ofSeconds(60), "the republished trajectory is recognised");
+            Map<String, ScoredTrajectory> scored = new HashMap<>();
+            int count = 0;
+            for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.scored", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+                ScoredTrajectory s = ScoredTrajectory.parseFrom(r.value());
+                scored.put(s.getTrajectory().getTrajectoryId(), s);
+                count++;
+            }
+            assertEquals(2, count, "one scored record per trajectory id: " + scored.keySet());
+            ScoredTrajectory good = scored.get("right-1");
+            ScoredTrajectory bad = scored.get("wrong-1");
+            assertEquals(1.0, value(good, "tests"), 1e-9, good.getComponentsList().toString());
+            assertEquals(1.0, value(good, "reference_similarity"), 1e-9);
+            assertEquals(0.0, value(bad, "tests"), 1e-9, bad.getComponentsList().toString());
+            assertTrue(good.getReward() > bad.getReward() + 0.9, good.getReward() + " vs " + bad.getReward());
+            assertTrue(!good.getTaskless() && !good.getPlaceholder());
+        }
+    }
+
+    static double value(ScoredTrajectory s, String name) {
+        return s.getComponentsList().stream().filter(c -> c.getName().equals(name)).findFirst().orElseThrow().getValue();
+    }
+
+    static Trajectory submission(String id, Task task, String content) {
+        return Trajectory.newBuilder().setTrajectoryId(id).setGroupId(task.getTaskId()).setTaskId(task.getTaskId())
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(task.getInstruction()))
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("submitted"))
+                .setOutcome(Outcome.newBuilder().setSubmitted(true).setKind(SolutionKind.SOLUTION_KIND_FILE)
+                        .setPath(task.getTagsOrThrow("solution_path")).setContent(content))
+                .build();
+    }
+
+}

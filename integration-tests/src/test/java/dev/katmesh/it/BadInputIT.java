@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Outcome;
+import dev.katmesh.proto.v1.TestResult;
+import dev.katmesh.proto.v1.TokenSegment;
+import dev.katmesh.proto.v1.ToolCall;
+import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,7 +38,8 @@ class BadInputIT {
 
     @BeforeAll
     static void up() throws Exception {
-        mesh = Mesh.up("bad-input", Map.of());
+        // A vocabulary of 1000 token ids, so that out-of-vocabulary ids can be tested.
+        mesh = Mesh.up("bad-input", Map.of("KATMESH_REWARD_OPTS", "-Dkatmesh.reward.vocab-size=1000"));
     }
 
     @AfterAll
@@ -47,6 +53,7 @@ class BadInputIT {
 
     @Test
     void everyBadRecordIsDeadLetteredWithItsReasonAndNothingIsLost() throws Exception {
+        // More than 30 kinds of malformed or hostile records, interleaved with good ones.
         byte[] good = Trajectory.newBuilder().setTrajectoryId("good-1").setGroupId("g")
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).build().toByteArray();
         byte[] truncated = Arrays.copyOf(good, good.length - 4);
@@ -75,6 +82,45 @@ class BadInputIT {
         cases.put("empty", new Case("EMPTY", "application/json", new byte[0], false));
         cases.put("tombstone", new Case("EMPTY", "application/json", null, false));
         cases.put("oversized", new Case("OVERSIZED", "application/json", oversized, false));
+        // protobuf records that parse but break the contract
+        cases.put("proto-unknown-role", proto("INVALID_VALUE", base().setMessages(0, msg("wizard", "hi"))));
+        cases.put("proto-unknown-call-answered", proto("INVALID_VALUE", base().addMessages(
+                ChatMessage.newBuilder().setRole("tool").setToolCallId("nope").setContent("x"))));
+        cases.put("proto-duplicate-call-ids", proto("INVALID_VALUE", base()
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(call("c1")).addToolCalls(call("c1")))));
+        cases.put("proto-call-without-name", proto("MISSING_FIELD", base()
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c9")))));
+        cases.put("proto-step-unknown-call", proto("INVALID_VALUE", base().addSteps(ToolStep.newBuilder().setToolCallId("ghost"))));
+        cases.put("proto-segment-outside", proto("INVALID_VALUE", base().addTokenIds(5).addTokenIds(6)
+                .addSegments(TokenSegment.newBuilder().setStart(1).setEnd(9).setGenerated(true))));
+        cases.put("proto-nan-logprob", proto("INVALID_VALUE", base().addTokenIds(5).addTokenIds(6)
+                .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(2).setGenerated(true).addLogprobs(Float.NaN).addLogprobs(-1f))));
+        cases.put("proto-positive-logprob", proto("INVALID_VALUE", base().addTokenIds(5)
+                .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(1).setGenerated(true).addLogprobs(3f))));
+        cases.put("proto-logprob-count", proto("INVALID_VALUE", base().addTokenIds(5).addTokenIds(6)
+                .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(2).setGenerated(true).addLogprobs(-1f))));
+        cases.put("proto-token-out-of-vocab", proto("INVALID_VALUE", base().addTokenIds(5).addTokenIds(4000)));
+        cases.put("proto-feedback-range", proto("INVALID_VALUE", base().setOutcome(Outcome.newBuilder().setFeedback(5))));
+        cases.put("proto-feedback-nan", proto("INVALID_VALUE", base().setOutcome(Outcome.newBuilder().setFeedback(Double.NaN))));
+        cases.put("proto-cases-inconsistent", proto("INVALID_VALUE", base().setOutcome(Outcome.newBuilder()
+                .addTestResults(TestResult.newBuilder().setName("t").setPassedCases(5).setTotalCases(2)))));
+        cases.put("proto-step-message-index", proto("INVALID_VALUE", base().addSteps(ToolStep.newBuilder().setMessageIndex(99))));
+        // JSON that is well-formed but wrong
+        String ok = "\"trajectory_id\":\"x\",\"group_id\":\"g\"";
+        cases.put("json-top-level-array", json("WRONG_TYPE", "[1,2,3]"));
+        cases.put("json-trailing-garbage", json("MALFORMED_JSON", "{" + ok + ",\"messages\":[{\"role\":\"user\"}]} xyz"));
+        cases.put("json-negative-token", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"token_ids\":[1,-3]}"));
+        cases.put("json-token-too-large", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"token_ids\":[99999999999]}"));
+        cases.put("json-feedback-range", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"outcome\":{\"feedback\":2}}"));
+        cases.put("json-unknown-source", json("INVALID_VALUE", "{" + ok + ",\"source\":\"martian\",\"messages\":[{\"role\":\"user\"}]}"));
+        cases.put("json-exit-code-string", json("WRONG_TYPE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"steps\":[{\"exit_code\":\"zero\"}]}"));
+        cases.put("json-negative-duration", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"steps\":[{\"duration_ms\":-5}]}"));
+        cases.put("json-call-without-function", json("MISSING_FIELD", "{" + ok + ",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\"}]}]}"));
+        cases.put("json-content-part-number", json("WRONG_TYPE", "{" + ok + ",\"messages\":[{\"role\":\"user\",\"content\":[7]}]}"));
+        cases.put("json-duplicate-key", json("MALFORMED_JSON", "{" + ok + ",\"group_id\":\"h\",\"messages\":[{\"role\":\"user\"}]}"));
+        cases.put("json-nan-literal", json("MALFORMED_JSON", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"outcome\":{\"feedback\":NaN}}"));
+        cases.put("json-answers-unknown-call", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"zz\",\"content\":\"x\"}]}"));
+        cases.put("json-messages-empty", json("MISSING_FIELD", "{" + ok + ",\"messages\":[]}"));
 
         String learner = mesh.http("learner");
         double countedBefore = Mesh.metric(learner, FirstFlowIT.COUNTER, null);
@@ -93,7 +139,8 @@ class BadInputIT {
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("after the storm")).build().toByteArray();
         mesh.send("katmesh.trajectories.raw", "g", Map.of("content-type", "application/x-protobuf", "it-case", "good-2"), good2);
 
-        List<ConsumerRecord<String, byte[]>> dlq = mesh.readAll("katmesh.trajectories.dlq", cases.size(), Duration.ofSeconds(60));
+        assertTrue(cases.size() >= 30, cases.size() + " kinds");
+        List<ConsumerRecord<String, byte[]>> dlq = mesh.readAll("katmesh.trajectories.dlq", cases.size(), Duration.ofSeconds(90));
         Map<String, ConsumerRecord<String, byte[]>> byCase = new HashMap<>();
         dlq.forEach(r -> byCase.put(Mesh.header(r, "it-case"), r));
         assertEquals(cases.keySet(), byCase.keySet(), "every bad record, and only those, reaches the DLQ");
@@ -119,6 +166,26 @@ class BadInputIT {
         JsonNode status = mesh.status();
         status.path("services").fields().forEachRemaining(s ->
                 assertEquals("UP", s.getValue().path("health").asText(), s.getKey() + " stays UP after bad input"));
+    }
+
+    private static Trajectory.Builder base() {
+        return Trajectory.newBuilder().setTrajectoryId("bad").setGroupId("g").addMessages(msg("user", "hi"));
+    }
+
+    private static ChatMessage msg(String role, String content) {
+        return ChatMessage.newBuilder().setRole(role).setContent(content).build();
+    }
+
+    private static ToolCall call(String id) {
+        return ToolCall.newBuilder().setId(id).setName("bash").setArguments("{}").build();
+    }
+
+    private static Case proto(String reason, Trajectory.Builder t) {
+        return new Case(reason, "application/x-protobuf", t.build().toByteArray(), false);
+    }
+
+    private static Case json(String reason, String body) {
+        return new Case(reason, "application/json", utf8(body), false);
     }
 
     private static byte[] utf8(String s) {

@@ -63,6 +63,8 @@ public class RawTrajectoryConsumer {
             TaskStore tasks,
             // Largest raw record accepted; keep it at or below the topic's max.message.bytes.
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
+            // Token ids must be below the policy's vocabulary size.
+            @ConfigProperty(name = "katmesh.reward.vocab-size", defaultValue = "4294967296") long vocabSize,
             // How long a trajectory waits for its task to arrive on katmesh.tasks before it is scored without it.
             @ConfigProperty(name = "katmesh.reward.task-wait", defaultValue = "10s") Duration taskWait,
             // Trajectory ids remembered for deduplication.
@@ -76,7 +78,7 @@ public class RawTrajectoryConsumer {
         this.tasks = tasks;
         this.taskWait = taskWait;
         this.seen = new SeenTrajectories(dedupeCapacity);
-        this.decoder = new RawTrajectoryDecoder(maxRecordBytes);
+        this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
         this.reward = new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")

@@ -23,10 +23,17 @@ public final class RawTrajectoryDecoder {
     public static final String PROTOBUF = "application/x-protobuf";
 
     private final int maxRecordBytes;
+    private final TrajectoryValidator validator;
 
     /** @param maxRecordBytes records larger than this are refused as {@link RejectReason#OVERSIZED}. */
     public RawTrajectoryDecoder(int maxRecordBytes) {
+        this(maxRecordBytes, 1L << 32);
+    }
+
+    /** @param vocabSize token ids must be below it ({@link RejectReason#INVALID_VALUE} otherwise) */
+    public RawTrajectoryDecoder(int maxRecordBytes, long vocabSize) {
         this.maxRecordBytes = maxRecordBytes;
+        this.validator = new TrajectoryValidator(vocabSize);
     }
 
     /** A decoded trajectory and the agent-set fields that were ignored. */
@@ -42,7 +49,7 @@ public final class RawTrajectoryDecoder {
         }
         String format = format(value, contentType);
         Decoded decoded = format.equals(JSON) ? fromJson(value) : fromProtobuf(value);
-        requireIds(decoded.trajectory());
+        validator.validate(decoded.trajectory());
         return decoded;
     }
 
@@ -88,19 +95,6 @@ public final class RawTrajectoryDecoder {
                     ? RejectReason.TRUNCATED_PROTOBUF
                     : message.contains("UTF-8") ? RejectReason.INVALID_UTF8 : RejectReason.MALFORMED_PROTOBUF;
             throw new RejectedTrajectoryException(reason, message);
-        }
-    }
-
-    /** The ids and messages every trajectory needs, whatever its format. */
-    private static void requireIds(Trajectory t) throws RejectedTrajectoryException {
-        if (t.getTrajectoryId().isBlank()) {
-            throw new RejectedTrajectoryException(RejectReason.MISSING_FIELD, "trajectory_id is required");
-        }
-        if (t.getGroupId().isBlank()) {
-            throw new RejectedTrajectoryException(RejectReason.MISSING_FIELD, "group_id is required");
-        }
-        if (t.getMessagesCount() == 0) {
-            throw new RejectedTrajectoryException(RejectReason.MISSING_FIELD, "at least one message is required");
         }
     }
 }

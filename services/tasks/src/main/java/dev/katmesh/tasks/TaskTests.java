@@ -46,12 +46,17 @@ public final class TaskTests {
                 SandboxResult r = sandbox.run(suite.getCommandList(), ws, limits);
                 out.add(new SuiteResult(suite.getName(), r.verdict() == Verdict.OK, r));
             } finally {
-                try (Stream<Path> walk = Files.walk(ws)) {
-                    walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                delete(ws);
             }
         }
         return out;
+    }
+
+    /** Deletes a workspace and everything in it. */
+    static void delete(Path ws) throws IOException {
+        try (Stream<Path> walk = Files.walk(ws)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
     }
 
     /** Writes a file under the workspace; refuses paths that would leave it. */

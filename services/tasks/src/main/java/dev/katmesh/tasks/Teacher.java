@@ -21,9 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Turns a task's reference solution into a tool-using SFT trajectory: write the solution, run the tests,
@@ -89,9 +87,7 @@ public final class Teacher {
             t.setCreatedAtMs(System.currentTimeMillis());
             return t.build();
         } finally {
-            try (Stream<Path> walk = Files.walk(ws)) {
-                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            TaskTests.delete(ws);
         }
     }
 

@@ -82,7 +82,7 @@ public class TrainingLoop {
     private static final Logger LOG = Logger.getLogger(TrainingLoop.class);
 
     /** A trajectory held by the loop until it is trained or dropped. */
-    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward, String id) {}
+    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward) {}
 
     @Inject
     LearnerSettings settings;
@@ -232,42 +232,36 @@ public class TrainingLoop {
 
     private void train(DecoderModel model, Path modelDir, PolicyTokenizer tokenizer, Curriculum curriculum,
                        Optional<CheckpointStore.State> resume, Path weightsDir) throws Exception {
-        {
-            AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
-            int stageIndex = 0;
-            long stageStep = 0;
-            Run run;
-            try (KafkaConsumer<String, byte[]> c = newConsumer(); KafkaProducer<String, byte[]> producer = newProducer()) {
-                consumer = c;
-                if (resume.isPresent()) {
-                    var opt = dev.katmesh.policy.Checkpoints.loadOptimizer(weightsDir);
-                    Map<String, float[]> state = new HashMap<>();
-                    opt.tensors().forEach((name, t) -> state.put(name, t.data()));
-                    optimizer.restore(opt.step(), state);
-                    CheckpointStore.State r = resume.get();
-                    published.set(r);
-                    if (!r.stage().equals("base")) {
-                        stageIndex = curriculum.indexOf(r.stage());
-                        stageStep = r.stageStep();
-                    }
-                    run = new Run(model, modelDir, new ChatSamples(ChatTemplate.load(modelDir), tokenizer), optimizer, c, producer,
-                            r.version(), r.step(), r.offsets());
-                    LOG.infof("resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
-                            r.version(), r.step(), r.stage(), r.stageStep(), r.offsets());
-                } else {
-                    published.set(store.write(0, 0, "base", 0, model, modelDir, optimizer.state(), 0, Map.of()));
-                    announce(producer, published.get(), Double.NaN);
-                    LOG.infof("initial policy version 0 written to %s", store.folder(0));
-                    run = new Run(model, modelDir, new ChatSamples(ChatTemplate.load(modelDir), tokenizer), optimizer, c, producer,
-                            0, 0, Map.of());
-                }
-                for (int i = stageIndex; i < curriculum.stages().size() && running; i++) {
-                    run.stage(curriculum.stages().get(i), i == stageIndex ? stageStep : 0);
-                }
-                LOG.info("the curriculum is complete");
-                while (running) {
-                    Thread.sleep(500);
-                }
+        AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
+        ChatSamples chat = new ChatSamples(ChatTemplate.load(modelDir), tokenizer);
+        try (KafkaConsumer<String, byte[]> c = newConsumer(); KafkaProducer<String, byte[]> producer = newProducer()) {
+            consumer = c;
+            CheckpointStore.State from;
+            if (resume.isPresent()) {
+                from = resume.get();
+                var opt = dev.katmesh.policy.Checkpoints.loadOptimizer(weightsDir);
+                Map<String, float[]> state = new HashMap<>();
+                opt.tensors().forEach((name, t) -> state.put(name, t.data()));
+                optimizer.restore(opt.step(), state);
+                published.set(from);
+                LOG.infof("resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
+                        from.version(), from.step(), from.stage(), from.stageStep(), from.offsets());
+            } else {
+                from = store.write(0, 0, "base", 0, model, modelDir, optimizer.state(), 0, Map.of());
+                published.set(from);
+                announce(producer, from, Double.NaN);
+                LOG.infof("initial policy version 0 written to %s", store.folder(0));
+            }
+            boolean fresh = from.stage().equals("base");
+            int stageIndex = fresh ? 0 : curriculum.indexOf(from.stage());
+            long stageStep = fresh ? 0 : from.stageStep();
+            Run run = new Run(model, modelDir, chat, optimizer, c, producer, from.version(), from.step(), from.offsets());
+            for (int i = stageIndex; i < curriculum.stages().size() && running; i++) {
+                run.stage(curriculum.stages().get(i), i == stageIndex ? stageStep : 0);
+            }
+            LOG.info("the curriculum is complete");
+            while (running) {
+                Thread.sleep(500);
             }
         }
     }
@@ -476,7 +470,7 @@ public class TrainingLoop {
                 dropped("too_long");
                 return;
             }
-            Member m = new Member(tp, r.offset(), sample, s.getReward(), s.getTrajectory().getTrajectoryId());
+            Member m = new Member(tp, r.offset(), sample, s.getReward());
             held.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
             String group = rl ? s.getTrajectory().getGroupId() : "batch";
             queue.addAll(groups.add(group, m).stream().map(GroupAssembler.Ready::members).toList());

@@ -88,6 +88,40 @@ public final class TrajectoryJson {
         }
     }
 
+    /** Parses an OpenAI {@code messages} array (a chat-completions request's), as strictly as a trajectory's. */
+    public static List<ChatMessage> messages(JsonNode array, String path) throws TrajectoryJsonException {
+        if (array == null || !array.isArray()) {
+            throw wrongType(path, "an array of messages", array == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : array);
+        }
+        Reader r = new Reader();
+        List<ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            out.add(r.message(array.get(i), path + "[" + i + "]"));
+        }
+        return out;
+    }
+
+    /** Parses an OpenAI {@code tools} array; null or missing gives none. */
+    public static List<ToolSchema> tools(JsonNode array, String path) throws TrajectoryJsonException {
+        if (array == null || array.isNull() || array.isMissingNode()) {
+            return List.of();
+        }
+        if (!array.isArray()) {
+            throw wrongType(path, "an array of tools", array);
+        }
+        Reader r = new Reader();
+        List<ToolSchema> out = new ArrayList<>();
+        for (int i = 0; i < array.size(); i++) {
+            out.add(r.tool(array.get(i), path + "[" + i + "]"));
+        }
+        return out;
+    }
+
+    /** A message in the OpenAI chat JSON shape. */
+    public static ObjectNode messageJson(ChatMessage m) {
+        return Writer.message(m);
+    }
+
     // ---------------------------------------------------------------- reading
 
     private static final class Reader {

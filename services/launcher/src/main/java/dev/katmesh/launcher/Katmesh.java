@@ -59,8 +59,12 @@ public final class Katmesh {
         @Override
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
+            ApiKey key = ApiKey.resolve(supervisor.layout());
             supervisor.up(Duration.ofSeconds(timeout));
-            System.out.println(pretty(supervisor.status()));
+            ObjectNode status = supervisor.status();
+            System.out.println(pretty(status));
+            System.out.printf("OpenAI-compatible API: %s  (API key %s: %s)%n", status.path("services").path("inference").path("openai").asText(),
+                    key.origin(), key.key());
             if (detach) {
                 System.out.println("mesh running; `./katmesh down` stops it");
                 return 0;

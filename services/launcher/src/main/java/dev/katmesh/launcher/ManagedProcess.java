@@ -21,13 +21,20 @@ final class ManagedProcess {
 
     /** Starts {@code command} with output appended to {@code log}; returns its pid and start time. */
     static MeshState.Proc start(List<String> command, Path log, Path workDir) throws IOException {
+        return start(command, log, workDir, java.util.Map.of());
+    }
+
+    /** As {@link #start(List, Path, Path)}, with extra environment variables (secrets stay out of the command line). */
+    static MeshState.Proc start(List<String> command, Path log, Path workDir, java.util.Map<String, String> env) throws IOException {
         Files.createDirectories(log.getParent());
         List<String> full = new ArrayList<>();
         if (new File("/usr/bin/setsid").canExecute()) {
             full.add("/usr/bin/setsid");
         }
         full.addAll(command);
-        Process p = new ProcessBuilder(full)
+        ProcessBuilder builder = new ProcessBuilder(full);
+        builder.environment().putAll(env);
+        Process p = builder
                 .directory(workDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))

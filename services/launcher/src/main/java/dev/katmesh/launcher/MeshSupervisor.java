@@ -155,6 +155,9 @@ public final class MeshSupervisor {
             if (p.grpcPort != null) {
                 node.put("grpc", "127.0.0.1:" + p.grpcPort);
             }
+            if (s == MeshService.INFERENCE) {
+                node.put("openai", "http://127.0.0.1:" + p.port + "/v1");
+            }
             boolean alive = ManagedProcess.isAlive(p);
             node.put("health", alive ? HealthProbe.health(p.port) : "DOWN");
             putPid(node, p, alive);
@@ -249,13 +252,20 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.server.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
         }
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (s == MeshService.INFERENCE) {
+            MeshState.Proc learner = state.service(MeshService.LEARNER);
+            cmd.add("-Dquarkus.grpc.clients.weights.host=127.0.0.1");
+            cmd.add("-Dquarkus.grpc.clients.weights.port=" + learner.grpcPort);
+            env.put("KATMESH_INFERENCE_API_KEYS", ApiKey.AGENT + "=" + ApiKey.resolve(layout).key());
+        }
         String extra = System.getenv("KATMESH_" + s.name() + "_OPTS");
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.trim().split("\\s+")));
         }
         cmd.add("-jar");
         cmd.add(layout.serviceJar(s).toString());
-        MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile(s.id()), layout.serviceDataDir(s));
+        MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile(s.id()), layout.serviceDataDir(s), env);
         p.pid = started.pid;
         p.startedAtMs = started.startedAtMs;
     }

@@ -1,18 +1,15 @@
 package dev.katmesh.learner;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.PolicyTokenizer;
-import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.v1.ToolCall;
-import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.training.TrainingSample;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,8 +22,6 @@ import java.util.Set;
  * but stay in the context of the turns after them.
  */
 final class ChatSamples {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ChatTemplate template;
     private final PolicyTokenizer tokenizer;
@@ -47,18 +42,8 @@ final class ChatSamples {
     }
 
     TrainingSample of(Trajectory t, boolean errorMasked) {
-        List<Map<String, Object>> messages = new ArrayList<>();
-        for (ChatMessage m : t.getMessagesList()) {
-            messages.add(message(m));
-        }
-        List<Map<String, Object>> tools = new ArrayList<>();
-        for (ToolSchema s : t.getToolsList()) {
-            Map<String, Object> fn = new LinkedHashMap<>();
-            fn.put("name", s.getName());
-            fn.put("description", s.getDescription());
-            fn.put("parameters", parse(s.getParametersJson()));
-            tools.add(Map.of("type", "function", "function", fn));
-        }
+        List<Map<String, Object>> messages = ChatMaps.messages(t.getMessagesList());
+        List<Map<String, Object>> tools = ChatMaps.tools(t.getToolsList());
         Set<Integer> failed = errorMasked ? failedTurns(t) : Set.of();
         int[] ids = new int[0];
         List<int[]> spans = new ArrayList<>();
@@ -99,35 +84,5 @@ final class ChatSamples {
             }
         }
         return out;
-    }
-
-    private static Map<String, Object> message(ChatMessage m) {
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("role", m.getRole());
-        out.put("content", m.getContent());
-        if (m.getToolCallsCount() > 0) {
-            List<Map<String, Object>> calls = new ArrayList<>();
-            for (ToolCall c : m.getToolCallsList()) {
-                calls.add(Map.of("id", c.getId(), "type", "function",
-                        "function", Map.of("name", c.getName(), "arguments", parse(c.getArguments()))));
-            }
-            out.put("tool_calls", calls);
-        }
-        if (!m.getToolCallId().isEmpty()) {
-            out.put("tool_call_id", m.getToolCallId());
-        }
-        return out;
-    }
-
-    /** JSON text as a value for the template (as transformers expects arguments: a dict); text otherwise. */
-    private static Object parse(String json) {
-        if (json.isEmpty()) {
-            return Map.of();
-        }
-        try {
-            return JSON.readValue(json, Object.class);
-        } catch (Exception e) {
-            return json;
-        }
     }
 }

@@ -179,7 +179,8 @@ public final class ContinuousBatcher implements AutoCloseable {
             if (closed) {
                 throw new RefusedException(Refusal.CLOSED, "the inference engine is shutting down");
             }
-            if (queue.size() >= limits.maxQueued()) {
+            // A burst may fill the free running slots too: those requests wait one step at most.
+            if (queue.size() >= limits.maxQueued() + Math.max(0, limits.maxRunning() - runningCount)) {
                 throw new RefusedException(Refusal.QUEUE_FULL, "the queue is full (" + limits.maxQueued() + " requests waiting, "
                         + runningCount + " running); retry later");
             }
@@ -246,6 +247,7 @@ public final class ContinuousBatcher implements AutoCloseable {
                 swap = pendingSwap;
                 pendingSwap = null;
                 admitted = admit();
+                runningCount = running.size() + admitted.size(); // before the lock is released: submit() reads it
             } finally {
                 lock.unlock();
             }
@@ -288,12 +290,13 @@ public final class ContinuousBatcher implements AutoCloseable {
     /** Takes queued requests while the limits allow (lock held). Cancelled or expired ones end here. */
     private List<Seq> admit() {
         List<Seq> out = new ArrayList<>();
-        queue.removeIf(s -> {
-            if (s.expired()) {
+        for (java.util.Iterator<Seq> it = queue.iterator(); it.hasNext(); ) {
+            Seq s = it.next();
+            if (s.expired()) { // decided once: expiry is time-dependent
+                it.remove();
                 s.finish(Finish.DEADLINE, "deadline passed while queued");
             }
-            return s.expired();
-        });
+        }
         long reserved = running.stream().mapToLong(Seq::reservation).sum();
         while (!queue.isEmpty() && running.size() + out.size() < limits.maxRunning()) {
             Seq s = queue.peek();
@@ -570,7 +573,11 @@ public final class ContinuousBatcher implements AutoCloseable {
 
         void finish(Finish how, String message) {
             if (finished.compareAndSet(false, true)) {
-                listener.onFinish(how, message);
+                try {
+                    listener.onFinish(how, message);
+                } catch (RuntimeException e) {
+                    // A listener's failure is its caller's problem; the decode thread must go on.
+                }
             }
         }
 

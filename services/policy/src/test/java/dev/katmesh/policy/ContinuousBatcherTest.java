@@ -107,7 +107,7 @@ class ContinuousBatcherTest {
              ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 1))) {
             int[] prompt = DecoderModelTest.randomIds(5, 1, CONFIG.vocabSize());
             SamplingParams endless = new SamplingParams(400, 1f, 0, 1f, 3, Set.of());
-            Collector running = new Collector(1);
+            Collector running = new Collector(3); // past its first step: the slot counts as taken
             ContinuousBatcher.Handle a = batcher.submit(prompt, endless, 0, running);
             running.firstTokens.await(30, TimeUnit.SECONDS);
             Collector queued = new Collector(1);

@@ -1,0 +1,407 @@
+package dev.katmesh.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.Generation;
+import dev.katmesh.policy.Generator;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.SamplingParams;
+import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.GenerateRequest;
+import dev.katmesh.proto.v1.GenerateResponse;
+import dev.katmesh.proto.v1.InferenceGrpc;
+import dev.katmesh.proto.v1.ModelInfoRequest;
+import dev.katmesh.proto.v1.TokenizeRequest;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.v1.TrajectorySource;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The inference service as a process in the embedded mesh, through its real clients: a Java gRPC
+ * client, the official openai npm SDK, @grpc/grpc-js, and raw HTTP for session capture. Greedy
+ * results are checked token for token against the same checkpoint run locally.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class InferenceIT {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final Path MODEL = Mesh.HOME.resolve("integration-tests/target/models/inference-it");
+    static final Path NODE = Mesh.HOME.resolve("integration-tests/src/test/node");
+    static final int[] PROMPT = {1, 89, 266, 86, 203, 17, 45};
+
+    Mesh mesh;
+    DecoderModel local;
+    ManagedChannel channel;
+    InferenceGrpc.InferenceBlockingStub blocking;
+    InferenceGrpc.InferenceStub async;
+    String openai;
+    String key;
+
+    @BeforeAll
+    void start() throws Exception {
+        Mesh.deleteRecursively(MODEL);
+        Mesh.at(MODEL, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", MODEL.toString(),
+                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
+                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", "5");
+        // Small limits, so that overload and cancellation are quick to provoke.
+        String opts = String.join(" ", "-Dkatmesh.inference.model-dir=" + MODEL, "-Dkatmesh.inference.max-running=4",
+                "-Dkatmesh.inference.max-queued=4");
+        mesh = Mesh.up("inference", Map.of("KATMESH_INFERENCE_OPTS", opts, "KATMESH_API_KEY", "it-secret-key"));
+        key = "it-secret-key";
+        local = DecoderModel.load(MODEL, ModelConfig.read(MODEL.resolve("config.json")), Device.cpu());
+        JsonNode inference = mesh.status().path("services").path("inference");
+        openai = inference.path("openai").asText();
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+        channel = ManagedChannelBuilder.forTarget(inference.path("grpc").asText()).usePlaintext().build();
+        blocking = InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+        async = InferenceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (channel != null) {
+            channel.shutdownNow();
+        }
+        if (local != null) {
+            local.close();
+        }
+        if (mesh != null) {
+            mesh.close();
+        }
+    }
+
+    static GenerateRequest greedy(int[] prompt, int max) {
+        GenerateRequest.Builder b = GenerateRequest.newBuilder()
+                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder().setMaxNewTokens(max).setTemperature(0));
+        for (int id : prompt) {
+            b.addPromptTokenIds(id);
+        }
+        return b.build();
+    }
+
+    Generation expected(int[] prompt, int max) {
+        return new Generator(local).generate(prompt, SamplingParams.greedy(max));
+    }
+
+    static int[] ids(List<Integer> l) {
+        return l.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Test
+    void generateAndGenerateStreamGiveTheLocalModelsTokens() {
+        Generation want = expected(PROMPT, 12);
+        GenerateResponse r = blocking.withDeadlineAfter(60, TimeUnit.SECONDS).generate(greedy(PROMPT, 12));
+        assertArrayEquals(want.tokens(), ids(r.getTokenIdsList()), "Generate returns the checkpoint's greedy tokens");
+        for (int i = 0; i < want.logprobs().length; i++) {
+            assertEquals(want.logprobs()[i], r.getLogprobs(i), 1e-4, "log-prob " + i);
+        }
+        assertEquals(want.tokens().length, r.getTokenPolicyVersionsCount(), "a version per token");
+        assertTrue(r.getFinished());
+        assertEquals(want.finishReason(), r.getFinishReason());
+        assertArrayEquals(PROMPT, ids(r.getPromptTokenIdsList()));
+
+        List<Integer> streamed = new ArrayList<>();
+        int messages = 0;
+        GenerateResponse last = null;
+        for (Iterator<GenerateResponse> it = blocking.withDeadlineAfter(60, TimeUnit.SECONDS).generateStream(greedy(PROMPT, 12)); it.hasNext(); ) {
+            last = it.next();
+            streamed.addAll(last.getTokenIdsList());
+            messages++;
+        }
+        assertArrayEquals(want.tokens(), ids(streamed), "GenerateStream streams the same tokens");
+        assertEquals(want.tokens().length + 1, messages, "one message per token, then the finish");
+        assertTrue(last.getFinished());
+
+        // Chat messages in: the prompt is the chat template's rendering, as Tokenize reports it.
+        ChatMessage user = ChatMessage.newBuilder().setRole("user").setContent("Write a function that adds two numbers.").build();
+        GenerateResponse chat = blocking.generate(GenerateRequest.newBuilder().addMessages(user)
+                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder().setMaxNewTokens(4)).build());
+        List<Integer> tokenized = blocking.tokenize(TokenizeRequest.newBuilder().addMessages(user).setAddGenerationPrompt(true).build()).getTokenIdsList();
+        assertEquals(tokenized, chat.getPromptTokenIdsList());
+        assertEquals("inference-it", blocking.modelInfo(ModelInfoRequest.getDefaultInstance()).getModelName());
+    }
+
+    @Test
+    void concurrentStreamsEachGetWhatTheyWouldGetAlone() throws Exception {
+        List<CompletableFuture<List<Integer>>> calls = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            int salt = i * 11;
+            int[] prompt = IntStream.range(0, 3 + 4 * i).map(j -> 10 + (j * 37 + salt) % 400).toArray();
+            prompts.add(prompt);
+            calls.add(stream(greedy(prompt, 8 + 5 * i)));
+        }
+        for (int i = 0; i < calls.size(); i++) {
+            assertArrayEquals(expected(prompts.get(i), 8 + 5 * i).tokens(), ids(calls.get(i).get(60, TimeUnit.SECONDS)), "stream " + i);
+        }
+    }
+
+    CompletableFuture<List<Integer>> stream(GenerateRequest request) {
+        CompletableFuture<List<Integer>> done = new CompletableFuture<>();
+        List<Integer> tokens = new ArrayList<>();
+        async.withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request, new StreamObserver<>() {
+            @Override
+            public void onNext(GenerateResponse r) {
+                tokens.addAll(r.getTokenIdsList());
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                done.complete(tokens);
+            }
+        });
+        return done;
+    }
+
+    @Test
+    void overloadIsRefusedAtOnceAndDeadlinesAndCancellationsFreeTheirSlots() throws Exception {
+        String http = mesh.http("inference");
+        double cancelledBefore = Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"");
+        // 4 running + 4 queued fill the service; more are refused at once.
+        List<io.grpc.Context.CancellableContext> contexts = new ArrayList<>();
+        List<CompletableFuture<List<Integer>>> held = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+            contexts.add(ctx);
+            held.add(ctx.call(() -> stream(greedy(PROMPT, 3000)))); // greedy loops: no early end-of-sequence
+        }
+        Mesh.awaitAtLeast(() -> {
+            try {
+                return Mesh.metric(http, "katmesh_inference_queue_depth", null);
+            } catch (Exception e) {
+                return Double.NaN;
+            }
+        }, 4, Duration.ofSeconds(30), "4 streams run and 4 wait (" + held.stream().map(f -> f.isDone() ? "done" : "open").toList() + ")");
+        String before = "running " + Mesh.metric(http, "katmesh_inference_batch_running", null) + ", queued "
+                + Mesh.metric(http, "katmesh_inference_queue_depth", null);
+        long t0 = System.nanoTime();
+        StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(greedy(PROMPT, 4)));
+        long refusedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode(), refused.getStatus() + " (before: " + before + ")");
+        assertTrue(refusedMs < 5000, "refused at once, took " + refusedMs + " ms");
+        contexts.forEach(c -> c.cancel(null));
+        try {
+            Mesh.awaitMetric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"", cancelledBefore + 8,
+                    Duration.ofSeconds(30), "cancelled streams end and free their slots");
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; client side: " + held.stream().map(f -> f.isDone() ? (f.isCompletedExceptionally() ? "failed" : "done") : "open").toList()
+                    + "; server: running " + Mesh.metric(http, "katmesh_inference_batch_running", null) + ", finished stop "
+                    + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"stop\"") + ", length "
+                    + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"length\""), e);
+        }
+        // The slots are free again: a request goes through at once, and a short deadline is honoured.
+        assertEquals(4, blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(greedy(PROMPT, 4)).getTokenIdsCount());
+        StatusRuntimeException late = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> {
+            Iterator<GenerateResponse> it = blocking.withDeadlineAfter(150, TimeUnit.MILLISECONDS).generateStream(greedy(PROMPT, 3000));
+            it.forEachRemaining(r -> { });
+        });
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, late.getStatus().getCode());
+        Mesh.awaitAtLeast(() -> {
+            try {
+                return Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"")
+                        + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"deadline\"");
+            } catch (Exception e) {
+                return Double.NaN;
+            }
+        }, cancelledBefore + 9, Duration.ofSeconds(30), "the late stream ends on the server too");
+    }
+
+    @Test
+    void callsWithoutAKeyAreRefusedButHealthIsOpen() {
+        InferenceGrpc.InferenceBlockingStub anonymous = InferenceGrpc.newBlockingStub(channel);
+        StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                () -> anonymous.generate(greedy(PROMPT, 2)));
+        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+        assertEquals(HealthCheckResponse.ServingStatus.SERVING,
+                HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus());
+    }
+
+    @Test
+    void theOpenAiSdkAndGrpcJsWork() throws Exception {
+        JsonNode models = node("openai-client.mjs", "models");
+        assertEquals("inference-it", models.path("ids").path(0).asText(), models.toString());
+
+        JsonNode chat = node("openai-client.mjs", "chat");
+        assertEquals("length", chat.path("finish_reason").asText(), chat.toString());
+        assertEquals(12, chat.path("usage").path("completion_tokens").asInt(), chat.toString());
+        assertEquals(12, chat.path("logprobs").size(), chat.toString());
+        JsonNode stream = node("openai-client.mjs", "stream");
+        assertEquals(chat.path("content").asText(), stream.path("content").asText(), "streamed text = the whole answer (greedy): " + stream);
+        assertEquals(12, stream.path("usage").path("completion_tokens").asInt(), "include_usage: " + stream);
+        JsonNode tools = node("openai-client.mjs", "tools");
+        assertTrue(tools.has("tool_calls") && !tools.has("error"), "a conversation with tool calls and results is accepted: " + tools);
+        JsonNode badKey = node("openai-client.mjs", "bad-key");
+        assertEquals(401, badKey.path("status").asInt(), badKey.toString());
+        assertEquals("invalid_api_key", badKey.path("code").asText(), badKey.toString());
+        JsonNode bad = node("openai-client.mjs", "bad-request");
+        assertEquals(400, bad.path("status").asInt(), bad.toString());
+        assertEquals("temperature", bad.path("param").asText(), bad.toString());
+
+        String grpc = mesh.status().path("services").path("inference").path("grpc").asText();
+        List<String> args = new ArrayList<>(List.of(grpc, Mesh.HOME.resolve("proto/src/main/proto").toString()));
+        for (int id : PROMPT) {
+            args.add(Integer.toString(id));
+        }
+        JsonNode js = node("grpc-client.mjs", args.toArray(String[]::new));
+        int[] got = new int[js.path("token_ids").size()];
+        for (int i = 0; i < got.length; i++) {
+            got[i] = js.path("token_ids").get(i).asInt();
+        }
+        assertArrayEquals(expected(PROMPT, 10).tokens(), got, "@grpc/grpc-js streams the checkpoint's greedy tokens: " + js);
+        assertEquals("length", js.path("finish_reason").asText(), js.toString());
+    }
+
+    JsonNode node(String script, String... args) throws Exception {
+        assertTrue(Files.isDirectory(NODE.resolve("node_modules")),
+                "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
+        List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(Map.of("KATMESH_OPENAI_URL", openai, "KATMESH_API_KEY", key, "KATMESH_MODEL", "inference-it"));
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");
+        String last = out.lines().reduce((a, b) -> b).orElse("");
+        try {
+            return JSON.readTree(last);
+        } catch (Exception e) {
+            throw new AssertionError(script + " " + List.of(args) + " printed no JSON:\n" + out, e);
+        }
+    }
+
+    @Test
+    void aCapturedSessionCarriesExactlyTheTokensThatWereStreamed() throws Exception {
+        String session = "capture-" + System.nanoTime();
+        ArrayNode messages = JSON.createArrayNode();
+        messages.addObject().put("role", "system").put("content", "You are a coding agent.");
+        messages.addObject().put("role", "user").put("content", "Write a function that adds two numbers.");
+        List<Long> sampled = new ArrayList<>();
+        List<Long> turnIds = new ArrayList<>();
+        String first = streamChat(session, messages, 9, turnIds);
+        sampled.addAll(turnIds);
+        // The agent sends the answer back with a tool result-like follow-up, as deployed agents do.
+        messages.addObject().put("role", "assistant").put("content", first);
+        messages.addObject().put("role", "user").put("content", "Now add a test.");
+        turnIds.clear();
+        streamChat(session, messages, 7, turnIds);
+        sampled.addAll(turnIds);
+
+        HttpResponse<String> end = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/sessions/" + session + "/end"))
+                .header("Authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, end.statusCode(), end.body());
+        JsonNode ended = JSON.readTree(end.body());
+        assertEquals(2, ended.path("turns").asInt(), end.body());
+        String trajectoryId = ended.path("trajectory_id").asText();
+
+        Trajectory t = null;
+        for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
+            if (trajectoryId.equals(Mesh.header(r, "katmesh-trajectory-id"))) {
+                t = Trajectory.parseFrom(r.value());
+                assertEquals("application/x-protobuf", Mesh.header(r, "content-type"));
+                assertEquals(session, r.key());
+            }
+        }
+        assertTrue(t != null, "trajectory " + trajectoryId + " is on katmesh.trajectories.raw");
+        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, t.getSource());
+        assertEquals("local", t.getAgentId(), "the API key's agent");
+        assertEquals(5, t.getMessagesCount(), "system, user, assistant, user, assistant");
+        List<Long> generated = new ArrayList<>();
+        int generatedSegments = 0;
+        for (var seg : t.getSegmentsList()) {
+            if (seg.getGenerated()) {
+                generatedSegments++;
+                assertEquals(seg.getEnd() - seg.getStart(), seg.getLogprobsCount(), "a log-prob per generated token");
+                for (int i = seg.getStart(); i < seg.getEnd(); i++) {
+                    generated.add((long) t.getTokenIds(i));
+                }
+            }
+        }
+        assertEquals(2, generatedSegments, "one generated segment per turn (one version served)");
+        assertEquals(sampled, generated, "the trajectory holds exactly the streamed token ids");
+        // Contiguous segments cover every token: turn 2's prompt extends turn 1's tokens, no retokenisation.
+        int at = 0;
+        for (var seg : t.getSegmentsList()) {
+            assertEquals(at, seg.getStart(), "segments are contiguous");
+            at = seg.getEnd();
+        }
+        assertEquals(t.getTokenIdsCount(), at, "segments cover the whole session");
+        // The reward service takes it (a deployed trajectory without a task).
+        Mesh.awaitMetric(mesh.http("reward"), "katmesh_reward_scored_total", null, 1, Duration.ofSeconds(60), "the reward scores the captured session");
+        assertEquals(0.0, Mesh.metric(mesh.http("reward"), "katmesh_reward_rejected_total", null), "nothing captured is rejected");
+    }
+
+    /** One streamed chat turn over raw HTTP (SSE); collects the katmesh token ids of the chunks; returns the text. */
+    String streamChat(String session, ArrayNode messages, int maxTokens, List<Long> tokenIds) throws Exception {
+        ObjectNode body = JSON.createObjectNode().put("model", "inference-it").put("max_tokens", maxTokens).put("temperature", 0.8)
+                .put("seed", 7).put("stream", true);
+        body.set("messages", messages);
+        HttpResponse<java.util.stream.Stream<String>> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
+                .header("Authorization", "Bearer " + key).header("x-katmesh-session-id", session).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofLines());
+        assertEquals(200, r.statusCode());
+        StringBuilder text = new StringBuilder();
+        boolean done = false;
+        for (String line : (Iterable<String>) r.body()::iterator) {
+            if (!line.startsWith("data: ")) {
+                continue;
+            }
+            String data = line.substring(6);
+            if (data.equals("[DONE]")) {
+                done = true;
+                continue;
+            }
+            for (JsonNode choice : JSON.readTree(data).path("choices")) {
+                text.append(choice.path("delta").path("content").asText(""));
+                choice.path("katmesh").path("token_ids").forEach(id -> tokenIds.add(id.asLong()));
+            }
+        }
+        assertTrue(done, "the stream ends with [DONE]");
+        assertTrue(!tokenIds.isEmpty() && tokenIds.size() <= maxTokens, "tokens streamed: " + tokenIds);
+        return text.toString();
+    }
+
+}

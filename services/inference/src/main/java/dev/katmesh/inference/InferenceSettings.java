@@ -1,0 +1,82 @@
+package dev.katmesh.inference;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** The inference service's settings (application.properties, prefix katmesh.inference). */
+@ConfigMapping(prefix = "katmesh.inference")
+public interface InferenceSettings {
+
+    /** The policy to serve: a Hugging Face checkpoint folder. Without it every generation is refused (UNAVAILABLE / 503). */
+    Optional<String> modelDir();
+
+    /** The name clients use in the OpenAI API's "model" field; default: the model folder's name. */
+    Optional<String> modelName();
+
+    /** DJL device: cpu, gpu or gpu:N. */
+    @WithDefault("cpu")
+    String device();
+
+    /** Sequences decoded together at most (the running batch). */
+    @WithDefault("16")
+    int maxRunning();
+
+    /** Prompt + max new tokens summed over the running sequences at most: the KV-cache memory bound. */
+    @WithDefault("65536")
+    int maxBatchTokens();
+
+    /** Requests waiting for a slot at most; beyond it requests are refused at once (429 / RESOURCE_EXHAUSTED). */
+    @WithDefault("64")
+    int maxQueued();
+
+    /** max_tokens when a chat request sets none (completions default to 16, as OpenAI's). */
+    @WithDefault("512")
+    int defaultMaxTokens();
+
+    /** n (choices per request) at most. */
+    @WithDefault("8")
+    int maxChoices();
+
+    /**
+     * API keys for the OpenAI API and gRPC: each "agent-id=key" or just "key" (the agent id is then
+     * derived from the key). None configured: the APIs are open (the launcher always configures one).
+     */
+    Optional<List<String>> apiKeys();
+
+    /** Capture of sessions served over the OpenAI API as trajectories on katmesh.trajectories.raw. */
+    Capture capture();
+
+    /** Weight hot-swaps from the learner's Weights service. */
+    Swap swap();
+
+    interface Capture {
+        /** Record sessions and publish them. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** A session with no request for this long ends and is published. */
+        @WithDefault("120s")
+        Duration idleTimeout();
+
+        /** Sessions open at once at most; the least recently used one is published to make room. */
+        @WithDefault("10000")
+        int maxSessions();
+    }
+
+    interface Swap {
+        /** Fetch attempts for one new version before giving up until the next announcement. */
+        @WithDefault("8")
+        int attempts();
+
+        /** First wait between attempts; doubles each time, up to 10 s. */
+        @WithDefault("500ms")
+        Duration backoff();
+
+        /** Deadline of one fetch. */
+        @WithDefault("120s")
+        Duration fetchTimeout();
+    }
+}

@@ -1,0 +1,101 @@
+package dev.katmesh.inference;
+
+import dev.katmesh.policy.ContinuousBatcher;
+import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.policy.SamplingParams;
+import dev.katmesh.proto.json.ChatMaps;
+import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.ToolSchema;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/** The served policy: the model, its tokenizer and chat template, and the continuous batcher in front of it. */
+@Startup
+@ApplicationScoped
+public class PolicyServer {
+
+    /** Raised when no model is configured: UNAVAILABLE / 503. */
+    public static final class NoModelException extends RuntimeException {
+        NoModelException() {
+            super("no model is loaded: set katmesh.inference.model-dir to a Hugging Face checkpoint folder");
+        }
+    }
+
+    @Inject
+    InferenceSettings settings;
+
+    private PolicyModel model;
+    private ContinuousBatcher batcher;
+    private String name = "none";
+
+    @PostConstruct
+    void start() {
+        Optional<String> dir = settings.modelDir().filter(d -> !d.isBlank());
+        if (dir.isEmpty()) {
+            Log.warn("katmesh.inference.model-dir is not set: generation requests are refused until a model is configured");
+            return;
+        }
+        Path path = Path.of(dir.get());
+        model = PolicyModel.load(path, PolicyModel.device(settings.device()));
+        name = settings.modelName().orElse(path.getFileName().toString());
+        batcher = new ContinuousBatcher(model.decoder(), 0, new ContinuousBatcher.Limits(settings.maxRunning(),
+                settings.maxBatchTokens(), settings.maxQueued()));
+        Log.infof("serving %s (%s, %d layers) from %s", name, model.config().architecture(), model.config().numLayers(), path);
+    }
+
+    public boolean loaded() {
+        return model != null;
+    }
+
+    public PolicyModel model() {
+        if (model == null) {
+            throw new NoModelException();
+        }
+        return model;
+    }
+
+    public ContinuousBatcher batcher() {
+        model();
+        return batcher;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The version serving now (0 = the weights loaded from model-dir). */
+    public long version() {
+        return batcher == null ? 0 : batcher.version();
+    }
+
+    /** The prompt ids of a conversation: the chat template with the generation prompt, tokenized. */
+    public int[] chatPrompt(List<ChatMessage> messages, List<ToolSchema> tools) {
+        return model().tokenizer().encode(render(messages, tools, true));
+    }
+
+    public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {
+        return model().render(ChatMaps.messages(messages), tools.isEmpty() ? null : ChatMaps.tools(tools), generationPrompt);
+    }
+
+    /** Starts a request (see {@link ContinuousBatcher#submit}). */
+    public ContinuousBatcher.Handle submit(int[] prompt, SamplingParams params, long deadlineNanos, ContinuousBatcher.Listener listener) {
+        return batcher().submit(prompt, params, deadlineNanos, listener);
+    }
+
+    @PreDestroy
+    void stop() {
+        if (batcher != null) {
+            batcher.close();
+        }
+        if (model != null) {
+            model.close();
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.katmesh.inference;
+
+import dev.katmesh.policy.ContinuousBatcher;
+import io.grpc.Status;
+
+/** Why a request failed, with its HTTP status, OpenAI error type and code, and gRPC status. */
+enum ServingError {
+    INVALID_REQUEST(400, "invalid_request_error", "invalid_request", Status.Code.INVALID_ARGUMENT),
+    CONTEXT_LENGTH_EXCEEDED(400, "invalid_request_error", "context_length_exceeded", Status.Code.INVALID_ARGUMENT),
+    UNAUTHENTICATED(401, "invalid_request_error", "invalid_api_key", Status.Code.UNAUTHENTICATED),
+    NOT_FOUND(404, "invalid_request_error", "not_found", Status.Code.NOT_FOUND),
+    MODEL_NOT_FOUND(404, "invalid_request_error", "model_not_found", Status.Code.NOT_FOUND),
+    OVERLOADED(429, "rate_limit_error", "overloaded", Status.Code.RESOURCE_EXHAUSTED),
+    CANCELLED(499, "server_error", "cancelled", Status.Code.CANCELLED),
+    INTERNAL(500, "server_error", "internal_error", Status.Code.INTERNAL),
+    NO_MODEL(503, "server_error", "no_model", Status.Code.UNAVAILABLE),
+    DEADLINE_EXCEEDED(504, "server_error", "deadline_exceeded", Status.Code.DEADLINE_EXCEEDED);
+
+    final int http;
+    final String type;
+    final String code;
+    final Status.Code grpc;
+
+    ServingError(int http, String type, String code, Status.Code grpc) {
+        this.http = http;
+        this.type = type;
+        this.code = code;
+        this.grpc = grpc;
+    }
+
+    static ServingError of(ContinuousBatcher.Refusal r) {
+        return switch (r) {
+            case QUEUE_FULL -> OVERLOADED;
+            case TOO_LONG -> CONTEXT_LENGTH_EXCEEDED;
+            case INVALID -> INVALID_REQUEST;
+            case CLOSED -> NO_MODEL;
+        };
+    }
+
+    static ServingError of(ContinuousBatcher.Finish f) {
+        return switch (f) {
+            case DEADLINE -> DEADLINE_EXCEEDED;
+            case CANCELLED -> CANCELLED;
+            default -> INTERNAL;
+        };
+    }
+
+    /** A failure with this reason; {@code param} names the offending request field (or null). */
+    ServingException with(String message, String param) {
+        return new ServingException(this, message, param);
+    }
+
+    /** The exception of any failure: serving errors as they are, refusals and missing models mapped. */
+    static ServingException from(Throwable t) {
+        if (t instanceof ServingException s) {
+            return s;
+        }
+        if (t instanceof ContinuousBatcher.RefusedException r) {
+            return of(r.reason()).with(r.getMessage(), null);
+        }
+        if (t instanceof PolicyServer.NoModelException) {
+            return NO_MODEL.with(t.getMessage(), null);
+        }
+        if (t instanceof IllegalArgumentException) {
+            return INVALID_REQUEST.with(t.getMessage(), null);
+        }
+        return INTERNAL.with(String.valueOf(t), null);
+    }
+
+    /** A request failure carrying its reason. */
+    static final class ServingException extends RuntimeException {
+        final ServingError error;
+        final String param;
+
+        ServingException(ServingError error, String message, String param) {
+            super(message);
+            this.error = error;
+            this.param = param;
+        }
+
+        io.grpc.StatusRuntimeException grpc() {
+            return Status.fromCode(error.grpc).withDescription(getMessage()).asRuntimeException();
+        }
+    }
+}

@@ -67,9 +67,18 @@ async function main(mode) {
       const c = r.choices[0];
       return { content: c.message.content, tool_calls: c.message.tool_calls ?? [], finish_reason: c.finish_reason };
     }
+    case "tools-call": {
+      const r = await client.chat.completions.create({
+        model, tools, max_tokens: 80, temperature: 0,
+        messages: [{ role: "user", content: "Count the lines of a.py." }],
+      });
+      const c = r.choices[0];
+      return { content: c.message.content, finish_reason: c.finish_reason,
+        tool_calls: (c.message.tool_calls ?? []).map((t) => ({ id: t.id, name: t.function.name, arguments: t.function.arguments })) };
+    }
     case "tools-stream": {
       const stream = await client.chat.completions.create({
-        model, tools, max_tokens: 40, temperature: 0, stream: true,
+        model, tools, max_tokens: 80, temperature: 0, stream: true,
         messages: [{ role: "user", content: "Count the lines of a.py." }],
       });
       let content = "";

@@ -73,6 +73,7 @@ class InferenceIT {
     InferenceGrpc.InferenceStub async;
     String openai;
     String key;
+    String model = "inference-it";
 
     @BeforeAll
     void start() throws Exception {
@@ -301,7 +302,7 @@ class InferenceIT {
         List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(Map.of("KATMESH_OPENAI_URL", openai, "KATMESH_API_KEY", key, "KATMESH_MODEL", "inference-it"));
+        pb.environment().putAll(Map.of("KATMESH_OPENAI_URL", openai, "KATMESH_API_KEY", key, "KATMESH_MODEL", model));
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");

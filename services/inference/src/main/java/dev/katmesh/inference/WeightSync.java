@@ -5,6 +5,7 @@ import dev.katmesh.policy.SafeTensors;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;
+import dev.katmesh.proto.weights.WeightsStreamReader;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.logging.Log;
@@ -69,7 +70,7 @@ public class WeightSync {
             } catch (StatusRuntimeException e) {
                 metrics.swapFailed("fetch_" + e.getStatus().getCode().name().toLowerCase());
                 Log.warnf("fetching policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e.getStatus());
-            } catch (WeightsFetcher.BadWeightsException e) {
+            } catch (WeightsStreamReader.BadWeightsException e) {
                 metrics.swapFailed("verification");
                 Log.warnf("policy v%d did not verify (attempt %d): %s", announced.getVersion(), attempt, e.getMessage());
             } catch (ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {

@@ -2,6 +2,8 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.DecodeBenchmark;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ServingBenchmark;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.training.TreeBenchmark;
 import java.util.concurrent.Callable;
@@ -10,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
 @Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class})
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class})
 final class BenchCommand {
 
     @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
@@ -65,6 +67,42 @@ final class BenchCommand {
         public Integer call() throws Exception {
             ObjectNode result = TreeBenchmark.run(PolicyModel.device(device), branches, shared, length, repeats);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(name = "inference", description = "Continuous batching (1, 4, 16 streams vs one at a time, TTFT under load) and a hot swap vs a raw loopback gRPC copy.")
+    static final class Inference implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--requests", defaultValue = "16")
+        int requests;
+
+        @Option(names = "--prompt-tokens", defaultValue = "32")
+        int promptTokens;
+
+        @Option(names = "--new-tokens", defaultValue = "64")
+        int newTokens;
+
+        @Option(names = "--streams", split = ",", defaultValue = "1,4,16")
+        int[] streams;
+
+        @Option(names = "--repeats", defaultValue = "3", description = "Measurements per configuration (the median is kept).")
+        int repeats;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            try (DecoderModel model = DecoderModel.random(DecodeBenchmark.MODEL, 1, PolicyModel.device(device));
+                 DecoderModel next = DecoderModel.random(DecodeBenchmark.MODEL, 2, PolicyModel.device(device))) {
+                ObjectNode result = ServingBenchmark.run(model, requests, promptTokens, newTokens, streams, repeats);
+                result.putObject("model").put("parameters", DecodeBenchmark.MODEL.parameterCount()).put("device", device);
+                result.set("swap", SwapBenchmark.run(model, next, repeats, java.util.Arrays.stream(streams).max().orElse(16)));
+                System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            }
             return 0;
         }
     }

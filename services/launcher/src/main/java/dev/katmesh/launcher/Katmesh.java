@@ -56,11 +56,15 @@ public final class Katmesh {
         @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "240", description = "How long to wait for health (default ${DEFAULT-VALUE}).")
         int timeout;
 
+        @Option(names = "--model", paramLabel = "DIR",
+                description = "A Hugging Face checkpoint folder: the policy the learner trains and inference serves (kept for later starts).")
+        Path model;
+
         @Override
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
-            supervisor.up(Duration.ofSeconds(timeout));
+            supervisor.up(Duration.ofSeconds(timeout), model);
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf("OpenAI-compatible API: %s  (API key %s: %s)%n", status.path("services").path("inference").path("openai").asText(),

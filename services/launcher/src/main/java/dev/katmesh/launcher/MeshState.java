@@ -33,6 +33,8 @@ public final class MeshState {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public String clusterId;
+    /** The policy checkpoint folder the learner starts from and inference serves ({@code up --model}); null for none. */
+    public String model;
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
 

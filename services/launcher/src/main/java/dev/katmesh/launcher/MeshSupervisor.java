@@ -48,9 +48,23 @@ public final class MeshSupervisor {
      * chosen at the first start are kept for later ones. On failure, stops what this call started.
      */
     public MeshState up(Duration timeout) throws IOException, InterruptedException {
+        return up(timeout, null);
+    }
+
+    /**
+     * As {@link #up(Duration)}; {@code model} (a Hugging Face checkpoint folder) becomes the policy the
+     * learner starts from and inference serves, kept in mesh.json for later starts.
+     */
+    public MeshState up(Duration timeout, Path model) throws IOException, InterruptedException {
         checkBuilt();
+        if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
+            throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
+        }
         return locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
+            if (model != null) {
+                state.model = model.toAbsolutePath().normalize().toString();
+            }
             List<String> started = new ArrayList<>();
             try {
                 assignPorts(state);
@@ -253,6 +267,9 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
         }
         java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (state.model != null && (s == MeshService.INFERENCE || s == MeshService.LEARNER)) {
+            cmd.add("-Dkatmesh." + s.id() + ".model-dir=" + state.model);
+        }
         if (s == MeshService.INFERENCE) {
             MeshState.Proc learner = state.service(MeshService.LEARNER);
             cmd.add("-Dquarkus.grpc.clients.weights.host=127.0.0.1");

@@ -55,6 +55,17 @@ class RewardIT {
             assertEquals(0.0, value(bad, "tests"), 1e-9, bad.getComponentsList().toString());
             assertTrue(good.getReward() > bad.getReward() + 0.9, good.getReward() + " vs " + bad.getReward());
             assertTrue(!good.getTaskless() && !good.getPlaceholder());
+
+            // A crash loses the in-memory dedupe store; the restarted service reads the scored ids back
+            // from katmesh.trajectories.scored, so replays and republished copies are still recognised.
+            mesh.sigkill("reward");
+            mesh.katmesh(Duration.ofMinutes(3), "restart", "reward");
+            mesh.send("katmesh.trajectories.raw", task.getTaskId(), Map.of("content-type", "application/x-protobuf"), right.toByteArray());
+            Mesh.awaitMetric(reward, "katmesh_reward_duplicates_total", null, 1, Duration.ofSeconds(90),
+                    "after a restart the republished trajectory is recognised");
+            Thread.sleep(2000);
+            int after = mesh.readAll("katmesh.trajectories.scored", Integer.MAX_VALUE, Duration.ofSeconds(20)).size();
+            assertEquals(2, after, "still one scored record per trajectory id after a crash and a republish");
         }
     }
 

@@ -18,7 +18,15 @@ import dev.katmesh.reward.score.RewardWeights;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import dev.katmesh.tasks.TaskTests;
 import io.micrometer.core.instrument.Timer;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.micrometer.core.instrument.Gauge;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
+import jakarta.enterprise.event.Observes;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -55,12 +63,21 @@ public class RawTrajectoryConsumer {
     private final Counter ignoredFields;
     private final Counter duplicates;
     private final Timer scoring;
+    private final ScoringSlots slots;
+    private final ExecutorService pool;
+    private final ConcurrentHashMap<String, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
+    private final CompletableFuture<Void> recovered = new CompletableFuture<>();
+    private final Map<String, Object> kafkaConfig;
+    private final int dedupeCapacity;
 
     @Inject
     public RawTrajectoryConsumer(
             @Channel("trajectories-scored") MutinyEmitter<byte[]> scored,
             MeterRegistry registry,
             TaskStore tasks,
+            @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
+            // Records scored at once (each may run its task's tests in the sandbox): the pool's size.
+            @ConfigProperty(name = "katmesh.reward.scoring-concurrency", defaultValue = "4") int concurrency,
             // Largest raw record accepted; keep it at or below the topic's max.message.bytes.
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
             // Token ids must be below the policy's vocabulary size.
@@ -78,8 +95,18 @@ public class RawTrajectoryConsumer {
         this.tasks = tasks;
         this.taskWait = taskWait;
         this.seen = new SeenTrajectories(dedupeCapacity);
+        this.dedupeCapacity = dedupeCapacity;
+        this.kafkaConfig = kafkaConfig;
+        this.slots = new ScoringSlots(concurrency);
+        this.pool = Executors.newFixedThreadPool(concurrency, r -> {
+            Thread t = new Thread(r, "katmesh-scoring");
+            t.setDaemon(true);
+            return t;
+        });
+        Gauge.builder("katmesh.reward.scoring.in.flight", slots::inUse).description("Records being scored now (at most scoring-concurrency)")
+                .register(registry);
         this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
-        this.reward = new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
+        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(new BubblewrapSandbox(), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")
                 .register(registry);
@@ -93,12 +120,45 @@ public class RawTrajectoryConsumer {
                 .register(registry);
     }
 
+    /** Before the first record: the ids already scored, read back from katmesh.trajectories.scored. */
+    void recover(@Observes StartupEvent started) {
+        Thread t = new Thread(() -> {
+            for (int attempt = 1; !recovered.isDone(); attempt++) {
+                try {
+                    int n = ScoredIdsRecovery.recover(kafkaConfig, seen, dedupeCapacity, Duration.ofSeconds(60));
+                    LOG.infof("dedupe store recovered %d scored trajectory ids from %s", n, ScoredIdsRecovery.TOPIC);
+                    recovered.complete(null);
+                } catch (RuntimeException e) {
+                    LOG.warnf("recovering the scored ids failed (attempt %d), retrying: %s", attempt, e.getMessage());
+                    try {
+                        Thread.sleep(Math.min(10_000, 500L * attempt));
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
+                }
+            }
+        }, "katmesh-dedupe-recovery");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * Hands the record to the scoring pool once a slot is free, and returns: records are scored in
+     * parallel, each acknowledged (or dead-lettered) when its own output is; the connector commits an
+     * offset only when every record before it is acknowledged too.
+     */
     @Incoming("trajectories-raw")
     public Uni<Void> onRaw(Message<byte[]> raw) {
-        // Scoring runs tests in the sandbox: off the event loop, on the worker pool.
-        return Uni.createFrom().item(() -> decodeAndScore(raw))
-                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool())
-                .chain(outcome -> outcome.publish(raw));
+        return Uni.createFrom().completionStage(slots::acquire).invoke(() -> pool.execute(() -> {
+            try {
+                recovered.join();
+                decodeAndScore(raw).publish(raw).await().indefinitely();
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
+            } finally {
+                slots.release();
+            }
+        }));
     }
 
     /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
@@ -117,6 +177,20 @@ public class RawTrajectoryConsumer {
             return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)));
         }
         String id = decoded.trajectory().getTrajectoryId();
+        // The same id in flight on another scoring thread: wait for it, then it is a duplicate (or not, if it failed).
+        CompletableFuture<Void> mine = new CompletableFuture<>();
+        for (CompletableFuture<Void> other; (other = inFlight.putIfAbsent(id, mine)) != null; ) {
+            other.join();
+        }
+        try {
+            return score(decoded, id, raw);
+        } finally {
+            inFlight.remove(id, mine);
+            mine.complete(null);
+        }
+    }
+
+    private Outcome score(RawTrajectoryDecoder.Decoded decoded, String id, Message<byte[]> raw) {
         if (seen.contains(id)) {
             duplicates.increment();
             return r -> Uni.createFrom().completionStage(r.ack());
@@ -137,6 +211,7 @@ public class RawTrajectoryConsumer {
             scoring.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
         }
         ignoredFields.increment(decoded.ignoredAgentFields().size());
+        seen.add(id); // before the in-flight mark is lifted: a copy waiting on it is a duplicate now
         return r -> {
             OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
                     .withKey(result.getTrajectory().getGroupId())
@@ -145,11 +220,13 @@ public class RawTrajectoryConsumer {
                             .add("katmesh-trajectory-id", id.getBytes(StandardCharsets.UTF_8)))
                     .build();
             return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
-                    .invoke(() -> {
-                        scoredCounter.increment();
-                        seen.add(id);
-                    })
-                    .chain(() -> Uni.createFrom().completionStage(r.ack()));
+                    .invoke(() -> scoredCounter.increment())
+                    .chain(() -> Uni.createFrom().completionStage(r.ack()))
+                    .onFailure().recoverWithUni(e -> {
+                        // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
+                        seen.remove(id);
+                        return reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, "publishing the score failed: " + e));
+                    });
         };
     }
 

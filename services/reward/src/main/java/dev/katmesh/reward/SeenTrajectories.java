@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * The ids of the trajectories scored recently (a bounded LRU): a redelivered record, or an agent
- * publishing the same trajectory twice, yields one scored record.
+ * publishing the same trajectory twice, yields one scored record. After a restart it is refilled from
+ * katmesh.trajectories.scored ({@link ScoredIdsRecovery}).
  */
 final class SeenTrajectories {
 
@@ -26,5 +27,9 @@ final class SeenTrajectories {
 
     synchronized void add(String id) {
         seen.put(id, Boolean.TRUE);
+    }
+
+    synchronized void remove(String id) {
+        seen.remove(id);
     }
 }

@@ -4,7 +4,7 @@ import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.policy.SamplingParams;
-import dev.katmesh.policy.ToolCallSyntax;
+import dev.katmesh.proto.json.ToolCallSyntax;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;

@@ -209,7 +209,23 @@ public class InferenceEndpoint implements Inference {
                     text = request.getText();
                 }
                 TokenizeResponse.Builder r = TokenizeResponse.newBuilder().setText(text);
-                for (int id : server.model().tokenizer().encode(text)) {
+                int[] ids;
+                int after = request.getContinueAfter();
+                if (after > 0) {
+                    if (after >= request.getMessagesCount()) {
+                        throw ServingError.INVALID_REQUEST.with("continue_after (" + after + ") must be below the number of messages ("
+                                + request.getMessagesCount() + ")", "continue_after");
+                    }
+                    String head = server.render(request.getMessagesList().subList(0, after), request.getToolsList(), false);
+                    String rest = server.continuation(head, text).orElseThrow(() -> ServingError.INVALID_REQUEST.with(
+                            "the chat template does not render this conversation incrementally (the first " + after
+                                    + " messages render differently once more follow)", "continue_after"));
+                    r.setText(rest);
+                    ids = server.model().tokenizer().encode(rest);
+                } else {
+                    ids = server.model().tokenizer().encode(text);
+                }
+                for (int id : ids) {
                     r.addTokenIds(id);
                 }
                 return r.build();

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ContinuousBatcher.Finish;
-import dev.katmesh.policy.ToolCallSyntax;
+import dev.katmesh.proto.json.ToolCallSyntax;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolCall;
 import io.vertx.core.http.HttpServerResponse;

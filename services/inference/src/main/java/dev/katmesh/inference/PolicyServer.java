@@ -80,6 +80,41 @@ public class PolicyServer {
         return model().tokenizer().encode(render(messages, tools, true));
     }
 
+    /**
+     * {@code prefix} followed by the tokens of what {@code text} adds after the prefix's own text, when
+     * {@code text} starts with it (the prefix's ids are kept exactly as sampled); empty otherwise.
+     */
+    public java.util.Optional<int[]> extend(int[] prefix, String text) {
+        String before = model().tokenizer().decode(prefix);
+        if (!text.startsWith(before)) {
+            return java.util.Optional.empty();
+        }
+        int[] delta = model().tokenizer().encode(text.substring(before.length()));
+        int[] out = java.util.Arrays.copyOf(prefix, prefix.length + delta.length);
+        System.arraycopy(delta, 0, out, prefix.length, delta.length);
+        return java.util.Optional.of(out);
+    }
+
+    /**
+     * What {@code full} adds after {@code head}, counted from the end of the last end-of-turn token in
+     * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
+     * template writes after it); empty when {@code full} does not start with {@code head}.
+     */
+    public java.util.Optional<String> continuation(String head, String full) {
+        if (!full.startsWith(head)) {
+            return java.util.Optional.empty();
+        }
+        int cut = -1;
+        for (int eos : model().config().eosTokenIds()) {
+            String mark = model().tokenizer().decode(new int[] {eos});
+            int at = head.lastIndexOf(mark);
+            if (at >= 0 && !mark.isEmpty()) {
+                cut = Math.max(cut, at + mark.length());
+            }
+        }
+        return java.util.Optional.of(full.substring(cut < 0 ? head.length() : cut));
+    }
+
     public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {
         return model().render(ChatMaps.messages(messages), tools.isEmpty() ? null : ChatMaps.tools(tools), generationPrompt);
     }

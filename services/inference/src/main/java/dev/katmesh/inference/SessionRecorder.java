@@ -238,14 +238,12 @@ public class SessionRecorder {
         Turn turn(String text, List<ChatMessage> requestMessages, List<ToolSchema> requestTools) {
             int[] prompt;
             int start;
-            String before = tokens.length == 0 ? null : server.model().tokenizer().decode(tokens);
-            if (before != null && text.startsWith(before) && requestTools.equals(tools)) {
-                int[] delta = server.model().tokenizer().encode(text.substring(before.length()));
-                prompt = Arrays.copyOf(tokens, tokens.length + delta.length);
-                System.arraycopy(delta, 0, prompt, tokens.length, delta.length);
+            Optional<int[]> extended = tokens.length == 0 || !requestTools.equals(tools) ? Optional.empty() : server.extend(tokens, text);
+            if (extended.isPresent()) {
+                prompt = extended.get();
                 start = tokens.length;
             } else {
-                if (before != null) { // the agent's history no longer extends this session: publish it, start anew
+                if (tokens.length > 0) { // the agent's history no longer extends this session: publish it, start anew
                     Session done = copy();
                     publish(done, "forked");
                     reset();

@@ -276,6 +276,12 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.clients.weights.port=" + learner.grpcPort);
             env.put("KATMESH_INFERENCE_API_KEYS", ApiKey.AGENT + "=" + ApiKey.resolve(layout).key());
         }
+        if (s == MeshService.ROLLOUT) {
+            MeshState.Proc inference = state.service(MeshService.INFERENCE);
+            cmd.add("-Dquarkus.grpc.clients.inference.host=127.0.0.1");
+            cmd.add("-Dquarkus.grpc.clients.inference.port=" + inference.grpcPort);
+            env.put("KATMESH_ROLLOUT_API_KEY", ApiKey.resolve(layout).key());
+        }
         String extra = System.getenv("KATMESH_" + s.name() + "_OPTS");
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.trim().split("\\s+")));

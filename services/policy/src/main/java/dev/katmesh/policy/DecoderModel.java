@@ -216,7 +216,7 @@ public final class DecoderModel implements AutoCloseable {
                 throw new IllegalArgumentException("weights for '" + e.getKey() + "' are missing or have another shape");
             }
         }
-        params.forEach((name, a) -> a.set(tensors.get(name).data()));
+        params.forEach((name, a) -> Tensors.assign(a, tensors.get(name).data()));
     }
 
     /** A KV cache for this model. */

@@ -39,6 +39,30 @@ class DecoderModelTest {
     }
 
     @Test
+    void swappedWeightsSurviveGarbageCollection() {
+        try (DecoderModel served = DecoderModel.random(QWEN3, 1, Device.cpu());
+             DecoderModel next = DecoderModel.random(QWEN3, 2, Device.cpu())) {
+            served.setWeights(next.toTensors());
+            // The Java copies of the new weights become garbage; churn memory so it is reused.
+            for (int i = 0; i < 20; i++) {
+                System.gc();
+                try (NDManager m = served.manager().newSubManager()) {
+                    for (int j = 0; j < 50; j++) {
+                        m.create(new float[4096]).add(1f);
+                        java.nio.ByteBuffer.allocateDirect(1 << 16).putFloat(0, 7f);
+                    }
+                }
+            }
+            int[] ids = randomIds(12, 5, QWEN3.vocabSize());
+            float[] got = full(served, ids);
+            float[] want = full(next, ids);
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(want[i], got[i], 1e-5, "logit " + i + " after a swap and garbage collection");
+            }
+        }
+    }
+
+    @Test
     void kvCacheDecodeEqualsTheFullForward() {
         for (ModelConfig c : List.of(QWEN3, QWEN2)) {
             try (DecoderModel m = DecoderModel.random(c, 11, Device.cpu()); KvCache cache = m.newCache()) {

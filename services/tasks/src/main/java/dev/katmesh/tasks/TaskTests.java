@@ -53,14 +53,14 @@ public final class TaskTests {
     }
 
     /** Deletes a workspace and everything in it. */
-    static void delete(Path ws) throws IOException {
+    public static void delete(Path ws) throws IOException {
         try (Stream<Path> walk = Files.walk(ws)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 
     /** Writes a file under the workspace; refuses paths that would leave it. */
-    static void write(Path ws, String relative, byte[] content) throws IOException {
+    public static void write(Path ws, String relative, byte[] content) throws IOException {
         Path target = ws.resolve(relative).normalize();
         if (!target.startsWith(ws) || relative.startsWith("/")) {
             throw new IOException("path leaves the workspace: " + relative);

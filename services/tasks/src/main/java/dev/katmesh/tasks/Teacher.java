@@ -14,7 +14,6 @@ import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.v1.WorkspaceFile;
 import dev.katmesh.sandbox.Sandbox;
 import dev.katmesh.sandbox.SandboxLimits;
-import dev.katmesh.sandbox.SandboxResult;
 import dev.katmesh.sandbox.Verdict;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,14 +30,14 @@ import java.util.Map;
  */
 public final class Teacher {
 
-    static final String SYSTEM = "You are a coding agent. Work in the current directory with the tools. "
+    public static final String SYSTEM = "You are a coding agent. Work in the current directory with the tools. "
             + "Run the tests before you submit; submit the solution file when they pass.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Sandbox sandbox;
+    private final AgentTools tools;
 
     public Teacher(Sandbox sandbox) {
-        this.sandbox = sandbox;
+        this.tools = new AgentTools(sandbox, Duration.ofSeconds(20));
     }
 
     public Trajectory teach(TaskSuite.Generated generated, int referenceIndex, boolean withMistake) throws IOException, InterruptedException {
@@ -64,14 +63,14 @@ public final class Teacher {
             int call = 0;
             if (withMistake) {
                 writeFile(t, "c" + call++, ws, path, generated.wrongSolution(), "wrong_solution");
-                SandboxResult failed = bash(t, "c" + call++, ws, testCommand);
-                if (failed.verdict() == Verdict.OK) {
+                AgentTools.Result failed = bash(t, "c" + call++, ws, testCommand);
+                if (!failed.failed()) {
                     throw new IllegalStateException(task.getTaskId() + ": the wrong solution passed its tests");
                 }
             }
             writeFile(t, "c" + call++, ws, path, solution, "");
-            SandboxResult passed = bash(t, "c" + call++, ws, testCommand);
-            if (passed.verdict() != Verdict.OK) {
+            AgentTools.Result passed = bash(t, "c" + call++, ws, testCommand);
+            if (passed.failed()) {
                 throw new IllegalStateException(task.getTaskId() + ": reference " + referenceIndex + " fails its tests: " + passed);
             }
             String id = "c" + call;
@@ -83,7 +82,7 @@ public final class Teacher {
             t.setOutcome(Outcome.newBuilder().setSubmitted(true).setKind(SolutionKind.SOLUTION_KIND_FILE).setPath(path).setContent(solution)
                     .addTestResults(TestResult.newBuilder().setName(suite.getName()).setPassed(true)
                             .setPassedCases(suite.getCaseCount()).setTotalCases(suite.getCaseCount())
-                            .setOutput(cap(passed.stdout() + passed.stderr())).setDurationMs(passed.wallMs())));
+                            .setOutput(passed.output()).setDurationMs(passed.durationMs())));
             t.setCreatedAtMs(System.currentTimeMillis());
             return t.build();
         } finally {
@@ -101,16 +100,14 @@ public final class Teacher {
                 .setArguments(args(a)).setOutput(out).setExitCode(0).setErrorClass(errorClass));
     }
 
-    private SandboxResult bash(Trajectory.Builder t, String id, Path ws, String command) throws IOException, InterruptedException {
+    private AgentTools.Result bash(Trajectory.Builder t, String id, Path ws, String command) throws InterruptedException {
         Map<String, String> a = Map.of("command", command);
         t.addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(toolCall(id, "bash", a)));
-        SandboxResult r = sandbox.run(java.util.List.of("sh", "-c", command), ws, SandboxLimits.defaults().withWallTime(Duration.ofSeconds(20)));
-        String out = cap(r.stdout() + r.stderr()) + "\n[exit code " + r.exitCode() + "]";
-        t.addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(id).setName("bash").setContent(out));
+        AgentTools.Result r = tools.execute("bash", args(a), ws);
+        t.addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(id).setName("bash").setContent(r.output()));
         t.addSteps(ToolStep.newBuilder().setMessageIndex(t.getMessagesCount() - 1).setToolCallId(id).setToolName("bash")
-                .setArguments(args(a)).setOutput(out).setExitCode(r.exitCode())
-                .setErrorClass(r.verdict() == Verdict.OK ? "" : r.verdict() == Verdict.NONZERO_EXIT ? "nonzero_exit" : r.verdict().label())
-                .setDurationMs(r.wallMs()));
+                .setArguments(args(a)).setOutput(r.output()).setExitCode(r.exitCode()).setErrorClass(r.errorClass())
+                .setDurationMs(r.durationMs()));
         return r;
     }
 
@@ -130,7 +127,4 @@ public final class Teacher {
         }
     }
 
-    private static String cap(String s) {
-        return s.length() > 4000 ? s.substring(0, 4000) + "\n[... cut]" : s;
-    }
 }

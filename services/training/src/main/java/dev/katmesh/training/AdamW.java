@@ -94,8 +94,8 @@ public final class AdamW {
     /** Restores moments and step from a checkpoint. */
     public void restore(long step, Map<String, float[]> state) {
         this.step = step;
-        m.forEach((name, a) -> a.set(require(state, "exp_avg/" + name)));
-        v.forEach((name, a) -> a.set(require(state, "exp_avg_sq/" + name)));
+        m.forEach((name, a) -> dev.katmesh.policy.Tensors.assign(a, require(state, "exp_avg/" + name)));
+        v.forEach((name, a) -> dev.katmesh.policy.Tensors.assign(a, require(state, "exp_avg_sq/" + name)));
     }
 
     private static float[] require(Map<String, float[]> state, String name) {

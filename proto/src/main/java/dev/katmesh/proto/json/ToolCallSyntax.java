@@ -1,4 +1,4 @@
-package dev.katmesh.policy;
+package dev.katmesh.proto.json;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

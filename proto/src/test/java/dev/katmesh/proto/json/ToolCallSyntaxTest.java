@@ -1,4 +1,4 @@
-package dev.katmesh.policy;
+package dev.katmesh.proto.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

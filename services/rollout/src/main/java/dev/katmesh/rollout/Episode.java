@@ -1,0 +1,233 @@
+package dev.katmesh.rollout;
+
+import dev.katmesh.proto.json.ToolCallSyntax;
+import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Outcome;
+import dev.katmesh.proto.v1.SolutionKind;
+import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TestSuite;
+import dev.katmesh.proto.v1.TokenSegment;
+import dev.katmesh.proto.v1.ToolCall;
+import dev.katmesh.proto.v1.ToolSchema;
+import dev.katmesh.proto.v1.ToolStep;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.v1.TrajectorySource;
+import dev.katmesh.proto.v1.TreeLink;
+import dev.katmesh.proto.v1.WorkspaceFile;
+import dev.katmesh.tasks.AgentTools;
+import dev.katmesh.tasks.TaskTests;
+import dev.katmesh.tasks.Teacher;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * One agent episode on a task: the multi-turn loop of the policy's tool calls, run in a sandboxed
+ * workspace, with the observations fed back, until the agent submits, the turns or tokens run out, or
+ * time is up. The context is kept as the exact token ids the model saw and sampled: each turn appends
+ * only what the new messages add ({@link Policy#continuation}), so the trajectory's generated segments
+ * carry the tokens, behaviour log-probs and policy versions of the samples themselves.
+ *
+ * <p>An episode can {@link #fork} at a turn boundary: the copy shares the token prefix and continues on
+ * its own workspace copy with other seeds, and records its parent and branch point (tree rollouts).
+ */
+final class Episode {
+
+    /** The nudge when a turn holds no tool call: the loop needs one to make progress. */
+    static final String NO_CALL = "No tool call was found. Use the tools (bash, write_file, read_file, submit) "
+            + "with the <tool_call> syntax; submit the solution file when the tests pass.";
+
+    final Task task;
+    final String trajectoryId;
+    final String groupId;
+    final Path workspace;
+    final long seed;
+    final List<ChatMessage> messages = new ArrayList<>();
+    final List<ToolStep> steps = new ArrayList<>();
+    final List<TokenSegment> segments = new ArrayList<>();
+    int[] tokens = new int[0];
+    int renderedMessages; // messages whose text the tokens hold
+    int turns;
+    String submittedPath = "";
+    String endReason = "";
+    TreeLink tree;
+    final long createdAtMs = System.currentTimeMillis();
+
+    private Episode(Task task, String trajectoryId, String groupId, Path workspace, long seed) {
+        this.task = task;
+        this.trajectoryId = trajectoryId;
+        this.groupId = groupId;
+        this.workspace = workspace;
+        this.seed = seed;
+    }
+
+    /** A fresh episode: the task's files (and its tests, so the agent can run them) in a new workspace. */
+    static Episode start(Task task, String trajectoryId, String groupId, long seed) throws IOException {
+        Path ws = Files.createTempDirectory("katmesh-episode");
+        Episode e = new Episode(task, trajectoryId, groupId, ws, seed);
+        for (WorkspaceFile f : task.getFilesList()) {
+            TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
+        }
+        StringBuilder tests = new StringBuilder();
+        for (TestSuite s : task.getTestSuitesList()) {
+            for (WorkspaceFile f : s.getFilesList()) {
+                TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
+            }
+            tests.append(tests.isEmpty() ? "" : "; ").append(String.join(" ", s.getCommandList()));
+        }
+        if (task.getMessagesCount() > 0) {
+            e.messages.addAll(task.getMessagesList());
+        } else {
+            e.messages.add(message("system", Teacher.SYSTEM));
+            e.messages.add(message("user", task.getInstruction() + (tests.isEmpty() ? "" : "\nThe tests run with: " + tests)));
+        }
+        return e;
+    }
+
+    boolean ended() {
+        return !endReason.isEmpty();
+    }
+
+    /**
+     * Runs one turn: generate, parse the calls, execute them, feed the observations back. Returns false
+     * when the episode ended (see {@link #endReason}).
+     */
+    boolean turn(Policy policy, AgentTools tools, RolloutSettings s, int maxTurns, long deadlineNanos) throws InterruptedException {
+        List<ToolSchema> schemas = task.getToolsList();
+        int[] prompt = tokens.length == 0 ? policy.render(messages, schemas) : concat(tokens, policy.continuation(messages, schemas, renderedMessages));
+        if (prompt.length > tokens.length) {
+            segments.add(TokenSegment.newBuilder().setStart(tokens.length).setEnd(prompt.length).setMessageIndex(messages.size() - 1).build());
+        }
+        tokens = prompt;
+        renderedMessages = messages.size();
+        int room = s.maxContextTokens() - prompt.length;
+        if (room < 16) {
+            return end("max_tokens");
+        }
+        Policy.Generated g = policy.generate(prompt, Math.min(s.maxNewTokens(), room), s.temperature(), s.topP(), seed * 1_000_003L + turns);
+        int assistantIndex = messages.size();
+        for (int at = 0; at < g.tokens().length; ) { // a segment per run of one policy version
+            int end = at;
+            TokenSegment.Builder seg = TokenSegment.newBuilder().setGenerated(true).setPolicyVersion(g.versions()[at]).setMessageIndex(assistantIndex);
+            while (end < g.tokens().length && g.versions()[end] == g.versions()[at]) {
+                seg.addLogprobs(g.logprobs()[end++]);
+            }
+            segments.add(seg.setStart(tokens.length + at).setEnd(tokens.length + end).build());
+            at = end;
+        }
+        tokens = concat(tokens, g.tokens());
+        ToolCallSyntax.Parsed parsed = ToolCallSyntax.parse(g.text());
+        ChatMessage.Builder assistant = ChatMessage.newBuilder().setRole("assistant")
+                .setContent(parsed.calls().isEmpty() ? g.text() : parsed.content());
+        for (int i = 0; i < parsed.calls().size(); i++) {
+            assistant.addToolCalls(ToolCall.newBuilder().setId("call-" + turns + "-" + i).setType("function")
+                    .setName(parsed.calls().get(i).name()).setArguments(parsed.calls().get(i).argumentsJson()));
+        }
+        messages.add(assistant.build());
+        renderedMessages = messages.size();
+        turns++;
+        if (g.finishReason().equals("length")) {
+            return end("max_tokens"); // no end-of-turn token: the context cannot go on cleanly
+        }
+        if (parsed.calls().isEmpty()) {
+            messages.add(message("user", NO_CALL));
+        }
+        for (ToolCall call : assistant.getToolCallsList()) {
+            AgentTools.Result r = tools.execute(call.getName(), call.getArguments(), workspace);
+            messages.add(ChatMessage.newBuilder().setRole("tool").setToolCallId(call.getId()).setName(call.getName()).setContent(r.output()).build());
+            steps.add(ToolStep.newBuilder().setMessageIndex(messages.size() - 1).setToolCallId(call.getId()).setToolName(call.getName())
+                    .setArguments(call.getArguments()).setOutput(r.output()).setExitCode(r.exitCode()).setErrorClass(r.errorClass())
+                    .setDurationMs(r.durationMs()).build());
+            if (!r.submittedPath().isEmpty()) {
+                submittedPath = r.submittedPath();
+                return end("submitted");
+            }
+        }
+        if (turns >= maxTurns) {
+            return end("max_turns");
+        }
+        if (System.nanoTime() - deadlineNanos > 0) {
+            return end("timeout");
+        }
+        return true;
+    }
+
+    boolean end(String reason) {
+        endReason = reason;
+        return false;
+    }
+
+    /** A continuation of this episode from here, on a copy of its workspace, sampling with other seeds. */
+    Episode fork(String id, long newSeed) throws IOException {
+        Path ws = Files.createTempDirectory("katmesh-episode");
+        copyTree(workspace, ws);
+        Episode e = new Episode(task, id, groupId, ws, newSeed);
+        e.messages.addAll(messages);
+        e.steps.addAll(steps);
+        e.segments.addAll(segments);
+        e.tokens = tokens;
+        e.renderedMessages = renderedMessages;
+        e.turns = turns;
+        e.tree = TreeLink.newBuilder().setParentTrajectoryId(trajectoryId).setBranchMessageIndex(messages.size())
+                .setBranchTokenIndex(tokens.length).build();
+        return e;
+    }
+
+    Trajectory trajectory(String failure) {
+        Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(groupId).setTaskId(task.getTaskId())
+                .setAgentId("katmesh-rollout").setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT).setCreatedAtMs(createdAtMs)
+                .addAllMessages(messages).addAllTools(task.getToolsList()).addAllSteps(steps).addAllSegments(segments)
+                .putMetadata("end_reason", failure == null ? endReason : "failed").putMetadata("turns", Integer.toString(turns));
+        for (int id : tokens) {
+            t.addTokenIds(id);
+        }
+        if (tree != null) {
+            t.setTree(tree);
+        }
+        if (failure != null) {
+            t.putMetadata("failure", failure.length() > 500 ? failure.substring(0, 500) : failure);
+        }
+        Outcome.Builder o = Outcome.newBuilder().setSubmitted(!submittedPath.isEmpty());
+        if (!submittedPath.isEmpty()) {
+            String content = AgentTools.readSubmission(workspace, submittedPath);
+            o.setKind(SolutionKind.SOLUTION_KIND_FILE).setPath(submittedPath).setContent(content == null ? "" : content);
+        }
+        return t.setOutcome(o).build();
+    }
+
+    void cleanUp() {
+        try {
+            TaskTests.delete(workspace);
+        } catch (IOException e) {
+            // a temp dir left behind is not worth failing an episode for
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static ChatMessage message(String role, String content) {
+        return ChatMessage.newBuilder().setRole(role).setContent(content).build();
+    }
+}

@@ -33,12 +33,11 @@ public final class Tensors {
     }
 
     /**
-     * Overwrites {@code target} in place with {@code data}. Not {@code target.set(float[])}: on the
-     * PyTorch engine that can leave the tensor on the Java buffer's memory, which the JVM frees later
-     * (weights swapped that way turned to garbage after a garbage collection, under load). The data goes
-     * through a libtorch-owned copy and an in-place indexed copy instead. Seen in HotSwapIT: weights
-     * swapped with set(float[]) while inference served made a trained policy answer garbage, though the
-     * learner's checkpoint was right; with this copy the same run answers correctly.
+     * Overwrites {@code target} in place with {@code data}, through a libtorch-owned copy and an
+     * in-place indexed copy. Not {@code target.set(float[])}: on the PyTorch engine that re-points the
+     * tensor at a fresh Java direct buffer. Seen in HotSwapIT: weights swapped that way while inference
+     * served made a trained policy answer garbage although the learner's checkpoint was right; with this
+     * copy the same run answers correctly.
      */
     public static void assign(NDArray target, float[] data) {
         try (NDManager tmp = target.getManager().newSubManager()) {

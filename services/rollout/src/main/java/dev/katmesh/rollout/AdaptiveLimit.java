@@ -5,7 +5,7 @@ package dev.katmesh.rollout;
  * multiplicative decrease): a refused or slow generate call halves the limit, a run of normal calls
  * raises it by one, always within [min, max].
  */
-final class AdaptiveLimit {
+public final class AdaptiveLimit {
 
     private final int min;
     private final int max;
@@ -23,26 +23,26 @@ final class AdaptiveLimit {
     }
 
     /** Blocks until an episode may start. */
-    synchronized void acquire() throws InterruptedException {
+    public synchronized void acquire() throws InterruptedException {
         while (running >= limit) {
             wait();
         }
         running++;
     }
 
-    synchronized void release() {
+    public synchronized void release() {
         running--;
         notifyAll();
     }
 
     /** Inference refused or was slow: back off. */
-    synchronized void congested() {
+    public synchronized void congested() {
         limit = Math.max(min, limit / 2);
         successes = 0;
     }
 
     /** A normal call: after {@code limit} of them in a row, allow one more episode. */
-    synchronized void ok() {
+    public synchronized void ok() {
         if (++successes >= limit && limit < max) {
             limit++;
             successes = 0;
@@ -50,11 +50,11 @@ final class AdaptiveLimit {
         }
     }
 
-    synchronized int limit() {
+    public synchronized int limit() {
         return limit;
     }
 
-    synchronized int running() {
+    public synchronized int running() {
         return running;
     }
 }

@@ -132,7 +132,11 @@ final class Episode {
         renderedMessages = messages.size();
         turns++;
         if (g.finishReason().equals("length")) {
-            return end("max_tokens"); // no end-of-turn token: the context cannot go on cleanly
+            // The turn was cut: close it with the end-of-turn token (not sampled: no log-prob, no loss), as
+            // the chat template closes every assistant message, so the conversation goes on in its format.
+            int eot = policy.endOfTurn();
+            segments.add(TokenSegment.newBuilder().setStart(tokens.length).setEnd(tokens.length + 1).setMessageIndex(assistantIndex).build());
+            tokens = concat(tokens, new int[] {eot});
         }
         if (parsed.calls().isEmpty()) {
             messages.add(message("user", NO_CALL));

@@ -17,4 +17,7 @@ interface Policy {
     int[] continuation(List<ChatMessage> messages, List<ToolSchema> tools, int after);
 
     Generated generate(int[] prompt, int maxNewTokens, float temperature, float topP, long seed);
+
+    /** The model's end-of-turn token (its first end-of-sequence id). */
+    int endOfTurn();
 }

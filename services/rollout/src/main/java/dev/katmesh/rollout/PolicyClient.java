@@ -39,8 +39,13 @@ public class PolicyClient implements Policy {
     @Inject
     MeterRegistry registry;
 
-    AdaptiveLimit limit;
+    private AdaptiveLimit limit;
     private InferenceGrpc.InferenceBlockingStub authed;
+
+    /** The episode concurrency this client's back-pressure adapts (a method: callers hold a CDI proxy). */
+    public AdaptiveLimit limit() {
+        return limit;
+    }
 
     @PostConstruct
     void init() {
@@ -115,6 +120,20 @@ public class PolicyClient implements Policy {
                 backoff = Math.min(5000, backoff * 2);
             }
         }
+    }
+
+    private volatile Integer endOfTurn;
+
+    @Override
+    public int endOfTurn() {
+        if (endOfTurn == null) {
+            var info = call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfo(dev.katmesh.proto.v1.ModelInfoRequest.getDefaultInstance()));
+            if (info.getEosTokenIdsCount() == 0) {
+                throw new IllegalStateException("the served model declares no end-of-sequence token");
+            }
+            endOfTurn = info.getEosTokenIds(0);
+        }
+        return endOfTurn;
     }
 
     private static int[] ids(List<Integer> l) {

@@ -171,7 +171,7 @@ public class RolloutRunner {
         int maxTurns = e.task.getMaxTurns() > 0 ? e.task.getMaxTurns() : settings.maxTurns();
         long t0 = System.nanoTime();
         long deadline = t0 + settings.episodeTimeout().toNanos();
-        policy.limit.acquire();
+        policy.limit().acquire();
         try {
             while (e.turn(policy, tools, settings, maxTurns, deadline)) {
                 if (e.tree == null && branchTurns.contains(e.turns)) {
@@ -191,7 +191,7 @@ public class RolloutRunner {
                 }
             }
         } finally {
-            policy.limit.release();
+            policy.limit().release();
             episodeTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
         }
         registry.counter("katmesh.rollout.episodes", "end", e.endReason).increment();

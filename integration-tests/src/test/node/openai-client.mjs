@@ -15,7 +15,7 @@ const tools = [{
   function: {
     name: "bash",
     description: "Run a shell command",
-    parameters: { type: "object", properties: { cmd: { type: "string" } }, required: ["cmd"] },
+    parameters: { type: "object", properties: { command: { type: "string" } }, required: ["command"] },
   },
 }];
 
@@ -59,7 +59,7 @@ async function main(mode) {
         model, tools, tool_choice: "auto", max_tokens: 40, temperature: 0,
         messages: [
           { role: "user", content: "List the files." },
-          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "bash", arguments: "{\"cmd\": \"ls\"}" } }] },
+          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "bash", arguments: "{\"command\": \"ls\"}" } }] },
           { role: "tool", tool_call_id: "call_1", content: "a.py\nb.py" },
           { role: "user", content: "Now count the lines of a.py." },
         ],

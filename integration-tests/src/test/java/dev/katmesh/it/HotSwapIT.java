@@ -5,7 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
+import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.ToolSchema;
+import dev.katmesh.proto.v1.ToolStep;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.v1.WorkspaceFile;
 import dev.katmesh.proto.v1.GenerateResponse;
 import dev.katmesh.proto.v1.InferenceGrpc;
 import dev.katmesh.proto.v1.LatestRequest;
@@ -53,10 +60,10 @@ class HotSwapIT {
                 "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--seed", "9");
         // The conversation the SDK's "tools" modes send, answered with a call (as the chat template writes it).
         String tools = "[{\"type\":\"function\",\"function\":{\"name\":\"bash\",\"description\":\"Run a shell command\","
-                + "\"parameters\":{\"type\":\"object\",\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}}]";
+                + "\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}}}]";
         String line = "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"tools\":" + tools + ",\"messages\":["
                 + "{\"role\":\"user\",\"content\":\"Count the lines of a.py.\"},"
-                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":{\"cmd\":\"wc -l a.py\"}}}]}]}\n";
+                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":{\"command\":\"wc -l a.py\"}}}]}]}\n";
         Files.writeString(dir.resolve("sft.jsonl"), line);
         int steps = 150;
         Files.writeString(dir.resolve("curriculum.yaml"), """
@@ -70,8 +77,10 @@ class HotSwapIT {
         String learner = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
                 "-Dkatmesh.learner.version-every=15", "-Dkatmesh.learner.learning-rate=1e-2");
         String inference = "-Dkatmesh.inference.model-dir=" + model;
+        String rollout = "-Dkatmesh.rollout.group-size=1 -Dkatmesh.rollout.max-turns=1 -Dkatmesh.rollout.temperature=0";
         long finalVersion = steps / 15;
-        try (Mesh mesh = Mesh.up("hot-swap", Map.of("KATMESH_LEARNER_OPTS", learner, "KATMESH_INFERENCE_OPTS", inference, "KATMESH_API_KEY", KEY))) {
+        try (Mesh mesh = Mesh.up("hot-swap", Map.of("KATMESH_LEARNER_OPTS", learner, "KATMESH_INFERENCE_OPTS", inference,
+                "KATMESH_ROLLOUT_OPTS", rollout, "KATMESH_API_KEY", KEY))) {
             JsonNode status = mesh.status().path("services");
             Metadata md = new Metadata();
             md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + KEY);
@@ -145,8 +154,34 @@ class HotSwapIT {
                     assertEquals("tool_calls", r.path("finish_reason").asText(), mode + ": " + r);
                     JsonNode call = r.path("tool_calls").path(0);
                     assertEquals("bash", call.path("name").asText(), mode + ": " + r);
-                    assertEquals("wc -l a.py", JSON.readTree(call.path("arguments").asText()).path("cmd").asText(), mode + ": " + r);
+                    assertEquals("wc -l a.py", JSON.readTree(call.path("arguments").asText()).path("command").asText(), mode + ": " + r);
                 }
+
+                // And the rollout service's agent loop runs that call in the sandbox, on a task with an a.py.
+                Task task = Task.newBuilder().setTaskId("count-lines").setSplit("train")
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
+                        .addTools(ToolSchema.newBuilder().setType("function").setName("bash").setDescription("Run a shell command")
+                                .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}"))
+                        .addFiles(WorkspaceFile.newBuilder().setPath("a.py").setContent(ByteString.copyFromUtf8("a = 1\nb = 2\nprint(a + b)\n")))
+                        .build();
+                mesh.send("katmesh.tasks", task.getTaskId(), Map.of(), task.toByteArray());
+                Mesh.awaitMetric(mesh.http("rollout"), "katmesh_rollout_trajectories_published_total", null, 1, Duration.ofMinutes(2), "the episode is published");
+                Trajectory episode = null;
+                for (var rec : mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+                    Trajectory t = Trajectory.parseFrom(rec.value());
+                    if (t.getTaskId().equals("count-lines")) {
+                        episode = t;
+                    }
+                }
+                assertTrue(episode != null, "the rollout trajectory is on katmesh.trajectories.raw");
+                assertEquals(1, episode.getStepsCount(), "one tool call, executed: " + episode.getMessagesList());
+                ToolStep step = episode.getSteps(0);
+                assertEquals("bash", step.getToolName());
+                assertEquals(0, step.getExitCode(), step.getOutput());
+                assertTrue(step.getOutput().startsWith("3 a.py"), "the sandbox's real output comes back: " + step.getOutput());
+                assertEquals("tool", episode.getMessages(step.getMessageIndex()).getRole(), "the observation is in the conversation");
+                assertTrue(episode.getSegmentsList().stream().anyMatch(sg -> sg.getGenerated() && sg.getPolicyVersion() == finalVersion),
+                        "the episode's tokens come from the final version");
             } finally {
                 pool.shutdownNow();
                 channel.shutdownNow();

@@ -171,6 +171,27 @@ class ChartTest {
     }
 
     @Test
+    void servicesFindEachOtherAndShareKeys() {
+        List<HasMetadata> all = render(Map.of("inference.apiKeys", "agent1=k1", "rollout.apiKey", "r1",
+                "learner.modelDir", "/models/qwen", "learner.modelVolumeClaim", "models"));
+        var inference = named(all, Deployment.class, "km-inference").getSpec().getTemplate().getSpec();
+        var env = inference.getContainers().get(0).getEnv();
+        assertEquals("km-learner", env.stream().filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_WEIGHTS_HOST")).findFirst().orElseThrow().getValue());
+        assertEquals("/models/qwen", env.stream().filter(e -> e.getName().equals("KATMESH_INFERENCE_MODEL_DIR")).findFirst().orElseThrow().getValue());
+        assertEquals("api-keys", env.stream().filter(e -> e.getName().equals("KATMESH_INFERENCE_API_KEYS")).findFirst().orElseThrow()
+                .getValueFrom().getSecretKeyRef().getKey());
+        assertTrue(inference.getVolumes().stream().anyMatch(v -> v.getPersistentVolumeClaim() != null
+                && v.getPersistentVolumeClaim().getClaimName().equals("models")), "inference mounts the models");
+        var rollout = named(all, Deployment.class, "km-rollout").getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
+        assertEquals("km-inference", rollout.stream().filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_INFERENCE_HOST")).findFirst().orElseThrow().getValue());
+        assertEquals("rollout-api-key", rollout.stream().filter(e -> e.getName().equals("KATMESH_ROLLOUT_API_KEY")).findFirst().orElseThrow()
+                .getValueFrom().getSecretKeyRef().getKey());
+        io.fabric8.kubernetes.api.model.Secret secret = named(all, io.fabric8.kubernetes.api.model.Secret.class, "km-api-keys");
+        assertEquals("agent1=k1,rollout=r1", secret.getStringData().get("api-keys"), "inference accepts the agents' keys and the rollout's");
+        assertEquals("r1", secret.getStringData().get("rollout-api-key"));
+    }
+
+    @Test
     void kafkaCredentialsComeFromAnExistingSecret() {
         List<HasMetadata> all = render(Map.of("kafka.existingSecret", "kafka-user", "kafka.securityProtocol", "SASL_SSL"));
         for (Deployment d : ofKind(all, Deployment.class)) {

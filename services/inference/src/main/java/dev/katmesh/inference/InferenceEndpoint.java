@@ -61,12 +61,7 @@ public class InferenceEndpoint implements Inference {
     }
 
     private void done(UniEmitter<? super GenerateResponse> emitter, Completion c) {
-        if (c.cancelledByCaller()) {
-            metrics.request(API, "client_cancelled");
-            return;
-        }
-        if (failed(c)) {
-            emitter.fail(ServingError.of(c.finish()).with(c.message(), null).grpc());
+        if (ended(c, emitter::fail)) {
             return;
         }
         GenerateResponse.Builder r = GenerateResponse.newBuilder().setFinished(true).setFinishReason(reason(c)).setText(c.text())
@@ -105,12 +100,7 @@ public class InferenceEndpoint implements Inference {
 
                 @Override
                 public void onDone(Completion c) {
-                    if (c.cancelledByCaller()) {
-                        metrics.request(API, "client_cancelled");
-                        return;
-                    }
-                    if (failed(c)) {
-                        emitter.fail(ServingError.of(c.finish()).with(c.message(), null).grpc());
+                    if (ended(c, emitter::fail)) {
                         return;
                     }
                     metrics.request(API, "ok");
@@ -179,6 +169,21 @@ public class InferenceEndpoint implements Inference {
             }
         }
         return new SamplingParams(max, temperature, s.getTopK(), topP, s.getSeed(), stopIds);
+    }
+
+    /** A call that ended without an answer: nobody listens (client cancelled), or it fails with its status. */
+    private boolean ended(Completion c, java.util.function.Consumer<Throwable> fail) {
+        if (c.cancelledByCaller()) {
+            metrics.request(API, "client_cancelled");
+            return true;
+        }
+        if (failed(c)) {
+            ServingError.ServingException e = ServingError.of(c.finish()).with(c.message(), null);
+            metrics.request(API, e.error.code);
+            fail.accept(e.grpc());
+            return true;
+        }
+        return false;
     }
 
     private static boolean failed(Completion c) {

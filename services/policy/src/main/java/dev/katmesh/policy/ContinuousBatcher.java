@@ -1,8 +1,5 @@
 package dev.katmesh.policy;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -499,17 +496,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     }
 
     private float[][] forward(int[][] ids, int[][] positions, boolean[][][] attend, KvCache kv, boolean prefill) {
-        try (NDManager scope = model.manager().newSubManager()) {
-            NDArray hidden = model.hidden(scope, ids, positions, attend, kv);
-            NDArray last = prefill ? hidden.get(new NDIndex(":, -1:, :")) : hidden;
-            float[] flat = model.logits(scope, last).toFloatArray();
-            int vocab = model.config().vocabSize();
-            float[][] rows = new float[ids.length][];
-            for (int b = 0; b < ids.length; b++) {
-                rows[b] = Arrays.copyOfRange(flat, b * vocab, (b + 1) * vocab);
-            }
-            return rows;
-        }
+        return Generator.lastLogits(model, ids, positions, attend, kv, prefill);
     }
 
     @Override

@@ -129,6 +129,14 @@ public final class Generator {
 
     /** One forward; returns the last position's logits per sequence. */
     private float[][] step(int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache, boolean prefill) {
+        return lastLogits(model, ids, positions, attend, cache, prefill);
+    }
+
+    /**
+     * One forward of a batch (appending to {@code cache}); the logits of each row's last position
+     * (prefill) or of its one new position (decode), as Java arrays for the samplers.
+     */
+    static float[][] lastLogits(DecoderModel model, int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache, boolean prefill) {
         try (NDManager scope = model.manager().newSubManager()) {
             NDArray hidden = model.hidden(scope, ids, positions, attend, cache);
             NDArray lastHidden = prefill ? hidden.get(new NDIndex(":, -1:, :")) : hidden;

@@ -224,6 +224,14 @@ class InferenceIT {
         long refusedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode(), refused.getStatus() + " (before: " + before + ")");
         assertTrue(refusedMs < 5000, "refused at once, took " + refusedMs + " ms");
+        // The OpenAI API refuses the same way: 429 in OpenAI's error shape, with Retry-After.
+        HttpResponse<String> busy = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"inference-it\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(429, busy.statusCode(), busy.body());
+        assertEquals("overloaded", JSON.readTree(busy.body()).path("error").path("code").asText(), busy.body());
+        assertEquals("1", busy.headers().firstValue("Retry-After").orElse(""));
         contexts.forEach(c -> c.cancel(null));
         try {
             Mesh.awaitMetric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"", cancelledBefore + 8,

@@ -192,6 +192,16 @@ class ChartTest {
     }
 
     @Test
+    void theKubernetesSandboxIsConfiguredWhereItRuns() {
+        List<HasMetadata> all = render(Map.of("sandbox.mode", "kubernetes"));
+        for (String service : List.of("km-rollout", "km-reward")) {
+            var env = named(all, Deployment.class, service).getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
+            assertEquals("km-sandbox", env.stream().filter(e -> e.getName().equals("KATMESH_SANDBOX_SERVICE_ACCOUNT")).findFirst().orElseThrow().getValue(), service);
+            assertEquals("python:3.12-slim", env.stream().filter(e -> e.getName().equals("KATMESH_SANDBOX_IMAGE")).findFirst().orElseThrow().getValue(), service);
+        }
+    }
+
+    @Test
     void kafkaCredentialsComeFromAnExistingSecret() {
         List<HasMetadata> all = render(Map.of("kafka.existingSecret", "kafka-user", "kafka.securityProtocol", "SASL_SSL"));
         for (Deployment d : ofKind(all, Deployment.class)) {

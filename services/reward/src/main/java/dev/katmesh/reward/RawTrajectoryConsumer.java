@@ -15,7 +15,7 @@ import java.time.Duration;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.reward.score.MultiGroundTruthReward;
 import dev.katmesh.reward.score.RewardWeights;
-import dev.katmesh.sandbox.BubblewrapSandbox;
+import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.TaskTests;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.Gauge;
@@ -106,7 +106,7 @@ public class RawTrajectoryConsumer {
         Gauge.builder("katmesh.reward.scoring.in.flight", slots::inUse).description("Records being scored now (at most scoring-concurrency)")
                 .register(registry);
         this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
-        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(new BubblewrapSandbox(), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
+        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")
                 .register(registry);

@@ -3,7 +3,7 @@ package dev.katmesh.rollout;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.Trajectory;
-import dev.katmesh.sandbox.BubblewrapSandbox;
+import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.AgentTools;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -63,7 +63,7 @@ public class RolloutRunner {
 
     @PostConstruct
     void init() {
-        tools = new AgentTools(new BubblewrapSandbox(), settings.bashTimeout());
+        tools = new AgentTools(Sandboxes.fromEnvironment(System.getenv()), settings.bashTimeout());
         episodes = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "katmesh-episode");
             t.setDaemon(true);

@@ -151,6 +151,39 @@ class ContinuousBatcherTest {
     }
 
     @Test
+    void afterSwapsUnderLoadANewRequestGetsWhatTheLastWeightsGive() throws Exception {
+        try (DecoderModel model = DecoderModel.random(ENDLESS, 21, Device.cpu());
+             ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
+            List<Collector> load = new ArrayList<>();
+            Map<String, SafeTensors.Tensor> last = null;
+            for (int v = 1; v <= 6; v++) {
+                for (int i = 0; i < 2; i++) {
+                    Collector c = new Collector(1);
+                    load.add(c);
+                    batcher.submit(DecoderModelTest.randomIds(4 + 3 * i + v, 100 + v * 10 + i, ENDLESS.vocabSize()),
+                            new SamplingParams(40 + 7 * i, 1f, 0, 1f, v * 31L + i, Set.of()), 0, c);
+                }
+                Thread.sleep(20);
+                try (DecoderModel next = DecoderModel.random(ENDLESS, 100 + v, Device.cpu())) {
+                    last = next.toTensors();
+                }
+                batcher.swap(v, last).get(30, TimeUnit.SECONDS);
+            }
+            for (Collector c : load) {
+                c.await();
+            }
+            int[] prompt = DecoderModelTest.randomIds(9, 77, ENDLESS.vocabSize());
+            Collector fresh = new Collector(1);
+            batcher.submit(prompt, SamplingParams.greedy(12), 0, fresh);
+            fresh.await();
+            try (DecoderModel reference = DecoderModel.fromTensors(ENDLESS, last, Device.cpu(), java.nio.file.Path.of("v6"))) {
+                assertArrayEquals(new Generator(reference).generate(prompt, SamplingParams.greedy(12)).tokens(), fresh.ids(),
+                        "after swaps under load the served weights are exactly the last version's");
+            }
+        }
+    }
+
+    @Test
     void aSwapLandsBetweenStepsAndTokensRecordTheVersionThatMadeThem() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 11, Device.cpu());
              DecoderModel next = DecoderModel.random(ENDLESS, 12, Device.cpu());

@@ -5,7 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ai.djl.Device;
 import com.google.protobuf.ByteString;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.Generator;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
 import dev.katmesh.proto.v1.Task;
@@ -143,6 +148,20 @@ class HotSwapIT {
                 assertTrue(swaps >= 1, "swaps happened: " + swaps);
                 assertTrue(mixed.get() >= 1, "some stream went on across a swap (" + completed.get() + " streams)");
                 assertEquals(0.0, Mesh.metric(http, "katmesh_inference_swap_failures_total", null), "no swap failed");
+
+                // The served weights are the learner's last checkpoint: same greedy tokens for the same prompt.
+                Path checkpoint = mesh.dataDir.resolve("learner/checkpoints").resolve(String.format("v%06d", finalVersion));
+                int[] prompt = inferenceStub.tokenize(dev.katmesh.proto.v1.TokenizeRequest.newBuilder()
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
+                        .addTools(ToolSchema.newBuilder().setType("function").setName("bash").setDescription("Run a shell command")
+                                .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}"))
+                        .setAddGenerationPrompt(true).build()).getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                int[] served = inferenceStub.generate(InferenceIT.greedy(prompt, 40)).getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+                try (DecoderModel last = DecoderModel.load(checkpoint, ModelConfig.read(checkpoint.resolve("config.json")), Device.cpu())) {
+                    int[] expected = new Generator(last).generate(prompt, SamplingParams.greedy(40)).tokens();
+                    assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(served),
+                            "inference serves exactly the learner's v" + finalVersion + " after swapping under load");
+                }
 
                 // The served model now answers with a call: the SDK gets tool_calls, streamed and not.
                 InferenceIT sdk = new InferenceIT();

@@ -12,6 +12,10 @@ import java.util.Map;
 /**
  * Messages and tools as a chat template takes them (the maps transformers passes to Jinja): tool-call
  * arguments and tool parameters become JSON values again, as Hugging Face templates expect dicts.
+ *
+ * <p>Every map keeps the OpenAI key order (insertion-ordered maps, never {@code Map.of}, whose order
+ * changes from one JVM to the next): templates serialise tools with {@code tojson}, and the learner
+ * and inference must render the same conversation to the same tokens.
  */
 public final class ChatMaps {
 
@@ -34,7 +38,7 @@ public final class ChatMaps {
             fn.put("name", s.getName());
             fn.put("description", s.getDescription());
             fn.put("parameters", parse(s.getParametersJson()));
-            out.add(Map.of("type", "function", "function", fn));
+            out.add(ordered("type", "function", "function", fn));
         }
         return out;
     }
@@ -46,8 +50,8 @@ public final class ChatMaps {
         if (m.getToolCallsCount() > 0) {
             List<Map<String, Object>> calls = new ArrayList<>();
             for (ToolCall c : m.getToolCallsList()) {
-                calls.add(Map.of("id", c.getId(), "type", "function",
-                        "function", Map.of("name", c.getName(), "arguments", parse(c.getArguments()))));
+                calls.add(ordered("id", c.getId(), "type", "function",
+                        "function", ordered("name", c.getName(), "arguments", parse(c.getArguments()))));
             }
             out.put("tool_calls", calls);
         }
@@ -58,6 +62,15 @@ public final class ChatMaps {
             out.put("reasoning_content", m.getReasoningContent());
         }
         return out;
+    }
+
+    /** A map of the given key/value pairs, in that order. */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return m;
     }
 
     /** JSON text as a value (a dict for the template); text that is not JSON stays text. */

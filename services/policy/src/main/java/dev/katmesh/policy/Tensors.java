@@ -34,10 +34,9 @@ public final class Tensors {
 
     /**
      * Overwrites {@code target} in place with {@code data}, through a libtorch-owned copy and an
-     * in-place indexed copy. Not {@code target.set(float[])}: on the PyTorch engine that re-points the
-     * tensor at a fresh Java direct buffer. Seen in HotSwapIT: weights swapped that way while inference
-     * served made a trained policy answer garbage although the learner's checkpoint was right; with this
-     * copy the same run answers correctly.
+     * in-place indexed copy, so that swapped weights live in libtorch memory like the rest of the
+     * model. ({@code target.set(float[])} would re-point the tensor at a Java direct buffer that only
+     * the array object keeps alive.)
      */
     public static void assign(NDArray target, float[] data) {
         try (NDManager tmp = target.getManager().newSubManager()) {

@@ -121,6 +121,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     private PendingSwap pendingSwap; // guarded by lock
     private volatile long version;
     private volatile int runningCount;
+    private volatile int cacheArrays; // for the leak test: arrays the batch cache holds after a step
     private boolean closed; // guarded by lock
     private KvCache cache; // decode thread only; rows = running
     private int width; // columns of cache
@@ -227,6 +228,11 @@ public final class ContinuousBatcher implements AutoCloseable {
         return limits;
     }
 
+    /** Arrays the batch's KV cache holds after the last step (bounded: two per layer). */
+    int cacheArrays() {
+        return cacheArrays;
+    }
+
     // ------------------------------------------------------------------ the decode thread
 
     private void loop() {
@@ -271,6 +277,7 @@ public final class ContinuousBatcher implements AutoCloseable {
                 resetCache();
             }
             runningCount = running.size();
+            cacheArrays = cache == null ? 0 : cache.managedArrays();
         }
         List<Seq> left = new ArrayList<>(running);
         lock.lock();

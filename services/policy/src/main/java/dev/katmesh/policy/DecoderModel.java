@@ -309,8 +309,8 @@ public final class DecoderModel implements AutoCloseable {
             v = kv[1];
         }
         if (heads != kvHeads) {
-            k = owned(scope, expandKv(k, heads / kvHeads));
-            v = owned(scope, expandKv(v, heads / kvHeads));
+            k = expandKv(scope, k, heads / kvHeads);
+            v = expandKv(scope, v, heads / kvHeads);
         }
         NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2))).mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d)))).add(mask);
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, t, (long) heads * d);
@@ -327,10 +327,14 @@ public final class DecoderModel implements AutoCloseable {
      * Grouped-query attention: [B, KV, S, D] -> [B, KV·g, S, D], each kv head serving g query heads
      * (as repeat_interleave). Broadcast + reshape rather than repeat: its backward is a plain sum.
      */
-    private static NDArray expandKv(NDArray x, int groups) {
+    private static NDArray expandKv(NDManager scope, NDArray x, int groups) {
         Shape s = x.getShape();
-        return x.expandDims(2).broadcast(new Shape(s.get(0), s.get(1), groups, s.get(2), s.get(3)))
-                .reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3));
+        // x may be the KV cache's array: results of ops on it belong to the cache's manager, which lives
+        // as long as the batch does (under continuous batching, indefinitely). Every intermediate goes to
+        // the step's scope, or each step would leave an expanded copy of the cache behind.
+        NDArray expanded = owned(scope, x.expandDims(2));
+        NDArray broadcast = owned(scope, expanded.broadcast(new Shape(s.get(0), s.get(1), groups, s.get(2), s.get(3))));
+        return owned(scope, broadcast.reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3)));
     }
 
     /** x·Wᵀ (+b), with W in Hugging Face's [out, in] layout. */

@@ -47,6 +47,11 @@ public final class KvCache implements AutoCloseable {
         return new NDArray[] {newK, newV};
     }
 
+    /** Arrays this cache's manager holds: two per layer when nothing leaks into it. */
+    int managedArrays() {
+        return manager.getManagedArrays().size();
+    }
+
     /** Number of sequences (rows); 0 before the first append. */
     int rows() {
         return keys[0] == null ? 0 : (int) keys[0].getShape().get(0);

@@ -184,6 +184,31 @@ class ContinuousBatcherTest {
     }
 
     @Test
+    void aBatchThatNeverEmptiesHoldsOnlyItsCache() throws Exception {
+        // Grouped-query attention expands the cached keys each step; none of it may stay in the cache's manager.
+        try (DecoderModel model = DecoderModel.random(ENDLESS, 22, Device.cpu());
+             ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
+            assertTrue(ENDLESS.numHeads() != ENDLESS.numKvHeads(), "the test model uses grouped-query attention");
+            List<Collector> running = new ArrayList<>();
+            int most = 0;
+            for (int wave = 0; wave < 12; wave++) { // requests keep joining before the others leave
+                Collector c = new Collector(1);
+                running.add(c);
+                batcher.submit(DecoderModelTest.randomIds(5 + wave % 3, 300 + wave, ENDLESS.vocabSize()),
+                        new SamplingParams(60, 1f, 0, 1f, wave, Set.of()), 0, c);
+                Thread.sleep(30);
+                most = Math.max(most, batcher.cacheArrays());
+            }
+            for (Collector c : running) {
+                c.await();
+                most = Math.max(most, batcher.cacheArrays());
+            }
+            assertTrue(most <= 2 * ENDLESS.numLayers(), "the batch cache held " + most + " arrays; its keys and values are "
+                    + 2 * ENDLESS.numLayers());
+        }
+    }
+
+    @Test
     void aSwapLandsBetweenStepsAndTokensRecordTheVersionThatMadeThem() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 11, Device.cpu());
              DecoderModel next = DecoderModel.random(ENDLESS, 12, Device.cpu());

@@ -19,16 +19,13 @@ import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.v1.WeightsChunk;
 import dev.katmesh.proto.v1.WeightsGrpc;
+import dev.katmesh.proto.weights.WeightsStreamReader;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -152,24 +149,15 @@ class LearnerRewardIT {
         throw new AssertionError("policy version " + atLeast + " did not appear within 120 s");
     }
 
-    /** Fetches a version's tensors over gRPC and swaps them into the local model. */
+    /** Fetches a version's tensors over gRPC, verified as inference verifies them, and swaps them into the local model. */
     static void load(DecoderModel policy, WeightsGrpc.WeightsBlockingStub weights, long version) {
-        Map<String, ByteArrayOutputStream> bytes = new LinkedHashMap<>();
-        Map<String, long[]> shapes = new HashMap<>();
+        List<WeightsChunk> chunks = new ArrayList<>();
         weights.withDeadlineAfter(60, TimeUnit.SECONDS).fetch(FetchWeightsRequest.newBuilder().setVersion(version).build())
-                .forEachRemaining((WeightsChunk c) -> {
-                    if (c.hasTensor()) {
-                        bytes.computeIfAbsent(c.getTensor().getName(), k -> new ByteArrayOutputStream()).writeBytes(c.getTensor().getData().toByteArray());
-                        shapes.put(c.getTensor().getName(), c.getTensor().getShapeList().stream().mapToLong(Long::longValue).toArray());
-                    }
-                });
+                .forEachRemaining(chunks::add);
+        dev.katmesh.proto.v1.PolicyVersion announced = chunks.get(0).getHeader().getVersion();
         Map<String, SafeTensors.Tensor> tensors = new HashMap<>();
-        bytes.forEach((name, b) -> {
-            ByteBuffer buf = ByteBuffer.wrap(b.toByteArray()).order(ByteOrder.LITTLE_ENDIAN);
-            float[] data = new float[buf.remaining() / 4];
-            buf.asFloatBuffer().get(data);
-            tensors.put(name, new SafeTensors.Tensor(shapes.get(name), data, "F32"));
-        });
+        WeightsStreamReader.read(chunks.iterator(), announced)
+                .forEach((name, t) -> tensors.put(name, new SafeTensors.Tensor(t.shape(), t.data(), "F32")));
         policy.setWeights(tensors);
     }
 

@@ -35,10 +35,12 @@ import java.util.Locale;
  *       - {topic: katmesh.trajectories.scored, source: rollout}
  *     until: {metric: reward_mean, at_least: 0.8}   # ...or a metric (with steps as a cap)
  *     steps: 1000
+ *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *   - name: adapt
  *     objective: error_masked_sft
  *     sources:
  *       - {topic: katmesh.trajectories.scored, source: deployed}
+ *     min_reward: 0.5                  # only sessions scored at least this (SFT stages on a topic)
  *     steps: 100
  * </pre>
  *
@@ -69,8 +71,13 @@ public record Curriculum(List<Stage> stages) {
     /** An end condition on a metric: the stage ends once the metric reaches the value. */
     public record Until(String metric, double atLeast) {}
 
+    /**
+     * @param versionEvery a new policy version every this many steps of the stage (0: the learner's setting)
+     * @param minReward    topic stages with an SFT objective train only trajectories scored at least this
+     *                     (rejection sampling of deployed sessions); NaN: all
+     */
     public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
-                        double learningRate, List<String> balanceBy) {
+                        double learningRate, List<String> balanceBy, int versionEvery, double minReward) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -81,7 +88,7 @@ public record Curriculum(List<Stage> stages) {
     /** The default when no file is given: one RFT stage on the scored topic, without end. */
     public static Curriculum rftOnly(double learningRate) {
         return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
-                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of())));
+                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -139,8 +146,16 @@ public record Curriculum(List<Stage> stages) {
             }
             List<String> balance = new ArrayList<>();
             s.path("balance_by").forEach(t -> balance.add(t.asText()));
+            int versionEvery = s.path("version_every").asInt(0);
+            if (versionEvery < 0) {
+                throw new IllegalArgumentException(where + ": version_every must be >= 0");
+            }
+            double minReward = s.hasNonNull("min_reward") ? s.get("min_reward").asDouble() : Double.NaN;
+            if (!Double.isNaN(minReward) && (kind == Kind.POLICY_GRADIENT || !topic)) {
+                throw new IllegalArgumentException(where + ": min_reward filters scored trajectories of an SFT stage on a topic");
+            }
             stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
-                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance)));
+                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward));
         }
         return new Curriculum(List.copyOf(stages));
     }

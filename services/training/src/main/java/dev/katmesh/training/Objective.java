@@ -8,8 +8,11 @@ package dev.katmesh.training;
  * @param epsHigh     PPO clip range above 1; DAPO's clip-higher sets it above epsLow
  * @param klBeta      weight of the KL penalty to a frozen reference policy (0 = none)
  * @param aggregation how token losses are summed
+ * @param temperature the temperature the behaviour policy sampled at: the policy gradient scores tokens
+ *                    with log_softmax(logits / temperature), the distribution the behaviour log-probs
+ *                    came from, so the importance ratio compares like with like (1 for SFT)
  */
-public record Objective(Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
+public record Objective(Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation, double temperature) {
 
     public enum Kind {
         /** Next-token cross-entropy on the trainable tokens (mid-term LM: every token; SFT: assistant tokens). */
@@ -25,6 +28,18 @@ public record Objective(Kind kind, double epsLow, double epsHigh, double klBeta,
         if (klBeta < 0) {
             throw new IllegalArgumentException("klBeta must be >= 0");
         }
+        if (!(temperature > 0)) {
+            throw new IllegalArgumentException("temperature must be > 0");
+        }
+    }
+
+    /** Sampled at temperature 1. */
+    public Objective(Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
+        this(kind, epsLow, epsHigh, klBeta, aggregation, 1.0);
+    }
+
+    public Objective withTemperature(double t) {
+        return new Objective(kind, epsLow, epsHigh, klBeta, aggregation, t);
     }
 
     public static Objective sft() {

@@ -51,7 +51,8 @@ public final class PolicyLoss {
             old[i] = s.behaviourLogprobs()[o.tokenIndex()];
             anyUnknownOld |= Float.isNaN(old[i]);
         }
-        NDArray logp = occurrenceLogProbs(scope, model, batch, rows, targets);
+        float temperature = objective.kind() == Objective.Kind.POLICY_GRADIENT ? (float) objective.temperature() : 1f;
+        NDArray logp = occurrenceLogProbs(scope, model, batch, rows, targets, temperature);
         NDArray weight = Tensors.of(scope, w, new Shape(k));
         NDArray perToken;
         double clipped = 0;
@@ -70,7 +71,7 @@ public final class PolicyLoss {
             NDArray unclippedObj = ratio.mul(a);
             NDArray clippedObj = ratio.clip(1 - objective.epsLow(), 1 + objective.epsHigh()).mul(a);
             perToken = unclippedObj.minimum(clippedObj).neg();
-            float[] r = new float[k];
+            float[] r = ratio.toFloatArray();
             double sum = 0;
             int n = 0;
             for (int i = 0; i < k; i++) {
@@ -83,7 +84,7 @@ public final class PolicyLoss {
             meanRatio = sum / k;
         }
         if (objective.klBeta() > 0 && reference != null) {
-            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets).stopGradient();
+            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets, temperature).stopGradient();
             NDArray diff = refLogp.sub(logp);
             perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
         }
@@ -95,7 +96,7 @@ public final class PolicyLoss {
      * log-softmax once per distinct row (a branch point is one row with several targets), and a
      * gather of each occurrence's target from its row.
      */
-    static NDArray occurrenceLogProbs(NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets) {
+    static NDArray occurrenceLogProbs(NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets, float temperature) {
         NDArray hidden = model.hidden(scope, new int[][] {batch.ids()}, new int[][] {batch.positions()},
                 new boolean[][][] {batch.attention()}, null);
         int h = (int) hidden.getShape().get(2);
@@ -111,7 +112,12 @@ public final class PolicyLoss {
             u++;
         }
         NDArray picked = hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(distinct.size(), h)), 0);
-        NDArray logSoftmax = model.logits(scope, picked).logSoftmax(-1).reshape((long) distinct.size() * vocab);
+        NDArray logits = model.logits(scope, picked);
+        if (temperature != 1f) {
+            // Divide by a scalar array, not a Java number: the scalar overloads lose the autograd graph (docs/algorithms.md).
+            logits = logits.div(Tensors.scalar(scope, temperature));
+        }
+        NDArray logSoftmax = logits.logSoftmax(-1).reshape((long) distinct.size() * vocab);
         long[] flatIndex = new long[rows.length];
         for (int i = 0; i < rows.length; i++) {
             flatIndex[i] = (long) distinct.get(rows[i]) * vocab + targets[0][i];

@@ -9,13 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One optimiser step over groups of samples: advantages within each group, one prefix-tree batch per
- * group, the objective's loss summed over the groups (weights normalised over the whole step), one
- * backward pass, one AdamW update.
+ * One optimiser step over groups of samples: advantages within each group, prefix-tree batches of each
+ * group's samples (at most {@link #maxTreeTokens} rows a tree), the objective's loss summed over the
+ * trees (weights normalised over the whole step) with one backward pass per tree accumulating the
+ * gradients, one AdamW update.
  *
  * <p>Data parallel: with several replicas (one per device), the groups of a step are dealt out to
- * them; each replica computes its groups' loss on its device, the losses are summed on the first
- * device and one backward pass runs through all of them; the replicas' gradients are added into the
+ * them; each replica computes its trees' losses and gradients on its device; the replicas' gradients are added into the
  * first replica's, which the optimizer updates, and its new weights are copied back to the others.
  * The result equals training the same groups on one device.
  */
@@ -32,6 +32,7 @@ public final class Trainer {
     private final AdvantageEstimator estimator;
     private final DecoderModel reference;
     private final double lrScale;
+    private int maxTreeTokens = Integer.MAX_VALUE;
 
     public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference) {
         this(model, optimizer, objective, estimator, reference, 1.0);
@@ -59,6 +60,15 @@ public final class Trainer {
         this.reference = reference;
     }
 
+    /** Bounds the rows of one prefix tree (memory is quadratic in them); by default a group is one tree. */
+    public Trainer maxTreeTokens(int rows) {
+        if (rows < 1) {
+            throw new IllegalArgumentException("maxTreeTokens must be >= 1");
+        }
+        this.maxTreeTokens = rows;
+        return this;
+    }
+
     public AdamW optimizer() {
         return optimizer;
     }
@@ -84,33 +94,36 @@ public final class Trainer {
             all.addAll(members);
         }
         double[][] weights = objective.aggregation().weights(all);
-        double loss;
+        double loss = 0;
         int tokens = 0;
         double clipped = 0;
-        List<NDManager> scopes = new ArrayList<>();
+        // Gradient accumulation: each tree's graph is built, back-propagated and freed before the next
+        // (gradients add up in the parameters), so memory holds one group's activations, not the step's.
+        // Weights are normalised over the whole step, so the sum equals one backward of the total.
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
-            replicas.forEach(r -> scopes.add(r.manager().newSubManager()));
-            NDArray total = null;
             int offset = 0;
-            for (int g = 0; g < withAdvantages.size(); g++) {
-                List<TrainingSample> members = withAdvantages.get(g);
-                int r = g % replicas.size();
-                double[][] groupWeights = new double[members.size()][];
-                System.arraycopy(weights, offset, groupWeights, 0, members.size());
-                PolicyLoss.Result result = PolicyLoss.compute(scopes.get(r), replicas.get(r), TreeBatch.of(members), members,
-                        groupWeights, objective, reference);
-                NDArray part = r == 0 ? result.loss() : result.loss().toDevice(model.device(), false);
-                part.attach(scopes.get(0));
-                total = total == null ? part : total.add(part);
-                tokens += result.tokens();
-                clipped += result.clippedFraction() * result.tokens();
-                offset += members.size();
+            int tree = 0;
+            for (List<TrainingSample> group : withAdvantages) {
+                for (int[] packed : TreeBatch.pack(group, maxTreeTokens)) {
+                    List<TrainingSample> members = new ArrayList<>();
+                    double[][] groupWeights = new double[packed.length][];
+                    for (int k = 0; k < packed.length; k++) {
+                        members.add(group.get(packed[k]));
+                        groupWeights[k] = weights[offset + packed[k]];
+                    }
+                    int r = tree++ % replicas.size();
+                    try (NDManager scope = replicas.get(r).manager().newSubManager()) {
+                        PolicyLoss.Result result = PolicyLoss.compute(scope, replicas.get(r), TreeBatch.of(members), members,
+                                groupWeights, objective, reference);
+                        gc.backward(result.loss());
+                        loss += result.loss().getFloat();
+                        tokens += result.tokens();
+                        clipped += result.clippedFraction() * result.tokens();
+                    }
+                }
+                offset += group.size();
             }
-            gc.backward(total);
-            loss = total.getFloat();
-        } finally {
-            scopes.forEach(NDManager::close);
         }
         for (int r = 1; r < replicas.size(); r++) {
             for (var e : model.parameters().entrySet()) {

@@ -39,6 +39,42 @@ public final class TreeBatch {
         this.flatTokens = flatTokens;
     }
 
+    /**
+     * Splits samples into trees of at most {@code maxTokens} rows each (a longer sample gets a tree of
+     * its own): tree attention is quadratic in a tree's rows, so bounding them bounds memory. Samples are
+     * taken in token order, which puts those sharing prefixes next to each other; a tree's size is then
+     * exactly the sum of each sample's length minus its common prefix with the one before.
+     * Returns, per tree, the indices of its samples in {@code samples}.
+     */
+    public static List<int[]> pack(List<TrainingSample> samples, int maxTokens) {
+        Integer[] order = new Integer[samples.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Arrays.compare(samples.get(x).tokens(), samples.get(y).tokens()));
+        List<int[]> trees = new ArrayList<>();
+        List<Integer> current = new ArrayList<>();
+        int rows = 0;
+        int[] previous = null;
+        for (int i : order) {
+            int[] t = samples.get(i).tokens();
+            int added = t.length - (previous == null ? 0 : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t));
+            if (!current.isEmpty() && rows + added > maxTokens) {
+                trees.add(current.stream().mapToInt(Integer::intValue).toArray());
+                current.clear();
+                rows = 0;
+                added = t.length;
+            }
+            current.add(i);
+            rows += added;
+            previous = t;
+        }
+        if (!current.isEmpty()) {
+            trees.add(current.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return trees;
+    }
+
     /** Merges the samples' token sequences into one prefix tree. */
     public static TreeBatch of(List<TrainingSample> samples) {
         // Build the trie: node 0.. with (parent, token) -> child.

@@ -54,6 +54,39 @@ class PolicyLossTest {
     }
 
     @Test
+    void thePolicyGradientScoresTokensAtTheTemperatureTheyWereSampledAt() {
+        try (DecoderModel model = DecoderModel.random(TreeTrainingTest.CONFIG, 6, Device.cpu())) {
+            int[] tokens = {4, 9, 13, 21, 8};
+            boolean[] trainable = {false, false, true, true, true};
+            float temperature = 0.7f;
+            // The behaviour log-probs the sampler reports at T = 0.7: log_softmax(logits / T) of each drawn token.
+            float[] behaviour = new float[5];
+            behaviour[0] = behaviour[1] = Float.NaN;
+            try (NDManager scope = model.manager().newSubManager()) {
+                NDArray logits = model.logits(scope, model.hidden(scope, new int[][] {{4, 9, 13, 21}}, DecoderModel.positions(0, 4),
+                        DecoderModel.causal(0, 4), null).reshape(4, -1));
+                float[] lp = logits.div(temperature).logSoftmax(-1).toFloatArray();
+                int vocab = model.config().vocabSize();
+                for (int t = 2; t < 5; t++) {
+                    behaviour[t] = lp[(t - 1) * vocab + tokens[t]];
+                }
+            }
+            List<TrainingSample> batch = List.of(new TrainingSample(tokens, trainable, behaviour, 1.0));
+            Objective pg = Objective.dapo().withTemperature(temperature);
+            try (NDManager scope = model.manager().newSubManager()) {
+                PolicyLoss.Result r = PolicyLoss.compute(scope, model, TreeBatch.of(batch), batch, pg.aggregation().weights(batch), pg, null);
+                assertEquals(1.0, r.meanRatio(), 1e-4, "same weights, same temperature: every ratio is 1");
+                assertEquals(0.0, r.clippedFraction(), 1e-9);
+            }
+            try (NDManager scope = model.manager().newSubManager()) {
+                PolicyLoss.Result r = PolicyLoss.compute(scope, model, TreeBatch.of(batch), batch, Objective.dapo().aggregation().weights(batch),
+                        Objective.dapo(), null);
+                assertTrue(Math.abs(r.meanRatio() - 1.0) > 1e-3, "scored at T = 1 the ratios are off: " + r.meanRatio());
+            }
+        }
+    }
+
+    @Test
     void klToAnIdenticalReferenceIsZeroAndPositiveOtherwise() {
         try (DecoderModel model = DecoderModel.random(TreeTrainingTest.CONFIG, 5, Device.cpu());
              DecoderModel same = DecoderModel.random(TreeTrainingTest.CONFIG, 5, Device.cpu());

@@ -110,4 +110,48 @@ class TrainerTest {
             }
         }
     }
+
+    @Test
+    void treesBoundedInSizeTrainExactlyLikeOneTreePerGroup() {
+        ModelConfig config = ModelConfig.qwen3(97, 32, 64, 2, 4, 2, 8);
+        List<List<TrainingSample>> groups = List.of(TreeTrainingTest.branchingSamples(4, 4), TreeTrainingTest.branchingSamples(5, 4));
+        List<double[]> rewards = List.of(new double[] {1, 0, 0, 1}, new double[] {0, 1, 1, 0.5});
+        int longest = groups.stream().flatMap(List::stream).mapToInt(t -> t.tokens().length).max().orElseThrow();
+        try (DecoderModel whole = DecoderModel.random(config, 11, Device.cpu());
+             DecoderModel split = DecoderModel.random(config, 11, Device.cpu())) {
+            Trainer a = new Trainer(whole, new AdamW(whole.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
+                    AdvantageEstimator.GRPO, null);
+            // One sample per tree at most: every group is split, each tree back-propagated on its own.
+            Trainer b = new Trainer(split, new AdamW(split.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
+                    AdvantageEstimator.GRPO, null).maxTreeTokens(longest);
+            for (int step = 0; step < 3; step++) {
+                Trainer.StepResult x = a.step(groups, rewards);
+                Trainer.StepResult y = b.step(groups, rewards);
+                assertTrue(Math.abs(x.loss() - y.loss()) < 1e-5, "loss " + x.loss() + " vs " + y.loss());
+                assertTrue(y.tokens() == x.tokens(), "the same loss terms");
+            }
+            for (String name : whole.parameters().keySet()) {
+                assertTrue(TreeTrainingTest.relativeError(whole.parameters().get(name).toFloatArray(),
+                        split.parameters().get(name).toFloatArray(), 1e-3) < 1e-4, name + ": bounded trees give the same weights");
+            }
+        }
+    }
+
+    @Test
+    void packKeepsEverySampleOnceAndTreesWithinTheBudget() {
+        List<TrainingSample> samples = new java.util.ArrayList<>(TreeTrainingTest.branchingSamples(6, 6));
+        samples.addAll(TreeTrainingTest.branchingSamples(7, 3));
+        for (int budget : new int[] {1, 20, 40, 1000}) {
+            List<int[]> trees = TreeBatch.pack(samples, budget);
+            int[] all = trees.stream().flatMapToInt(java.util.Arrays::stream).sorted().toArray();
+            assertTrue(java.util.Arrays.equals(all, java.util.stream.IntStream.range(0, samples.size()).toArray()),
+                    "budget " + budget + ": every sample in exactly one tree");
+            for (int[] tree : trees) {
+                List<TrainingSample> members = java.util.Arrays.stream(tree).mapToObj(samples::get).toList();
+                int rows = TreeBatch.of(members).size();
+                assertTrue(tree.length == 1 || rows <= budget, "budget " + budget + ": a tree of " + rows + " rows");
+            }
+        }
+        assertTrue(TreeBatch.pack(samples, 1000).size() < TreeBatch.pack(samples, 40).size(), "a larger budget makes fewer trees");
+    }
 }

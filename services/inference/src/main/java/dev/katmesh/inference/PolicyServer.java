@@ -101,18 +101,8 @@ public class PolicyServer {
      * template writes after it); empty when {@code full} does not start with {@code head}.
      */
     public java.util.Optional<String> continuation(String head, String full) {
-        if (!full.startsWith(head)) {
-            return java.util.Optional.empty();
-        }
-        int cut = -1;
-        for (int eos : model().config().eosTokenIds()) {
-            String mark = model().tokenizer().decode(new int[] {eos});
-            int at = head.lastIndexOf(mark);
-            if (at >= 0 && !mark.isEmpty()) {
-                cut = Math.max(cut, at + mark.length());
-            }
-        }
-        return java.util.Optional.of(full.substring(cut < 0 ? head.length() : cut));
+        List<String> marks = model().config().eosTokenIds().stream().map(id -> model().tokenizer().decode(new int[] {id})).toList();
+        return dev.katmesh.policy.ChatTemplate.continuation(head, full, marks);
     }
 
     public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {

@@ -85,6 +85,25 @@ public final class ChatTemplate {
     }
 
     /** The template's raise_exception(message). */
+    /**
+     * What {@code full} adds after {@code head}, counted from the end of the last end-of-turn mark in
+     * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
+     * template writes after it); empty when {@code full} does not start with {@code head}.
+     */
+    public static java.util.Optional<String> continuation(String head, String full, List<String> endOfTurnMarks) {
+        if (!full.startsWith(head)) {
+            return java.util.Optional.empty();
+        }
+        int cut = -1;
+        for (String mark : endOfTurnMarks) {
+            int at = mark.isEmpty() ? -1 : head.lastIndexOf(mark);
+            if (at >= 0) {
+                cut = Math.max(cut, at + mark.length());
+            }
+        }
+        return java.util.Optional.of(full.substring(cut < 0 ? head.length() : cut));
+    }
+
     public static String raiseException(String message) {
         throw new IllegalArgumentException(message);
     }

@@ -64,6 +64,27 @@ class CurriculumTest {
         assertTrue(e.getMessage().contains("stage 'x'") && e.getMessage().contains("topic"), e.getMessage());
         Files.writeString(f, "stages:\n  - name: y\n    objective: dance\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("objective must be"));
+        Files.writeString(f, "stages:\n  - name: z\n    objective: sft\n    sources: [{file: a.jsonl}]\n    min_reward: 0.5\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("min_reward"),
+                "min_reward filters scored trajectories: not for files");
+        Files.writeString(f, "stages:\n  - name: w\n    objective: sft\n    sources: [{file: a.jsonl}]\n    version_every: -1\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("version_every"));
+    }
+
+    @Test
+    void stagesMayHaveTheirOwnVersionCadenceAndAMinimumReward() throws Exception {
+        Path f = tmp.resolve("cadence.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 10, version_every: 5}
+                  - {name: adapt, objective: error_masked_sft, sources: [{topic: katmesh.trajectories.scored, source: deployed}],
+                     steps: 2, min_reward: 0.5}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(5, c.stages().get(0).versionEvery());
+        assertTrue(Double.isNaN(c.stages().get(0).minReward()));
+        assertEquals(0, c.stages().get(1).versionEvery(), "0: the learner's setting");
+        assertEquals(0.5, c.stages().get(1).minReward());
     }
 
     @Test

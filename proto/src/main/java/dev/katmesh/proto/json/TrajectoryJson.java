@@ -101,6 +101,11 @@ public final class TrajectoryJson {
         return out;
     }
 
+    /** Parses an outcome object (a trajectory's {@code outcome}, or what an agent reports when it ends a session). */
+    public static Outcome outcome(JsonNode node, String path) throws TrajectoryJsonException {
+        return new Reader().outcome(node, path);
+    }
+
     /** Parses an OpenAI {@code tools} array; null or missing gives none. */
     public static List<ToolSchema> tools(JsonNode array, String path) throws TrajectoryJsonException {
         if (array == null || array.isNull() || array.isMissingNode()) {

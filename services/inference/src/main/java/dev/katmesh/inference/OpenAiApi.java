@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.proto.json.ToolCallSyntax;
+import dev.katmesh.proto.json.TrajectoryJson;
+import dev.katmesh.proto.json.TrajectoryJsonException;
+import dev.katmesh.proto.v1.Outcome;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolCall;
 import io.vertx.core.http.HttpServerResponse;
@@ -55,7 +58,7 @@ public class OpenAiApi {
         router.post("/v1/chat/completions").handler(body).blockingHandler(ctx -> guarded(ctx, this::chat), false);
         router.post("/v1/completions").handler(body).blockingHandler(ctx -> guarded(ctx, this::completion), false);
         router.get("/v1/models").handler(ctx -> guarded(ctx, this::models));
-        router.post("/v1/sessions/:id/end").blockingHandler(ctx -> guarded(ctx, this::endSession), false);
+        router.post("/v1/sessions/:id/end").handler(body).blockingHandler(ctx -> guarded(ctx, this::endSession), false);
     }
 
     private interface Endpoint {
@@ -85,7 +88,23 @@ public class OpenAiApi {
 
     private void endSession(RoutingContext ctx, String agent) {
         String id = ctx.pathParam("id");
-        SessionRecorder.Ended ended = sessions.end(agent, id)
+        // The agent may report how the session ended (its submitted file or answer, its own test runs,
+        // its user's feedback): the reward scores the captured trajectory with it.
+        Outcome outcome = null;
+        String text = ctx.body() == null ? null : ctx.body().asString();
+        if (text != null && !text.isBlank()) {
+            try {
+                JsonNode body = JSON.readTree(text);
+                if (body != null && body.hasNonNull("outcome")) {
+                    outcome = TrajectoryJson.outcome(body.get("outcome"), "outcome");
+                }
+            } catch (TrajectoryJsonException e) {
+                throw ServingError.INVALID_REQUEST.with(e.getMessage(), e.path());
+            } catch (java.io.IOException e) {
+                throw ServingError.INVALID_REQUEST.with("the body is not JSON: " + e.getMessage(), null);
+            }
+        }
+        SessionRecorder.Ended ended = sessions.end(agent, id, outcome)
                 .orElseThrow(() -> ServingError.NOT_FOUND.with("no open session '" + id + "' for this API key", "id"));
         json(ctx.response(), 200, JSON.createObjectNode().put("session_id", id).put("trajectory_id", ended.trajectoryId())
                 .put("tokens", ended.tokens()).put("turns", ended.turns()).put("published", true));
@@ -97,7 +116,8 @@ public class OpenAiApi {
         OpenAiRequest req = OpenAiRequest.chat(body(ctx), settings.defaultMaxTokens(), settings.maxChoices());
         checkModel(req.model());
         SessionRecorder.Turn turn = req.n() == 1
-                ? sessions.begin(agent, ctx.request().getHeader(SessionRecorder.SESSION_HEADER), req.messages(), req.toolsEnabled() ? req.tools() : List.of())
+                ? sessions.begin(agent, ctx.request().getHeader(SessionRecorder.SESSION_HEADER),
+                        ctx.request().getHeader(SessionRecorder.TASK_HEADER), req.messages(), req.toolsEnabled() ? req.tools() : List.of())
                 : null;
         int[] prompt = turn != null ? turn.prompt() : server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of());
         Run run = new Run(ctx, req, "chatcmpl-", "chat.completion", prompt) {

@@ -1,6 +1,7 @@
 package dev.katmesh.inference;
 
 import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Outcome;
 import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolSchema;
@@ -52,6 +53,12 @@ public class SessionRecorder {
     /** The header naming a session; without it a session is keyed by the API key's agent id. */
     public static final String SESSION_HEADER = "x-katmesh-session-id";
 
+    /**
+     * The header naming the task a session works on (a task on katmesh.tasks): the captured trajectory
+     * carries it, so the reward runs that task's tests on the agent's submission.
+     */
+    public static final String TASK_HEADER = "x-katmesh-task-id";
+
     @Inject
     PolicyServer server;
 
@@ -93,7 +100,7 @@ public class SessionRecorder {
     }
 
     /** Begins a turn of {@code agent}'s session (or an uncaptured one when capture is off or the session is busy). */
-    public Turn begin(String agent, String sessionId, List<ChatMessage> messages, List<ToolSchema> tools) {
+    public Turn begin(String agent, String sessionId, String taskId, List<ChatMessage> messages, List<ToolSchema> tools) {
         String text = server.render(messages, tools, true);
         if (!settings.capture().enabled()) {
             return uncaptured(server.model().tokenizer().encode(text));
@@ -116,6 +123,9 @@ public class SessionRecorder {
                 return uncaptured(server.model().tokenizer().encode(text));
             }
             s.busy = true;
+            if (taskId != null && !taskId.isBlank()) {
+                s.taskId = taskId;
+            }
         }
         if (evicted != null) {
             publish(evicted, "evicted");
@@ -124,7 +134,7 @@ public class SessionRecorder {
     }
 
     /** Ends a session now; empty when it does not exist (or has nothing to publish). */
-    public Optional<Ended> end(String agent, String sessionId) {
+    public Optional<Ended> end(String agent, String sessionId, Outcome outcome) {
         Session s;
         synchronized (sessions) {
             s = sessions.remove(agent + "\u0000" + sessionId);
@@ -132,6 +142,7 @@ public class SessionRecorder {
         if (s == null || s.turns == 0) {
             return Optional.empty();
         }
+        s.outcome = outcome;
         return Optional.of(publish(s, "ended"));
     }
 
@@ -221,6 +232,8 @@ public class SessionRecorder {
         List<ChatMessage> messages = List.of();
         List<ToolSchema> tools = List.of();
         int turns;
+        String taskId = "";
+        Outcome outcome; // what the agent reported when it ended the session, if anything
         long createdMs = System.currentTimeMillis();
         volatile long lastUsedMs = createdMs;
         volatile boolean busy; // written under the sessions lock, or by the turn that owns it
@@ -312,6 +325,7 @@ public class SessionRecorder {
         private Session copy() {
             Session s = new Session(agent, sessionId);
             s.trajectoryId = trajectoryId;
+            s.taskId = taskId;
             s.tokens = tokens;
             s.segments.addAll(segments);
             s.messages = messages;
@@ -332,12 +346,15 @@ public class SessionRecorder {
         }
 
         Trajectory trajectory() {
-            Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(sessionId).setSessionId(sessionId)
+            Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(sessionId).setSessionId(sessionId).setTaskId(taskId)
                     .setAgentId(agent).setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED).setModel(server.name())
                     .setCreatedAtMs(createdMs).addAllMessages(messages).addAllTools(tools).addAllSegments(segments)
                     .putMetadata("captured_by", "katmesh-inference").putMetadata("turns", Integer.toString(turns));
             for (int id : tokens) {
                 t.addTokenIds(id);
+            }
+            if (outcome != null) {
+                t.setOutcome(outcome);
             }
             Map<String, ToolCall> calls = new HashMap<>();
             for (int i = 0; i < messages.size(); i++) {

@@ -58,7 +58,13 @@ public class WeightSync {
             try {
                 PolicyVersion latest = weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
                 if (latest.getVersion() <= server.version()) {
-                    return; // another announcement already brought it
+                    if (server.version() >= announced.getVersion()) {
+                        return; // another announcement already brought it
+                    }
+                    // The learner announced a version its Weights service does not serve yet: ask again.
+                    metrics.swapFailed("not_yet_served");
+                    Thread.sleep(backoff);
+                    continue;
                 }
                 long t0 = System.nanoTime();
                 Map<String, SafeTensors.Tensor> tensors = WeightsFetcher.fetch(weights, latest, settings.swap().fetchTimeout());

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
 @Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class})
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class, BenchCommand.Ingestion.class})
 final class BenchCommand {
 
     @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
@@ -104,6 +104,32 @@ final class BenchCommand {
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
             }
             return 0;
+        }
+    }
+
+    @Command(name = "ingestion", description = "Trajectories/s through reward to the learner vs Kafka's own ProducerPerformance and ConsumerPerformance on the same records (a fresh mesh in <data-dir>/bench-ingestion).")
+    static final class Ingestion implements Callable<Integer> {
+        @picocli.CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--records", defaultValue = "20000")
+        int records;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path home = MeshLayout.defaultHome();
+            java.nio.file.Path dir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("bench-ingestion");
+            MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
+            supervisor.up(java.time.Duration.ofMinutes(4)); // no model: the learner counts what it receives
+            try {
+                ObjectNode result = IngestionBenchmark.run(supervisor, records, java.time.Duration.ofMinutes(10));
+                System.out.println(json ? result.toString() : Katmesh.pretty(result));
+                return 0;
+            } finally {
+                supervisor.down();
+            }
         }
     }
 }

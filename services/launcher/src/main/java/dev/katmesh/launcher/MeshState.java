@@ -35,6 +35,11 @@ public final class MeshState {
     public String clusterId;
     /** The policy checkpoint folder the learner starts from and inference serves ({@code up --model}); null for none. */
     public String model;
+    /**
+     * Settings of each service (system properties, e.g. katmesh.learner.curriculum) given to {@code up}
+     * by the main job; kept so a restart of one service gets the same ones.
+     */
+    public Map<String, Map<String, String>> settings = new TreeMap<>();
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
 

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
@@ -56,6 +57,14 @@ public final class MeshSupervisor {
      * learner starts from and inference serves, kept in mesh.json for later starts.
      */
     public MeshState up(Duration timeout, Path model) throws IOException, InterruptedException {
+        return up(timeout, model, Map.of());
+    }
+
+    /**
+     * As {@link #up(Duration, Path)}, with settings per service (service id → system properties) that
+     * replace the ones kept from earlier starts for the services named.
+     */
+    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings) throws IOException, InterruptedException {
         checkBuilt();
         if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
@@ -65,6 +74,7 @@ public final class MeshSupervisor {
             if (model != null) {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
+            settings.forEach((service, props) -> state.settings.put(service, new java.util.TreeMap<>(props)));
             List<String> started = new ArrayList<>();
             try {
                 assignPorts(state);
@@ -282,6 +292,7 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.clients.inference.port=" + inference.grpcPort);
             env.put("KATMESH_ROLLOUT_API_KEY", ApiKey.resolve(layout).key());
         }
+        state.settings.getOrDefault(s.id(), Map.of()).forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         String extra = System.getenv("KATMESH_" + s.name() + "_OPTS");
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.trim().split("\\s+")));

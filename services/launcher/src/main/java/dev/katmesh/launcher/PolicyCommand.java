@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
 /** `./katmesh policy ...`: the policy model from the command line; each command prints one JSON object. */
 @Command(name = "policy", description = "Tokenize, render chats, score and generate with a Hugging Face checkpoint folder.",
         subcommands = {PolicyCommand.Tokenize.class, PolicyCommand.ChatTemplateCmd.class, PolicyCommand.Score.class,
-                PolicyCommand.Generate.class, PolicyCommand.Init.class})
+                PolicyCommand.Generate.class, PolicyCommand.Tokenizer.class, PolicyCommand.Init.class})
 final class PolicyCommand {
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -188,12 +188,45 @@ final class PolicyCommand {
         }
     }
 
+    @Command(name = "tokenizer", description = "Trains a byte-level BPE tokenizer on text files (one document per file, or JSONL with a \"text\" field per line) and writes it with katmesh's chat template.")
+    static final class Tokenizer implements Callable<Integer> {
+        @Option(names = "--out", required = true, paramLabel = "DIR")
+        Path out;
+
+        @Option(names = "--corpus", required = true, split = ",", paramLabel = "FILE")
+        List<Path> corpus;
+
+        @Option(names = "--vocab", defaultValue = "2048", description = "Vocabulary size, special tokens and the 256 bytes included.")
+        int vocab;
+
+        @Override
+        public Integer call() throws Exception {
+            List<String> texts = new java.util.ArrayList<>();
+            for (Path f : corpus) {
+                if (f.toString().endsWith(".jsonl")) {
+                    for (String line : Files.readAllLines(f)) {
+                        if (!line.isBlank()) {
+                            texts.add(JSON.readTree(line).path("text").asText(line));
+                        }
+                    }
+                } else {
+                    texts.add(Files.readString(f));
+                }
+            }
+            ObjectNode o = JSON.createObjectNode();
+            o.put("tokenizer", out.toAbsolutePath().toString());
+            o.put("vocab", ModelFactory.tokenizer(texts, vocab, out));
+            print(o);
+            return 0;
+        }
+    }
+
     @Command(name = "init", description = "Makes a fresh Qwen3 model of any shape from a seed (weights, config, and a tokenizer copied from --tokenizer).")
     static final class Init implements Callable<Integer> {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--tokenizer", required = true, paramLabel = "DIR", description = "A folder with tokenizer.json (and chat template) to copy.")
+        @Option(names = "--tokenizer", required = true, paramLabel = "DIR", description = "A folder with tokenizer.json and a chat template to copy (e.g. from `policy tokenizer`); its config.json, if any, gives vocabulary and special ids.")
         Path tokenizer;
 
         @Option(names = "--hidden", defaultValue = "256") int hidden;
@@ -202,19 +235,16 @@ final class PolicyCommand {
         @Option(names = "--heads", defaultValue = "4") int heads;
         @Option(names = "--kv-heads", defaultValue = "2") int kvHeads;
         @Option(names = "--head-dim", defaultValue = "64") int headDim;
+        @Option(names = "--max-positions", defaultValue = "4096") int maxPositions;
         @Option(names = "--seed", defaultValue = "0") long seed;
 
         @Override
         public Integer call() throws Exception {
-            ModelConfig base = ModelConfig.read(tokenizer.resolve("config.json"));
-            ModelConfig c = new ModelConfig(ModelConfig.QWEN3, base.vocabSize(), hidden, intermediate, layers, heads, kvHeads, headDim,
-                    1e-6, 10_000.0, 4096, true, false, true, base.eosTokenIds(), base.padTokenId(), 0.02);
-            try (DecoderModel m = DecoderModel.random(c, seed, PolicyModel.device("cpu"))) {
-                Checkpoints.saveModel(m, out, tokenizer);
-            }
+            long parameters = ModelFactory.init(tokenizer, new ModelFactory.Shape(hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions),
+                    seed, out);
             ObjectNode o = JSON.createObjectNode();
             o.put("model", out.toAbsolutePath().toString());
-            o.put("parameters", c.parameterCount());
+            o.put("parameters", parameters);
             print(o);
             return 0;
         }

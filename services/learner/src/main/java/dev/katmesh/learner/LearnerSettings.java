@@ -63,6 +63,14 @@ public interface LearnerSettings {
     @WithDefault("0")
     double klBeta();
 
+    /**
+     * The temperature rollouts sample at (katmesh.rollout.temperature): the behaviour log-probs are those
+     * of log_softmax(logits / T), and the policy gradient scores tokens at the same T so the importance
+     * ratio compares the same distributions.
+     */
+    @WithDefault("1.0")
+    double samplingTemperature();
+
     /** PPO clip range below 1. */
     @WithDefault("0.2")
     double epsLow();
@@ -71,6 +79,14 @@ public interface LearnerSettings {
     @WithDefault("0.28")
     double epsHigh();
 
+    /**
+     * The most rows one prefix tree of a step may have: a group's trajectories (or an SFT batch) are
+     * packed into trees up to this size, each back-propagated on its own. Tree attention is quadratic in
+     * a tree's rows, so this bounds the learner's memory; larger trees share more prefix computation.
+     */
+    @WithDefault("4096")
+    int maxTreeTokens();
+
     /** Checkpoints kept on disk (older ones are deleted). */
     @WithDefault("3")
     int keepCheckpoints();
@@ -78,4 +94,40 @@ public interface LearnerSettings {
     /** Default chunk size of the Weights stream, in bytes. */
     @WithDefault("1048576")
     int weightsChunkBytes();
+
+    /** The held-out evaluation of published versions. */
+    Eval eval();
+
+    interface Eval {
+
+        /**
+         * Held-out tasks (one protobuf-JSON Task per line, as {@code ./katmesh tasks generate} writes
+         * tasks-heldout.jsonl). Without it versions are not evaluated.
+         */
+        Optional<String> tasks();
+
+        /** Evaluate every this many versions; the initial version and each stage's last are always evaluated. */
+        @WithDefault("1")
+        int every();
+
+        /** Tokens per agent turn. */
+        @WithDefault("160")
+        int maxNewTokens();
+
+        /** The context an episode may grow to. */
+        @WithDefault("2048")
+        int maxContextTokens();
+
+        /** Turns per episode (a task's own limit applies when lower): a model that never submits costs at most this. */
+        @WithDefault("6")
+        int maxTurns();
+
+        /** The time one evaluation (all its episodes, which run together) may take. */
+        @WithDefault("300s")
+        Duration timeout();
+
+        /** The time limit of one bash call in the sandbox. */
+        @WithDefault("20s")
+        Duration bashTimeout();
+    }
 }

@@ -82,7 +82,7 @@ public class TrainingLoop {
     private static final Logger LOG = Logger.getLogger(TrainingLoop.class);
 
     /** A trajectory held by the loop until it is trained or dropped. */
-    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward) {}
+    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward, long publishedAtMs) {}
 
     @Inject
     LearnerSettings settings;
@@ -107,18 +107,24 @@ public class TrainingLoop {
     private volatile double lastRewardMean = Double.NaN;
     private volatile double lastAdvantageAbs = Double.NaN;
     private volatile long steps;
+    private volatile double heldoutPassRate = Double.NaN;
     private volatile String currentStage = "none";
     private CheckpointStore store;
+    private LearnerProgress progress;
+    private HeldOutEvaluator evaluator;
     private Counter tokensTrained;
 
     void onStart(@Observes StartupEvent event) {
         store = new CheckpointStore(Path.of(settings.checkpointDir()), settings.keepCheckpoints());
+        progress = new LearnerProgress(Path.of(settings.checkpointDir()).resolve("progress.jsonl"));
         Gauge.builder("katmesh.learner.loss", () -> lastLoss).description("Loss of the last optimiser step").register(registry);
         Gauge.builder("katmesh.learner.reward.mean", () -> lastRewardMean).description("Mean reward of the last step's samples").register(registry);
         Gauge.builder("katmesh.learner.policy.version", () -> published.get() == null ? -1 : published.get().version())
                 .description("The newest policy version published").register(registry);
         Gauge.builder("katmesh.learner.advantage.abs.mean", () -> lastAdvantageAbs)
                 .description("Mean |advantage| of the last step's samples").register(registry);
+        Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
+                .description("Held-out pass rate of the last evaluated version").register(registry);
         Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
         tokensTrained = Counter.builder("katmesh.learner.tokens.trained").description("Tokens with a loss term, trained (rate: tokens/s)").register(registry);
         Gauge.builder("katmesh.learner.checkpoint.age.seconds",
@@ -143,6 +149,11 @@ public class TrainingLoop {
     /** The newest published version, if any (for the Weights service). */
     public Optional<CheckpointStore.State> published() {
         return Optional.ofNullable(published.get());
+    }
+
+    /** What the learner has done: live state and per-version history. */
+    public LearnerProgress progress() {
+        return progress;
     }
 
     public CheckpointStore store() {
@@ -233,7 +244,10 @@ public class TrainingLoop {
     private void train(DecoderModel model, Path modelDir, PolicyTokenizer tokenizer, Curriculum curriculum,
                        Optional<CheckpointStore.State> resume, Path weightsDir) throws Exception {
         AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(settings.learningRate()));
-        ChatSamples chat = new ChatSamples(ChatTemplate.load(modelDir), tokenizer);
+        ChatTemplate template = ChatTemplate.load(modelDir);
+        ChatSamples chat = new ChatSamples(template, tokenizer);
+        evaluator = HeldOutEvaluator.of(settings.eval());
+        progress.curriculum(curriculum.stages().stream().map(Curriculum.Stage::name).toList());
         try (KafkaConsumer<String, byte[]> c = newConsumer(); KafkaProducer<String, byte[]> producer = newProducer()) {
             consumer = c;
             CheckpointStore.State from;
@@ -251,15 +265,21 @@ public class TrainingLoop {
                 published.set(from);
                 announce(producer, from, Double.NaN);
                 LOG.infof("initial policy version 0 written to %s", store.folder(0));
+                progress.published(point(from, model, tokenizer, template, true));
             }
             boolean fresh = from.stage().equals("base");
             int stageIndex = fresh ? 0 : curriculum.indexOf(from.stage());
             long stageStep = fresh ? 0 : from.stageStep();
             Run run = new Run(model, modelDir, chat, optimizer, c, producer, from.version(), from.step(), from.offsets());
+            run.tokenizer = tokenizer;
+            run.template = template;
             for (int i = stageIndex; i < curriculum.stages().size() && running; i++) {
                 run.stage(curriculum.stages().get(i), i == stageIndex ? stageStep : 0);
             }
-            LOG.info("the curriculum is complete");
+            if (running) {
+                LOG.info("the curriculum is complete");
+                progress.complete();
+            }
             while (running) {
                 Thread.sleep(500);
             }
@@ -282,7 +302,10 @@ public class TrainingLoop {
         final Counter trained;
         final Counter groupsTrained;
         final Counter groupsTimedOut;
+        final DistributionSummary latency;
         final ArrayDeque<Double> recentRewards = new ArrayDeque<>();
+        PolicyTokenizer tokenizer;
+        ChatTemplate template;
         boolean subscribed;
         long version;
         long step;
@@ -310,6 +333,9 @@ public class TrainingLoop {
                     .publishPercentileHistogram().register(registry);
             this.trained = Counter.builder("katmesh.learner.trajectories.trained").description("Trajectories trained").register(registry);
             this.groupsTrained = Counter.builder("katmesh.learner.groups.trained").description("Groups trained").register(registry);
+            this.latency = DistributionSummary.builder("katmesh.learner.agent.to.trainer.latency").baseUnit("milliseconds")
+                    .description("From a trajectory's publication to the gradient step that first trained it")
+                    .publishPercentiles(0.5, 0.99).register(registry);
             this.groupsTimedOut = Counter.builder("katmesh.learner.groups.timed.out").description("Groups trained incomplete after their timeout").register(registry);
         }
 
@@ -319,17 +345,19 @@ public class TrainingLoop {
             currentStage = s.name();
             trainer = new Trainer(replicas, optimizer,
                     Curriculum.objective(s, settings.epsLow(), settings.epsHigh(), settings.klBeta(),
-                            LossAggregation.valueOf(settings.lossAggregation().toUpperCase(Locale.ROOT))),
+                            LossAggregation.valueOf(settings.lossAggregation().toUpperCase(Locale.ROOT)))
+                            .withTemperature(s.kind() == Curriculum.Kind.POLICY_GRADIENT ? settings.samplingTemperature() : 1.0),
                     AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), reference,
-                    s.learningRate() / settings.learningRate());
+                    s.learningRate() / settings.learningRate()).maxTreeTokens(settings.maxTreeTokens());
             recentRewards.clear();
+            progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
             LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
             if (s.fromTopic()) {
                 topicStage();
             } else {
                 fileStage();
                 if (stepsSinceVersion > 0) {
-                    publishVersion();
+                    publishVersion(true);
                 }
             }
         }
@@ -397,7 +425,7 @@ public class TrainingLoop {
             // one already does when no step came after it); the next stage reads from there, so those
             // records are not lost between stages.
             if (stepsSinceVersion > 0) {
-                publishVersion();
+                publishVersion(true);
             }
             held.values().forEach(TreeSet::clear);
             for (Map.Entry<TopicPartition, Long> e : next.entrySet()) {
@@ -440,6 +468,10 @@ public class TrainingLoop {
                 dropped("other_source");
                 return;
             }
+            if (!rl && !Double.isNaN(stage.minReward()) && s.getReward() < stage.minReward()) {
+                dropped("below_min_reward");
+                return;
+            }
             if (rl && s.getPlaceholder()) {
                 dropped("placeholder");
                 return;
@@ -454,6 +486,7 @@ public class TrainingLoop {
                 StalenessGate.Decision d = gate.decide(oldest, version);
                 if (oldest >= 0) {
                     staleness.record(d.staleness());
+                    progress.staleness(d.staleness());
                 }
                 if (!d.accepted()) {
                     dropped("stale");
@@ -470,7 +503,7 @@ public class TrainingLoop {
                 dropped("too_long");
                 return;
             }
-            Member m = new Member(tp, r.offset(), sample, s.getReward());
+            Member m = new Member(tp, r.offset(), sample, s.getReward(), publishedAtMs(r, s));
             held.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
             String group = rl ? s.getTrajectory().getGroupId() : "batch";
             queue.addAll(groups.add(group, m).stream().map(GroupAssembler.Ready::members).toList());
@@ -480,6 +513,7 @@ public class TrainingLoop {
             List<List<TrainingSample>> batch = new ArrayList<>();
             List<double[]> rewards = new ArrayList<>();
             List<Member> members = new ArrayList<>();
+            List<Member> trainedMembers = new ArrayList<>();
             for (int i = 0; i < (rl ? settings.groupsPerStep() : 1) && !queue.isEmpty(); i++) {
                 List<Member> g = queue.poll();
                 double[] r = g.stream().mapToDouble(Member::reward).toArray();
@@ -491,10 +525,18 @@ public class TrainingLoop {
                 }
                 batch.add(g.stream().map(Member::sample).toList());
                 rewards.add(r);
+                trainedMembers.addAll(g);
             }
             if (!batch.isEmpty()) {
                 train(batch, rewards, batch.stream().mapToInt(List::size).sum());
                 stageStep++;
+                long now = System.currentTimeMillis();
+                for (Member m : trainedMembers) {
+                    if (m.publishedAtMs() > 0) {
+                        latency.record(Math.max(0, now - m.publishedAtMs()));
+                        progress.latency(Math.max(0, now - m.publishedAtMs()));
+                    }
+                }
             }
             for (Member m : members) {
                 held.get(m.partition()).remove(m.offset());
@@ -520,16 +562,18 @@ public class TrainingLoop {
             trained.increment(n);
             groupsTrained.increment(batch.size());
             tokensTrained.increment(result.tokens());
+            progress.stepped(step, stageStep + 1, result.loss(), stage.kind() == Curriculum.Kind.POLICY_GRADIENT ? mean : Double.NaN,
+                    n, result.tokens());
             LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories", step, stage.name(), stageStep, result.loss(), result.tokens(), n);
         }
 
         void maybePublish() throws Exception {
-            if (stepsSinceVersion >= settings.versionEvery()) {
-                publishVersion();
+            if (stepsSinceVersion >= (stage.versionEvery() > 0 ? stage.versionEvery() : settings.versionEvery())) {
+                publishVersion(false);
             }
         }
 
-        void publishVersion() throws Exception {
+        void publishVersion(boolean stageEnd) throws Exception {
             Map<String, Long> offsets = new HashMap<>(resumeOffsets);
             if (published.get() != null) {
                 offsets.putAll(published.get().offsets());
@@ -541,6 +585,8 @@ public class TrainingLoop {
             long v = version + 1;
             CheckpointStore.State state = store.write(v, step, stage.name(), stageStep, model, tokenizerDir, optimizer.state(),
                     optimizer.step(), offsets);
+            // Servable before announced: an inference instance that hears of it asks Weights for it at once.
+            published.set(state);
             announce(producer, state, lastRewardMean);
             if (subscribed && !offsets.isEmpty()) {
                 Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
@@ -549,9 +595,50 @@ public class TrainingLoop {
             }
             version = v;
             stepsSinceVersion = 0;
-            published.set(state);
             LOG.infof("policy version %d published (step %d, stage %s step %d, sha256 %s)", v, step, stage.name(), stageStep, state.sha256());
+            progress.published(point(state, model, tokenizer, template, stageEnd));
         }
+    }
+
+    /** A published version's point of the progress history, evaluated on the held-out tasks when due. */
+    private LearnerProgress.VersionPoint point(CheckpointStore.State state, DecoderModel model, PolicyTokenizer tokenizer,
+                                               ChatTemplate template, boolean stageEnd) throws Exception {
+        double rate = Double.NaN;
+        int passed = 0;
+        int total = 0;
+        long evalMs = 0;
+        if (evaluator != null && evaluator.due(state.version(), stageEnd)) {
+            progress.evaluating("policy version " + state.version() + " on " + evaluator.size() + " held-out tasks");
+            try {
+                var result = evaluator.evaluate(model, tokenizer, template, state.version());
+                rate = result.passRate();
+                passed = result.passed();
+                total = result.tasks().size();
+                evalMs = result.wallMs();
+                heldoutPassRate = rate;
+                LOG.infof("policy version %d: held-out pass rate %.3f (%d/%d) in %d ms", state.version(), rate, passed, total, evalMs);
+            } finally {
+                progress.evaluating(null);
+            }
+        }
+        return new LearnerProgress.VersionPoint(state.version(), state.stage(), state.step(), state.stageStep(), lastLoss,
+                lastRewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs);
+    }
+
+    /**
+     * When a trajectory was published: the reward service's {@code katmesh-published-ms} header (the raw
+     * record's timestamp), else the trajectory's creation time.
+     */
+    private static long publishedAtMs(ConsumerRecord<String, byte[]> r, ScoredTrajectory s) {
+        var h = r.headers().lastHeader("katmesh-published-ms");
+        if (h != null) {
+            try {
+                return Long.parseLong(new String(h.value(), java.nio.charset.StandardCharsets.UTF_8));
+            } catch (NumberFormatException e) {
+                // fall through
+            }
+        }
+        return s.getTrajectory().getCreatedAtMs();
     }
 
     private void announce(KafkaProducer<String, byte[]> producer, CheckpointStore.State state, double rewardMean) throws Exception {
@@ -590,6 +677,9 @@ public class TrainingLoop {
     }
 
     private void dropped(String reason, int n) {
+        if (progress != null) {
+            progress.dropped(reason, n);
+        }
         registry.counter("katmesh.learner.trajectories.dropped", "reason", reason).increment(n);
     }
 

@@ -217,7 +217,9 @@ public class RawTrajectoryConsumer {
                     .withKey(result.getTrajectory().getGroupId())
                     .withHeaders(new RecordHeaders()
                             .add("content-type", RawTrajectoryDecoder.PROTOBUF.getBytes(StandardCharsets.UTF_8))
-                            .add("katmesh-trajectory-id", id.getBytes(StandardCharsets.UTF_8)))
+                            .add("katmesh-trajectory-id", id.getBytes(StandardCharsets.UTF_8))
+                            // when the agent published it: the learner measures agent-to-trainer latency from here
+                            .add("katmesh-published-ms", Long.toString(publishedAtMs(raw)).getBytes(StandardCharsets.UTF_8)))
                     .build();
             return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
                     .invoke(() -> scoredCounter.increment())
@@ -245,6 +247,10 @@ public class RawTrajectoryConsumer {
                 .map(Header::value)
                 .map(v -> new String(v, StandardCharsets.UTF_8))
                 .orElse(null);
+    }
+
+    private static long publishedAtMs(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTimestamp().toEpochMilli()).orElse(System.currentTimeMillis());
     }
 
     private static String position(Message<byte[]> raw) {

@@ -7,6 +7,7 @@ import dev.katmesh.proto.v1.InferenceGrpc;
 import dev.katmesh.proto.v1.SamplingParams;
 import dev.katmesh.proto.v1.TokenizeRequest;
 import dev.katmesh.proto.v1.ToolSchema;
+import dev.katmesh.tasks.AgentPolicy;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -26,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  * shrinks the episode concurrency ({@link AdaptiveLimit}); a normal call lets it grow again.
  */
 @ApplicationScoped
-public class PolicyClient implements Policy {
+public class PolicyClient implements AgentPolicy {
 
     static final Set<Status.Code> RETRIABLE = Set.of(Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNAVAILABLE);
 

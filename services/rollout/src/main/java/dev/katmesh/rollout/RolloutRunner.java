@@ -5,6 +5,7 @@ import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.AgentTools;
+import dev.katmesh.tasks.Episode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.logging.Log;
@@ -171,9 +172,10 @@ public class RolloutRunner {
         int maxTurns = e.task.getMaxTurns() > 0 ? e.task.getMaxTurns() : settings.maxTurns();
         long t0 = System.nanoTime();
         long deadline = t0 + settings.episodeTimeout().toNanos();
+        Episode.Budget budget = new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), settings.temperature(), settings.topP());
         policy.limit().acquire();
         try {
-            while (e.turn(policy, tools, settings, maxTurns, deadline)) {
+            while (e.turn(policy, tools, budget, maxTurns, deadline)) {
                 if (e.tree == null && branchTurns.contains(e.turns)) {
                     for (int k = 1; k < settings.tree().branchFactor(); k++) {
                         Episode branch = e.fork(e.trajectoryId + "-b" + e.turns + "." + k, e.seed * 7919L + k);

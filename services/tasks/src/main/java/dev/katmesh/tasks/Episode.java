@@ -1,4 +1,4 @@
-package dev.katmesh.rollout;
+package dev.katmesh.tasks;
 
 import dev.katmesh.proto.json.ToolCallSyntax;
 import dev.katmesh.proto.v1.ChatMessage;
@@ -14,9 +14,6 @@ import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.v1.TreeLink;
 import dev.katmesh.proto.v1.WorkspaceFile;
-import dev.katmesh.tasks.AgentTools;
-import dev.katmesh.tasks.TaskTests;
-import dev.katmesh.tasks.Teacher;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,32 +27,37 @@ import java.util.stream.Stream;
  * One agent episode on a task: the multi-turn loop of the policy's tool calls, run in a sandboxed
  * workspace, with the observations fed back, until the agent submits, the turns or tokens run out, or
  * time is up. The context is kept as the exact token ids the model saw and sampled: each turn appends
- * only what the new messages add ({@link Policy#continuation}), so the trajectory's generated segments
+ * only what the new messages add ({@link AgentPolicy#continuation}), so the trajectory's generated segments
  * carry the tokens, behaviour log-probs and policy versions of the samples themselves.
  *
  * <p>An episode can {@link #fork} at a turn boundary: the copy shares the token prefix and continues on
  * its own workspace copy with other seeds, and records its parent and branch point (tree rollouts).
  */
-final class Episode {
+public final class Episode {
+
+    /** How much an episode may generate: tokens per turn, the context, and the sampling. */
+    public record Budget(int maxNewTokens, int maxContextTokens, float temperature, float topP) {}
 
     /** The nudge when a turn holds no tool call: the loop needs one to make progress. */
-    static final String NO_CALL = "No tool call was found. Use the tools (bash, write_file, read_file, submit) "
+    public static final String NO_CALL = "No tool call was found. Use the tools (bash, write_file, read_file, submit) "
             + "with the <tool_call> syntax; submit the solution file when the tests pass.";
 
-    final Task task;
-    final String trajectoryId;
+    public final Task task;
+    public final String trajectoryId;
     final String groupId;
-    final Path workspace;
-    final long seed;
+    public final Path workspace;
+    public final long seed;
     final List<ChatMessage> messages = new ArrayList<>();
     final List<ToolStep> steps = new ArrayList<>();
     final List<TokenSegment> segments = new ArrayList<>();
     int[] tokens = new int[0];
     int renderedMessages; // messages whose text the tokens hold
-    int turns;
-    String submittedPath = "";
-    String endReason = "";
-    TreeLink tree;
+    public int turns;
+    public String submittedPath = "";
+    public String endReason = "";
+    public TreeLink tree;
+    /** Who ran it (the trajectory's agent id). */
+    public String agentId = "katmesh-rollout";
     final long createdAtMs = System.currentTimeMillis();
 
     private Episode(Task task, String trajectoryId, String groupId, Path workspace, long seed) {
@@ -67,7 +69,7 @@ final class Episode {
     }
 
     /** A fresh episode: the task's files (and its tests, so the agent can run them) in a new workspace. */
-    static Episode start(Task task, String trajectoryId, String groupId, long seed) throws IOException {
+    public static Episode start(Task task, String trajectoryId, String groupId, long seed) throws IOException {
         Path ws = Files.createTempDirectory("katmesh-episode");
         Episode e = new Episode(task, trajectoryId, groupId, ws, seed);
         for (WorkspaceFile f : task.getFilesList()) {
@@ -89,7 +91,12 @@ final class Episode {
         return e;
     }
 
-    boolean ended() {
+    /** The conversation so far. */
+    public List<ChatMessage> messages() {
+        return List.copyOf(messages);
+    }
+
+    public boolean ended() {
         return !endReason.isEmpty();
     }
 
@@ -97,7 +104,27 @@ final class Episode {
      * Runs one turn: generate, parse the calls, execute them, feed the observations back. Returns false
      * when the episode ended (see {@link #endReason}).
      */
-    boolean turn(Policy policy, AgentTools tools, RolloutSettings s, int maxTurns, long deadlineNanos) throws InterruptedException {
+    public boolean turn(AgentPolicy policy, AgentTools tools, Budget s, int maxTurns, long deadlineNanos) throws InterruptedException {
+        int[] prompt = prompt(policy, s);
+        if (prompt == null) {
+            return false;
+        }
+        AgentPolicy.Generated g = policy.generate(prompt, Math.min(s.maxNewTokens(), s.maxContextTokens() - prompt.length),
+                s.temperature(), s.topP(), sampleSeed());
+        return apply(g, policy, tools, maxTurns, deadlineNanos);
+    }
+
+    /** The seed of this turn's sampling. */
+    public long sampleSeed() {
+        return seed * 1_000_003L + turns;
+    }
+
+    /**
+     * The first half of a turn: the context to generate from (the exact ids so far plus what the new
+     * messages add), or null when no room is left for a turn (the episode then ends with max_tokens).
+     * Callers that batch several episodes' generations call this, generate, then {@link #apply}.
+     */
+    public int[] prompt(AgentPolicy policy, Budget s) {
         List<ToolSchema> schemas = task.getToolsList();
         int[] prompt = tokens.length == 0 ? policy.render(messages, schemas) : concat(tokens, policy.continuation(messages, schemas, renderedMessages));
         if (prompt.length > tokens.length) {
@@ -107,9 +134,15 @@ final class Episode {
         renderedMessages = messages.size();
         int room = s.maxContextTokens() - prompt.length;
         if (room < 16) {
-            return end("max_tokens");
+            end("max_tokens");
+            return null;
         }
-        Policy.Generated g = policy.generate(prompt, Math.min(s.maxNewTokens(), room), s.temperature(), s.topP(), seed * 1_000_003L + turns);
+        return prompt;
+    }
+
+    /** The second half of a turn: records the generated tokens, runs the calls. False when the episode ended. */
+    public boolean apply(AgentPolicy.Generated g, AgentPolicy policy, AgentTools tools, int maxTurns, long deadlineNanos)
+            throws InterruptedException {
         int assistantIndex = messages.size();
         for (int at = 0; at < g.tokens().length; ) { // a segment per run of one policy version
             int end = at;
@@ -167,7 +200,7 @@ final class Episode {
     }
 
     /** A continuation of this episode from here, on a copy of its workspace, sampling with other seeds. */
-    Episode fork(String id, long newSeed) throws IOException {
+    public Episode fork(String id, long newSeed) throws IOException {
         Path ws = Files.createTempDirectory("katmesh-episode");
         copyTree(workspace, ws);
         Episode e = new Episode(task, id, groupId, ws, newSeed);
@@ -182,9 +215,9 @@ final class Episode {
         return e;
     }
 
-    Trajectory trajectory(String failure) {
+    public Trajectory trajectory(String failure) {
         Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(groupId).setTaskId(task.getTaskId())
-                .setAgentId("katmesh-rollout").setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT).setCreatedAtMs(createdAtMs)
+                .setAgentId(agentId).setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT).setCreatedAtMs(createdAtMs)
                 .addAllMessages(messages).addAllTools(task.getToolsList()).addAllSteps(steps).addAllSegments(segments)
                 .putMetadata("end_reason", failure == null ? endReason : "failed").putMetadata("turns", Integer.toString(turns));
         for (int id : tokens) {
@@ -204,7 +237,7 @@ final class Episode {
         return t.setOutcome(o).build();
     }
 
-    void cleanUp() {
+    public void cleanUp() {
         try {
             TaskTests.delete(workspace);
         } catch (IOException e) {

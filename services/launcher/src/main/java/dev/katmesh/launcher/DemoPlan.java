@@ -1,0 +1,115 @@
+package dev.katmesh.launcher;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default
+ * takes about 20 minutes on 2 cores; {@link #quick()} a few minutes (CI); flags scale either up.
+ *
+ * @param tasks          tasks generated (about a tenth are held out for the evaluation)
+ * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
+ * @param vocab          tokenizer vocabulary (trained on the run's own data)
+ * @param shape          the decoder made for the run
+ * @param corpusTasks    tasks generated (with another seed, never the held-out ones) for the mid-term code corpus
+ * @param midtermSteps   steps of mid-term LM on the generated code corpus (batch 32 short documents)
+ * @param sftSteps       steps of SFT on the teacher's trajectories (batch 8)
+ * @param rftSteps       steps of RFT (each two groups of {@code groupSize} rollouts)
+ * @param adaptSteps     steps of error-masked SFT on captured deployed sessions (batch 8)
+ * @param groupSize      rollouts per task in RFT
+ * @param sftVersionEvery a policy version (and an evaluation) every this many SFT steps
+ * @param rftVersionEvery a policy version every this many RFT steps (each hot-swapped into inference)
+ * @param learningRate   AdamW's rate for the supervised stages
+ * @param rftLearningRate AdamW's rate in RFT
+ * @param seed           of the tasks, the model and the sampling
+ */
+record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape, int corpusTasks, int midtermSteps, int sftSteps, int rftSteps,
+                int adaptSteps, int groupSize, int sftVersionEvery, int rftVersionEvery, double learningRate, double rftLearningRate,
+                long seed) {
+
+    /** A model this small derails at temperature 1 (no reward variance, no gradient); 0.7 keeps samples sensible and varied. */
+    static final double ROLLOUT_TEMPERATURE = 0.7;
+
+    static DemoPlan standard() {
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 200, 240, 48, 4, 4, 40, 4,
+                3e-3, 3e-4, 1);
+    }
+
+    static DemoPlan quick() {
+        return new DemoPlan(300, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 600, 120, 150, 8, 2, 4, 50, 4,
+                3e-3, 3e-4, 1);
+    }
+
+    DemoPlan withSteps(Integer sft, Integer rft, Integer tasksCount) {
+        return new DemoPlan(tasksCount == null ? tasks : tasksCount, mistakes, vocab, shape, corpusTasks, midtermSteps, sft == null ? sftSteps : sft,
+                rft == null ? rftSteps : rft, adaptSteps, groupSize, sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, seed);
+    }
+
+    DemoPlan withSeed(long s) {
+        return new DemoPlan(tasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, sftVersionEvery,
+                rftVersionEvery, learningRate, rftLearningRate, s);
+    }
+
+    /** The curriculum file of the run (paths relative to it). */
+    String curriculumYaml() {
+        return String.format(Locale.ROOT, """
+                # Written by ./katmesh demo: the KAT-Coder curriculum on the built-in task suite.
+                stages:
+                  - name: midterm
+                    objective: lm
+                    sources: [{file: corpus.jsonl}]
+                    steps: %d
+                    batch: 32
+                    learning_rate: %s
+                    version_every: %d
+                  - name: sft
+                    objective: sft
+                    sources: [{file: sft.jsonl}]
+                    balance_by: [language]
+                    steps: %d
+                    batch: 8
+                    learning_rate: %s
+                    version_every: %d
+                  - name: rft
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    steps: %d
+                    learning_rate: %s
+                    version_every: %d
+                  - name: adapt
+                    objective: error_masked_sft
+                    sources: [{topic: katmesh.trajectories.scored, source: deployed}]
+                    min_reward: 0.5
+                    steps: %d
+                    learning_rate: %s
+                    version_every: %d
+                """, midtermSteps, learningRate, Math.max(1, midtermSteps), sftSteps, learningRate, sftVersionEvery, rftSteps,
+                rftLearningRate, rftVersionEvery, adaptSteps, rftLearningRate, Math.max(1, adaptSteps));
+    }
+
+    /** The settings each service gets for the run (system properties). */
+    Map<String, Map<String, String>> serviceSettings(String curriculum, String heldout) {
+        Map<String, String> learner = new LinkedHashMap<>();
+        learner.put("katmesh.learner.curriculum", curriculum);
+        learner.put("katmesh.learner.eval.tasks", heldout);
+        learner.put("katmesh.learner.learning-rate", Double.toString(learningRate));
+        learner.put("katmesh.learner.group-size", Integer.toString(groupSize));
+        learner.put("katmesh.learner.groups-per-step", "2");
+        learner.put("katmesh.learner.group-timeout", "30s");
+        learner.put("katmesh.learner.max-staleness", "2");
+        learner.put("katmesh.learner.max-tree-tokens", "2048");
+        learner.put("katmesh.learner.keep-checkpoints", "2");
+        learner.put("katmesh.learner.sampling-temperature", Double.toString(ROLLOUT_TEMPERATURE));
+        // Write, test, submit: a model that solves a task needs three turns; an untrained one would spend every turn it gets.
+        learner.put("katmesh.learner.eval.max-turns", "4");
+        Map<String, String> rollout = new LinkedHashMap<>();
+        rollout.put("katmesh.rollout.group-size", Integer.toString(groupSize));
+        rollout.put("katmesh.rollout.max-turns", "6");
+        rollout.put("katmesh.rollout.max-new-tokens", "160");
+        rollout.put("katmesh.rollout.max-context-tokens", "2048");
+        rollout.put("katmesh.rollout.temperature", Double.toString(ROLLOUT_TEMPERATURE));
+        rollout.put("katmesh.rollout.concurrency.initial", "4");
+        return Map.of("learner", learner, "rollout", rollout);
+    }
+}

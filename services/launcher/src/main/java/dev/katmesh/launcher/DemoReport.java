@@ -1,0 +1,220 @@
+package dev.katmesh.launcher;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The main job's report: report.json (every policy version with its stage and held-out pass rate, the
+ * summary of what learning happened, the series behind the plots) and report.html with the plots,
+ * each also written as a PNG.
+ */
+final class DemoReport {
+
+    /** The verdict on learning, computed from the evaluated versions. */
+    record Summary(double first, long firstVersion, double last, long lastVersion, double sft, long sftVersion, double rft,
+                   long rftVersion, double rftBest) {
+        boolean rose() {
+            return last > first;
+        }
+
+        boolean rftBeatsSft() {
+            return !Double.isNaN(rft) && !Double.isNaN(sft) && rft > sft;
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final Map<String, String> STAGE_COLORS = Map.of("base", "#888888", "midterm", "#8c564b", "sft", "#1f77b4",
+            "rft", "#d62728", "adapt", "#2ca02c");
+
+    private DemoReport() {}
+
+    static Summary summarize(JsonNode versions) {
+        double first = Double.NaN, last = Double.NaN, sft = Double.NaN, rft = Double.NaN, rftBest = Double.NaN;
+        long firstV = -1, lastV = -1, sftV = -1, rftV = -1;
+        for (JsonNode v : versions) {
+            if (!v.path("heldout_pass_rate").isNumber()) {
+                continue;
+            }
+            double p = v.get("heldout_pass_rate").asDouble();
+            long n = v.path("version").asLong();
+            if (firstV < 0) {
+                first = p;
+                firstV = n;
+            }
+            last = p;
+            lastV = n;
+            switch (v.path("stage").asText()) {
+                case "sft" -> {
+                    sft = p;
+                    sftV = n;
+                }
+                case "rft" -> {
+                    rft = p;
+                    rftV = n;
+                    rftBest = Double.isNaN(rftBest) ? p : Math.max(rftBest, p);
+                }
+                default -> { }
+            }
+        }
+        return new Summary(first, firstV, last, lastV, sft, sftV, rft, rftV, rftBest);
+    }
+
+    /** Writes report.json, report.html and the PNGs into {@code dir}; returns the summary. */
+    static Summary write(Path dir, DemoPlan plan, DemoSetup.Prepared prepared, DemoRun.Outcome run) throws IOException {
+        Files.createDirectories(dir);
+        JsonNode versions = run.finalProgress().path("policy_versions");
+        Summary s = summarize(versions);
+
+        ObjectNode report = JSON.createObjectNode();
+        ArrayNode vs = report.putArray("policy_versions");
+        versions.forEach(v -> vs.add(v));
+        ObjectNode summary = report.putObject("summary");
+        summary.put("complete", run.complete());
+        summary.put("ended", run.why());
+        summary.put("wall_s", Math.round(run.wallSeconds()));
+        put(summary, "first_heldout_pass_rate", s.first());
+        summary.put("first_version", s.firstVersion());
+        put(summary, "last_heldout_pass_rate", s.last());
+        summary.put("last_version", s.lastVersion());
+        put(summary, "heldout_gain", s.last() - s.first());
+        put(summary, "sft_heldout_pass_rate", s.sft());
+        summary.put("sft_version", s.sftVersion());
+        put(summary, "rft_heldout_pass_rate", s.rft());
+        summary.put("rft_version", s.rftVersion());
+        put(summary, "rft_best_heldout_pass_rate", s.rftBest());
+        put(summary, "rft_minus_sft", s.rft() - s.sft());
+        summary.put("heldout_rose", s.rose());
+        summary.put("rft_beats_sft", s.rftBeatsSft());
+        summary.put("rollout_tasks_sent", run.rolloutTasks());
+        summary.put("deployed_sessions", run.deployedSessions());
+        summary.put("deployed_sessions_submitted", run.deployedSubmitted());
+        JsonNode fp = run.finalProgress();
+        summary.set("agent_to_trainer_ms", fp.path("agent_to_trainer_ms"));
+        summary.set("staleness", fp.path("staleness"));
+        summary.set("dropped", fp.path("dropped"));
+        summary.put("trajectories_trained", fp.path("trajectories_trained").asLong());
+        ObjectNode setup = report.putObject("setup");
+        setup.put("tasks_train", prepared.train().size());
+        setup.put("tasks_heldout", prepared.heldoutCount());
+        setup.put("sft_trajectories", prepared.sft());
+        setup.put("corpus_documents", prepared.corpusDocuments());
+        setup.put("vocab", prepared.vocab());
+        setup.put("parameters", prepared.parameters());
+        setup.set("plan", JSON.valueToTree(plan));
+        ArrayNode series = report.putArray("series");
+        run.series().forEach(series::add);
+        Files.writeString(dir.resolve("report.json"), JSON.writeValueAsString(report), StandardCharsets.UTF_8);
+
+        List<Map.Entry<String, Chart>> charts = charts(versions, run.series());
+        StringBuilder html = new StringBuilder();
+        html.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>katmesh main job report</title><style>")
+                .append("body{font-family:sans-serif;max-width:1340px;margin:24px auto;padding:0 12px;color:#222}")
+                .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}")
+                .append(".charts{display:flex;flex-wrap:wrap;gap:12px}.ok{color:#2a7d2a}.bad{color:#b22}</style></head><body>")
+                .append("<h1>katmesh main job</h1>");
+        html.append("<p id=\"verdict\">Held-out pass rate ").append(pct(s.first())).append(" (v").append(s.firstVersion()).append(") → ")
+                .append(pct(s.last())).append(" (v").append(s.lastVersion()).append("): <b class=\"").append(s.rose() ? "ok" : "bad").append("\">")
+                .append(String.format(Locale.ROOT, "%+.1f points", 100 * (s.last() - s.first()))).append("</b>. RFT (v").append(s.rftVersion())
+                .append(") ").append(pct(s.rft())).append(" against the SFT checkpoint (v").append(s.sftVersion()).append(") ").append(pct(s.sft()))
+                .append(": <b class=\"").append(s.rftBeatsSft() ? "ok" : "bad").append("\">")
+                .append(String.format(Locale.ROOT, "%+.1f points", 100 * (s.rft() - s.sft()))).append("</b>")
+                .append(" (best RFT version ").append(pct(s.rftBest())).append(").</p>");
+        html.append("<p>").append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))
+                .append(String.format(Locale.ROOT, " in %.1f min; %d tasks sent to rollout, %d deployed sessions (%d submitted), %d trajectories trained.",
+                        run.wallSeconds() / 60, run.rolloutTasks(), run.deployedSessions(), run.deployedSubmitted(),
+                        fp.path("trajectories_trained").asLong()))
+                .append(" Model: ").append(prepared.parameters()).append(" parameters, vocabulary ").append(prepared.vocab())
+                .append("; ").append(prepared.train().size()).append(" training tasks, ").append(prepared.heldoutCount()).append(" held out.</p>");
+        html.append("<div class=\"charts\">");
+        for (Map.Entry<String, Chart> c : charts) {
+            c.getValue().png(dir.resolve(c.getKey() + ".png"));
+            html.append("<figure id=\"").append(c.getKey()).append("\">").append(c.getValue().svg())
+                    .append("<figcaption><a href=\"").append(c.getKey()).append(".png\">").append(c.getKey()).append(".png</a></figcaption></figure>");
+        }
+        html.append("</div><h2>Policy versions</h2><table><tr><th>version</th><th>stage</th><th>step</th><th>loss</th><th>reward</th>")
+                .append("<th>held-out pass rate</th><th>trajectories trained</th></tr>");
+        for (JsonNode v : versions) {
+            html.append("<tr><td>").append(v.path("version").asLong()).append("</td><td>").append(esc(v.path("stage").asText()))
+                    .append("</td><td>").append(v.path("step").asLong()).append("</td><td>").append(num(v.path("loss")))
+                    .append("</td><td>").append(num(v.path("reward_mean"))).append("</td><td>")
+                    .append(v.path("heldout_pass_rate").isNumber() ? pct(v.get("heldout_pass_rate").asDouble()) + " (" + v.path("heldout_passed").asInt()
+                            + "/" + v.path("heldout_total").asInt() + ")" : "–")
+                    .append("</td><td>").append(v.path("trajectories_trained").asLong()).append("</td></tr>");
+        }
+        html.append("</table><p>Data: <a href=\"report.json\">report.json</a>.</p></body></html>\n");
+        Files.writeString(dir.resolve("report.html"), html, StandardCharsets.UTF_8);
+        return s;
+    }
+
+    private static List<Map.Entry<String, Chart>> charts(JsonNode versions, List<ObjectNode> series) {
+        Map<String, List<double[]>> byStage = new LinkedHashMap<>();
+        for (JsonNode v : versions) {
+            if (v.path("heldout_pass_rate").isNumber()) {
+                byStage.computeIfAbsent(v.path("stage").asText(), k -> new ArrayList<>())
+                        .add(new double[] {v.path("version").asDouble(), v.get("heldout_pass_rate").asDouble()});
+            }
+        }
+        List<Chart.Series> heldout = new ArrayList<>();
+        byStage.forEach((stage, points) -> heldout.add(new Chart.Series(stage, STAGE_COLORS.getOrDefault(stage, "#555555"), points, true)));
+        List<Map.Entry<String, Chart>> out = new ArrayList<>();
+        out.add(Map.entry("heldout", new Chart("Held-out pass rate per policy version", "policy version", "pass rate", heldout, 0.0, 1.0)));
+        out.add(Map.entry("reward", new Chart("Mean reward of the trained RL groups", "time (s)", "reward",
+                List.of(line("reward mean", "#d62728", series, n -> n.path("reward_mean"))), null, null)));
+        out.add(Map.entry("loss", new Chart("Training loss", "time (s)", "loss",
+                List.of(line("loss", "#1f77b4", series, n -> n.path("loss"))), 0.0, null)));
+        out.add(Map.entry("throughput", new Chart("Trajectories trained per second (last minute)", "time (s)", "trajectories/s",
+                List.of(line("trajectories/s", "#2ca02c", series, n -> n.path("trajectories_per_s"))), 0.0, null)));
+        out.add(Map.entry("latency", new Chart("Agent → trainer latency (publish to first gradient step)", "time (s)", "seconds",
+                List.of(line("p50", "#9467bd", series, n -> seconds(n.path("agent_to_trainer_p50_ms"))),
+                        line("p99", "#ff7f0e", series, n -> seconds(n.path("agent_to_trainer_p99_ms")))), 0.0, null)));
+        return out;
+    }
+
+    private static JsonNode seconds(JsonNode ms) {
+        return ms.isNumber() ? JSON.getNodeFactory().numberNode(ms.asDouble() / 1000) : ms;
+    }
+
+    private static Chart.Series line(String name, String color, List<ObjectNode> series, Function<JsonNode, JsonNode> value) {
+        List<double[]> points = new ArrayList<>();
+        for (ObjectNode n : series) {
+            JsonNode v = value.apply(n);
+            if (v != null && v.isNumber()) {
+                points.add(new double[] {n.path("t_s").asDouble(), v.asDouble()});
+            }
+        }
+        return new Chart.Series(name, color, points, false);
+    }
+
+    private static void put(ObjectNode o, String name, double v) {
+        if (Double.isFinite(v)) {
+            o.put(name, Math.round(v * 10_000) / 10_000.0);
+        } else {
+            o.putNull(name);
+        }
+    }
+
+    private static String pct(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.1f%%", 100 * v) : "–";
+    }
+
+    private static String num(JsonNode n) {
+        return n.isNumber() ? String.format(Locale.ROOT, "%.3f", n.asDouble()) : "–";
+    }
+
+    private static String esc(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+}

@@ -1,0 +1,95 @@
+package dev.katmesh.launcher;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.katmesh.proto.json.TrajectoryJson;
+import dev.katmesh.proto.v1.Task;
+import dev.katmesh.sandbox.BubblewrapSandbox;
+import dev.katmesh.tasks.TaskSuite;
+import dev.katmesh.tasks.Teacher;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** The built-in task suite as files (tasks-train.jsonl, tasks-heldout.jsonl, the teacher's sft.jsonl) and on katmesh.tasks. */
+final class TaskFiles {
+
+    /** What was written. */
+    record Written(List<TaskSuite.Generated> tasks, int train, int heldout, int sft) {}
+
+    private TaskFiles() {}
+
+    /**
+     * Generates {@code count} tasks from {@code seed} into {@code out}; with {@code mistakes} >= 0 the
+     * teacher also writes one SFT trajectory per training task (that share with a recoverable mistake).
+     */
+    static Written write(Path out, long seed, int count, double mistakes) throws IOException, InterruptedException {
+        Files.createDirectories(out);
+        List<TaskSuite.Generated> tasks = new TaskSuite(seed).generate(count);
+        JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
+        int train = 0;
+        int heldout = 0;
+        int sft = 0;
+        Teacher teacher = mistakes < 0 ? null : new Teacher(new BubblewrapSandbox());
+        if (teacher != null && !BubblewrapSandbox.available()) {
+            throw new IllegalStateException("the teacher runs solutions in bubblewrap: apt-get install -y bubblewrap, or pass --no-teacher");
+        }
+        Random r = new Random(seed);
+        try (BufferedWriter trainOut = Files.newBufferedWriter(out.resolve("tasks-train.jsonl"), StandardCharsets.UTF_8);
+             BufferedWriter heldOut = Files.newBufferedWriter(out.resolve("tasks-heldout.jsonl"), StandardCharsets.UTF_8);
+             BufferedWriter sftOut = Files.newBufferedWriter(out.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
+            for (TaskSuite.Generated g : tasks) {
+                Task t = g.task();
+                boolean isTrain = t.getSplit().equals("train");
+                (isTrain ? trainOut : heldOut).write(json.print(t) + "\n");
+                if (isTrain) {
+                    train++;
+                } else {
+                    heldout++;
+                }
+                if (teacher != null && isTrain) {
+                    var trajectory = teacher.teach(g, r.nextInt(t.getReferencesCount()), r.nextDouble() < mistakes);
+                    sftOut.write(new String(TrajectoryJson.write(trajectory), StandardCharsets.UTF_8) + "\n");
+                    sft++;
+                }
+            }
+        }
+        return new Written(tasks, train, heldout, sft);
+    }
+
+    /** Publishes tasks to katmesh.tasks (keyed by task id, protobuf). Returns how many. */
+    static int publish(String bootstrap, List<Task> tasks) throws Exception {
+        try (KafkaProducer<String, byte[]> producer = producer(bootstrap)) {
+            for (Task t : tasks) {
+                send(producer, t);
+            }
+        }
+        return tasks.size();
+    }
+
+    static KafkaProducer<String, byte[]> producer(String bootstrap) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Duration.ofSeconds(30).toMillis()));
+        return new KafkaProducer<>(p);
+    }
+
+    static void send(KafkaProducer<String, byte[]> producer, Task t) throws Exception {
+        ProducerRecord<String, byte[]> rec = new ProducerRecord<>("katmesh.tasks", t.getTaskId(), t.toByteArray());
+        rec.headers().add("content-type", "application/x-protobuf".getBytes(StandardCharsets.UTF_8));
+        producer.send(rec).get(30, TimeUnit.SECONDS);
+    }
+}

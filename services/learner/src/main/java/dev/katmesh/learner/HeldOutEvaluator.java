@@ -1,0 +1,54 @@
+package dev.katmesh.learner;
+
+import dev.katmesh.policy.ChatTemplate;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.PolicyTokenizer;
+import dev.katmesh.sandbox.Sandbox;
+import dev.katmesh.sandbox.Sandboxes;
+import dev.katmesh.tasks.AgentTools;
+import dev.katmesh.tasks.Episode;
+import dev.katmesh.tasks.HeldOutEvaluation;
+import dev.katmesh.tasks.TaskTests;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * Evaluates the learner's weights on the held-out tasks ({@link HeldOutEvaluation}), greedily, in the
+ * training thread right after a version is published: the figure belongs to exactly that version, and
+ * training waits for it (evaluation every N versions bounds that cost).
+ */
+final class HeldOutEvaluator {
+
+    private final HeldOutEvaluation evaluation;
+    private final LearnerSettings.Eval settings;
+
+    private HeldOutEvaluator(HeldOutEvaluation evaluation, LearnerSettings.Eval settings) {
+        this.evaluation = evaluation;
+        this.settings = settings;
+    }
+
+    /** The evaluator the settings ask for, or null without held-out tasks. */
+    static HeldOutEvaluator of(LearnerSettings.Eval settings) throws IOException {
+        if (settings.tasks().isEmpty()) {
+            return null;
+        }
+        Sandbox sandbox = Sandboxes.fromEnvironment(System.getenv());
+        HeldOutEvaluation e = new HeldOutEvaluation(HeldOutEvaluation.readTasks(Path.of(settings.tasks().get())),
+                new AgentTools(sandbox, settings.bashTimeout()), new TaskTests(sandbox),
+                new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), 0f, 1f), settings.timeout(), settings.maxTurns());
+        return new HeldOutEvaluator(e, settings);
+    }
+
+    boolean due(long version, boolean stageEnd) {
+        return version == 0 || stageEnd || version % Math.max(1, settings.every()) == 0;
+    }
+
+    int size() {
+        return evaluation.size();
+    }
+
+    HeldOutEvaluation.Result evaluate(DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, long version)
+            throws IOException, InterruptedException {
+        return evaluation.evaluate(new InProcessPolicy(model, tokenizer, template, version));
+    }
+}

@@ -1,0 +1,68 @@
+package dev.katmesh.learner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LearnerProgressTest {
+
+    static LearnerProgress.VersionPoint point(long v, String stage, double rate) {
+        return new LearnerProgress.VersionPoint(v, stage, v * 10, v, 0.5, Double.NaN, rate, (int) (rate * 10), Double.isNaN(rate) ? 0 : 10,
+                v * 80, 1000 + v, 5);
+    }
+
+    @Test
+    void theVersionHistorySurvivesARestartAndARepublishedVersionReplacesItsOlderCopy(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("progress.jsonl");
+        LearnerProgress p = new LearnerProgress(file);
+        p.published(point(0, "base", 0.0));
+        p.published(point(1, "sft", 0.2));
+        p.published(point(2, "sft", Double.NaN));
+        // The learner crashed after version 2 and resumed from version 1's checkpoint: 2 is published again.
+        LearnerProgress resumed = new LearnerProgress(file);
+        assertEquals(3, resumed.versions().size(), "reloaded from progress.jsonl");
+        resumed.published(point(2, "rft", 0.4));
+        List<LearnerProgress.VersionPoint> vs = new LearnerProgress(file).versions();
+        assertEquals(List.of(0L, 1L, 2L), vs.stream().map(LearnerProgress.VersionPoint::version).toList());
+        assertEquals("rft", vs.get(2).stage(), "the newer copy of version 2 wins");
+        assertTrue(Double.isNaN(new LearnerProgress(file).versions().get(0).rewardMean()), "NaN survives the round trip");
+        Files.writeString(file, "{\"version\": 3, \"sta", java.nio.file.StandardOpenOption.APPEND);
+        assertEquals(3, new LearnerProgress(file).versions().size(), "a torn last line (crash mid-append) is skipped");
+    }
+
+    @Test
+    void theSnapshotHasLiveFiguresAndEveryVersion(@TempDir Path dir) {
+        LearnerProgress p = new LearnerProgress(dir.resolve("progress.jsonl"));
+        p.curriculum(List.of("sft", "rft"));
+        p.stage("rft", "policy_gradient", 3, 40);
+        p.published(point(0, "base", 0.0));
+        p.published(point(1, "rft", 0.3));
+        for (int i = 1; i <= 100; i++) {
+            p.latency(i * 10L);
+        }
+        p.staleness(0);
+        p.staleness(2);
+        p.stepped(7, 4, 0.25, 0.6, 8, 4000);
+        p.dropped("stale", 3);
+        JsonNode s = p.snapshot();
+        assertEquals("rft", s.path("stage").asText());
+        assertEquals(4, s.path("stage_step").asLong());
+        assertEquals(40, s.path("stage_steps").asLong());
+        assertEquals(1, s.path("policy_version").asLong());
+        assertEquals(500, s.path("agent_to_trainer_ms").path("p50").asLong());
+        assertEquals(990, s.path("agent_to_trainer_ms").path("p99").asLong());
+        assertEquals(1.0, s.path("staleness").path("mean").asDouble(), 1e-9);
+        assertEquals(3, s.path("dropped").path("stale").asLong());
+        assertEquals(8, s.path("trajectories_trained").asLong());
+        assertTrue(s.path("trajectories_per_s").asDouble() > 0);
+        assertEquals(2, s.path("policy_versions").size());
+        assertEquals(0.3, s.path("policy_versions").get(1).path("heldout_pass_rate").asDouble(), 1e-9);
+        assertTrue(s.path("policy_versions").get(0).path("reward_mean").isNull(), "NaN is null in JSON");
+    }
+}

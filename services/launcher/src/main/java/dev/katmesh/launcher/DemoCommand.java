@@ -60,8 +60,16 @@ final class DemoCommand implements Callable<Integer> {
         Path dataDir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("demo");
         MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dataDir), System.out);
         // A fresh mesh each run: the learner starts from the new model, not from an older run's checkpoints.
+        // Only a mesh's data directory, an earlier demo's, or an empty folder is ever emptied.
         if (Files.exists(dataDir.resolve("mesh.json"))) {
             supervisor.down();
+        } else if (Files.isDirectory(dataDir) && !Files.isDirectory(dataDir.resolve("run"))) {
+            try (Stream<Path> entries = Files.list(dataDir)) {
+                if (entries.findAny().isPresent()) {
+                    System.err.println("demo: " + dataDir + " is not empty and holds no mesh (no mesh.json); choose another --data-dir");
+                    return 2;
+                }
+            }
         }
         deleteTree(dataDir);
         Path reportDir = report != null ? report : home.resolve("report");

@@ -32,7 +32,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final double ROLLOUT_TEMPERATURE = 0.7;
 
     static DemoPlan standard() {
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 200, 240, 48, 4, 4, 40, 4,
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 200, 240, 24, 4, 4, 60, 4,
                 3e-3, 3e-4, 1);
     }
 

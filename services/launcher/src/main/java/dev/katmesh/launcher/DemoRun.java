@@ -102,6 +102,9 @@ final class DemoRun {
                 if (stage.equals("adapt") && agents == null) {
                     agents = startAgents(deployedTasks, stopAgents, sessions, submitted);
                 }
+                if (stage.equals("adapt") && progress.has("stage_steps") && progress.path("stage_step").asLong() >= progress.path("stage_steps").asLong()) {
+                    stopAgents.set(true); // the stage has what it needs: leave the CPU to the last evaluation
+                }
                 series.add(point(t, progress, sessions.get()));
                 String line = line(t, progress, published, sessions.get(), submitted.get());
                 String key = line.substring(line.indexOf(']') + 1);

@@ -52,6 +52,8 @@ public final class LearnerProgress {
     private long tokensTrained;
     private boolean complete;
     private String evaluating;
+    private long recordsConsumed;
+    private int groupsQueued;
     private final long startedAtMs = System.currentTimeMillis();
 
     public LearnerProgress(Path file) {
@@ -112,6 +114,17 @@ public final class LearnerProgress {
         }
     }
 
+    /**
+     * Where a topic stage's loop stands after an iteration (the steps it could take are done): records
+     * taken from the topic so far, and complete groups waiting for a step. A driver that waits for every
+     * update (the synchronous baseline of {@code ./katmesh bench async}) tells from these whether the
+     * learner consumed what it was given and is waiting for more.
+     */
+    public synchronized void consumed(long records, int queuedGroups) {
+        this.recordsConsumed = records;
+        this.groupsQueued = queuedGroups;
+    }
+
     public synchronized void dropped(String reason, int n) {
         dropped.merge(reason, (long) n, Long::sum);
     }
@@ -168,6 +181,8 @@ public final class LearnerProgress {
         o.put("tokens_trained", tokensTrained);
         o.put("trajectories_per_s", rate(now, 60_000));
         o.put("complete", complete);
+        o.put("records_consumed", recordsConsumed);
+        o.put("groups_queued", groupsQueued);
         if (evaluating != null) {
             o.put("evaluating", evaluating);
         }

@@ -36,6 +36,7 @@ import java.util.Locale;
  *     until: {metric: reward_mean, at_least: 0.8}   # ...or a metric (with steps as a cap)
  *     steps: 1000
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
+ *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *   - name: adapt
  *     objective: error_masked_sft
  *     sources:
@@ -75,9 +76,14 @@ public record Curriculum(List<Stage> stages) {
      * @param versionEvery a new policy version every this many steps of the stage (0: the learner's setting)
      * @param minReward    topic stages with an SFT objective train only trajectories scored at least this
      *                     (rejection sampling of deployed sessions); NaN: all
+     * @param updatesPerBatch policy-gradient stages: optimiser updates on each batch of groups (GRPO's μ,
+     *                     Shao et al., 2024). The first is on the samples' own policy (up to staleness); the
+     *                     later ones are off-policy by the updates before them, which the clipped importance
+     *                     ratio bounds. Where generation costs far more than a step, μ > 1 learns more from
+     *                     each sample.
      */
     public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
-                        double learningRate, List<String> balanceBy, int versionEvery, double minReward) {
+                        double learningRate, List<String> balanceBy, int versionEvery, double minReward, int updatesPerBatch) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -88,7 +94,7 @@ public record Curriculum(List<Stage> stages) {
     /** The default when no file is given: one RFT stage on the scored topic, without end. */
     public static Curriculum rftOnly(double learningRate) {
         return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
-                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN)));
+                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN, 1)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -154,8 +160,12 @@ public record Curriculum(List<Stage> stages) {
             if (!Double.isNaN(minReward) && (kind == Kind.POLICY_GRADIENT || !topic)) {
                 throw new IllegalArgumentException(where + ": min_reward filters scored trajectories of an SFT stage on a topic");
             }
+            int updates = s.path("updates_per_batch").asInt(1);
+            if (updates < 1 || (updates > 1 && kind != Kind.POLICY_GRADIENT)) {
+                throw new IllegalArgumentException(where + ": updates_per_batch must be >= 1, and above 1 only for policy_gradient");
+            }
             stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
-                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward));
+                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates));
         }
         return new Curriculum(List.copyOf(stages));
     }

@@ -69,6 +69,9 @@ class CurriculumTest {
                 "min_reward filters scored trajectories: not for files");
         Files.writeString(f, "stages:\n  - name: w\n    objective: sft\n    sources: [{file: a.jsonl}]\n    version_every: -1\n    steps: 3\n");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("version_every"));
+        Files.writeString(f, "stages:\n  - name: u\n    objective: sft\n    sources: [{file: a.jsonl}]\n    updates_per_batch: 2\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("updates_per_batch"),
+                "several updates per batch only make sense with a clipped policy gradient");
     }
 
     @Test
@@ -85,6 +88,9 @@ class CurriculumTest {
         assertTrue(Double.isNaN(c.stages().get(0).minReward()));
         assertEquals(0, c.stages().get(1).versionEvery(), "0: the learner's setting");
         assertEquals(0.5, c.stages().get(1).minReward());
+        assertEquals(1, c.stages().get(1).updatesPerBatch(), "one update per batch unless asked");
+        Files.writeString(f, "stages:\n  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4, updates_per_batch: 3}\n");
+        assertEquals(3, Curriculum.load(f, 1e-4).stages().get(0).updatesPerBatch());
     }
 
     @Test

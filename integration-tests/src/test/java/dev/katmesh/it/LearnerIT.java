@@ -102,6 +102,17 @@ class LearnerIT {
             assertEquals(6, after.get(3L).getStep(), "version 3 = steps 5 and 6, each group trained once into it");
             Thread.sleep(1000);
             assertEquals(8.0, Mesh.metric(learner, TRAINED, null), "nothing else was trained");
+
+            // The lineage agrees: the ledger names every group once, and the audit finds nothing lost or twice.
+            String out = mesh.katmesh(Duration.ofMinutes(2), "audit", "--json");
+            com.fasterxml.jackson.databind.JsonNode audit = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+            assertEquals(28, audit.path("scored").asInt(), audit.toString());
+            assertEquals(24, audit.path("trained").asInt(), "g1..g4, fresh and after-restart: " + audit);
+            assertEquals(4, audit.path("dropped_reasons").path("stale").asInt(), audit.toString());
+            assertEquals(0, audit.path("lost").size(), audit.toString());
+            assertEquals(0, audit.path("trained_twice").size(), "the fresh group's first training died with the process: " + audit);
+            assertEquals(4, audit.path("ledger_versions").asInt(), "versions 0 to 3: " + audit);
         }
     }
 

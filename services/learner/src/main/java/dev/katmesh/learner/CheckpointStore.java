@@ -50,6 +50,13 @@ public final class CheckpointStore {
     /** Writes a checkpoint atomically; returns its state (with the weights' SHA-256). */
     public State write(long version, long step, String stage, long stageStep, DecoderModel model, Path tokenizerDir,
                        Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets) throws IOException {
+        return write(version, step, stage, stageStep, model, tokenizerDir, optimizerState, optimizerStep, offsets, null);
+    }
+
+    /** As the other write, with the version's {@link TrainingLedger} entry inside the checkpoint (atomic with it). */
+    public State write(long version, long step, String stage, long stageStep, DecoderModel model, Path tokenizerDir,
+                       Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets,
+                       TrainingLedger.Entry ledgerEntry) throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
         deleteRecursively(tmp);
@@ -59,6 +66,9 @@ public final class CheckpointStore {
         }
         State state = new State(version, step, stage, stageStep, weightsSha256(tmp), new TreeMap<>(offsets), System.currentTimeMillis());
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
+        if (ledgerEntry != null) {
+            Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
+        }
         Path target = folder(version);
         deleteRecursively(target);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -80,6 +90,11 @@ public final class CheckpointStore {
             }
             return Optional.of(JSON.readValue(newest.get().resolve(STATE_FILE).toFile(), State.class));
         }
+    }
+
+    /** The ledger entry written with a checkpoint, or null (none, or a checkpoint from before ledgers). */
+    public TrainingLedger.Entry ledgerEntry(long version) throws IOException {
+        return TrainingLedger.read(folder(version).resolve(TrainingLedger.ENTRY_FILE));
     }
 
     public Optional<State> state(long version) throws IOException {

@@ -17,6 +17,7 @@ import dev.katmesh.training.DataMix;
 import dev.katmesh.training.LossAggregation;
 import dev.katmesh.training.GroupAssembler;
 import dev.katmesh.training.StalenessGate;
+import dev.katmesh.training.StepQueue;
 import dev.katmesh.training.Trainer;
 import dev.katmesh.training.TrainingSample;
 import io.micrometer.core.instrument.Counter;
@@ -40,6 +41,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -82,7 +85,8 @@ public class TrainingLoop {
     private static final Logger LOG = Logger.getLogger(TrainingLoop.class);
 
     /** A trajectory held by the loop until it is trained or dropped. */
-    record Member(TopicPartition partition, long offset, TrainingSample sample, double reward, long publishedAtMs) {}
+    record Member(String trajectoryId, TopicPartition partition, long offset, TrainingSample sample, double reward, long publishedAtMs,
+                  long oldestVersion) {}
 
     @Inject
     LearnerSettings settings;
@@ -111,12 +115,14 @@ public class TrainingLoop {
     private volatile String currentStage = "none";
     private CheckpointStore store;
     private LearnerProgress progress;
+    private TrainingLedger ledger;
     private HeldOutEvaluator evaluator;
     private Counter tokensTrained;
 
     void onStart(@Observes StartupEvent event) {
         store = new CheckpointStore(Path.of(settings.checkpointDir()), settings.keepCheckpoints());
         progress = new LearnerProgress(Path.of(settings.checkpointDir()).resolve("progress.jsonl"));
+        ledger = new TrainingLedger(Path.of(settings.checkpointDir()).resolve("ledger.jsonl"));
         Gauge.builder("katmesh.learner.loss", () -> lastLoss).description("Loss of the last optimiser step").register(registry);
         Gauge.builder("katmesh.learner.reward.mean", () -> lastRewardMean).description("Mean reward of the last step's samples").register(registry);
         Gauge.builder("katmesh.learner.policy.version", () -> published.get() == null ? -1 : published.get().version())
@@ -160,6 +166,11 @@ public class TrainingLoop {
         return store;
     }
 
+    /** Which trajectory ids each published version trained and dropped. */
+    public TrainingLedger ledger() {
+        return ledger;
+    }
+
     /** Null while healthy, else why the loop stopped. */
     public String failure() {
         return thread != null && !thread.isAlive() && running ? (failure == null ? "training loop exited" : failure) : failure;
@@ -198,9 +209,7 @@ public class TrainingLoop {
             while (running) {
                 var records = c.poll(Duration.ofMillis(500));
                 for (ConsumerRecord<String, byte[]> r : records) {
-                    if (parse(r) != null) {
-                        dropped("no_model");
-                    }
+                    dropped(parse(r) != null ? "no_model" : "malformed");
                 }
                 if (!records.isEmpty()) {
                     c.commitSync();
@@ -258,10 +267,16 @@ public class TrainingLoop {
                 opt.tensors().forEach((name, t) -> state.put(name, t.data()));
                 optimizer.restore(opt.step(), state);
                 published.set(from);
+                if (ledger.reconcile(store.ledgerEntry(from.version()))) {
+                    LOG.infof("the ledger entry of policy version %d was appended on resume (a crash came between its checkpoint and the ledger)",
+                            from.version());
+                }
                 LOG.infof("resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
                         from.version(), from.step(), from.stage(), from.stageStep(), from.offsets());
             } else {
-                from = store.write(0, 0, "base", 0, model, modelDir, optimizer.state(), 0, Map.of());
+                TrainingLedger.Entry base = new TrainingLedger.Entry(0, 0, "base", List.of(), Map.of(), System.currentTimeMillis());
+                from = store.write(0, 0, "base", 0, model, modelDir, optimizer.state(), 0, Map.of(), base);
+                ledger.append(base);
                 published.set(from);
                 announce(producer, from, Double.NaN);
                 LOG.infof("initial policy version 0 written to %s", store.folder(0));
@@ -304,9 +319,15 @@ public class TrainingLoop {
         final Counter groupsTimedOut;
         final DistributionSummary latency;
         final ArrayDeque<Double> recentRewards = new ArrayDeque<>();
+        // Lineage since the last published version (see TrainingLedger), and every id trained so far: a
+        // record trained into a checkpoint and read again (its offset was behind one still held) is skipped.
+        final Set<String> alreadyTrained = ledger.trainedIds();
+        List<String> trainedSinceVersion = new ArrayList<>();
+        Map<String, List<String>> droppedSinceVersion = new TreeMap<>();
         PolicyTokenizer tokenizer;
         ChatTemplate template;
         boolean subscribed;
+        long recordsConsumed;
         long version;
         long step;
         int stepsSinceVersion;
@@ -315,7 +336,7 @@ public class TrainingLoop {
         long stageStep;
         Trainer trainer;
         GroupAssembler<Member> groups;
-        ArrayDeque<List<Member>> queue;
+        StepQueue<Member> queue;
 
         Run(DecoderModel model, Path tokenizerDir, ChatSamples chat, AdamW optimizer, KafkaConsumer<String, byte[]> consumer,
             KafkaProducer<String, byte[]> producer, long version, long step, Map<String, Long> resumeOffsets) {
@@ -407,19 +428,23 @@ public class TrainingLoop {
             boolean rl = stage.kind() == Curriculum.Kind.POLICY_GRADIENT;
             int size = rl ? settings.groupSize() : settings.groupSize() * settings.groupsPerStep();
             groups = new GroupAssembler<>(size, settings.groupTimeout().toMillis(), System::currentTimeMillis);
-            queue = new ArrayDeque<>();
+            queue = new StepQueue<>(settings.groupsPerStep(), rl ? gate : null, Member::reward, Member::oldestVersion, this::skipped);
             subscribe();
             while (running && !stageDone()) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                     accept(r, rl);
+                    recordsConsumed++;
                 }
                 for (GroupAssembler.Ready<Member> g : groups.expired()) {
                     groupsTimedOut.increment();
-                    queue.add(g.members());
+                    queue.offer(g.members());
                 }
-                while (queue.size() >= (rl ? settings.groupsPerStep() : 1) && !stageDone()) {
-                    topicStep(rl);
+                queue.dropStale(version);
+                while (queue.ready() && !stageDone()) {
+                    topicStep();
+                    queue.dropStale(version);
                 }
+                progress.consumed(recordsConsumed, queue.size());
             }
             // The stage ends with a checkpoint whose offsets stop before what it holds untrained (the last
             // one already does when no step came after it); the next stage reads from there, so those
@@ -461,77 +486,99 @@ public class TrainingLoop {
             next.put(tp, r.offset() + 1);
             ScoredTrajectory s = parse(r);
             if (s == null) {
+                droppedId("malformed", headerId(r));
+                return;
+            }
+            String id = s.getTrajectory().getTrajectoryId();
+            if (alreadyTrained.contains(id)) {
+                droppedId("already_trained", id);
                 return;
             }
             String wanted = stage.sources().get(0).trajectorySource();
             if (wanted != null && !wanted.equals(sourceTag(s.getTrajectory().getSource()))) {
-                dropped("other_source");
+                droppedId("other_source", id);
                 return;
             }
             if (!rl && !Double.isNaN(stage.minReward()) && s.getReward() < stage.minReward()) {
-                dropped("below_min_reward");
+                droppedId("below_min_reward", id);
                 return;
             }
             if (rl && s.getPlaceholder()) {
-                dropped("placeholder");
+                droppedId("placeholder", id);
                 return;
             }
             boolean hasTokens = s.getTrajectory().getTokenIdsCount() >= 2;
             if (rl && !hasTokens) {
-                dropped("no_tokens");
+                droppedId("no_tokens", id);
                 return;
             }
+            long oldest = rl ? TrajectorySamples.oldestVersion(s.getTrajectory()) : -1;
             if (rl) {
-                long oldest = TrajectorySamples.oldestVersion(s.getTrajectory());
                 StalenessGate.Decision d = gate.decide(oldest, version);
                 if (oldest >= 0) {
                     staleness.record(d.staleness());
                     progress.staleness(d.staleness());
                 }
                 if (!d.accepted()) {
-                    dropped("stale");
+                    droppedId("stale", id);
                     return;
                 }
             }
             boolean errorMasked = stage.kind() == Curriculum.Kind.ERROR_MASKED_SFT;
             TrainingSample sample = hasTokens ? TrajectorySamples.of(s, errorMasked) : chat.of(s.getTrajectory(), errorMasked);
             if (sample.trainableCount() == 0) {
-                dropped("no_generated_tokens");
+                droppedId("no_generated_tokens", id);
                 return;
             }
             if (sample.tokens().length > model.config().maxPositionEmbeddings()) {
-                dropped("too_long");
+                droppedId("too_long", id);
                 return;
             }
-            Member m = new Member(tp, r.offset(), sample, s.getReward(), publishedAtMs(r, s));
+            Member m = new Member(id, tp, r.offset(), sample, s.getReward(), publishedAtMs(r, s), oldest);
             held.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
             String group = rl ? s.getTrajectory().getGroupId() : "batch";
-            queue.addAll(groups.add(group, m).stream().map(GroupAssembler.Ready::members).toList());
+            for (GroupAssembler.Ready<Member> g : groups.add(group, m)) {
+                queue.offer(g.members());
+            }
         }
 
-        void topicStep(boolean rl) throws Exception {
+        /** A group the step queue dropped (no reward variance, too small, or stale by now): counted, offsets released. */
+        void skipped(List<Member> g, String reason) {
+            for (Member m : g) {
+                droppedId(reason, m.trajectoryId());
+            }
+            if (!reason.equals(StepQueue.STALE)) {
+                registry.counter("katmesh.learner.groups.skipped", "reason", reason).increment();
+            }
+            for (Member m : g) {
+                held.get(m.partition()).remove(m.offset());
+            }
+        }
+
+        /** A consumed record not trained, counted and kept for the ledger. */
+        void droppedId(String reason, String id) {
+            dropped(reason);
+            droppedSinceVersion.computeIfAbsent(reason, k -> new ArrayList<>()).add(id);
+        }
+
+        void topicStep() throws Exception {
             List<List<TrainingSample>> batch = new ArrayList<>();
             List<double[]> rewards = new ArrayList<>();
             List<Member> members = new ArrayList<>();
-            List<Member> trainedMembers = new ArrayList<>();
-            for (int i = 0; i < (rl ? settings.groupsPerStep() : 1) && !queue.isEmpty(); i++) {
-                List<Member> g = queue.poll();
-                double[] r = g.stream().mapToDouble(Member::reward).toArray();
+            for (List<Member> g : queue.take()) {
                 members.addAll(g);
-                if (rl && (g.size() < 2 || !AdvantageEstimator.hasSignal(r))) {
-                    dropped(g.size() < 2 ? "group_too_small" : "zero_variance", g.size());
-                    registry.counter("katmesh.learner.groups.skipped", "reason", g.size() < 2 ? "group_too_small" : "zero_variance").increment();
-                    continue;
-                }
                 batch.add(g.stream().map(Member::sample).toList());
-                rewards.add(r);
-                trainedMembers.addAll(g);
+                rewards.add(g.stream().mapToDouble(Member::reward).toArray());
             }
             if (!batch.isEmpty()) {
                 train(batch, rewards, batch.stream().mapToInt(List::size).sum());
                 stageStep++;
+                for (Member m : members) {
+                    trainedSinceVersion.add(m.trajectoryId());
+                    alreadyTrained.add(m.trajectoryId());
+                }
                 long now = System.currentTimeMillis();
-                for (Member m : trainedMembers) {
+                for (Member m : members) {
                     if (m.publishedAtMs() > 0) {
                         latency.record(Math.max(0, now - m.publishedAtMs()));
                         progress.latency(Math.max(0, now - m.publishedAtMs()));
@@ -546,6 +593,9 @@ public class TrainingLoop {
 
         void train(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
             Trainer.StepResult result = trainer.step(batch, rewards);
+            for (int u = 1; u < stage.updatesPerBatch(); u++) { // GRPO's μ: more updates on the same samples
+                result = trainer.step(batch, rewards);
+            }
             step++;
             steps = step;
             stepsSinceVersion++;
@@ -583,8 +633,13 @@ public class TrainingLoop {
                 offsets.put(key(e.getKey()), h == null || h.isEmpty() ? e.getValue() : h.first());
             }
             long v = version + 1;
+            TrainingLedger.Entry entry = new TrainingLedger.Entry(v, step, stage.name(), trainedSinceVersion, droppedSinceVersion,
+                    System.currentTimeMillis());
             CheckpointStore.State state = store.write(v, step, stage.name(), stageStep, model, tokenizerDir, optimizer.state(),
-                    optimizer.step(), offsets);
+                    optimizer.step(), offsets, entry);
+            ledger.append(entry);
+            trainedSinceVersion = new ArrayList<>();
+            droppedSinceVersion = new TreeMap<>();
             // Servable before announced: an inference instance that hears of it asks Weights for it at once.
             published.set(state);
             announce(producer, state, lastRewardMean);
@@ -660,6 +715,12 @@ public class TrainingLoop {
         producer.send(new ProducerRecord<>(VERSIONS_TOPIC, Long.toString(state.version()), pv.build().toByteArray())).get(30, TimeUnit.SECONDS);
     }
 
+    /** The id a scored record's header names, or its position when it has none (an unreadable record). */
+    private static String headerId(ConsumerRecord<String, byte[]> r) {
+        var h = r.headers().lastHeader("katmesh-trajectory-id");
+        return h != null ? new String(h.value(), java.nio.charset.StandardCharsets.UTF_8) : r.topic() + "-" + r.partition() + "@" + r.offset();
+    }
+
     private ScoredTrajectory parse(ConsumerRecord<String, byte[]> r) {
         try {
             ScoredTrajectory s = ScoredTrajectory.parseFrom(r.value() == null ? new byte[0] : r.value());
@@ -667,7 +728,6 @@ public class TrainingLoop {
             return s;
         } catch (InvalidProtocolBufferException e) {
             LOG.warnf("dropping an unreadable record at %s-%d@%d: %s", r.topic(), r.partition(), r.offset(), e.getMessage());
-            dropped("malformed");
             return null;
         }
     }

@@ -1,0 +1,203 @@
+package dev.katmesh.launcher;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.proto.json.TrajectoryJson;
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.Trajectory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./katmesh audit}: every trajectory id from published to trained, reconciled from the durable
+ * records (see {@link LineageAudit}). Exit 0 when nothing is lost, trained twice or scored twice; 1
+ * otherwise; 2 when the records cannot be read (the broker is down).
+ */
+@Command(name = "audit", description = "Reconciles published (raw), scored, dead-lettered and trained (the learner's ledger) trajectory ids: "
+        + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
+final class AuditCommand implements Callable<Integer> {
+
+    static final String RAW = "katmesh.trajectories.raw";
+    static final String SCORED = "katmesh.trajectories.scored";
+    static final String DLQ = "katmesh.trajectories.dlq";
+    /** The header the reward names a dead-letter record's reason with (its RejectReason). */
+    static final String REJECT_REASON = "katmesh-reject-reason";
+
+    @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+
+    @Option(names = "--json", description = "Print one JSON object (default: indented).")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        MeshSupervisor supervisor = mesh.supervisor();
+        ObjectNode result;
+        try {
+            result = audit(supervisor);
+        } catch (IllegalStateException e) {
+            System.err.println("audit: " + e.getMessage());
+            return 2;
+        }
+        System.out.println(json ? result.toString() : Katmesh.pretty(result));
+        return result.path("ok").asBoolean() ? 0 : 1;
+    }
+
+    /** Reads the records of the mesh in {@code supervisor}'s data directory and reconciles them. */
+    static ObjectNode audit(MeshSupervisor supervisor) throws Exception {
+        JsonNode status = supervisor.status();
+        if (!status.path("kafka").path("health").asText().equals("UP")) {
+            throw new IllegalStateException("the broker of " + status.path("data_dir").asText() + " is not running (./katmesh up, or restart kafka)");
+        }
+        String bootstrap = status.path("kafka").path("bootstrap").asText();
+        // Order matters for a live mesh: committed offsets first, then the ledger, then the topics to their
+        // ends, so every record a committed offset covers has its outcome in what is read after it.
+        Map<Integer, Long> rewardCommitted;
+        Map<Integer, Long> learnerCommitted;
+        System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
+        try (Admin admin = EmbeddedKafka.admin(bootstrap)) {
+            rewardCommitted = committed(admin, "katmesh-reward", RAW);
+            learnerCommitted = committed(admin, "katmesh-learner", SCORED);
+        }
+        System.err.println("audit: the learner's ledger");
+        List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
+        List<LineageAudit.Raw> raw = read(bootstrap, RAW, r -> new LineageAudit.Raw(r.partition(), r.offset(), rawId(r)));
+        List<LineageAudit.Scored> scored = read(bootstrap, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
+        List<LineageAudit.DeadLetter> dlq = read(bootstrap, DLQ, r -> new LineageAudit.DeadLetter(
+                (int) number(header(r, "dead-letter-partition"), -1), number(header(r, "dead-letter-offset"), -1),
+                header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
+        ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
+        result.put("ledger_versions", ledger == null ? 0 : ledger.size());
+        return result;
+    }
+
+    private static Map<Integer, Long> committed(Admin admin, String group, String topic) throws Exception {
+        Map<Integer, Long> out = new HashMap<>();
+        Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS);
+        offsets.forEach((tp, o) -> {
+            if (tp.topic().equals(topic) && o != null) {
+                out.put(tp.partition(), o.offset());
+            }
+        });
+        return out;
+    }
+
+    /** The learner's ledger: from the running learner, else from its file (the learner may be down after an incident). */
+    private static List<LineageAudit.LedgerEntry> ledger(MeshSupervisor supervisor, JsonNode status) throws Exception {
+        JsonNode learner = status.path("services").path("learner");
+        if (learner.path("health").asText().equals("UP")) {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(learner.path("http").asText() + "/katmesh/ledger"))
+                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("the learner answered " + r.statusCode() + " for its ledger");
+            }
+            return r.body().isBlank() ? null : LineageAudit.parseLedger(r.body());
+        }
+        Path file = supervisor.layout().serviceDataDir(MeshService.LEARNER).resolve("checkpoints").resolve("ledger.jsonl");
+        return Files.isRegularFile(file) ? LineageAudit.parseLedger(Files.readString(file, StandardCharsets.UTF_8)) : null;
+    }
+
+    /** Every record of a topic, from the beginning to the end offsets as they are now. */
+    static <T> List<T> read(String bootstrap, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));
+        List<T> out = new ArrayList<>();
+        System.err.println("audit: reading " + topic);
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (parts.stream().anyMatch(tp -> c.position(tp, Duration.ofSeconds(30)) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    StringBuilder behind = new StringBuilder();
+                    for (TopicPartition tp : parts) {
+                        long at = c.position(tp, Duration.ofSeconds(30));
+                        if (at < end.get(tp)) {
+                            behind.append(' ').append(tp.partition()).append(':').append(at).append('/').append(end.get(tp));
+                        }
+                    }
+                    throw new IllegalStateException("reading " + topic + " to its end took over 2 minutes (partition:position/end" + behind + ")");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                    if (r.offset() < end.get(new TopicPartition(topic, r.partition()))) {
+                        out.add(map.apply(r));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The trajectory id a raw record carries, as the reward reads it (protobuf or JSON), or null. */
+    static String rawId(ConsumerRecord<byte[], byte[]> r) {
+        if (r.value() == null) {
+            return null;
+        }
+        String type = header(r, "content-type");
+        try {
+            if (type != null && type.contains("protobuf")) {
+                String id = Trajectory.parseFrom(r.value()).getTrajectoryId();
+                return id.isEmpty() ? null : id;
+            }
+            String id = TrajectoryJson.parse(r.value()).trajectory().getTrajectoryId();
+            return id.isEmpty() ? null : id;
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    private static String scoredId(ConsumerRecord<byte[], byte[]> r) {
+        String id = header(r, "katmesh-trajectory-id");
+        if (id != null) {
+            return id;
+        }
+        try {
+            return ScoredTrajectory.parseFrom(r.value()).getTrajectory().getTrajectoryId();
+        } catch (Exception e) {
+            return "scored-" + r.partition() + "@" + r.offset();
+        }
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static long number(String s, long otherwise) {
+        try {
+            return s == null ? otherwise : Long.parseLong(s.trim());
+        } catch (NumberFormatException e) {
+            return otherwise;
+        }
+    }
+}

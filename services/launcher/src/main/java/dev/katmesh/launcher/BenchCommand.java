@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 
 /** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
 @Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class, BenchCommand.Ingestion.class})
+        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class, BenchCommand.Ingestion.class,
+                BenchCommand.Async.class})
 final class BenchCommand {
 
     @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
@@ -130,6 +131,38 @@ final class BenchCommand {
             } finally {
                 supervisor.down();
             }
+        }
+    }
+
+    @Command(name = "async", description = "Trajectories trained per minute: asynchronous streaming RL (staleness <= 2) vs synchronous "
+            + "(staleness 0, rollout waiting for every update), generation and training pinned to separate CPUs, with the ideal bound "
+            + "(t_gen + t_train) / max(t_gen, t_train) measured in the same run (fresh meshes in <data-dir>/bench-async).")
+    static final class Async implements Callable<Integer> {
+        @picocli.CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--generation-cpus", defaultValue = "0", description = "CPUs of inference, rollout, reward and the broker (default ${DEFAULT-VALUE}).")
+        String generationCpus;
+
+        @Option(names = "--training-cpus", defaultValue = "1", description = "CPUs of the learner (default ${DEFAULT-VALUE}).")
+        String trainingCpus;
+
+        @Option(names = "--minutes", defaultValue = "4", description = "Measured minutes per mode, after its warm-up (default ${DEFAULT-VALUE}).")
+        double minutes;
+
+        @Option(names = "--model", paramLabel = "DIR", description = "Start both modes from this checkpoint instead of making one (mid-term + SFT).")
+        java.nio.file.Path model;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path home = MeshLayout.defaultHome();
+            java.nio.file.Path dir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("bench-async");
+            ObjectNode result = new AsyncBenchmark(new AsyncBenchmark.Options(dir, generationCpus, trainingCpus,
+                    java.time.Duration.ofMillis((long) (minutes * 60_000)), java.time.Duration.ofMinutes(10), model), System.err).run();
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
         }
     }
 }

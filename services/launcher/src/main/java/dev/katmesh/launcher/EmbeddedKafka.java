@@ -53,13 +53,14 @@ final class EmbeddedKafka {
                 logger.cleaner.name = kafka.log.LogCleaner
                 logger.cleaner.level = WARN
                 """);
-        List<String> cmd = List.of(ManagedProcess.javaBinary(),
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        List<String> cmd = ManagedProcess.pinned(List.of(ManagedProcess.javaBinary(),
                 "-Xms256m", "-Xmx" + System.getProperty("katmesh.kafka.heap", "768m"),
                 "-XX:+UseG1GC", "-Djava.awt.headless=true",
                 "-Dlog4j2.configurationFile=" + log4j,
                 "-cp", layout.launcherClasspath(),
-                BrokerMain.class.getName(), props.toString(), state.clusterId, logDir.toString());
-        MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile("kafka"), layout.dataDir());
+                BrokerMain.class.getName(), props.toString(), state.clusterId, logDir.toString()), state.cpus.get("kafka"), env);
+        MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile("kafka"), layout.dataDir(), env);
         started.port = state.kafka.port;
         started.controllerPort = state.kafka.controllerPort;
         return started;

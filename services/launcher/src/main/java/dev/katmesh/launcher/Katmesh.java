@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
         description = "Online training of coding agents from their trajectories: the embedded mesh and its tools.",
         subcommands = {Katmesh.Up.class, Katmesh.Status.class, Katmesh.Down.class, Katmesh.Logs.class,
                 Katmesh.Restart.class, Katmesh.Topics.class, DemoCommand.class,
-                PolicyCommand.class, BenchCommand.class, SandboxCommand.class, TasksCommand.class})
+                PolicyCommand.class, BenchCommand.class, SandboxCommand.class, TasksCommand.class, AuditCommand.class})
 public final class Katmesh {
 
     public static void main(String[] args) {
@@ -60,11 +60,16 @@ public final class Katmesh {
                 description = "A Hugging Face checkpoint folder: the policy the learner trains and inference serves (kept for later starts).")
         Path model;
 
+        @Option(names = "--cpus", paramLabel = "PROCESS=CPUS",
+                description = "Pin a process (kafka, inference, rollout, reward or learner) to CPUs with taskset, e.g. --cpus learner=1 "
+                        + "--cpus inference=0; repeatable, kept for later starts.")
+        java.util.Map<String, String> cpus = new java.util.LinkedHashMap<>();
+
         @Override
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
-            supervisor.up(Duration.ofSeconds(timeout), model);
+            supervisor.up(Duration.ofSeconds(timeout), model, java.util.Map.of(), cpus);
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf("OpenAI-compatible API: %s  (API key %s: %s)%n", status.path("services").path("inference").path("openai").asText(),

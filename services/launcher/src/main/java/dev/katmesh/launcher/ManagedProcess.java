@@ -87,6 +87,44 @@ final class ManagedProcess {
         return killed;
     }
 
+    /**
+     * {@code command} run on the CPUs of {@code cpus} (a taskset list: "1", "0-1", "0,2"), or as it is for
+     * null. The environment gets OMP_NUM_THREADS = the number of those CPUs: PyTorch sizes its intra-op
+     * pool from the machine's cores otherwise, and its threads would contend for the few they may use
+     * (the JVM itself sizes its pools from the affinity mask).
+     */
+    static List<String> pinned(List<String> command, String cpus, java.util.Map<String, String> env) {
+        if (cpus == null || cpus.isBlank()) {
+            return command;
+        }
+        if (!new File("/usr/bin/taskset").canExecute()) {
+            throw new IllegalStateException("pinning to CPUs " + cpus + " needs taskset (Debian package util-linux)");
+        }
+        env.put("OMP_NUM_THREADS", Integer.toString(cpuCount(cpus)));
+        List<String> full = new ArrayList<>(List.of("/usr/bin/taskset", "-c", cpus));
+        full.addAll(command);
+        return full;
+    }
+
+    /** The number of CPUs in a taskset list ("0-2,5" → 4); IllegalArgumentException for anything else. */
+    static int cpuCount(String cpus) {
+        int n = 0;
+        for (String part : cpus.split(",")) {
+            String[] range = part.trim().split("-");
+            try {
+                int from = Integer.parseInt(range[0].trim());
+                int to = range.length == 2 ? Integer.parseInt(range[1].trim()) : from;
+                if (range.length > 2 || from < 0 || to < from) {
+                    throw new NumberFormatException();
+                }
+                n += to - from + 1;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("not a CPU list: '" + cpus + "' (expected e.g. 0, 0-1 or 0,2)");
+            }
+        }
+        return n;
+    }
+
     /** The java binary of the running JVM, so children run on the same Java. */
     static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();

@@ -40,6 +40,11 @@ public final class MeshState {
      * by the main job; kept so a restart of one service gets the same ones.
      */
     public Map<String, Map<String, String>> settings = new TreeMap<>();
+    /**
+     * CPUs per process ("kafka" or a service id → a taskset list such as "0" or "0-1"), given to {@code up
+     * --cpus}; a process without an entry runs on every CPU. Kept so a restart pins the same way.
+     */
+    public Map<String, String> cpus = new TreeMap<>();
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
 

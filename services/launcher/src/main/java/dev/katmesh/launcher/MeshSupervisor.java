@@ -65,7 +65,22 @@ public final class MeshSupervisor {
      * replace the ones kept from earlier starts for the services named.
      */
     public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings) throws IOException, InterruptedException {
+        return up(timeout, model, settings, Map.of());
+    }
+
+    /**
+     * As {@link #up(Duration, Path, Map)}, with the processes named ("kafka" or a service id) pinned to
+     * CPUs (taskset lists; see {@link MeshState#cpus}), replacing the pinning kept for them.
+     */
+    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus)
+            throws IOException, InterruptedException {
         checkBuilt();
+        for (Map.Entry<String, String> e : cpus.entrySet()) {
+            if (!e.getKey().equals("kafka")) {
+                MeshService.of(e.getKey());
+            }
+            ManagedProcess.cpuCount(e.getValue());
+        }
         if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
         }
@@ -75,6 +90,7 @@ public final class MeshSupervisor {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
             settings.forEach((service, props) -> state.settings.put(service, new java.util.TreeMap<>(props)));
+            state.cpus.putAll(cpus);
             List<String> started = new ArrayList<>();
             try {
                 assignPorts(state);
@@ -299,7 +315,8 @@ public final class MeshSupervisor {
         }
         cmd.add("-jar");
         cmd.add(layout.serviceJar(s).toString());
-        MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile(s.id()), layout.serviceDataDir(s), env);
+        MeshState.Proc started = ManagedProcess.start(ManagedProcess.pinned(cmd, state.cpus.get(s.id()), env), layout.logFile(s.id()),
+                layout.serviceDataDir(s), env);
         p.pid = started.pid;
         p.startedAtMs = started.startedAtMs;
     }

@@ -53,7 +53,7 @@ class BadInputIT {
 
     @Test
     void everyBadRecordIsDeadLetteredWithItsReasonAndNothingIsLost() throws Exception {
-        // More than 30 kinds of malformed or hostile records, interleaved with good ones.
+        // More than 50 kinds of malformed or hostile records, interleaved with good ones.
         byte[] good = Trajectory.newBuilder().setTrajectoryId("good-1").setGroupId("g")
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).build().toByteArray();
         byte[] truncated = Arrays.copyOf(good, good.length - 4);
@@ -121,6 +121,16 @@ class BadInputIT {
         cases.put("json-nan-literal", json("MALFORMED_JSON", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"outcome\":{\"feedback\":NaN}}"));
         cases.put("json-answers-unknown-call", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"zz\",\"content\":\"x\"}]}"));
         cases.put("json-messages-empty", json("MISSING_FIELD", "{" + ok + ",\"messages\":[]}"));
+        cases.put("json-empty-object", json("MISSING_FIELD", "{}"));
+        cases.put("json-null-document", json("MISSING_FIELD", "null"));
+        cases.put("json-id-number", json("WRONG_TYPE", "{\"trajectory_id\":5,\"group_id\":\"g\",\"messages\":[{\"role\":\"user\"}]}"));
+        cases.put("json-id-blank", json("MISSING_FIELD", "{\"trajectory_id\":\"  \",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\"}]}"));
+        cases.put("json-messages-object", json("WRONG_TYPE", "{" + ok + ",\"messages\":{\"role\":\"user\"}}"));
+        cases.put("json-tool-calls-object", json("WRONG_TYPE", "{" + ok + ",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":{}}]}"));
+        cases.put("json-token-fraction", json("WRONG_TYPE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"token_ids\":[1.5]}"));
+        cases.put("json-submitted-string", json("WRONG_TYPE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"outcome\":{\"submitted\":\"yes\"}}"));
+        cases.put("json-unknown-solution-kind", json("INVALID_VALUE", "{" + ok + ",\"messages\":[{\"role\":\"user\"}],\"outcome\":{\"kind\":\"poem\"}}"));
+        cases.put("proto-negative-token", proto("INVALID_VALUE", base().addTokenIds(5).addTokenIds(-7)));
 
         String learner = mesh.http("learner");
         double countedBefore = Mesh.metric(learner, FirstFlowIT.COUNTER, null);

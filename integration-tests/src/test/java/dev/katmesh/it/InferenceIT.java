@@ -77,10 +77,7 @@ class InferenceIT {
 
     @BeforeAll
     void start() throws Exception {
-        Mesh.deleteRecursively(MODEL);
-        Mesh.at(MODEL, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", MODEL.toString(),
-                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
-                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", "5");
+        Mesh.tinyModel("inference-it", 5);
         // Small limits, so that overload and cancellation are quick to provoke.
         String opts = String.join(" ", "-Dkatmesh.inference.model-dir=" + MODEL, "-Dkatmesh.inference.max-running=4",
                 "-Dkatmesh.inference.max-queued=4");
@@ -267,6 +264,94 @@ class InferenceIT {
         assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,
                 HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus());
+    }
+
+    @Test
+    void aCorpusOfBadRequestsGetsClearErrorsAndTheServiceStaysUp() throws Exception {
+        String base = mesh.http("inference");
+        HttpClient http = HttpClient.newHttpClient();
+        List<String> failures = new ArrayList<>();
+        List<BadRequestCorpus.Http> httpCases = BadRequestCorpus.http(key, model);
+        for (BadRequestCorpus.Http c : httpCases) {
+            HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(base + c.path())).timeout(java.time.Duration.ofSeconds(60));
+            if (c.authorization() != null) {
+                r.header("authorization", c.authorization());
+            }
+            if (c.contentType() != null) {
+                r.header("content-type", c.contentType());
+            }
+            r.method(c.method(), c.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(c.body()));
+            HttpResponse<String> res = http.send(r.build(), HttpResponse.BodyHandlers.ofString());
+            boolean statusOk = c.status() == 0 ? res.statusCode() >= 400 && res.statusCode() < 500 : res.statusCode() == c.status();
+            String message = "";
+            if (c.openAiError()) {
+                try {
+                    JsonNode error = JSON.readTree(res.body()).path("error");
+                    message = error.path("message").asText("");
+                    statusOk &= !message.isBlank() && !error.path("type").asText("").isBlank();
+                } catch (Exception e) {
+                    statusOk = false;
+                }
+            }
+            if (!statusOk) {
+                failures.add(c.name() + ": expected " + (c.status() == 0 ? "4xx" : c.status()) + (c.openAiError() ? " with an OpenAI error" : "")
+                        + ", got " + res.statusCode() + " " + res.body().substring(0, Math.min(200, res.body().length())));
+            }
+        }
+        List<BadRequestCorpus.Grpc> grpcCases = BadRequestCorpus.grpc();
+        for (BadRequestCorpus.Grpc c : grpcCases) {
+            try {
+                blocking.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS).generate(c.request());
+                failures.add("grpc " + c.name() + ": accepted");
+            } catch (StatusRuntimeException e) {
+                Status.Code code = e.getStatus().getCode();
+                if (code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN || code == Status.Code.DEADLINE_EXCEEDED
+                        || e.getStatus().getDescription() == null || e.getStatus().getDescription().isBlank()) {
+                    failures.add("grpc " + c.name() + ": " + e.getStatus());
+                }
+            }
+        }
+        // Bytes that are not a GenerateRequest at all: refused by the server's parser, which stays up.
+        io.grpc.MethodDescriptor<byte[], byte[]> raw = InferenceGrpc.getGenerateMethod().toBuilder(new RawBytes(), new RawBytes()).build();
+        Metadata auth = new Metadata();
+        auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+        io.grpc.Channel authed = io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth));
+        for (byte[] garbage : List.of(new byte[] {(byte) 0xFF, (byte) 0xFF, 0x01}, new byte[] {0x0A, 0x7F, 0x01}, new byte[] {0x12, (byte) 0x90})) {
+            try {
+                io.grpc.stub.ClientCalls.blockingUnaryCall(authed, raw,
+                        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS), garbage);
+                failures.add("grpc garbage bytes accepted");
+            } catch (StatusRuntimeException e) {
+                Status.Code code = e.getStatus().getCode();
+                if (code == Status.Code.DEADLINE_EXCEEDED || code == Status.Code.UNAVAILABLE || code == Status.Code.UNAUTHENTICATED) {
+                    failures.add("grpc garbage bytes: " + e.getStatus());
+                }
+            }
+        }
+        System.out.printf("bad requests: %d HTTP, %d gRPC (+3 unparseable), %d not answered as expected%n", httpCases.size(), grpcCases.size(), failures.size());
+        assertTrue(httpCases.size() >= 50 && grpcCases.size() + 3 + httpCases.size() >= 80, "the corpus is large enough");
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+        // Nothing crashed: healthy, and a good request is served.
+        assertEquals(HealthCheckResponse.ServingStatus.SERVING,
+                HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus());
+        assertEquals(expected(PROMPT, 3).tokens().length, blocking.generate(greedy(PROMPT, 3)).getTokenIdsCount());
+    }
+
+    /** A marshaller that passes bytes through, to send what no client library would. */
+    static final class RawBytes implements io.grpc.MethodDescriptor.Marshaller<byte[]> {
+        @Override
+        public java.io.InputStream stream(byte[] value) {
+            return new java.io.ByteArrayInputStream(value);
+        }
+
+        @Override
+        public byte[] parse(java.io.InputStream stream) {
+            try {
+                return stream.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
     }
 
     @Test

@@ -45,10 +45,7 @@ class LearnerRewardIT {
 
     @Test
     void theLearnerRaisesTheRewardOfItsOwnSamples() throws Exception {
-        Path model = Mesh.HOME.resolve("integration-tests/target/models/reward-it");
-        Mesh.at(model, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", model.toString(),
-                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
-                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", "3");
+        Path model = Mesh.tinyModel("reward-it", 3);
         String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.group-size=8",
                 "-Dkatmesh.learner.groups-per-step=2", "-Dkatmesh.learner.version-every=1", "-Dkatmesh.learner.max-staleness=1",
                 "-Dkatmesh.learner.learning-rate=1e-2");

@@ -60,6 +60,19 @@ final class Mesh implements AutoCloseable {
         return mesh;
     }
 
+    /**
+     * A fresh tiny Qwen3 (hidden 32, 2 layers, the fixture's 512-token tokenizer) made with `./katmesh policy
+     * init` in integration-tests/target/models/NAME: small enough that a whole mesh trains and serves it in seconds.
+     */
+    static Path tinyModel(String name, int seed) throws IOException, InterruptedException {
+        Path model = HOME.resolve("integration-tests/target/models").resolve(name);
+        deleteRecursively(model);
+        at(model, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", model.toString(),
+                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
+                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", Integer.toString(seed));
+        return model;
+    }
+
     /** A mesh handle on a data directory, without starting anything. */
     static Mesh at(Path dataDir, Map<String, String> env) {
         return new Mesh(dataDir, env);

@@ -25,11 +25,7 @@ class RolloutIT {
 
     @Test
     void tasksBecomeGroupsOfEpisodesWithTreeBranches() throws Exception {
-        Path model = Mesh.HOME.resolve("integration-tests/target/models/rollout-it");
-        Mesh.deleteRecursively(model);
-        Mesh.at(model, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", model.toString(),
-                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
-                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", "4");
+        Path model = Mesh.tinyModel("rollout-it", 4);
         String rollout = String.join(" ", "-Dkatmesh.rollout.group-size=2", "-Dkatmesh.rollout.max-turns=2",
                 "-Dkatmesh.rollout.max-new-tokens=40", "-Dkatmesh.rollout.tree.branch-turns=1", "-Dkatmesh.rollout.tree.branch-factor=2",
                 "-Dkatmesh.rollout.splits=train,heldout");

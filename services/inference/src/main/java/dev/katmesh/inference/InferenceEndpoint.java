@@ -146,6 +146,7 @@ public class InferenceEndpoint implements Inference {
             }
             return out;
         }
+        ChatValidation.check(r.getMessagesList(), r.getToolsList());
         return server.chatPrompt(r.getMessagesList(), r.getToolsList());
     }
 
@@ -163,6 +164,13 @@ public class InferenceEndpoint implements Inference {
             throw ServingError.INVALID_REQUEST.with("max_new_tokens is too large", "max_new_tokens");
         }
         Set<Integer> stopIds = new HashSet<>(s.getStopTokenIdsList());
+        long vocab = server.loaded() ? server.model().config().vocabSize() : Long.MAX_VALUE;
+        for (int id : stopIds) {
+            if (Integer.toUnsignedLong(id) >= vocab) {
+                throw ServingError.INVALID_REQUEST.with("stop_token_ids holds " + Integer.toUnsignedLong(id) + ", outside the vocabulary [0, " + vocab + ")",
+                        "stop_token_ids");
+            }
+        }
         for (String stop : s.getStopList()) {
             if (stop.isEmpty()) {
                 throw ServingError.INVALID_REQUEST.with("stop strings must not be empty", "stop");
@@ -209,6 +217,7 @@ public class InferenceEndpoint implements Inference {
                     if (!request.getText().isEmpty()) {
                         throw ServingError.INVALID_REQUEST.with("set text or messages, not both", "text");
                     }
+                    ChatValidation.check(request.getMessagesList(), request.getToolsList());
                     text = server.render(request.getMessagesList(), request.getToolsList(), request.getAddGenerationPrompt());
                 } else {
                     text = request.getText();

@@ -36,7 +36,8 @@ public class OpenAiApi {
 
     static final String API = "openai";
     static final int MAX_BODY = 16 << 20;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Strict: trailing text after the JSON value is a 400, not silently ignored. */
+    private static final ObjectMapper JSON = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     @Inject
     PolicyServer server;

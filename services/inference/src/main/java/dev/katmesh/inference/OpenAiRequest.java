@@ -49,12 +49,18 @@ record OpenAiRequest(
         if (messages.isEmpty()) {
             throw ServingError.INVALID_REQUEST.with("messages must hold at least one message", "messages");
         }
+        ChatValidation.check(messages, tools);
         JsonNode choice = o.get("tool_choice");
         boolean toolsEnabled = !tools.isEmpty();
         if (choice != null && !choice.isNull()) {
             if (choice.isTextual() && Set.of("none", "auto", "required").contains(choice.textValue())) {
                 toolsEnabled &= !choice.textValue().equals("none");
-            } else if (!choice.isObject()) {
+            } else if (choice.isObject()) {
+                String named = choice.path("function").path("name").asText("");
+                if (tools.stream().noneMatch(t -> t.getName().equals(named))) {
+                    throw ServingError.INVALID_REQUEST.with("tool_choice names function '" + named + "', which is not among the tools", "tool_choice");
+                }
+            } else {
                 throw ServingError.INVALID_REQUEST.with("tool_choice must be \"none\", \"auto\", \"required\" or an object", "tool_choice");
             }
         }

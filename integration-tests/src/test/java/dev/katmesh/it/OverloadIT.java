@@ -1,0 +1,230 @@
+package dev.katmesh.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Overload: inference takes 4 running and 4 queued requests; 32 clients (4x what it holds) call the
+ * OpenAI API for a minute. Requests beyond capacity are refused with 429 at once, accepted ones keep a
+ * latency bounded by the queue (compared with the same requests at capacity, measured just before),
+ * the process's memory stays flat, nothing fails otherwise, and afterwards a request is served as fast
+ * as before. Then a burst of raw trajectories (consumer lag) drains through reward and learner.
+ * Figures go to target/overload.json.
+ */
+class OverloadIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path MODEL = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
+    private static final String KEY = "overload-it-key";
+
+    @Test
+    void fourTimesTheCapacityIsRefusedCleanlyAndEverythingRecovers() throws Exception {
+        String opts = String.join(" ", "-Dkatmesh.inference.model-dir=" + MODEL, "-Dkatmesh.inference.max-running=4",
+                "-Dkatmesh.inference.max-queued=4");
+        ObjectNode report = JSON.createObjectNode();
+        try (Mesh mesh = Mesh.up("overload", Map.of("KATMESH_INFERENCE_OPTS", opts, "KATMESH_API_KEY", KEY))) {
+            String url = mesh.http("inference") + "/v1/chat/completions";
+            long pid = mesh.status().path("services").path("inference").path("pid").asLong();
+            load(url, 4, Duration.ofSeconds(10), pid); // warm-up (JIT, allocator)
+            Load atCapacity = load(url, 4, Duration.ofSeconds(20), pid);
+            Load overload = load(url, 32, Duration.ofSeconds(60), pid);
+            Load after = load(url, 1, Duration.ofSeconds(10), pid);
+            report.set("at_capacity", atCapacity.json());
+            report.set("overload_4x", overload.json());
+            report.set("after", after.json());
+
+            assertEquals(0, atCapacity.other(), "at capacity nothing fails: " + atCapacity.statuses());
+            assertEquals(0, atCapacity.refused(), "4 clients fit the 4 running slots: " + atCapacity.statuses());
+            assertTrue(overload.refused() > 0, "beyond 4 running + 4 queued, requests are refused: " + overload.statuses());
+            assertEquals(0, overload.other(), "only 200 or 429 under overload: " + overload.statuses());
+            assertTrue(overload.ok() > 0, "accepted requests are still served: " + overload.statuses());
+            // An accepted request waits behind at most one queue's worth of work: about twice a request at capacity.
+            assertTrue(overload.p99Ms() <= 4 * atCapacity.p99Ms() + 200,
+                    "accepted latency stays bounded: p99 " + overload.p99Ms() + " ms vs " + atCapacity.p99Ms() + " ms at capacity");
+            assertTrue(overload.refusedP99Ms() < 1000, "a refusal is immediate: p99 " + overload.refusedP99Ms() + " ms");
+            assertTrue(overload.maxRssMb() <= atCapacity.maxRssMb() * 1.25 + 128,
+                    "memory stays bounded: " + overload.maxRssMb() + " MB under overload vs " + atCapacity.maxRssMb() + " MB at capacity");
+            assertEquals(0, after.other() + after.refused(), "everything recovers: " + after.statuses());
+            assertTrue(after.p50Ms() <= 2 * atCapacity.p50Ms() + 100, "after the overload a request is served as fast as before: "
+                    + after.p50Ms() + " ms vs " + atCapacity.p50Ms() + " ms");
+
+            // Consumer lag: a burst of 2000 trajectories at once drains through the reward to the learner.
+            String reward = mesh.http("reward");
+            String learner = mesh.http("learner");
+            double scoredBefore = Mesh.metric(reward, "katmesh_reward_scored_total", null);
+            double receivedBefore = Mesh.metric(learner, "katmesh_learner_trajectories_received_total", null);
+            int burst = 2000;
+            long t0 = System.nanoTime();
+            try (KafkaProducer<String, byte[]> producer = mesh.producer()) {
+                for (int i = 0; i < burst; i++) {
+                    String json = ("{\"trajectory_id\":\"burst-%d\",\"group_id\":\"burst-g%d\",\"source\":\"deployed\","
+                            + "\"messages\":[{\"role\":\"user\",\"content\":\"n%d\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}").formatted(i, i / 8, i);
+                    ProducerRecord<String, byte[]> r = new ProducerRecord<>("katmesh.trajectories.raw", "burst-g" + (i / 8), json.getBytes(StandardCharsets.UTF_8));
+                    r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
+                    producer.send(r);
+                }
+                producer.flush();
+            }
+            double produceS = (System.nanoTime() - t0) / 1e9;
+            Duration scored = Mesh.awaitMetric(reward, "katmesh_reward_scored_total", null, scoredBefore + burst, Duration.ofMinutes(3),
+                    "the reward drains the burst");
+            Duration received = Mesh.awaitMetric(learner, "katmesh_learner_trajectories_received_total", null, receivedBefore + burst,
+                    Duration.ofMinutes(3), "the learner drains the burst");
+            ObjectNode lag = report.putObject("lag_burst");
+            lag.put("records", burst);
+            lag.put("produce_s", Math.round(produceS * 10) / 10.0);
+            lag.put("reward_drained_s", Math.round((produceS + scored.toMillis() / 1e3) * 10) / 10.0);
+            lag.put("learner_drained_s", Math.round((produceS + scored.toMillis() / 1e3 + received.toMillis() / 1e3) * 10) / 10.0);
+        }
+        System.out.println("overload: " + report.toPrettyString());
+        Files.writeString(Mesh.HOME.resolve("integration-tests/target/overload.json"), report.toPrettyString());
+    }
+
+    /** What a load phase saw: status counts, latencies by outcome, and the inference process's peak memory. */
+    record Load(int clients, double seconds, Map<Integer, Long> statuses, List<Long> okMs, List<Long> refusedMs, long maxRssMb) {
+        long ok() {
+            return statuses.getOrDefault(200, 0L);
+        }
+
+        long refused() {
+            return statuses.getOrDefault(429, 0L);
+        }
+
+        long other() {
+            return statuses.entrySet().stream().filter(e -> e.getKey() != 200 && e.getKey() != 429).mapToLong(Map.Entry::getValue).sum();
+        }
+
+        long p50Ms() {
+            return percentile(okMs, 0.5);
+        }
+
+        long p99Ms() {
+            return percentile(okMs, 0.99);
+        }
+
+        long refusedP99Ms() {
+            return percentile(refusedMs, 0.99);
+        }
+
+        ObjectNode json() {
+            ObjectNode o = JSON.createObjectNode();
+            o.put("clients", clients);
+            o.put("seconds", seconds);
+            o.put("ok", ok());
+            o.put("refused_429", refused());
+            o.put("other", other());
+            o.put("ok_per_s", Math.round(ok() / seconds * 10) / 10.0);
+            o.put("ok_p50_ms", p50Ms());
+            o.put("ok_p99_ms", p99Ms());
+            o.put("refused_p99_ms", refusedP99Ms());
+            o.put("max_rss_mb", maxRssMb);
+            return o;
+        }
+
+        private static long percentile(List<Long> xs, double q) {
+            if (xs.isEmpty()) {
+                return 0;
+            }
+            List<Long> s = new ArrayList<>(xs);
+            Collections.sort(s);
+            return s.get(Math.min(s.size() - 1, (int) Math.ceil(q * s.size()) - 1));
+        }
+    }
+
+    /** {@code clients} closed-loop clients calling the chat API for {@code length}; samples the process's RSS each 200 ms. */
+    private static Load load(String url, int clients, Duration length, long pid) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        Map<Integer, Long> statuses = new ConcurrentHashMap<>();
+        List<Long> okMs = Collections.synchronizedList(new ArrayList<>());
+        List<Long> refusedMs = Collections.synchronizedList(new ArrayList<>());
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong maxRss = new AtomicLong();
+        ExecutorService pool = Executors.newFixedThreadPool(clients + 1);
+        long start = System.nanoTime();
+        for (int c = 0; c < clients; c++) {
+            int client = c;
+            pool.submit(() -> {
+                for (int i = 0; !stop.get(); i++) {
+                    String body = ("{\"model\":\"qwen3-tiny\",\"max_tokens\":24,\"temperature\":0,"
+                            + "\"messages\":[{\"role\":\"user\",\"content\":\"client %d request %d\"}]}").formatted(client, i);
+                    long t0 = System.nanoTime();
+                    int status;
+                    try {
+                        status = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+                                .header("authorization", "Bearer " + KEY).header("content-type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+                    } catch (Exception e) {
+                        status = -1; // a connection error or timeout counts as a failure
+                    }
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    statuses.merge(status, 1L, Long::sum);
+                    if (status == 200) {
+                        okMs.add(ms);
+                    } else if (status == 429) {
+                        refusedMs.add(ms);
+                        sleep(50); // a client that honours refusals backs off a little (Retry-After says 1 s)
+                    }
+                }
+                return null;
+            });
+        }
+        pool.submit(() -> {
+            while (!stop.get()) {
+                maxRss.accumulateAndGet(rssMb(pid), Math::max);
+                sleep(200);
+            }
+            return null;
+        });
+        Thread.sleep(length.toMillis());
+        stop.set(true);
+        pool.shutdown();
+        assertTrue(pool.awaitTermination(90, TimeUnit.SECONDS), "the clients finish");
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new Load(clients, Math.round(seconds * 10) / 10.0, Map.copyOf(statuses), List.copyOf(okMs), List.copyOf(refusedMs), maxRss.get());
+    }
+
+    private static long rssMb(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) / 1024;
+                }
+            }
+        } catch (Exception e) {
+            // the process is gone: the status checks fail the test
+        }
+        return 0;
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

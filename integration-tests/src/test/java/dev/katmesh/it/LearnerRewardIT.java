@@ -87,13 +87,15 @@ class LearnerRewardIT {
                     }
                     mean[round] = sum / 16;
                     double processed = 16.0 * (round + 1);
+                    // Taken: trained, dropped (no reward variance, stale), or queued for the next step (dynamic
+                    // sampling waits for two groups with a gradient).
                     Mesh.awaitAtLeast(() -> {
                         try {
-                            return Mesh.metric(learner, LearnerIT.TRAINED, null) + Mesh.metric(learner, LearnerIT.DROPPED, null);
+                            return consumed(learner);
                         } catch (Exception e) {
                             return Double.NaN;
                         }
-                    }, processed, Duration.ofSeconds(120), "the learner takes round " + round); // trained + skipped
+                    }, processed, Duration.ofSeconds(120), "the learner takes round " + round);
                 }
             } finally {
                 channel.shutdownNow();
@@ -104,6 +106,14 @@ class LearnerRewardIT {
         System.out.printf("mean reward of the policy's own samples: first 5 rounds %.3f, last 5 rounds %.3f%n", first, last);
         assertTrue(last > first + 0.2, "the learner should raise the reward clearly: first " + first + ", last " + last
                 + ", per round " + java.util.Arrays.toString(mean));
+    }
+
+    /** Records the learner's RL stage has taken from the topic (its /katmesh/progress). */
+    static double consumed(String learner) throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(learner + "/katmesh/progress")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body()).path("records_consumed").asDouble();
     }
 
     static double reward(Generation g) {

@@ -352,13 +352,7 @@ final class AsyncBenchmark {
         if (Files.exists(dir.resolve("mesh.json"))) {
             mesh.down();
         }
-        if (Files.exists(dir)) {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
+        DemoCommand.deleteTree(dir);
         return mesh;
     }
 

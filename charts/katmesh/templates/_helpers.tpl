@@ -31,23 +31,35 @@ prometheus.io/port: "8080"
 {{- end }}
 {{- end }}
 
-{{/* Environment every service shares: Kafka and its credentials, static group membership by pod name. */}}
+{{/* Environment every service shares: Kafka and its credentials, static group membership by pod name.
+       Call with (dict "root" $ "component" "inference"): with kafka.createUsers each service is its own user. */}}
 {{- define "katmesh.commonEnv" -}}
+{{- $kafka := .root.Values.kafka }}
 - name: KAFKA_BOOTSTRAP_SERVERS
-  value: {{ .Values.kafka.bootstrapServers | quote }}
+  value: {{ $kafka.bootstrapServers | quote }}
 - name: KAFKA_SECURITY_PROTOCOL
-  value: {{ .Values.kafka.securityProtocol | quote }}
-{{- if .Values.kafka.existingSecret }}
+  value: {{ $kafka.securityProtocol | quote }}
+{{- if $kafka.createUsers }}
+{{- if not (hasPrefix "SASL_" $kafka.securityProtocol) }}
+{{- fail "kafka.createUsers makes SCRAM users: set kafka.securityProtocol to SASL_SSL or SASL_PLAINTEXT" }}
+{{- end }}
 - name: KAFKA_SASL_MECHANISM
-  value: {{ .Values.kafka.saslMechanism | quote }}
+  value: SCRAM-SHA-512
+- name: KAFKA_SASL_JAAS_CONFIG
+  valueFrom:
+    {{- /* the secret Strimzi's User Operator makes for KafkaUser katmesh-<component> */}}
+    secretKeyRef: {name: {{ printf "katmesh-%s" .component }}, key: sasl.jaas.config}
+{{- else if $kafka.existingSecret }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $kafka.saslMechanism | quote }}
 - name: KATMESH_KAFKA_USERNAME
   valueFrom:
-    secretKeyRef: {name: {{ .Values.kafka.existingSecret }}, key: username}
+    secretKeyRef: {name: {{ $kafka.existingSecret }}, key: username}
 - name: KATMESH_KAFKA_PASSWORD
   valueFrom:
-    secretKeyRef: {name: {{ .Values.kafka.existingSecret }}, key: password}
+    secretKeyRef: {name: {{ $kafka.existingSecret }}, key: password}
 - name: KAFKA_SASL_JAAS_CONFIG
-  value: {{ printf "org.apache.kafka.common.security.%s required username=\"$(KATMESH_KAFKA_USERNAME)\" password=\"$(KATMESH_KAFKA_PASSWORD)\";" (ternary "plain.PlainLoginModule" "scram.ScramLoginModule" (eq .Values.kafka.saslMechanism "PLAIN")) | quote }}
+  value: {{ printf "org.apache.kafka.common.security.%s required username=\"$(KATMESH_KAFKA_USERNAME)\" password=\"$(KATMESH_KAFKA_PASSWORD)\";" (ternary "plain.PlainLoginModule" "scram.ScramLoginModule" (eq $kafka.saslMechanism "PLAIN")) | quote }}
 {{- end }}
 - name: POD_NAME
   valueFrom:
@@ -83,4 +95,9 @@ readinessProbe:
 {{- $devices = append $devices (printf "gpu:%d" $i) }}
 {{- end }}
 {{- join "," $devices }}
+{{- end }}
+
+{{/* The secret holding inference's credential for the learner's Weights service (key token). */}}
+{{- define "katmesh.weightsTokenSecret" -}}
+{{ .Values.learner.existingWeightsTokenSecret | default (printf "%s-weights-token" .Release.Name) }}
 {{- end }}

@@ -217,6 +217,65 @@ class ChartTest {
     }
 
     @Test
+    void eachServiceIsItsOwnKafkaUserWithTheAclsOfKafkaTopicsUsers() throws IOException {
+        List<HasMetadata> all = render(Map.of("kafka.createUsers", "true", "kafka.securityProtocol", "SASL_SSL", "kafka.clusterName", "prod-kafka"));
+        List<GenericKubernetesResource> users = ofKind(all, GenericKubernetesResource.class).stream()
+                .filter(r -> r.getKind().equals("KafkaUser")).toList();
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        List<Path> files;
+        try (Stream<Path> s = Files.list(TOPICS.resolve("users"))) {
+            files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertEquals(files.size(), users.size(), "one KafkaUser per file of kafka-topics/users/");
+        for (Path f : files) {
+            JsonNode expected = yaml.readTree(f.toFile());
+            GenericKubernetesResource rendered = users.stream()
+                    .filter(u -> u.getMetadata().getName().equals(expected.path("metadata").path("name").asText())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no rendered user for " + f));
+            assertEquals("prod-kafka", rendered.getMetadata().getLabels().get("strimzi.io/cluster"));
+            assertEquals(expected.path("spec"), yaml.valueToTree(rendered.getAdditionalProperties().get("spec")), "spec of " + f.getFileName());
+        }
+        for (HasMetadata workload : all) {
+            PodSpec pod = workload instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
+                    : workload instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
+            if (pod == null) {
+                continue;
+            }
+            String component = workload.getMetadata().getLabels().get("app.kubernetes.io/component");
+            var env = pod.getContainers().get(0).getEnv();
+            var jaas = env.stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow();
+            assertEquals("katmesh-" + component, jaas.getValueFrom().getSecretKeyRef().getName(), "each service authenticates as its own user");
+            assertTrue(users.stream().anyMatch(u -> u.getMetadata().getName().equals("katmesh-" + component)), component + " has a KafkaUser");
+        }
+        assertThrows(Exception.class, () -> render(Map.of("kafka.createUsers", "true")), "SCRAM users need a SASL protocol");
+    }
+
+    @Test
+    void onlyInferenceHoldsTheWeightsCredential() {
+        List<HasMetadata> all = render(Map.of("learner.weightsToken", "s3cret-token"));
+        String secret = "km-weights-token";
+        assertTrue(all.stream().anyMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().equals(secret)), "the token's secret");
+        for (HasMetadata workload : all) {
+            PodSpec pod = workload instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
+                    : workload instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
+            if (pod == null) {
+                continue;
+            }
+            String component = workload.getMetadata().getLabels().get("app.kubernetes.io/component");
+            List<String> holders = pod.getContainers().get(0).getEnv().stream()
+                    .filter(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null
+                            && e.getValueFrom().getSecretKeyRef().getName().equals(secret))
+                    .map(e -> e.getName()).toList();
+            List<String> expected = switch (component) {
+                case "inference" -> List.of("KATMESH_INFERENCE_WEIGHTS_TOKEN");
+                case "learner" -> List.of("KATMESH_LEARNER_WEIGHTS_TOKENS");
+                default -> List.of();
+            };
+            assertEquals(expected, holders, component);
+        }
+    }
+
+    @Test
     void theSchemaRefusesBadValues() {
         for (Map<String, Object> bad : List.of(
                 Map.<String, Object>of("learner.gpus", -1),

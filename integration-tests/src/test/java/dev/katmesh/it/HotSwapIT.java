@@ -140,7 +140,7 @@ class HotSwapIT {
                     f.get(2, TimeUnit.MINUTES);
                 }
                 assertEquals(null, failure.get(), "no request fails while versions swap in: " + failure.get());
-                long learnerLatest = WeightsGrpc.newBlockingStub(learnerChannel).latest(LatestRequest.getDefaultInstance()).getVersion();
+                long learnerLatest = mesh.weights(learnerChannel).latest(LatestRequest.getDefaultInstance()).getVersion();
                 assertEquals(finalVersion, learnerLatest, "the learner's newest version");
                 double swaps = Mesh.metric(http, "katmesh_inference_swap_seconds_count", null);
                 System.out.printf("%d streams completed during %d s of training, %d of them across a swap; %.0f swaps; final SFT loss %.5f%n",

@@ -67,7 +67,7 @@ class LearnerIT {
             String grpc = mesh.status().path("services").path("learner").path("grpc").asText();
             ManagedChannel channel = ManagedChannelBuilder.forTarget(grpc).usePlaintext().build();
             try {
-                WeightsGrpc.WeightsBlockingStub weights = WeightsGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+                WeightsGrpc.WeightsBlockingStub weights = mesh.weights(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
                 assertEquals(2, weights.latest(LatestRequest.getDefaultInstance()).getVersion());
                 List<WeightsChunk> all = fetch(weights, 2, 0);
                 assertEquals(versions.get(2L).getSha256(), checksum(all), "the streamed bytes hash to the announced sha256");

@@ -56,7 +56,7 @@ class LearnerRewardIT {
             ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status().path("services").path("learner").path("grpc").asText())
                     .usePlaintext().build();
             try {
-                WeightsGrpc.WeightsBlockingStub weights = WeightsGrpc.newBlockingStub(channel);
+                WeightsGrpc.WeightsBlockingStub weights = mesh.weights(channel);
                 Generator generator = new Generator(policy);
                 String learner = mesh.http("learner");
                 long version = -1;

@@ -48,15 +48,17 @@ final class Mesh implements AutoCloseable {
         this.env = env;
     }
 
-    /** Starts a fresh mesh (its data directory emptied first) with `./katmesh up --detach`. */
-    static Mesh up(String name, Map<String, String> env) throws Exception {
+    /** Starts a fresh mesh (its data directory emptied first) with `./katmesh up --detach [upArgs]`. */
+    static Mesh up(String name, Map<String, String> env, String... upArgs) throws Exception {
         Path dir = HOME.resolve("integration-tests/target/meshes").resolve(name);
         Mesh mesh = new Mesh(dir, env);
         if (Files.exists(dir.resolve("mesh.json"))) {
             mesh.katmesh(Duration.ofMinutes(2), "down"); // left over by an interrupted run
         }
         deleteRecursively(dir);
-        mesh.katmesh(Duration.ofMinutes(5), "up", "--detach");
+        List<String> args = new ArrayList<>(List.of("up", "--detach"));
+        args.addAll(List.of(upArgs));
+        mesh.katmesh(Duration.ofMinutes(5), args.toArray(String[]::new));
         return mesh;
     }
 
@@ -193,9 +195,48 @@ final class Mesh implements AutoCloseable {
         assertEquals(0, p.waitFor(), "kcat failed: " + output);
     }
 
-    KafkaProducer<String, byte[]> producer() throws IOException, InterruptedException {
+    /** The credential the learner's Weights service accepts (inference's), kept by the launcher in secrets/weights-token. */
+    String weightsToken() throws IOException {
+        return Files.readString(dataDir.resolve("secrets/weights-token")).trim();
+    }
+
+    /** The learner's Weights stub over {@code channel}, presenting inference's credential as inference does. */
+    dev.katmesh.proto.v1.WeightsGrpc.WeightsBlockingStub weights(io.grpc.Channel channel) throws IOException {
+        io.grpc.Metadata md = new io.grpc.Metadata();
+        md.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + weightsToken());
+        return dev.katmesh.proto.v1.WeightsGrpc.newBlockingStub(channel).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+    }
+
+    /**
+     * Client settings of the broker for {@code user} (a user of secure mode, whose password the launcher
+     * keeps in secrets/kafka-users.properties), or plain ones when the mesh is not secure.
+     */
+    Properties kafkaProperties(String user) throws IOException, InterruptedException {
+        Properties users = new Properties();
+        Path file = dataDir.resolve("secrets/kafka-users.properties");
+        if (endpoints().path("kafka").has("security")) {
+            try (var in = Files.newBufferedReader(file)) {
+                users.load(in);
+            }
+        }
+        return kafkaProperties(user, users.getProperty(user));
+    }
+
+    /** Client settings with a given password (null: plaintext, no SASL). */
+    Properties kafkaProperties(String user, String password) throws IOException, InterruptedException {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        if (password != null) {
+            p.put("security.protocol", "SASL_PLAINTEXT");
+            p.put("sasl.mechanism", "SCRAM-SHA-512");
+            p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user
+                    + "\" password=\"" + password + "\";");
+        }
+        return p;
+    }
+
+    KafkaProducer<String, byte[]> producer() throws IOException, InterruptedException {
+        Properties p = kafkaProperties("katmesh-admin");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
@@ -215,8 +256,7 @@ final class Mesh implements AutoCloseable {
      * (or, with count = MAX_VALUE, until a poll finds nothing new after the end was reached).
      */
     List<ConsumerRecord<String, byte[]>> readAll(String topic, int count, Duration timeout) throws IOException, InterruptedException {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+        Properties p = kafkaProperties("katmesh-admin");
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + System.nanoTime());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");

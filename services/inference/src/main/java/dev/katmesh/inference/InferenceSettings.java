@@ -16,6 +16,12 @@ public interface InferenceSettings {
     /** The name clients use in the OpenAI API's "model" field; default: the model folder's name. */
     Optional<String> modelName();
 
+    /**
+     * The credential presented to the learner's Weights service (sent as {@code authorization: Bearer ...});
+     * must be one of the learner's katmesh.learner.weights-tokens.
+     */
+    Optional<String> weightsToken();
+
     /** DJL device: cpu, gpu or gpu:N. */
     @WithDefault("cpu")
     String device();

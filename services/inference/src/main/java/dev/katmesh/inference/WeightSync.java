@@ -37,7 +37,16 @@ public class WeightSync {
     ServingMetrics metrics;
 
     @GrpcClient("weights")
-    WeightsGrpc.WeightsBlockingStub weights;
+    WeightsGrpc.WeightsBlockingStub learner;
+
+    /** The learner's Weights stub carrying inference's credential (katmesh.inference.weights-token), if one is set. */
+    private WeightsGrpc.WeightsBlockingStub weights() {
+        return settings.weightsToken().map(token -> {
+            io.grpc.Metadata md = new io.grpc.Metadata();
+            md.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+            return learner.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+        }).orElse(learner);
+    }
 
     @Incoming("policy-versions")
     @Blocking
@@ -56,6 +65,7 @@ public class WeightSync {
         long backoff = settings.swap().backoff().toMillis();
         for (int attempt = 1; attempt <= settings.swap().attempts(); attempt++) {
             try {
+                WeightsGrpc.WeightsBlockingStub weights = weights();
                 PolicyVersion latest = weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
                 if (latest.getVersion() <= server.version()) {
                     if (server.version() >= announced.getVersion()) {

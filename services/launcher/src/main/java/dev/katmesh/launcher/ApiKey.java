@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 
 /**
  * The embedded mesh's API key for the OpenAI API and gRPC: KATMESH_API_KEY when set, else the one
@@ -38,9 +35,7 @@ record ApiKey(String key, String origin) {
             if (Files.isRegularFile(file)) {
                 return new ApiKey(Files.readString(file).trim(), "saved in " + file);
             }
-            byte[] random = new byte[24];
-            new SecureRandom().nextBytes(random);
-            String key = "km-" + HexFormat.of().formatHex(random);
+            String key = Secrets.token("km-");
             save(file, key);
             return new ApiKey(key, "generated, saved in " + file);
         } catch (IOException e) {
@@ -49,11 +44,6 @@ record ApiKey(String key, String origin) {
     }
 
     private static void save(Path file, String key) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling("api-key.tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, key + "\n");
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Secrets.write(file, key + "\n");
     }
 }

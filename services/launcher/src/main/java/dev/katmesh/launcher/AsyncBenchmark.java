@@ -154,7 +154,7 @@ final class AsyncBenchmark {
         MeshSupervisor mesh = fresh(options.dir().resolve(name));
         log.printf(Locale.ROOT, "bench async: %s mode (generation on CPUs %s, training on %s)%n", name, options.generationCpus(), options.trainingCpus());
         mesh.up(Duration.ofMinutes(4), model, Map.of("learner", learner, "rollout", rollout), cpus);
-        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(mesh.status().path("kafka").path("bootstrap").asText())) {
+        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(mesh.kafkaClients())) {
             Mesh m = new Mesh(mesh.status(), tasks, prepared.train());
             return async ? async(m) : sync(m);
         } finally {

@@ -73,21 +73,21 @@ final class AuditCommand implements Callable<Integer> {
         if (!status.path("kafka").path("health").asText().equals("UP")) {
             throw new IllegalStateException("the broker of " + status.path("data_dir").asText() + " is not running (./katmesh up, or restart kafka)");
         }
-        String bootstrap = status.path("kafka").path("bootstrap").asText();
+        KafkaClients kafka = supervisor.kafkaClients();
         // Order matters for a live mesh: committed offsets first, then the ledger, then the topics to their
         // ends, so every record a committed offset covers has its outcome in what is read after it.
         Map<Integer, Long> rewardCommitted;
         Map<Integer, Long> learnerCommitted;
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
-        try (Admin admin = EmbeddedKafka.admin(bootstrap)) {
+        try (Admin admin = kafka.admin()) {
             rewardCommitted = committed(admin, "katmesh-reward", RAW);
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
         }
         System.err.println("audit: the learner's ledger");
         List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
-        List<LineageAudit.Raw> raw = read(bootstrap, RAW, r -> new LineageAudit.Raw(r.partition(), r.offset(), rawId(r)));
-        List<LineageAudit.Scored> scored = read(bootstrap, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
-        List<LineageAudit.DeadLetter> dlq = read(bootstrap, DLQ, r -> new LineageAudit.DeadLetter(
+        List<LineageAudit.Raw> raw = read(kafka, RAW, r -> new LineageAudit.Raw(r.partition(), r.offset(), rawId(r)));
+        List<LineageAudit.Scored> scored = read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
+        List<LineageAudit.DeadLetter> dlq = read(kafka, DLQ, r -> new LineageAudit.DeadLetter(
                 (int) number(header(r, "dead-letter-partition"), -1), number(header(r, "dead-letter-offset"), -1),
                 header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
         ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
@@ -123,9 +123,8 @@ final class AuditCommand implements Callable<Integer> {
     }
 
     /** Every record of a topic, from the beginning to the end offsets as they are now. */
-    static <T> List<T> read(String bootstrap, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    static <T> List<T> read(KafkaClients kafka, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
+        Properties p = kafka.properties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));
         List<T> out = new ArrayList<>();

@@ -12,6 +12,12 @@ import java.nio.file.Path;
  */
 public final class BrokerMain {
 
+    /**
+     * Environment variable with the SCRAM users to format the storage with (secure mode), one
+     * {@code --add-scram} value per line; in the environment so the passwords stay off command lines.
+     */
+    static final String SCRAM_ENV = "KATMESH_KAFKA_BOOTSTRAP_SCRAM";
+
     private BrokerMain() {}
 
     public static void main(String[] args) throws Exception {
@@ -24,7 +30,15 @@ public final class BrokerMain {
         Path logDir = Path.of(args[2]);
         if (!Files.exists(logDir.resolve("meta.properties"))) {
             PrintStream out = System.out;
-            int rc = kafka.tools.StorageTool.execute(new String[] {"format", "-t", clusterId, "-c", properties}, out);
+            java.util.List<String> format = new java.util.ArrayList<>(java.util.List.of("format", "-t", clusterId, "-c", properties));
+            String scram = System.getenv(SCRAM_ENV);
+            if (scram != null && !scram.isBlank()) {
+                for (String user : scram.split("\n")) {
+                    format.add("--add-scram");
+                    format.add(user);
+                }
+            }
+            int rc = kafka.tools.StorageTool.execute(format.toArray(String[]::new), out);
             if (rc != 0) {
                 System.err.println("formatting the KRaft storage in " + logDir + " failed with code " + rc);
                 System.exit(rc);

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine;
@@ -53,6 +54,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "240", description = "How long the mesh may take to start.")
     int timeout;
 
+    @Option(names = "--secure", description = "Run on a secure-mode mesh (SASL/SCRAM users with ACLs on the broker; see `up --secure`).")
+    boolean secure;
+
     @Override
     public Integer call() throws Exception {
         DemoPlan plan = (quick ? DemoPlan.quick() : DemoPlan.standard()).withSteps(sftSteps, rftSteps, tasks).withSeed(seed);
@@ -82,13 +86,13 @@ final class DemoCommand implements Callable<Integer> {
                 prepared.train().size(), prepared.heldoutCount(), prepared.sft(), prepared.corpusDocuments(), prepared.vocab(),
                 prepared.parameters(), (System.nanoTime() - t0) / 1e9);
         supervisor.up(Duration.ofSeconds(timeout), prepared.model(),
-                plan.serviceSettings(prepared.curriculum().toString(), prepared.heldout().toString()));
+                plan.serviceSettings(prepared.curriculum().toString(), prepared.heldout().toString()), Map.of(), secure);
         try {
             JsonNode status = supervisor.status();
             String key = ApiKey.resolve(supervisor.layout()).key();
             System.out.println("curriculum: midterm → sft → rft → adapt; live dashboard: "
                     + status.path("services").path("learner").path("http").asText() + "/dashboard/");
-            DemoRun.Outcome run = new DemoRun(plan, prepared, status, key, System.out)
+            DemoRun.Outcome run = new DemoRun(plan, prepared, status, supervisor.kafkaClients(), key, System.out)
                     .run(Duration.ofMinutes(maxMinutes != null ? maxMinutes : quick ? 25 : 60));
             DemoReport.Summary s = DemoReport.write(reportDir, plan, prepared, run);
             System.out.printf(Locale.ROOT, "held-out pass rate: v%d %.1f%% → v%d %.1f%% (%+.1f points); RFT v%d %.1f%% vs SFT v%d %.1f%% (%+.1f points)%n",

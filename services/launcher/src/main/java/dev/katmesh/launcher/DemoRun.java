@@ -43,17 +43,17 @@ final class DemoRun {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;
-    private final String bootstrap;
+    private final KafkaClients kafka;
     private final String learner;
     private final String rollout;
     private final String openAi;
     private final String apiKey;
     private final PrintStream out;
 
-    DemoRun(DemoPlan plan, DemoSetup.Prepared prepared, JsonNode status, String apiKey, PrintStream out) {
+    DemoRun(DemoPlan plan, DemoSetup.Prepared prepared, JsonNode status, KafkaClients kafka, String apiKey, PrintStream out) {
         this.plan = plan;
         this.prepared = prepared;
-        this.bootstrap = status.path("kafka").path("bootstrap").asText();
+        this.kafka = kafka;
         this.learner = status.path("services").path("learner").path("http").asText();
         this.rollout = status.path("services").path("rollout").path("http").asText();
         this.openAi = status.path("services").path("inference").path("http").asText();
@@ -74,7 +74,7 @@ final class DemoRun {
         String lastLine = "";
         long lastPrint = 0;
         JsonNode progress = JSON.createObjectNode();
-        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(bootstrap)) {
+        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka)) {
             // The deployed agents' tasks: copies of training tasks on a split the rollout service skips,
             // published now so the reward knows their tests when the captured sessions arrive.
             List<Task> deployedTasks = new ArrayList<>();

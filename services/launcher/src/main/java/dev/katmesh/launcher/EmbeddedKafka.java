@@ -7,13 +7,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 
 /**
  * The embedded default's Kafka: one real Apache Kafka broker in KRaft mode (broker and controller in
@@ -28,13 +25,33 @@ final class EmbeddedKafka {
         return "127.0.0.1:" + kafka.port;
     }
 
-    /** Writes server.properties and the logging config, then starts the broker JVM. */
+    /**
+     * The launcher's clients of this mesh's broker: plaintext, or in secure mode the admin user's SASL
+     * settings.
+     */
+    static KafkaClients clients(MeshLayout layout, MeshState state) {
+        String bootstrap = bootstrap(state.kafka);
+        return state.secure ? new KafkaClients(bootstrap, KafkaAccess.load(layout).clientConfig(KafkaAccess.User.ADMIN))
+                : KafkaClients.plain(bootstrap);
+    }
+
+    /** Whether the broker's storage exists (formatted at its first start). */
+    static boolean formatted(MeshLayout layout) {
+        return Files.exists(layout.dataDir().resolve("kafka/data/meta.properties"));
+    }
+
+    /**
+     * Writes server.properties and the logging config, then starts the broker JVM. In secure mode the
+     * properties hold the broker's password, so the file is owner-only, and the first start formats the
+     * storage with the bootstrap SCRAM users ({@link KafkaAccess}).
+     */
     static MeshState.Proc start(MeshLayout layout, MeshState state) throws IOException {
         Path dir = layout.dataDir().resolve("kafka");
         Path logDir = dir.resolve("data");
         Files.createDirectories(logDir);
         Path props = dir.resolve("server.properties");
-        Files.writeString(props, serverProperties(state.kafka.port, state.kafka.controllerPort, logDir));
+        KafkaAccess access = state.secure ? KafkaAccess.load(layout) : null;
+        Secrets.write(props, serverProperties(state.kafka.port, state.kafka.controllerPort, logDir, access));
         Path log4j = dir.resolve("log4j2.properties");
         Files.writeString(log4j, """
                 # Broker logging: INFO for Kafka's own lifecycle, WARN for the chatty request and state logs.
@@ -54,6 +71,9 @@ final class EmbeddedKafka {
                 logger.cleaner.level = WARN
                 """);
         java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (access != null) {
+            env.put(BrokerMain.SCRAM_ENV, String.join("\n", access.bootstrapScram()));
+        }
         List<String> cmd = ManagedProcess.pinned(List.of(ManagedProcess.javaBinary(),
                 "-Xms256m", "-Xmx" + System.getProperty("katmesh.kafka.heap", "768m"),
                 "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -66,17 +86,20 @@ final class EmbeddedKafka {
         return started;
     }
 
-    static String serverProperties(int port, int controllerPort, Path logDir) {
+    /** server.properties; {@code access} null for the plaintext default, else secure mode's listeners and ACLs. */
+    static String serverProperties(int port, int controllerPort, Path logDir, KafkaAccess access) {
+        String listeners = access != null ? access.serverProperties(port, controllerPort) : String.join("\n",
+                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
+                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         return String.join("\n",
                 "# Written by the katmesh launcher at every start; edit kafka-topics/ for topic settings.",
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.voters=1@127.0.0.1:" + controllerPort,
-                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                listeners,
                 "log.dirs=" + logDir,
                 // Topics come from kafka-topics/ only: a typo in a topic name fails instead of creating one.
                 "auto.create.topics.enable=false",
@@ -96,14 +119,14 @@ final class EmbeddedKafka {
     }
 
     /** Waits until the broker answers an admin request; fails early if its process died. */
-    static void awaitReady(MeshState.Proc kafka, Path log, Duration timeout) throws InterruptedException {
+    static void awaitReady(MeshState.Proc kafka, KafkaClients clients, Path log, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!ManagedProcess.isAlive(kafka)) {
                 throw new IllegalStateException("the Kafka broker exited during start-up; see " + log);
             }
             if (portOpen(kafka.port)) {
-                try (Admin admin = admin(bootstrap(kafka))) {
+                try (Admin admin = clients.admin()) {
                     admin.describeCluster().nodes().get(5, TimeUnit.SECONDS);
                     return;
                 } catch (ExecutionException | TimeoutException e) {
@@ -122,14 +145,5 @@ final class EmbeddedKafka {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    static Admin admin(String bootstrap) {
-        Properties p = new Properties();
-        p.putAll(Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000",
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000"));
-        return Admin.create(p);
     }
 }

@@ -40,11 +40,16 @@ final class IngestionBenchmark {
 
     static ObjectNode run(MeshSupervisor mesh, int records, Duration timeout) throws Exception {
         var status = mesh.status();
-        String bootstrap = status.path("kafka").path("bootstrap").asText();
+        KafkaClients kafka = mesh.kafkaClients();
+        String bootstrap = kafka.bootstrap();
         String learner = status.path("services").path("learner").path("http").asText();
         String run = Long.toString(System.currentTimeMillis(), 36);
         Path dir = Files.createTempDirectory("katmesh-bench-ingestion");
         Path payload = dir.resolve("trajectories.jsonl");
+        // Kafka's perf tools read the same client settings (secure mode: the admin user) from a file.
+        Path clientConfig = dir.resolve("client.properties");
+        Secrets.write(clientConfig, kafka.security().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
+                .reduce("", String::concat));
         List<byte[]> values = new ArrayList<>();
         try (BufferedWriter w = Files.newBufferedWriter(payload, StandardCharsets.UTF_8)) {
             for (int i = 0; i < records; i++) {
@@ -56,7 +61,7 @@ final class IngestionBenchmark {
         }
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         int partitions;
-        try (Admin admin = EmbeddedKafka.admin(bootstrap)) {
+        try (Admin admin = kafka.admin()) {
             partitions = admin.describeTopics(List.of("katmesh.trajectories.raw")).allTopicNames().get(30, TimeUnit.SECONDS)
                     .get("katmesh.trajectories.raw").partitions().size();
             if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
@@ -66,15 +71,16 @@ final class IngestionBenchmark {
 
         String produced = tool("org.apache.kafka.tools.ProducerPerformance", "--topic", SCRATCH, "--num-records", Integer.toString(records),
                 "--payload-file", payload.toString(), "--throughput", "-1",
-                "--producer-props", "bootstrap.servers=" + bootstrap, "acks=all");
+                "--producer-props", "bootstrap.servers=" + bootstrap, "acks=all", "--producer.config", clientConfig.toString());
         double produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
         String consumed = tool("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap, "--topic", SCRATCH,
-                "--messages", Integer.toString(records), "--timeout", "60000", "--group", "katmesh-bench-" + run);
+                "--messages", Integer.toString(records), "--timeout", "60000", "--group", "katmesh-bench-" + run,
+                "--consumer.config", clientConfig.toString());
         double consumeRate = consumerRate(consumed);
 
         double before = PrometheusScrape.sum(learner, "katmesh_learner_trajectories_received_total", null);
         long t0 = System.nanoTime();
-        try (KafkaProducer<String, byte[]> producer = TaskFiles.producer(bootstrap)) {
+        try (KafkaProducer<String, byte[]> producer = TaskFiles.producer(kafka)) {
             for (int i = 0; i < values.size(); i++) {
                 ProducerRecord<String, byte[]> r = new ProducerRecord<>("katmesh.trajectories.raw", "bench-" + run + "-g" + (i % 64), values.get(i));
                 r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));

@@ -65,15 +65,24 @@ public final class Katmesh {
                         + "--cpus inference=0; repeatable, kept for later starts.")
         java.util.Map<String, String> cpus = new java.util.LinkedHashMap<>();
 
+        @Option(names = "--secure",
+                description = "Secure mode, chosen at a mesh's first start and kept: the broker takes only SASL/SCRAM-SHA-512 users with "
+                        + "ACLs (each service its own; deployed agents the user 'agent', which may only write katmesh.trajectories.raw).")
+        boolean secure;
+
         @Override
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
-            supervisor.up(Duration.ofSeconds(timeout), model, java.util.Map.of(), cpus);
+            supervisor.up(Duration.ofSeconds(timeout), model, java.util.Map.of(), cpus, secure);
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf("OpenAI-compatible API: %s  (API key %s: %s)%n", status.path("services").path("inference").path("openai").asText(),
                     key.origin(), key.key());
+            if (status.path("kafka").has("security")) {
+                System.out.printf("Kafka: SASL/SCRAM-SHA-512; agents' client settings (write katmesh.trajectories.raw only): %s%n",
+                        status.path("kafka").path("security").path("agent_config").asText());
+            }
             if (detach) {
                 System.out.println("mesh running; `./katmesh down` stops it");
                 return 0;

@@ -33,6 +33,11 @@ public final class MeshState {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public String clusterId;
+    /**
+     * Secure mode ({@code up --secure}): the broker takes SASL/SCRAM users with ACLs only
+     * ({@link KafkaAccess}). Chosen at the first start, kept afterwards.
+     */
+    public boolean secure;
     /** The policy checkpoint folder the learner starts from and inference serves ({@code up --model}); null for none. */
     public String model;
     /**

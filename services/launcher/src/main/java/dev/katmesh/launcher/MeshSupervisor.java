@@ -74,6 +74,16 @@ public final class MeshSupervisor {
      */
     public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus)
             throws IOException, InterruptedException {
+        return up(timeout, model, settings, cpus, false);
+    }
+
+    /**
+     * As {@link #up(Duration, Path, Map, Map)}; {@code secure} turns on secure mode ({@link KafkaAccess}:
+     * SASL/SCRAM and ACLs on the broker) for a new mesh. The mode is chosen at the first start and kept:
+     * a mesh started plaintext cannot be made secure in place (its broker was formatted without users).
+     */
+    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus, boolean secure)
+            throws IOException, InterruptedException {
         checkBuilt();
         for (Map.Entry<String, String> e : cpus.entrySet()) {
             if (!e.getKey().equals("kafka")) {
@@ -86,6 +96,13 @@ public final class MeshSupervisor {
         }
         return locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
+            if (secure && !state.secure) {
+                if (EmbeddedKafka.formatted(layout)) {
+                    throw new IllegalStateException("the mesh in " + layout.dataDir() + " was first started without --secure; secure mode is "
+                            + "chosen at a mesh's first start: use a fresh --data-dir");
+                }
+                state.secure = true;
+            }
             if (model != null) {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
@@ -102,9 +119,15 @@ public final class MeshSupervisor {
                     state.save(layout.stateFile());
                     started.add("kafka");
                 }
-                EmbeddedKafka.awaitReady(state.kafka, layout.logFile("kafka"), remaining(deadline));
-                try (Admin admin = EmbeddedKafka.admin(EmbeddedKafka.bootstrap(state.kafka))) {
+                KafkaClients clients = EmbeddedKafka.clients(layout, state);
+                EmbeddedKafka.awaitReady(state.kafka, clients, layout.logFile("kafka"), remaining(deadline));
+                try (Admin admin = clients.admin()) {
                     layout.topics().ensure(admin);
+                    if (state.secure) {
+                        KafkaAccess access = KafkaAccess.load(layout);
+                        access.ensureUsersAndAcls(admin);
+                        access.writeAgentConfig(layout, clients.bootstrap());
+                    }
                 }
                 for (MeshService s : MeshService.values()) {
                     if (!ManagedProcess.isAlive(state.service(s))) {
@@ -159,7 +182,7 @@ public final class MeshSupervisor {
             if (service == null) {
                 state.kafka = EmbeddedKafka.start(layout, state);
                 state.save(layout.stateFile());
-                EmbeddedKafka.awaitReady(state.kafka, layout.logFile("kafka"), remaining(deadline));
+                EmbeddedKafka.awaitReady(state.kafka, EmbeddedKafka.clients(layout, state), layout.logFile("kafka"), remaining(deadline));
             } else {
                 startService(state, service);
                 state.save(layout.stateFile());
@@ -167,6 +190,20 @@ public final class MeshSupervisor {
             }
             return null;
         });
+    }
+
+    /** The credential inference presents to the learner's Weights service (kept in secrets/weights-token). */
+    public String weightsToken() {
+        return Secrets.kept(layout, "weights-token", "kmw-");
+    }
+
+    /** The launcher's Kafka clients of this mesh (admin user in secure mode). */
+    KafkaClients kafkaClients() {
+        MeshState state = MeshState.load(layout.stateFile());
+        if (state.kafka == null) {
+            throw new IllegalStateException("no mesh in " + layout.dataDir() + ": run `./katmesh up` first");
+        }
+        return EmbeddedKafka.clients(layout, state);
     }
 
     /** The status document of `./katmesh status --json`. */
@@ -177,6 +214,14 @@ public final class MeshSupervisor {
         ObjectNode kafka = root.putObject("kafka");
         if (state.kafka != null) {
             kafka.put("bootstrap", EmbeddedKafka.bootstrap(state.kafka));
+            if (state.secure) {
+                ObjectNode security = kafka.putObject("security");
+                security.put("protocol", KafkaAccess.PROTOCOL);
+                security.put("sasl_mechanism", KafkaAccess.MECHANISM);
+                security.put("agent_user", KafkaAccess.User.AGENT.name);
+                security.put("agent_config", Secrets.dir(layout).resolve("agent.properties").toString());
+                security.put("agent_json", Secrets.dir(layout).resolve("agent.json").toString());
+            }
             boolean alive = ManagedProcess.isAlive(state.kafka);
             kafka.put("health", alive && EmbeddedKafka.portOpen(state.kafka.port) ? "UP" : "DOWN");
             putPid(kafka, state.kafka, alive);
@@ -293,6 +338,23 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
         }
         java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (state.secure) {
+            // Each service as its own user; the password by environment, off the command line.
+            KafkaAccess.load(layout).clientConfig(KafkaAccess.User.of(s)).forEach((k, v) -> {
+                if (k.equals("sasl.jaas.config")) {
+                    env.put("KAFKA_SASL_JAAS_CONFIG", v);
+                } else {
+                    cmd.add("-Dkafka." + k + "=" + v);
+                }
+            });
+        }
+        // Only inference may fetch the learner's weights: a token the two share.
+        if (s == MeshService.LEARNER) {
+            env.put("KATMESH_LEARNER_WEIGHTS_TOKENS", weightsToken());
+        }
+        if (s == MeshService.INFERENCE) {
+            env.put("KATMESH_INFERENCE_WEIGHTS_TOKEN", weightsToken());
+        }
         if (state.model != null && (s == MeshService.INFERENCE || s == MeshService.LEARNER)) {
             cmd.add("-Dkatmesh." + s.id() + ".model-dir=" + state.model);
         }

@@ -69,8 +69,8 @@ final class TaskFiles {
     }
 
     /** Publishes tasks to katmesh.tasks (keyed by task id, protobuf). Returns how many. */
-    static int publish(String bootstrap, List<Task> tasks) throws Exception {
-        try (KafkaProducer<String, byte[]> producer = producer(bootstrap)) {
+    static int publish(KafkaClients kafka, List<Task> tasks) throws Exception {
+        try (KafkaProducer<String, byte[]> producer = producer(kafka)) {
             for (Task t : tasks) {
                 send(producer, t);
             }
@@ -78,9 +78,8 @@ final class TaskFiles {
         return tasks.size();
     }
 
-    static KafkaProducer<String, byte[]> producer(String bootstrap) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    static KafkaProducer<String, byte[]> producer(KafkaClients kafka) {
+        Properties p = kafka.properties();
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Duration.ofSeconds(30).toMillis()));

@@ -40,8 +40,7 @@ final class TasksCommand {
             TaskFiles.Written w = TaskFiles.write(out, seed, count, noTeacher ? -1 : mistakes);
             int published = 0;
             if (publish) {
-                String bootstrap = mesh.supervisor().status().path("kafka").path("bootstrap").asText();
-                published = TaskFiles.publish(bootstrap, w.tasks().stream().map(TaskSuite.Generated::task).toList());
+                published = TaskFiles.publish(mesh.supervisor().kafkaClients(), w.tasks().stream().map(TaskSuite.Generated::task).toList());
             }
             int train = w.train();
             int heldout = w.heldout();

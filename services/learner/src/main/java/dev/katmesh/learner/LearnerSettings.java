@@ -18,6 +18,12 @@ public interface LearnerSettings {
     /** Where checkpoints are written (one folder per policy version). */
     String checkpointDir();
 
+    /**
+     * The credentials the Weights service accepts ({@code authorization: Bearer <token>}): inference's.
+     * Without any, every caller may fetch weights (a warning says so at start).
+     */
+    Optional<java.util.List<String>> weightsTokens();
+
     /** DJL device: cpu, gpu or gpu:N. */
     @WithDefault("cpu")
     String device();

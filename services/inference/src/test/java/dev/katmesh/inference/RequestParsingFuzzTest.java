@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.katmesh.proto.fuzz.ByteMutations;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
 import dev.katmesh.proto.v1.ToolCall;
@@ -92,7 +93,7 @@ class RequestParsingFuzzTest {
         int[] outcomes = new int[2];
         for (int cases = 0; System.currentTimeMillis() < deadline || cases < 2000; cases++) {
             int k = cases % seeds.length;
-            byte[] input = mutate(seeds[k], seeds[(k + 1) % seeds.length], random);
+            byte[] input = ByteMutations.mutate(seeds[k], seeds[(k + 1) % seeds.length], random);
             try {
                 parse.accept(new Input(input, k));
                 outcomes[0]++;
@@ -105,45 +106,8 @@ class RequestParsingFuzzTest {
                         + ") crashed the parser: " + e, e);
             }
         }
+        System.out.printf("fuzzed with %d mutated requests: %d accepted, %d refused as INVALID_REQUEST%n", outcomes[0] + outcomes[1],
+                outcomes[0], outcomes[1]);
         return outcomes;
-    }
-
-    /** Characters that change JSON's structure or a value's type. */
-    static final String SYNTAX = "{}[]\":,0123456789-eE.\\ntfu";
-
-    static byte[] mutate(byte[] seed, byte[] other, SplittableRandom random) {
-        byte[] b = seed.clone();
-        int edits = 1 + random.nextInt(4);
-        for (int e = 0; e < edits && b.length > 0; e++) {
-            int at = random.nextInt(b.length);
-            switch (random.nextInt(6)) {
-                case 0 -> b[at] ^= (byte) (1 << random.nextInt(8));
-                case 1 -> b[at] = (byte) SYNTAX.charAt(random.nextInt(SYNTAX.length()));
-                case 2 -> b = java.util.Arrays.copyOf(b, at);
-                case 3 -> {
-                    byte[] c = new byte[b.length + 1];
-                    System.arraycopy(b, 0, c, 0, at);
-                    c[at] = (byte) random.nextInt(256);
-                    System.arraycopy(b, at, c, at + 1, b.length - at);
-                    b = c;
-                }
-                case 4 -> {
-                    byte[] c = new byte[b.length - 1];
-                    System.arraycopy(b, 0, c, 0, at);
-                    System.arraycopy(b, at + 1, c, at, b.length - at - 1);
-                    b = c;
-                }
-                default -> {
-                    int from = random.nextInt(other.length);
-                    int len = Math.min(other.length - from, 1 + random.nextInt(16));
-                    byte[] c = new byte[b.length + len];
-                    System.arraycopy(b, 0, c, 0, at);
-                    System.arraycopy(other, from, c, at, len);
-                    System.arraycopy(b, at, c, at + len, b.length - at);
-                    b = c;
-                }
-            }
-        }
-        return b;
     }
 }

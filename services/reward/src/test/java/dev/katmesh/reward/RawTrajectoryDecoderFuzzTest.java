@@ -3,6 +3,7 @@ package dev.katmesh.reward;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.katmesh.proto.fuzz.ByteMutations;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.TokenSegment;
@@ -48,7 +49,7 @@ class RawTrajectoryDecoderFuzzTest {
         int refused = 0;
         while (System.currentTimeMillis() < deadline || cases < 2000) {
             int k = cases % 2;
-            byte[] input = mutate(seeds[k], seeds[1 - k], random);
+            byte[] input = ByteMutations.mutate(seeds[k], seeds[1 - k], random);
             try {
                 decoder.decode(input, types[k]);
             } catch (RejectedTrajectoryException e) {
@@ -62,42 +63,5 @@ class RawTrajectoryDecoderFuzzTest {
         System.out.printf("fuzzed the decoder with %d mutated records in %d ms: %d refused with a reason, %d decoded%n",
                 cases, BUDGET_MS, refused, cases - refused);
         assertTrue(refused > 0 && refused < cases, "the mutations reach both outcomes");
-    }
-
-    static byte[] mutate(byte[] seed, byte[] other, SplittableRandom r) {
-        byte[] b = seed.clone();
-        int edits = 1 + r.nextInt(4);
-        for (int e = 0; e < edits && b.length > 0; e++) {
-            int at = r.nextInt(b.length);
-            switch (r.nextInt(6)) {
-                case 0 -> b[at] ^= (byte) (1 << r.nextInt(8));
-                case 1 -> b[at] = (byte) r.nextInt(256);
-                case 2 -> b = Arrays.copyOf(b, at); // truncate
-                case 3 -> { // insert a byte
-                    byte[] c = new byte[b.length + 1];
-                    System.arraycopy(b, 0, c, 0, at);
-                    c[at] = (byte) r.nextInt(256);
-                    System.arraycopy(b, at, c, at + 1, b.length - at);
-                    b = c;
-                }
-                case 4 -> { // delete a run
-                    int len = Math.min(b.length - at, 1 + r.nextInt(8));
-                    byte[] c = new byte[b.length - len];
-                    System.arraycopy(b, 0, c, 0, at);
-                    System.arraycopy(b, at + len, c, at, b.length - at - len);
-                    b = c;
-                }
-                default -> { // splice in a piece of the other format
-                    int from = r.nextInt(other.length);
-                    int len = Math.min(other.length - from, 1 + r.nextInt(16));
-                    byte[] c = new byte[b.length + len];
-                    System.arraycopy(b, 0, c, 0, at);
-                    System.arraycopy(other, from, c, at, len);
-                    System.arraycopy(b, at, c, at + len, b.length - at);
-                    b = c;
-                }
-            }
-        }
-        return b;
     }
 }

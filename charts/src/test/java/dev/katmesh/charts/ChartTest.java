@@ -31,6 +31,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -121,24 +122,41 @@ class ChartTest {
 
     @Test
     void renderedTopicsEqualKafkaTopicsDirectory() throws IOException {
-        List<GenericKubernetesResource> topics = ofKind(render(Map.of("kafka.clusterName", "prod-kafka")), GenericKubernetesResource.class)
-                .stream().filter(r -> r.getKind().equals("KafkaTopic")).toList();
+        assertRenderedAsFiles(render(Map.of("kafka.clusterName", "prod-kafka")), "KafkaTopic", TOPICS, "prod-kafka");
+    }
+
+    /** Every YAML file of {@code dir} is rendered as one resource of {@code kind}, with its spec unchanged and the cluster label set. */
+    static void assertRenderedAsFiles(List<HasMetadata> all, String kind, Path dir, String cluster) throws IOException {
+        List<GenericKubernetesResource> rendered = ofKind(all, GenericKubernetesResource.class).stream()
+                .filter(r -> r.getKind().equals(kind)).toList();
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
         List<Path> files;
-        try (Stream<Path> s = Files.list(TOPICS)) {
+        try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
         }
-        assertEquals(files.size(), topics.size(), "one KafkaTopic per file of kafka-topics/");
+        assertEquals(files.size(), rendered.size(), "one " + kind + " per file of " + dir);
         for (Path f : files) {
             JsonNode expected = yaml.readTree(f.toFile());
-            GenericKubernetesResource rendered = topics.stream()
+            GenericKubernetesResource r = rendered.stream()
                     .filter(t -> t.getMetadata().getName().equals(expected.path("metadata").path("name").asText())).findFirst()
-                    .orElseThrow(() -> new AssertionError("no rendered topic for " + f));
-            assertEquals("kafka.strimzi.io/v1", rendered.getApiVersion());
-            assertEquals("prod-kafka", rendered.getMetadata().getLabels().get("strimzi.io/cluster"), "cluster label from values");
-            JsonNode spec = yaml.valueToTree(rendered.getAdditionalProperties().get("spec"));
-            assertEquals(expected.path("spec"), spec, "spec of " + f.getFileName());
+                    .orElseThrow(() -> new AssertionError("no rendered " + kind + " for " + f));
+            assertEquals("kafka.strimzi.io/v1", r.getApiVersion());
+            assertEquals(cluster, r.getMetadata().getLabels().get("strimzi.io/cluster"), "cluster label from values");
+            assertEquals(expected.path("spec"), yaml.valueToTree(r.getAdditionalProperties().get("spec")), "spec of " + f.getFileName());
         }
+    }
+
+    /** The pod spec of each workload (Deployment or StatefulSet), by component label. */
+    static Map<String, PodSpec> podsByComponent(List<HasMetadata> all) {
+        Map<String, PodSpec> pods = new java.util.TreeMap<>();
+        for (HasMetadata w : all) {
+            PodSpec pod = w instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
+                    : w instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
+            if (pod != null) {
+                pods.put(w.getMetadata().getLabels().get("app.kubernetes.io/component"), pod);
+            }
+        }
+        return pods;
     }
 
     @Test
@@ -219,34 +237,14 @@ class ChartTest {
     @Test
     void eachServiceIsItsOwnKafkaUserWithTheAclsOfKafkaTopicsUsers() throws IOException {
         List<HasMetadata> all = render(Map.of("kafka.createUsers", "true", "kafka.securityProtocol", "SASL_SSL", "kafka.clusterName", "prod-kafka"));
-        List<GenericKubernetesResource> users = ofKind(all, GenericKubernetesResource.class).stream()
-                .filter(r -> r.getKind().equals("KafkaUser")).toList();
-        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
-        List<Path> files;
-        try (Stream<Path> s = Files.list(TOPICS.resolve("users"))) {
-            files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
-        }
-        assertEquals(files.size(), users.size(), "one KafkaUser per file of kafka-topics/users/");
-        for (Path f : files) {
-            JsonNode expected = yaml.readTree(f.toFile());
-            GenericKubernetesResource rendered = users.stream()
-                    .filter(u -> u.getMetadata().getName().equals(expected.path("metadata").path("name").asText())).findFirst()
-                    .orElseThrow(() -> new AssertionError("no rendered user for " + f));
-            assertEquals("prod-kafka", rendered.getMetadata().getLabels().get("strimzi.io/cluster"));
-            assertEquals(expected.path("spec"), yaml.valueToTree(rendered.getAdditionalProperties().get("spec")), "spec of " + f.getFileName());
-        }
-        for (HasMetadata workload : all) {
-            PodSpec pod = workload instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
-                    : workload instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
-            if (pod == null) {
-                continue;
-            }
-            String component = workload.getMetadata().getLabels().get("app.kubernetes.io/component");
-            var env = pod.getContainers().get(0).getEnv();
-            var jaas = env.stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow();
+        assertRenderedAsFiles(all, "KafkaUser", TOPICS.resolve("users"), "prod-kafka");
+        Map<String, PodSpec> pods = podsByComponent(all);
+        assertEquals(Set.of("inference", "rollout", "reward", "learner"), pods.keySet());
+        pods.forEach((component, pod) -> {
+            var jaas = pod.getContainers().get(0).getEnv().stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow();
             assertEquals("katmesh-" + component, jaas.getValueFrom().getSecretKeyRef().getName(), "each service authenticates as its own user");
-            assertTrue(users.stream().anyMatch(u -> u.getMetadata().getName().equals("katmesh-" + component)), component + " has a KafkaUser");
-        }
+            assertTrue(Files.isRegularFile(TOPICS.resolve("users/katmesh-" + component + ".yaml")), component + " has a KafkaUser");
+        });
         assertThrows(Exception.class, () -> render(Map.of("kafka.createUsers", "true")), "SCRAM users need a SASL protocol");
     }
 
@@ -255,13 +253,7 @@ class ChartTest {
         List<HasMetadata> all = render(Map.of("learner.weightsToken", "s3cret-token"));
         String secret = "km-weights-token";
         assertTrue(all.stream().anyMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().equals(secret)), "the token's secret");
-        for (HasMetadata workload : all) {
-            PodSpec pod = workload instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
-                    : workload instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
-            if (pod == null) {
-                continue;
-            }
-            String component = workload.getMetadata().getLabels().get("app.kubernetes.io/component");
+        podsByComponent(all).forEach((component, pod) -> {
             List<String> holders = pod.getContainers().get(0).getEnv().stream()
                     .filter(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null
                             && e.getValueFrom().getSecretKeyRef().getName().equals(secret))
@@ -272,7 +264,7 @@ class ChartTest {
                 default -> List.of();
             };
             assertEquals(expected, holders, component);
-        }
+        });
     }
 
     @Test

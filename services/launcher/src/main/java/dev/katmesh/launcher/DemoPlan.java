@@ -43,7 +43,9 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 200, 240, 16, 4, 4, 60, 4,
+        // About 20 minutes on 2 cores: RL steps (about a minute each, generation-bound) and held-out evaluations
+        // (30-40 s each, longer beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 10, 4, 4, 100, 5,
                 3e-3, 3e-4, 1);
     }
 

@@ -3,6 +3,7 @@ package dev.katmesh.it;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
 import dev.katmesh.proto.v1.SamplingParams;
+import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolSchema;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -144,7 +145,58 @@ final class BadRequestCorpus {
         c.add(new Grpc("prompt-beyond-context", longPrompt.build()));
         c.add(new Grpc("tool-without-name", GenerateRequest.newBuilder().setSampling(greedy)
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).addTools(ToolSchema.newBuilder()).build()));
+        // Conversations that break the reward's rules (ChatValidation), each a different rule or place.
+        ChatMessage user = ChatMessage.newBuilder().setRole("user").setContent("list files").build();
+        ChatMessage calls = ChatMessage.newBuilder().setRole("assistant")
+                .addToolCalls(ToolCall.newBuilder().setId("c1").setType("function").setName("bash").setArguments("{}")).build();
+        ChatMessage answer = ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("a.py").build();
+        ToolSchema bash = ToolSchema.newBuilder().setType("function").setName("bash").build();
+        c.add(chat("role-empty", List.of(ChatMessage.newBuilder().setContent("hi").build()), List.of()));
+        c.add(chat("role-capitalised", List.of(ChatMessage.newBuilder().setRole("User").setContent("hi").build()), List.of()));
+        c.add(chat("role-legacy-function", List.of(user, ChatMessage.newBuilder().setRole("function").setContent("x").build()), List.of()));
+        c.add(chat("role-unknown-mid-conversation", List.of(user, calls, answer, ChatMessage.newBuilder().setRole("narrator").build()), List.of(bash)));
+        c.add(chat("tool-call-without-id", List.of(user, ChatMessage.newBuilder().setRole("assistant")
+                .addToolCalls(ToolCall.newBuilder().setType("function").setName("bash")).build()), List.of(bash)));
+        c.add(chat("tool-call-without-name", List.of(user, ChatMessage.newBuilder().setRole("assistant")
+                .addToolCalls(ToolCall.newBuilder().setId("c1").setType("function")).build()), List.of(bash)));
+        c.add(chat("tool-call-id-used-twice", List.of(user, calls, answer, calls), List.of(bash)));
+        c.add(chat("tool-call-id-twice-in-one-message", List.of(user, calls.toBuilder().addToolCalls(calls.getToolCalls(0)).build()), List.of(bash)));
+        c.add(chat("tool-call-in-a-user-message", List.of(user.toBuilder().addToolCalls(ToolCall.newBuilder().setName("bash")).build()), List.of(bash)));
+        c.add(chat("tool-answer-to-unknown-call", List.of(user, calls, answer.toBuilder().setToolCallId("c9").build()), List.of(bash)));
+        c.add(chat("tool-answer-without-call-id", List.of(user, calls, answer.toBuilder().clearToolCallId().build()), List.of(bash)));
+        c.add(chat("tool-answer-first", List.of(answer, user), List.of(bash)));
+        c.add(chat("tool-answer-before-its-call", List.of(user, answer, calls), List.of(bash)));
+        c.add(chat("tool-type-retrieval", List.of(user), List.of(bash.toBuilder().setType("retrieval").build())));
+        c.add(chat("tool-name-blank", List.of(user), List.of(bash.toBuilder().setName("   ").build())));
+        c.add(chat("second-tool-nameless", List.of(user), List.of(bash, ToolSchema.newBuilder().setType("function").build())));
+        c.add(new Grpc("tools-without-messages", GenerateRequest.newBuilder().setSampling(greedy).addTools(bash).build()));
+        c.add(new Grpc("ids-and-messages-and-tools", GenerateRequest.newBuilder().setSampling(greedy).addPromptTokenIds(1)
+                .addMessages(user).addTools(bash).build()));
+        // Token ids and sampling values at and beyond their limits (uint32 on the wire: negative ints are above 2^31).
+        c.add(new Grpc("token-2^31", GenerateRequest.newBuilder().setSampling(greedy).addPromptTokenIds(Integer.MIN_VALUE).build()));
+        c.add(new Grpc("token-out-of-vocab-last", GenerateRequest.newBuilder().setSampling(greedy).addPromptTokenIds(1).addPromptTokenIds(2)
+                .addPromptTokenIds(1 << 30).build()));
+        c.add(new Grpc("temperature-above-100", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTemperature(101))));
+        c.add(new Grpc("temperature-max-float", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTemperature(Float.MAX_VALUE))));
+        c.add(new Grpc("temperature-minus-infinity", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTemperature(Float.NEGATIVE_INFINITY))));
+        c.add(new Grpc("top-p-infinite", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTopP(Float.POSITIVE_INFINITY))));
+        c.add(new Grpc("top-p-minus-infinity", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTopP(Float.NEGATIVE_INFINITY))));
+        c.add(new Grpc("top-p-tiny-negative", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).setTopP(-1e-9f))));
+        c.add(new Grpc("max-new-tokens-2^31", prompt(SamplingParams.newBuilder().setMaxNewTokens(Integer.MIN_VALUE))));
+        c.add(new Grpc("max-new-tokens-max-uint", prompt(SamplingParams.newBuilder().setMaxNewTokens(-1))));
+        c.add(new Grpc("max-new-tokens-a-million", prompt(SamplingParams.newBuilder().setMaxNewTokens(1_000_000))));
+        c.add(new Grpc("stop-id-max-uint", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).addStopTokenIds(-1))));
+        c.add(new Grpc("stop-id-2^31", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).addStopTokenIds(Integer.MIN_VALUE))));
+        c.add(new Grpc("stop-id-bad-among-good", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).addStopTokenIds(1).addStopTokenIds(2)
+                .addStopTokenIds(1 << 29))));
+        c.add(new Grpc("stop-string-empty", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).addStop(""))));
+        c.add(new Grpc("stop-string-empty-among-others", prompt(SamplingParams.newBuilder().setMaxNewTokens(4).addStop("\n").addStop(""))));
         return c;
+    }
+
+    private static Grpc chat(String name, List<ChatMessage> messages, List<ToolSchema> tools) {
+        return new Grpc(name, GenerateRequest.newBuilder().setSampling(SamplingParams.newBuilder().setMaxNewTokens(4))
+                .addAllMessages(messages).addAllTools(tools).build());
     }
 
     private static GenerateRequest prompt(SamplingParams.Builder sampling) {

@@ -329,7 +329,7 @@ class InferenceIT {
             }
         }
         System.out.printf("bad requests: %d HTTP, %d gRPC (+3 unparseable), %d not answered as expected%n", httpCases.size(), grpcCases.size(), failures.size());
-        assertTrue(httpCases.size() >= 50 && grpcCases.size() + 3 + httpCases.size() >= 80, "the corpus is large enough");
+        assertTrue(httpCases.size() >= 50 && grpcCases.size() >= 50, "the corpus holds at least 50 kinds per entry point");
         assertTrue(failures.isEmpty(), String.join("\n", failures));
         // Nothing crashed: healthy, and a good request is served.
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,

@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default
- * took 32.5 minutes on 2 cores in its last measured run (the issue asks for about 20); {@link #quick()} 11–14
+ * took 24.5 minutes on 2 cores in its last measured run (the issue asks for about 20); {@link #quick()} 11–14
  * minutes (CI); flags scale either up.
  *
  * @param tasks          tasks generated (about a tenth are held out for the evaluation)

@@ -79,6 +79,19 @@ class LearnerIT {
                 assertEquals(all.size() - 5, resumed.size(), "header, the chunks from index 5, trailer");
                 assertEquals(versions.get(2L).getSha256(), resumed.get(resumed.size() - 1).getTrailer().getSha256());
                 assertTrue(!versions.get(1L).getSha256().equals(versions.get(2L).getSha256()), "training changed the weights");
+                // Bad requests to the Weights service get a status naming the problem; it keeps serving.
+                Map<String, io.grpc.Status.Code> bad = new java.util.LinkedHashMap<>();
+                bad.put("a version never made", code(() -> fetch(weights, 999, 0)));
+                bad.put("chunks of 10 bytes", code(() -> weights.fetch(dev.katmesh.proto.v1.FetchWeightsRequest.newBuilder().setVersion(2)
+                        .setMaxChunkBytes(10).build()).forEachRemaining(c -> { })));
+                bad.put("a start chunk past the end", code(() -> {
+                    List<WeightsChunk> tail = fetch(weights, 2, 1_000_000);
+                    assertEquals(2, tail.size(), "past the end: the header and the trailer only");
+                }));
+                assertEquals(io.grpc.Status.Code.NOT_FOUND, bad.get("a version never made"), bad.toString());
+                assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, bad.get("chunks of 10 bytes"), bad.toString());
+                assertEquals(io.grpc.Status.Code.OK, bad.get("a start chunk past the end"), bad.toString());
+                assertEquals(2, weights.latest(LatestRequest.getDefaultInstance()).getVersion(), "still serving");
             } finally {
                 channel.shutdownNow();
             }
@@ -164,6 +177,16 @@ class LearnerIT {
             assertTrue(versions.size() >= atLeast, "at least " + atLeast + " policy versions, got " + versions.keySet());
         }
         return versions;
+    }
+
+    static io.grpc.Status.Code code(Runnable call) {
+        try {
+            call.run();
+            return io.grpc.Status.Code.OK;
+        } catch (io.grpc.StatusRuntimeException e) {
+            assertTrue(e.getStatus().getDescription() != null && !e.getStatus().getDescription().isBlank(), "a status with a message: " + e);
+            return e.getStatus().getCode();
+        }
     }
 
     static List<WeightsChunk> fetch(WeightsGrpc.WeightsBlockingStub weights, long version, long startChunk) {

@@ -157,11 +157,7 @@ class SecureMeshIT {
             assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), "joining a group and reading raw");
         }
         p.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            c.assign(List.of(new TopicPartition(RAW, 0)));
-            c.seekToBeginning(c.assignment());
-            assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), "reading raw without a group");
-        }
+        assertCannotReadWithoutGroup(p, RAW, "reading raw without a group");
     }
 
     @Test
@@ -194,12 +190,7 @@ class SecureMeshIT {
             }
         }
         // rollout reads tasks, not the scored trajectories
-        Properties p = mesh.kafkaProperties("katmesh-rollout");
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            c.assign(List.of(new TopicPartition(SCORED, 0)));
-            c.seekToBeginning(c.assignment());
-            assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), "rollout reads scored");
-        }
+        assertCannotReadWithoutGroup(mesh.kafkaProperties("katmesh-rollout"), SCORED, "rollout reads scored");
     }
 
     @Test
@@ -257,6 +248,15 @@ class SecureMeshIT {
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "20000");
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         return new KafkaProducer<>(p);
+    }
+
+    /** Assigns partition 0 of {@code topic} (no consumer group) and expects the broker to refuse the read. */
+    static void assertCannotReadWithoutGroup(Properties p, String topic, String what) {
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            c.assign(List.of(new TopicPartition(topic, 0)));
+            c.seekToBeginning(c.assignment());
+            assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), what);
+        }
     }
 
     /** Polls until records arrive or an exception (the refusal) is thrown; fails if neither happens. */

@@ -250,9 +250,13 @@ final class KafkaAccess {
             clientConfig(User.AGENT).forEach((k, v) -> props.append(k).append('=').append(v.replace("\\", "\\\\")).append('\n'));
             Path javaConfig = dir.resolve("agent.properties");
             Secrets.write(javaConfig, props.toString());
-            String json = "{\"bootstrap\":\"" + bootstrap + "\",\"security_protocol\":\"" + PROTOCOL + "\",\"sasl_mechanism\":\"" + MECHANISM
-                    + "\",\"username\":\"" + User.AGENT.name + "\",\"password\":\"" + passwords.get(User.AGENT) + "\"}\n";
-            Secrets.write(dir.resolve("agent.json"), json);
+            Map<String, String> json = new LinkedHashMap<>();
+            json.put("bootstrap", bootstrap);
+            json.put("security_protocol", PROTOCOL);
+            json.put("sasl_mechanism", MECHANISM);
+            json.put("username", User.AGENT.name);
+            json.put("password", passwords.get(User.AGENT));
+            Secrets.write(dir.resolve("agent.json"), new ObjectMapper().writeValueAsString(json) + "\n");
             return javaConfig;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the agent's Kafka settings in " + dir, e);

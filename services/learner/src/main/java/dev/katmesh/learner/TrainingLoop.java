@@ -110,6 +110,7 @@ public class TrainingLoop {
     private volatile double lastLoss = Double.NaN;
     private volatile double lastRewardMean = Double.NaN;
     private volatile double lastAdvantageAbs = Double.NaN;
+    private volatile double lastLearningRate = Double.NaN;
     private volatile long steps;
     private volatile double heldoutPassRate = Double.NaN;
     private volatile String currentStage = "none";
@@ -129,6 +130,8 @@ public class TrainingLoop {
                 .description("The newest policy version published").register(registry);
         Gauge.builder("katmesh.learner.advantage.abs.mean", () -> lastAdvantageAbs)
                 .description("Mean |advantage| of the last step's samples").register(registry);
+        Gauge.builder("katmesh.learner.learning.rate", () -> lastLearningRate)
+                .description("Learning rate of the last optimiser step (the stage's rate times its schedule)").register(registry);
         Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
                 .description("Held-out pass rate of the last evaluated version").register(registry);
         Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
@@ -592,10 +595,12 @@ public class TrainingLoop {
         }
 
         void train(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
-            Trainer.StepResult result = trainer.step(batch, rewards);
+            double lrFactor = stage.schedule().factor(stageStep, stage.steps());
+            Trainer.StepResult result = trainer.step(batch, rewards, lrFactor);
             for (int u = 1; u < stage.updatesPerBatch(); u++) { // GRPO's μ: more updates on the same samples
-                result = trainer.step(batch, rewards);
+                result = trainer.step(batch, rewards, lrFactor);
             }
+            lastLearningRate = stage.learningRate() * lrFactor;
             step++;
             steps = step;
             stepsSinceVersion++;

@@ -29,6 +29,7 @@ import java.util.Locale;
  *       - {file: tool-use.jsonl, weight: 1}
  *     balance_by: [language, task_type] # draw evenly across these tags' values
  *     steps: 300
+ *     lr_schedule: {kind: cosine, warmup_steps: 10, min_ratio: 0.1}   # constant (default) | cosine | linear
  *   - name: rft
  *     objective: policy_gradient
  *     sources:
@@ -81,9 +82,11 @@ public record Curriculum(List<Stage> stages) {
      *                     later ones are off-policy by the updates before them, which the clipped importance
      *                     ratio bounds. Where generation costs far more than a step, μ > 1 learns more from
      *                     each sample.
+     * @param schedule     the learning rate over the stage's steps, a factor of {@code learningRate}
      */
     public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
-                        double learningRate, List<String> balanceBy, int versionEvery, double minReward, int updatesPerBatch) {
+                        double learningRate, List<String> balanceBy, int versionEvery, double minReward, int updatesPerBatch,
+                        LearningRateSchedule schedule) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -94,7 +97,8 @@ public record Curriculum(List<Stage> stages) {
     /** The default when no file is given: one RFT stage on the scored topic, without end. */
     public static Curriculum rftOnly(double learningRate) {
         return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
-                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN, 1)));
+                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN, 1,
+                LearningRateSchedule.CONSTANT)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -164,10 +168,31 @@ public record Curriculum(List<Stage> stages) {
             if (updates < 1 || (updates > 1 && kind != Kind.POLICY_GRADIENT)) {
                 throw new IllegalArgumentException(where + ": updates_per_batch must be >= 1, and above 1 only for policy_gradient");
             }
+            LearningRateSchedule schedule = schedule(s.path("lr_schedule"), where);
+            if (schedule.kind() != LearningRateSchedule.Kind.CONSTANT && steps == Long.MAX_VALUE) {
+                throw new IllegalArgumentException(where + ": a decaying lr_schedule needs 'steps' (it decays over them)");
+            }
             stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
-                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates));
+                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates, schedule));
         }
         return new Curriculum(List.copyOf(stages));
+    }
+
+    private static LearningRateSchedule schedule(JsonNode node, String where) {
+        if (node.isMissingNode() || node.isNull()) {
+            return LearningRateSchedule.CONSTANT;
+        }
+        LearningRateSchedule.Kind kind;
+        try {
+            kind = LearningRateSchedule.Kind.valueOf(node.path("kind").asText("").toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": lr_schedule.kind must be constant, cosine or linear");
+        }
+        try {
+            return new LearningRateSchedule(kind, node.path("warmup_steps").asLong(0), node.path("min_ratio").asDouble(0.1));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": lr_schedule: " + e.getMessage());
+        }
     }
 
     /** The index of the stage named {@code name}, or 0 when absent (a fresh start). */

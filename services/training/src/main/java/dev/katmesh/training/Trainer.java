@@ -78,6 +78,11 @@ public final class Trainer {
      * policy-gradient objective; SFT ignores them.
      */
     public StepResult step(List<List<TrainingSample>> groups, List<double[]> rewards) {
+        return step(groups, rewards, 1.0);
+    }
+
+    /** As {@link #step(List, List)} with the learning rate scaled by {@code lrFactor} (a schedule's factor). */
+    public StepResult step(List<List<TrainingSample>> groups, List<double[]> rewards, double lrFactor) {
         List<TrainingSample> all = new ArrayList<>();
         List<List<TrainingSample>> withAdvantages = new ArrayList<>();
         double advAbs = 0;
@@ -133,7 +138,7 @@ public final class Trainer {
                 }
             }
         }
-        double norm = optimizer.update(lrScale);
+        double norm = optimizer.update(lrScale * lrFactor);
         for (int r = 1; r < replicas.size(); r++) {
             for (var e : model.parameters().entrySet()) {
                 e.getValue().copyTo(replicas.get(r).parameters().get(e.getKey()));

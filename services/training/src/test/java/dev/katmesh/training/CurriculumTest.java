@@ -94,6 +94,31 @@ class CurriculumTest {
     }
 
     @Test
+    void aStageMayDecayItsLearningRateOverItsSteps() throws Exception {
+        Path f = tmp.resolve("schedule.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 100,
+                     lr_schedule: {kind: cosine, warmup_steps: 5, min_ratio: 0.2}}
+                  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 5, 0.2), c.stages().get(0).schedule());
+        assertEquals(LearningRateSchedule.CONSTANT, c.stages().get(1).schedule(), "constant unless asked");
+        Files.writeString(f, "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 3, lr_schedule: {kind: step}}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("lr_schedule.kind"));
+        Files.writeString(f, "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 3, lr_schedule: {kind: cosine, min_ratio: 2}}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("min_ratio"));
+        Files.writeString(f, """
+                stages:
+                  - {name: rft, objective: policy_gradient, sources: [{topic: t}], until: {metric: reward_mean, at_least: 0.9},
+                     lr_schedule: {kind: linear}}
+                """);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("needs 'steps'"),
+                "a decay over an open-ended stage has no end to decay to");
+    }
+
+    @Test
     void mixingFollowsWeightsBalancesTagsAndRepeatsPerStep() {
         List<Map<String, String>> a = new ArrayList<>();
         for (int i = 0; i < 90; i++) {

@@ -39,14 +39,31 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     /** GRPO's μ in RFT: optimiser updates on each batch of groups (1: each sample is learnt from once). */
     static final int UPDATES_PER_BATCH = 1;
 
+    /**
+     * The supervised stages warm up, then anneal to a tenth of their rate: at a constant 3e-3 consecutive SFT
+     * checkpoints differed by up to 10 held-out points (docs/benchmarks.md), so "the SFT checkpoint" RFT starts from
+     * and is compared with was wherever the last batches left it. RFT and adaptation keep a constant rate.
+     */
+    static final String SUPERVISED_SCHEDULE = "{kind: cosine, warmup_steps: 10, min_ratio: 0.1}";
+
+    /**
+     * RFT task groups kept in flight by the driver (each {@code groupSize} episodes). Decoding is bound by the cost
+     * per operation, not per sequence (docs/benchmarks.md: 16 sequences decode ~7x the tokens/s of one), so more
+     * episodes at once is more RL samples per minute; half the groups have no reward variance and are skipped.
+     */
+    static final int OUTSTANDING_GROUPS = 4;
+
+    /** Deployed agents working at once in the adaptation stage (sessions through the OpenAI-compatible API). */
+    static final int DEPLOYED_AGENTS = 4;
+
     /** Agent turns per rollout episode, as in the held-out evaluation: write, test, submit, and one to spare. */
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
         // About 20 minutes on 2 cores: RL steps (about a minute each, generation-bound) and held-out evaluations
         // (30-40 s each, longer beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 10, 4, 4, 100, 5,
-                3e-3, 3e-4, 1);
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 12, 3, 4, 100, 6,
+                3e-3, 1e-3, 1);
     }
 
     static DemoPlan quick() {
@@ -95,6 +112,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
                     steps: %d
                     batch: 32
                     learning_rate: %s
+                    lr_schedule: %s
                     version_every: %d
                   - name: sft
                     objective: sft
@@ -103,8 +121,10 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
                     steps: %d
                     batch: 8
                     learning_rate: %s
+                    lr_schedule: %s
                     version_every: %d
-                """, midtermSteps, learningRate, Math.max(1, midtermSteps), sftSteps, learningRate, sftVersionEvery);
+                """, midtermSteps, learningRate, SUPERVISED_SCHEDULE, Math.max(1, midtermSteps), sftSteps, learningRate, SUPERVISED_SCHEDULE,
+                sftVersionEvery);
     }
 
     /** The settings each service gets for the run (system properties). */
@@ -128,7 +148,8 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
         rollout.put("katmesh.rollout.max-new-tokens", "160");
         rollout.put("katmesh.rollout.max-context-tokens", "2048");
         rollout.put("katmesh.rollout.temperature", Double.toString(ROLLOUT_TEMPERATURE));
-        rollout.put("katmesh.rollout.concurrency.initial", "4");
+        rollout.put("katmesh.rollout.concurrency.initial", Integer.toString(OUTSTANDING_GROUPS * groupSize));
+        rollout.put("katmesh.rollout.concurrency.max", Integer.toString(OUTSTANDING_GROUPS * groupSize));
         return Map.of("learner", learner, "rollout", rollout);
     }
 }

@@ -37,9 +37,6 @@ final class DemoRun {
                    int deployedSessions, int deployedSubmitted, double wallSeconds) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Groups waiting for rollout at a time: enough to keep inference batching, few enough to stay fresh. */
-    private static final int OUTSTANDING_GROUPS = 2;
-
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;
@@ -94,7 +91,7 @@ final class DemoRun {
                 // would only slow the evaluation and come back staler.
                 if (stage.equals("rft") && !progress.path("complete").asBoolean() && !progress.has("evaluating")) {
                     double done = PrometheusScrape.sum(rollout, "katmesh_rollout_groups_total", null) - groupsBefore;
-                    while (published - done < OUTSTANDING_GROUPS) {
+                    while (published - done < DemoPlan.OUTSTANDING_GROUPS) {
                         TaskFiles.send(tasks, prepared.train().get(published % prepared.train().size()));
                         published++;
                     }
@@ -131,9 +128,9 @@ final class DemoRun {
         }
     }
 
-    /** Two deployed agents working the tasks round-robin through the OpenAI-compatible API until stopped. */
+    /** {@link DemoPlan#DEPLOYED_AGENTS} deployed agents working the tasks round-robin through the OpenAI-compatible API until stopped. */
     private ExecutorService startAgents(List<Task> tasks, AtomicBoolean stop, AtomicInteger sessions, AtomicInteger submitted) {
-        ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+        ExecutorService pool = Executors.newFixedThreadPool(DemoPlan.DEPLOYED_AGENTS, r -> {
             Thread th = new Thread(r, "deployed-agent");
             th.setDaemon(true);
             return th;
@@ -141,7 +138,7 @@ final class DemoRun {
         AgentTools tools = new AgentTools(new BubblewrapSandbox(), Duration.ofSeconds(20));
         DeployedAgent agent = new DeployedAgent(openAi, apiKey, tools, 160, 0.7);
         AtomicInteger next = new AtomicInteger();
-        for (int a = 0; a < 2; a++) {
+        for (int a = 0; a < DemoPlan.DEPLOYED_AGENTS; a++) {
             pool.submit(() -> {
                 while (!stop.get()) {
                     int i = next.getAndIncrement();

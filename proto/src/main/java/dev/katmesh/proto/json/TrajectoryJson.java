@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.proto.chat.ConversationRules;
 import dev.katmesh.proto.json.TrajectoryJsonException.Kind;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Outcome;
@@ -201,7 +202,7 @@ public final class TrajectoryJson {
                     .setName(text(o, "name", path))
                     .setReasoningContent(text(o, "reasoning_content", path));
             String role = b.getRole();
-            if (!Set.of("system", "user", "assistant", "tool", "developer").contains(role)) {
+            if (!ConversationRules.Mode.RECORD.roles().contains(role)) {
                 throw new TrajectoryJsonException(Kind.INVALID_VALUE, path + ".role", "unknown role '" + role + "'");
             }
             ArrayNode calls = array(o, "tool_calls", path);

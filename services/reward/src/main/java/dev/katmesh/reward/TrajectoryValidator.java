@@ -1,22 +1,22 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.chat.ConversationRules;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.TestResult;
 import dev.katmesh.proto.v1.TokenSegment;
-import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import java.util.HashSet;
 import java.util.Set;
 
 /**
- * The checks every trajectory passes, whatever its format: ids, roles, consistent tool-call ids, token
+ * The checks every trajectory passes, whatever its format: ids, the contract's conversation rules
+ * ({@link ConversationRules}, record mode), steps that refer to calls the messages made, token
  * segments inside the token ids with one finite, non-positive log-prob per generated token, token ids
  * inside the vocabulary, finite numbers in their ranges.
  */
 final class TrajectoryValidator {
 
-    static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool", "developer");
     static final int MAX_MESSAGES = 10_000;
 
     private final long vocabSize;
@@ -39,23 +39,14 @@ final class TrajectoryValidator {
         if (t.getMessagesCount() > MAX_MESSAGES) {
             throw invalid(RejectReason.OVERSIZED, t.getMessagesCount() + " messages exceed " + MAX_MESSAGES);
         }
+        var broken = ConversationRules.check(t.getMessagesList(), ConversationRules.Mode.RECORD);
+        if (broken.isPresent()) {
+            throw invalid(broken.get().problem() == ConversationRules.Problem.MISSING_FIELD ? RejectReason.MISSING_FIELD : RejectReason.INVALID_VALUE,
+                    broken.get().message());
+        }
         Set<String> calls = new HashSet<>();
-        for (int i = 0; i < t.getMessagesCount(); i++) {
-            ChatMessage m = t.getMessages(i);
-            if (!ROLES.contains(m.getRole())) {
-                throw invalid(RejectReason.INVALID_VALUE, "messages[" + i + "].role '" + m.getRole() + "' is not one of " + ROLES);
-            }
-            for (ToolCall c : m.getToolCallsList()) {
-                if (c.getId().isBlank() || c.getName().isBlank()) {
-                    throw invalid(RejectReason.MISSING_FIELD, "messages[" + i + "] has a tool call without id or name");
-                }
-                if (!calls.add(c.getId())) {
-                    throw invalid(RejectReason.INVALID_VALUE, "tool call id '" + c.getId() + "' is used twice");
-                }
-            }
-            if (m.getRole().equals("tool") && !m.getToolCallId().isEmpty() && !calls.contains(m.getToolCallId())) {
-                throw invalid(RejectReason.INVALID_VALUE, "messages[" + i + "] answers tool call '" + m.getToolCallId() + "', which no earlier message made");
-            }
+        for (ChatMessage m : t.getMessagesList()) {
+            m.getToolCallsList().forEach(c -> calls.add(c.getId()));
         }
         for (ToolStep s : t.getStepsList()) {
             if (!s.getToolCallId().isEmpty() && !calls.contains(s.getToolCallId())) {

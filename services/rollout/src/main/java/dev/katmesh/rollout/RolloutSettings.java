@@ -18,7 +18,7 @@ public interface RolloutSettings {
     @WithDefault("train")
     List<String> splits();
 
-    /** Turns per episode at most when the task sets none. */
+    /** Turns per episode at most; a task's own max_turns applies when lower. */
     @WithDefault("8")
     int maxTurns();
 

@@ -69,8 +69,8 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static DemoPlan standard() {
         // About 20 minutes on 2 cores: RL steps (about a minute each, generation-bound) and held-out evaluations
         // (30-40 s each, longer beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 12, 3, 4, 100, 6,
-                3e-3, 5e-4, 1);
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 20, 3, 4, 100, 10,
+                3e-3, 7e-4, 1);
     }
 
     static DemoPlan quick() {

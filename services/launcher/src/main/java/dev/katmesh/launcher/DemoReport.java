@@ -99,6 +99,8 @@ final class DemoReport {
         summary.put("heldout_rose", s.rose());
         summary.put("rft_beats_sft", s.rftBeatsSft());
         summary.put("rollout_tasks_sent", run.rolloutTasks());
+        ObjectNode families = summary.putObject("rft_task_families");
+        run.rftTaskFamilies().forEach(families::put);
         summary.put("deployed_sessions", run.deployedSessions());
         summary.put("deployed_sessions_submitted", run.deployedSubmitted());
         JsonNode fp = run.finalProgress();

@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import dev.katmesh.tasks.AgentTools;
+import dev.katmesh.tasks.DifficultySampler;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,7 +15,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -27,16 +32,19 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * adaptation, and records the series the report plots. It ends when the learner reports the curriculum
  * complete (or the time limit passes).
  *
- * <p>It only talks to the mesh as its users do: tasks to katmesh.tasks, the learner's progress and
- * metrics over HTTP, the deployed agents through the OpenAI-compatible API.
+ * <p>It only talks to the mesh as its users do: tasks to katmesh.tasks, scored rollouts read from
+ * katmesh.trajectories.scored (to choose the next tasks), the learner's progress and metrics over HTTP,
+ * the deployed agents through the OpenAI-compatible API.
  */
 final class DemoRun {
 
     /** How the run ended, and what was recorded. */
     record Outcome(boolean complete, String why, List<ObjectNode> series, JsonNode finalProgress, int rolloutTasks,
-                   int deployedSessions, int deployedSubmitted, double wallSeconds) {}
+                   int deployedSessions, int deployedSubmitted, double wallSeconds, Map<String, String> rftTaskFamilies) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
+    static final double SAMPLER_FLOOR = 0.05;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;
@@ -71,7 +79,17 @@ final class DemoRun {
         String lastLine = "";
         long lastPrint = 0;
         JsonNode progress = JSON.createObjectNode();
-        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka)) {
+        // RFT's task supply: families (the suite's templates) drawn by their chance of a group with reward variance,
+        // learnt from the rollout episodes the reward scores.
+        DifficultySampler<Task> sampler = new DifficultySampler<>(byFamily(prepared.train()), plan.groupSize(), SAMPLER_FLOOR, plan.seed());
+        Map<String, String> familyOf = new HashMap<>();
+        prepared.train().forEach(t -> familyOf.put(t.getTaskId(), family(t)));
+        try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka);
+             ScoredWatcher watcher = new ScoredWatcher(kafka, s -> {
+                 if (s.getTrajectory().getSource() == TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT) {
+                     sampler.record(familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""), ScoredWatcher.solved(s));
+                 }
+             })) {
             // The deployed agents' tasks: copies of training tasks on a split the rollout service skips,
             // published now so the reward knows their tests when the captured sessions arrive.
             List<Task> deployedTasks = new ArrayList<>();
@@ -92,7 +110,7 @@ final class DemoRun {
                 if (stage.equals("rft") && !progress.path("complete").asBoolean() && !progress.has("evaluating")) {
                     double done = PrometheusScrape.sum(rollout, "katmesh_rollout_groups_total", null) - groupsBefore;
                     while (published - done < DemoPlan.OUTSTANDING_GROUPS) {
-                        TaskFiles.send(tasks, prepared.train().get(published % prepared.train().size()));
+                        TaskFiles.send(tasks, sampler.next());
                         published++;
                     }
                 }
@@ -111,11 +129,12 @@ final class DemoRun {
                     lastPrint = System.nanoTime();
                 }
                 if (progress.path("complete").asBoolean()) {
-                    return new Outcome(true, "the curriculum is complete", series, progress, published, sessions.get(), submitted.get(), t);
+                    return new Outcome(true, "the curriculum is complete", series, progress, published, sessions.get(), submitted.get(), t,
+                            sampler.summary());
                 }
                 if (System.nanoTime() > deadline) {
                     return new Outcome(false, "the time limit of " + limit.toMinutes() + " min passed in stage " + stage, series, progress,
-                            published, sessions.get(), submitted.get(), t);
+                            published, sessions.get(), submitted.get(), t, sampler.summary());
                 }
                 Thread.sleep(2000);
             }
@@ -163,6 +182,16 @@ final class DemoRun {
             });
         }
         return pool;
+    }
+
+    static String family(Task t) {
+        return t.getTagsOrDefault("template", "");
+    }
+
+    static Map<String, List<Task>> byFamily(List<Task> tasks) {
+        Map<String, List<Task>> out = new TreeMap<>();
+        tasks.forEach(t -> out.computeIfAbsent(family(t), k -> new ArrayList<>()).add(t));
+        return out;
     }
 
     private JsonNode fetchProgress() {

@@ -44,7 +44,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final String RFT_LOSS_AGGREGATION = "SEQUENCE_MEAN";
 
     /** GRPO's μ in RFT: optimiser updates on each batch of groups (1: each sample is learnt from once). */
-    static final int UPDATES_PER_BATCH = 1;
+    static final int UPDATES_PER_BATCH = 2;
 
     /**
      * The supervised stages warm up, then anneal to a tenth of their rate: at a constant 3e-3 consecutive SFT
@@ -70,7 +70,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
         // About 20 minutes on 2 cores: RL steps (about a minute each, generation-bound) and held-out evaluations
         // (30-40 s each, longer beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
         return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 20, 3, 4, 100, 10,
-                3e-3, 7e-4, 1);
+                3e-3, 1e-3, 1);
     }
 
     static DemoPlan quick() {

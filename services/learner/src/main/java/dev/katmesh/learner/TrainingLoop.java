@@ -111,6 +111,7 @@ public class TrainingLoop {
     private volatile double lastRewardMean = Double.NaN;
     private volatile double lastAdvantageAbs = Double.NaN;
     private volatile double lastLearningRate = Double.NaN;
+    private volatile double lastClippedFraction = Double.NaN;
     private volatile long steps;
     private volatile double heldoutPassRate = Double.NaN;
     private volatile String currentStage = "none";
@@ -132,6 +133,8 @@ public class TrainingLoop {
                 .description("Mean |advantage| of the last step's samples").register(registry);
         Gauge.builder("katmesh.learner.learning.rate", () -> lastLearningRate)
                 .description("Learning rate of the last optimiser step (the stage's rate times its schedule)").register(registry);
+        Gauge.builder("katmesh.learner.clipped.fraction", () -> lastClippedFraction)
+                .description("Share of the last policy-gradient step's tokens whose importance ratio was clipped").register(registry);
         Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
                 .description("Held-out pass rate of the last evaluated version").register(registry);
         Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
@@ -606,6 +609,9 @@ public class TrainingLoop {
             stepsSinceVersion++;
             lastLoss = result.loss();
             lastAdvantageAbs = result.meanAdvantageAbs();
+            if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
+                lastClippedFraction = result.clippedFraction();
+            }
             double mean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
             if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
                 lastRewardMean = mean;

@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default
- * took 24.5 minutes on 2 cores in its last measured run (the issue asks for about 20); {@link #quick()} 11–14
- * minutes (CI); flags scale either up.
+ * took about 19 minutes on 2 cores, build included, in its last measured runs (docs/benchmarks.md);
+ * {@link #quick()} 11–14 minutes (CI); flags scale either up.
  *
  * @param tasks          tasks generated (about a tenth are held out for the evaluation)
  * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
@@ -44,7 +44,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final String RFT_LOSS_AGGREGATION = "SEQUENCE_MEAN";
 
     /** GRPO's μ in RFT: optimiser updates on each batch of groups (1: each sample is learnt from once). */
-    static final int UPDATES_PER_BATCH = 2;
+    static final int UPDATES_PER_BATCH = 1;
 
     /**
      * The supervised stages warm up, then anneal to a tenth of their rate: at a constant 3e-3 consecutive SFT
@@ -67,10 +67,10 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
-        // About 20 minutes on 2 cores: RL steps (about a minute each, generation-bound) and held-out evaluations
-        // (30-40 s each, longer beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
+        // About 20 minutes on 2 cores: RL steps (generation-bound, ~15 s each with tasks drawn by difficulty) and held-out
+        // evaluations (30 s each alone, 1-2 min beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
         return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 20, 3, 4, 100, 10,
-                3e-3, 1e-3, 1);
+                3e-3, 7e-4, 1);
     }
 
     static DemoPlan quick() {

@@ -16,9 +16,11 @@ import java.util.Map;
  * @param corpusTasks    tasks generated (with another seed, never the held-out ones) for the mid-term code corpus
  * @param midtermSteps   steps of mid-term LM on the generated code corpus (batch 32 short documents)
  * @param sftSteps       steps of SFT on the teacher's trajectories (batch 8)
- * @param rftSteps       steps of RFT (each two groups of {@code groupSize} rollouts)
- * @param adaptSteps     steps of error-masked SFT on captured deployed sessions (batch 8)
+ * @param rftSteps       steps of RFT (each {@code groupsPerStep} groups of {@code groupSize} rollouts)
+ * @param adaptSteps     steps of error-masked SFT on captured deployed sessions
  * @param groupSize      rollouts per task in RFT
+ * @param groupsPerStep  task groups (with reward variance) per RFT step; deployed sessions per adaptation step are
+ *                       groupSize × groupsPerStep
  * @param sftVersionEvery a policy version (and an evaluation) every this many SFT steps
  * @param rftVersionEvery a policy version every this many RFT steps (each hot-swapped into inference)
  * @param learningRate   AdamW's rate for the supervised stages
@@ -26,7 +28,7 @@ import java.util.Map;
  * @param seed           of the tasks, the model and the sampling
  */
 record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape, int corpusTasks, int midtermSteps, int sftSteps, int rftSteps,
-                int adaptSteps, int groupSize, int sftVersionEvery, int rftVersionEvery, double learningRate, double rftLearningRate,
+                int adaptSteps, int groupSize, int groupsPerStep, int sftVersionEvery, int rftVersionEvery, double learningRate, double rftLearningRate,
                 long seed) {
 
     /**
@@ -69,23 +71,23 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static DemoPlan standard() {
         // About 20 minutes on 2 cores: RL steps (generation-bound, ~15 s each with tasks drawn by difficulty) and held-out
         // evaluations (30 s each alone, 1-2 min beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 20, 3, 4, 100, 10,
-                3e-3, 7e-4, 1);
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 10, 2, 4, 4, 100, 5,
+                3e-3, 1e-3, 1);
     }
 
     static DemoPlan quick() {
-        return new DemoPlan(300, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 600, 120, 150, 8, 2, 4, 50, 4,
+        return new DemoPlan(300, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 600, 120, 150, 8, 2, 4, 2, 50, 4,
                 3e-3, 3e-4, 1);
     }
 
     DemoPlan withSteps(Integer sft, Integer rft, Integer tasksCount) {
         return new DemoPlan(tasksCount == null ? tasks : tasksCount, mistakes, vocab, shape, corpusTasks, midtermSteps, sft == null ? sftSteps : sft,
-                rft == null ? rftSteps : rft, adaptSteps, groupSize, sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, seed);
+                rft == null ? rftSteps : rft, adaptSteps, groupSize, groupsPerStep, sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, seed);
     }
 
     DemoPlan withSeed(long s) {
-        return new DemoPlan(tasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, sftVersionEvery,
-                rftVersionEvery, learningRate, rftLearningRate, s);
+        return new DemoPlan(tasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, groupsPerStep,
+                sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, s);
     }
 
     /** The curriculum file of the run (paths relative to it). */
@@ -141,7 +143,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
         learner.put("katmesh.learner.eval.tasks", heldout);
         learner.put("katmesh.learner.learning-rate", Double.toString(learningRate));
         learner.put("katmesh.learner.group-size", Integer.toString(groupSize));
-        learner.put("katmesh.learner.groups-per-step", "2");
+        learner.put("katmesh.learner.groups-per-step", Integer.toString(groupsPerStep));
         learner.put("katmesh.learner.group-timeout", "30s");
         learner.put("katmesh.learner.max-staleness", "2");
         learner.put("katmesh.learner.max-tree-tokens", "2048");

@@ -17,9 +17,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,6 +45,7 @@ final class DemoRun {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
     static final double SAMPLER_FLOOR = 0.05;
+
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;

@@ -609,11 +609,9 @@ public class TrainingLoop {
             stepsSinceVersion++;
             lastLoss = result.loss();
             lastAdvantageAbs = result.meanAdvantageAbs();
-            if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
-                lastClippedFraction = result.clippedFraction();
-            }
             double mean = rewards.stream().flatMapToDouble(java.util.Arrays::stream).average().orElse(Double.NaN);
             if (stage.kind() == Curriculum.Kind.POLICY_GRADIENT) {
+                lastClippedFraction = result.clippedFraction();
                 lastRewardMean = mean;
                 recentRewards.add(mean);
                 if (recentRewards.size() > 5) {

@@ -169,9 +169,7 @@ public class RolloutRunner {
 
     private void run(Episode e, List<CompletableFuture<Void>> all) throws Exception {
         List<Integer> branchTurns = settings.tree().branchTurns().orElse(List.of());
-        // The setting is a ceiling (the cost of an episode, and the budget the held-out evaluation gives): a task's
-        // own max_turns may lower it, not raise it.
-        int maxTurns = e.task.getMaxTurns() > 0 ? Math.min(e.task.getMaxTurns(), settings.maxTurns()) : settings.maxTurns();
+        int maxTurns = e.turnLimit(settings.maxTurns());
         long t0 = System.nanoTime();
         long deadline = t0 + settings.episodeTimeout().toNanos();
         Episode.Budget budget = new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), settings.temperature(), settings.topP());

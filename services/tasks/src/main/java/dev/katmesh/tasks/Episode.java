@@ -91,6 +91,14 @@ public final class Episode {
         return e;
     }
 
+    /**
+     * The turns this episode may take: the harness's ceiling (an episode's cost, the same for rollout and the
+     * held-out evaluation), lowered by the task's own {@code max_turns} when that is smaller; never raised by it.
+     */
+    public int turnLimit(int ceiling) {
+        return task.getMaxTurns() > 0 ? Math.min(task.getMaxTurns(), ceiling) : ceiling;
+    }
+
     /** The conversation so far. */
     public List<ChatMessage> messages() {
         return List.copyOf(messages);

@@ -113,8 +113,7 @@ public final class HeldOutEvaluation {
                 live.clear();
                 for (int i = 0; i < turn.size(); i++) {
                     Episode e = turn.get(i);
-                    int limit = Math.min(maxTurns, e.task.getMaxTurns() > 0 ? e.task.getMaxTurns() : maxTurns);
-                    if (e.apply(generated.get(i), policy, tools, limit, deadline)) {
+                    if (e.apply(generated.get(i), policy, tools, e.turnLimit(maxTurns), deadline)) {
                         live.add(e);
                     }
                 }

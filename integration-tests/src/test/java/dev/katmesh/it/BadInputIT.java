@@ -138,7 +138,7 @@ class BadInputIT {
         for (Map.Entry<String, Case> e : cases.entrySet()) {
             Case c = e.getValue();
             if (c.viaKcat()) {
-                Path file = Files.createTempFile("bad", ".json");
+                Path file = Mesh.scratchFile("bad", ".json");
                 Files.write(file, c.value());
                 mesh.kcat("katmesh.trajectories.raw", "g", Map.of("content-type", c.contentType(), "it-case", e.getKey()), file);
             } else {

@@ -75,7 +75,7 @@ class CurriculumIT {
             assertEquals("rft", v.get(5L).getStage(), "the RFT stage ends after its 2 steps with a version");
 
             for (int i = 0; i < 4; i++) {
-                Path json = Files.createTempFile("deployed", ".json");
+                Path json = Mesh.scratchFile("deployed", ".json");
                 Files.writeString(json, "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
                         + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
                         + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"

@@ -100,7 +100,7 @@ class DemoIT {
     static String chromium(String url) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--virtual-time-budget=8000", "--dump-dom", url));
-        Path out = Files.createTempFile("chromium", ".html");
+        Path out = Mesh.scratchFile("chromium", ".html");
         Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(p.waitFor(90, TimeUnit.SECONDS), "chromium finished");
         String dom = Files.readString(out);

@@ -64,7 +64,7 @@ class FirstFlowIT {
     void aJsonTrajectoryPublishedWithKcatIsCountedByTheLearnerWithin10Seconds() throws Exception {
         String learner = mesh.http("learner");
         double before = Mesh.metric(learner, COUNTER, null);
-        Path file = Files.createTempFile("trajectory", ".json");
+        Path file = Mesh.scratchFile("trajectory", ".json");
         Files.writeString(file, """
                 {"trajectory_id":"kcat-1","group_id":"group-kcat","session_id":"sess-1",
                  "agent_id":"agent-a","source":"deployed","model":"katmesh",

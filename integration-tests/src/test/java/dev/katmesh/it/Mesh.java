@@ -101,7 +101,7 @@ final class Mesh implements AutoCloseable {
     private String run(Duration timeout, List<String> args, boolean mustSucceed) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(HOME.resolve("katmesh").toString()));
         cmd.addAll(args);
-        Path out = Files.createTempFile("katmesh-cli", ".out");
+        Path out = scratchFile("katmesh-cli", ".out");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
         pb.environment().putAll(env);
         Process p = pb.start();
@@ -286,6 +286,14 @@ final class Mesh implements AutoCloseable {
     @Override
     public void close() throws Exception {
         katmesh(Duration.ofMinutes(2), "down");
+    }
+
+    /** A scratch file for one test (a record for kcat, a request body): under target/, gone when the JVM exits. */
+    static Path scratchFile(String prefix, String suffix) throws IOException {
+        Path dir = Files.createDirectories(HOME.resolve("integration-tests/target/scratch"));
+        Path file = Files.createTempFile(dir, prefix, suffix);
+        file.toFile().deleteOnExit();
+        return file;
     }
 
     static void deleteRecursively(Path dir) throws IOException {

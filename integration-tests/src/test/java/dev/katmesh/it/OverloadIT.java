@@ -157,7 +157,7 @@ class OverloadIT {
 
     /** {@code clients} closed-loop clients calling the chat API for {@code length}; samples the process's RSS each 200 ms. */
     private static Load load(String url, int clients, Duration length, long pid) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build(); // as the OpenAI SDKs speak
         Map<Integer, Long> statuses = new ConcurrentHashMap<>();
         List<Long> okMs = Collections.synchronizedList(new ArrayList<>());
         List<Long> refusedMs = Collections.synchronizedList(new ArrayList<>());

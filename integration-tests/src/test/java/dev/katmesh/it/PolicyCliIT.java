@@ -60,8 +60,8 @@ class PolicyCliIT {
     void chatTemplateRendersMessagesAndTools() throws Exception {
         JsonNode reference = JSON.readTree(FIXTURE.resolve("reference.json").toFile());
         JsonNode chat = reference.path("chats").get(1);
-        Path messages = Files.createTempFile("messages", ".json");
-        Path tools = Files.createTempFile("tools", ".json");
+        Path messages = Mesh.scratchFile("messages", ".json");
+        Path tools = Mesh.scratchFile("tools", ".json");
         Files.writeString(messages, chat.path("messages").toString());
         Files.writeString(tools, chat.path("tools").toString());
         JsonNode out = run("policy", "chat-template", "--model", FIXTURE.toString(), "--messages", messages.toString(),

@@ -104,7 +104,7 @@ class SecureMeshIT {
     void anAgentPublishesWithKafkajsAndTheMeshScoresItIgnoringTheRewardItClaims() throws Exception {
         String learner = mesh.http("learner");
         double before = Mesh.metric(learner, FirstFlowIT.COUNTER, null);
-        Path file = Files.createTempFile("secure-trajectory", ".json");
+        Path file = Mesh.scratchFile("secure-trajectory", ".json");
         Files.writeString(file, """
                 {"trajectory_id":"secure-1","group_id":"group-secure","session_id":"sess-1","agent_id":"agent-a","source":"deployed",
                  "reward":1.0,"advantages":[5.0],"error_mask":[false,false],
@@ -129,7 +129,7 @@ class SecureMeshIT {
 
     @Test
     void anAgentMayWriteNoOtherTopic() throws Exception {
-        Path file = Files.createTempFile("forged", ".json");
+        Path file = Mesh.scratchFile("forged", ".json");
         Files.writeString(file, "{\"trajectory_id\":\"forged-1\",\"reward\":1.0}");
         for (String topic : List.of(SCORED, "katmesh.tasks", "katmesh.policy.versions", "katmesh.trajectories.dlq")) {
             JsonNode r = agent("produce", topic, "g", file.toString());

@@ -51,7 +51,7 @@ final class AsyncBenchmark {
     private static final int GROUPS_PER_STEP = 2;
     private static final int GROUP_SIZE = 4;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = MeshHttp.client(Duration.ofSeconds(5));
     private final Options options;
     private final PrintStream log;
 

@@ -6,7 +6,6 @@ import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -111,7 +110,7 @@ final class AuditCommand implements Callable<Integer> {
     private static List<LineageAudit.LedgerEntry> ledger(MeshSupervisor supervisor, JsonNode status) throws Exception {
         JsonNode learner = status.path("services").path("learner");
         if (learner.path("health").asText().equals("UP")) {
-            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(learner.path("http").asText() + "/katmesh/ledger"))
+            HttpResponse<String> r = MeshHttp.client(Duration.ofSeconds(5)).send(HttpRequest.newBuilder(URI.create(learner.path("http").asText() + "/katmesh/ledger"))
                     .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("the learner answered " + r.statusCode() + " for its ledger");

@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default
  * took about 19 minutes on 2 cores, build included, in its last measured runs (docs/benchmarks.md);
- * {@link #quick()} 11–14 minutes (CI); flags scale either up.
+ * {@link #quick()} a few minutes (CI); flags scale either up.
  *
  * @param tasks          tasks generated (about a tenth are held out for the evaluation)
  * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
@@ -76,7 +76,9 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     }
 
     static DemoPlan quick() {
-        return new DemoPlan(300, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 600, 120, 150, 8, 2, 4, 2, 50, 4,
+        // A few minutes: one version per stage (each evaluated once, on ~20 held-out tasks), the SFT stage
+        // annealed over its 100 steps, and RL for 4 steps, enough to run every part and see learning.
+        return new DemoPlan(200, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 400, 80, 100, 4, 2, 4, 2, 100, 4,
                 3e-3, 3e-4, 1);
     }
 

@@ -46,7 +46,7 @@ final class DemoRun {
     /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
     static final double SAMPLER_FLOOR = 0.05;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = MeshHttp.client(Duration.ofSeconds(5));
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;
     private final KafkaClients kafka;

@@ -34,7 +34,7 @@ final class DeployedAgent {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http = MeshHttp.client(Duration.ofSeconds(10));
     private final String baseUrl;
     private final String apiKey;
     private final AgentTools tools;

@@ -10,7 +10,7 @@ import java.time.Duration;
 /** Asks a service's SmallRye Health endpoint whether it is UP (liveness and readiness together). */
 final class HealthProbe {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP = MeshHttp.client(Duration.ofSeconds(2));
 
     private HealthProbe() {}
 

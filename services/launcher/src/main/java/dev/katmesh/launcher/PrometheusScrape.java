@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 /** Reads a counter from a service's Prometheus endpoint (/q/metrics). */
 public final class PrometheusScrape {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private static final HttpClient HTTP = MeshHttp.client(Duration.ofSeconds(2));
 
     private PrometheusScrape() {}
 
@@ -21,8 +21,15 @@ public final class PrometheusScrape {
      * {@code reason="OVERSIZED"}; null for all series); 0 when there is none yet.
      */
     public static double sum(String httpBase, String name, String labelFilter) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics"))
-                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics")).timeout(Duration.ofSeconds(5)).build();
+        HttpResponse<String> r;
+        try {
+            r = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            // A scrape is idempotent: one retry on a fresh attempt rides over a pooled connection the
+            // server had closed; a service that is down fails again and the caller sees that.
+            r = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+        }
         if (r.statusCode() != 200) {
             throw new IOException(httpBase + "/q/metrics answered " + r.statusCode());
         }

@@ -338,6 +338,13 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
         }
         java.util.Map<String, String> env = new java.util.HashMap<>();
+        // The embedded mesh shares a few cores between the learner, inference and the sandboxes: PyTorch's
+        // OpenMP workers, which spin while waiting for work by default, would burn the cores the other
+        // processes need. Sleeping waiters made the quick main job 29% shorter (its held-out evaluations
+        // beside rollouts ~6x faster) at the same supervised step time (docs/benchmarks.md).
+        if (System.getenv("OMP_WAIT_POLICY") == null) {
+            env.put("OMP_WAIT_POLICY", "PASSIVE");
+        }
         if (state.secure) {
             // Each service as its own user; the password by environment, off the command line.
             KafkaAccess.load(layout).clientConfig(KafkaAccess.User.of(s)).forEach((k, v) -> {

@@ -98,6 +98,13 @@ final class DemoCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "held-out pass rate: v%d %.1f%% → v%d %.1f%% (%+.1f points); RFT v%d %.1f%% vs SFT v%d %.1f%% (%+.1f points)%n",
                     s.firstVersion(), 100 * s.first(), s.lastVersion(), 100 * s.last(), 100 * (s.last() - s.first()),
                     s.rftVersion(), 100 * s.rft(), s.sftVersion(), 100 * s.sft(), 100 * (s.rft() - s.sft()));
+            StringBuilder families = new StringBuilder();
+            DemoReport.byFamily(run.finalProgress().path("policy_versions"), s.sftVersion(), s.rftVersion()).fields().forEachRemaining(f ->
+                    families.append(families.isEmpty() ? "" : " · ").append(f.getKey()).append(' ').append(f.getValue().path("sft_passed").asInt())
+                            .append(" → ").append(f.getValue().path("rft_passed").asInt()).append('/').append(f.getValue().path("total").asInt()));
+            if (!families.isEmpty()) {
+                System.out.println("held-out tasks passed by family, SFT → RFT: " + families);
+            }
             System.out.println("report: " + reportDir.resolve("report.html") + " (and report.json, *.png)");
             if (!run.complete()) {
                 System.out.println("demo: " + run.why() + "; see ./katmesh logs learner --data-dir " + dataDir);
@@ -107,7 +114,7 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("demo: the held-out pass rate did not rise from the first to the last version");
                 return 1;
             }
-            // --quick runs a handful of RL steps, evaluated on ~30 tasks (one task = 3.3 points): too few to
+            // --quick runs a handful of RL steps, evaluated on ~20 tasks (one task = 5 points): too few to
             // call RFT against SFT either way, so only the full run holds RFT to beating the SFT checkpoint.
             if (!quick && !s.rftBeatsSft()) {
                 System.out.println("demo: RFT did not beat the SFT checkpoint");

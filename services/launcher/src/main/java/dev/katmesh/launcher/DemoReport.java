@@ -14,6 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.function.Function;
 
 /**
@@ -98,6 +100,7 @@ final class DemoReport {
         put(summary, "rft_minus_sft", s.rft() - s.sft());
         summary.put("heldout_rose", s.rose());
         summary.put("rft_beats_sft", s.rftBeatsSft());
+        summary.set("rft_vs_sft_by_family", byFamily(versions, s.sftVersion(), s.rftVersion()));
         summary.put("rollout_tasks_sent", run.rolloutTasks());
         ObjectNode families = summary.putObject("rft_task_families");
         run.rftTaskFamilies().forEach(families::put);
@@ -156,9 +159,60 @@ final class DemoReport {
                             + "/" + v.path("heldout_total").asInt() + ")" : "–")
                     .append("</td><td>").append(v.path("trajectories_trained").asLong()).append("</td></tr>");
         }
-        html.append("</table><p>Data: <a href=\"report.json\">report.json</a>.</p></body></html>\n");
+        html.append("</table>");
+        familyTable(html, versions);
+        html.append("<p>Data: <a href=\"report.json\">report.json</a>.</p></body></html>\n");
         Files.writeString(dir.resolve("report.html"), html, StandardCharsets.UTF_8);
         return s;
+    }
+
+    /** Per task family: held-out tasks the SFT checkpoint and the RFT version passed (what RL moved, and where). */
+    static ObjectNode byFamily(JsonNode versions, long sftVersion, long rftVersion) {
+        ObjectNode out = JSON.createObjectNode();
+        JsonNode sft = JSON.missingNode();
+        JsonNode rft = JSON.missingNode();
+        for (JsonNode v : versions) {
+            long n = v.path("version").asLong(-1);
+            sft = n == sftVersion ? v.path("heldout_by_family") : sft;
+            rft = n == rftVersion ? v.path("heldout_by_family") : rft;
+        }
+        SortedSet<String> families = new TreeSet<>();
+        sft.fieldNames().forEachRemaining(families::add);
+        rft.fieldNames().forEachRemaining(families::add);
+        for (String f : families) {
+            ObjectNode o = out.putObject(f);
+            o.put("total", Math.max(sft.path(f).path("total").asInt(), rft.path(f).path("total").asInt()));
+            o.put("sft_passed", sft.path(f).path("passed").asInt());
+            o.put("rft_passed", rft.path(f).path("passed").asInt());
+        }
+        return out;
+    }
+
+    /** The held-out evaluation split by task family: one row per family, one column per evaluated version. */
+    private static void familyTable(StringBuilder html, JsonNode versions) {
+        List<JsonNode> evaluated = new ArrayList<>();
+        SortedSet<String> families = new TreeSet<>();
+        for (JsonNode v : versions) {
+            if (v.path("heldout_by_family").size() > 0) {
+                evaluated.add(v);
+                v.path("heldout_by_family").fieldNames().forEachRemaining(families::add);
+            }
+        }
+        if (evaluated.isEmpty()) {
+            return;
+        }
+        html.append("<h2>Held-out tasks passed, by task family</h2><table id=\"families\"><tr><th>family</th>");
+        evaluated.forEach(v -> html.append("<th>v").append(v.path("version").asLong()).append(' ').append(esc(v.path("stage").asText())).append("</th>"));
+        html.append("</tr>");
+        for (String f : families) {
+            html.append("<tr><td>").append(esc(f)).append("</td>");
+            for (JsonNode v : evaluated) {
+                JsonNode c = v.path("heldout_by_family").path(f);
+                html.append("<td>").append(c.isMissingNode() ? "–" : c.path("passed").asInt() + "/" + c.path("total").asInt()).append("</td>");
+            }
+            html.append("</tr>");
+        }
+        html.append("</table>");
     }
 
     private static List<Map.Entry<String, Chart>> charts(JsonNode versions, List<ObjectNode> series) {

@@ -54,6 +54,27 @@ class DemoReportTest {
     }
 
     @Test
+    void theSplitByFamilyComparesTheSftCheckpointWithTheRftVersion() throws Exception {
+        JsonNode vs = versions("""
+                [{"version":1,"stage":"sft","heldout_by_family":{"count-char":{"passed":8,"total":10},"grep-count":{"passed":1,"total":10}}},
+                 {"version":2,"stage":"sft","heldout_by_family":{"count-char":{"passed":9,"total":10},"grep-count":{"passed":2,"total":10}}},
+                 {"version":3,"stage":"rft","heldout_by_family":{"count-char":{"passed":10,"total":10},"grep-count":{"passed":2,"total":10},
+                                                                "fizzbuzz":{"passed":1,"total":10}}}]""");
+        JsonNode f = DemoReport.byFamily(vs, 2, 3);
+        assertEquals(List.of("count-char", "fizzbuzz", "grep-count"), iterable(f.fieldNames()), "every family of either version: " + f);
+        assertEquals(9, f.path("count-char").path("sft_passed").asInt(), "from the SFT checkpoint (v2), not v1: " + f);
+        assertEquals(10, f.path("count-char").path("rft_passed").asInt(), f.toString());
+        assertEquals(0, f.path("fizzbuzz").path("sft_passed").asInt(), "a family the SFT split lacks counts 0: " + f);
+        assertEquals(10, f.path("fizzbuzz").path("total").asInt(), f.toString());
+    }
+
+    private static List<String> iterable(java.util.Iterator<String> it) {
+        List<String> out = new ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
+    }
+
+    @Test
     void chartsRenderAsSvgAndPng(@TempDir Path dir) throws Exception {
         List<double[]> points = new ArrayList<>();
         for (int i = 0; i < 20; i++) {

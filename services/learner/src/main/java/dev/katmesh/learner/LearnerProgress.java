@@ -11,9 +11,11 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * What the learner has done, for people: the live state of the curriculum (stage, step, loss, reward,
@@ -25,10 +27,21 @@ import java.util.Map;
  */
 public final class LearnerProgress {
 
-    /** One published policy version. {@code heldoutPassRate} is NaN when the version was not evaluated. */
+    /**
+     * One published policy version. {@code heldoutPassRate} is NaN when the version was not evaluated;
+     * {@code heldoutByFamily} splits the evaluation by task family (template), empty when there was none
+     * (or in a history written before it was recorded).
+     */
     public record VersionPoint(long version, String stage, long step, long stageStep, double loss, double rewardMean,
                                double heldoutPassRate, int heldoutPassed, int heldoutTotal, long trajectoriesTrained,
-                               long createdAtMs, long evalMs) {}
+                               long createdAtMs, long evalMs, Map<String, FamilyScore> heldoutByFamily) {
+        public VersionPoint {
+            heldoutByFamily = heldoutByFamily == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(heldoutByFamily));
+        }
+    }
+
+    /** Held-out tasks of one family passed, of those evaluated. */
+    public record FamilyScore(int passed, int total) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int WINDOW = 512;
@@ -216,6 +229,10 @@ public final class LearnerProgress {
             if (p.heldoutTotal() > 0) {
                 v.put("heldout_passed", p.heldoutPassed());
                 v.put("heldout_total", p.heldoutTotal());
+            }
+            if (!p.heldoutByFamily().isEmpty()) {
+                ObjectNode f = v.putObject("heldout_by_family");
+                p.heldoutByFamily().forEach((family, score) -> f.putObject(family).put("passed", score.passed()).put("total", score.total()));
             }
             v.put("trajectories_trained", p.trajectoriesTrained());
             v.put("created_at_ms", p.createdAtMs());

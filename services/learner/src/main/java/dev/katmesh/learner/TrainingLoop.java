@@ -623,7 +623,8 @@ public class TrainingLoop {
             tokensTrained.increment(result.tokens());
             progress.stepped(step, stageStep + 1, result.loss(), stage.kind() == Curriculum.Kind.POLICY_GRADIENT ? mean : Double.NaN,
                     n, result.tokens());
-            LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories", step, stage.name(), stageStep, result.loss(), result.tokens(), n);
+            LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f", step, stage.name(),
+                    stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);
         }
 
         void maybePublish() throws Exception {
@@ -671,6 +672,7 @@ public class TrainingLoop {
         int passed = 0;
         int total = 0;
         long evalMs = 0;
+        Map<String, LearnerProgress.FamilyScore> byFamily = new TreeMap<>();
         if (evaluator != null && evaluator.due(state.version(), stageEnd)) {
             progress.evaluating("policy version " + state.version() + " on " + evaluator.size() + " held-out tasks");
             try {
@@ -679,6 +681,10 @@ public class TrainingLoop {
                 passed = result.passed();
                 total = result.tasks().size();
                 evalMs = result.wallMs();
+                for (var t : result.tasks()) {
+                    byFamily.merge(t.template().isEmpty() ? "untagged" : t.template(), new LearnerProgress.FamilyScore(t.passed() ? 1 : 0, 1),
+                            (a, b) -> new LearnerProgress.FamilyScore(a.passed() + b.passed(), a.total() + b.total()));
+                }
                 heldoutPassRate = rate;
                 LOG.infof("policy version %d: held-out pass rate %.3f (%d/%d) in %d ms", state.version(), rate, passed, total, evalMs);
             } finally {
@@ -686,7 +692,7 @@ public class TrainingLoop {
             }
         }
         return new LearnerProgress.VersionPoint(state.version(), state.stage(), state.step(), state.stageStep(), lastLoss,
-                lastRewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs);
+                lastRewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs, byFamily);
     }
 
     /**

@@ -70,7 +70,7 @@ public final class Episode {
 
     /** A fresh episode: the task's files (and its tests, so the agent can run them) in a new workspace. */
     public static Episode start(Task task, String trajectoryId, String groupId, long seed) throws IOException {
-        Path ws = Files.createTempDirectory("katmesh-episode");
+        Path ws = Workspaces.create("episode");
         Episode e = new Episode(task, trajectoryId, groupId, ws, seed);
         for (WorkspaceFile f : task.getFilesList()) {
             TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
@@ -209,7 +209,7 @@ public final class Episode {
 
     /** A continuation of this episode from here, on a copy of its workspace, sampling with other seeds. */
     public Episode fork(String id, long newSeed) throws IOException {
-        Path ws = Files.createTempDirectory("katmesh-episode");
+        Path ws = Workspaces.create("episode");
         copyTree(workspace, ws);
         Episode e = new Episode(task, id, groupId, ws, newSeed);
         e.messages.addAll(messages);

@@ -32,7 +32,7 @@ public final class TaskTests {
     public List<SuiteResult> run(Task task, String solutionPath, String solution) throws IOException, InterruptedException {
         List<SuiteResult> out = new ArrayList<>();
         for (TestSuite suite : task.getTestSuitesList()) {
-            Path ws = Files.createTempDirectory("katmesh-tests");
+            Path ws = Workspaces.create("tests");
             try {
                 for (WorkspaceFile f : task.getFilesList()) {
                     write(ws, f.getPath(), f.getContent().toByteArray());

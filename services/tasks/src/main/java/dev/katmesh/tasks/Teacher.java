@@ -55,7 +55,7 @@ public final class Teacher {
                 .putMetadata("difficulty", task.getDifficulty())
                 .addMessages(message("system", SYSTEM))
                 .addMessages(message("user", task.getInstruction() + "\nThe tests run with: " + testCommand));
-        Path ws = Files.createTempDirectory("katmesh-teacher");
+        Path ws = Workspaces.create("teacher");
         try {
             for (WorkspaceFile f : suite.getFilesList()) {
                 TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());

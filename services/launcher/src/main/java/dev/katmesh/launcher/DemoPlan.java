@@ -71,7 +71,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static DemoPlan standard() {
         // About 20 minutes on 2 cores: RL steps (generation-bound, ~15 s each with tasks drawn by difficulty) and held-out
         // evaluations (30 s each alone, 1-2 min beside rollouts) are the cost, so two SFT and two RFT versions are evaluated.
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 200, 30, 3, 4, 2, 100, 10,
+        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 100, 20, 3, 4, 2, 100, 10,
                 3e-3, 3e-4, 1);
     }
 

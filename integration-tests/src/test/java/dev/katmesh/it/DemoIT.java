@@ -73,6 +73,14 @@ class DemoIT {
                 assertArrayEquals(PNG_MAGIC, Arrays.copyOf(png, 4), plot + ".png is a PNG");
             }
             assertTrue(html.contains("<svg"), "plots inline in the HTML");
+            assertTrue(html.contains("id=\"families\""), "report.html splits the held-out evaluation by task family");
+            JsonNode byFamily = s.path("rft_vs_sft_by_family");
+            int familyTotal = 0;
+            for (JsonNode f : byFamily) {
+                familyTotal += f.path("total").asInt();
+            }
+            assertTrue(byFamily.size() >= 2, "several task families, SFT against RFT: " + byFamily);
+            assertEquals(r.path("setup").path("tasks_heldout").asInt(), familyTotal, "the families add up to the held-out tasks: " + byFamily);
 
             // The dashboard, live on the learner's HTTP port, read by a real browser.
             String learner = mesh.status().path("services").path("learner").path("http").asText();
@@ -89,6 +97,8 @@ class DemoIT {
             assertTrue(points >= versions.size(), "chart points drawn by the page's script: " + points);
             JsonNode last = versions.get(versions.size() - 1);
             assertTrue(dom.contains("id=\"stage\">adapt<"), "the stage tile:\n" + dom);
+            assertTrue(Pattern.compile("<td class=\"families\">[a-z-]+ \\d+/\\d+ · ").matcher(dom).find(),
+                    "the version table splits the held-out evaluation by task family:\n" + dom);
             assertTrue(dom.contains("id=\"version\">" + last.path("version").asLong() + "<"), "the version tile");
         } finally {
             mesh.katmesh(Duration.ofMinutes(2), "down");

@@ -17,7 +17,6 @@ import dev.katmesh.sandbox.SandboxLimits;
 import dev.katmesh.sandbox.Verdict;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

@@ -29,6 +29,7 @@ public final class Workspaces {
             Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
             sweep(tmp);
             root = Files.createDirectories(tmp.resolve(PREFIX + ProcessHandle.current().pid()));
+            root.toFile().deleteOnExit(); // on a normal exit, once its workspaces are gone (only an empty folder is deleted)
         }
         return root;
     }

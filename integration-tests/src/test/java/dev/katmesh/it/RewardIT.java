@@ -56,6 +56,22 @@ class RewardIT {
             assertTrue(good.getReward() > bad.getReward() + 0.9, good.getReward() + " vs " + bad.getReward());
             assertTrue(!good.getTaskless() && !good.getPlaceholder());
 
+            // Trajectories naming a task that never arrives wait for it without a scoring slot, then go to the DLQ
+            // with their reason; a scorable record sent behind a burst of them is scored at once, not after the wait.
+            for (int i = 0; i < 8; i++) {
+                Trajectory orphan = submission("orphan-" + i, task, reference).toBuilder().setTaskId("no-such-task-" + i).build();
+                mesh.send("katmesh.trajectories.raw", "orphans", Map.of("content-type", "application/x-protobuf"), orphan.toByteArray());
+            }
+            long sent = System.nanoTime();
+            mesh.send("katmesh.trajectories.raw", task.getTaskId(), Map.of("content-type", "application/x-protobuf"),
+                    submission("right-2", task, reference).toByteArray());
+            Mesh.awaitMetric(reward, "katmesh_reward_scored_total", null, 3, Duration.ofSeconds(30), "the record behind the orphans is scored");
+            double waitedS = (System.nanoTime() - sent) / 1e9;
+            assertTrue(waitedS < 9, "scored in " + waitedS + " s, before the orphans' 10 s task wait ended: they hold no scoring slot");
+            List<ConsumerRecord<String, byte[]>> dlq = mesh.readAll("katmesh.trajectories.dlq", 8, Duration.ofSeconds(60));
+            assertEquals(8, dlq.size(), "every orphan is dead-lettered");
+            dlq.forEach(r -> assertEquals("UNKNOWN_TASK", Mesh.header(r, "katmesh-reject-reason")));
+
             // A crash loses the in-memory dedupe store; the restarted service reads the scored ids back
             // from katmesh.trajectories.scored, so replays and republished copies are still recognised.
             mesh.sigkill("reward");
@@ -65,7 +81,7 @@ class RewardIT {
                     "after a restart the republished trajectory is recognised");
             Thread.sleep(2000);
             int after = mesh.readAll("katmesh.trajectories.scored", Integer.MAX_VALUE, Duration.ofSeconds(20)).size();
-            assertEquals(2, after, "still one scored record per trajectory id after a crash and a republish");
+            assertEquals(3, after, "still one scored record per trajectory id after a crash and a republish");
         }
     }
 

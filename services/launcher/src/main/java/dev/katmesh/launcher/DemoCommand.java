@@ -81,12 +81,12 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "katmesh main job%s: %d tasks, SFT %d steps, RFT %d steps; mesh data in %s%n",
                 quick ? " (--quick)" : "", plan.tasks(), plan.sftSteps(), plan.rftSteps(), dataDir);
         DemoSetup.Prepared prepared = DemoSetup.prepare(plan, dataDir.resolve("run"));
-        System.out.printf(Locale.ROOT, "made %d training tasks (%d held out), %d teacher trajectories, a %d-document code corpus, "
-                        + "a tokenizer of %d tokens and a %,d-parameter model in %.0f s%n",
-                prepared.train().size(), prepared.heldoutCount(), prepared.sft(), prepared.corpusDocuments(), prepared.vocab(),
-                prepared.parameters(), (System.nanoTime() - t0) / 1e9);
+        System.out.printf(Locale.ROOT, "made %d training tasks (%d validation, %d held out), %d teacher trajectories, a %d-document code corpus, "
+                        + "a tokenizer of %d tokens and a %,d-parameter model in %.0f s; %s%n",
+                prepared.train().size(), prepared.validationCount(), prepared.heldoutCount(), prepared.sft(), prepared.corpusDocuments(),
+                prepared.vocab(), prepared.parameters(), (System.nanoTime() - t0) / 1e9, prepared.overlap().summary());
         supervisor.up(Duration.ofSeconds(timeout), prepared.model(),
-                plan.serviceSettings(prepared.curriculum().toString(), prepared.heldout().toString()), Map.of(), secure);
+                plan.serviceSettings(prepared.curriculum().toString(), prepared.validation() + "," + prepared.heldout()), Map.of(), secure);
         try {
             JsonNode status = supervisor.status();
             String key = ApiKey.resolve(supervisor.layout()).key();
@@ -95,11 +95,12 @@ final class DemoCommand implements Callable<Integer> {
             DemoRun.Outcome run = new DemoRun(plan, prepared, status, supervisor.kafkaClients(), key, System.out)
                     .run(Duration.ofMinutes(maxMinutes != null ? maxMinutes : quick ? 25 : 60));
             DemoReport.Summary s = DemoReport.write(reportDir, plan, prepared, run);
-            System.out.printf(Locale.ROOT, "held-out pass rate: v%d %.1f%% → v%d %.1f%% (%+.1f points); RFT v%d %.1f%% vs SFT v%d %.1f%% (%+.1f points)%n",
-                    s.firstVersion(), 100 * s.first(), s.lastVersion(), 100 * s.last(), 100 * (s.last() - s.first()),
-                    s.rftVersion(), 100 * s.rft(), s.sftVersion(), 100 * s.sft(), 100 * (s.rft() - s.sft()));
+            System.out.printf(Locale.ROOT, "held-out pass rate: v%d %s → v%d %s%n", s.first().version(), s.first().heldout(),
+                    s.last().version(), s.last().heldout());
+            System.out.printf(Locale.ROOT, "RFT v%d against SFT v%d: validation %s, held out %s%n", s.rft().version(), s.sft().version(),
+                    DemoReport.diff(s.rftMinusSftValidation()), DemoReport.diff(s.rftMinusSftHeldout()));
             StringBuilder families = new StringBuilder();
-            DemoReport.byFamily(run.finalProgress().path("policy_versions"), s.sftVersion(), s.rftVersion()).fields().forEachRemaining(f ->
+            DemoReport.byFamily(run.finalProgress().path("policy_versions"), s.sft().version(), s.rft().version()).fields().forEachRemaining(f ->
                     families.append(families.isEmpty() ? "" : " · ").append(f.getKey()).append(' ').append(f.getValue().path("sft_passed").asInt())
                             .append(" → ").append(f.getValue().path("rft_passed").asInt()).append('/').append(f.getValue().path("total").asInt()));
             if (!families.isEmpty()) {
@@ -110,14 +111,10 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("demo: " + run.why() + "; see ./katmesh logs learner --data-dir " + dataDir);
                 return 1;
             }
+            // The one verdict: the final version above the base beyond both 95% intervals. RFT against SFT is
+            // reported with its interval, not gated on: at this scale it is a measurement, not a promise.
             if (!s.rose()) {
-                System.out.println("demo: the held-out pass rate did not rise from the first to the last version");
-                return 1;
-            }
-            // --quick runs a handful of RL steps, evaluated on ~20 tasks (one task = 5 points): too few to
-            // call RFT against SFT either way, so only the full run holds RFT to beating the SFT checkpoint.
-            if (!quick && !s.rftBeatsSft()) {
-                System.out.println("demo: RFT did not beat the SFT checkpoint");
+                System.out.println("demo: the final version's held-out pass rate is not above the base's beyond their 95% intervals");
                 return 1;
             }
             return 0;

@@ -99,6 +99,7 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
                   - name: rft
                     objective: policy_gradient
                     sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    taskless: exclude
                     steps: %d
                     learning_rate: %s
                     version_every: %d
@@ -140,10 +141,10 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     }
 
     /** The settings each service gets for the run (system properties). */
-    Map<String, Map<String, String>> serviceSettings(String curriculum, String heldout) {
+    Map<String, Map<String, String>> serviceSettings(String curriculum, String evaluationTasks) {
         Map<String, String> learner = new LinkedHashMap<>();
         learner.put("katmesh.learner.curriculum", curriculum);
-        learner.put("katmesh.learner.eval.tasks", heldout);
+        learner.put("katmesh.learner.eval.tasks", evaluationTasks); // validation and held-out files, comma-separated
         learner.put("katmesh.learner.learning-rate", Double.toString(learningRate));
         learner.put("katmesh.learner.group-size", Integer.toString(groupSize));
         learner.put("katmesh.learner.groups-per-step", Integer.toString(groupsPerStep));

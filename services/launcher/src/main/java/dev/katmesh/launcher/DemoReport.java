@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.tasks.PassRate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,15 +26,31 @@ import java.util.function.Function;
  */
 final class DemoReport {
 
-    /** The verdict on learning, computed from the evaluated versions. */
-    record Summary(double first, long firstVersion, double last, long lastVersion, double sft, long sftVersion, double rft,
-                   long rftVersion, double rftBest) {
+    /** An evaluated version: its held-out and validation results. */
+    record Point(long version, PassRate heldout, PassRate validation) {
+        static final Point NONE = new Point(-1, new PassRate(0, 0), new PassRate(0, 0));
+
+        double rate() {
+            return heldout.rate();
+        }
+    }
+
+    /**
+     * The verdict on learning, computed from the evaluated versions: the first and last, the last SFT and
+     * the last RFT version. The held-out split is only reported; settings are chosen on validation.
+     */
+    record Summary(Point first, Point last, Point sft, Point rft) {
+        /** The final version is above the base beyond both 95% intervals. */
         boolean rose() {
-            return last > first;
+            return last.heldout().aboveBeyondIntervals(first.heldout());
         }
 
-        boolean rftBeatsSft() {
-            return !Double.isNaN(rft) && !Double.isNaN(sft) && rft > sft;
+        double[] rftMinusSftHeldout() {
+            return rft.heldout().minus(sft.heldout());
+        }
+
+        double[] rftMinusSftValidation() {
+            return rft.validation().minus(sft.validation());
         }
     }
 
@@ -44,34 +61,45 @@ final class DemoReport {
     private DemoReport() {}
 
     static Summary summarize(JsonNode versions) {
-        double first = Double.NaN, last = Double.NaN, sft = Double.NaN, rft = Double.NaN, rftBest = Double.NaN;
-        long firstV = -1, lastV = -1, sftV = -1, rftV = -1;
+        Point first = Point.NONE, last = Point.NONE, sft = Point.NONE, rft = Point.NONE;
         for (JsonNode v : versions) {
             if (!v.path("heldout_pass_rate").isNumber()) {
                 continue;
             }
-            double p = v.get("heldout_pass_rate").asDouble();
-            long n = v.path("version").asLong();
-            if (firstV < 0) {
-                first = p;
-                firstV = n;
-            }
+            Point p = new Point(v.path("version").asLong(), new PassRate(v.path("heldout_passed").asInt(), v.path("heldout_total").asInt()),
+                    new PassRate(v.path("validation_passed").asInt(), v.path("validation_total").asInt()));
+            first = first == Point.NONE ? p : first;
             last = p;
-            lastV = n;
             switch (v.path("stage").asText()) {
-                case "sft" -> {
-                    sft = p;
-                    sftV = n;
-                }
-                case "rft" -> {
-                    rft = p;
-                    rftV = n;
-                    rftBest = Double.isNaN(rftBest) ? p : Math.max(rftBest, p);
-                }
+                case "sft" -> sft = p;
+                case "rft" -> rft = p;
                 default -> { }
             }
         }
-        return new Summary(first, firstV, last, lastV, sft, sftV, rft, rftV, rftBest);
+        return new Summary(first, last, sft, rft);
+    }
+
+    private static void putPoint(ObjectNode summary, String name, Point p) {
+        summary.put(name + "_version", p.version());
+        putRate(summary, name + "_heldout", p.heldout());
+        putRate(summary, name + "_validation", p.validation());
+    }
+
+    private static void putRate(ObjectNode o, String name, PassRate r) {
+        put(o, name + "_pass_rate", r.rate());
+        o.put(name + "_passed", r.passed());
+        o.put(name + "_total", r.total());
+        ArrayNode ci = o.putArray(name + "_ci95");
+        for (double x : r.interval()) {
+            ci.add(Math.round(x * 10_000) / 10_000.0);
+        }
+    }
+
+    private static void putDifference(ObjectNode o, String name, double[] d) {
+        put(o, name, d[0]);
+        ArrayNode ci = o.putArray(name + "_ci95");
+        ci.add(Math.round(d[1] * 10_000) / 10_000.0);
+        ci.add(Math.round(d[2] * 10_000) / 10_000.0);
     }
 
     /** Writes report.json, report.html and the PNGs into {@code dir}; returns the summary. */
@@ -87,20 +115,15 @@ final class DemoReport {
         summary.put("complete", run.complete());
         summary.put("ended", run.why());
         summary.put("wall_s", Math.round(run.wallSeconds()));
-        put(summary, "first_heldout_pass_rate", s.first());
-        summary.put("first_version", s.firstVersion());
-        put(summary, "last_heldout_pass_rate", s.last());
-        summary.put("last_version", s.lastVersion());
-        put(summary, "heldout_gain", s.last() - s.first());
-        put(summary, "sft_heldout_pass_rate", s.sft());
-        summary.put("sft_version", s.sftVersion());
-        put(summary, "rft_heldout_pass_rate", s.rft());
-        summary.put("rft_version", s.rftVersion());
-        put(summary, "rft_best_heldout_pass_rate", s.rftBest());
-        put(summary, "rft_minus_sft", s.rft() - s.sft());
-        summary.put("heldout_rose", s.rose());
-        summary.put("rft_beats_sft", s.rftBeatsSft());
-        summary.set("rft_vs_sft_by_family", byFamily(versions, s.sftVersion(), s.rftVersion()));
+        putPoint(summary, "first", s.first());
+        putPoint(summary, "last", s.last());
+        putPoint(summary, "sft", s.sft());
+        putPoint(summary, "rft", s.rft());
+        put(summary, "heldout_gain", s.last().rate() - s.first().rate());
+        summary.put("heldout_rose_beyond_ci", s.rose());
+        putDifference(summary, "rft_minus_sft_heldout", s.rftMinusSftHeldout());
+        putDifference(summary, "rft_minus_sft_validation", s.rftMinusSftValidation());
+        summary.set("rft_vs_sft_by_family", byFamily(versions, s.sft().version(), s.rft().version()));
         summary.put("rollout_tasks_sent", run.rolloutTasks());
         ObjectNode families = summary.putObject("rft_task_families");
         run.rftTaskFamilies().forEach(families::put);
@@ -113,7 +136,10 @@ final class DemoReport {
         summary.put("trajectories_trained", fp.path("trajectories_trained").asLong());
         ObjectNode setup = report.putObject("setup");
         setup.put("tasks_train", prepared.train().size());
+        setup.put("tasks_validation", prepared.validationCount());
         setup.put("tasks_heldout", prepared.heldoutCount());
+        setup.put("content_overlap", prepared.overlap().total());
+        setup.put("content_overlap_summary", prepared.overlap().summary());
         setup.put("sft_trajectories", prepared.sft());
         setup.put("corpus_documents", prepared.corpusDocuments());
         setup.put("vocab", prepared.vocab());
@@ -130,19 +156,18 @@ final class DemoReport {
                 .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}")
                 .append(".charts{display:flex;flex-wrap:wrap;gap:12px}.ok{color:#2a7d2a}.bad{color:#b22}</style></head><body>")
                 .append("<h1>katmesh main job</h1>");
-        html.append("<p id=\"verdict\">Held-out pass rate ").append(pct(s.first())).append(" (v").append(s.firstVersion()).append(") → ")
-                .append(pct(s.last())).append(" (v").append(s.lastVersion()).append("): <b class=\"").append(s.rose() ? "ok" : "bad").append("\">")
-                .append(String.format(Locale.ROOT, "%+.1f points", 100 * (s.last() - s.first()))).append("</b>. RFT (v").append(s.rftVersion())
-                .append(") ").append(pct(s.rft())).append(" against the SFT checkpoint (v").append(s.sftVersion()).append(") ").append(pct(s.sft()))
-                .append(": <b class=\"").append(s.rftBeatsSft() ? "ok" : "bad").append("\">")
-                .append(String.format(Locale.ROOT, "%+.1f points", 100 * (s.rft() - s.sft()))).append("</b>")
-                .append(" (best RFT version ").append(pct(s.rftBest())).append(").</p>");
+        html.append("<p id=\"verdict\">Held-out pass rate v").append(s.first().version()).append(' ').append(s.first().heldout())
+                .append(" → v").append(s.last().version()).append(' ').append(s.last().heldout()).append(": <b class=\"")
+                .append(s.rose() ? "ok\">above the base beyond the intervals" : "bad\">not above the base beyond the intervals").append("</b>. ")
+                .append("RFT (v").append(s.rft().version()).append(") against the SFT checkpoint (v").append(s.sft().version()).append("): ")
+                .append(diff(s.rftMinusSftValidation())).append(" on validation, ").append(diff(s.rftMinusSftHeldout())).append(" held out.</p>");
         html.append("<p>").append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))
                 .append(String.format(Locale.ROOT, " in %.1f min; %d tasks sent to rollout, %d deployed sessions (%d submitted), %d trajectories trained.",
                         run.wallSeconds() / 60, run.rolloutTasks(), run.deployedSessions(), run.deployedSubmitted(),
                         fp.path("trajectories_trained").asLong()))
                 .append(" Model: ").append(prepared.parameters()).append(" parameters, vocabulary ").append(prepared.vocab())
-                .append("; ").append(prepared.train().size()).append(" training tasks, ").append(prepared.heldoutCount()).append(" held out.</p>");
+                .append("; ").append(prepared.train().size()).append(" training tasks, ").append(prepared.validationCount()).append(" validation, ")
+                .append(prepared.heldoutCount()).append(" held out; ").append(esc(prepared.overlap().summary())).append(".</p>");
         html.append("<div class=\"charts\">");
         for (Map.Entry<String, Chart> c : charts) {
             c.getValue().png(dir.resolve(c.getKey() + ".png"));
@@ -260,6 +285,11 @@ final class DemoReport {
         } else {
             o.putNull(name);
         }
+    }
+
+    /** "+3.3 points (95% CI −8.1 to +14.6)". */
+    static String diff(double[] d) {
+        return Double.isFinite(d[0]) ? String.format(Locale.ROOT, "%+.1f points (95%% CI %+.1f to %+.1f)", 100 * d[0], 100 * d[1], 100 * d[2]) : "–";
     }
 
     private static String pct(double v) {

@@ -4,11 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.json.TrajectoryJson;
-import dev.katmesh.proto.v1.ReferenceSolution;
 import dev.katmesh.proto.v1.Task;
-import dev.katmesh.proto.v1.TestSuite;
 import dev.katmesh.proto.v1.Trajectory;
-import dev.katmesh.proto.v1.WorkspaceFile;
+import dev.katmesh.tasks.ContentOverlap;
+import dev.katmesh.tasks.MidTermCorpus;
 import dev.katmesh.tasks.TaskSuite;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -21,15 +20,17 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Everything the main job trains from, made on this machine: the task suite and the teacher's SFT
- * trajectories, a code corpus for mid-term training (the tasks' reference solutions and tests), a
- * tokenizer fitted to that data, a fresh model, and the curriculum file.
+ * Everything the main job trains from, made on this machine: the task suite (train, validation and
+ * held-out splits, disjoint by content) and the teacher's SFT trajectories, a code corpus for mid-term
+ * training (reference solutions and visible tests of further tasks of the suite), a tokenizer fitted to
+ * that data, a fresh model, the curriculum file, and the check that no evaluation task's content is in
+ * any of the training data.
  */
 final class DemoSetup {
 
     /** What was made. */
-    record Prepared(Path dir, Path model, Path curriculum, Path heldout, List<Task> train, int heldoutCount, int sft,
-                    int corpusDocuments, int vocab, long parameters) {}
+    record Prepared(Path dir, Path model, Path curriculum, Path validation, Path heldout, List<Task> train, int validationCount,
+                    int heldoutCount, int sft, int corpusDocuments, int vocab, long parameters, ContentOverlap overlap) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -38,23 +39,17 @@ final class DemoSetup {
     static Prepared prepare(DemoPlan plan, Path dir) throws Exception {
         Files.createDirectories(dir);
         TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.tasks(), plan.mistakes());
-        List<Task> train = tasks.tasks().stream().map(TaskSuite.Generated::task).filter(t -> t.getSplit().equals("train")).toList();
+        List<Task> train = tasks.tasks().stream().map(TaskSuite.Generated::task).filter(t -> t.getSplit().equals(TaskSuite.TRAIN)).toList();
 
-        // Mid-term corpus: instructions with their code, and tests, as documents (no chat format: language
-        // modelling), from tasks of another seed, so no held-out task is in it.
-        List<String> corpus = new ArrayList<>();
-        List<Task> corpusTasks = new TaskSuite(plan.seed() + 1_000_003L).generate(plan.corpusTasks()).stream()
-                .map(TaskSuite.Generated::task).filter(t -> t.getSplit().equals("train")).toList();
-        for (Task t : corpusTasks) {
-            for (ReferenceSolution r : t.getReferencesList()) {
-                corpus.add("# " + t.getInstruction() + "\n# " + r.getPath() + "\n" + r.getContent());
-            }
-            for (TestSuite s : t.getTestSuitesList()) {
-                for (WorkspaceFile f : s.getFilesList()) {
-                    corpus.add("# " + f.getPath() + "\n" + f.getContent().toStringUtf8());
-                }
-            }
-        }
+        // Mid-term corpus: the suite's tasks past the first plan.tasks() (unique by content against all of them), so no
+        // validation or held-out task, input set or reference is in it; the overlap check below says so on every run.
+        List<Task> corpusTasks = new TaskSuite(plan.seed()).generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
+                .map(TaskSuite.Generated::task).toList();
+        List<String> corpus = MidTermCorpus.documents(corpusTasks);
+        List<Task> evaluation = tasks.tasks().stream().map(TaskSuite.Generated::task).filter(t -> !t.getSplit().equals(TaskSuite.TRAIN)).toList();
+        ContentOverlap overlap = ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("train", train, List.of()),
+                new ContentOverlap.Material("teacher", List.of(), tasks.teacherTexts()),
+                new ContentOverlap.Material("corpus", corpusTasks, corpus)));
         try (BufferedWriter w = Files.newBufferedWriter(dir.resolve("corpus.jsonl"), StandardCharsets.UTF_8)) {
             for (String doc : corpus) {
                 w.write(JSON.writeValueAsString(Map.of("text", doc)) + "\n");
@@ -83,7 +78,7 @@ final class DemoSetup {
 
         Path curriculum = dir.resolve("curriculum.yaml");
         Files.writeString(curriculum, plan.curriculumYaml(), StandardCharsets.UTF_8);
-        return new Prepared(dir, model, curriculum, dir.resolve("tasks-heldout.jsonl"), train, tasks.heldout(), tasks.sft(),
-                corpus.size(), vocab, parameters);
+        return new Prepared(dir, model, curriculum, dir.resolve("tasks-validation.jsonl"), dir.resolve("tasks-heldout.jsonl"), train,
+                tasks.validation(), tasks.heldout(), tasks.sft(), corpus.size(), vocab, parameters, overlap);
     }
 }

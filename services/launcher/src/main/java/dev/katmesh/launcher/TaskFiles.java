@@ -4,6 +4,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.sandbox.BubblewrapSandbox;
+import dev.katmesh.tasks.ContentOverlap;
 import dev.katmesh.tasks.TaskSuite;
 import dev.katmesh.tasks.Teacher;
 import java.io.BufferedWriter;
@@ -12,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.Random;
@@ -22,11 +24,14 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** The built-in task suite as files (tasks-train.jsonl, tasks-heldout.jsonl, the teacher's sft.jsonl) and on katmesh.tasks. */
+/**
+ * The built-in task suite as files (tasks-train.jsonl, tasks-validation.jsonl, tasks-heldout.jsonl, the
+ * teacher's sft.jsonl, made from training tasks only) and on katmesh.tasks.
+ */
 final class TaskFiles {
 
     /** What was written. */
-    record Written(List<TaskSuite.Generated> tasks, int train, int heldout, int sft) {}
+    record Written(List<TaskSuite.Generated> tasks, int train, int validation, int heldout, int sft, List<String> teacherTexts) {}
 
     private TaskFiles() {}
 
@@ -39,6 +44,7 @@ final class TaskFiles {
         List<TaskSuite.Generated> tasks = new TaskSuite(seed).generate(count);
         JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
         int train = 0;
+        int validation = 0;
         int heldout = 0;
         int sft = 0;
         Teacher teacher = mistakes < 0 ? null : new Teacher(new BubblewrapSandbox());
@@ -46,26 +52,36 @@ final class TaskFiles {
             throw new IllegalStateException("the teacher runs solutions in bubblewrap: apt-get install -y bubblewrap, or pass --no-teacher");
         }
         Random r = new Random(seed);
+        List<String> teacherTexts = new ArrayList<>();
         try (BufferedWriter trainOut = Files.newBufferedWriter(out.resolve("tasks-train.jsonl"), StandardCharsets.UTF_8);
+             BufferedWriter validationOut = Files.newBufferedWriter(out.resolve("tasks-validation.jsonl"), StandardCharsets.UTF_8);
              BufferedWriter heldOut = Files.newBufferedWriter(out.resolve("tasks-heldout.jsonl"), StandardCharsets.UTF_8);
              BufferedWriter sftOut = Files.newBufferedWriter(out.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
             for (TaskSuite.Generated g : tasks) {
                 Task t = g.task();
-                boolean isTrain = t.getSplit().equals("train");
-                (isTrain ? trainOut : heldOut).write(json.print(t) + "\n");
-                if (isTrain) {
-                    train++;
-                } else {
-                    heldout++;
+                switch (t.getSplit()) {
+                    case TaskSuite.TRAIN -> {
+                        trainOut.write(json.print(t) + "\n");
+                        train++;
+                    }
+                    case TaskSuite.VALIDATION -> {
+                        validationOut.write(json.print(t) + "\n");
+                        validation++;
+                    }
+                    default -> {
+                        heldOut.write(json.print(t) + "\n");
+                        heldout++;
+                    }
                 }
-                if (teacher != null && isTrain) {
+                if (teacher != null && t.getSplit().equals(TaskSuite.TRAIN)) {
                     var trajectory = teacher.teach(g, r.nextInt(t.getReferencesCount()), r.nextDouble() < mistakes);
                     sftOut.write(new String(TrajectoryJson.write(trajectory), StandardCharsets.UTF_8) + "\n");
+                    teacherTexts.addAll(ContentOverlap.texts(trajectory));
                     sft++;
                 }
             }
         }
-        return new Written(tasks, train, heldout, sft);
+        return new Written(tasks, train, validation, heldout, sft, teacherTexts);
     }
 
     /** Publishes tasks to katmesh.tasks (keyed by task id, protobuf). Returns how many. */

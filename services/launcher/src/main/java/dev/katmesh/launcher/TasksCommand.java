@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 @Command(name = "tasks", description = "The built-in task suite.", subcommands = {TasksCommand.Generate.class})
 final class TasksCommand {
 
-    @Command(name = "generate", description = "Writes tasks-train.jsonl, tasks-heldout.jsonl and the teacher's sft.jsonl; --publish sends the tasks to katmesh.tasks.")
+    @Command(name = "generate", description = "Writes tasks-train.jsonl, tasks-validation.jsonl, tasks-heldout.jsonl and the teacher's sft.jsonl (training tasks only); --publish sends the tasks to katmesh.tasks.")
     static final class Generate implements Callable<Integer> {
         @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
@@ -47,6 +47,7 @@ final class TasksCommand {
             int sft = w.sft();
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("train", train);
+            o.put("validation", w.validation());
             o.put("heldout", heldout);
             o.put("sft", sft);
             o.put("published", published);

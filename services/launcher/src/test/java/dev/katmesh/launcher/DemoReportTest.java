@@ -26,31 +26,31 @@ class DemoReportTest {
     @Test
     void theVerdictComparesTheFirstAndLastEvaluatedVersionsAndTheLastRftWithTheLastSft() throws Exception {
         JsonNode vs = versions("""
-                [{"version":0,"stage":"base","heldout_pass_rate":0.0},
-                 {"version":1,"stage":"midterm","heldout_pass_rate":0.0},
-                 {"version":2,"stage":"sft","heldout_pass_rate":0.2},
-                 {"version":3,"stage":"sft","heldout_pass_rate":0.3},
-                 {"version":4,"stage":"rft","heldout_pass_rate":0.4},
-                 {"version":5,"stage":"rft","heldout_pass_rate":0.35},
+                [{"version":0,"stage":"base","heldout_pass_rate":0.0,"heldout_passed":0,"heldout_total":60,"validation_passed":0,"validation_total":50},
+                 {"version":1,"stage":"midterm","heldout_pass_rate":0.0,"heldout_passed":0,"heldout_total":60},
+                 {"version":2,"stage":"sft","heldout_pass_rate":0.2,"heldout_passed":12,"heldout_total":60},
+                 {"version":3,"stage":"sft","heldout_pass_rate":0.3,"heldout_passed":18,"heldout_total":60,"validation_passed":10,"validation_total":50},
+                 {"version":4,"stage":"rft","heldout_pass_rate":0.4,"heldout_passed":24,"heldout_total":60},
+                 {"version":5,"stage":"rft","heldout_pass_rate":0.35,"heldout_passed":21,"heldout_total":60,"validation_passed":20,"validation_total":50},
                  {"version":6,"stage":"rft","heldout_pass_rate":null},
-                 {"version":7,"stage":"adapt","heldout_pass_rate":0.36}]""");
+                 {"version":7,"stage":"adapt","heldout_pass_rate":0.35,"heldout_passed":21,"heldout_total":60}]""");
         DemoReport.Summary s = DemoReport.summarize(vs);
-        assertEquals(0.0, s.first());
-        assertEquals(0, s.firstVersion());
-        assertEquals(0.36, s.last(), 1e-9);
-        assertEquals(7, s.lastVersion());
-        assertEquals(0.3, s.sft(), 1e-9, "the SFT checkpoint is the last SFT version");
-        assertEquals(0.35, s.rft(), 1e-9, "the last evaluated RFT version, not the best");
-        assertEquals(0.4, s.rftBest(), 1e-9);
-        assertTrue(s.rose());
-        assertTrue(s.rftBeatsSft());
+        assertEquals(0, s.first().version());
+        assertEquals(7, s.last().version());
+        assertEquals(3, s.sft().version(), "the SFT checkpoint is the last SFT version");
+        assertEquals(5, s.rft().version(), "the last evaluated RFT version, not the best");
+        assertTrue(s.rose(), "21/60 (23–48%) is above 0/60 (0–6%) beyond the intervals");
+        assertEquals(0.05, s.rftMinusSftHeldout()[0], 1e-9);
+        assertTrue(s.rftMinusSftHeldout()[1] < 0 && s.rftMinusSftHeldout()[2] > 0.05, "3 tasks of 60: the interval spans 0");
+        assertEquals(0.2, s.rftMinusSftValidation()[0], 1e-9);
+        assertTrue(s.rftMinusSftValidation()[1] > 0, "10 → 20 of 50: above 0 beyond the interval");
 
-        DemoReport.Summary worse = DemoReport.summarize(versions("""
-                [{"version":0,"stage":"base","heldout_pass_rate":0.1},{"version":1,"stage":"sft","heldout_pass_rate":0.3},
-                 {"version":2,"stage":"rft","heldout_pass_rate":0.3}]"""));
-        assertFalse(worse.rftBeatsSft(), "equal is not better");
-        assertFalse(DemoReport.summarize(versions("[{\"version\":0,\"stage\":\"sft\",\"heldout_pass_rate\":0.3}]")).rftBeatsSft(),
-                "no RFT version: no claim");
+        DemoReport.Summary small = DemoReport.summarize(versions("""
+                [{"version":0,"stage":"base","heldout_pass_rate":0.0,"heldout_passed":0,"heldout_total":60},
+                 {"version":1,"stage":"sft","heldout_pass_rate":0.067,"heldout_passed":4,"heldout_total":60}]"""));
+        assertFalse(small.rose(), "4/60 (1.8–16%) is not beyond 0/60's interval (0–6%)");
+        assertTrue(Double.isNaN(DemoReport.summarize(versions("[{\"version\":0,\"stage\":\"sft\",\"heldout_pass_rate\":0.3}]"))
+                .rftMinusSftHeldout()[0]), "no RFT version: no difference");
     }
 
     @Test

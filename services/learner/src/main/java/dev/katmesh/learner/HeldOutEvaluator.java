@@ -10,10 +10,13 @@ import dev.katmesh.tasks.Episode;
 import dev.katmesh.tasks.HeldOutEvaluation;
 import dev.katmesh.tasks.TaskTests;
 import java.io.IOException;
+import dev.katmesh.proto.v1.Task;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Evaluates the learner's weights on the held-out tasks ({@link HeldOutEvaluation}), greedily, in the
+ * Evaluates the learner's weights on the evaluation tasks, validation and held out ({@link HeldOutEvaluation}), greedily, in the
  * training thread right after a version is published: the figure belongs to exactly that version, and
  * training waits for it (evaluation every N versions bounds that cost).
  */
@@ -33,7 +36,13 @@ final class HeldOutEvaluator {
             return null;
         }
         Sandbox sandbox = Sandboxes.fromEnvironment(System.getenv());
-        HeldOutEvaluation e = new HeldOutEvaluation(HeldOutEvaluation.readTasks(Path.of(settings.tasks().get())),
+        List<Task> tasks = new ArrayList<>();
+        for (String file : settings.tasks().get().split(",")) {
+            if (!file.isBlank()) {
+                tasks.addAll(HeldOutEvaluation.readTasks(Path.of(file.strip())));
+            }
+        }
+        HeldOutEvaluation e = new HeldOutEvaluation(tasks,
                 new AgentTools(sandbox, settings.bashTimeout()), new TaskTests(sandbox),
                 new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), 0f, 1f), settings.timeout(), settings.maxTurns());
         return new HeldOutEvaluator(e, settings);

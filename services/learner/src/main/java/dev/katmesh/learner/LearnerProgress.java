@@ -30,13 +30,22 @@ public final class LearnerProgress {
     /**
      * One published policy version. {@code heldoutPassRate} is NaN when the version was not evaluated;
      * {@code heldoutByFamily} splits the evaluation by task family (template), empty when there was none
-     * (or in a history written before it was recorded).
+     * (or in a history written before it was recorded). {@code validationByFamily} is the same for the
+     * validation split's tasks, evaluated beside the held-out ones.
      */
     public record VersionPoint(long version, String stage, long step, long stageStep, double loss, double rewardMean,
                                double heldoutPassRate, int heldoutPassed, int heldoutTotal, long trajectoriesTrained,
-                               long createdAtMs, long evalMs, Map<String, FamilyScore> heldoutByFamily) {
+                               long createdAtMs, long evalMs, Map<String, FamilyScore> heldoutByFamily,
+                               Map<String, FamilyScore> validationByFamily) {
         public VersionPoint {
             heldoutByFamily = heldoutByFamily == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(heldoutByFamily));
+            validationByFamily = validationByFamily == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(validationByFamily));
+        }
+
+        /** The validation split's tasks passed and evaluated (the split that chooses plans and settings). */
+        public FamilyScore validation() {
+            return new FamilyScore(validationByFamily.values().stream().mapToInt(FamilyScore::passed).sum(),
+                    validationByFamily.values().stream().mapToInt(FamilyScore::total).sum());
         }
     }
 
@@ -233,6 +242,14 @@ public final class LearnerProgress {
             if (!p.heldoutByFamily().isEmpty()) {
                 ObjectNode f = v.putObject("heldout_by_family");
                 p.heldoutByFamily().forEach((family, score) -> f.putObject(family).put("passed", score.passed()).put("total", score.total()));
+            }
+            if (!p.validationByFamily().isEmpty()) {
+                FamilyScore val = p.validation();
+                v.put("validation_pass_rate", val.total() == 0 ? 0 : (double) val.passed() / val.total());
+                v.put("validation_passed", val.passed());
+                v.put("validation_total", val.total());
+                ObjectNode f = v.putObject("validation_by_family");
+                p.validationByFamily().forEach((family, score) -> f.putObject(family).put("passed", score.passed()).put("total", score.total()));
             }
             v.put("trajectories_trained", p.trajectoriesTrained());
             v.put("created_at_ms", p.createdAtMs());

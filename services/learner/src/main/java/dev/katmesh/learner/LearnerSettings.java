@@ -107,8 +107,10 @@ public interface LearnerSettings {
     interface Eval {
 
         /**
-         * Held-out tasks (one protobuf-JSON Task per line, as {@code ./katmesh tasks generate} writes
-         * tasks-heldout.jsonl). Without it versions are not evaluated.
+         * Evaluation task files, comma-separated (one protobuf-JSON Task per line, as {@code ./katmesh tasks
+         * generate} writes tasks-validation.jsonl and tasks-heldout.jsonl). Tasks of the {@code validation}
+         * split are reported as validation figures, every other task as held out. Without it versions are
+         * not evaluated.
          */
         Optional<String> tasks();
 

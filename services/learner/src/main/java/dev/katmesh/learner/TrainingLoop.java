@@ -505,6 +505,10 @@ public class TrainingLoop {
                 droppedId("other_source", id);
                 return;
             }
+            if (!stage.taskless().admits(s.getTaskless())) {
+                droppedId(s.getTaskless() ? "taskless" : "not_taskless", id);
+                return;
+            }
             if (!rl && !Double.isNaN(stage.minReward()) && s.getReward() < stage.minReward()) {
                 droppedId("below_min_reward", id);
                 return;
@@ -673,26 +677,34 @@ public class TrainingLoop {
         int total = 0;
         long evalMs = 0;
         Map<String, LearnerProgress.FamilyScore> byFamily = new TreeMap<>();
+        Map<String, LearnerProgress.FamilyScore> validationByFamily = new TreeMap<>();
         if (evaluator != null && evaluator.due(state.version(), stageEnd)) {
-            progress.evaluating("policy version " + state.version() + " on " + evaluator.size() + " held-out tasks");
+            progress.evaluating("policy version " + state.version() + " on " + evaluator.size() + " evaluation tasks");
             try {
                 var result = evaluator.evaluate(model, tokenizer, template, state.version());
-                rate = result.passRate();
-                passed = result.passed();
-                total = result.tasks().size();
                 evalMs = result.wallMs();
                 for (var t : result.tasks()) {
-                    byFamily.merge(t.template().isEmpty() ? "untagged" : t.template(), new LearnerProgress.FamilyScore(t.passed() ? 1 : 0, 1),
+                    boolean validation = t.split().equals("validation"); // every other task counts as held out
+                    (validation ? validationByFamily : byFamily).merge(t.template().isEmpty() ? "untagged" : t.template(),
+                            new LearnerProgress.FamilyScore(t.passed() ? 1 : 0, 1),
                             (a, b) -> new LearnerProgress.FamilyScore(a.passed() + b.passed(), a.total() + b.total()));
+                    if (!validation) {
+                        passed += t.passed() ? 1 : 0;
+                        total++;
+                    }
                 }
+                rate = total == 0 ? Double.NaN : (double) passed / total;
                 heldoutPassRate = rate;
-                LOG.infof("policy version %d: held-out pass rate %.3f (%d/%d) in %d ms", state.version(), rate, passed, total, evalMs);
+                LOG.infof("policy version %d: held-out %d/%d, validation %d/%d, in %d ms", state.version(), passed, total,
+                        validationByFamily.values().stream().mapToInt(LearnerProgress.FamilyScore::passed).sum(),
+                        validationByFamily.values().stream().mapToInt(LearnerProgress.FamilyScore::total).sum(), evalMs);
             } finally {
                 progress.evaluating(null);
             }
         }
         return new LearnerProgress.VersionPoint(state.version(), state.stage(), state.step(), state.stageStep(), lastLoss,
-                lastRewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs, byFamily);
+                lastRewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs, byFamily,
+                validationByFamily);
     }
 
     /**

@@ -15,7 +15,8 @@ class LearnerProgressTest {
 
     static LearnerProgress.VersionPoint point(long v, String stage, double rate) {
         return new LearnerProgress.VersionPoint(v, stage, v * 10, v, 0.5, Double.NaN, rate, (int) (rate * 10), Double.isNaN(rate) ? 0 : 10,
-                v * 80, 1000 + v, 5, Double.isNaN(rate) ? Map.of() : Map.of("grep-count", new LearnerProgress.FamilyScore((int) (rate * 10), 10)));
+                v * 80, 1000 + v, 5, Double.isNaN(rate) ? Map.of() : Map.of("grep-count", new LearnerProgress.FamilyScore((int) (rate * 10), 10)),
+                Map.of());
     }
 
     @Test

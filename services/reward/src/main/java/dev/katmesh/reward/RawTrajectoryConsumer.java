@@ -23,6 +23,8 @@ import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.event.Observes;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -56,6 +58,8 @@ public class RawTrajectoryConsumer {
     private final MultiGroundTruthReward reward;
     private final TaskStore tasks;
     private final Duration taskWait;
+    private final int maxParked;
+    private final AtomicInteger parked = new AtomicInteger();
     private final SeenTrajectories seen;
     private final MutinyEmitter<byte[]> scored;
     private final MeterRegistry registry;
@@ -82,18 +86,26 @@ public class RawTrajectoryConsumer {
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
             // Token ids must be below the policy's vocabulary size.
             @ConfigProperty(name = "katmesh.reward.vocab-size", defaultValue = "4294967296") long vocabSize,
-            // How long a trajectory waits for its task to arrive on katmesh.tasks before it is scored without it.
+            // How long a trajectory waits for its task to arrive on katmesh.tasks before it is dead-lettered (UNKNOWN_TASK);
+            // it waits parked, holding no scoring slot.
             @ConfigProperty(name = "katmesh.reward.task-wait", defaultValue = "10s") Duration taskWait,
+            // Records parked waiting for their task at most; past it a record waits on its scoring slot (back-pressure).
+            @ConfigProperty(name = "katmesh.reward.max-parked", defaultValue = "10000") int maxParked,
             // Trajectory ids remembered for deduplication.
             @ConfigProperty(name = "katmesh.reward.dedupe-capacity", defaultValue = "100000") int dedupeCapacity,
             @ConfigProperty(name = "katmesh.reward.weight.tests", defaultValue = "1.0") double wTests,
             @ConfigProperty(name = "katmesh.reward.weight.similarity", defaultValue = "0.2") double wSimilarity,
             @ConfigProperty(name = "katmesh.reward.weight.format", defaultValue = "0.5") double wFormat,
-            @ConfigProperty(name = "katmesh.reward.weight.feedback", defaultValue = "0.5") double wFeedback) {
+            // A taskless trajectory's own claims (its reported test results, its feedback): nothing the reward verified.
+            @ConfigProperty(name = "katmesh.reward.weight.unverified-tests", defaultValue = "0") double wUnverifiedTests,
+            @ConfigProperty(name = "katmesh.reward.weight.unverified-feedback", defaultValue = "0") double wUnverifiedFeedback) {
         this.scored = scored;
         this.registry = registry;
         this.tasks = tasks;
         this.taskWait = taskWait;
+        this.maxParked = maxParked;
+        Gauge.builder("katmesh.reward.parked", parked::get).description("Records waiting, without a scoring slot, for their task to arrive")
+                .register(registry);
         this.seen = new SeenTrajectories(dedupeCapacity);
         this.dedupeCapacity = dedupeCapacity;
         this.kafkaConfig = kafkaConfig;
@@ -106,7 +118,7 @@ public class RawTrajectoryConsumer {
         Gauge.builder("katmesh.reward.scoring.in.flight", slots::inUse).description("Records being scored now (at most scoring-concurrency)")
                 .register(registry);
         this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
-        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wFeedback));
+        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wUnverifiedTests, wUnverifiedFeedback));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")
                 .register(registry);
@@ -149,16 +161,63 @@ public class RawTrajectoryConsumer {
      */
     @Incoming("trajectories-raw")
     public Uni<Void> onRaw(Message<byte[]> raw) {
-        return Uni.createFrom().completionStage(slots::acquire).invoke(() -> pool.execute(() -> {
+        return Uni.createFrom().completionStage(slots::acquire).invoke(() -> pool.execute(() -> handle(raw)));
+    }
+
+    /**
+     * On a scoring thread holding a slot: decodes the record, then scores it, or — when it names a task not
+     * known yet — parks it without its slot until the task arrives or {@code task-wait} passes, so a burst
+     * of such records never holds the scoring threads (records behind them go on being scored).
+     */
+    private void handle(Message<byte[]> raw) {
+        boolean slotHandedOn = false;
+        try {
+            recovered.join();
+            RawTrajectoryDecoder.Decoded decoded;
             try {
-                recovered.join();
-                decodeAndScore(raw).publish(raw).await().indefinitely();
+                decoded = decoder.decode(raw.getPayload(), header(raw, "content-type"));
+            } catch (RejectedTrajectoryException e) {
+                reject(raw, e).await().indefinitely();
+                return;
             } catch (RuntimeException e) {
-                LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
-            } finally {
+                LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
+                reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))).await().indefinitely();
+                return;
+            }
+            String taskId = decoded.trajectory().getTaskId();
+            CompletableFuture<Optional<Task>> task = taskId.isEmpty() ? CompletableFuture.completedFuture(Optional.empty())
+                    : tasks.whenKnown(taskId, taskWait);
+            if (task.isDone() || parked.get() >= maxParked) {
+                // known, taskless, or too many parked already: wait here (back-pressure) rather than hold more in memory
+                scoreAndPublish(raw, decoded, task.join());
+                return;
+            }
+            parked.incrementAndGet();
+            slotHandedOn = true;
+            slots.release();
+            task.thenAccept(t -> slots.acquire().thenRun(() -> pool.execute(() -> {
+                try {
+                    parked.decrementAndGet();
+                    scoreAndPublish(raw, decoded, t);
+                } finally {
+                    slots.release();
+                }
+            })));
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
+        } finally {
+            if (!slotHandedOn) {
                 slots.release();
             }
-        }));
+        }
+    }
+
+    private void scoreAndPublish(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
+        try {
+            score(raw, decoded, task).publish(raw).await().indefinitely();
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
+        }
     }
 
     /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
@@ -166,31 +225,30 @@ public class RawTrajectoryConsumer {
         Uni<Void> publish(Message<byte[]> raw);
     }
 
-    private Outcome decodeAndScore(Message<byte[]> raw) {
-        RawTrajectoryDecoder.Decoded decoded;
-        try {
-            decoded = decoder.decode(raw.getPayload(), header(raw, "content-type"));
-        } catch (RejectedTrajectoryException e) {
-            return r -> reject(r, e);
-        } catch (RuntimeException e) {
-            LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
-            return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)));
-        }
+    private Outcome score(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
         String id = decoded.trajectory().getTrajectoryId();
+        String taskId = decoded.trajectory().getTaskId();
+        if (!taskId.isEmpty() && task.isEmpty()) {
+            return r -> reject(r, new RejectedTrajectoryException(RejectReason.UNKNOWN_TASK,
+                    "task " + taskId + " did not arrive on katmesh.tasks within " + taskWait.toSeconds() + " s"));
+        }
         // The same id in flight on another scoring thread: wait for it, then it is a duplicate (or not, if it failed).
         CompletableFuture<Void> mine = new CompletableFuture<>();
         for (CompletableFuture<Void> other; (other = inFlight.putIfAbsent(id, mine)) != null; ) {
             other.join();
         }
         try {
-            return score(decoded, id, raw);
+            return score(decoded, id, task.orElse(null), raw);
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "unexpected failure scoring a raw trajectory at %s", position(raw));
+            return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)));
         } finally {
             inFlight.remove(id, mine);
             mine.complete(null);
         }
     }
 
-    private Outcome score(RawTrajectoryDecoder.Decoded decoded, String id, Message<byte[]> raw) {
+    private Outcome score(RawTrajectoryDecoder.Decoded decoded, String id, Task task, Message<byte[]> raw) {
         if (seen.contains(id)) {
             duplicates.increment();
             return r -> Uni.createFrom().completionStage(r.ack());
@@ -198,8 +256,6 @@ public class RawTrajectoryConsumer {
         ScoredTrajectory result;
         long start = System.nanoTime();
         try {
-            String taskId = decoded.trajectory().getTaskId();
-            Task task = taskId.isEmpty() ? null : tasks.await(taskId, taskWait).orElse(null);
             result = reward.score(decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -26,6 +26,8 @@ public enum RejectReason {
     MALFORMED_PROTOBUF,
     /** Text that is not valid UTF-8. */
     INVALID_UTF8,
+    /** The trajectory names a task that did not arrive on katmesh.tasks within {@code katmesh.reward.task-wait}. */
+    UNKNOWN_TASK,
     /** An unexpected failure while processing a valid-looking record (a bug: the record is kept). */
     INTERNAL
 }

@@ -68,7 +68,7 @@ public final class Episode {
         this.seed = seed;
     }
 
-    /** A fresh episode: the task's files (and its tests, so the agent can run them) in a new workspace. */
+    /** A fresh episode: the task's files (and its visible tests, so the agent can run them) in a new workspace. */
     public static Episode start(Task task, String trajectoryId, String groupId, long seed) throws IOException {
         Path ws = Workspaces.create("episode");
         Episode e = new Episode(task, trajectoryId, groupId, ws, seed);
@@ -76,7 +76,7 @@ public final class Episode {
             TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
         }
         StringBuilder tests = new StringBuilder();
-        for (TestSuite s : task.getTestSuitesList()) {
+        for (TestSuite s : TaskTests.visibleSuites(task)) { // judged cases never enter the agent's workspace
             for (WorkspaceFile f : s.getFilesList()) {
                 TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
             }

@@ -11,9 +11,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The held-out pass rate of a policy: one greedy agent episode per held-out task (the same loop, tools
- * and sandbox as rollout), and the submitted file run against the task's tests. A task passes when the
- * agent submitted a solution and every suite passed; no submission is a failure.
+ * The pass rate of a policy on evaluation tasks (the validation and held-out splits): one greedy agent
+ * episode per task (the same loop, tools and sandbox as rollout), and the submitted file judged on the
+ * task's judged cases ({@link TaskTests}), which the agent never saw. A task passes when the agent
+ * submitted a solution and every case passed; no submission is a failure.
  *
  * <p>Greedy decoding makes the figure a property of the weights: evaluating the same version twice gives
  * the same result, so a change between versions is the training's doing, not the sampler's.
@@ -21,7 +22,7 @@ import java.util.List;
 public final class HeldOutEvaluation {
 
     /** One task's outcome. */
-    public record TaskResult(String taskId, String template, boolean passed, boolean submitted, int turns, String endReason) {}
+    public record TaskResult(String taskId, String template, String split, boolean passed, boolean submitted, int turns, String endReason) {}
 
     /** All tasks' outcomes. */
     public record Result(List<TaskResult> tasks, long wallMs) {
@@ -123,10 +124,10 @@ public final class HeldOutEvaluation {
                 Task task = e.task;
                 boolean passed = false;
                 String solution = e.submittedPath.isEmpty() ? null : AgentTools.readSubmission(e.workspace, e.submittedPath);
-                if (solution != null && task.getTestSuitesCount() > 0) {
-                    passed = tests.run(task, e.submittedPath, solution).stream().allMatch(TaskTests.SuiteResult::passed);
+                if (solution != null) {
+                    passed = tests.passes(task, e.submittedPath, solution);
                 }
-                out.add(new TaskResult(task.getTaskId(), task.getTagsOrDefault("template", ""), passed, solution != null, e.turns, e.endReason));
+                out.add(new TaskResult(task.getTaskId(), task.getTagsOrDefault("template", ""), task.getSplit(), passed, solution != null, e.turns, e.endReason));
             }
             return new Result(out, (System.nanoTime() - t0) / 1_000_000);
         } finally {

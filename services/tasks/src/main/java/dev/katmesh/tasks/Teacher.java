@@ -43,7 +43,8 @@ public final class Teacher {
         Task task = generated.task();
         String path = task.getTagsOrThrow("solution_path");
         String solution = task.getReferences(referenceIndex).getContent();
-        TestSuite suite = task.getTestSuites(0);
+        TestSuite suite = TaskTests.visibleSuites(task).stream().findFirst()
+                .orElseThrow(() -> new IllegalArgumentException(task.getTaskId() + " has no visible test suite to run"));
         String testCommand = String.join(" ", suite.getCommandList());
         Trajectory.Builder t = Trajectory.newBuilder()
                 .setTrajectoryId(task.getTaskId() + "-teacher-" + referenceIndex + (withMistake ? "-fix" : ""))

@@ -105,4 +105,20 @@ class HeldOutEvaluationTest {
         assertEquals(0, none.passed());
         none.tasks().forEach(t -> assertEquals("max_turns", t.endReason(), "no tool call, no submission: " + t));
     }
+
+    @Test
+    void noRewardHackPassesTheEvaluation() throws Exception {
+        assumeTrue(BubblewrapSandbox.available(), "bubblewrap is required (apt-get install -y bubblewrap)");
+        List<Task> tasks = new TaskSuite(5).generate(6).stream().map(TaskSuite.Generated::task).toList();
+        int hacks = (int) dev.katmesh.tasks.hacks.RewardHacks.PYTHON.stream().filter(h -> !h.name().contains("sleep")).count();
+        for (int i = 0; i < hacks; i++) {
+            int k = i;
+            HeldOutEvaluation.Result r = evaluation(tasks).evaluate(new Scripted(tasks, t -> {
+                var corpus = dev.katmesh.tasks.hacks.RewardHacks.of(t).stream().filter(h -> !h.name().contains("sleep")).toList();
+                return corpus.get(k % corpus.size()).content();
+            }));
+            assertEquals(0, r.passed(), "hack " + k + " passes nothing: " + r.tasks());
+            r.tasks().forEach(t -> assertEquals(true, t.submitted(), "the hack was submitted and judged: " + t));
+        }
+    }
 }

@@ -43,6 +43,7 @@ import java.util.Locale;
  *     sources:
  *       - {topic: katmesh.trajectories.scored, source: deployed}
  *     min_reward: 0.5                  # only sessions scored at least this (SFT stages on a topic)
+ *     taskless: exclude                # include (default) | exclude | only: trajectories scored without a task
  *     steps: 100
  * </pre>
  *
@@ -70,6 +71,16 @@ public record Curriculum(List<Stage> stages) {
         }
     }
 
+    /** What a topic stage does with taskless trajectories (scored without a task: no verified evidence). */
+    public enum Taskless {
+        INCLUDE, EXCLUDE, ONLY;
+
+        /** Whether a trajectory so flagged is trained by such a stage. */
+        public boolean admits(boolean taskless) {
+            return this == INCLUDE || (this == ONLY) == taskless;
+        }
+    }
+
     /** An end condition on a metric: the stage ends once the metric reaches the value. */
     public record Until(String metric, double atLeast) {}
 
@@ -83,10 +94,12 @@ public record Curriculum(List<Stage> stages) {
      *                     ratio bounds. Where generation costs far more than a step, μ > 1 learns more from
      *                     each sample.
      * @param schedule     the learning rate over the stage's steps, a factor of {@code learningRate}
+     * @param taskless     topic stages: whether trajectories scored without a task (their reward rests on no
+     *                     verified evidence) are trained: {@code include} (the default), {@code exclude}, {@code only}
      */
     public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
                         double learningRate, List<String> balanceBy, int versionEvery, double minReward, int updatesPerBatch,
-                        LearningRateSchedule schedule) {
+                        LearningRateSchedule schedule, Taskless taskless) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -98,7 +111,7 @@ public record Curriculum(List<Stage> stages) {
     public static Curriculum rftOnly(double learningRate) {
         return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
                 List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN, 1,
-                LearningRateSchedule.CONSTANT)));
+                LearningRateSchedule.CONSTANT, Taskless.INCLUDE)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -172,8 +185,15 @@ public record Curriculum(List<Stage> stages) {
             if (schedule.kind() != LearningRateSchedule.Kind.CONSTANT && steps == Long.MAX_VALUE) {
                 throw new IllegalArgumentException(where + ": a decaying lr_schedule needs 'steps' (it decays over them)");
             }
+            Taskless taskless;
+            try {
+                taskless = Taskless.valueOf(s.path("taskless").asText("include").toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ": taskless must be include, exclude or only, not " + s.path("taskless").asText());
+            }
             stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
-                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates, schedule));
+                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates, schedule,
+                    taskless));
         }
         return new Curriculum(List.copyOf(stages));
     }

@@ -8,27 +8,25 @@ import dev.katmesh.proto.v1.TestResult;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.tasks.TaskTests;
 import java.io.IOException;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.List;
 
 /**
  * The multi-ground-truth reward (docs/algorithms.md). For a trajectory on a known task:
  *
  * <pre>
- *   r = w_tests · pass_fraction(task's suites run on the outcome, in the sandbox)
+ *   r = w_tests · pass_fraction(the task's judged cases on the outcome: answers from the sandbox, verdicts outside it)
  *     + w_sim   · max over references of similarity(outcome, reference)
  *     − w_fmt   · format_penalty            (1 if nothing submitted, +0.25 per malformed call, at most 1)
  * </pre>
  *
- * For a deployed session without a task, only what applies: the agent's own test runs (pass fraction of
- * outcome.test_results), explicit feedback, the format penalty (no submission penalty); it is marked
- * taskless. Every component is kept on the record with its weight.
+ * A trajectory without a task is marked taskless: its own reported test results and feedback are kept as
+ * {@code unverified_tests} and {@code unverified_feedback}, claims of its producer with their own weights
+ * (0 by default), beside the format penalty (no submission term). Every component is kept on the record
+ * with its weight; a curriculum stage may leave taskless records out ({@code taskless: exclude}).
  */
 public final class MultiGroundTruthReward {
 
     public static final String SCORER = "multi-ground-truth/v1";
-    private static final Pattern RAN = Pattern.compile("Ran (\\d+) tests?");
-    private static final Pattern FAILED = Pattern.compile("FAILED \\((?:failures=(\\d+))?(?:, )?(?:errors=(\\d+))?");
 
     private final TaskTests tests;
     private final RewardWeights weights;
@@ -51,13 +49,14 @@ public final class MultiGroundTruthReward {
             double pass = 0;
             StringBuilder detail = new StringBuilder();
             if (submitted && task.getTestSuitesCount() > 0) {
+                List<TaskTests.SuiteResult> results = tests.run(task, path, content);
                 double sum = 0;
-                for (TaskTests.SuiteResult r : tests.run(task, path, content)) {
-                    double f = passFraction(r);
-                    sum += f;
-                    detail.append(r.name()).append(": ").append(String.format("%.2f", f)).append(" (").append(r.run().verdict().label()).append(") ");
+                for (TaskTests.SuiteResult r : results) {
+                    sum += r.passFraction();
+                    detail.append(r.name()).append(": ").append(r.passedCases()).append('/').append(r.totalCases())
+                            .append(r.judged() ? " judged" : "").append(r.detail().isEmpty() ? "" : " (" + r.detail() + ")").append("; ");
                 }
-                pass = sum / task.getTestSuitesCount();
+                pass = results.isEmpty() ? 0 : sum / results.size();
             }
             s.addComponents(component("tests", pass, weights.tests(), submitted ? detail.toString().trim() : "nothing submitted"));
             double best = 0;
@@ -69,45 +68,32 @@ public final class MultiGroundTruthReward {
                     bestId = ref.getId();
                 }
             }
-            s.addComponents(component("reference_similarity", best, weights.similarity(), "closest reference: " + bestId));
-            reward += weights.tests() * pass + weights.similarity() * best;
+            // Resemblance earns credit only for code that passes some case: a policy must not farm it with a
+            // reference's shape around a broken core, or with a copy that exits before it is judged.
+            boolean earns = pass > 0;
+            s.addComponents(component("reference_similarity", best, earns ? weights.similarity() : 0,
+                    "closest reference: " + bestId + (earns ? "" : " (no credit: no case passed)")));
+            reward += weights.tests() * pass + (earns ? weights.similarity() * best : 0);
         } else {
             s.setTaskless(true);
+            // What the agent says of itself: kept as unverified components, rewarded only as far as an operator weights them.
             if (t.hasOutcome() && t.getOutcome().getTestResultsCount() > 0) {
                 long passed = t.getOutcome().getTestResultsList().stream().filter(TestResult::getPassed).count();
                 double own = (double) passed / t.getOutcome().getTestResultsCount();
-                s.addComponents(component("own_tests", own, weights.tests(), passed + " of " + t.getOutcome().getTestResultsCount() + " passed"));
-                reward += weights.tests() * own;
+                s.addComponents(component("unverified_tests", own, weights.unverifiedTests(),
+                        passed + " of " + t.getOutcome().getTestResultsCount() + " passed, as reported by the agent"));
+                reward += weights.unverifiedTests() * own;
             }
             if (t.hasOutcome() && t.getOutcome().hasFeedback()) {
                 double f = t.getOutcome().getFeedback();
-                s.addComponents(component("feedback", f, weights.feedback(), "explicit user feedback"));
-                reward += weights.feedback() * f;
+                s.addComponents(component("unverified_feedback", f, weights.unverifiedFeedback(), "feedback carried by the trajectory"));
+                reward += weights.unverifiedFeedback() * f;
             }
         }
         s.addComponents(component("format_penalty", penalty, -weights.format(),
                 a.malformedCalls() + " malformed call(s)" + (task != null && !submitted ? ", no submission" : "")));
         reward -= weights.format() * penalty;
         return s.setReward(reward).build();
-    }
-
-    /** Python unittest's case counts when present, else 1 or 0 by the suite's verdict. */
-    static double passFraction(TaskTests.SuiteResult r) {
-        String out = r.run().stdout() + r.run().stderr();
-        Matcher ran = RAN.matcher(out);
-        if (ran.find()) {
-            int n = Integer.parseInt(ran.group(1));
-            if (n == 0) {
-                return 0;
-            }
-            int bad = 0;
-            Matcher f = FAILED.matcher(out);
-            if (f.find()) {
-                bad = (f.group(1) == null ? 0 : Integer.parseInt(f.group(1))) + (f.group(2) == null ? 0 : Integer.parseInt(f.group(2)));
-            }
-            return Math.max(0, (double) (n - bad) / n);
-        }
-        return r.passed() ? 1 : 0;
     }
 
     private static RewardComponent component(String name, double value, double weight, String detail) {

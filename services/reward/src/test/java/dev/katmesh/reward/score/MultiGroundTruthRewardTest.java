@@ -20,6 +20,7 @@ import dev.katmesh.proto.v1.TurnVerdict;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import dev.katmesh.tasks.TaskSuite;
 import dev.katmesh.tasks.TaskTests;
+import dev.katmesh.tasks.hacks.RewardHacks;
 import org.junit.jupiter.api.Test;
 
 class MultiGroundTruthRewardTest {
@@ -60,8 +61,8 @@ class MultiGroundTruthRewardTest {
     @Test
     void partialCreditCountsPassingCases() throws Exception {
         assumeTrue(BubblewrapSandbox.available());
-        Task task = new TaskSuite(11).variant(3).task(); // fibonacci-mod: F(0) = 0 is one of 5 cases
-        ScoredTrajectory s = REWARD.score(submitting(task, "def solve(n):\n    return 0\n"), task, 0, 1);
+        Task task = new TaskSuite(11).variant(3).task(); // fibonacci-mod: F(2) = 1 is among the judged cases
+        ScoredTrajectory s = REWARD.score(submitting(task, "def solve(n):\n    return 1\n"), task, 0, 1);
         double pass = component(s, "tests");
         assertTrue(pass > 0 && pass < 1, "some cases pass: " + pass);
     }
@@ -104,9 +105,11 @@ class MultiGroundTruthRewardTest {
                 .build();
         ScoredTrajectory s = REWARD.score(t, null, 2, 1);
         assertTrue(s.getTaskless());
-        assertEquals(0.5, component(s, "own_tests"), 1e-9);
-        assertEquals(1.0, component(s, "feedback"), 1e-9);
-        assertEquals(0.5 + 0.5, s.getReward(), 1e-9);
+        assertEquals(0.5, component(s, "unverified_tests"), 1e-9, "the agent's claim is kept");
+        assertEquals(1.0, component(s, "unverified_feedback"), 1e-9);
+        assertEquals(0.0, s.getReward(), 1e-9, "claims the reward did not verify earn nothing by default");
+        ScoredTrajectory weighted = new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), new RewardWeights(1, 0.2, 0.5, 1.0, 0.5)).score(t, null, 2, 1);
+        assertEquals(0.5 + 0.5, weighted.getReward(), 1e-9, "an operator may weight them");
         assertEquals(2, s.getIgnoredAgentFields());
     }
 
@@ -135,5 +138,21 @@ class MultiGroundTruthRewardTest {
         assertEquals(TurnVerdict.TURN_VERDICT_OK, a.turns().get(1).getVerdict());
         assertEquals(java.util.List.of(false, false, true, true, true, false, false, false, false, false), a.errorMask(),
                 "the failing turn's generated tokens, and only those");
+    }
+
+    @Test
+    void everyRewardHackScoresZero() throws Exception {
+        assumeTrue(BubblewrapSandbox.available());
+        for (TaskSuite.Generated g : new TaskSuite(17).generate(6)) {
+            Task task = g.task();
+            for (RewardHacks.Hack hack : RewardHacks.of(task)) {
+                if (hack.name().contains("sleep") && !task.getTagsOrThrow("template").equals("grep-count")) {
+                    continue; // the slow ones once (the judge's own test runs them on Python)
+                }
+                ScoredTrajectory s = REWARD.score(submitting(task, hack.content()), task, 0, 1);
+                assertEquals(0.0, component(s, "tests"), 1e-9, task.getTaskId() + " '" + hack.name() + "': " + s.getComponentsList());
+                assertEquals(0.0, s.getReward(), 1e-9, task.getTaskId() + " '" + hack.name() + "' scores 0: " + s.getComponentsList());
+            }
+        }
     }
 }

@@ -58,10 +58,29 @@ class DemoIT {
             JsonNode s = r.path("summary");
             String figures = "summary: " + s;
             assertTrue(s.path("complete").asBoolean(), figures);
-            assertTrue(s.path("last_heldout_pass_rate").asDouble() > s.path("first_heldout_pass_rate").asDouble(),
-                    "the held-out pass rate rose from the first to the last version: " + figures);
-            // RFT against SFT is the full run's claim (a few RL steps on ~30 tasks cannot call it); here both are measured.
+            // The quick job's ~12 held-out tasks of unseen instructions cannot show learning beyond an interval (the
+            // full run's exit code judges that); what it must show is that training happened: the supervised loss fell.
+            double firstLoss = Double.NaN;
+            double lastSftLoss = Double.NaN;
+            for (JsonNode p : r.path("series")) {
+                if (p.path("loss").isNumber() && Double.isNaN(firstLoss)) {
+                    firstLoss = p.get("loss").asDouble();
+                }
+                if (p.path("stage").asText().equals("sft") && p.path("loss").isNumber()) {
+                    lastSftLoss = p.get("loss").asDouble();
+                }
+            }
+            assertTrue(lastSftLoss < firstLoss / 4, "the loss fell from " + firstLoss + " to " + lastSftLoss + " by the end of SFT");
+            assertTrue(s.has("heldout_rose_beyond_ci"), "the verdict is reported: " + figures);
+            // RFT against SFT is reported with its interval, never gated on; here both are measured, on both splits.
             assertTrue(s.path("rft_heldout_pass_rate").isNumber() && s.path("sft_heldout_pass_rate").isNumber(), figures);
+            assertTrue(s.path("rft_validation_total").asInt() > 0 && s.path("rft_minus_sft_validation_ci95").size() == 2, figures);
+            JsonNode ci = s.path("last_heldout_ci95");
+            assertTrue(ci.size() == 2 && ci.get(0).asDouble() <= s.path("last_heldout_pass_rate").asDouble()
+                    && s.path("last_heldout_pass_rate").asDouble() <= ci.get(1).asDouble(), "the pass rate lies in its interval: " + figures);
+            assertEquals(0, r.path("setup").path("content_overlap").asInt(),
+                    "no evaluation task shares content with the training data: " + r.path("setup").path("content_overlap_summary"));
+            assertTrue(out.contains("0 of ") && out.contains("evaluation tasks share an instruction"), "the setup line reports the overlap:\n" + out);
             System.out.println("DemoIT: " + figures);
             assertTrue(s.path("deployed_sessions").asInt() > 0 && s.path("agent_to_trainer_ms").path("count").asInt() > 0, figures);
             assertTrue(r.path("series").size() > 10, "the series behind the plots");

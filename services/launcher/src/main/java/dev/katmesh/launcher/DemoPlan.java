@@ -9,7 +9,8 @@ import java.util.Map;
  * took about 13 minutes on 2 cores, build included, in its last measured run (docs/benchmarks.md);
  * {@link #quick()} a few minutes (CI); flags scale either up.
  *
- * @param tasks          tasks generated (about a tenth are held out for the evaluation)
+ * @param tasks          tasks generated (about a tenth validation, a tenth held out, by content)
+ * @param evalTasks      tasks of each evaluation split the learner evaluates every version on (the first of each)
  * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
  * @param vocab          tokenizer vocabulary (trained on the run's own data)
  * @param shape          the decoder made for the run
@@ -27,7 +28,7 @@ import java.util.Map;
  * @param rftLearningRate AdamW's rate in RFT
  * @param seed           of the tasks, the model and the sampling
  */
-record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape, int corpusTasks, int midtermSteps, int sftSteps, int rftSteps,
+record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFactory.Shape shape, int corpusTasks, int midtermSteps, int sftSteps, int rftSteps,
                 int adaptSteps, int groupSize, int groupsPerStep, int sftVersionEvery, int rftVersionEvery, double learningRate, double rftLearningRate,
                 long seed) {
 
@@ -69,27 +70,27 @@ record DemoPlan(int tasks, double mistakes, int vocab, ModelFactory.Shape shape,
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
-        // About 13 minutes on 2 cores. SFT stops at 100 annealed steps (26.7% held-out in its run; 200 steps reached 31.7%,
-        // and no RL setting tried on top of that checkpoint moved it up: docs/benchmarks.md); RL runs 20 steps at 3e-4
-        // (~10 s each, generation-bound), as 7e-4, or 3e-4 for 30 steps, drifted away from SFT.
-        return new DemoPlan(600, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 100, 20, 3, 4, 2, 100, 10,
+        // Chosen before any validation figure existed (the first honest run, docs/demo.md): 1 200 tasks so the teacher's
+        // ~960 trajectories leave nothing to memorise per instruction, SFT for 300 annealed steps, RL 20 steps at 3e-4;
+        // 40 tasks of each evaluation split keep each evaluation near a minute.
+        return new DemoPlan(1200, 40, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 300, 20, 3, 4, 2, 150, 10,
                 3e-3, 3e-4, 1);
     }
 
     static DemoPlan quick() {
-        // A few minutes: one version per stage (each evaluated once, on ~20 held-out tasks), the SFT stage
-        // annealed over its 100 steps, and RL for 4 steps, enough to run every part and see learning.
-        return new DemoPlan(200, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 400, 80, 100, 4, 2, 4, 2, 100, 4,
+        // A few minutes: one version per stage, each evaluated on every validation and held-out task of 200 (~35), the
+        // SFT stage annealed over its 100 steps, and RL for 4 steps: every part runs; too small to judge learning.
+        return new DemoPlan(200, 0, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 400, 80, 100, 4, 2, 4, 2, 100, 4,
                 3e-3, 3e-4, 1);
     }
 
     DemoPlan withSteps(Integer sft, Integer rft, Integer tasksCount) {
-        return new DemoPlan(tasksCount == null ? tasks : tasksCount, mistakes, vocab, shape, corpusTasks, midtermSteps, sft == null ? sftSteps : sft,
+        return new DemoPlan(tasksCount == null ? tasks : tasksCount, evalTasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sft == null ? sftSteps : sft,
                 rft == null ? rftSteps : rft, adaptSteps, groupSize, groupsPerStep, sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, seed);
     }
 
     DemoPlan withSeed(long s) {
-        return new DemoPlan(tasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, groupsPerStep,
+        return new DemoPlan(tasks, evalTasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, groupsPerStep,
                 sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, s);
     }
 

@@ -1,6 +1,7 @@
 package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.util.JsonFormat;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.json.TrajectoryJson;
@@ -78,7 +79,21 @@ final class DemoSetup {
 
         Path curriculum = dir.resolve("curriculum.yaml");
         Files.writeString(curriculum, plan.curriculumYaml(), StandardCharsets.UTF_8);
-        return new Prepared(dir, model, curriculum, dir.resolve("tasks-validation.jsonl"), dir.resolve("tasks-heldout.jsonl"), train,
-                tasks.validation(), tasks.heldout(), tasks.sft(), corpus.size(), vocab, parameters, overlap);
+        int validation = evaluationFile(dir.resolve("eval-validation.jsonl"), evaluation, TaskSuite.VALIDATION, plan.evalTasks());
+        int heldout = evaluationFile(dir.resolve("eval-heldout.jsonl"), evaluation, TaskSuite.HELDOUT, plan.evalTasks());
+        return new Prepared(dir, model, curriculum, dir.resolve("eval-validation.jsonl"), dir.resolve("eval-heldout.jsonl"), train,
+                validation, heldout, tasks.sft(), corpus.size(), vocab, parameters, overlap);
+    }
+
+    /** The first {@code cap} tasks of a split (all with cap 0), the learner's evaluation set; returns how many. */
+    private static int evaluationFile(Path file, List<Task> evaluation, String split, int cap) throws IOException {
+        List<Task> chosen = evaluation.stream().filter(t -> t.getSplit().equals(split)).limit(cap > 0 ? cap : Long.MAX_VALUE).toList();
+        JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
+        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            for (Task t : chosen) {
+                w.write(json.print(t) + "\n");
+            }
+        }
+        return chosen.size();
     }
 }

@@ -104,9 +104,18 @@ class FirstFlowIT {
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Write hello world"))
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("print('hello world')"))
                 .addTokenIds(9707).addTokenIds(1879).build();
-        mesh.send("katmesh.trajectories.raw", "group-proto", Map.of("content-type", "application/x-protobuf"), t.toByteArray());
+        mesh.send("katmesh.trajectories.rollout", "group-proto", Map.of("content-type", "application/x-protobuf"), t.toByteArray());
         Mesh.awaitMetric(learner, COUNTER, "source=\"rollout\"", before + 1, Duration.ofSeconds(10), "rollout trajectories counted by the learner");
         assertEquals(t, scoredById("proto-1").getTrajectory(), "the scored record carries the trajectory unchanged");
+
+        // The same claim on the deployed agents' topic: the topic decides, the record's field does not.
+        double deployed = Mesh.metric(learner, COUNTER, "source=\"deployed\"");
+        Trajectory claims = t.toBuilder().setTrajectoryId("proto-2").build();
+        mesh.send("katmesh.trajectories.raw", "group-proto", Map.of("content-type", "application/x-protobuf"), claims.toByteArray());
+        Mesh.awaitMetric(learner, COUNTER, "source=\"deployed\"", deployed + 1, Duration.ofSeconds(10), "counted as deployed");
+        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, scoredById("proto-2").getTrajectory().getSource(),
+                "a record on katmesh.trajectories.raw is deployed, whatever its source field claims");
+        assertEquals(before + 1, Mesh.metric(learner, COUNTER, "source=\"rollout\""), "and not a rollout");
     }
 
     static ScoredTrajectory scoredById(String id) throws Exception {

@@ -186,13 +186,13 @@ class HotSwapIT {
                 mesh.send("katmesh.tasks", task.getTaskId(), Map.of(), task.toByteArray());
                 Mesh.awaitMetric(mesh.http("rollout"), "katmesh_rollout_trajectories_published_total", null, 1, Duration.ofMinutes(2), "the episode is published");
                 Trajectory episode = null;
-                for (var rec : mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+                for (var rec : mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
                     Trajectory t = Trajectory.parseFrom(rec.value());
                     if (t.getTaskId().equals("count-lines")) {
                         episode = t;
                     }
                 }
-                assertTrue(episode != null, "the rollout trajectory is on katmesh.trajectories.raw");
+                assertTrue(episode != null, "the rollout trajectory is on katmesh.trajectories.rollout");
                 assertEquals(1, episode.getStepsCount(), "one tool call, executed: " + episode.getMessagesList());
                 ToolStep step = episode.getSteps(0);
                 assertEquals("bash", step.getToolName());

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Rollouts in the mesh: tasks from katmesh.tasks become groups of agent episodes against the inference
  * service over gRPC, with tool calls run in the sandbox; each episode branches once (a tree rollout).
- * The trajectories on katmesh.trajectories.raw are well formed and the reward service takes them all.
+ * The trajectories on katmesh.trajectories.rollout are well formed and the reward service takes them all.
  */
 class RolloutIT {
 
@@ -37,7 +37,7 @@ class RolloutIT {
             String http = mesh.http("rollout");
             Mesh.awaitMetric(http, "katmesh_rollout_trajectories_published_total", null, 8, Duration.ofMinutes(4), "8 trajectories published");
             Map<String, Trajectory> byId = new HashMap<>();
-            for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
+            for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
                 Trajectory t = Trajectory.parseFrom(r.value());
                 byId.put(t.getTrajectoryId(), t);
                 assertEquals(t.getGroupId(), r.key(), "keyed by group");

@@ -131,7 +131,8 @@ class SecureMeshIT {
     void anAgentMayWriteNoOtherTopic() throws Exception {
         Path file = Mesh.scratchFile("forged", ".json");
         Files.writeString(file, "{\"trajectory_id\":\"forged-1\",\"reward\":1.0}");
-        for (String topic : List.of(SCORED, "katmesh.tasks", "katmesh.policy.versions", "katmesh.trajectories.dlq")) {
+        // katmesh.trajectories.rollout among them: a record's source is the topic it is on, so an agent cannot pass as rollout.
+        for (String topic : List.of(SCORED, "katmesh.tasks", "katmesh.policy.versions", "katmesh.trajectories.dlq", "katmesh.trajectories.rollout")) {
             JsonNode r = agent("produce", topic, "g", file.toString());
             assertFalse(r.path("ok").asBoolean(), "the agent wrote " + topic + ": " + r);
             assertEquals("TOPIC_AUTHORIZATION_FAILED", r.path("type").asText(), topic + ": " + r);

@@ -30,7 +30,9 @@ class TasksIT {
             for (ConsumerRecord<String, byte[]> r : records) {
                 Task t = Task.parseFrom(r.value());
                 assertEquals(t.getTaskId(), r.key(), "tasks are keyed by id");
-                assertTrue(t.getReferencesCount() >= 2 && t.getTestSuitesCount() == 1, t.getTaskId());
+                assertTrue(t.getReferencesCount() >= 2 && t.getTestSuitesCount() == 2, t.getTaskId() + ": visible tests and judged cases");
+                assertTrue(t.getTestSuitesList().stream().anyMatch(s -> s.getCasesCount() > 0 && !s.getCases(0).getExpected().isEmpty()),
+                        t.getTaskId() + " carries its judged cases");
             }
         }
         List<String> sft = Files.readAllLines(out.resolve("sft.jsonl"));

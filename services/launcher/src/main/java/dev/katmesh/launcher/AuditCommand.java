@@ -42,6 +42,9 @@ import picocli.CommandLine.Option;
 final class AuditCommand implements Callable<Integer> {
 
     static final String RAW = "katmesh.trajectories.raw";
+    static final String ROLLOUT = "katmesh.trajectories.rollout";
+    /** The topics trajectories are published to: deployed agents' and the rollout service's. */
+    static final List<String> PUBLISHED = List.of(RAW, ROLLOUT);
     static final String SCORED = "katmesh.trajectories.scored";
     static final String DLQ = "katmesh.trajectories.dlq";
     /** The header the reward names a dead-letter record's reason with (its RejectReason). */
@@ -75,19 +78,24 @@ final class AuditCommand implements Callable<Integer> {
         KafkaClients kafka = supervisor.kafkaClients();
         // Order matters for a live mesh: committed offsets first, then the ledger, then the topics to their
         // ends, so every record a committed offset covers has its outcome in what is read after it.
-        Map<Integer, Long> rewardCommitted;
+        Map<String, Long> rewardCommitted = new HashMap<>();
         Map<Integer, Long> learnerCommitted;
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
         try (Admin admin = kafka.admin()) {
-            rewardCommitted = committed(admin, "katmesh-reward", RAW);
+            for (String topic : PUBLISHED) {
+                committed(admin, "katmesh-reward", topic).forEach((partition, offset) -> rewardCommitted.put(topic + "-" + partition, offset));
+            }
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
         }
         System.err.println("audit: the learner's ledger");
         List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
-        List<LineageAudit.Raw> raw = read(kafka, RAW, r -> new LineageAudit.Raw(r.partition(), r.offset(), rawId(r)));
+        List<LineageAudit.Raw> raw = new ArrayList<>();
+        for (String topic : PUBLISHED) {
+            raw.addAll(read(kafka, topic, r -> new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r))));
+        }
         List<LineageAudit.Scored> scored = read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
         List<LineageAudit.DeadLetter> dlq = read(kafka, DLQ, r -> new LineageAudit.DeadLetter(
-                (int) number(header(r, "dead-letter-partition"), -1), number(header(r, "dead-letter-offset"), -1),
+                header(r, "dead-letter-topic") != null ? header(r, "dead-letter-topic") : RAW, (int) number(header(r, "dead-letter-partition"), -1), number(header(r, "dead-letter-offset"), -1),
                 header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
         ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
         result.put("ledger_versions", ledger == null ? 0 : ledger.size());

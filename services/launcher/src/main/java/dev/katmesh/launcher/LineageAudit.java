@@ -28,14 +28,22 @@ import java.util.TreeSet;
  */
 final class LineageAudit {
 
-    /** A raw record: where it is and the trajectory id it carries (null when unreadable). */
-    record Raw(int partition, long offset, String id) {}
+    /** A raw record (of either trajectory topic): where it is and the trajectory id it carries (null when unreadable). */
+    record Raw(String topic, int partition, long offset, String id) {
+        String position() {
+            return topic + "-" + partition + "@" + offset;
+        }
+    }
 
     /** A scored record: where it is and its id (the katmesh-trajectory-id header). */
     record Scored(int partition, long offset, String id) {}
 
     /** A dead-letter record: the raw record it stands for, and why. */
-    record DeadLetter(int rawPartition, long rawOffset, String reason) {}
+    record DeadLetter(String rawTopic, int rawPartition, long rawOffset, String reason) {
+        String position() {
+            return rawTopic + "-" + rawPartition + "@" + rawOffset;
+        }
+    }
 
     /** One ledger line (see the learner's TrainingLedger). */
     record LedgerEntry(long version, List<String> trained, Map<String, List<String>> dropped) {}
@@ -45,18 +53,18 @@ final class LineageAudit {
     private LineageAudit() {}
 
     /**
-     * @param rewardCommitted  the reward's committed offset per raw partition (absent: nothing consumed)
+     * @param rewardCommitted  the reward's committed offset per raw topic-partition ("topic-partition"; absent: nothing consumed)
      * @param learnerCommitted the learner's committed offset per scored partition
      * @param ledger           null when the learner keeps none (no model: it trains nothing), which skips
      *                         the learner's half of the account
      */
     static ObjectNode reconcile(List<Raw> raw, List<Scored> scored, List<DeadLetter> dlq, List<LedgerEntry> ledger,
-                                Map<Integer, Long> rewardCommitted, Map<Integer, Long> learnerCommitted) {
-        Map<String, String> idAt = new HashMap<>(); // "partition@offset" → id of the raw record there
+                                Map<String, Long> rewardCommitted, Map<Integer, Long> learnerCommitted) {
+        Map<String, String> idAt = new HashMap<>(); // "topic-partition@offset" → id of the raw record there
         Set<String> publishedIds = new HashSet<>();
         for (Raw r : raw) {
-            String id = r.id() != null ? r.id() : "raw-" + r.partition() + "@" + r.offset();
-            idAt.put(r.partition() + "@" + r.offset(), id);
+            String id = r.id() != null ? r.id() : "raw-" + r.position();
+            idAt.put(r.position(), id);
             publishedIds.add(id);
         }
         Map<String, Integer> scoredCount = new HashMap<>();
@@ -68,8 +76,8 @@ final class LineageAudit {
         Set<String> deadLettered = new HashSet<>();
         Map<String, Integer> dlqReasons = new TreeMap<>();
         for (DeadLetter d : dlq) {
-            String id = idAt.getOrDefault(d.rawPartition() + "@" + d.rawOffset(), "raw-" + d.rawPartition() + "@" + d.rawOffset());
-            deadLettered.add(d.rawPartition() + "@" + d.rawOffset());
+            String id = idAt.getOrDefault(d.position(), "raw-" + d.position());
+            deadLettered.add(d.position());
             deadLettered.add(id);
             dlqReasons.merge(d.reason() == null ? "unknown" : d.reason(), 1, Integer::sum);
         }
@@ -77,12 +85,12 @@ final class LineageAudit {
         Set<String> lost = new TreeSet<>();
         int pendingReward = 0;
         for (Raw r : raw) {
-            String id = idAt.get(r.partition() + "@" + r.offset());
-            boolean accounted = scoredCount.containsKey(id) || deadLettered.contains(r.partition() + "@" + r.offset());
+            String id = idAt.get(r.position());
+            boolean accounted = scoredCount.containsKey(id) || deadLettered.contains(r.position());
             if (accounted) {
                 continue;
             }
-            if (r.offset() >= rewardCommitted.getOrDefault(r.partition(), 0L)) {
+            if (r.offset() >= rewardCommitted.getOrDefault(r.topic() + "-" + r.partition(), 0L)) {
                 pendingReward++;
             } else if (!deadLettered.contains(id)) {
                 lost.add(id);

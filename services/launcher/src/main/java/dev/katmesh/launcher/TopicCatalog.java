@@ -38,6 +38,7 @@ public final class TopicCatalog {
     static final List<String> FILES = List.of(
             "katmesh.tasks.yaml",
             "katmesh.trajectories.raw.yaml",
+            "katmesh.trajectories.rollout.yaml",
             "katmesh.trajectories.scored.yaml",
             "katmesh.trajectories.dlq.yaml",
             "katmesh.policy.versions.yaml");

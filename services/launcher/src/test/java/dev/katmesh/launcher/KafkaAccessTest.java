@@ -45,9 +45,16 @@ class KafkaAccessTest {
     void servicesGetTheirRoleAndNoWildcards() {
         assertEquals(Set.of("READ TOPIC katmesh.trajectories.scored", "WRITE TOPIC katmesh.policy.versions", "READ GROUP katmesh-learner"),
                 grants("katmesh-learner"));
-        assertTrue(grants("katmesh-reward").containsAll(List.of("READ TOPIC katmesh.trajectories.raw", "WRITE TOPIC katmesh.trajectories.scored",
+        assertTrue(grants("katmesh-reward").containsAll(List.of("READ TOPIC katmesh.trajectories.raw", "READ TOPIC katmesh.trajectories.rollout",
+                "WRITE TOPIC katmesh.trajectories.scored",
                 "WRITE TOPIC katmesh.trajectories.dlq", "READ GROUP katmesh-reward")), grants("katmesh-reward").toString());
         assertFalse(grants("katmesh-inference").contains("WRITE TOPIC katmesh.trajectories.scored"));
+        // A trajectory's source is the topic it was written to: only the rollout service may write rollouts.
+        assertTrue(grants("katmesh-rollout").contains("WRITE TOPIC katmesh.trajectories.rollout"), grants("katmesh-rollout").toString());
+        assertFalse(grants("katmesh-rollout").contains("WRITE TOPIC katmesh.trajectories.raw"), "rollouts never pass as deployed sessions");
+        for (String other : List.of("katmesh-agent", "katmesh-inference", "katmesh-learner", "katmesh-reward")) {
+            assertFalse(grants(other).contains("WRITE TOPIC katmesh.trajectories.rollout"), other + " may not write rollouts");
+        }
         for (AclBinding b : KafkaAccess.acls()) {
             assertEquals(AclPermissionType.ALLOW, b.entry().permissionType());
             assertNotEquals(AclOperation.ALL, b.entry().operation(), b.toString());

@@ -28,12 +28,12 @@ class TopicCatalogTest {
     }
 
     @Test
-    void declaresTheFiveTopicsOfTheDesign() {
+    void declaresTheTopicsOfTheDesign() {
         TopicCatalog catalog = TopicCatalog.fromDirectory(TOPICS_DIR);
         assertEquals(List.of("katmesh.policy.versions", "katmesh.tasks", "katmesh.trajectories.dlq",
-                "katmesh.trajectories.raw", "katmesh.trajectories.scored"), catalog.topics().stream().map(TopicSpec::name).toList());
+                "katmesh.trajectories.raw", "katmesh.trajectories.rollout", "katmesh.trajectories.scored"), catalog.topics().stream().map(TopicSpec::name).toList());
         assertEquals("compact", catalog.topic("katmesh.policy.versions").config().get("cleanup.policy"));
-        for (String t : List.of("katmesh.trajectories.raw", "katmesh.trajectories.scored", "katmesh.trajectories.dlq")) {
+        for (String t : List.of("katmesh.trajectories.raw", "katmesh.trajectories.rollout", "katmesh.trajectories.scored", "katmesh.trajectories.dlq")) {
             int maxBytes = Integer.parseInt(catalog.topic(t).config().get("max.message.bytes"));
             assertTrue(maxBytes >= 8 << 20, t + " must take trajectories of several MB, has " + maxBytes);
         }

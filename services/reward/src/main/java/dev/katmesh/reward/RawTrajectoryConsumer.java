@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.time.Duration;
 import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.reward.score.MultiGroundTruthReward;
 import dev.katmesh.reward.score.RewardWeights;
 import dev.katmesh.sandbox.Sandboxes;
@@ -39,7 +40,8 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
 import org.jboss.logging.Logger;
 
 /**
- * Reads katmesh.trajectories.raw, scores each valid record with the multi-ground-truth reward
+ * Reads katmesh.trajectories.raw (deployed agents) and katmesh.trajectories.rollout (the rollout
+ * service) — the topic, not the record, says which source a trajectory is — scores each valid record with the multi-ground-truth reward
  * (against its task from katmesh.tasks when it has one), publishes one ScoredTrajectory per trajectory
  * id to katmesh.trajectories.scored, and dead-letters the rest with their reason.
  *
@@ -184,12 +186,13 @@ public class RawTrajectoryConsumer {
                 reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))).await().indefinitely();
                 return;
             }
-            String taskId = decoded.trajectory().getTaskId();
+            RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
+            String taskId = sourced.trajectory().getTaskId();
             CompletableFuture<Optional<Task>> task = taskId.isEmpty() ? CompletableFuture.completedFuture(Optional.empty())
                     : tasks.whenKnown(taskId, taskWait);
             if (task.isDone() || parked.get() >= maxParked) {
                 // known, taskless, or too many parked already: wait here (back-pressure) rather than hold more in memory
-                scoreAndPublish(raw, decoded, task.join());
+                scoreAndPublish(raw, sourced, task.join());
                 return;
             }
             parked.incrementAndGet();
@@ -198,7 +201,7 @@ public class RawTrajectoryConsumer {
             task.thenAccept(t -> slots.acquire().thenRun(() -> pool.execute(() -> {
                 try {
                     parked.decrementAndGet();
-                    scoreAndPublish(raw, decoded, t);
+                    scoreAndPublish(raw, sourced, t);
                 } finally {
                     slots.release();
                 }
@@ -210,6 +213,20 @@ public class RawTrajectoryConsumer {
                 slots.release();
             }
         }
+    }
+
+    /** The trajectory with the source its topic gives it; a producer that claimed another is counted. */
+    private RawTrajectoryDecoder.Decoded withSourceOfItsTopic(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded) {
+        TrajectorySource source = TrajectorySources.of(raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTopic()).orElse(null));
+        TrajectorySource claimed = decoded.trajectory().getSource();
+        if (claimed == source) {
+            return decoded;
+        }
+        if (claimed != TrajectorySource.TRAJECTORY_SOURCE_UNSPECIFIED) {
+            registry.counter("katmesh.reward.source.overridden", "claimed", claimed.name(), "topic", source.name()).increment();
+        }
+        return new RawTrajectoryDecoder.Decoded(decoded.trajectory().toBuilder().setSource(source).build(), decoded.ignoredAgentFields(),
+                decoded.format());
     }
 
     private void scoreAndPublish(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {

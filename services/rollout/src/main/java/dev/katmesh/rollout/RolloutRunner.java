@@ -34,7 +34,7 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
 
 /**
  * Reads katmesh.tasks and rolls each task of the configured splits out as a group of episodes against
- * the inference service, publishing every trajectory to katmesh.trajectories.raw keyed by its group.
+ * the inference service, publishing every trajectory to katmesh.trajectories.rollout keyed by its group.
  *
  * <p>A task record is acknowledged once every trajectory of its group (tree branches included) is on
  * the broker; groups run concurrently and finish out of order (throttled commits keep the offsets
@@ -54,8 +54,8 @@ public class RolloutRunner {
     MeterRegistry registry;
 
     @Inject
-    @Channel("trajectories-raw")
-    MutinyEmitter<byte[]> raw;
+    @Channel("trajectories-rollout")
+    MutinyEmitter<byte[]> trajectories;
 
     private AgentTools tools;
     private ExecutorService episodes;
@@ -207,7 +207,7 @@ public class RolloutRunner {
                             .add("content-type", "application/x-protobuf".getBytes(StandardCharsets.UTF_8))
                             .add("katmesh-trajectory-id", t.getTrajectoryId().getBytes(StandardCharsets.UTF_8)))
                     .build();
-            raw.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta))).await().atMost(Duration.ofMinutes(2));
+            trajectories.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta))).await().atMost(Duration.ofMinutes(2));
             registry.counter("katmesh.rollout.trajectories.published", "failed", Boolean.toString(failure != null)).increment();
         } finally {
             e.cleanUp();

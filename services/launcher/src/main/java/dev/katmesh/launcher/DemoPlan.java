@@ -5,16 +5,16 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default
- * took about 13 minutes on 2 cores, build included, in its last measured run (docs/benchmarks.md);
- * {@link #quick()} a few minutes (CI); flags scale either up.
+ * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default's
+ * wall time is in docs/benchmarks.md#the-main-job; {@link #quick()} takes about ten minutes (CI); flags
+ * scale either up.
  *
  * @param tasks          tasks generated (about a tenth validation, a tenth held out, by content)
  * @param evalTasks      tasks of each evaluation split the learner evaluates every version on (the first of each)
  * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
  * @param vocab          tokenizer vocabulary (trained on the run's own data)
  * @param shape          the decoder made for the run
- * @param corpusTasks    tasks generated (with another seed, never the held-out ones) for the mid-term code corpus
+ * @param corpusTasks    further tasks of the suite (past the first {@code tasks}, unique against them by content) for the mid-term corpus
  * @param midtermSteps   steps of mid-term LM on the generated code corpus (batch 32 short documents)
  * @param sftSteps       steps of SFT on the teacher's trajectories (batch 8)
  * @param rftSteps       steps of RFT (each {@code groupsPerStep} groups of {@code groupSize} rollouts)
@@ -70,10 +70,12 @@ record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFacto
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
-        // Chosen before any validation figure existed (the first honest run, docs/demo.md): 1 200 tasks so the teacher's
-        // ~960 trajectories leave nothing to memorise per instruction, SFT for 300 annealed steps, RL 20 steps at 3e-4;
-        // 40 tasks of each evaluation split keep each evaluation near a minute.
-        return new DemoPlan(1200, 40, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 900, 150, 300, 20, 3, 4, 2, 150, 10,
+        // The first honest run (docs/benchmarks.md#honest-splits-this-wave): SFT wrote each family's procedure right and an
+        // instance's parameter wrong, 0 of 40 validation tasks. So this plan spends its time where copying a parameter
+        // from an instruction into code is practised with every token in the loss: mid-term LM for 600 steps on a corpus
+        // of 3 000 more tasks; SFT 300 annealed steps on 963 teacher trajectories; RL 10 steps at 3e-4; 40 tasks of each
+        // evaluation split, one version per supervised stage.
+        return new DemoPlan(1200, 40, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 3000, 600, 300, 10, 3, 4, 2, 300, 10,
                 3e-3, 3e-4, 1);
     }
 

@@ -66,6 +66,8 @@ class DemoReportTest {
         assertEquals(10, f.path("count-char").path("rft_passed").asInt(), f.toString());
         assertEquals(0, f.path("fizzbuzz").path("sft_passed").asInt(), "a family the SFT split lacks counts 0: " + f);
         assertEquals(10, f.path("fizzbuzz").path("total").asInt(), f.toString());
+        assertEquals(0.0, f.path("fizzbuzz").path("sft_ci95").get(0).asDouble(), 1e-9, "0 of 10: from 0...");
+        assertEquals(0.2775, f.path("fizzbuzz").path("sft_ci95").get(1).asDouble(), 1e-4, "...to 27.8%: " + f);
     }
 
     private static List<String> iterable(java.util.Iterator<String> it) {

@@ -90,13 +90,27 @@ public record ContentOverlap(int tasks, Map<String, Integer> counts, List<String
         }
     }
 
-    private static boolean inAny(List<String> texts, String needle) {
+    /**
+     * Whether a text holds the needle as a whole: not inside a longer number or word ("return a % 23" is
+     * not in "return a % 2302", which is another task's code).
+     */
+    static boolean inAny(List<String> texts, String needle) {
         for (String s : texts) {
-            if (s.contains(needle)) {
-                return true;
+            for (int at = s.indexOf(needle); at >= 0; at = s.indexOf(needle, at + 1)) {
+                boolean startsClean = at == 0 || !joins(s.charAt(at - 1), needle.charAt(0));
+                int end = at + needle.length();
+                boolean endsClean = end == s.length() || !joins(needle.charAt(needle.length() - 1), s.charAt(end));
+                if (startsClean && endsClean) {
+                    return true;
+                }
             }
         }
         return false;
+    }
+
+    /** Two characters side by side that belong to one word or number. */
+    private static boolean joins(char a, char b) {
+        return Character.isLetterOrDigit(a) && Character.isLetterOrDigit(b);
     }
 
     /** One line for a setup report: "0 of 120 evaluation tasks overlap training content" or what does. */

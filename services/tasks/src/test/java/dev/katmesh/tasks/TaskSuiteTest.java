@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 
 class TaskSuiteTest {
 
-    /** The main job's suites (DemoPlan: seed 1; default 600 tasks and a corpus of 900 more, quick 200 and 400). */
+    /** The main job's suites (DemoPlan: seed 1; default 1 200 tasks and a corpus of 3 000 more, quick 200 and 400). */
     static final long MAIN_JOB_SEED = 1;
-    static final int[][] MAIN_JOB_SIZES = {{600, 900}, {200, 400}};
+    static final int[][] MAIN_JOB_SIZES = {{1200, 3000}, {200, 400}};
 
     static Task visibleOnly(Task t) {
         return t.toBuilder().clearTestSuites().addAllTestSuites(TaskTests.visibleSuites(t)).build();

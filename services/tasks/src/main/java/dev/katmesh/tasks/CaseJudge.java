@@ -33,7 +33,7 @@ import java.util.Map;
  * <p>PYTHON_CALL: one sandbox run of {@code judge_runner.py}, which imports the solution and reports
  * each case's returned value as a marked line; a case counts only with exactly one answer line (a
  * solution that prints its own marked lines makes its cases ambiguous, so failed). STDOUT: one sandbox
- * run per case in a fresh workspace, each with its share of the suite's time; exit code 0 and the
+ * run per case in a fresh workspace, each with its share of the suite's time (at least 2 s); exit code 0 and the
  * trimmed output equal to the expected text.
  */
 final class CaseJudge {
@@ -45,6 +45,8 @@ final class CaseJudge {
     private static final String RUNNER = "_judge_runner.py";
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] RUNNER_SOURCE = runnerSource();
+    /** The least time a STDOUT case gets, whatever its share of the suite's time (a sandbox start under load). */
+    private static final Duration MIN_CASE_TIME = Duration.ofSeconds(2);
 
     private final Sandbox sandbox;
 
@@ -73,7 +75,9 @@ final class CaseJudge {
             args.append(i == 0 ? "" : ",").append(suite.getCases(i).getArgsJson().isEmpty() ? "[]" : suite.getCases(i).getArgsJson());
         }
         Duration wall = wallTime(suite);
-        long perCase = Math.max(1, Math.min(5, wall.toSeconds() / (suite.getCasesCount() + 1)));
+        // The alarm of each case (and of the import): a share of the suite's time, never under 2 s so a loaded machine's
+        // slow import is not a timeout.
+        long perCase = Math.max(2, Math.min(5, wall.toSeconds() / (suite.getCasesCount() + 1)));
         Path ws = Workspaces.create("judge");
         SandboxResult run;
         try {
@@ -116,7 +120,8 @@ final class CaseJudge {
         List<CaseVerdict> out = new ArrayList<>();
         SandboxResult last = null;
         // The suite's budget is shared by its cases: a solution that sleeps costs the suite's timeout, not one per case.
-        Duration perCase = wallTime(suite).dividedBy(Math.max(1, suite.getCasesCount()));
+        Duration share = wallTime(suite).dividedBy(Math.max(1, suite.getCasesCount()));
+        Duration perCase = share.compareTo(MIN_CASE_TIME) < 0 ? MIN_CASE_TIME : share;
         for (TestCase c : suite.getCasesList()) {
             Path ws = Workspaces.create("judge");
             try {

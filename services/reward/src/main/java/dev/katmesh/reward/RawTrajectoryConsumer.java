@@ -223,7 +223,7 @@ public class RawTrajectoryConsumer {
             return decoded;
         }
         if (claimed != TrajectorySource.TRAJECTORY_SOURCE_UNSPECIFIED) {
-            registry.counter("katmesh.reward.source.overridden", "claimed", claimed.name(), "topic", source.name()).increment();
+            registry.counter("katmesh.reward.source.overridden", "claimed", claimed.name(), "decided", source.name()).increment();
         }
         return new RawTrajectoryDecoder.Decoded(decoded.trajectory().toBuilder().setSource(source).build(), decoded.ignoredAgentFields(),
                 decoded.format());

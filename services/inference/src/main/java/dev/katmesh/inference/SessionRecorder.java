@@ -16,7 +16,6 @@ import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +28,7 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.common.header.internals.RecordHeaders;
+import dev.katmesh.proto.wire.RecordHeaders;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
@@ -180,9 +179,7 @@ public class SessionRecorder {
         Trajectory t = s.trajectory();
         OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
                 .withKey(t.getGroupId())
-                .withHeaders(new RecordHeaders()
-                        .add("content-type", "application/x-protobuf".getBytes(StandardCharsets.UTF_8))
-                        .add("katmesh-trajectory-id", t.getTrajectoryId().getBytes(StandardCharsets.UTF_8)))
+                .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
                 .build();
         Uni<Void> sent = raw.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta)));
         try {

@@ -1,5 +1,7 @@
 package dev.katmesh.launcher;
 
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.proto.wire.RecordHeaders;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.proto.json.TrajectoryJson;
@@ -41,14 +43,14 @@ import picocli.CommandLine.Option;
         + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
 final class AuditCommand implements Callable<Integer> {
 
-    static final String RAW = "katmesh.trajectories.raw";
-    static final String ROLLOUT = "katmesh.trajectories.rollout";
+    static final String RAW = Topics.RAW;
+    static final String ROLLOUT = Topics.ROLLOUT;
     /** The topics trajectories are published to: deployed agents' and the rollout service's. */
     static final List<String> PUBLISHED = List.of(RAW, ROLLOUT);
-    static final String SCORED = "katmesh.trajectories.scored";
-    static final String DLQ = "katmesh.trajectories.dlq";
+    static final String SCORED = Topics.SCORED;
+    static final String DLQ = Topics.DLQ;
     /** The header the reward names a dead-letter record's reason with (its RejectReason). */
-    static final String REJECT_REASON = "katmesh-reject-reason";
+    static final String REJECT_REASON = RecordHeaders.REJECT_REASON;
 
     @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
@@ -169,7 +171,7 @@ final class AuditCommand implements Callable<Integer> {
         if (r.value() == null) {
             return null;
         }
-        String type = header(r, "content-type");
+        String type = header(r, RecordHeaders.CONTENT_TYPE);
         try {
             if (type != null && type.contains("protobuf")) {
                 String id = Trajectory.parseFrom(r.value()).getTrajectoryId();
@@ -183,7 +185,7 @@ final class AuditCommand implements Callable<Integer> {
     }
 
     private static String scoredId(ConsumerRecord<byte[], byte[]> r) {
-        String id = header(r, "katmesh-trajectory-id");
+        String id = header(r, RecordHeaders.TRAJECTORY_ID);
         if (id != null) {
             return id;
         }

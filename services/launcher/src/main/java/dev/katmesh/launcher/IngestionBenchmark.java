@@ -1,5 +1,6 @@
 package dev.katmesh.launcher;
 
+import dev.katmesh.proto.wire.Topics;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -62,8 +63,8 @@ final class IngestionBenchmark {
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         int partitions;
         try (Admin admin = kafka.admin()) {
-            partitions = admin.describeTopics(List.of("katmesh.trajectories.raw")).allTopicNames().get(30, TimeUnit.SECONDS)
-                    .get("katmesh.trajectories.raw").partitions().size();
+            partitions = admin.describeTopics(List.of(Topics.RAW)).allTopicNames().get(30, TimeUnit.SECONDS)
+                    .get(Topics.RAW).partitions().size();
             if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
                 admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
             }
@@ -82,7 +83,7 @@ final class IngestionBenchmark {
         long t0 = System.nanoTime();
         try (KafkaProducer<String, byte[]> producer = TaskFiles.producer(kafka)) {
             for (int i = 0; i < values.size(); i++) {
-                ProducerRecord<String, byte[]> r = new ProducerRecord<>("katmesh.trajectories.raw", "bench-" + run + "-g" + (i % 64), values.get(i));
+                ProducerRecord<String, byte[]> r = new ProducerRecord<>(Topics.RAW, "bench-" + run + "-g" + (i % 64), values.get(i));
                 r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
                 producer.send(r);
             }

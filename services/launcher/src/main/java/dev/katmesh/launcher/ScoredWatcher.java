@@ -1,5 +1,6 @@
 package dev.katmesh.launcher;
 
+import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import java.time.Duration;
@@ -29,7 +30,7 @@ final class ScoredWatcher implements AutoCloseable {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        consumer.subscribe(List.of("katmesh.trajectories.scored"));
+        consumer.subscribe(List.of(Topics.SCORED));
         thread = new Thread(() -> {
             try {
                 while (!Thread.currentThread().isInterrupted()) {

@@ -1,5 +1,6 @@
 package dev.katmesh.launcher;
 
+import dev.katmesh.proto.wire.Topics;
 import com.google.protobuf.util.JsonFormat;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.Task;
@@ -103,7 +104,7 @@ final class TaskFiles {
     }
 
     static void send(KafkaProducer<String, byte[]> producer, Task t) throws Exception {
-        ProducerRecord<String, byte[]> rec = new ProducerRecord<>("katmesh.tasks", t.getTaskId(), t.toByteArray());
+        ProducerRecord<String, byte[]> rec = new ProducerRecord<>(Topics.TASKS, t.getTaskId(), t.toByteArray());
         rec.headers().add("content-type", "application/x-protobuf".getBytes(StandardCharsets.UTF_8));
         producer.send(rec).get(30, TimeUnit.SECONDS);
     }

@@ -3,6 +3,7 @@ package dev.katmesh.learner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.proto.v1.PolicyVersion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +42,22 @@ public final class CheckpointStore {
     public CheckpointStore(Path root, int keep) {
         this.root = root;
         this.keep = keep;
+    }
+
+    /**
+     * The announcement of a version (katmesh.policy.versions) and the Weights service's answer about it: one
+     * form, built here. {@code metrics} are the last step's figures (loss, reward_mean), NaN ones left out.
+     */
+    public PolicyVersion policyVersion(State s, Map<String, Double> metrics) {
+        PolicyVersion.Builder pv = PolicyVersion.newBuilder().setVersion(s.version()).setSha256(s.sha256()).setStep(s.step())
+                .setStage(s.stage()).setCheckpointUri(folder(s.version()).toUri().toString()).setCreatedAtMs(s.createdAtMs())
+                .setParentVersion(Math.max(0, s.version() - 1)).setModelName("katmesh");
+        metrics.forEach((k, v) -> {
+            if (!Double.isNaN(v)) {
+                pv.putMetrics(k, v);
+            }
+        });
+        return pv.build();
     }
 
     public Path folder(long version) {

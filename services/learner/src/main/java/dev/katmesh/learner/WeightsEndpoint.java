@@ -22,6 +22,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * katmesh.v1.Weights: a published policy version's tensors in chunks — a header (the version and its
@@ -115,8 +116,6 @@ public class WeightsEndpoint implements Weights {
     }
 
     private PolicyVersion version(CheckpointStore.State s) {
-        return PolicyVersion.newBuilder().setVersion(s.version()).setSha256(s.sha256()).setStep(s.step()).setStage(s.stage())
-                .setCheckpointUri(loop.store().folder(s.version()).toUri().toString()).setCreatedAtMs(s.createdAtMs())
-                .setModelName("katmesh").build();
+        return loop.store().policyVersion(s, Map.of());
     }
 }

@@ -1,5 +1,6 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -9,7 +10,6 @@ import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.nio.charset.StandardCharsets;
 import java.io.IOException;
 import java.time.Duration;
 import dev.katmesh.proto.v1.Task;
@@ -30,8 +30,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.header.internals.RecordHeaders;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.Topics;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
@@ -51,8 +51,6 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class RawTrajectoryConsumer {
 
-    /** Header naming the {@link RejectReason} on a dead-letter record. */
-    public static final String REJECT_REASON_HEADER = "katmesh-reject-reason";
 
     private static final Logger LOG = Logger.getLogger(RawTrajectoryConsumer.class);
 
@@ -129,6 +127,9 @@ public class RawTrajectoryConsumer {
         this.scoredCounter = Counter.builder("katmesh.reward.scored")
                 .description("Trajectories scored and published to katmesh.trajectories.scored")
                 .register(registry);
+        for (RejectReason r : RejectReason.values()) { // at zero: dashboards and rate() see every reason before its first record
+            registry.counter("katmesh.reward.rejected", "reason", r.name());
+        }
         this.ignoredFields = Counter.builder("katmesh.reward.ignored.agent.fields")
                 .description("Reward, mask and advantage fields set by agents: ignored, never trusted")
                 .register(registry);
@@ -217,7 +218,7 @@ public class RawTrajectoryConsumer {
 
     /** The trajectory with the source its topic gives it; a producer that claimed another is counted. */
     private RawTrajectoryDecoder.Decoded withSourceOfItsTopic(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded) {
-        TrajectorySource source = TrajectorySources.of(raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTopic()).orElse(null));
+        TrajectorySource source = Topics.sourceOf(raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTopic()).orElse(null));
         TrajectorySource claimed = decoded.trajectory().getSource();
         if (claimed == source) {
             return decoded;
@@ -288,11 +289,8 @@ public class RawTrajectoryConsumer {
         return r -> {
             OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
                     .withKey(result.getTrajectory().getGroupId())
-                    .withHeaders(new RecordHeaders()
-                            .add("content-type", RawTrajectoryDecoder.PROTOBUF.getBytes(StandardCharsets.UTF_8))
-                            .add("katmesh-trajectory-id", id.getBytes(StandardCharsets.UTF_8))
-                            // when the agent published it: the learner measures agent-to-trainer latency from here
-                            .add("katmesh-published-ms", Long.toString(publishedAtMs(raw)).getBytes(StandardCharsets.UTF_8)))
+                    // when the agent published it: the learner measures agent-to-trainer latency from here
+                    .withHeaders(RecordHeaders.scored(id, publishedAtMs(raw)))
                     .build();
             return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
                     .invoke(() -> scoredCounter.increment())
@@ -309,16 +307,14 @@ public class RawTrajectoryConsumer {
         LOG.warnf("dead-lettering the record at %s: %s", position(raw), e.getMessage());
         registry.counter("katmesh.reward.rejected", "reason", e.reason().name()).increment();
         OutgoingKafkaRecordMetadata<?> dlq = OutgoingKafkaRecordMetadata.builder()
-                .withHeaders(new RecordHeaders().add(REJECT_REASON_HEADER, e.reason().name().getBytes(StandardCharsets.UTF_8)))
+                .withHeaders(RecordHeaders.rejected(e.reason().name()))
                 .build();
         return Uni.createFrom().completionStage(raw.nack(e, Metadata.of(dlq)));
     }
 
     private static String header(Message<byte[]> raw, String name) {
         return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> m.getHeaders().lastHeader(name))
-                .map(Header::value)
-                .map(v -> new String(v, StandardCharsets.UTF_8))
+                .map(m -> RecordHeaders.text(m.getHeaders(), name))
                 .orElse(null);
     }
 

@@ -1,5 +1,6 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.RejectReason;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.json.TrajectoryJsonException;

@@ -1,5 +1,7 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.RejectReason;
+
 /** A raw record that cannot become a scored trajectory; carries the reason for the dead-letter record. */
 public final class RejectedTrajectoryException extends Exception {
 

@@ -1,5 +1,8 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.KafkaClientSettings;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,18 +29,13 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 final class ScoredIdsRecovery {
 
-    static final String TOPIC = "katmesh.trajectories.scored";
+    static final String TOPIC = Topics.SCORED;
 
     private ScoredIdsRecovery() {}
 
     /** Adds the newest scored ids (at most {@code capacity}) to {@code seen}; returns how many were read. */
     static int recover(Map<String, Object> kafkaConfig, SeenTrajectories seen, int capacity, Duration timeout) {
-        Properties p = new Properties();
-        kafkaConfig.forEach((k, v) -> {
-            if (k.startsWith("bootstrap.servers") || k.startsWith("security.") || k.startsWith("sasl.") || k.startsWith("ssl.")) {
-                p.put(k, v);
-            }
-        });
+        Properties p = KafkaClientSettings.consumer(kafkaConfig);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -62,7 +60,7 @@ final class ScoredIdsRecovery {
             }
             while (!remaining.isEmpty() && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    Header h = r.headers().lastHeader("katmesh-trajectory-id");
+                    Header h = r.headers().lastHeader(RecordHeaders.TRAJECTORY_ID);
                     if (h != null) {
                         seen.add(new String(h.value(), StandardCharsets.UTF_8));
                         read++;

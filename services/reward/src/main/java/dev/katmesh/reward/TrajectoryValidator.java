@@ -1,5 +1,6 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.proto.chat.ConversationRules;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.TestResult;

@@ -1,5 +1,6 @@
 package dev.katmesh.reward;
 
+import dev.katmesh.proto.wire.RejectReason;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 

@@ -16,7 +16,6 @@ import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.common.header.internals.RecordHeaders;
+import dev.katmesh.proto.wire.RecordHeaders;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
@@ -203,9 +202,7 @@ public class RolloutRunner {
         try {
             Trajectory t = e.trajectory(failure);
             OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder().withKey(t.getGroupId())
-                    .withHeaders(new RecordHeaders()
-                            .add("content-type", "application/x-protobuf".getBytes(StandardCharsets.UTF_8))
-                            .add("katmesh-trajectory-id", t.getTrajectoryId().getBytes(StandardCharsets.UTF_8)))
+                    .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
                     .build();
             trajectories.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta))).await().atMost(Duration.ofMinutes(2));
             registry.counter("katmesh.rollout.trajectories.published", "failed", Boolean.toString(failure != null)).increment();

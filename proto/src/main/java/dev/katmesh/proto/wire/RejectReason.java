@@ -1,4 +1,4 @@
-package dev.katmesh.reward;
+package dev.katmesh.proto.wire;
 
 /**
  * Why a raw trajectory record was refused. The name travels in the {@code katmesh-reject-reason}

@@ -1,0 +1,177 @@
+package dev.katmesh.learner;
+
+import dev.katmesh.proto.wire.DropReason;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.training.AdamW;
+import dev.katmesh.training.AdvantageEstimator;
+import dev.katmesh.training.Curriculum;
+import dev.katmesh.training.LossAggregation;
+import dev.katmesh.training.Trainer;
+import dev.katmesh.training.TrainingSample;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.jboss.logging.Logger;
+
+/**
+ * A training run across the stages of a curriculum: the model and its optimiser, the step and version counters,
+ * the stage running now and its trainer. Stages ({@link FileStage}, {@link TopicStage}) hand it batches; it steps,
+ * records the step's figures, and publishes a version every so many steps or when a stage ends.
+ */
+final class TrainingRun {
+
+    private static final Logger LOG = Logger.getLogger(TrainingRun.class);
+
+    /** Where a version's offsets come from and what committing them means: the scored topic's consumer, or nothing. */
+    interface Positions {
+        Map<String, Long> forCheckpoint();
+
+        void committed(Map<String, Long> positions);
+    }
+
+    final DecoderModel model;
+    final LearnerMetrics metrics;
+    final LearnerProgress progress;
+    final Lineage lineage;
+    private final List<DecoderModel> replicas;
+    private final DecoderModel reference;
+    private final Path tokenizerDir;
+    private final AdamW optimizer;
+    private final LearnerSettings settings;
+    private final VersionPublisher publisher;
+    private final VersionEvaluation evaluation;
+    private final ArrayDeque<Double> recentRewards = new ArrayDeque<>();
+    private Positions positions;
+    private CheckpointStore.State last;
+    private long step;
+    private int stepsSinceVersion;
+    Curriculum.Stage stage;
+    long stageStep;
+    private Trainer trainer;
+
+    TrainingRun(List<DecoderModel> replicas, DecoderModel reference, Path tokenizerDir, AdamW optimizer, LearnerSettings settings,
+                LearnerMetrics metrics, LearnerProgress progress, Lineage lineage, VersionPublisher publisher, VersionEvaluation evaluation,
+                CheckpointStore.State from) {
+        this.model = replicas.get(0);
+        this.replicas = replicas;
+        this.reference = reference;
+        this.tokenizerDir = tokenizerDir;
+        this.optimizer = optimizer;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.progress = progress;
+        this.lineage = lineage;
+        this.publisher = publisher;
+        this.evaluation = evaluation;
+        this.last = from;
+        this.step = from.step();
+    }
+
+    long version() {
+        return last.version();
+    }
+
+    CheckpointStore.State published() {
+        return last;
+    }
+
+    void positions(Positions p) {
+        positions = p;
+    }
+
+    /** Starts {@code s} at its step {@code fromStep}, with a trainer for its objective and rate. */
+    void begin(Curriculum.Stage s, long fromStep) {
+        stage = s;
+        stageStep = fromStep;
+        boolean rl = s.kind() == Curriculum.Kind.POLICY_GRADIENT;
+        trainer = new Trainer(replicas, optimizer,
+                Curriculum.objective(s, settings.epsLow(), settings.epsHigh(), settings.klBeta(),
+                        LossAggregation.valueOf(settings.lossAggregation().toUpperCase(Locale.ROOT)))
+                        .withTemperature(rl ? settings.samplingTemperature() : 1.0),
+                AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), reference,
+                s.learningRate() / settings.learningRate()).maxTreeTokens(settings.maxTreeTokens());
+        recentRewards.clear();
+        progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
+        LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
+    }
+
+    /** The stage has taken its steps, or met its {@code until} (mean reward of the last 5 RL steps). */
+    boolean stageDone() {
+        if (stageStep >= stage.steps()) {
+            return true;
+        }
+        Curriculum.Until until = stage.until();
+        return until != null && until.metric().equals("reward_mean") && recentRewards.size() >= 5
+                && recentRewards.stream().mapToDouble(Double::doubleValue).average().orElse(0) >= until.atLeast();
+    }
+
+    /** One optimiser step (GRPO's μ updates) on {@code batch} (groups of samples with their rewards) of {@code n} trajectories. */
+    void step(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
+        double lrFactor = stage.schedule().factor(stageStep, stage.steps());
+        Trainer.StepResult result = trainer.step(batch, rewards, lrFactor);
+        for (int u = 1; u < stage.updatesPerBatch(); u++) {
+            result = trainer.step(batch, rewards, lrFactor);
+        }
+        boolean rl = stage.kind() == Curriculum.Kind.POLICY_GRADIENT;
+        double mean = rewards.stream().flatMapToDouble(Arrays::stream).average().orElse(Double.NaN);
+        step++;
+        stepsSinceVersion++;
+        metrics.learningRate = stage.learningRate() * lrFactor;
+        metrics.steps = step;
+        metrics.loss = result.loss();
+        metrics.advantageAbs = result.meanAdvantageAbs();
+        if (rl) {
+            metrics.clippedFraction = result.clippedFraction();
+            metrics.rewardMean = mean;
+            recentRewards.add(mean);
+            if (recentRewards.size() > 5) {
+                recentRewards.poll();
+            }
+        }
+        metrics.trained(n, batch.size(), result.tokens());
+        progress.stepped(step, stageStep + 1, result.loss(), rl ? mean : Double.NaN, n, result.tokens());
+        LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f", step, stage.name(),
+                stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);
+        stageStep++;
+    }
+
+    /** A consumed record not trained: counted by reason, and named in the next version's ledger entry when it has an id. */
+    void dropped(DropReason reason, String id) {
+        metrics.dropped(reason, 1);
+        progress.dropped(reason.tag(), 1);
+        if (id != null) {
+            lineage.dropped(reason, id);
+        }
+    }
+
+    /** A version when the stage's (or the learner's) interval of steps has passed. */
+    void maybePublish() throws Exception {
+        if (stepsSinceVersion >= (stage.versionEvery() > 0 ? stage.versionEvery() : settings.versionEvery())) {
+            publish(false);
+        }
+    }
+
+    /** A version when steps were taken since the last: at a stage's end. */
+    void endStage() throws Exception {
+        if (stepsSinceVersion > 0) {
+            publish(true);
+        }
+    }
+
+    private void publish(boolean stageEnd) throws Exception {
+        Map<String, Long> offsets = positions == null ? last.offsets() : positions.forCheckpoint();
+        TrainingLedger.Entry entry = lineage.close(last.version() + 1, step, stage.name());
+        last = publisher.publish(entry, stageStep, model, tokenizerDir, optimizer, offsets,
+                Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean));
+        if (positions != null) {
+            positions.committed(offsets);
+        }
+        stepsSinceVersion = 0;
+        LOG.infof("policy version %d published (step %d, stage %s step %d, sha256 %s)", last.version(), step, stage.name(), stageStep,
+                last.sha256());
+        evaluation.record(last, stageEnd);
+    }
+}

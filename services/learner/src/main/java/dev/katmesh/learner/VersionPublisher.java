@@ -1,0 +1,56 @@
+package dev.katmesh.learner;
+
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.training.AdamW;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * Makes a policy version real, in this order: the checkpoint (weights, optimiser, offsets, ledger entry) renamed
+ * into place, the ledger line, the version servable by the Weights service, then its announcement. A crash
+ * between two of them is repaired on resume (the ledger from the checkpoint's copy; the announcement is repeated
+ * by the next version).
+ */
+final class VersionPublisher {
+
+    private final CheckpointStore store;
+    private final TrainingLedger ledger;
+    private final KafkaProducer<String, byte[]> producer;
+    private final AtomicReference<CheckpointStore.State> published;
+
+    VersionPublisher(CheckpointStore store, TrainingLedger ledger, KafkaProducer<String, byte[]> producer,
+                     AtomicReference<CheckpointStore.State> published) {
+        this.store = store;
+        this.ledger = ledger;
+        this.producer = producer;
+        this.published = published;
+    }
+
+    /** Writes, records, serves and announces version {@code entry.version()}; returns its state. */
+    CheckpointStore.State publish(TrainingLedger.Entry entry, long stageStep, DecoderModel model, Path tokenizerDir, AdamW optimizer,
+                                  Map<String, Long> offsets, Map<String, Double> metrics) throws Exception {
+        CheckpointStore.State state = store.write(entry.version(), entry.step(), entry.stage(), stageStep, model, tokenizerDir,
+                optimizer.state(), optimizer.step(), offsets, entry);
+        ledger.append(entry);
+        // Servable before announced: an inference instance that hears of it asks Weights for it at once.
+        published.set(state);
+        announce(state, metrics);
+        return state;
+    }
+
+    /** Resumes at {@code state}: servable, and its ledger entry appended when a crash came before it was. */
+    boolean resume(CheckpointStore.State state) throws Exception {
+        published.set(state);
+        return ledger.reconcile(store.ledgerEntry(state.version()));
+    }
+
+    private void announce(CheckpointStore.State state, Map<String, Double> metrics) throws Exception {
+        producer.send(new ProducerRecord<>(Topics.VERSIONS, Long.toString(state.version()), store.policyVersion(state, metrics).toByteArray()))
+                .get(30, TimeUnit.SECONDS);
+    }
+}

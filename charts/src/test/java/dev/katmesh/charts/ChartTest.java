@@ -65,7 +65,9 @@ class ChartTest {
     }
 
     static <T extends HasMetadata> T named(List<HasMetadata> all, Class<T> type, String name) {
-        return ofKind(all, type).stream().filter(r -> r.getMetadata().getName().equals(name)).findFirst()
+        return ofKind(all, type).stream()
+                .filter(r -> r.getMetadata().getName().equals(name))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no " + type.getSimpleName() + " " + name));
     }
 
@@ -79,21 +81,29 @@ class ChartTest {
     void everyServiceHasProbesStandardLabelsAndScrapeAnnotations() {
         List<HasMetadata> all = render(Map.of());
         List<PodSpec> pods = new ArrayList<>();
-        ofKind(all, Deployment.class).forEach(d -> pods.add(d.getSpec().getTemplate().getSpec()));
-        ofKind(all, StatefulSet.class).forEach(s -> pods.add(s.getSpec().getTemplate().getSpec()));
+        ofKind(all, Deployment.class)
+                .forEach(d -> pods.add(d.getSpec().getTemplate().getSpec()));
+        ofKind(all, StatefulSet.class)
+                .forEach(s -> pods.add(s.getSpec().getTemplate().getSpec()));
         assertEquals(4, pods.size(), "inference, rollout, reward deployments and the learner statefulset");
         for (PodSpec pod : pods) {
             for (Container c : pod.getContainers()) {
                 assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath(), c.getName());
-                assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath(), c.getName());
+                assertEquals(
+                        "/q/health/ready", c.getReadinessProbe().getHttpGet().getPath(), c.getName());
             }
         }
         for (HasMetadata r : all) {
-            assertEquals("katmesh", r.getMetadata().getLabels().get("app.kubernetes.io/name"), r.getKind() + " " + r.getMetadata().getName());
+            assertEquals(
+                    "katmesh",
+                    r.getMetadata().getLabels().get("app.kubernetes.io/name"),
+                    r.getKind() + " " + r.getMetadata().getName());
             assertNotNull(r.getMetadata().getLabels().get("app.kubernetes.io/instance"));
         }
         Deployment inference = named(all, Deployment.class, "km-inference");
-        assertEquals("true", inference.getSpec().getTemplate().getMetadata().getAnnotations().get("prometheus.io/scrape"));
+        assertEquals(
+                "true",
+                inference.getSpec().getTemplate().getMetadata().getAnnotations().get("prometheus.io/scrape"));
         assertTrue(ofKind(all, HorizontalPodAutoscaler.class).isEmpty(), "no autoscalers unless asked");
         assertTrue(all.stream().noneMatch(r -> r.getKind().equals("ServiceMonitor")), "no ServiceMonitor unless asked");
     }
@@ -105,19 +115,38 @@ class ChartTest {
         assertFalse(c.getResources().getLimits().containsKey("nvidia.com/gpu"), "no GPU by default");
         assertTrue(c.getImage().startsWith("ghcr.io/katmesh/katmesh-learner:"), c.getImage());
 
-        StatefulSet gpu = named(render(Map.of("learner.gpus", 2, "learner.nodeSelector.pool", "a100",
-                "learner.tolerations[0].key", "nvidia.com/gpu", "learner.tolerations[0].operator", "Exists",
-                "learner.tolerations[0].effect", "NoSchedule")), StatefulSet.class, "km-learner");
+        StatefulSet gpu = named(
+                render(Map.of(
+                        "learner.gpus",
+                        2,
+                        "learner.nodeSelector.pool",
+                        "a100",
+                        "learner.tolerations[0].key",
+                        "nvidia.com/gpu",
+                        "learner.tolerations[0].operator",
+                        "Exists",
+                        "learner.tolerations[0].effect",
+                        "NoSchedule")),
+                StatefulSet.class,
+                "km-learner");
         PodSpec pod = gpu.getSpec().getTemplate().getSpec();
         Container g = pod.getContainers().get(0);
         assertEquals(new Quantity("2"), g.getResources().getLimits().get("nvidia.com/gpu"));
         assertTrue(g.getImage().startsWith("ghcr.io/katmesh/katmesh-learner-gpu:"), g.getImage());
-        assertEquals("gpu:0,gpu:1", g.getEnv().stream().filter(e -> e.getName().equals("KATMESH_LEARNER_DEVICES")).findFirst()
-                .orElseThrow().getValue(), "data-parallel across both GPUs");
+        assertEquals(
+                "gpu:0,gpu:1",
+                g.getEnv().stream()
+                        .filter(e -> e.getName().equals("KATMESH_LEARNER_DEVICES"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValue(),
+                "data-parallel across both GPUs");
         assertEquals(Map.of("pool", "a100"), pod.getNodeSelector());
         assertEquals("nvidia.com/gpu", pod.getTolerations().get(0).getKey());
         assertEquals("NoSchedule", pod.getTolerations().get(0).getEffect());
-        assertEquals("checkpoints", gpu.getSpec().getVolumeClaimTemplates().get(0).getMetadata().getName());
+        assertEquals(
+                "checkpoints",
+                gpu.getSpec().getVolumeClaimTemplates().get(0).getMetadata().getName());
     }
 
     @Test
@@ -128,7 +157,8 @@ class ChartTest {
     /** Every YAML file of {@code dir} is rendered as one resource of {@code kind}, with its spec unchanged and the cluster label set. */
     static void assertRenderedAsFiles(List<HasMetadata> all, String kind, Path dir, String cluster) throws IOException {
         List<GenericKubernetesResource> rendered = ofKind(all, GenericKubernetesResource.class).stream()
-                .filter(r -> r.getKind().equals(kind)).toList();
+                .filter(r -> r.getKind().equals(kind))
+                .toList();
         ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
@@ -138,11 +168,17 @@ class ChartTest {
         for (Path f : files) {
             JsonNode expected = yaml.readTree(f.toFile());
             GenericKubernetesResource r = rendered.stream()
-                    .filter(t -> t.getMetadata().getName().equals(expected.path("metadata").path("name").asText())).findFirst()
+                    .filter(t -> t.getMetadata()
+                            .getName()
+                            .equals(expected.path("metadata").path("name").asText()))
+                    .findFirst()
                     .orElseThrow(() -> new AssertionError("no rendered " + kind + " for " + f));
             assertEquals("kafka.strimzi.io/v1", r.getApiVersion());
             assertEquals(cluster, r.getMetadata().getLabels().get("strimzi.io/cluster"), "cluster label from values");
-            assertEquals(expected.path("spec"), yaml.valueToTree(r.getAdditionalProperties().get("spec")), "spec of " + f.getFileName());
+            assertEquals(
+                    expected.path("spec"),
+                    yaml.valueToTree(r.getAdditionalProperties().get("spec")),
+                    "spec of " + f.getFileName());
         }
     }
 
@@ -150,7 +186,8 @@ class ChartTest {
     static Map<String, PodSpec> podsByComponent(List<HasMetadata> all) {
         Map<String, PodSpec> pods = new java.util.TreeMap<>();
         for (HasMetadata w : all) {
-            PodSpec pod = w instanceof Deployment d ? d.getSpec().getTemplate().getSpec()
+            PodSpec pod = w instanceof Deployment d
+                    ? d.getSpec().getTemplate().getSpec()
                     : w instanceof StatefulSet st ? st.getSpec().getTemplate().getSpec() : null;
             if (pod != null) {
                 pods.put(w.getMetadata().getLabels().get("app.kubernetes.io/component"), pod);
@@ -162,50 +199,133 @@ class ChartTest {
     @Test
     void sandboxJobsGetNoTokenNoEgressAndLeastPrivilege() {
         List<HasMetadata> all = render(Map.of());
-        assertEquals(Boolean.FALSE, named(all, ServiceAccount.class, "km-sandbox").getAutomountServiceAccountToken(),
+        assertEquals(
+                Boolean.FALSE,
+                named(all, ServiceAccount.class, "km-sandbox").getAutomountServiceAccountToken(),
                 "sandbox Jobs mount no service-account token");
         NetworkPolicy deny = named(all, NetworkPolicy.class, "km-sandbox-deny-egress");
-        assertEquals(Map.of("katmesh.dev/sandbox", "true"), deny.getSpec().getPodSelector().getMatchLabels());
+        assertEquals(
+                Map.of("katmesh.dev/sandbox", "true"),
+                deny.getSpec().getPodSelector().getMatchLabels());
         assertEquals(List.of("Egress"), deny.getSpec().getPolicyTypes());
-        assertTrue(deny.getSpec().getEgress() == null || deny.getSpec().getEgress().isEmpty(), "no egress rule: all denied");
+        assertTrue(
+                deny.getSpec().getEgress() == null || deny.getSpec().getEgress().isEmpty(),
+                "no egress rule: all denied");
         Role role = named(all, Role.class, "km-sandbox-launcher");
         role.getRules().forEach(r -> {
             assertFalse(r.getVerbs().contains("*") || r.getResources().contains("*"), "no wildcards: " + r);
             assertFalse(r.getResources().contains("secrets"), "no access to secrets");
         });
-        assertEquals("km-sandbox-launcher", named(all, Deployment.class, "km-rollout").getSpec().getTemplate().getSpec().getServiceAccountName());
-        assertEquals(Boolean.FALSE, named(all, Deployment.class, "km-inference").getSpec().getTemplate().getSpec().getAutomountServiceAccountToken());
+        assertEquals(
+                "km-sandbox-launcher",
+                named(all, Deployment.class, "km-rollout")
+                        .getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getServiceAccountName());
+        assertEquals(
+                Boolean.FALSE,
+                named(all, Deployment.class, "km-inference")
+                        .getSpec()
+                        .getTemplate()
+                        .getSpec()
+                        .getAutomountServiceAccountToken());
     }
 
     @Test
     void optionalPartsAppearWhenAsked() {
-        List<HasMetadata> all = render(Map.of("inference.autoscaling", true, "inference.maxReplicas", 6,
-                "metrics.serviceMonitor", true, "inference.apiKeys", "k1,k2"));
+        List<HasMetadata> all = render(Map.of(
+                "inference.autoscaling",
+                true,
+                "inference.maxReplicas",
+                6,
+                "metrics.serviceMonitor",
+                true,
+                "inference.apiKeys",
+                "k1,k2"));
         HorizontalPodAutoscaler hpa = named(all, HorizontalPodAutoscaler.class, "km-inference");
         assertEquals(6, hpa.getSpec().getMaxReplicas());
-        assertEquals(null, named(all, Deployment.class, "km-inference").getSpec().getReplicas(), "the HPA owns replicas");
+        assertEquals(
+                null, named(all, Deployment.class, "km-inference").getSpec().getReplicas(), "the HPA owns replicas");
         assertTrue(all.stream().anyMatch(r -> r.getKind().equals("ServiceMonitor")));
-        assertTrue(all.stream().anyMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().equals("km-api-keys")));
+        assertTrue(all.stream()
+                .anyMatch(r -> r.getKind().equals("Secret")
+                        && r.getMetadata().getName().equals("km-api-keys")));
     }
 
     @Test
     void servicesFindEachOtherAndShareKeys() {
-        List<HasMetadata> all = render(Map.of("inference.apiKeys", "agent1=k1", "rollout.apiKey", "r1",
-                "learner.modelDir", "/models/qwen", "learner.modelVolumeClaim", "models"));
-        var inference = named(all, Deployment.class, "km-inference").getSpec().getTemplate().getSpec();
+        List<HasMetadata> all = render(Map.of(
+                "inference.apiKeys",
+                "agent1=k1",
+                "rollout.apiKey",
+                "r1",
+                "learner.modelDir",
+                "/models/qwen",
+                "learner.modelVolumeClaim",
+                "models"));
+        var inference = named(all, Deployment.class, "km-inference")
+                .getSpec()
+                .getTemplate()
+                .getSpec();
         var env = inference.getContainers().get(0).getEnv();
-        assertEquals("km-learner", env.stream().filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_WEIGHTS_HOST")).findFirst().orElseThrow().getValue());
-        assertEquals("/models/qwen", env.stream().filter(e -> e.getName().equals("KATMESH_INFERENCE_MODEL_DIR")).findFirst().orElseThrow().getValue());
-        assertEquals("api-keys", env.stream().filter(e -> e.getName().equals("KATMESH_INFERENCE_API_KEYS")).findFirst().orElseThrow()
-                .getValueFrom().getSecretKeyRef().getKey());
-        assertTrue(inference.getVolumes().stream().anyMatch(v -> v.getPersistentVolumeClaim() != null
-                && v.getPersistentVolumeClaim().getClaimName().equals("models")), "inference mounts the models");
-        var rollout = named(all, Deployment.class, "km-rollout").getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
-        assertEquals("km-inference", rollout.stream().filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_INFERENCE_HOST")).findFirst().orElseThrow().getValue());
-        assertEquals("rollout-api-key", rollout.stream().filter(e -> e.getName().equals("KATMESH_ROLLOUT_API_KEY")).findFirst().orElseThrow()
-                .getValueFrom().getSecretKeyRef().getKey());
-        io.fabric8.kubernetes.api.model.Secret secret = named(all, io.fabric8.kubernetes.api.model.Secret.class, "km-api-keys");
-        assertEquals("agent1=k1,rollout=r1", secret.getStringData().get("api-keys"), "inference accepts the agents' keys and the rollout's");
+        assertEquals(
+                "km-learner",
+                env.stream()
+                        .filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_WEIGHTS_HOST"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValue());
+        assertEquals(
+                "/models/qwen",
+                env.stream()
+                        .filter(e -> e.getName().equals("KATMESH_INFERENCE_MODEL_DIR"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValue());
+        assertEquals(
+                "api-keys",
+                env.stream()
+                        .filter(e -> e.getName().equals("KATMESH_INFERENCE_API_KEYS"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValueFrom()
+                        .getSecretKeyRef()
+                        .getKey());
+        assertTrue(
+                inference.getVolumes().stream()
+                        .anyMatch(v -> v.getPersistentVolumeClaim() != null
+                                && v.getPersistentVolumeClaim().getClaimName().equals("models")),
+                "inference mounts the models");
+        var rollout = named(all, Deployment.class, "km-rollout")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0)
+                .getEnv();
+        assertEquals(
+                "km-inference",
+                rollout.stream()
+                        .filter(e -> e.getName().equals("QUARKUS_GRPC_CLIENTS_INFERENCE_HOST"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValue());
+        assertEquals(
+                "rollout-api-key",
+                rollout.stream()
+                        .filter(e -> e.getName().equals("KATMESH_ROLLOUT_API_KEY"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getValueFrom()
+                        .getSecretKeyRef()
+                        .getKey());
+        io.fabric8.kubernetes.api.model.Secret secret =
+                named(all, io.fabric8.kubernetes.api.model.Secret.class, "km-api-keys");
+        assertEquals(
+                "agent1=k1,rollout=r1",
+                secret.getStringData().get("api-keys"),
+                "inference accepts the agents' keys and the rollout's");
         assertEquals("r1", secret.getStringData().get("rollout-api-key"));
     }
 
@@ -213,51 +333,107 @@ class ChartTest {
     void theKubernetesSandboxIsConfiguredWhereItRuns() {
         List<HasMetadata> all = render(Map.of("sandbox.mode", "kubernetes"));
         for (String service : List.of("km-rollout", "km-reward")) {
-            var env = named(all, Deployment.class, service).getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
-            assertEquals("km-sandbox", env.stream().filter(e -> e.getName().equals("KATMESH_SANDBOX_SERVICE_ACCOUNT")).findFirst().orElseThrow().getValue(), service);
-            assertEquals("python:3.12-slim", env.stream().filter(e -> e.getName().equals("KATMESH_SANDBOX_IMAGE")).findFirst().orElseThrow().getValue(), service);
+            var env = named(all, Deployment.class, service)
+                    .getSpec()
+                    .getTemplate()
+                    .getSpec()
+                    .getContainers()
+                    .get(0)
+                    .getEnv();
+            assertEquals(
+                    "km-sandbox",
+                    env.stream()
+                            .filter(e -> e.getName().equals("KATMESH_SANDBOX_SERVICE_ACCOUNT"))
+                            .findFirst()
+                            .orElseThrow()
+                            .getValue(),
+                    service);
+            assertEquals(
+                    "python:3.12-slim",
+                    env.stream()
+                            .filter(e -> e.getName().equals("KATMESH_SANDBOX_IMAGE"))
+                            .findFirst()
+                            .orElseThrow()
+                            .getValue(),
+                    service);
         }
     }
 
     @Test
     void kafkaCredentialsComeFromAnExistingSecret() {
-        List<HasMetadata> all = render(Map.of("kafka.existingSecret", "kafka-user", "kafka.securityProtocol", "SASL_SSL"));
+        List<HasMetadata> all =
+                render(Map.of("kafka.existingSecret", "kafka-user", "kafka.securityProtocol", "SASL_SSL"));
         for (Deployment d : ofKind(all, Deployment.class)) {
             var env = d.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv();
-            var password = env.stream().filter(e -> e.getName().equals("KATMESH_KAFKA_PASSWORD")).findFirst().orElseThrow();
-            assertEquals("kafka-user", password.getValueFrom().getSecretKeyRef().getName(), d.getMetadata().getName());
-            String jaas = env.stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow().getValue();
+            var password = env.stream()
+                    .filter(e -> e.getName().equals("KATMESH_KAFKA_PASSWORD"))
+                    .findFirst()
+                    .orElseThrow();
+            assertEquals(
+                    "kafka-user",
+                    password.getValueFrom().getSecretKeyRef().getName(),
+                    d.getMetadata().getName());
+            String jaas = env.stream()
+                    .filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG"))
+                    .findFirst()
+                    .orElseThrow()
+                    .getValue();
             assertTrue(jaas.contains("ScramLoginModule") && jaas.contains("$(KATMESH_KAFKA_PASSWORD)"), jaas);
-            assertEquals("SASL_SSL", env.stream().filter(e -> e.getName().equals("KAFKA_SECURITY_PROTOCOL")).findFirst().orElseThrow().getValue());
+            assertEquals(
+                    "SASL_SSL",
+                    env.stream()
+                            .filter(e -> e.getName().equals("KAFKA_SECURITY_PROTOCOL"))
+                            .findFirst()
+                            .orElseThrow()
+                            .getValue());
         }
-        assertTrue(all.stream().noneMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().contains("kafka")),
+        assertTrue(
+                all.stream()
+                        .noneMatch(r -> r.getKind().equals("Secret")
+                                && r.getMetadata().getName().contains("kafka")),
                 "the chart never holds Kafka passwords itself");
     }
 
     @Test
     void eachServiceIsItsOwnKafkaUserWithTheAclsOfKafkaTopicsUsers() throws IOException {
-        List<HasMetadata> all = render(Map.of("kafka.createUsers", "true", "kafka.securityProtocol", "SASL_SSL", "kafka.clusterName", "prod-kafka"));
+        List<HasMetadata> all = render(Map.of(
+                "kafka.createUsers", "true", "kafka.securityProtocol", "SASL_SSL", "kafka.clusterName", "prod-kafka"));
         assertRenderedAsFiles(all, "KafkaUser", TOPICS.resolve("users"), "prod-kafka");
         Map<String, PodSpec> pods = podsByComponent(all);
         assertEquals(Set.of("inference", "rollout", "reward", "learner"), pods.keySet());
         pods.forEach((component, pod) -> {
-            var jaas = pod.getContainers().get(0).getEnv().stream().filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG")).findFirst().orElseThrow();
-            assertEquals("katmesh-" + component, jaas.getValueFrom().getSecretKeyRef().getName(), "each service authenticates as its own user");
-            assertTrue(Files.isRegularFile(TOPICS.resolve("users/katmesh-" + component + ".yaml")), component + " has a KafkaUser");
+            var jaas = pod.getContainers().get(0).getEnv().stream()
+                    .filter(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG"))
+                    .findFirst()
+                    .orElseThrow();
+            assertEquals(
+                    "katmesh-" + component,
+                    jaas.getValueFrom().getSecretKeyRef().getName(),
+                    "each service authenticates as its own user");
+            assertTrue(
+                    Files.isRegularFile(TOPICS.resolve("users/katmesh-" + component + ".yaml")),
+                    component + " has a KafkaUser");
         });
-        assertThrows(Exception.class, () -> render(Map.of("kafka.createUsers", "true")), "SCRAM users need a SASL protocol");
+        assertThrows(
+                Exception.class, () -> render(Map.of("kafka.createUsers", "true")), "SCRAM users need a SASL protocol");
     }
 
     @Test
     void onlyInferenceHoldsTheWeightsCredential() {
         List<HasMetadata> all = render(Map.of("learner.weightsToken", "s3cret-token"));
         String secret = "km-weights-token";
-        assertTrue(all.stream().anyMatch(r -> r.getKind().equals("Secret") && r.getMetadata().getName().equals(secret)), "the token's secret");
+        assertTrue(
+                all.stream()
+                        .anyMatch(r -> r.getKind().equals("Secret")
+                                && r.getMetadata().getName().equals(secret)),
+                "the token's secret");
         podsByComponent(all).forEach((component, pod) -> {
             List<String> holders = pod.getContainers().get(0).getEnv().stream()
-                    .filter(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null
+                    .filter(e -> e.getValueFrom() != null
+                            && e.getValueFrom().getSecretKeyRef() != null
                             && e.getValueFrom().getSecretKeyRef().getName().equals(secret))
-                    .map(e -> e.getName()).toList();
+                    .map(e -> e.getName())
+                    .toList();
             List<String> expected = switch (component) {
                 case "inference" -> List.of("KATMESH_INFERENCE_WEIGHTS_TOKEN");
                 case "learner" -> List.of("KATMESH_LEARNER_WEIGHTS_TOKENS");
@@ -276,8 +452,10 @@ class ChartTest {
                 Map.<String, Object>of("sandbox.mode", "docker"),
                 Map.<String, Object>of("inferenceReplicas", 3))) {
             Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
-            assertTrue(String.valueOf(e.getMessage()).toLowerCase().contains("schema")
-                    || String.valueOf(e.getMessage()).contains("values don't meet"), "a schema error for " + bad + ": " + e.getMessage());
+            assertTrue(
+                    String.valueOf(e.getMessage()).toLowerCase().contains("schema")
+                            || String.valueOf(e.getMessage()).contains("values don't meet"),
+                    "a schema error for " + bad + ": " + e.getMessage());
         }
     }
 }

@@ -24,15 +24,27 @@ class CurriculumIT {
         Files.createDirectories(dir);
         StringBuilder corpus = new StringBuilder();
         for (int i = 0; i < 20; i++) {
-            corpus.append("{\"text\":\"def f").append(i).append("(x):\\n    return x * ").append(i).append("\\n\"}\n");
+            corpus.append("{\"text\":\"def f")
+                    .append(i)
+                    .append("(x):\\n    return x * ")
+                    .append(i)
+                    .append("\\n\"}\n");
         }
         Files.writeString(dir.resolve("corpus.jsonl"), corpus);
         StringBuilder sft = new StringBuilder();
         for (int i = 0; i < 6; i++) {
             String lang = i % 3 == 0 ? "bash" : "python";
-            sft.append("{\"trajectory_id\":\"sft-").append(i).append("\",\"group_id\":\"sft\",\"metadata\":{\"language\":\"").append(lang)
-                    .append("\"},\"messages\":[{\"role\":\"user\",\"content\":\"Task ").append(i)
-                    .append("\"},{\"role\":\"assistant\",\"content\":\"Answer ").append(i).append(" in ").append(lang).append("\"}]}\n");
+            sft.append("{\"trajectory_id\":\"sft-")
+                    .append(i)
+                    .append("\",\"group_id\":\"sft\",\"metadata\":{\"language\":\"")
+                    .append(lang)
+                    .append("\"},\"messages\":[{\"role\":\"user\",\"content\":\"Task ")
+                    .append(i)
+                    .append("\"},{\"role\":\"assistant\",\"content\":\"Answer ")
+                    .append(i)
+                    .append(" in ")
+                    .append(lang)
+                    .append("\"}]}\n");
         }
         Files.writeString(dir.resolve("sft.jsonl"), sft);
         Files.writeString(dir.resolve("curriculum.yaml"), """
@@ -58,16 +70,27 @@ class CurriculumIT {
                     steps: 1
                 """);
         Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
-        String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
-                "-Dkatmesh.learner.group-size=4", "-Dkatmesh.learner.groups-per-step=1", "-Dkatmesh.learner.version-every=2",
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.learner.model-dir=" + model,
+                "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+                "-Dkatmesh.learner.group-size=4",
+                "-Dkatmesh.learner.groups-per-step=1",
+                "-Dkatmesh.learner.version-every=2",
                 "-Dkatmesh.learner.max-staleness=10");
         try (Mesh mesh = Mesh.up("curriculum", Map.of("KATMESH_LEARNER_OPTS", opts))) {
             Map<Long, PolicyVersion> v = LearnerIT.awaitVersions(mesh, 5);
-            assertEquals(List.of("base", "midterm", "midterm", "sft", "sft"), v.values().stream().map(PolicyVersion::getStage).toList());
-            double bash = Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=bash\"");
-            double python = Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=python\"");
+            assertEquals(
+                    List.of("base", "midterm", "midterm", "sft", "sft"),
+                    v.values().stream().map(PolicyVersion::getStage).toList());
+            double bash =
+                    Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=bash\"");
+            double python =
+                    Mesh.metric(mesh.http("learner"), "katmesh_learner_mix_records_total", "tags=\"language=python\"");
             assertEquals(8, bash + python, "4 SFT steps of 2 records");
-            assertTrue(bash >= 2, "bash is a third of the records but balanced draws give it about half: " + bash + " of 8");
+            assertTrue(
+                    bash >= 2,
+                    "bash is a third of the records but balanced draws give it about half: " + bash + " of 8");
 
             LearnerIT.publishGroup(mesh, "rft-1", 4);
             LearnerIT.publishGroup(mesh, "rft-2", 4);
@@ -76,20 +99,26 @@ class CurriculumIT {
 
             for (int i = 0; i < 4; i++) {
                 Path json = Mesh.scratchFile("deployed", ".json");
-                Files.writeString(json, "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
-                        + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
-                        + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"
-                        + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"lss: not found\"},"
-                        + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}]},"
-                        + "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"a.py\"},"
-                        + "{\"role\":\"assistant\",\"content\":\"One file: a.py\"}],"
-                        + "\"steps\":[{\"message_index\":2,\"tool_call_id\":\"c1\",\"exit_code\":127,\"error_class\":\"nonzero_exit\"},"
-                        + "{\"message_index\":4,\"tool_call_id\":\"c2\",\"exit_code\":0}]}");
+                Files.writeString(
+                        json,
+                        "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
+                                + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
+                                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"funct"
+                                + "ion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"
+                                + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"lss: not found\"},"
+                                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"func"
+                                + "tion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}]},"
+                                + "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"a.py\"},"
+                                + "{\"role\":\"assistant\",\"content\":\"One file: a.py\"}],"
+                                + "\"steps\":[{\"message_index\":2,\"tool_call_id\":\"c1"
+                                + "\",\"exit_code\":127,\"error_class\":\"nonzero_exit\"},"
+                                + "{\"message_index\":4,\"tool_call_id\":\"c2\",\"exit_code\":0}]}");
                 mesh.kcat("katmesh.trajectories.raw", "sess-" + i, Map.of("content-type", "application/json"), json);
             }
             v = LearnerIT.awaitVersions(mesh, 7);
             assertEquals("adapt", v.get(6L).getStage(), "deployed sessions train the adaptation stage");
-            assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null) >= 16 + 8 + 4 + 8);
+            assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null)
+                    >= 16 + 8 + 4 + 8);
         }
     }
 
@@ -99,7 +128,11 @@ class CurriculumIT {
         Files.createDirectories(dir);
         StringBuilder corpus = new StringBuilder();
         for (int i = 0; i < 50; i++) {
-            corpus.append("{\"text\":\"line ").append(i).append(": for i in range(").append(i).append("): print(i)\"}\n");
+            corpus.append("{\"text\":\"line ")
+                    .append(i)
+                    .append(": for i in range(")
+                    .append(i)
+                    .append("): print(i)\"}\n");
         }
         Files.writeString(dir.resolve("corpus.jsonl"), corpus);
         Files.writeString(dir.resolve("curriculum.yaml"), """
@@ -111,19 +144,26 @@ class CurriculumIT {
                     batch: 4
                 """);
         Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
-        String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.learner.model-dir=" + model,
+                "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
                 "-Dkatmesh.learner.version-every=20");
         try (Mesh mesh = Mesh.up("curriculum-resume", Map.of("KATMESH_LEARNER_OPTS", opts))) {
             LearnerIT.awaitVersions(mesh, -3); // at least versions 0, 1 (step 20), 2 (step 40)
             mesh.sigkill("learner");
             Map<Long, PolicyVersion> before = LearnerIT.awaitVersions(mesh, -3);
-            long last = before.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+            long last =
+                    before.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
             mesh.katmesh(Duration.ofMinutes(3), "restart", "learner");
             Map<Long, PolicyVersion> after = LearnerIT.awaitVersions(mesh, -(int) (last + 2));
             PolicyVersion resumed = after.get(last + 1);
             assertEquals("midterm", resumed.getStage());
-            assertEquals(before.get(last).getStep() + 20, resumed.getStep(),
-                    "the restarted learner continues the stage from its checkpoint (step " + before.get(last).getStep() + "), not from 0");
+            assertEquals(
+                    before.get(last).getStep() + 20,
+                    resumed.getStep(),
+                    "the restarted learner continues the stage from its checkpoint (step "
+                            + before.get(last).getStep() + "), not from 0");
         }
     }
 }

@@ -38,9 +38,14 @@ class DemoIT {
         Mesh.deleteRecursively(report);
         Mesh mesh = Mesh.at(dir, Map.of());
         try {
-            String out = mesh.katmesh(Duration.ofMinutes(30), "demo", "--quick", "--keep", "--report", report.toString());
+            String out =
+                    mesh.katmesh(Duration.ofMinutes(30), "demo", "--quick", "--keep", "--report", report.toString());
             for (String stage : List.of("midterm", "sft", "rft", "adapt")) {
-                assertTrue(Pattern.compile("(?m)^\\[ *\\d+:\\d\\d\\] " + stage + " ").matcher(out).find(), "live progress shows stage " + stage + ":\n" + out);
+                assertTrue(
+                        Pattern.compile("(?m)^\\[ *\\d+:\\d\\d\\] " + stage + " ")
+                                .matcher(out)
+                                .find(),
+                        "live progress shows stage " + stage + ":\n" + out);
             }
 
             JsonNode r = JSON.readTree(report.resolve("report.json").toFile());
@@ -54,7 +59,9 @@ class DemoIT {
                 stages.add(v.path("stage").asText());
                 assertTrue(v.has("heldout_pass_rate"), "every version has the field: " + v);
             }
-            assertTrue(stages.containsAll(List.of("base", "midterm", "sft", "rft", "adapt")), "a version from each stage: " + stages);
+            assertTrue(
+                    stages.containsAll(List.of("base", "midterm", "sft", "rft", "adapt")),
+                    "a version from each stage: " + stages);
             JsonNode s = r.path("summary");
             String figures = "summary: " + s;
             assertTrue(s.path("complete").asBoolean(), figures);
@@ -70,24 +77,47 @@ class DemoIT {
                     lastSftLoss = p.get("loss").asDouble();
                 }
             }
-            assertTrue(lastSftLoss < firstLoss / 4, "the loss fell from " + firstLoss + " to " + lastSftLoss + " by the end of SFT");
+            assertTrue(
+                    lastSftLoss < firstLoss / 4,
+                    "the loss fell from " + firstLoss + " to " + lastSftLoss + " by the end of SFT");
             assertTrue(s.has("heldout_rose_beyond_ci"), "the verdict is reported: " + figures);
             // RFT against SFT is reported with its interval, never gated on; here both are measured, on both splits.
-            assertTrue(s.path("rft_heldout_pass_rate").isNumber() && s.path("sft_heldout_pass_rate").isNumber(), figures);
-            assertTrue(s.path("rft_validation_total").asInt() > 0 && s.path("rft_minus_sft_validation_ci95").size() == 2, figures);
+            assertTrue(
+                    s.path("rft_heldout_pass_rate").isNumber()
+                            && s.path("sft_heldout_pass_rate").isNumber(),
+                    figures);
+            assertTrue(
+                    s.path("rft_validation_total").asInt() > 0
+                            && s.path("rft_minus_sft_validation_ci95").size() == 2,
+                    figures);
             JsonNode ci = s.path("last_heldout_ci95");
-            assertTrue(ci.size() == 2 && ci.get(0).asDouble() <= s.path("last_heldout_pass_rate").asDouble()
-                    && s.path("last_heldout_pass_rate").asDouble() <= ci.get(1).asDouble(), "the pass rate lies in its interval: " + figures);
-            assertEquals(0, r.path("setup").path("content_overlap").asInt(),
-                    "no evaluation task shares content with the training data: " + r.path("setup").path("content_overlap_summary"));
-            assertTrue(out.contains("0 of ") && out.contains("evaluation tasks share an instruction"), "the setup line reports the overlap:\n" + out);
+            assertTrue(
+                    ci.size() == 2
+                            && ci.get(0).asDouble()
+                                    <= s.path("last_heldout_pass_rate").asDouble()
+                            && s.path("last_heldout_pass_rate").asDouble()
+                                    <= ci.get(1).asDouble(),
+                    "the pass rate lies in its interval: " + figures);
+            assertEquals(
+                    0,
+                    r.path("setup").path("content_overlap").asInt(),
+                    "no evaluation task shares content with the training data: "
+                            + r.path("setup").path("content_overlap_summary"));
+            assertTrue(
+                    out.contains("0 of ") && out.contains("evaluation tasks share an instruction"),
+                    "the setup line reports the overlap:\n" + out);
             System.out.println("DemoIT: " + figures);
-            assertTrue(s.path("deployed_sessions").asInt() > 0 && s.path("agent_to_trainer_ms").path("count").asInt() > 0, figures);
+            assertTrue(
+                    s.path("deployed_sessions").asInt() > 0
+                            && s.path("agent_to_trainer_ms").path("count").asInt() > 0,
+                    figures);
             assertTrue(r.path("series").size() > 10, "the series behind the plots");
 
             String html = Files.readString(report.resolve("report.html"));
             for (String plot : List.of("heldout", "reward", "loss", "throughput", "latency")) {
-                assertTrue(html.contains("id=\"" + plot + "\"") && html.contains(plot + ".png"), "report.html has the " + plot + " plot");
+                assertTrue(
+                        html.contains("id=\"" + plot + "\"") && html.contains(plot + ".png"),
+                        "report.html has the " + plot + " plot");
                 byte[] png = Files.readAllBytes(report.resolve(plot + ".png"));
                 assertArrayEquals(PNG_MAGIC, Arrays.copyOf(png, 4), plot + ".png is a PNG");
             }
@@ -99,24 +129,37 @@ class DemoIT {
                 familyTotal += f.path("total").asInt();
             }
             assertTrue(byFamily.size() >= 2, "several task families, SFT against RFT: " + byFamily);
-            assertEquals(r.path("setup").path("tasks_heldout").asInt(), familyTotal, "the families add up to the held-out tasks: " + byFamily);
+            assertEquals(
+                    r.path("setup").path("tasks_heldout").asInt(),
+                    familyTotal,
+                    "the families add up to the held-out tasks: " + byFamily);
 
             // The dashboard, live on the learner's HTTP port, read by a real browser.
-            String learner = mesh.status().path("services").path("learner").path("http").asText();
+            String learner =
+                    mesh.status().path("services").path("learner").path("http").asText();
             String dom = chromium(learner + "/dashboard/");
             // (The page's script holds the same markup as text: match rendered values only.)
-            assertTrue(dom.contains("id=\"status\">— curriculum complete<"), "the dashboard shows the curriculum complete:\n" + dom);
-            Matcher rows = Pattern.compile("<tr class=\"version\"><td>\\d+</td>").matcher(dom);
+            assertTrue(
+                    dom.contains("id=\"status\">— curriculum complete<"),
+                    "the dashboard shows the curriculum complete:\n" + dom);
+            Matcher rows =
+                    Pattern.compile("<tr class=\"version\"><td>\\d+</td>").matcher(dom);
             int count = 0;
             while (rows.find()) {
                 count++;
             }
             assertEquals(versions.size(), count, "one table row per policy version:\n" + dom);
-            long points = Pattern.compile("class=\"point\" cx=\"[0-9.]+\"").matcher(dom).results().count();
+            long points = Pattern.compile("class=\"point\" cx=\"[0-9.]+\"")
+                    .matcher(dom)
+                    .results()
+                    .count();
             assertTrue(points >= versions.size(), "chart points drawn by the page's script: " + points);
             JsonNode last = versions.get(versions.size() - 1);
             assertTrue(dom.contains("id=\"stage\">adapt<"), "the stage tile:\n" + dom);
-            assertTrue(Pattern.compile("<td class=\"families\">[a-z-]+ \\d+/\\d+ · ").matcher(dom).find(),
+            assertTrue(
+                    Pattern.compile("<td class=\"families\">[a-z-]+ \\d+/\\d+ · ")
+                            .matcher(dom)
+                            .find(),
                     "the version table splits the held-out evaluation by task family:\n" + dom);
             assertTrue(dom.contains("id=\"version\">" + last.path("version").asLong() + "<"), "the version tile");
         } finally {
@@ -127,10 +170,20 @@ class DemoIT {
 
     /** The DOM of {@code url} after its scripts ran, from headless Chromium. */
     static String chromium(String url) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--virtual-time-budget=8000", "--dump-dom", url));
+        List<String> cmd = new ArrayList<>(List.of(
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--virtual-time-budget=8000",
+                "--dump-dom",
+                url));
         Path out = Mesh.scratchFile("chromium", ".html");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectOutput(out.toFile())
+                .redirectError(ProcessBuilder.Redirect.DISCARD)
+                .start();
         assertTrue(p.waitFor(90, TimeUnit.SECONDS), "chromium finished");
         String dom = Files.readString(out);
         Files.delete(out);

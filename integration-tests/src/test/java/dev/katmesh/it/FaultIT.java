@@ -52,13 +52,29 @@ class FaultIT {
                     learning_rate: 1e-3
                     version_every: 1
                 """);
-        String learner = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + curriculum,
-                "-Dkatmesh.learner.group-size=4", "-Dkatmesh.learner.groups-per-step=1", "-Dkatmesh.learner.group-timeout=3s",
+        String learner = String.join(
+                " ",
+                "-Dkatmesh.learner.model-dir=" + model,
+                "-Dkatmesh.learner.curriculum=" + curriculum,
+                "-Dkatmesh.learner.group-size=4",
+                "-Dkatmesh.learner.groups-per-step=1",
+                "-Dkatmesh.learner.group-timeout=3s",
                 "-Dkatmesh.learner.keep-checkpoints=2");
-        String rollout = String.join(" ", "-Dkatmesh.rollout.group-size=2", "-Dkatmesh.rollout.max-turns=2",
-                "-Dkatmesh.rollout.max-new-tokens=24", "-Dkatmesh.rollout.splits=train,heldout");
-        Map<String, String> env = Map.of("KATMESH_LEARNER_OPTS", learner, "KATMESH_ROLLOUT_OPTS", rollout,
-                "KATMESH_INFERENCE_OPTS", "-Dkatmesh.inference.model-dir=" + model, "KATMESH_API_KEY", "fault-it-key");
+        String rollout = String.join(
+                " ",
+                "-Dkatmesh.rollout.group-size=2",
+                "-Dkatmesh.rollout.max-turns=2",
+                "-Dkatmesh.rollout.max-new-tokens=24",
+                "-Dkatmesh.rollout.splits=train,heldout");
+        Map<String, String> env = Map.of(
+                "KATMESH_LEARNER_OPTS",
+                learner,
+                "KATMESH_ROLLOUT_OPTS",
+                rollout,
+                "KATMESH_INFERENCE_OPTS",
+                "-Dkatmesh.inference.model-dir=" + model,
+                "KATMESH_API_KEY",
+                "fault-it-key");
         ObjectNode recovery = JSON.createObjectNode();
         try (Mesh mesh = Mesh.up("fault", env)) {
             AtomicBoolean stop = new AtomicBoolean();
@@ -69,8 +85,19 @@ class FaultIT {
             try {
                 tasks(mesh, 1);
                 String learnerHttp = mesh.http("learner");
-                Mesh.awaitMetric(learnerHttp, LearnerIT.TRAINED, null, 16, Duration.ofMinutes(3), "the learner trains before the faults");
-                Mesh.awaitMetric(mesh.http("rollout"), "katmesh_rollout_trajectories_published_total", null, 1, Duration.ofMinutes(3),
+                Mesh.awaitMetric(
+                        learnerHttp,
+                        LearnerIT.TRAINED,
+                        null,
+                        16,
+                        Duration.ofMinutes(3),
+                        "the learner trains before the faults");
+                Mesh.awaitMetric(
+                        mesh.http("rollout"),
+                        "katmesh_rollout_trajectories_published_total",
+                        null,
+                        1,
+                        Duration.ofMinutes(3),
                         "rollout works before the faults");
 
                 recovery.put("learner_s", killAndRecover(mesh, "learner", LearnerIT.TRAINED));
@@ -80,7 +107,12 @@ class FaultIT {
                 mesh.sigkill("rollout");
                 mesh.katmesh(RECOVERY, "restart", "rollout");
                 tasks(mesh, 2);
-                Mesh.awaitMetric(mesh.http("rollout"), "katmesh_rollout_trajectories_published_total", null, 1, RECOVERY,
+                Mesh.awaitMetric(
+                        mesh.http("rollout"),
+                        "katmesh_rollout_trajectories_published_total",
+                        null,
+                        1,
+                        RECOVERY,
                         "rollout resumes after its SIGKILL");
                 recovery.put("rollout_s", seconds(System.nanoTime() - t0));
 
@@ -88,8 +120,20 @@ class FaultIT {
                 double trained = Mesh.metric(learnerHttp, LearnerIT.TRAINED, null);
                 t0 = System.nanoTime();
                 mesh.katmesh(RECOVERY, "restart", "kafka");
-                Mesh.awaitMetric(mesh.http("reward"), "katmesh_reward_scored_total", null, scored + 4, RECOVERY, "scoring resumes after the broker restart");
-                Mesh.awaitMetric(learnerHttp, LearnerIT.TRAINED, null, trained + 4, RECOVERY, "training resumes after the broker restart");
+                Mesh.awaitMetric(
+                        mesh.http("reward"),
+                        "katmesh_reward_scored_total",
+                        null,
+                        scored + 4,
+                        RECOVERY,
+                        "scoring resumes after the broker restart");
+                Mesh.awaitMetric(
+                        learnerHttp,
+                        LearnerIT.TRAINED,
+                        null,
+                        trained + 4,
+                        RECOVERY,
+                        "training resumes after the broker restart");
                 recovery.put("kafka_s", seconds(System.nanoTime() - t0));
             } finally {
                 stop.set(true);
@@ -98,14 +142,16 @@ class FaultIT {
             recovery.put("trajectories_sent", sent.get());
             recovery.put("send_failures", sendFailures.get());
             System.out.println("fault recovery (s): " + recovery);
-            Files.writeString(Mesh.HOME.resolve("integration-tests/target/fault-recovery.json"), recovery.toPrettyString());
+            Files.writeString(
+                    Mesh.HOME.resolve("integration-tests/target/fault-recovery.json"), recovery.toPrettyString());
 
             // Drained: the audit finds nothing pending, and every account balances.
             JsonNode audit = null;
             long deadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
             while (System.nanoTime() < deadline) {
                 audit = audit(mesh);
-                if (audit.path("pending").path("reward").asInt() == 0 && audit.path("pending").path("learner").asInt() == 0) {
+                if (audit.path("pending").path("reward").asInt() == 0
+                        && audit.path("pending").path("learner").asInt() == 0) {
                     break;
                 }
                 Thread.sleep(3000);
@@ -117,11 +163,20 @@ class FaultIT {
             assertEquals(0, audit.path("trained_twice").size(), "nothing trained twice: " + audit);
             assertEquals(0, audit.path("scored_twice").size(), "nothing scored twice: " + audit);
             assertTrue(audit.path("ok").asBoolean(), audit.toString());
-            assertTrue(audit.path("published").asInt() >= sent.get() - sendFailures.get(), "every acknowledged send is on the raw topic: " + audit);
+            assertTrue(
+                    audit.path("published").asInt() >= sent.get() - sendFailures.get(),
+                    "every acknowledged send is on the raw topic: " + audit);
             int scoredIds = audit.path("scored").asInt();
-            assertEquals(scoredIds, audit.path("trained").asInt() + audit.path("dropped").asInt(), "every scored id trained or dropped: " + audit);
-            assertTrue(audit.path("trained").asInt() >= 0.9 * scoredIds, "online SFT trains (nearly) everything: " + audit);
-            assertEquals(audit.path("published_ids").asInt(), scoredIds + audit.path("dead_lettered").asInt(),
+            assertEquals(
+                    scoredIds,
+                    audit.path("trained").asInt() + audit.path("dropped").asInt(),
+                    "every scored id trained or dropped: " + audit);
+            assertTrue(
+                    audit.path("trained").asInt() >= 0.9 * scoredIds,
+                    "online SFT trains (nearly) everything: " + audit);
+            assertEquals(
+                    audit.path("published_ids").asInt(),
+                    scoredIds + audit.path("dead_lettered").asInt(),
                     "every published id scored or dead-lettered, once: " + audit);
         }
     }
@@ -141,13 +196,18 @@ class FaultIT {
         mesh.sigkill("inference");
         mesh.katmesh(RECOVERY, "restart", "inference");
         HttpClient http = HttpClient.newHttpClient();
-        String body = "{\"model\":\"fault-it\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+        String body =
+                "{\"model\":\"fault-it\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
         long deadline = System.nanoTime() + RECOVERY.toNanos();
         int status = 0;
         while (System.nanoTime() < deadline) {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(mesh.http("inference") + "/v1/chat/completions"))
-                    .header("authorization", "Bearer fault-it-key").header("content-type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create(mesh.http("inference") + "/v1/chat/completions"))
+                            .header("authorization", "Bearer fault-it-key")
+                            .header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(body))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             status = r.statusCode();
             if (status == 200) {
                 return System.nanoTime() - t0;
@@ -159,13 +219,26 @@ class FaultIT {
 
     private static void tasks(Mesh mesh, int seed) throws Exception {
         Path out = Mesh.HOME.resolve("integration-tests/target/fault-tasks-" + seed);
-        mesh.katmesh(Duration.ofMinutes(2), "tasks", "generate", "--count", "2", "--seed", Integer.toString(seed), "--out", out.toString(),
-                "--no-teacher", "--publish");
+        mesh.katmesh(
+                Duration.ofMinutes(2),
+                "tasks",
+                "generate",
+                "--count",
+                "2",
+                "--seed",
+                Integer.toString(seed),
+                "--out",
+                out.toString(),
+                "--no-teacher",
+                "--publish");
     }
 
     private static JsonNode audit(Mesh mesh) throws Exception {
         String out = mesh.katmesh(Duration.ofMinutes(5), "audit", "--json");
-        String line = out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow(() -> new AssertionError("no JSON from audit:\n" + out));
+        String line = out.lines()
+                .filter(l -> l.startsWith("{"))
+                .reduce((a, b) -> b)
+                .orElseThrow(() -> new AssertionError("no JSON from audit:\n" + out));
         return JSON.readTree(line);
     }
 
@@ -190,7 +263,8 @@ class FaultIT {
                          "messages":[{"role":"user","content":"Say %d."},{"role":"assistant","content":"%d"}],
                          "outcome":{"submitted":true,"kind":"answer","content":"%d"}}
                         """.formatted(i, group, i % 3, i, i, i);
-                ProducerRecord<String, byte[]> r = new ProducerRecord<>("katmesh.trajectories.raw", group, json.getBytes(StandardCharsets.UTF_8));
+                ProducerRecord<String, byte[]> r =
+                        new ProducerRecord<>("katmesh.trajectories.raw", group, json.getBytes(StandardCharsets.UTF_8));
                 r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
                 producer.send(r, (md, e) -> {
                     if (e != null) {

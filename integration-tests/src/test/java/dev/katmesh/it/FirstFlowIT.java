@@ -39,8 +39,11 @@ class FirstFlowIT {
             assertEquals("DOWN", after.path("kafka").path("health").asText());
             for (String s : List.of("inference", "rollout", "reward", "learner")) {
                 long pid = before.path("services").path(s).path("pid").asLong();
-                assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), s + " (pid " + pid + ") still runs after down");
-                assertEquals("DOWN", after.path("services").path(s).path("health").asText(), s);
+                assertFalse(
+                        ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
+                        s + " (pid " + pid + ") still runs after down");
+                assertEquals(
+                        "DOWN", after.path("services").path(s).path("health").asText(), s);
             }
         }
     }
@@ -56,7 +59,9 @@ class FirstFlowIT {
             assertTrue(svc.path("pid").asLong() > 0, s + " pid in " + status);
         }
         for (String s : List.of("inference", "learner")) {
-            assertTrue(status.path("services").path(s).path("grpc").asText().matches("127\\.0\\.0\\.1:\\d+"), s + " grpc in " + status);
+            assertTrue(
+                    status.path("services").path(s).path("grpc").asText().matches("127\\.0\\.0\\.1:\\d+"),
+                    s + " grpc in " + status);
         }
     }
 
@@ -80,18 +85,24 @@ class FirstFlowIT {
                  "outcome":{"submitted":true,"kind":"answer","content":"3"}}
                 """);
         mesh.kcat("katmesh.trajectories.raw", "group-kcat", Map.of("content-type", "application/json"), file);
-        Duration took = Mesh.awaitMetric(learner, COUNTER, null, before + 1, Duration.ofSeconds(10),
-                "the learner's " + COUNTER);
+        Duration took = Mesh.awaitMetric(
+                learner, COUNTER, null, before + 1, Duration.ofSeconds(10), "the learner's " + COUNTER);
         System.out.println("kcat -> learner counted in " + took.toMillis() + " ms");
-        assertEquals(before + 1, Mesh.metric(learner, COUNTER, "source=\"deployed\"") + Mesh.metric(learner, COUNTER, "source=\"rollout\""));
+        assertEquals(
+                before + 1,
+                Mesh.metric(learner, COUNTER, "source=\"deployed\"")
+                        + Mesh.metric(learner, COUNTER, "source=\"rollout\""));
 
         ScoredTrajectory scored = scoredById("kcat-1");
         assertEquals("multi-ground-truth/v1", scored.getScorer());
         assertTrue(scored.getTaskless(), "a deployed session without a task gets the components that apply");
-        assertTrue(scored.getComponentsList().stream().anyMatch(c -> c.getName().equals("format_penalty")), scored.getComponentsList().toString());
+        assertTrue(
+                scored.getComponentsList().stream().anyMatch(c -> c.getName().equals("format_penalty")),
+                scored.getComponentsList().toString());
         assertEquals(scored.getTrajectory().getMessagesCount() > 0, true);
         assertEquals("group-kcat", scored.getTrajectory().getGroupId());
-        assertEquals("call_1", scored.getTrajectory().getMessages(1).getToolCalls(0).getId());
+        assertEquals(
+                "call_1", scored.getTrajectory().getMessages(1).getToolCalls(0).getId());
         assertEquals(0, scored.getTrajectory().getSteps(0).getExitCode());
     }
 
@@ -99,27 +110,49 @@ class FirstFlowIT {
     void aProtobufTrajectoryIsScoredAndCounted() throws Exception {
         String learner = mesh.http("learner");
         double before = Mesh.metric(learner, COUNTER, "source=\"rollout\"");
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId("proto-1").setGroupId("group-proto")
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("proto-1")
+                .setGroupId("group-proto")
                 .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Write hello world"))
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("print('hello world')"))
-                .addTokenIds(9707).addTokenIds(1879).build();
-        mesh.send("katmesh.trajectories.rollout", "group-proto", Map.of("content-type", "application/x-protobuf"), t.toByteArray());
-        Mesh.awaitMetric(learner, COUNTER, "source=\"rollout\"", before + 1, Duration.ofSeconds(10), "rollout trajectories counted by the learner");
+                .addTokenIds(9707)
+                .addTokenIds(1879)
+                .build();
+        mesh.send(
+                "katmesh.trajectories.rollout",
+                "group-proto",
+                Map.of("content-type", "application/x-protobuf"),
+                t.toByteArray());
+        Mesh.awaitMetric(
+                learner,
+                COUNTER,
+                "source=\"rollout\"",
+                before + 1,
+                Duration.ofSeconds(10),
+                "rollout trajectories counted by the learner");
         assertEquals(t, scoredById("proto-1").getTrajectory(), "the scored record carries the trajectory unchanged");
 
         // The same claim on the deployed agents' topic: the topic decides, the record's field does not.
         double deployed = Mesh.metric(learner, COUNTER, "source=\"deployed\"");
         Trajectory claims = t.toBuilder().setTrajectoryId("proto-2").build();
-        mesh.send("katmesh.trajectories.raw", "group-proto", Map.of("content-type", "application/x-protobuf"), claims.toByteArray());
-        Mesh.awaitMetric(learner, COUNTER, "source=\"deployed\"", deployed + 1, Duration.ofSeconds(10), "counted as deployed");
-        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, scoredById("proto-2").getTrajectory().getSource(),
+        mesh.send(
+                "katmesh.trajectories.raw",
+                "group-proto",
+                Map.of("content-type", "application/x-protobuf"),
+                claims.toByteArray());
+        Mesh.awaitMetric(
+                learner, COUNTER, "source=\"deployed\"", deployed + 1, Duration.ofSeconds(10), "counted as deployed");
+        assertEquals(
+                TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED,
+                scoredById("proto-2").getTrajectory().getSource(),
                 "a record on katmesh.trajectories.raw is deployed, whatever its source field claims");
         assertEquals(before + 1, Mesh.metric(learner, COUNTER, "source=\"rollout\""), "and not a rollout");
     }
 
     static ScoredTrajectory scoredById(String id) throws Exception {
-        for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.scored", Integer.MAX_VALUE, Duration.ofSeconds(5))) {
+        for (ConsumerRecord<String, byte[]> r :
+                mesh.readAll("katmesh.trajectories.scored", Integer.MAX_VALUE, Duration.ofSeconds(5))) {
             ScoredTrajectory s = ScoredTrajectory.parseFrom(r.value());
             if (s.getTrajectory().getTrajectoryId().equals(id)) {
                 assertEquals(s.getTrajectory().getGroupId(), r.key(), "scored records are keyed by group id");

@@ -3,9 +3,9 @@ package dev.katmesh.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import ai.djl.Device;
 import com.google.protobuf.ByteString;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Generator;
@@ -13,15 +13,14 @@ import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
+import dev.katmesh.proto.v1.GenerateResponse;
+import dev.katmesh.proto.v1.InferenceGrpc;
+import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.WorkspaceFile;
-import dev.katmesh.proto.v1.GenerateResponse;
-import dev.katmesh.proto.v1.InferenceGrpc;
-import dev.katmesh.proto.v1.LatestRequest;
-import dev.katmesh.proto.v1.WeightsGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -60,15 +59,38 @@ class HotSwapIT {
         Path model = dir.resolve("tool-agent");
         Mesh.deleteRecursively(dir);
         Files.createDirectories(dir);
-        Mesh.at(dir, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", model.toString(),
-                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "64", "--intermediate", "128", "--layers", "2",
-                "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--seed", "9");
+        Mesh.at(dir, Map.of())
+                .katmeshNoDataDir(
+                        Duration.ofMinutes(2),
+                        "policy",
+                        "init",
+                        "--out",
+                        model.toString(),
+                        "--tokenizer",
+                        PolicyCliIT.FIXTURE.toString(),
+                        "--hidden",
+                        "64",
+                        "--intermediate",
+                        "128",
+                        "--layers",
+                        "2",
+                        "--heads",
+                        "4",
+                        "--kv-heads",
+                        "2",
+                        "--head-dim",
+                        "16",
+                        "--seed",
+                        "9");
         // The conversation the SDK's "tools" modes send, answered with a call (as the chat template writes it).
-        String tools = "[{\"type\":\"function\",\"function\":{\"name\":\"bash\",\"description\":\"Run a shell command\","
-                + "\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}}}]";
+        String tools =
+                "[{\"type\":\"function\",\"function\":{\"name\":\"bash\",\"description\":\"Run a shell command\","
+                        + "\"parameters\":{\"type\":\"object\",\"properties\":{\"comma"
+                        + "nd\":{\"type\":\"string\"}},\"required\":[\"command\"]}}}]";
         String line = "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"tools\":" + tools + ",\"messages\":["
                 + "{\"role\":\"user\",\"content\":\"Count the lines of a.py.\"},"
-                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"bash\",\"arguments\":{\"command\":\"wc -l a.py\"}}}]}]}\n";
+                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"functi"
+                + "on\",\"function\":{\"name\":\"bash\",\"arguments\":{\"command\":\"wc -l a.py\"}}}]}]}\n";
         Files.writeString(dir.resolve("sft.jsonl"), line);
         int steps = 150;
         Files.writeString(dir.resolve("curriculum.yaml"), """
@@ -79,18 +101,37 @@ class HotSwapIT {
                     steps: %d
                     batch: 1
                 """.formatted(steps));
-        String learner = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
-                "-Dkatmesh.learner.version-every=15", "-Dkatmesh.learner.learning-rate=1e-2");
+        String learner = String.join(
+                " ",
+                "-Dkatmesh.learner.model-dir=" + model,
+                "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+                "-Dkatmesh.learner.version-every=15",
+                "-Dkatmesh.learner.learning-rate=1e-2");
         String inference = "-Dkatmesh.inference.model-dir=" + model;
         String rollout = "-Dkatmesh.rollout.group-size=1 -Dkatmesh.rollout.max-turns=1 -Dkatmesh.rollout.temperature=0";
         long finalVersion = steps / 15;
-        try (Mesh mesh = Mesh.up("hot-swap", Map.of("KATMESH_LEARNER_OPTS", learner, "KATMESH_INFERENCE_OPTS", inference,
-                "KATMESH_ROLLOUT_OPTS", rollout, "KATMESH_API_KEY", KEY))) {
+        try (Mesh mesh = Mesh.up(
+                "hot-swap",
+                Map.of(
+                        "KATMESH_LEARNER_OPTS",
+                        learner,
+                        "KATMESH_INFERENCE_OPTS",
+                        inference,
+                        "KATMESH_ROLLOUT_OPTS",
+                        rollout,
+                        "KATMESH_API_KEY",
+                        KEY))) {
             JsonNode status = mesh.status().path("services");
             Metadata md = new Metadata();
             md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + KEY);
-            ManagedChannel channel = ManagedChannelBuilder.forTarget(status.path("inference").path("grpc").asText()).usePlaintext().build();
-            ManagedChannel learnerChannel = ManagedChannelBuilder.forTarget(status.path("learner").path("grpc").asText()).usePlaintext().build();
+            ManagedChannel channel = ManagedChannelBuilder.forTarget(
+                            status.path("inference").path("grpc").asText())
+                    .usePlaintext()
+                    .build();
+            ManagedChannel learnerChannel = ManagedChannelBuilder.forTarget(
+                            status.path("learner").path("grpc").asText())
+                    .usePlaintext()
+                    .build();
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
                 InferenceGrpc.InferenceBlockingStub inferenceStub = InferenceGrpc.newBlockingStub(channel)
@@ -105,8 +146,11 @@ class HotSwapIT {
                     load.add(pool.submit(() -> {
                         int round = 0;
                         while (!stop.get() && failure.get() == null) {
-                            GenerateRequest.Builder r = GenerateRequest.newBuilder().setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder()
-                                    .setMaxNewTokens(300).setTemperature(1f).setSeed(worker * 1000L + round++));
+                            GenerateRequest.Builder r = GenerateRequest.newBuilder()
+                                    .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder()
+                                            .setMaxNewTokens(300)
+                                            .setTemperature(1f)
+                                            .setSeed(worker * 1000L + round++));
                             for (int id : InferenceIT.PROMPT) {
                                 r.addPromptTokenIds(id);
                             }
@@ -114,14 +158,18 @@ class HotSwapIT {
                                 long first = -1;
                                 boolean changed = false;
                                 GenerateResponse last = null;
-                                for (Iterator<GenerateResponse> it = inferenceStub.withDeadlineAfter(60, TimeUnit.SECONDS).generateStream(r.build()); it.hasNext(); ) {
+                                for (Iterator<GenerateResponse> it = inferenceStub
+                                                .withDeadlineAfter(60, TimeUnit.SECONDS)
+                                                .generateStream(r.build());
+                                        it.hasNext(); ) {
                                     last = it.next();
                                     for (long v : last.getTokenPolicyVersionsList()) {
                                         first = first < 0 ? v : first;
                                         changed |= v != first;
                                     }
                                 }
-                                assertTrue(last != null && last.getFinished(), "the stream ends with its finish message");
+                                assertTrue(
+                                        last != null && last.getFinished(), "the stream ends with its finish message");
                                 completed.incrementAndGet();
                                 if (changed) {
                                     mixed.incrementAndGet();
@@ -133,33 +181,64 @@ class HotSwapIT {
                     }));
                 }
                 String http = mesh.http("inference");
-                Duration took = Mesh.awaitMetric(http, "katmesh_inference_policy_version", null, finalVersion, Duration.ofMinutes(6),
+                Duration took = Mesh.awaitMetric(
+                        http,
+                        "katmesh_inference_policy_version",
+                        null,
+                        finalVersion,
+                        Duration.ofMinutes(6),
                         "inference serves the learner's last version v" + finalVersion);
                 stop.set(true);
                 for (Future<?> f : load) {
                     f.get(2, TimeUnit.MINUTES);
                 }
                 assertEquals(null, failure.get(), "no request fails while versions swap in: " + failure.get());
-                long learnerLatest = mesh.weights(learnerChannel).latest(LatestRequest.getDefaultInstance()).getVersion();
+                long learnerLatest = mesh.weights(learnerChannel)
+                        .latest(LatestRequest.getDefaultInstance())
+                        .getVersion();
                 assertEquals(finalVersion, learnerLatest, "the learner's newest version");
                 double swaps = Mesh.metric(http, "katmesh_inference_swap_seconds_count", null);
-                System.out.printf("%d streams completed during %d s of training, %d of them across a swap; %.0f swaps; final SFT loss %.5f%n",
-                        completed.get(), took.toSeconds(), mixed.get(), swaps, Mesh.metric(mesh.http("learner"), "katmesh_learner_loss", null));
+                System.out.printf(
+                        "%d streams completed during %d s of training, %d of them across a swap; %.0f swaps; final SFT loss %.5f%n",
+                        completed.get(),
+                        took.toSeconds(),
+                        mixed.get(),
+                        swaps,
+                        Mesh.metric(mesh.http("learner"), "katmesh_learner_loss", null));
                 assertTrue(swaps >= 1, "swaps happened: " + swaps);
                 assertTrue(mixed.get() >= 1, "some stream went on across a swap (" + completed.get() + " streams)");
                 assertEquals(0.0, Mesh.metric(http, "katmesh_inference_swap_failures_total", null), "no swap failed");
 
                 // The served weights are the learner's last checkpoint: same greedy tokens for the same prompt.
-                Path checkpoint = mesh.dataDir.resolve("learner/checkpoints").resolve(String.format("v%06d", finalVersion));
-                int[] prompt = inferenceStub.tokenize(dev.katmesh.proto.v1.TokenizeRequest.newBuilder()
-                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
-                        .addTools(ToolSchema.newBuilder().setType("function").setName("bash").setDescription("Run a shell command")
-                                .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}"))
-                        .setAddGenerationPrompt(true).build()).getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
-                int[] served = inferenceStub.generate(InferenceIT.greedy(prompt, 40)).getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
-                try (DecoderModel last = DecoderModel.load(checkpoint, ModelConfig.read(checkpoint.resolve("config.json")), Device.cpu())) {
-                    int[] expected = new Generator(last).generate(prompt, SamplingParams.greedy(40)).tokens();
-                    assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(served),
+                Path checkpoint =
+                        mesh.dataDir.resolve("learner/checkpoints").resolve(String.format("v%06d", finalVersion));
+                int[] prompt = inferenceStub
+                        .tokenize(dev.katmesh.proto.v1.TokenizeRequest.newBuilder()
+                                .addMessages(
+                                        ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
+                                .addTools(ToolSchema.newBuilder()
+                                        .setType("function")
+                                        .setName("bash")
+                                        .setDescription("Run a shell command")
+                                        .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{"
+                                                + "\"type\":\"string\"}},\"required\":[\"command\"]}"))
+                                .setAddGenerationPrompt(true)
+                                .build())
+                        .getTokenIdsList()
+                        .stream()
+                        .mapToInt(Integer::intValue)
+                        .toArray();
+                int[] served = inferenceStub.generate(InferenceIT.greedy(prompt, 40)).getTokenIdsList().stream()
+                        .mapToInt(Integer::intValue)
+                        .toArray();
+                try (DecoderModel last = DecoderModel.load(
+                        checkpoint, ModelConfig.read(checkpoint.resolve("config.json")), Device.cpu())) {
+                    int[] expected = new Generator(last)
+                            .generate(prompt, SamplingParams.greedy(40))
+                            .tokens();
+                    assertEquals(
+                            java.util.Arrays.toString(expected),
+                            java.util.Arrays.toString(served),
                             "inference serves exactly the learner's v" + finalVersion + " after swapping under load");
                 }
 
@@ -173,20 +252,40 @@ class HotSwapIT {
                     assertEquals("tool_calls", r.path("finish_reason").asText(), mode + ": " + r);
                     JsonNode call = r.path("tool_calls").path(0);
                     assertEquals("bash", call.path("name").asText(), mode + ": " + r);
-                    assertEquals("wc -l a.py", JSON.readTree(call.path("arguments").asText()).path("command").asText(), mode + ": " + r);
+                    assertEquals(
+                            "wc -l a.py",
+                            JSON.readTree(call.path("arguments").asText())
+                                    .path("command")
+                                    .asText(),
+                            mode + ": " + r);
                 }
 
                 // And the rollout service's agent loop runs that call in the sandbox, on a task with an a.py.
-                Task task = Task.newBuilder().setTaskId("count-lines").setSplit("train")
+                Task task = Task.newBuilder()
+                        .setTaskId("count-lines")
+                        .setSplit("train")
                         .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
-                        .addTools(ToolSchema.newBuilder().setType("function").setName("bash").setDescription("Run a shell command")
-                                .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}"))
-                        .addFiles(WorkspaceFile.newBuilder().setPath("a.py").setContent(ByteString.copyFromUtf8("a = 1\nb = 2\nprint(a + b)\n")))
+                        .addTools(ToolSchema.newBuilder()
+                                .setType("function")
+                                .setName("bash")
+                                .setDescription("Run a shell command")
+                                .setParametersJson("{\"type\":\"object\",\"properties\":{\"command\":{"
+                                        + "\"type\":\"string\"}},\"required\":[\"command\"]}"))
+                        .addFiles(WorkspaceFile.newBuilder()
+                                .setPath("a.py")
+                                .setContent(ByteString.copyFromUtf8("a = 1\nb = 2\nprint(a + b)\n")))
                         .build();
                 mesh.send("katmesh.tasks", task.getTaskId(), Map.of(), task.toByteArray());
-                Mesh.awaitMetric(mesh.http("rollout"), "katmesh_rollout_trajectories_published_total", null, 1, Duration.ofMinutes(2), "the episode is published");
+                Mesh.awaitMetric(
+                        mesh.http("rollout"),
+                        "katmesh_rollout_trajectories_published_total",
+                        null,
+                        1,
+                        Duration.ofMinutes(2),
+                        "the episode is published");
                 Trajectory episode = null;
-                for (var rec : mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+                for (var rec :
+                        mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
                     Trajectory t = Trajectory.parseFrom(rec.value());
                     if (t.getTaskId().equals("count-lines")) {
                         episode = t;
@@ -197,9 +296,16 @@ class HotSwapIT {
                 ToolStep step = episode.getSteps(0);
                 assertEquals("bash", step.getToolName());
                 assertEquals(0, step.getExitCode(), step.getOutput());
-                assertTrue(step.getOutput().startsWith("3 a.py"), "the sandbox's real output comes back: " + step.getOutput());
-                assertEquals("tool", episode.getMessages(step.getMessageIndex()).getRole(), "the observation is in the conversation");
-                assertTrue(episode.getSegmentsList().stream().anyMatch(sg -> sg.getGenerated() && sg.getPolicyVersion() == finalVersion),
+                assertTrue(
+                        step.getOutput().startsWith("3 a.py"),
+                        "the sandbox's real output comes back: " + step.getOutput());
+                assertEquals(
+                        "tool",
+                        episode.getMessages(step.getMessageIndex()).getRole(),
+                        "the observation is in the conversation");
+                assertTrue(
+                        episode.getSegmentsList().stream()
+                                .anyMatch(sg -> sg.getGenerated() && sg.getPolicyVersion() == finalVersion),
                         "the episode's tokens come from the final version");
             } finally {
                 pool.shutdownNow();

@@ -43,7 +43,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
@@ -79,7 +78,10 @@ class InferenceIT {
     void start() throws Exception {
         Mesh.tinyModel("inference-it", 5);
         // Small limits, so that overload and cancellation are quick to provoke.
-        String opts = String.join(" ", "-Dkatmesh.inference.model-dir=" + MODEL, "-Dkatmesh.inference.max-running=4",
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.inference.model-dir=" + MODEL,
+                "-Dkatmesh.inference.max-running=4",
                 "-Dkatmesh.inference.max-queued=4");
         mesh = Mesh.up("inference", Map.of("KATMESH_INFERENCE_OPTS", opts, "KATMESH_API_KEY", "it-secret-key"));
         key = "it-secret-key";
@@ -88,8 +90,11 @@ class InferenceIT {
         openai = inference.path("openai").asText();
         Metadata md = new Metadata();
         md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
-        channel = ManagedChannelBuilder.forTarget(inference.path("grpc").asText()).usePlaintext().build();
-        blocking = InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+        channel = ManagedChannelBuilder.forTarget(inference.path("grpc").asText())
+                .usePlaintext()
+                .build();
+        blocking =
+                InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
         async = InferenceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
     }
 
@@ -108,7 +113,9 @@ class InferenceIT {
 
     static GenerateRequest greedy(int[] prompt, int max) {
         GenerateRequest.Builder b = GenerateRequest.newBuilder()
-                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder().setMaxNewTokens(max).setTemperature(0));
+                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder()
+                        .setMaxNewTokens(max)
+                        .setTemperature(0));
         for (int id : prompt) {
             b.addPromptTokenIds(id);
         }
@@ -139,7 +146,9 @@ class InferenceIT {
         List<Integer> streamed = new ArrayList<>();
         int messages = 0;
         GenerateResponse last = null;
-        for (Iterator<GenerateResponse> it = blocking.withDeadlineAfter(60, TimeUnit.SECONDS).generateStream(greedy(PROMPT, 12)); it.hasNext(); ) {
+        for (Iterator<GenerateResponse> it =
+                        blocking.withDeadlineAfter(60, TimeUnit.SECONDS).generateStream(greedy(PROMPT, 12));
+                it.hasNext(); ) {
             last = it.next();
             streamed.addAll(last.getTokenIdsList());
             messages++;
@@ -149,12 +158,23 @@ class InferenceIT {
         assertTrue(last.getFinished());
 
         // Chat messages in: the prompt is the chat template's rendering, as Tokenize reports it.
-        ChatMessage user = ChatMessage.newBuilder().setRole("user").setContent("Write a function that adds two numbers.").build();
-        GenerateResponse chat = blocking.generate(GenerateRequest.newBuilder().addMessages(user)
-                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder().setMaxNewTokens(4)).build());
-        List<Integer> tokenized = blocking.tokenize(TokenizeRequest.newBuilder().addMessages(user).setAddGenerationPrompt(true).build()).getTokenIdsList();
+        ChatMessage user = ChatMessage.newBuilder()
+                .setRole("user")
+                .setContent("Write a function that adds two numbers.")
+                .build();
+        GenerateResponse chat = blocking.generate(GenerateRequest.newBuilder()
+                .addMessages(user)
+                .setSampling(dev.katmesh.proto.v1.SamplingParams.newBuilder().setMaxNewTokens(4))
+                .build());
+        List<Integer> tokenized = blocking.tokenize(TokenizeRequest.newBuilder()
+                        .addMessages(user)
+                        .setAddGenerationPrompt(true)
+                        .build())
+                .getTokenIdsList();
         assertEquals(tokenized, chat.getPromptTokenIdsList());
-        assertEquals("inference-it", blocking.modelInfo(ModelInfoRequest.getDefaultInstance()).getModelName());
+        assertEquals(
+                "inference-it",
+                blocking.modelInfo(ModelInfoRequest.getDefaultInstance()).getModelName());
     }
 
     @Test
@@ -163,12 +183,17 @@ class InferenceIT {
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             int salt = i * 11;
-            int[] prompt = IntStream.range(0, 3 + 4 * i).map(j -> 10 + (j * 37 + salt) % 400).toArray();
+            int[] prompt = IntStream.range(0, 3 + 4 * i)
+                    .map(j -> 10 + (j * 37 + salt) % 400)
+                    .toArray();
             prompts.add(prompt);
             calls.add(stream(greedy(prompt, 8 + 5 * i)));
         }
         for (int i = 0; i < calls.size(); i++) {
-            assertArrayEquals(expected(prompts.get(i), 8 + 5 * i).tokens(), ids(calls.get(i).get(60, TimeUnit.SECONDS)), "stream " + i);
+            assertArrayEquals(
+                    expected(prompts.get(i), 8 + 5 * i).tokens(),
+                    ids(calls.get(i).get(60, TimeUnit.SECONDS)),
+                    "stream " + i);
         }
     }
 
@@ -197,7 +222,8 @@ class InferenceIT {
     @Test
     void overloadIsRefusedAtOnceAndDeadlinesAndCancellationsFreeTheirSlots() throws Exception {
         String http = mesh.http("inference");
-        double cancelledBefore = Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"");
+        double cancelledBefore =
+                Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"");
         // 4 running + 4 queued fill the service; more are refused at once.
         List<io.grpc.Context.CancellableContext> contexts = new ArrayList<>();
         List<CompletableFuture<List<Integer>>> held = new ArrayList<>();
@@ -206,64 +232,108 @@ class InferenceIT {
             contexts.add(ctx);
             held.add(ctx.call(() -> stream(greedy(PROMPT, 3000)))); // greedy loops: no early end-of-sequence
         }
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(http, "katmesh_inference_queue_depth", null);
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, 4, Duration.ofSeconds(30), "4 streams run and 4 wait (" + held.stream().map(f -> f.isDone() ? "done" : "open").toList() + ")");
+        Mesh.awaitAtLeast(
+                () -> {
+                    try {
+                        return Mesh.metric(http, "katmesh_inference_queue_depth", null);
+                    } catch (Exception e) {
+                        return Double.NaN;
+                    }
+                },
+                4,
+                Duration.ofSeconds(30),
+                "4 streams run and 4 wait ("
+                        + held.stream().map(f -> f.isDone() ? "done" : "open").toList() + ")");
         String before = "running " + Mesh.metric(http, "katmesh_inference_batch_running", null) + ", queued "
                 + Mesh.metric(http, "katmesh_inference_queue_depth", null);
         long t0 = System.nanoTime();
-        StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                StatusRuntimeException.class,
                 () -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(greedy(PROMPT, 4)));
         long refusedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-        assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode(), refused.getStatus() + " (before: " + before + ")");
+        assertEquals(
+                Status.Code.RESOURCE_EXHAUSTED,
+                refused.getStatus().getCode(),
+                refused.getStatus() + " (before: " + before + ")");
         assertTrue(refusedMs < 5000, "refused at once, took " + refusedMs + " ms");
         // The OpenAI API refuses the same way: 429 in OpenAI's error shape, with Retry-After.
-        HttpResponse<String> busy = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
-                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"inference-it\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
-                .build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> busy = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
+                                .header("Authorization", "Bearer " + key)
+                                .header("Content-Type", "application/json")
+                                .POST(
+                                        HttpRequest.BodyPublishers.ofString(
+                                                "{\"model\":\"inference-it\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertEquals(429, busy.statusCode(), busy.body());
-        assertEquals("overloaded", JSON.readTree(busy.body()).path("error").path("code").asText(), busy.body());
+        assertEquals(
+                "overloaded",
+                JSON.readTree(busy.body()).path("error").path("code").asText(),
+                busy.body());
         assertEquals("1", busy.headers().firstValue("Retry-After").orElse(""));
         contexts.forEach(c -> c.cancel(null));
         try {
-            Mesh.awaitMetric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"", cancelledBefore + 8,
-                    Duration.ofSeconds(30), "cancelled streams end and free their slots");
+            Mesh.awaitMetric(
+                    http,
+                    "katmesh_inference_sequences_finished_total",
+                    "finish=\"cancelled\"",
+                    cancelledBefore + 8,
+                    Duration.ofSeconds(30),
+                    "cancelled streams end and free their slots");
         } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "; client side: " + held.stream().map(f -> f.isDone() ? (f.isCompletedExceptionally() ? "failed" : "done") : "open").toList()
-                    + "; server: running " + Mesh.metric(http, "katmesh_inference_batch_running", null) + ", finished stop "
-                    + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"stop\"") + ", length "
-                    + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"length\""), e);
+            throw new AssertionError(
+                    e.getMessage() + "; client side: "
+                            + held.stream()
+                                    .map(f -> f.isDone() ? (f.isCompletedExceptionally() ? "failed" : "done") : "open")
+                                    .toList()
+                            + "; server: running " + Mesh.metric(http, "katmesh_inference_batch_running", null)
+                            + ", finished stop "
+                            + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"stop\"")
+                            + ", length "
+                            + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"length\""),
+                    e);
         }
         // The slots are free again: a request goes through at once, and a short deadline is honoured.
-        assertEquals(4, blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(greedy(PROMPT, 4)).getTokenIdsCount());
-        StatusRuntimeException late = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> {
-            Iterator<GenerateResponse> it = blocking.withDeadlineAfter(150, TimeUnit.MILLISECONDS).generateStream(greedy(PROMPT, 3000));
-            it.forEachRemaining(r -> { });
-        });
+        assertEquals(
+                4,
+                blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .generate(greedy(PROMPT, 4))
+                        .getTokenIdsCount());
+        StatusRuntimeException late =
+                org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> {
+                    Iterator<GenerateResponse> it = blocking.withDeadlineAfter(150, TimeUnit.MILLISECONDS)
+                            .generateStream(greedy(PROMPT, 3000));
+                    it.forEachRemaining(r -> {});
+                });
         assertEquals(Status.Code.DEADLINE_EXCEEDED, late.getStatus().getCode());
-        Mesh.awaitAtLeast(() -> {
-            try {
-                return Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"")
-                        + Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"deadline\"");
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, cancelledBefore + 9, Duration.ofSeconds(30), "the late stream ends on the server too");
+        Mesh.awaitAtLeast(
+                () -> {
+                    try {
+                        return Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"")
+                                + Mesh.metric(
+                                        http, "katmesh_inference_sequences_finished_total", "finish=\"deadline\"");
+                    } catch (Exception e) {
+                        return Double.NaN;
+                    }
+                },
+                cancelledBefore + 9,
+                Duration.ofSeconds(30),
+                "the late stream ends on the server too");
     }
 
     @Test
     void callsWithoutAKeyAreRefusedButHealthIsOpen() {
         InferenceGrpc.InferenceBlockingStub anonymous = InferenceGrpc.newBlockingStub(channel);
-        StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
-                () -> anonymous.generate(greedy(PROMPT, 2)));
+        StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+                StatusRuntimeException.class, () -> anonymous.generate(greedy(PROMPT, 2)));
         assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
-        assertEquals(HealthCheckResponse.ServingStatus.SERVING,
-                HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus());
+        assertEquals(
+                HealthCheckResponse.ServingStatus.SERVING,
+                HealthGrpc.newBlockingStub(channel)
+                        .check(HealthCheckRequest.getDefaultInstance())
+                        .getStatus());
     }
 
     @Test
@@ -273,68 +343,100 @@ class InferenceIT {
         List<String> failures = new ArrayList<>();
         List<BadRequestCorpus.Http> httpCases = BadRequestCorpus.http(key, model);
         for (BadRequestCorpus.Http c : httpCases) {
-            HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(base + c.path())).timeout(java.time.Duration.ofSeconds(60));
+            HttpRequest.Builder r =
+                    HttpRequest.newBuilder(URI.create(base + c.path())).timeout(java.time.Duration.ofSeconds(60));
             if (c.authorization() != null) {
                 r.header("authorization", c.authorization());
             }
             if (c.contentType() != null) {
                 r.header("content-type", c.contentType());
             }
-            r.method(c.method(), c.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(c.body()));
+            r.method(
+                    c.method(),
+                    c.body() == null
+                            ? HttpRequest.BodyPublishers.noBody()
+                            : HttpRequest.BodyPublishers.ofByteArray(c.body()));
             HttpResponse<String> res = http.send(r.build(), HttpResponse.BodyHandlers.ofString());
-            boolean statusOk = c.status() == 0 ? res.statusCode() >= 400 && res.statusCode() < 500 : res.statusCode() == c.status();
+            boolean statusOk = c.status() == 0
+                    ? res.statusCode() >= 400 && res.statusCode() < 500
+                    : res.statusCode() == c.status();
             String message = "";
             if (c.openAiError()) {
                 try {
                     JsonNode error = JSON.readTree(res.body()).path("error");
                     message = error.path("message").asText("");
-                    statusOk &= !message.isBlank() && !error.path("type").asText("").isBlank();
+                    statusOk &=
+                            !message.isBlank() && !error.path("type").asText("").isBlank();
                 } catch (Exception e) {
                     statusOk = false;
                 }
             }
             if (!statusOk) {
-                failures.add(c.name() + ": expected " + (c.status() == 0 ? "4xx" : c.status()) + (c.openAiError() ? " with an OpenAI error" : "")
-                        + ", got " + res.statusCode() + " " + res.body().substring(0, Math.min(200, res.body().length())));
+                failures.add(c.name() + ": expected " + (c.status() == 0 ? "4xx" : c.status())
+                        + (c.openAiError() ? " with an OpenAI error" : "") + ", got " + res.statusCode() + " "
+                        + res.body().substring(0, Math.min(200, res.body().length())));
             }
         }
         List<BadRequestCorpus.Grpc> grpcCases = BadRequestCorpus.grpc();
         for (BadRequestCorpus.Grpc c : grpcCases) {
             try {
-                blocking.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS).generate(c.request());
+                blocking.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS)
+                        .generate(c.request());
                 failures.add("grpc " + c.name() + ": accepted");
             } catch (StatusRuntimeException e) {
                 Status.Code code = e.getStatus().getCode();
-                if (code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN || code == Status.Code.DEADLINE_EXCEEDED
-                        || e.getStatus().getDescription() == null || e.getStatus().getDescription().isBlank()) {
+                if (code == Status.Code.INTERNAL
+                        || code == Status.Code.UNKNOWN
+                        || code == Status.Code.DEADLINE_EXCEEDED
+                        || e.getStatus().getDescription() == null
+                        || e.getStatus().getDescription().isBlank()) {
                     failures.add("grpc " + c.name() + ": " + e.getStatus());
                 }
             }
         }
         // Bytes that are not a GenerateRequest at all: refused by the server's parser, which stays up.
-        io.grpc.MethodDescriptor<byte[], byte[]> raw = InferenceGrpc.getGenerateMethod().toBuilder(new RawBytes(), new RawBytes()).build();
+        io.grpc.MethodDescriptor<byte[], byte[]> raw = InferenceGrpc.getGenerateMethod().toBuilder(
+                        new RawBytes(), new RawBytes())
+                .build();
         Metadata auth = new Metadata();
         auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
-        io.grpc.Channel authed = io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth));
-        for (byte[] garbage : List.of(new byte[] {(byte) 0xFF, (byte) 0xFF, 0x01}, new byte[] {0x0A, 0x7F, 0x01}, new byte[] {0x12, (byte) 0x90})) {
+        io.grpc.Channel authed =
+                io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth));
+        for (byte[] garbage :
+                List.of(new byte[] {(byte) 0xFF, (byte) 0xFF, 0x01}, new byte[] {0x0A, 0x7F, 0x01}, new byte[] {
+                    0x12, (byte) 0x90
+                })) {
             try {
-                io.grpc.stub.ClientCalls.blockingUnaryCall(authed, raw,
-                        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS), garbage);
+                io.grpc.stub.ClientCalls.blockingUnaryCall(
+                        authed,
+                        raw,
+                        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS),
+                        garbage);
                 failures.add("grpc garbage bytes accepted");
             } catch (StatusRuntimeException e) {
                 Status.Code code = e.getStatus().getCode();
-                if (code == Status.Code.DEADLINE_EXCEEDED || code == Status.Code.UNAVAILABLE || code == Status.Code.UNAUTHENTICATED) {
+                if (code == Status.Code.DEADLINE_EXCEEDED
+                        || code == Status.Code.UNAVAILABLE
+                        || code == Status.Code.UNAUTHENTICATED) {
                     failures.add("grpc garbage bytes: " + e.getStatus());
                 }
             }
         }
-        System.out.printf("bad requests: %d HTTP, %d gRPC (+3 unparseable), %d not answered as expected%n", httpCases.size(), grpcCases.size(), failures.size());
-        assertTrue(httpCases.size() >= 50 && grpcCases.size() >= 50, "the corpus holds at least 50 kinds per entry point");
+        System.out.printf(
+                "bad requests: %d HTTP, %d gRPC (+3 unparseable), %d not answered as expected%n",
+                httpCases.size(), grpcCases.size(), failures.size());
+        assertTrue(
+                httpCases.size() >= 50 && grpcCases.size() >= 50, "the corpus holds at least 50 kinds per entry point");
         assertTrue(failures.isEmpty(), String.join("\n", failures));
         // Nothing crashed: healthy, and a good request is served.
-        assertEquals(HealthCheckResponse.ServingStatus.SERVING,
-                HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.getDefaultInstance()).getStatus());
-        assertEquals(expected(PROMPT, 3).tokens().length, blocking.generate(greedy(PROMPT, 3)).getTokenIdsCount());
+        assertEquals(
+                HealthCheckResponse.ServingStatus.SERVING,
+                HealthGrpc.newBlockingStub(channel)
+                        .check(HealthCheckRequest.getDefaultInstance())
+                        .getStatus());
+        assertEquals(
+                expected(PROMPT, 3).tokens().length,
+                blocking.generate(greedy(PROMPT, 3)).getTokenIdsCount());
     }
 
     /** A marshaller that passes bytes through, to send what no client library would. */
@@ -364,10 +466,15 @@ class InferenceIT {
         assertEquals(12, chat.path("usage").path("completion_tokens").asInt(), chat.toString());
         assertEquals(12, chat.path("logprobs").size(), chat.toString());
         JsonNode stream = node("openai-client.mjs", "stream");
-        assertEquals(chat.path("content").asText(), stream.path("content").asText(), "streamed text = the whole answer (greedy): " + stream);
+        assertEquals(
+                chat.path("content").asText(),
+                stream.path("content").asText(),
+                "streamed text = the whole answer (greedy): " + stream);
         assertEquals(12, stream.path("usage").path("completion_tokens").asInt(), "include_usage: " + stream);
         JsonNode tools = node("openai-client.mjs", "tools");
-        assertTrue(tools.has("tool_calls") && !tools.has("error"), "a conversation with tool calls and results is accepted: " + tools);
+        assertTrue(
+                tools.has("tool_calls") && !tools.has("error"),
+                "a conversation with tool calls and results is accepted: " + tools);
         JsonNode badKey = node("openai-client.mjs", "bad-key");
         assertEquals(401, badKey.path("status").asInt(), badKey.toString());
         assertEquals("invalid_api_key", badKey.path("code").asText(), badKey.toString());
@@ -375,8 +482,10 @@ class InferenceIT {
         assertEquals(400, bad.path("status").asInt(), bad.toString());
         assertEquals("temperature", bad.path("param").asText(), bad.toString());
 
-        String grpc = mesh.status().path("services").path("inference").path("grpc").asText();
-        List<String> args = new ArrayList<>(List.of(grpc, Mesh.HOME.resolve("proto/src/main/proto").toString()));
+        String grpc =
+                mesh.status().path("services").path("inference").path("grpc").asText();
+        List<String> args = new ArrayList<>(
+                List.of(grpc, Mesh.HOME.resolve("proto/src/main/proto").toString()));
         for (int id : PROMPT) {
             args.add(Integer.toString(id));
         }
@@ -385,12 +494,14 @@ class InferenceIT {
         for (int i = 0; i < got.length; i++) {
             got[i] = js.path("token_ids").get(i).asInt();
         }
-        assertArrayEquals(expected(PROMPT, 10).tokens(), got, "@grpc/grpc-js streams the checkpoint's greedy tokens: " + js);
+        assertArrayEquals(
+                expected(PROMPT, 10).tokens(), got, "@grpc/grpc-js streams the checkpoint's greedy tokens: " + js);
         assertEquals("length", js.path("finish_reason").asText(), js.toString());
     }
 
     JsonNode node(String script, String... args) throws Exception {
-        assertTrue(Files.isDirectory(NODE.resolve("node_modules")),
+        assertTrue(
+                Files.isDirectory(NODE.resolve("node_modules")),
                 "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
         List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
         cmd.addAll(List.of(args));
@@ -424,15 +535,21 @@ class InferenceIT {
         streamChat(session, messages, 7, turnIds);
         sampled.addAll(turnIds);
 
-        HttpResponse<String> end = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/sessions/" + session + "/end"))
-                .header("Authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> end = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(openai + "/sessions/" + session + "/end"))
+                                .header("Authorization", "Bearer " + key)
+                                .POST(HttpRequest.BodyPublishers.noBody())
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertEquals(200, end.statusCode(), end.body());
         JsonNode ended = JSON.readTree(end.body());
         assertEquals(2, ended.path("turns").asInt(), end.body());
         String trajectoryId = ended.path("trajectory_id").asText();
 
         Trajectory t = null;
-        for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
+        for (ConsumerRecord<String, byte[]> r :
+                mesh.readAll("katmesh.trajectories.raw", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
             if (trajectoryId.equals(Mesh.header(r, "katmesh-trajectory-id"))) {
                 t = Trajectory.parseFrom(r.value());
                 assertEquals("application/x-protobuf", Mesh.header(r, "content-type"));
@@ -464,18 +581,37 @@ class InferenceIT {
         }
         assertEquals(t.getTokenIdsCount(), at, "segments cover the whole session");
         // The reward service takes it (a deployed trajectory without a task).
-        Mesh.awaitMetric(mesh.http("reward"), "katmesh_reward_scored_total", null, 1, Duration.ofSeconds(60), "the reward scores the captured session");
-        assertEquals(0.0, Mesh.metric(mesh.http("reward"), "katmesh_reward_rejected_total", null), "nothing captured is rejected");
+        Mesh.awaitMetric(
+                mesh.http("reward"),
+                "katmesh_reward_scored_total",
+                null,
+                1,
+                Duration.ofSeconds(60),
+                "the reward scores the captured session");
+        assertEquals(
+                0.0,
+                Mesh.metric(mesh.http("reward"), "katmesh_reward_rejected_total", null),
+                "nothing captured is rejected");
     }
 
     /** One streamed chat turn over raw HTTP (SSE); collects the katmesh token ids of the chunks; returns the text. */
     String streamChat(String session, ArrayNode messages, int maxTokens, List<Long> tokenIds) throws Exception {
-        ObjectNode body = JSON.createObjectNode().put("model", "inference-it").put("max_tokens", maxTokens).put("temperature", 0.8)
-                .put("seed", 7).put("stream", true);
+        ObjectNode body = JSON.createObjectNode()
+                .put("model", "inference-it")
+                .put("max_tokens", maxTokens)
+                .put("temperature", 0.8)
+                .put("seed", 7)
+                .put("stream", true);
         body.set("messages", messages);
-        HttpResponse<java.util.stream.Stream<String>> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
-                .header("Authorization", "Bearer " + key).header("x-katmesh-session-id", session).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofLines());
+        HttpResponse<java.util.stream.Stream<String>> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
+                                .header("Authorization", "Bearer " + key)
+                                .header("x-katmesh-session-id", session)
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofLines());
         assertEquals(200, r.statusCode());
         StringBuilder text = new StringBuilder();
         boolean done = false;
@@ -497,5 +633,4 @@ class InferenceIT {
         assertTrue(!tokenIds.isEmpty() && tokenIds.size() <= maxTokens, "tokens streamed: " + tokenIds);
         return text.toString();
     }
-
 }

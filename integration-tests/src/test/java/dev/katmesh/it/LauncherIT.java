@@ -23,7 +23,8 @@ class LauncherIT {
 
     @Test
     void twoMeshesRunSideBySideAndAKilledServiceIsRestarted() throws Exception {
-        try (Mesh a = Mesh.up("side-a", Map.of()); Mesh b = Mesh.up("side-b", Map.of())) {
+        try (Mesh a = Mesh.up("side-a", Map.of());
+                Mesh b = Mesh.up("side-b", Map.of())) {
             Set<Integer> portsA = ports(a.status());
             Set<Integer> portsB = ports(b.status());
             assertEquals(7, portsA.size(), "kafka, four HTTP and two gRPC ports: " + portsA);
@@ -33,12 +34,15 @@ class LauncherIT {
             assertAllUp(b.status());
 
             long pid = a.sigkill("reward");
-            assertEquals("DOWN", a.status().path("services").path("reward").path("health").asText());
+            assertEquals(
+                    "DOWN",
+                    a.status().path("services").path("reward").path("health").asText());
 
             a.katmesh(Duration.ofMinutes(3), "restart", "reward");
             JsonNode after = a.status();
             assertAllUp(after);
-            assertNotEquals(pid, after.path("services").path("reward").path("pid").asLong(), "a new process");
+            assertNotEquals(
+                    pid, after.path("services").path("reward").path("pid").asLong(), "a new process");
             assertEquals(portsA, ports(after), "a restarted service keeps its ports");
             publishAndAwaitCount(a, "after-restart", 1);
         }
@@ -57,13 +61,17 @@ class LauncherIT {
         mesh.katmesh(Duration.ofMinutes(5), "up", "--detach");
         try {
             assertEquals(ports, ports(mesh.status()), "up again keeps the ports it chose first");
-            assertEquals(1, mesh.readAll("katmesh.trajectories.raw", 1, Duration.ofSeconds(20)).size(),
+            assertEquals(
+                    1,
+                    mesh.readAll("katmesh.trajectories.raw", 1, Duration.ofSeconds(20))
+                            .size(),
                     "the broker's data survived the restart");
             // The learner committed the first record's offset, so it is not delivered again: the counter of
             // the new learner process counts only the new record.
             publishAndAwaitCount(mesh, "after-up", 1);
             Thread.sleep(2000);
-            assertEquals(1.0, Mesh.metric(mesh.http("learner"), FirstFlowIT.COUNTER, null), "no record was delivered twice");
+            assertEquals(
+                    1.0, Mesh.metric(mesh.http("learner"), FirstFlowIT.COUNTER, null), "no record was delivered twice");
 
             mesh.katmesh(Duration.ofMinutes(3), "restart", "kafka");
             publishAndAwaitCount(mesh, "after-kafka-restart", 2);
@@ -73,11 +81,24 @@ class LauncherIT {
     }
 
     private static void publishAndAwaitCount(Mesh mesh, String id, double expected) throws Exception {
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId(id).setGroupId("g-" + id)
-                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(id)).build();
-        mesh.send("katmesh.trajectories.raw", t.getGroupId(), Map.of("content-type", "application/x-protobuf"), t.toByteArray());
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId(id)
+                .setGroupId("g-" + id)
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent(id))
+                .build();
+        mesh.send(
+                "katmesh.trajectories.raw",
+                t.getGroupId(),
+                Map.of("content-type", "application/x-protobuf"),
+                t.toByteArray());
         String learner = mesh.http("learner");
-        Mesh.awaitMetric(learner, FirstFlowIT.COUNTER, null, expected, Duration.ofSeconds(30), "learner count after publishing " + id);
+        Mesh.awaitMetric(
+                learner,
+                FirstFlowIT.COUNTER,
+                null,
+                expected,
+                Duration.ofSeconds(30),
+                "learner count after publishing " + id);
     }
 
     private static void assertAllUp(JsonNode status) {

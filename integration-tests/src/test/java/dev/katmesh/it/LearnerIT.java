@@ -17,7 +17,6 @@ import dev.katmesh.proto.v1.WeightsChunk;
 import dev.katmesh.proto.v1.WeightsGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -45,7 +44,8 @@ class LearnerIT {
     @Test
     void trainsPublishesServesWeightsAndResumesAfterSigkill() throws Exception {
         Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
-        String opts = String.join(" ",
+        String opts = String.join(
+                " ",
                 "-Dkatmesh.learner.model-dir=" + model,
                 "-Dkatmesh.learner.group-size=4",
                 "-Dkatmesh.learner.groups-per-step=1",
@@ -60,30 +60,49 @@ class LearnerIT {
             }
             awaitMetric(learner, TRAINED, null, 16, "four groups trained");
             Map<Long, PolicyVersion> versions = awaitVersions(mesh, 3);
-            assertEquals(List.of(0L, 1L, 2L), new ArrayList<>(versions.keySet()), "version 0 (initial), then one every 2 steps");
+            assertEquals(
+                    List.of(0L, 1L, 2L),
+                    new ArrayList<>(versions.keySet()),
+                    "version 0 (initial), then one every 2 steps");
             assertEquals("rft", versions.get(2L).getStage());
             assertEquals(4, versions.get(2L).getStep());
 
-            String grpc = mesh.status().path("services").path("learner").path("grpc").asText();
-            ManagedChannel channel = ManagedChannelBuilder.forTarget(grpc).usePlaintext().build();
+            String grpc =
+                    mesh.status().path("services").path("learner").path("grpc").asText();
+            ManagedChannel channel =
+                    ManagedChannelBuilder.forTarget(grpc).usePlaintext().build();
             try {
                 WeightsGrpc.WeightsBlockingStub weights = mesh.weights(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
-                assertEquals(2, weights.latest(LatestRequest.getDefaultInstance()).getVersion());
+                assertEquals(
+                        2, weights.latest(LatestRequest.getDefaultInstance()).getVersion());
                 List<WeightsChunk> all = fetch(weights, 2, 0);
-                assertEquals(versions.get(2L).getSha256(), checksum(all), "the streamed bytes hash to the announced sha256");
-                assertEquals(versions.get(2L).getSha256(), all.get(all.size() - 1).getTrailer().getSha256());
+                assertEquals(
+                        versions.get(2L).getSha256(), checksum(all), "the streamed bytes hash to the announced sha256");
+                assertEquals(
+                        versions.get(2L).getSha256(),
+                        all.get(all.size() - 1).getTrailer().getSha256());
                 int tensors = all.get(0).getHeader().getTensorCount();
-                assertTrue(tensors > 10 && all.get(0).getHeader().getConfigJson().contains("Qwen3ForCausalLM"));
+                assertTrue(
+                        tensors > 10 && all.get(0).getHeader().getConfigJson().contains("Qwen3ForCausalLM"));
                 List<WeightsChunk> resumed = fetch(weights, 2, 5);
                 assertEquals(5, resumed.get(1).getTensor().getIndex(), "a fetch resumes from a chunk index");
                 assertEquals(all.size() - 5, resumed.size(), "header, the chunks from index 5, trailer");
-                assertEquals(versions.get(2L).getSha256(), resumed.get(resumed.size() - 1).getTrailer().getSha256());
-                assertTrue(!versions.get(1L).getSha256().equals(versions.get(2L).getSha256()), "training changed the weights");
+                assertEquals(
+                        versions.get(2L).getSha256(),
+                        resumed.get(resumed.size() - 1).getTrailer().getSha256());
+                assertTrue(
+                        !versions.get(1L).getSha256().equals(versions.get(2L).getSha256()),
+                        "training changed the weights");
                 // Bad requests to the Weights service get a status naming the problem; it keeps serving.
                 Map<String, io.grpc.Status.Code> bad = new java.util.LinkedHashMap<>();
                 bad.put("a version never made", code(() -> fetch(weights, 999, 0)));
-                bad.put("chunks of 10 bytes", code(() -> weights.fetch(dev.katmesh.proto.v1.FetchWeightsRequest.newBuilder().setVersion(2)
-                        .setMaxChunkBytes(10).build()).forEachRemaining(c -> { })));
+                bad.put(
+                        "chunks of 10 bytes",
+                        code(() -> weights.fetch(dev.katmesh.proto.v1.FetchWeightsRequest.newBuilder()
+                                        .setVersion(2)
+                                        .setMaxChunkBytes(10)
+                                        .build())
+                                .forEachRemaining(c -> {})));
                 bad.put("a start chunk past the end", code(() -> {
                     List<WeightsChunk> tail = fetch(weights, 2, 1_000_000);
                     assertEquals(2, tail.size(), "past the end: the header and the trailer only");
@@ -91,7 +110,8 @@ class LearnerIT {
                 assertEquals(io.grpc.Status.Code.NOT_FOUND, bad.get("a version never made"), bad.toString());
                 assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, bad.get("chunks of 10 bytes"), bad.toString());
                 assertEquals(io.grpc.Status.Code.OK, bad.get("a start chunk past the end"), bad.toString());
-                assertEquals(2, weights.latest(LatestRequest.getDefaultInstance()).getVersion(), "still serving");
+                assertEquals(
+                        2, weights.latest(LatestRequest.getDefaultInstance()).getVersion(), "still serving");
             } finally {
                 channel.shutdownNow();
             }
@@ -119,12 +139,18 @@ class LearnerIT {
             // The lineage agrees: the ledger names every group once, and the audit finds nothing lost or twice.
             String out = mesh.katmesh(Duration.ofMinutes(2), "audit", "--json");
             com.fasterxml.jackson.databind.JsonNode audit = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+                    .readTree(out.lines()
+                            .filter(l -> l.startsWith("{"))
+                            .reduce((a, b) -> b)
+                            .orElseThrow());
             assertEquals(28, audit.path("scored").asInt(), audit.toString());
             assertEquals(24, audit.path("trained").asInt(), "g1..g4, fresh and after-restart: " + audit);
             assertEquals(4, audit.path("dropped_reasons").path("stale").asInt(), audit.toString());
             assertEquals(0, audit.path("lost").size(), audit.toString());
-            assertEquals(0, audit.path("trained_twice").size(), "the fresh group's first training died with the process: " + audit);
+            assertEquals(
+                    0,
+                    audit.path("trained_twice").size(),
+                    "the fresh group's first training died with the process: " + audit);
             assertEquals(4, audit.path("ledger_versions").asInt(), "versions 0 to 3: " + audit);
         }
     }
@@ -133,7 +159,9 @@ class LearnerIT {
         Random r = new Random(group.hashCode());
         double[] rewards = {1, 0, 0, 1};
         for (int i = 0; i < 4; i++) {
-            Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(group + "-" + i).setGroupId(group)
+            Trajectory.Builder t = Trajectory.newBuilder()
+                    .setTrajectoryId(group + "-" + i)
+                    .setGroupId(group)
                     .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                     .addMessages(ChatMessage.newBuilder().setRole("user").setContent("write code"))
                     .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("..."));
@@ -141,20 +169,39 @@ class LearnerIT {
             for (int id : prompt) {
                 t.addTokenIds(id);
             }
-            TokenSegment.Builder gen = TokenSegment.newBuilder().setStart(prompt.length).setEnd(prompt.length + 6)
-                    .setGenerated(true).setPolicyVersion(policyVersion).setMessageIndex(1);
+            TokenSegment.Builder gen = TokenSegment.newBuilder()
+                    .setStart(prompt.length)
+                    .setEnd(prompt.length + 6)
+                    .setGenerated(true)
+                    .setPolicyVersion(policyVersion)
+                    .setMessageIndex(1);
             for (int j = 0; j < 6; j++) {
                 t.addTokenIds(3 + r.nextInt(500));
                 gen.addLogprobs(-6.2f);
             }
-            t.addSegments(TokenSegment.newBuilder().setStart(0).setEnd(prompt.length).setMessageIndex(0)).addSegments(gen);
-            ScoredTrajectory s = ScoredTrajectory.newBuilder().setTrajectory(t).setReward(rewards[i])
-                    .addComponents(RewardComponent.newBuilder().setName("tests").setValue(rewards[i]).setWeight(1)).build();
-            mesh.send("katmesh.trajectories.scored", group, Map.of("content-type", "application/x-protobuf"), s.toByteArray());
+            t.addSegments(TokenSegment.newBuilder()
+                            .setStart(0)
+                            .setEnd(prompt.length)
+                            .setMessageIndex(0))
+                    .addSegments(gen);
+            ScoredTrajectory s = ScoredTrajectory.newBuilder()
+                    .setTrajectory(t)
+                    .setReward(rewards[i])
+                    .addComponents(RewardComponent.newBuilder()
+                            .setName("tests")
+                            .setValue(rewards[i])
+                            .setWeight(1))
+                    .build();
+            mesh.send(
+                    "katmesh.trajectories.scored",
+                    group,
+                    Map.of("content-type", "application/x-protobuf"),
+                    s.toByteArray());
         }
     }
 
-    static void awaitMetric(String base, String name, String filter, double expected, String what) throws InterruptedException {
+    static void awaitMetric(String base, String name, String filter, double expected, String what)
+            throws InterruptedException {
         Mesh.awaitMetric(base, name, filter, expected, Duration.ofSeconds(120), what);
     }
 
@@ -165,7 +212,8 @@ class LearnerIT {
         int atLeast = Math.abs(count);
         while (versions.size() < atLeast && System.nanoTime() < deadline) {
             versions.clear();
-            for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.policy.versions", Integer.MAX_VALUE, Duration.ofSeconds(10))) {
+            for (ConsumerRecord<String, byte[]> r :
+                    mesh.readAll("katmesh.policy.versions", Integer.MAX_VALUE, Duration.ofSeconds(10))) {
                 PolicyVersion v = PolicyVersion.parseFrom(r.value());
                 assertEquals(Long.toString(v.getVersion()), r.key(), "policy versions are keyed by version");
                 versions.put(v.getVersion(), v);
@@ -174,7 +222,8 @@ class LearnerIT {
         if (count >= 0) {
             assertEquals(count, versions.size(), "policy versions on katmesh.policy.versions: " + versions.keySet());
         } else {
-            assertTrue(versions.size() >= atLeast, "at least " + atLeast + " policy versions, got " + versions.keySet());
+            assertTrue(
+                    versions.size() >= atLeast, "at least " + atLeast + " policy versions, got " + versions.keySet());
         }
         return versions;
     }
@@ -184,15 +233,21 @@ class LearnerIT {
             call.run();
             return io.grpc.Status.Code.OK;
         } catch (io.grpc.StatusRuntimeException e) {
-            assertTrue(e.getStatus().getDescription() != null && !e.getStatus().getDescription().isBlank(), "a status with a message: " + e);
+            assertTrue(
+                    e.getStatus().getDescription() != null
+                            && !e.getStatus().getDescription().isBlank(),
+                    "a status with a message: " + e);
             return e.getStatus().getCode();
         }
     }
 
     static List<WeightsChunk> fetch(WeightsGrpc.WeightsBlockingStub weights, long version, long startChunk) {
         List<WeightsChunk> out = new ArrayList<>();
-        Iterator<WeightsChunk> it = weights.fetch(FetchWeightsRequest.newBuilder().setVersion(version)
-                .setMaxChunkBytes(16 * 1024).setStartChunk(startChunk).build());
+        Iterator<WeightsChunk> it = weights.fetch(FetchWeightsRequest.newBuilder()
+                .setVersion(version)
+                .setMaxChunkBytes(16 * 1024)
+                .setStartChunk(startChunk)
+                .build());
         it.forEachRemaining(out::add);
         return out;
     }
@@ -207,5 +262,4 @@ class LearnerIT {
         }
         return HexFormat.of().formatHex(md.digest());
     }
-
 }

@@ -41,20 +41,32 @@ import org.junit.jupiter.api.Test;
  */
 class LearnerRewardIT {
 
-    static final Set<Integer> TARGET = Set.copyOf(IntStream.range(10, 60).boxed().toList()); // ~10% of 512
+    static final Set<Integer> TARGET =
+            Set.copyOf(IntStream.range(10, 60).boxed().toList()); // ~10% of 512
 
     @Test
     void theLearnerRaisesTheRewardOfItsOwnSamples() throws Exception {
         Path model = Mesh.tinyModel("reward-it", 3);
-        String opts = String.join(" ", "-Dkatmesh.learner.model-dir=" + model, "-Dkatmesh.learner.group-size=8",
-                "-Dkatmesh.learner.groups-per-step=2", "-Dkatmesh.learner.version-every=1", "-Dkatmesh.learner.max-staleness=1",
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.learner.model-dir=" + model,
+                "-Dkatmesh.learner.group-size=8",
+                "-Dkatmesh.learner.groups-per-step=2",
+                "-Dkatmesh.learner.version-every=1",
+                "-Dkatmesh.learner.max-staleness=1",
                 "-Dkatmesh.learner.learning-rate=1e-2");
         int rounds = 45;
         double[] mean = new double[rounds];
         try (Mesh mesh = Mesh.up("learner-reward", Map.of("KATMESH_LEARNER_OPTS", opts));
-             DecoderModel policy = DecoderModel.load(model, ModelConfig.read(model.resolve("config.json")), Device.cpu())) {
-            ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status().path("services").path("learner").path("grpc").asText())
-                    .usePlaintext().build();
+                DecoderModel policy =
+                        DecoderModel.load(model, ModelConfig.read(model.resolve("config.json")), Device.cpu())) {
+            ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status()
+                            .path("services")
+                            .path("learner")
+                            .path("grpc")
+                            .asText())
+                    .usePlaintext()
+                    .build();
             try {
                 WeightsGrpc.WeightsBlockingStub weights = mesh.weights(channel);
                 Generator generator = new Generator(policy);
@@ -81,21 +93,35 @@ class LearnerRewardIT {
                         for (int i = 0; i < gens.size(); i++) {
                             double r = reward(gens.get(i));
                             sum += r;
-                            mesh.send("katmesh.trajectories.scored", "r" + round + "g" + g, Map.of(),
-                                    scored("r" + round + "g" + g + "-" + i, "r" + round + "g" + g, prompt, gens.get(i), version, r).toByteArray());
+                            mesh.send(
+                                    "katmesh.trajectories.scored",
+                                    "r" + round + "g" + g,
+                                    Map.of(),
+                                    scored(
+                                                    "r" + round + "g" + g + "-" + i,
+                                                    "r" + round + "g" + g,
+                                                    prompt,
+                                                    gens.get(i),
+                                                    version,
+                                                    r)
+                                            .toByteArray());
                         }
                     }
                     mean[round] = sum / 16;
                     double processed = 16.0 * (round + 1);
                     // Taken: trained, dropped (no reward variance, stale), or queued for the next step (dynamic
                     // sampling waits for two groups with a gradient).
-                    Mesh.awaitAtLeast(() -> {
-                        try {
-                            return consumed(learner);
-                        } catch (Exception e) {
-                            return Double.NaN;
-                        }
-                    }, processed, Duration.ofSeconds(120), "the learner takes round " + round);
+                    Mesh.awaitAtLeast(
+                            () -> {
+                                try {
+                                    return consumed(learner);
+                                } catch (Exception e) {
+                                    return Double.NaN;
+                                }
+                            },
+                            processed,
+                            Duration.ofSeconds(120),
+                            "the learner takes round " + round);
                 }
             } finally {
                 channel.shutdownNow();
@@ -103,17 +129,25 @@ class LearnerRewardIT {
         }
         double first = avg(mean, 0, 5);
         double last = avg(mean, rounds - 5, rounds);
-        System.out.printf("mean reward of the policy's own samples: first 5 rounds %.3f, last 5 rounds %.3f%n", first, last);
-        assertTrue(last > first + 0.2, "the learner should raise the reward clearly: first " + first + ", last " + last
-                + ", per round " + java.util.Arrays.toString(mean));
+        System.out.printf(
+                "mean reward of the policy's own samples: first 5 rounds %.3f, last 5 rounds %.3f%n", first, last);
+        assertTrue(
+                last > first + 0.2,
+                "the learner should raise the reward clearly: first " + first + ", last " + last + ", per round "
+                        + java.util.Arrays.toString(mean));
     }
 
     /** Records the learner's RL stage has taken from the topic (its /katmesh/progress). */
     static double consumed(String learner) throws Exception {
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
-                java.net.http.HttpRequest.newBuilder(java.net.URI.create(learner + "/katmesh/progress")).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
-        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body()).path("records_consumed").asDouble();
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient()
+                .send(
+                        java.net.http.HttpRequest.newBuilder(java.net.URI.create(learner + "/katmesh/progress"))
+                                .build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+        return new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(r.body())
+                .path("records_consumed")
+                .asDouble();
     }
 
     static double reward(Generation g) {
@@ -122,29 +156,47 @@ class LearnerRewardIT {
     }
 
     static ScoredTrajectory scored(String id, String group, int[] prompt, Generation g, long version, double reward) {
-        Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(id).setGroupId(group)
+        Trajectory.Builder t = Trajectory.newBuilder()
+                .setTrajectoryId(id)
+                .setGroupId(group)
                 .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("prompt"))
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("completion"));
         for (int id2 : prompt) {
             t.addTokenIds(id2);
         }
-        TokenSegment.Builder gen = TokenSegment.newBuilder().setStart(prompt.length).setEnd(prompt.length + g.tokens().length)
-                .setGenerated(true).setPolicyVersion(version).setMessageIndex(1);
+        TokenSegment.Builder gen = TokenSegment.newBuilder()
+                .setStart(prompt.length)
+                .setEnd(prompt.length + g.tokens().length)
+                .setGenerated(true)
+                .setPolicyVersion(version)
+                .setMessageIndex(1);
         for (int i = 0; i < g.tokens().length; i++) {
             t.addTokenIds(g.tokens()[i]);
             gen.addLogprobs(g.logprobs()[i]);
         }
-        t.addSegments(TokenSegment.newBuilder().setStart(0).setEnd(prompt.length).setMessageIndex(0)).addSegments(gen);
-        return ScoredTrajectory.newBuilder().setTrajectory(t).setReward(reward)
-                .addComponents(RewardComponent.newBuilder().setName("target_tokens").setValue(reward).setWeight(1)).build();
+        t.addSegments(TokenSegment.newBuilder()
+                        .setStart(0)
+                        .setEnd(prompt.length)
+                        .setMessageIndex(0))
+                .addSegments(gen);
+        return ScoredTrajectory.newBuilder()
+                .setTrajectory(t)
+                .setReward(reward)
+                .addComponents(RewardComponent.newBuilder()
+                        .setName("target_tokens")
+                        .setValue(reward)
+                        .setWeight(1))
+                .build();
     }
 
     static long awaitVersion(WeightsGrpc.WeightsBlockingStub weights, long atLeast) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline) {
             try {
-                long v = weights.withDeadlineAfter(5, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance()).getVersion();
+                long v = weights.withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .latest(LatestRequest.getDefaultInstance())
+                        .getVersion();
                 if (v >= atLeast) {
                     return v;
                 }
@@ -159,7 +211,8 @@ class LearnerRewardIT {
     /** Fetches a version's tensors over gRPC, verified as inference verifies them, and swaps them into the local model. */
     static void load(DecoderModel policy, WeightsGrpc.WeightsBlockingStub weights, long version) {
         List<WeightsChunk> chunks = new ArrayList<>();
-        weights.withDeadlineAfter(60, TimeUnit.SECONDS).fetch(FetchWeightsRequest.newBuilder().setVersion(version).build())
+        weights.withDeadlineAfter(60, TimeUnit.SECONDS)
+                .fetch(FetchWeightsRequest.newBuilder().setVersion(version).build())
                 .forEachRemaining(chunks::add);
         dev.katmesh.proto.v1.PolicyVersion announced = chunks.get(0).getHeader().getVersion();
         Map<String, SafeTensors.Tensor> tensors = new HashMap<>();

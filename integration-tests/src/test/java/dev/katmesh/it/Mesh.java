@@ -37,7 +37,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 final class Mesh implements AutoCloseable {
 
-    static final Path HOME = Path.of(System.getProperty("katmesh.home", "..")).toAbsolutePath().normalize();
+    static final Path HOME =
+            Path.of(System.getProperty("katmesh.home", "..")).toAbsolutePath().normalize();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     final Path dataDir;
@@ -69,9 +70,29 @@ final class Mesh implements AutoCloseable {
     static Path tinyModel(String name, int seed) throws IOException, InterruptedException {
         Path model = HOME.resolve("integration-tests/target/models").resolve(name);
         deleteRecursively(model);
-        at(model, Map.of()).katmeshNoDataDir(Duration.ofMinutes(2), "policy", "init", "--out", model.toString(),
-                "--tokenizer", PolicyCliIT.FIXTURE.toString(), "--hidden", "32", "--intermediate", "64", "--layers", "2",
-                "--heads", "4", "--kv-heads", "2", "--head-dim", "8", "--seed", Integer.toString(seed));
+        at(model, Map.of())
+                .katmeshNoDataDir(
+                        Duration.ofMinutes(2),
+                        "policy",
+                        "init",
+                        "--out",
+                        model.toString(),
+                        "--tokenizer",
+                        PolicyCliIT.FIXTURE.toString(),
+                        "--hidden",
+                        "32",
+                        "--intermediate",
+                        "64",
+                        "--layers",
+                        "2",
+                        "--heads",
+                        "4",
+                        "--kv-heads",
+                        "2",
+                        "--head-dim",
+                        "8",
+                        "--seed",
+                        Integer.toString(seed));
         return model;
     }
 
@@ -98,7 +119,8 @@ final class Mesh implements AutoCloseable {
         return run(timeout, List.of(args), false);
     }
 
-    private String run(Duration timeout, List<String> args, boolean mustSucceed) throws IOException, InterruptedException {
+    private String run(Duration timeout, List<String> args, boolean mustSucceed)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(HOME.resolve("katmesh").toString()));
         cmd.addAll(args);
         Path out = scratchFile("katmesh-cli", ".out");
@@ -147,27 +169,37 @@ final class Mesh implements AutoCloseable {
     }
 
     /** Polls a service's counter until it reaches {@code expected}; returns the time it took. */
-    static Duration awaitMetric(String httpBase, String name, String labelFilter, double expected, Duration timeout, String what)
+    static Duration awaitMetric(
+            String httpBase, String name, String labelFilter, double expected, Duration timeout, String what)
             throws InterruptedException {
-        return awaitAtLeast(() -> {
-            try {
-                return metric(httpBase, name, labelFilter);
-            } catch (Exception e) {
-                return Double.NaN;
-            }
-        }, expected, timeout, what);
+        return awaitAtLeast(
+                () -> {
+                    try {
+                        return metric(httpBase, name, labelFilter);
+                    } catch (Exception e) {
+                        return Double.NaN;
+                    }
+                },
+                expected,
+                timeout,
+                what);
     }
 
     /** SIGKILLs a service of this mesh and waits until it is gone; returns its pid. */
     long sigkill(String service) throws IOException, InterruptedException {
         long pid = status().path("services").path(service).path("pid").asLong();
         ProcessHandle.of(pid).orElseThrow().destroyForcibly();
-        awaitAtLeast(() -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0), 1, Duration.ofSeconds(10), service + " dies");
+        awaitAtLeast(
+                () -> ProcessHandle.of(pid).map(h -> h.isAlive() ? 0.0 : 1.0).orElse(1.0),
+                1,
+                Duration.ofSeconds(10),
+                service + " dies");
         return pid;
     }
 
     /** Polls until the value reaches {@code expected}; returns the time it took. */
-    static Duration awaitAtLeast(DoubleSupplier value, double expected, Duration timeout, String what) throws InterruptedException {
+    static Duration awaitAtLeast(DoubleSupplier value, double expected, Duration timeout, String what)
+            throws InterruptedException {
         long start = System.nanoTime();
         double last = Double.NaN;
         while (System.nanoTime() - start < timeout.toNanos()) {
@@ -182,9 +214,10 @@ final class Mesh implements AutoCloseable {
     }
 
     /** Publishes a file as one record with the real kcat binary. */
-    void kcat(String topic, String key, Map<String, String> headers, Path file) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("kcat", "-P", "-b", bootstrap(), "-t", topic,
-                "-X", "message.max.bytes=16777216"));
+    void kcat(String topic, String key, Map<String, String> headers, Path file)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(
+                List.of("kcat", "-P", "-b", bootstrap(), "-t", topic, "-X", "message.max.bytes=16777216"));
         if (key != null) {
             cmd.addAll(List.of("-k", key));
         }
@@ -203,8 +236,11 @@ final class Mesh implements AutoCloseable {
     /** The learner's Weights stub over {@code channel}, presenting inference's credential as inference does. */
     dev.katmesh.proto.v1.WeightsGrpc.WeightsBlockingStub weights(io.grpc.Channel channel) throws IOException {
         io.grpc.Metadata md = new io.grpc.Metadata();
-        md.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + weightsToken());
-        return dev.katmesh.proto.v1.WeightsGrpc.newBlockingStub(channel).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+        md.put(
+                io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                "Bearer " + weightsToken());
+        return dev.katmesh.proto.v1.WeightsGrpc.newBlockingStub(channel)
+                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
     }
 
     /**
@@ -229,8 +265,10 @@ final class Mesh implements AutoCloseable {
         if (password != null) {
             p.put("security.protocol", "SASL_PLAINTEXT");
             p.put("sasl.mechanism", "SCRAM-SHA-512");
-            p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user
-                    + "\" password=\"" + password + "\";");
+            p.put(
+                    "sasl.jaas.config",
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user
+                            + "\" password=\"" + password + "\";");
         }
         return p;
     }
@@ -255,7 +293,8 @@ final class Mesh implements AutoCloseable {
      * Reads a topic from the beginning until {@code count} records arrived, or until the timeout passed
      * (or, with count = MAX_VALUE, until a poll finds nothing new after the end was reached).
      */
-    List<ConsumerRecord<String, byte[]>> readAll(String topic, int count, Duration timeout) throws IOException, InterruptedException {
+    List<ConsumerRecord<String, byte[]>> readAll(String topic, int count, Duration timeout)
+            throws IOException, InterruptedException {
         Properties p = kafkaProperties("katmesh-admin");
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-reader-" + System.nanoTime());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -269,8 +308,12 @@ final class Mesh implements AutoCloseable {
             while (records.size() < count && System.nanoTime() < deadline) {
                 var batch = consumer.poll(Duration.ofMillis(500));
                 batch.forEach(records::add);
-                if (count == Integer.MAX_VALUE && batch.isEmpty() && !consumer.assignment().isEmpty()
-                        && consumer.assignment().stream().allMatch(tp -> consumer.position(tp) >= consumer.endOffsets(List.of(tp)).get(tp))) {
+                if (count == Integer.MAX_VALUE
+                        && batch.isEmpty()
+                        && !consumer.assignment().isEmpty()
+                        && consumer.assignment().stream()
+                                .allMatch(tp -> consumer.position(tp)
+                                        >= consumer.endOffsets(List.of(tp)).get(tp))) {
                     break;
                 }
             }

@@ -43,12 +43,16 @@ class OverloadIT {
 
     @Test
     void fourTimesTheCapacityIsRefusedCleanlyAndEverythingRecovers() throws Exception {
-        String opts = String.join(" ", "-Dkatmesh.inference.model-dir=" + MODEL, "-Dkatmesh.inference.max-running=4",
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.inference.model-dir=" + MODEL,
+                "-Dkatmesh.inference.max-running=4",
                 "-Dkatmesh.inference.max-queued=4");
         ObjectNode report = JSON.createObjectNode();
         try (Mesh mesh = Mesh.up("overload", Map.of("KATMESH_INFERENCE_OPTS", opts, "KATMESH_API_KEY", KEY))) {
             String url = mesh.http("inference") + "/v1/chat/completions";
-            long pid = mesh.status().path("services").path("inference").path("pid").asLong();
+            long pid =
+                    mesh.status().path("services").path("inference").path("pid").asLong();
             load(url, 4, Duration.ofSeconds(10), pid); // warm-up (JIT, allocator)
             Load atCapacity = load(url, 4, Duration.ofSeconds(20), pid);
             Load overload = load(url, 32, Duration.ofSeconds(60), pid);
@@ -59,18 +63,27 @@ class OverloadIT {
 
             assertEquals(0, atCapacity.other(), "at capacity nothing fails: " + atCapacity.statuses());
             assertEquals(0, atCapacity.refused(), "4 clients fit the 4 running slots: " + atCapacity.statuses());
-            assertTrue(overload.refused() > 0, "beyond 4 running + 4 queued, requests are refused: " + overload.statuses());
+            assertTrue(
+                    overload.refused() > 0,
+                    "beyond 4 running + 4 queued, requests are refused: " + overload.statuses());
             assertEquals(0, overload.other(), "only 200 or 429 under overload: " + overload.statuses());
             assertTrue(overload.ok() > 0, "accepted requests are still served: " + overload.statuses());
             // An accepted request waits behind at most one queue's worth of work: about twice a request at capacity.
-            assertTrue(overload.p99Ms() <= 4 * atCapacity.p99Ms() + 200,
-                    "accepted latency stays bounded: p99 " + overload.p99Ms() + " ms vs " + atCapacity.p99Ms() + " ms at capacity");
-            assertTrue(overload.refusedP99Ms() < 1000, "a refusal is immediate: p99 " + overload.refusedP99Ms() + " ms");
-            assertTrue(overload.maxRssMb() <= atCapacity.maxRssMb() * 1.25 + 128,
-                    "memory stays bounded: " + overload.maxRssMb() + " MB under overload vs " + atCapacity.maxRssMb() + " MB at capacity");
+            assertTrue(
+                    overload.p99Ms() <= 4 * atCapacity.p99Ms() + 200,
+                    "accepted latency stays bounded: p99 " + overload.p99Ms() + " ms vs " + atCapacity.p99Ms()
+                            + " ms at capacity");
+            assertTrue(
+                    overload.refusedP99Ms() < 1000, "a refusal is immediate: p99 " + overload.refusedP99Ms() + " ms");
+            assertTrue(
+                    overload.maxRssMb() <= atCapacity.maxRssMb() * 1.25 + 128,
+                    "memory stays bounded: " + overload.maxRssMb() + " MB under overload vs " + atCapacity.maxRssMb()
+                            + " MB at capacity");
             assertEquals(0, after.other() + after.refused(), "everything recovers: " + after.statuses());
-            assertTrue(after.p50Ms() <= 2 * atCapacity.p50Ms() + 100, "after the overload a request is served as fast as before: "
-                    + after.p50Ms() + " ms vs " + atCapacity.p50Ms() + " ms");
+            assertTrue(
+                    after.p50Ms() <= 2 * atCapacity.p50Ms() + 100,
+                    "after the overload a request is served as fast as before: " + after.p50Ms() + " ms vs "
+                            + atCapacity.p50Ms() + " ms");
 
             // Consumer lag: a burst of 2000 trajectories at once drains through the reward to the learner.
             String reward = mesh.http("reward");
@@ -82,30 +95,50 @@ class OverloadIT {
             try (KafkaProducer<String, byte[]> producer = mesh.producer()) {
                 for (int i = 0; i < burst; i++) {
                     String json = ("{\"trajectory_id\":\"burst-%d\",\"group_id\":\"burst-g%d\",\"source\":\"deployed\","
-                            + "\"messages\":[{\"role\":\"user\",\"content\":\"n%d\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}").formatted(i, i / 8, i);
-                    ProducerRecord<String, byte[]> r = new ProducerRecord<>("katmesh.trajectories.raw", "burst-g" + (i / 8), json.getBytes(StandardCharsets.UTF_8));
+                                    + "\"messages\":[{\"role\":\"user\",\"content\":\"n%d\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}")
+                            .formatted(i, i / 8, i);
+                    ProducerRecord<String, byte[]> r = new ProducerRecord<>(
+                            "katmesh.trajectories.raw", "burst-g" + (i / 8), json.getBytes(StandardCharsets.UTF_8));
                     r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
                     producer.send(r);
                 }
                 producer.flush();
             }
             double produceS = (System.nanoTime() - t0) / 1e9;
-            Duration scored = Mesh.awaitMetric(reward, "katmesh_reward_scored_total", null, scoredBefore + burst, Duration.ofMinutes(3),
+            Duration scored = Mesh.awaitMetric(
+                    reward,
+                    "katmesh_reward_scored_total",
+                    null,
+                    scoredBefore + burst,
+                    Duration.ofMinutes(3),
                     "the reward drains the burst");
-            Duration received = Mesh.awaitMetric(learner, "katmesh_learner_trajectories_received_total", null, receivedBefore + burst,
-                    Duration.ofMinutes(3), "the learner drains the burst");
+            Duration received = Mesh.awaitMetric(
+                    learner,
+                    "katmesh_learner_trajectories_received_total",
+                    null,
+                    receivedBefore + burst,
+                    Duration.ofMinutes(3),
+                    "the learner drains the burst");
             ObjectNode lag = report.putObject("lag_burst");
             lag.put("records", burst);
             lag.put("produce_s", Math.round(produceS * 10) / 10.0);
             lag.put("reward_drained_s", Math.round((produceS + scored.toMillis() / 1e3) * 10) / 10.0);
-            lag.put("learner_drained_s", Math.round((produceS + scored.toMillis() / 1e3 + received.toMillis() / 1e3) * 10) / 10.0);
+            lag.put(
+                    "learner_drained_s",
+                    Math.round((produceS + scored.toMillis() / 1e3 + received.toMillis() / 1e3) * 10) / 10.0);
         }
         System.out.println("overload: " + report.toPrettyString());
         Files.writeString(Mesh.HOME.resolve("integration-tests/target/overload.json"), report.toPrettyString());
     }
 
     /** What a load phase saw: status counts, latencies by outcome, and the inference process's peak memory. */
-    record Load(int clients, double seconds, Map<Integer, Long> statuses, List<Long> okMs, List<Long> refusedMs, long maxRssMb) {
+    record Load(
+            int clients,
+            double seconds,
+            Map<Integer, Long> statuses,
+            List<Long> okMs,
+            List<Long> refusedMs,
+            long maxRssMb) {
         long ok() {
             return statuses.getOrDefault(200, 0L);
         }
@@ -115,7 +148,10 @@ class OverloadIT {
         }
 
         long other() {
-            return statuses.entrySet().stream().filter(e -> e.getKey() != 200 && e.getKey() != 429).mapToLong(Map.Entry::getValue).sum();
+            return statuses.entrySet().stream()
+                    .filter(e -> e.getKey() != 200 && e.getKey() != 429)
+                    .mapToLong(Map.Entry::getValue)
+                    .sum();
         }
 
         long p50Ms() {
@@ -157,7 +193,10 @@ class OverloadIT {
 
     /** {@code clients} closed-loop clients calling the chat API for {@code length}; samples the process's RSS each 200 ms. */
     private static Load load(String url, int clients, Duration length, long pid) throws Exception {
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build(); // as the OpenAI SDKs speak
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build(); // as the OpenAI SDKs speak
         Map<Integer, Long> statuses = new ConcurrentHashMap<>();
         List<Long> okMs = Collections.synchronizedList(new ArrayList<>());
         List<Long> refusedMs = Collections.synchronizedList(new ArrayList<>());
@@ -170,13 +209,20 @@ class OverloadIT {
             pool.submit(() -> {
                 for (int i = 0; !stop.get(); i++) {
                     String body = ("{\"model\":\"qwen3-tiny\",\"max_tokens\":24,\"temperature\":0,"
-                            + "\"messages\":[{\"role\":\"user\",\"content\":\"client %d request %d\"}]}").formatted(client, i);
+                                    + "\"messages\":[{\"role\":\"user\",\"content\":\"client %d request %d\"}]}")
+                            .formatted(client, i);
                     long t0 = System.nanoTime();
                     int status;
                     try {
-                        status = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
-                                .header("authorization", "Bearer " + KEY).header("content-type", "application/json")
-                                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+                        status = http.send(
+                                        HttpRequest.newBuilder(URI.create(url))
+                                                .timeout(Duration.ofSeconds(60))
+                                                .header("authorization", "Bearer " + KEY)
+                                                .header("content-type", "application/json")
+                                                .POST(HttpRequest.BodyPublishers.ofString(body))
+                                                .build(),
+                                        HttpResponse.BodyHandlers.ofString())
+                                .statusCode();
                     } catch (Exception e) {
                         status = -1; // a connection error or timeout counts as a failure
                     }
@@ -204,7 +250,13 @@ class OverloadIT {
         pool.shutdown();
         assertTrue(pool.awaitTermination(90, TimeUnit.SECONDS), "the clients finish");
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Load(clients, Math.round(seconds * 10) / 10.0, Map.copyOf(statuses), List.copyOf(okMs), List.copyOf(refusedMs), maxRss.get());
+        return new Load(
+                clients,
+                Math.round(seconds * 10) / 10.0,
+                Map.copyOf(statuses),
+                List.copyOf(okMs),
+                List.copyOf(refusedMs),
+                maxRss.get());
     }
 
     private static long rssMb(long pid) {

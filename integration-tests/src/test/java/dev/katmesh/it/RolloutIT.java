@@ -26,18 +26,46 @@ class RolloutIT {
     @Test
     void tasksBecomeGroupsOfEpisodesWithTreeBranches() throws Exception {
         Path model = Mesh.tinyModel("rollout-it", 4);
-        String rollout = String.join(" ", "-Dkatmesh.rollout.group-size=2", "-Dkatmesh.rollout.max-turns=2",
-                "-Dkatmesh.rollout.max-new-tokens=40", "-Dkatmesh.rollout.tree.branch-turns=1", "-Dkatmesh.rollout.tree.branch-factor=2",
+        String rollout = String.join(
+                " ",
+                "-Dkatmesh.rollout.group-size=2",
+                "-Dkatmesh.rollout.max-turns=2",
+                "-Dkatmesh.rollout.max-new-tokens=40",
+                "-Dkatmesh.rollout.tree.branch-turns=1",
+                "-Dkatmesh.rollout.tree.branch-factor=2",
                 "-Dkatmesh.rollout.splits=train,heldout");
-        try (Mesh mesh = Mesh.up("rollout", Map.of("KATMESH_ROLLOUT_OPTS", rollout, "KATMESH_INFERENCE_OPTS", "-Dkatmesh.inference.model-dir=" + model))) {
+        try (Mesh mesh = Mesh.up(
+                "rollout",
+                Map.of(
+                        "KATMESH_ROLLOUT_OPTS",
+                        rollout,
+                        "KATMESH_INFERENCE_OPTS",
+                        "-Dkatmesh.inference.model-dir=" + model))) {
             Path out = Mesh.HOME.resolve("integration-tests/target/rollout-tasks");
-            mesh.katmesh(Duration.ofMinutes(2), "tasks", "generate", "--count", "2", "--seed", "3", "--out", out.toString(),
-                    "--no-teacher", "--publish");
+            mesh.katmesh(
+                    Duration.ofMinutes(2),
+                    "tasks",
+                    "generate",
+                    "--count",
+                    "2",
+                    "--seed",
+                    "3",
+                    "--out",
+                    out.toString(),
+                    "--no-teacher",
+                    "--publish");
             // 2 tasks x 2 episodes, each branching once at turn 1: 8 trajectories.
             String http = mesh.http("rollout");
-            Mesh.awaitMetric(http, "katmesh_rollout_trajectories_published_total", null, 8, Duration.ofMinutes(4), "8 trajectories published");
+            Mesh.awaitMetric(
+                    http,
+                    "katmesh_rollout_trajectories_published_total",
+                    null,
+                    8,
+                    Duration.ofMinutes(4),
+                    "8 trajectories published");
             Map<String, Trajectory> byId = new HashMap<>();
-            for (ConsumerRecord<String, byte[]> r : mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
+            for (ConsumerRecord<String, byte[]> r :
+                    mesh.readAll("katmesh.trajectories.rollout", Integer.MAX_VALUE, Duration.ofSeconds(30))) {
                 Trajectory t = Trajectory.parseFrom(r.value());
                 byId.put(t.getTrajectoryId(), t);
                 assertEquals(t.getGroupId(), r.key(), "keyed by group");
@@ -49,7 +77,9 @@ class RolloutIT {
                 groups.computeIfAbsent(t.getGroupId(), g -> new ArrayList<>()).add(t);
                 assertEquals(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT, t.getSource());
                 assertTrue(!t.getTaskId().isEmpty() && t.getGroupId().startsWith(t.getTaskId()), t.getGroupId());
-                assertTrue(Set.of("max_turns", "submitted", "max_tokens").contains(t.getMetadataOrThrow("end_reason")), t.getMetadataMap().toString());
+                assertTrue(
+                        Set.of("max_turns", "submitted", "max_tokens").contains(t.getMetadataOrThrow("end_reason")),
+                        t.getMetadataMap().toString());
                 int at = 0;
                 int generated = 0;
                 for (TokenSegment s : t.getSegmentsList()) {
@@ -68,7 +98,9 @@ class RolloutIT {
                     Trajectory parent = byId.get(t.getTree().getParentTrajectoryId());
                     assertTrue(parent != null, "the parent of " + t.getTrajectoryId() + " is published too");
                     int k = t.getTree().getBranchTokenIndex();
-                    assertEquals(parent.getTokenIdsList().subList(0, k), t.getTokenIdsList().subList(0, k),
+                    assertEquals(
+                            parent.getTokenIdsList().subList(0, k),
+                            t.getTokenIdsList().subList(0, k),
                             "a branch shares its parent's tokens up to the branch point");
                     assertEquals(parent.getGroupId(), t.getGroupId(), "branches stay in their group");
                 }
@@ -76,7 +108,8 @@ class RolloutIT {
             assertEquals(2, groups.size(), "one group per task: " + groups.keySet());
             assertEquals(4, branches, "every episode branched once at turn 1");
             // The reward service scores every one of them (tests of their task in the sandbox).
-            Mesh.awaitMetric(mesh.http("reward"), "katmesh_reward_scored_total", null, 8, Duration.ofMinutes(3), "all 8 scored");
+            Mesh.awaitMetric(
+                    mesh.http("reward"), "katmesh_reward_scored_total", null, 8, Duration.ofMinutes(3), "all 8 scored");
             assertEquals(0.0, Mesh.metric(mesh.http("reward"), "katmesh_reward_rejected_total", null), "none rejected");
         }
     }

@@ -88,16 +88,23 @@ class SecureMeshIT {
         Path secrets = mesh.dataDir.resolve("secrets");
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secrets)));
         for (String f : List.of("kafka-users.properties", "agent.properties", "agent.json", "weights-token")) {
-            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secrets.resolve(f))), f);
+            assertEquals(
+                    "rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(secrets.resolve(f))), f);
         }
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mesh.dataDir.resolve("kafka/server.properties"))),
+        assertEquals(
+                "rw-------",
+                PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(mesh.dataDir.resolve("kafka/server.properties"))),
                 "the broker's config holds its password");
         Properties agent = new Properties();
-        try (var in = Files.newBufferedReader(Path.of(security.path("agent_config").asText()))) {
+        try (var in =
+                Files.newBufferedReader(Path.of(security.path("agent_config").asText()))) {
             agent.load(in);
         }
         assertEquals(mesh.bootstrap(), agent.getProperty("bootstrap.servers"));
-        assertTrue(agent.getProperty("sasl.jaas.config").contains("username=\"katmesh-agent\""), "agent.properties is a ready Java client config");
+        assertTrue(
+                agent.getProperty("sasl.jaas.config").contains("username=\"katmesh-agent\""),
+                "agent.properties is a ready Java client config");
     }
 
     @Test
@@ -114,11 +121,20 @@ class SecureMeshIT {
         JsonNode sent = agent("produce", RAW, "group-secure", file.toString());
         assertTrue(sent.path("ok").asBoolean(), "the agent user may write katmesh.trajectories.raw: " + sent);
 
-        Mesh.awaitMetric(learner, FirstFlowIT.COUNTER, null, before + 1, Duration.ofSeconds(60),
+        Mesh.awaitMetric(
+                learner,
+                FirstFlowIT.COUNTER,
+                null,
+                before + 1,
+                Duration.ofSeconds(60),
                 "reward (its own user) scores it and the learner (its own user) receives it");
         ScoredTrajectory scored = scored("secure-1");
-        assertEquals(3, scored.getIgnoredAgentFields(), "reward, advantages and error_mask sent by the agent are counted and dropped");
-        assertNotEquals(1.0, scored.getReward(), 1e-9, "the claimed reward is not the reward: " + scored.getComponentsList());
+        assertEquals(
+                3,
+                scored.getIgnoredAgentFields(),
+                "reward, advantages and error_mask sent by the agent are counted and dropped");
+        assertNotEquals(
+                1.0, scored.getReward(), 1e-9, "the claimed reward is not the reward: " + scored.getComponentsList());
         assertFalse(scored.getComponentsList().isEmpty(), "the reward service computed its own components");
 
         String audit = mesh.katmesh(Duration.ofMinutes(3), "audit", "--json");
@@ -131,20 +147,30 @@ class SecureMeshIT {
     void anAgentMayWriteNoOtherTopic() throws Exception {
         Path file = Mesh.scratchFile("forged", ".json");
         Files.writeString(file, "{\"trajectory_id\":\"forged-1\",\"reward\":1.0}");
-        // katmesh.trajectories.rollout among them: a record's source is the topic it is on, so an agent cannot pass as rollout.
-        for (String topic : List.of(SCORED, "katmesh.tasks", "katmesh.policy.versions", "katmesh.trajectories.dlq", "katmesh.trajectories.rollout")) {
+        // katmesh.trajectories.rollout among them: a record's source is the topic it is on, so an agent cannot pass as
+        // rollout.
+        for (String topic : List.of(
+                SCORED,
+                "katmesh.tasks",
+                "katmesh.policy.versions",
+                "katmesh.trajectories.dlq",
+                "katmesh.trajectories.rollout")) {
             JsonNode r = agent("produce", topic, "g", file.toString());
             assertFalse(r.path("ok").asBoolean(), "the agent wrote " + topic + ": " + r);
             assertEquals("TOPIC_AUTHORIZATION_FAILED", r.path("type").asText(), topic + ": " + r);
         }
         // The same refusal for Kafka's Java client with the agent's settings file.
         try (KafkaProducer<String, byte[]> p = producer(agentProperties())) {
-            ExecutionException e = assertThrows(ExecutionException.class,
-                    () -> p.send(new ProducerRecord<>(SCORED, "g", "{}".getBytes(StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS));
+            ExecutionException e = assertThrows(
+                    ExecutionException.class,
+                    () -> p.send(new ProducerRecord<>(SCORED, "g", "{}".getBytes(StandardCharsets.UTF_8)))
+                            .get(30, TimeUnit.SECONDS));
             assertInstanceOf(AuthorizationException.class, e.getCause(), e.toString());
         }
         for (ConsumerRecord<String, byte[]> r : mesh.readAll(SCORED, Integer.MAX_VALUE, Duration.ofSeconds(5))) {
-            assertFalse(new String(r.value(), StandardCharsets.ISO_8859_1).contains("forged-1"), "nothing forged reached the scored topic");
+            assertFalse(
+                    new String(r.value(), StandardCharsets.ISO_8859_1).contains("forged-1"),
+                    "nothing forged reached the scored topic");
         }
     }
 
@@ -153,9 +179,13 @@ class SecureMeshIT {
         Properties p = agentProperties();
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "agent-reader");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             c.subscribe(List.of(RAW));
-            assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), "joining a group and reading raw");
+            assertThrows(
+                    AuthorizationException.class,
+                    () -> pollFor(c, Duration.ofSeconds(30)),
+                    "joining a group and reading raw");
         }
         p.remove(ConsumerConfig.GROUP_ID_CONFIG);
         assertCannotReadWithoutGroup(p, RAW, "reading raw without a group");
@@ -163,19 +193,30 @@ class SecureMeshIT {
 
     @Test
     void wrongOrMissingCredentialsGetNowhere() throws Exception {
-        JsonNode r = agentWithPassword("not-the-password", "produce", RAW, "g", NODE.resolve("package.json").toString());
+        JsonNode r = agentWithPassword(
+                "not-the-password",
+                "produce",
+                RAW,
+                "g",
+                NODE.resolve("package.json").toString());
         assertEquals("KafkaJSSASLAuthenticationError", r.path("error").asText(), r.toString());
 
         Properties wrong = mesh.kafkaProperties("katmesh-agent", "not-the-password");
         try (KafkaProducer<String, byte[]> p = producer(wrong)) {
-            Exception e = assertThrows(Exception.class, () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS));
-            assertTrue(e instanceof AuthenticationException || e.getCause() instanceof AuthenticationException, e.toString());
+            Exception e = assertThrows(
+                    Exception.class,
+                    () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS));
+            assertTrue(
+                    e instanceof AuthenticationException || e.getCause() instanceof AuthenticationException,
+                    e.toString());
         }
         // No SASL at all: the broker only speaks SASL, so a plaintext client never gets metadata.
         Properties none = mesh.kafkaProperties("katmesh-agent", null);
         none.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "5000");
         try (KafkaProducer<String, byte[]> p = producer(none)) {
-            Exception e = assertThrows(Exception.class, () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS));
+            Exception e = assertThrows(
+                    Exception.class,
+                    () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS));
             assertTrue(e instanceof TimeoutException || e.getCause() instanceof TimeoutException, e.toString());
         }
     }
@@ -185,8 +226,11 @@ class SecureMeshIT {
         // inference captures sessions into raw, but must not forge scored records or announce versions
         for (String topic : List.of(SCORED, "katmesh.policy.versions")) {
             try (KafkaProducer<String, byte[]> p = producer(mesh.kafkaProperties("katmesh-inference"))) {
-                ExecutionException e = assertThrows(ExecutionException.class,
-                        () -> p.send(new ProducerRecord<>(topic, "g", new byte[1])).get(30, TimeUnit.SECONDS), "inference writes " + topic);
+                ExecutionException e = assertThrows(
+                        ExecutionException.class,
+                        () -> p.send(new ProducerRecord<>(topic, "g", new byte[1]))
+                                .get(30, TimeUnit.SECONDS),
+                        "inference writes " + topic);
                 assertInstanceOf(AuthorizationException.class, e.getCause(), e.toString());
             }
         }
@@ -196,18 +240,34 @@ class SecureMeshIT {
 
     @Test
     void onlyInferencesCredentialFetchesWeights() throws Exception {
-        ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status().path("services").path("learner").path("grpc").asText())
-                .usePlaintext().build();
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status()
+                        .path("services")
+                        .path("learner")
+                        .path("grpc")
+                        .asText())
+                .usePlaintext()
+                .build();
         try {
-            WeightsGrpc.WeightsBlockingStub bare = WeightsGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
-            assertEquals(Status.Code.UNAUTHENTICATED, code(() -> bare.latest(LatestRequest.getDefaultInstance())), "no credential");
+            WeightsGrpc.WeightsBlockingStub bare =
+                    WeightsGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+            assertEquals(
+                    Status.Code.UNAUTHENTICATED,
+                    code(() -> bare.latest(LatestRequest.getDefaultInstance())),
+                    "no credential");
             String apiKey = Files.readString(mesh.dataDir.resolve("api-key")).trim();
-            assertEquals(Status.Code.UNAUTHENTICATED, code(() -> bearer(bare, apiKey).latest(LatestRequest.getDefaultInstance())),
+            assertEquals(
+                    Status.Code.UNAUTHENTICATED,
+                    code(() -> bearer(bare, apiKey).latest(LatestRequest.getDefaultInstance())),
                     "an agent's API key is not inference's credential");
             String wrong = mesh.weightsToken() + "x";
-            assertEquals(Status.Code.UNAUTHENTICATED, code(() -> bearer(bare, wrong).latest(LatestRequest.getDefaultInstance())), "a wrong token");
+            assertEquals(
+                    Status.Code.UNAUTHENTICATED,
+                    code(() -> bearer(bare, wrong).latest(LatestRequest.getDefaultInstance())),
+                    "a wrong token");
             WeightsGrpc.WeightsBlockingStub inference = mesh.weights(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
-            assertEquals(Status.Code.FAILED_PRECONDITION, code(() -> inference.latest(LatestRequest.getDefaultInstance())),
+            assertEquals(
+                    Status.Code.FAILED_PRECONDITION,
+                    code(() -> inference.latest(LatestRequest.getDefaultInstance())),
                     "inference's credential passes (this mesh's learner has no model yet)");
         } finally {
             channel.shutdownNow();
@@ -216,17 +276,29 @@ class SecureMeshIT {
 
     @Test
     void inferenceWantsItsApiKey() throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(mesh.http("inference") + "/v1/chat/completions"))
-                .header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(mesh.http("inference") + "/v1/chat/completions"))
+                                .header("content-type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
         assertEquals(401, r.statusCode(), r.body());
         assertTrue(r.body().contains("\"error\""), "an OpenAI error object: " + r.body());
-        ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status().path("services").path("inference").path("grpc").asText())
-                .usePlaintext().build();
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(mesh.status()
+                        .path("services")
+                        .path("inference")
+                        .path("grpc")
+                        .asText())
+                .usePlaintext()
+                .build();
         try {
-            assertEquals(Status.Code.UNAUTHENTICATED, code(() -> InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                    .modelInfo(ModelInfoRequest.getDefaultInstance())));
+            assertEquals(
+                    Status.Code.UNAUTHENTICATED,
+                    code(() -> InferenceGrpc.newBlockingStub(channel)
+                            .withDeadlineAfter(10, TimeUnit.SECONDS)
+                            .modelInfo(ModelInfoRequest.getDefaultInstance())));
         } finally {
             channel.shutdownNow();
         }
@@ -236,7 +308,11 @@ class SecureMeshIT {
 
     static Properties agentProperties() throws Exception {
         Properties p = new Properties();
-        try (var in = Files.newBufferedReader(Path.of(mesh.status().path("kafka").path("security").path("agent_config").asText()))) {
+        try (var in = Files.newBufferedReader(Path.of(mesh.status()
+                .path("kafka")
+                .path("security")
+                .path("agent_config")
+                .asText()))) {
             p.load(in);
         }
         return p;
@@ -253,7 +329,8 @@ class SecureMeshIT {
 
     /** Assigns partition 0 of {@code topic} (no consumer group) and expects the broker to refuse the read. */
     static void assertCannotReadWithoutGroup(Properties p, String topic, String what) {
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             c.assign(List.of(new TopicPartition(topic, 0)));
             c.seekToBeginning(c.assignment());
             assertThrows(AuthorizationException.class, () -> pollFor(c, Duration.ofSeconds(30)), what);
@@ -302,12 +379,21 @@ class SecureMeshIT {
 
     /** Runs the kafkajs agent (integration-tests/src/test/node/kafka-agent.mjs) with the launcher's agent.json. */
     static JsonNode agentWithPassword(String password, String... args) throws Exception {
-        assertTrue(Files.isDirectory(NODE.resolve("node_modules/kafkajs")),
+        assertTrue(
+                Files.isDirectory(NODE.resolve("node_modules/kafkajs")),
                 "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
-        List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve("kafka-agent.mjs").toString()));
+        List<String> cmd =
+                new ArrayList<>(List.of("node", NODE.resolve("kafka-agent.mjs").toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("KATMESH_KAFKA_AGENT", mesh.status().path("kafka").path("security").path("agent_json").asText());
+        pb.environment()
+                .put(
+                        "KATMESH_KAFKA_AGENT",
+                        mesh.status()
+                                .path("kafka")
+                                .path("security")
+                                .path("agent_json")
+                                .asText());
         if (password != null) {
             pb.environment().put("KATMESH_KAFKA_PASSWORD", password);
         }

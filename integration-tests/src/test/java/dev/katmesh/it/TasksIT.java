@@ -22,16 +22,32 @@ class TasksIT {
     void generatesPublishesAndTeaches() throws Exception {
         Path out = Mesh.HOME.resolve("integration-tests/target/tasks");
         try (Mesh mesh = Mesh.up("tasks", Map.of())) {
-            String summary = mesh.katmesh(Duration.ofMinutes(3), "tasks", "generate", "--count", "24", "--seed", "5",
-                    "--out", out.toString(), "--mistakes", "0.5", "--publish");
+            String summary = mesh.katmesh(
+                    Duration.ofMinutes(3),
+                    "tasks",
+                    "generate",
+                    "--count",
+                    "24",
+                    "--seed",
+                    "5",
+                    "--out",
+                    out.toString(),
+                    "--mistakes",
+                    "0.5",
+                    "--publish");
             assertTrue(summary.contains("\"published\":24"), summary);
             List<ConsumerRecord<String, byte[]>> records = mesh.readAll("katmesh.tasks", 24, Duration.ofSeconds(30));
             assertEquals(24, records.size());
             for (ConsumerRecord<String, byte[]> r : records) {
                 Task t = Task.parseFrom(r.value());
                 assertEquals(t.getTaskId(), r.key(), "tasks are keyed by id");
-                assertTrue(t.getReferencesCount() >= 2 && t.getTestSuitesCount() == 2, t.getTaskId() + ": visible tests and judged cases");
-                assertTrue(t.getTestSuitesList().stream().anyMatch(s -> s.getCasesCount() > 0 && !s.getCases(0).getExpected().isEmpty()),
+                assertTrue(
+                        t.getReferencesCount() >= 2 && t.getTestSuitesCount() == 2,
+                        t.getTaskId() + ": visible tests and judged cases");
+                assertTrue(
+                        t.getTestSuitesList().stream()
+                                .anyMatch(s -> s.getCasesCount() > 0
+                                        && !s.getCases(0).getExpected().isEmpty()),
                         t.getTaskId() + " carries its judged cases");
             }
         }
@@ -40,10 +56,14 @@ class TasksIT {
         assertEquals(train.size(), sft.size(), "one teacher trajectory per training task");
         int withMistake = 0;
         for (String line : sft) {
-            Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8)).trajectory();
+            Trajectory t =
+                    TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8)).trajectory();
             assertTrue(t.getOutcome().getSubmitted(), t.getTrajectoryId());
-            withMistake += t.getStepsList().stream().anyMatch(s -> !s.getErrorClass().isEmpty()) ? 1 : 0;
+            withMistake +=
+                    t.getStepsList().stream().anyMatch(s -> !s.getErrorClass().isEmpty()) ? 1 : 0;
         }
-        assertTrue(withMistake > 0 && withMistake < sft.size(), "some trajectories carry a recoverable mistake: " + withMistake);
+        assertTrue(
+                withMistake > 0 && withMistake < sft.size(),
+                "some trajectories carry a recoverable mistake: " + withMistake);
     }
 }

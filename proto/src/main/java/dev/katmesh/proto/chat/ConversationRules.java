@@ -41,7 +41,10 @@ public final class ConversationRules {
     }
 
     /** A missing field or a field with a bad value. */
-    public enum Problem { MISSING_FIELD, INVALID_VALUE }
+    public enum Problem {
+        MISSING_FIELD,
+        INVALID_VALUE
+    }
 
     /**
      * The first broken rule.
@@ -59,20 +62,32 @@ public final class ConversationRules {
             ChatMessage m = messages.get(i);
             String at = "messages[" + i + "]";
             if (!mode.roles().contains(m.getRole())) {
-                return violation(Problem.INVALID_VALUE, at + ".role",
-                        at + ".role '" + m.getRole() + "' is not one of " + String.join(", ", mode.roles().stream().sorted().toList()));
+                return violation(
+                        Problem.INVALID_VALUE,
+                        at + ".role",
+                        at + ".role '" + m.getRole() + "' is not one of "
+                                + String.join(
+                                        ", ", mode.roles().stream().sorted().toList()));
             }
             for (ToolCall c : m.getToolCallsList()) {
                 if (c.getId().isBlank() || c.getName().isBlank()) {
-                    return violation(Problem.MISSING_FIELD, at + ".tool_calls", at + " has a tool call without id or function name");
+                    return violation(
+                            Problem.MISSING_FIELD,
+                            at + ".tool_calls",
+                            at + " has a tool call without id or function name");
                 }
                 if (!calls.add(c.getId())) {
-                    return violation(Problem.INVALID_VALUE, at + ".tool_calls", "tool call id '" + c.getId() + "' is used twice");
+                    return violation(
+                            Problem.INVALID_VALUE,
+                            at + ".tool_calls",
+                            "tool call id '" + c.getId() + "' is used twice");
                 }
             }
             boolean named = !m.getToolCallId().isEmpty();
             if (m.getRole().equals("tool") && (named || mode == Mode.REQUEST) && !calls.contains(m.getToolCallId())) {
-                return violation(Problem.INVALID_VALUE, at + ".tool_call_id",
+                return violation(
+                        Problem.INVALID_VALUE,
+                        at + ".tool_call_id",
                         at + " answers tool call '" + m.getToolCallId() + "', which no earlier assistant message made");
             }
         }
@@ -85,7 +100,10 @@ public final class ConversationRules {
             String at = "tools[" + i + "]";
             String type = tools.get(i).getType();
             if (!type.isEmpty() && !type.equals("function")) {
-                return violation(Problem.INVALID_VALUE, at + ".type", at + ".type '" + type + "' is not supported (only \"function\")");
+                return violation(
+                        Problem.INVALID_VALUE,
+                        at + ".type",
+                        at + ".type '" + type + "' is not supported (only \"function\")");
             }
             if (tools.get(i).getName().isBlank()) {
                 return violation(Problem.MISSING_FIELD, at + ".function.name", at + " has no function name");

@@ -50,8 +50,13 @@ public final class ChatMaps {
         if (m.getToolCallsCount() > 0) {
             List<Map<String, Object>> calls = new ArrayList<>();
             for (ToolCall c : m.getToolCallsList()) {
-                calls.add(ordered("id", c.getId(), "type", "function",
-                        "function", ordered("name", c.getName(), "arguments", parse(c.getArguments()))));
+                calls.add(ordered(
+                        "id",
+                        c.getId(),
+                        "type",
+                        "function",
+                        "function",
+                        ordered("name", c.getName(), "arguments", parse(c.getArguments()))));
             }
             out.put("tool_calls", calls);
         }

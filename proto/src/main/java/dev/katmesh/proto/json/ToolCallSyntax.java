@@ -77,7 +77,10 @@ public final class ToolCallSyntax {
     private static Call call(String body) {
         try {
             JsonNode n = JSON.readTree(body);
-            if (n == null || !n.isObject() || !n.path("name").isTextual() || n.get("name").textValue().isBlank()) {
+            if (n == null
+                    || !n.isObject()
+                    || !n.path("name").isTextual()
+                    || n.get("name").textValue().isBlank()) {
                 return null;
             }
             JsonNode args = n.get("arguments");
@@ -86,7 +89,9 @@ public final class ToolCallSyntax {
             }
             if (args.isTextual()) { // some models emit the arguments as a JSON string
                 JsonNode inner = JSON.readTree(args.textValue());
-                return inner != null && inner.isObject() ? new Call(n.get("name").textValue(), JSON.writeValueAsString(inner)) : null;
+                return inner != null && inner.isObject()
+                        ? new Call(n.get("name").textValue(), JSON.writeValueAsString(inner))
+                        : null;
             }
             return args.isObject() ? new Call(n.get("name").textValue(), JSON.writeValueAsString(args)) : null;
         } catch (Exception e) {

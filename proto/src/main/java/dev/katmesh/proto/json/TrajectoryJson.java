@@ -44,8 +44,18 @@ public final class TrajectoryJson {
 
     /** Fields an agent may send but katmesh never trusts: the reward service computes them. */
     static final Set<String> AGENT_FORBIDDEN_FIELDS = Set.of(
-            "reward", "rewards", "reward_components", "components", "advantage", "advantages",
-            "error_mask", "loss_mask", "masks", "weights", "placeholder", "scored_at_ms");
+            "reward",
+            "rewards",
+            "reward_components",
+            "components",
+            "advantage",
+            "advantages",
+            "error_mask",
+            "loss_mask",
+            "masks",
+            "weights",
+            "placeholder",
+            "scored_at_ms");
 
     private static final int MAX_NESTING = 64;
 
@@ -55,8 +65,10 @@ public final class TrajectoryJson {
             .build();
 
     static {
-        MAPPER.getFactory().setStreamReadConstraints(
-                StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING).build());
+        MAPPER.getFactory()
+                .setStreamReadConstraints(StreamReadConstraints.builder()
+                        .maxNestingDepth(MAX_NESTING)
+                        .build());
     }
 
     /** A parsed trajectory and the agent-set fields that were dropped (by JSON path). */
@@ -92,7 +104,10 @@ public final class TrajectoryJson {
     /** Parses an OpenAI {@code messages} array (a chat-completions request's), as strictly as a trajectory's. */
     public static List<ChatMessage> messages(JsonNode array, String path) throws TrajectoryJsonException {
         if (array == null || !array.isArray()) {
-            throw wrongType(path, "an array of messages", array == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : array);
+            throw wrongType(
+                    path,
+                    "an array of messages",
+                    array == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : array);
         }
         Reader r = new Reader();
         List<ChatMessage> out = new ArrayList<>();
@@ -300,7 +315,8 @@ public final class TrajectoryJson {
                     .setEnd(uint32(o, "end", path))
                     .setGenerated(bool(o, "generated", path))
                     .setPolicyVersion(uint64(o, "policy_version", path))
-                    .setMessageIndex(present(o, "message_index") ? int32(o.get("message_index"), path + ".message_index") : -1);
+                    .setMessageIndex(
+                            present(o, "message_index") ? int32(o.get("message_index"), path + ".message_index") : -1);
             ArrayNode lp = array(o, "logprobs", path);
             for (int i = 0; lp != null && i < lp.size(); i++) {
                 b.addLogprobs((float) number(lp.get(i), path + ".logprobs[" + i + "]"));
@@ -339,7 +355,8 @@ public final class TrajectoryJson {
             if (present(o, "feedback")) {
                 double f = number(o.get("feedback"), path + ".feedback");
                 if (f < -1 || f > 1) {
-                    throw new TrajectoryJsonException(Kind.INVALID_VALUE, path + ".feedback", "must lie in [-1, 1], got " + f);
+                    throw new TrajectoryJsonException(
+                            Kind.INVALID_VALUE, path + ".feedback", "must lie in [-1, 1], got " + f);
                 }
                 b.setFeedback(f);
             }
@@ -354,8 +371,11 @@ public final class TrajectoryJson {
             return switch (string(node, path)) {
                 case "deployed" -> TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED;
                 case "rollout" -> TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT;
-                default -> throw new TrajectoryJsonException(Kind.INVALID_VALUE, path,
-                        "expected \"deployed\" or \"rollout\", got \"" + node.textValue() + "\"");
+                default ->
+                    throw new TrajectoryJsonException(
+                            Kind.INVALID_VALUE,
+                            path,
+                            "expected \"deployed\" or \"rollout\", got \"" + node.textValue() + "\"");
             };
         }
 
@@ -367,8 +387,11 @@ public final class TrajectoryJson {
                 case "answer" -> SolutionKind.SOLUTION_KIND_ANSWER;
                 case "patch" -> SolutionKind.SOLUTION_KIND_PATCH;
                 case "file" -> SolutionKind.SOLUTION_KIND_FILE;
-                default -> throw new TrajectoryJsonException(Kind.INVALID_VALUE, path,
-                        "expected \"answer\", \"patch\" or \"file\", got \"" + node.textValue() + "\"");
+                default ->
+                    throw new TrajectoryJsonException(
+                            Kind.INVALID_VALUE,
+                            path,
+                            "expected \"answer\", \"patch\" or \"file\", got \"" + node.textValue() + "\"");
             };
         }
     }
@@ -445,7 +468,8 @@ public final class TrajectoryJson {
         }
         long v = n.longValue();
         if (v < min || v > max) {
-            throw new TrajectoryJsonException(Kind.INVALID_VALUE, path, "must lie in [" + min + ", " + max + "], got " + v);
+            throw new TrajectoryJsonException(
+                    Kind.INVALID_VALUE, path, "must lie in [" + min + ", " + max + "], got " + v);
         }
         return v;
     }
@@ -474,8 +498,8 @@ public final class TrajectoryJson {
     }
 
     private static TrajectoryJsonException wrongType(String path, String expected, JsonNode actual) {
-        return new TrajectoryJsonException(Kind.WRONG_TYPE, path,
-                "expected " + expected + ", got " + describe(actual.getNodeType()));
+        return new TrajectoryJsonException(
+                Kind.WRONG_TYPE, path, "expected " + expected + ", got " + describe(actual.getNodeType()));
     }
 
     private static String describe(JsonNodeType type) {
@@ -530,8 +554,11 @@ public final class TrajectoryJson {
             if (t.hasTree()) {
                 ObjectNode tree = o.putObject("tree");
                 tree.put("parent_trajectory_id", t.getTree().getParentTrajectoryId());
-                tree.put("branch_message_index", Integer.toUnsignedLong(t.getTree().getBranchMessageIndex()));
-                tree.put("branch_token_index", Integer.toUnsignedLong(t.getTree().getBranchTokenIndex()));
+                tree.put(
+                        "branch_message_index",
+                        Integer.toUnsignedLong(t.getTree().getBranchMessageIndex()));
+                tree.put(
+                        "branch_token_index", Integer.toUnsignedLong(t.getTree().getBranchTokenIndex()));
             }
             if (t.hasOutcome()) {
                 o.set("outcome", outcome(t.getOutcome()));
@@ -580,7 +607,9 @@ public final class TrajectoryJson {
         static JsonNode embedded(String json) {
             try {
                 JsonNode n = MAPPER.readTree(json);
-                if (n != null && (n.isObject() || n.isArray()) && MAPPER.writeValueAsString(n).equals(json)) {
+                if (n != null
+                        && (n.isObject() || n.isArray())
+                        && MAPPER.writeValueAsString(n).equals(json)) {
                     return n;
                 }
             } catch (JsonProcessingException e) {
@@ -625,7 +654,7 @@ public final class TrajectoryJson {
                 case SOLUTION_KIND_ANSWER -> o.put("kind", "answer");
                 case SOLUTION_KIND_PATCH -> o.put("kind", "patch");
                 case SOLUTION_KIND_FILE -> o.put("kind", "file");
-                default -> { }
+                default -> {}
             }
             putIfSet(o, "content", out.getContent());
             putIfSet(o, "path", out.getPath());

@@ -45,25 +45,31 @@ public final class WeightsStreamReader {
             WeightsChunk c = chunks.next();
             if (c.hasHeader()) {
                 if (c.getHeader().getVersion().getVersion() != version.getVersion()) {
-                    throw new BadWeightsException("asked for v" + version.getVersion() + ", got v" + c.getHeader().getVersion().getVersion());
+                    throw new BadWeightsException("asked for v" + version.getVersion() + ", got v"
+                            + c.getHeader().getVersion().getVersion());
                 }
             } else if (c.hasTensor()) {
                 TensorChunk t = c.getTensor();
                 if (t.getIndex() != expectIndex) {
-                    throw new BadWeightsException("chunk " + t.getIndex() + " arrived where " + expectIndex + " was expected");
+                    throw new BadWeightsException(
+                            "chunk " + t.getIndex() + " arrived where " + expectIndex + " was expected");
                 }
                 expectIndex++;
                 if (!t.getDtype().equals("F32")) {
-                    throw new BadWeightsException("tensor " + t.getName() + " has dtype " + t.getDtype() + ", F32 expected");
+                    throw new BadWeightsException(
+                            "tensor " + t.getName() + " has dtype " + t.getDtype() + ", F32 expected");
                 }
                 ByteArrayOutputStream b = bytes.computeIfAbsent(t.getName(), k -> new ByteArrayOutputStream());
                 if (t.getOffset() != b.size()) {
-                    throw new BadWeightsException("tensor " + t.getName() + ": chunk at offset " + t.getOffset() + ", expected " + b.size());
+                    throw new BadWeightsException(
+                            "tensor " + t.getName() + ": chunk at offset " + t.getOffset() + ", expected " + b.size());
                 }
                 byte[] data = t.getData().toByteArray();
                 md.update(data);
                 b.writeBytes(data);
-                shapes.put(t.getName(), t.getShapeList().stream().mapToLong(Long::longValue).toArray());
+                shapes.put(
+                        t.getName(),
+                        t.getShapeList().stream().mapToLong(Long::longValue).toArray());
             } else if (c.hasTrailer()) {
                 trailer = c.getTrailer().getSha256();
             }
@@ -73,7 +79,8 @@ public final class WeightsStreamReader {
             throw new BadWeightsException("the stream ended without its trailer");
         }
         if (!sha.equals(trailer) || !sha.equals(version.getSha256())) {
-            throw new BadWeightsException("sha256 mismatch: data " + sha + ", trailer " + trailer + ", announced " + version.getSha256());
+            throw new BadWeightsException(
+                    "sha256 mismatch: data " + sha + ", trailer " + trailer + ", announced " + version.getSha256());
         }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         bytes.forEach((name, b) -> {
@@ -83,10 +90,14 @@ public final class WeightsStreamReader {
                 n *= d;
             }
             if (n * 4 != b.size()) {
-                throw new BadWeightsException("tensor " + name + " has " + b.size() + " bytes for shape " + Arrays.toString(shape));
+                throw new BadWeightsException(
+                        "tensor " + name + " has " + b.size() + " bytes for shape " + Arrays.toString(shape));
             }
             float[] data = new float[(int) n];
-            ByteBuffer.wrap(b.toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
+            ByteBuffer.wrap(b.toByteArray())
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .asFloatBuffer()
+                    .get(data);
             tensors.put(name, new Tensor(shape, data));
         });
         return tensors;

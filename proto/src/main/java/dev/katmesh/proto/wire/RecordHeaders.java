@@ -9,6 +9,7 @@ public final class RecordHeaders {
 
     /** The value's encoding, on trajectory records: {@link #PROTOBUF}, or JSON when absent (agents publishing by hand). */
     public static final String CONTENT_TYPE = "content-type";
+
     public static final String PROTOBUF = "application/x-protobuf";
     /** The trajectory id, on raw, rollout, scored and dead-letter records (the audit follows it). */
     public static final String TRAJECTORY_ID = "katmesh-trajectory-id";
@@ -21,7 +22,8 @@ public final class RecordHeaders {
 
     /** The headers of a trajectory record (raw, rollout, scored): protobuf, and its id. */
     public static Headers trajectory(String trajectoryId) {
-        return new org.apache.kafka.common.header.internals.RecordHeaders().add(CONTENT_TYPE, utf8(PROTOBUF))
+        return new org.apache.kafka.common.header.internals.RecordHeaders()
+                .add(CONTENT_TYPE, utf8(PROTOBUF))
                 .add(TRAJECTORY_ID, utf8(trajectoryId));
     }
 

@@ -36,7 +36,8 @@ public final class Topics {
      * source field its producer wrote: deployed for any topic but the rollout topic.
      */
     public static TrajectorySource sourceOf(String topic) {
-        return topic == null ? TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED
+        return topic == null
+                ? TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED
                 : SOURCE_BY_TOPIC.getOrDefault(topic, TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED);
     }
 

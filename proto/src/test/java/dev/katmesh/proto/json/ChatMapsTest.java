@@ -14,12 +14,19 @@ class ChatMapsTest {
 
     @Test
     void keysKeepTheOpenAiOrder() {
-        Map<String, Object> tool = ChatMaps.tools(List.of(ToolSchema.newBuilder().setName("bash").setDescription("d")
-                .setParametersJson("{\"type\":\"object\"}").build())).get(0);
+        Map<String, Object> tool = ChatMaps.tools(List.of(ToolSchema.newBuilder()
+                        .setName("bash")
+                        .setDescription("d")
+                        .setParametersJson("{\"type\":\"object\"}")
+                        .build()))
+                .get(0);
         assertEquals(List.of("type", "function"), List.copyOf(tool.keySet()));
-        assertEquals(List.of("name", "description", "parameters"), List.copyOf(((Map<?, ?>) tool.get("function")).keySet()));
-        Map<String, Object> m = ChatMaps.message(ChatMessage.newBuilder().setRole("assistant")
-                .addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{\"command\":\"ls\"}")).build());
+        assertEquals(
+                List.of("name", "description", "parameters"), List.copyOf(((Map<?, ?>) tool.get("function")).keySet()));
+        Map<String, Object> m = ChatMaps.message(ChatMessage.newBuilder()
+                .setRole("assistant")
+                .addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{\"command\":\"ls\"}"))
+                .build());
         Map<?, ?> call = (Map<?, ?>) ((List<?>) m.get("tool_calls")).get(0);
         assertEquals(List.of("id", "type", "function"), List.copyOf(call.keySet()));
         assertEquals(List.of("name", "arguments"), List.copyOf(((Map<?, ?>) call.get("function")).keySet()));

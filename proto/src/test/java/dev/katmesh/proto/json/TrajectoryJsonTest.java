@@ -26,32 +26,77 @@ class TrajectoryJsonTest {
     /** A trajectory with every field of every message set to a non-default value. */
     static Trajectory full() {
         return Trajectory.newBuilder()
-                .setTrajectoryId("traj-1").setGroupId("group-1").setTaskId("task-1").setSessionId("sess-1")
-                .setAgentId("agent-1").setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
+                .setTrajectoryId("traj-1")
+                .setGroupId("group-1")
+                .setTaskId("task-1")
+                .setSessionId("sess-1")
+                .setAgentId("agent-1")
+                .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                 .addMessages(ChatMessage.newBuilder().setRole("system").setContent("You are a coding agent."))
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Fix the bug in ünïcode.py 🚀"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").setReasoningContent("Let me look.")
-                        .addToolCalls(ToolCall.newBuilder().setId("call_1").setType("function").setName("bash")
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .setReasoningContent("Let me look.")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("call_1")
+                                .setType("function")
+                                .setName("bash")
                                 .setArguments("{\"cmd\":\"cat a.py\"}")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("call_1").setName("bash")
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("call_1")
+                        .setName("bash")
                         .setContent("print('hi')\n"))
                 .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Done."))
-                .addTools(ToolSchema.newBuilder().setType("function").setName("bash").setDescription("Run a command")
+                .addTools(ToolSchema.newBuilder()
+                        .setType("function")
+                        .setName("bash")
+                        .setDescription("Run a command")
                         .setParametersJson("{\"type\":\"object\",\"properties\":{\"cmd\":{\"type\":\"string\"}}}"))
-                .addSteps(ToolStep.newBuilder().setMessageIndex(3).setToolCallId("call_1").setToolName("bash")
-                        .setArguments("{\"cmd\":\"cat a.py\"}").setOutput("print('hi')\n").setExitCode(-2)
-                        .setErrorClass("nonzero_exit").setDurationMs(42))
+                .addSteps(ToolStep.newBuilder()
+                        .setMessageIndex(3)
+                        .setToolCallId("call_1")
+                        .setToolName("bash")
+                        .setArguments("{\"cmd\":\"cat a.py\"}")
+                        .setOutput("print('hi')\n")
+                        .setExitCode(-2)
+                        .setErrorClass("nonzero_exit")
+                        .setDurationMs(42))
                 .addAllTokenIds(List.of(1, 2, 3, 151643, 0xFFFF_FFFF))
-                .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(3).setGenerated(false).setMessageIndex(1))
-                .addSegments(TokenSegment.newBuilder().setStart(3).setEnd(5).setGenerated(true).setPolicyVersion(7)
-                        .addLogprobs(-0.25f).addLogprobs(-1.5e-7f).setMessageIndex(2))
-                .setTree(TreeLink.newBuilder().setParentTrajectoryId("traj-0").setBranchMessageIndex(2).setBranchTokenIndex(3))
-                .setOutcome(Outcome.newBuilder().setSubmitted(true).setKind(SolutionKind.SOLUTION_KIND_PATCH)
-                        .setContent("--- a/a.py\n+++ b/a.py\n").setPath("a.py").setFeedback(-0.5)
-                        .addTestResults(TestResult.newBuilder().setName("unit::test_a").setPassed(true)
-                                .setPassedCases(3).setTotalCases(4).setOutput("ok").setDurationMs(9)))
-                .setCreatedAtMs(1_790_000_000_000L).setModel("katmesh-tiny")
-                .putMetadata("harness", "swe-agent").putMetadata("version", "1.2")
+                .addSegments(TokenSegment.newBuilder()
+                        .setStart(0)
+                        .setEnd(3)
+                        .setGenerated(false)
+                        .setMessageIndex(1))
+                .addSegments(TokenSegment.newBuilder()
+                        .setStart(3)
+                        .setEnd(5)
+                        .setGenerated(true)
+                        .setPolicyVersion(7)
+                        .addLogprobs(-0.25f)
+                        .addLogprobs(-1.5e-7f)
+                        .setMessageIndex(2))
+                .setTree(TreeLink.newBuilder()
+                        .setParentTrajectoryId("traj-0")
+                        .setBranchMessageIndex(2)
+                        .setBranchTokenIndex(3))
+                .setOutcome(Outcome.newBuilder()
+                        .setSubmitted(true)
+                        .setKind(SolutionKind.SOLUTION_KIND_PATCH)
+                        .setContent("--- a/a.py\n+++ b/a.py\n")
+                        .setPath("a.py")
+                        .setFeedback(-0.5)
+                        .addTestResults(TestResult.newBuilder()
+                                .setName("unit::test_a")
+                                .setPassed(true)
+                                .setPassedCases(3)
+                                .setTotalCases(4)
+                                .setOutput("ok")
+                                .setDurationMs(9)))
+                .setCreatedAtMs(1_790_000_000_000L)
+                .setModel("katmesh-tiny")
+                .putMetadata("harness", "swe-agent")
+                .putMetadata("version", "1.2")
                 .build();
     }
 
@@ -65,9 +110,12 @@ class TrajectoryJsonTest {
 
     @Test
     void roundTripOfAMinimalTrajectory() throws Exception {
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g")
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
                 .setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED)
-                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).build();
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi"))
+                .build();
         assertEquals(t, TrajectoryJson.parse(TrajectoryJson.write(t)).trajectory());
     }
 
@@ -105,12 +153,17 @@ class TrajectoryJsonTest {
                    {"role":"tool","tool_call_id":"c1","content":"ok"}],
                  "tools":[{"type":"function","function":{"name":"edit","parameters":{"type":"object"}}}]}
                 """;
-        Trajectory t = TrajectoryJson.parse(json.getBytes(StandardCharsets.UTF_8)).trajectory();
+        Trajectory t =
+                TrajectoryJson.parse(json.getBytes(StandardCharsets.UTF_8)).trajectory();
         assertEquals("ab", t.getMessages(0).getContent(), "text parts are concatenated, other parts skipped");
         assertEquals("", t.getMessages(1).getContent(), "null content is empty");
-        assertEquals("{\"path\":\"a.py\"}", t.getMessages(1).getToolCalls(0).getArguments(), "object arguments are kept as JSON text");
+        assertEquals(
+                "{\"path\":\"a.py\"}",
+                t.getMessages(1).getToolCalls(0).getArguments(),
+                "object arguments are kept as JSON text");
         assertEquals("{\"type\":\"object\"}", t.getTools(0).getParametersJson());
-        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, t.getSource(), "JSON trajectories default to deployed");
+        assertEquals(
+                TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, t.getSource(), "JSON trajectories default to deployed");
     }
 
     @Test
@@ -121,7 +174,10 @@ class TrajectoryJsonTest {
                  "outcome":{"submitted":true,"rewards":{"tests":1}}}
                 """;
         TrajectoryJson.Parsed p = TrajectoryJson.parse(json.getBytes(StandardCharsets.UTF_8));
-        assertEquals(List.of("$.messages[0].advantage", "$.outcome.rewards", "$.reward", "$.error_mask").stream().sorted().toList(),
+        assertEquals(
+                List.of("$.messages[0].advantage", "$.outcome.rewards", "$.reward", "$.error_mask").stream()
+                        .sorted()
+                        .toList(),
                 p.ignoredAgentFields().stream().sorted().toList());
     }
 
@@ -134,22 +190,34 @@ class TrajectoryJsonTest {
         assertError(Kind.WRONG_TYPE, "$.trajectory_id", "{\"trajectory_id\":5}");
         assertError(Kind.MISSING_FIELD, "$.group_id", "{\"trajectory_id\":\"t\"}");
         assertError(Kind.MISSING_FIELD, "$.messages", "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[]}");
-        assertError(Kind.WRONG_TYPE, "$.messages[0].content",
+        assertError(
+                Kind.WRONG_TYPE,
+                "$.messages[0].content",
                 "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":7}]}");
-        assertError(Kind.INVALID_VALUE, "$.messages[0].role",
+        assertError(
+                Kind.INVALID_VALUE,
+                "$.messages[0].role",
                 "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"robot\"}]}");
-        assertError(Kind.INVALID_VALUE, "$.token_ids[1]",
+        assertError(
+                Kind.INVALID_VALUE,
+                "$.token_ids[1]",
                 "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\"}],\"token_ids\":[1,-2]}");
-        assertError(Kind.WRONG_TYPE, "$.token_ids[0]",
+        assertError(
+                Kind.WRONG_TYPE,
+                "$.token_ids[0]",
                 "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\"}],\"token_ids\":[1.5]}");
-        assertError(Kind.INVALID_VALUE, "$.source",
+        assertError(
+                Kind.INVALID_VALUE,
+                "$.source",
                 "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"source\":\"robot\",\"messages\":[{\"role\":\"user\"}]}");
         assertError(Kind.MALFORMED_JSON, "$", "[".repeat(100) + "]".repeat(100));
     }
 
     private static void assertError(Kind kind, String path, String json) {
-        TrajectoryJsonException e = assertThrows(TrajectoryJsonException.class,
-                () -> TrajectoryJson.parse(json.getBytes(StandardCharsets.UTF_8)), "must refuse " + json);
+        TrajectoryJsonException e = assertThrows(
+                TrajectoryJsonException.class,
+                () -> TrajectoryJson.parse(json.getBytes(StandardCharsets.UTF_8)),
+                "must refuse " + json);
         assertEquals(kind, e.kind(), "kind for " + json + " (" + e.getMessage() + ")");
         assertEquals(path, e.path(), "path for " + json + " (" + e.getMessage() + ")");
     }

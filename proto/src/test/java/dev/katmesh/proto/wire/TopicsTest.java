@@ -22,7 +22,9 @@ class TopicsTest {
         Path dir = Path.of("../kafka-topics");
         Set<String> declared;
         try (Stream<Path> files = Files.list(dir)) {
-            declared = files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".yaml")).map(n -> n.substring(0, n.length() - 5))
+            declared = files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".yaml"))
+                    .map(n -> n.substring(0, n.length() - 5))
                     .collect(Collectors.toCollection(TreeSet::new));
         }
         assertEquals(declared, new TreeSet<>(Topics.ALL), "kafka-topics/*.yaml against Topics.ALL");
@@ -36,7 +38,8 @@ class TopicsTest {
     void aSourceIsDecidedByTheTopicAndNamedByItsTag() {
         assertEquals(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT, Topics.sourceOf(Topics.ROLLOUT));
         assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, Topics.sourceOf(Topics.RAW));
-        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, Topics.sourceOf("anything.else"), "the least trusted");
+        assertEquals(
+                TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, Topics.sourceOf("anything.else"), "the least trusted");
         assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, Topics.sourceOf(null));
         for (TrajectorySource s : TrajectorySource.values()) {
             if (s != TrajectorySource.UNRECOGNIZED) {
@@ -52,6 +55,9 @@ class TopicsTest {
         assertEquals(RecordHeaders.PROTOBUF, RecordHeaders.text(scored, RecordHeaders.CONTENT_TYPE));
         assertEquals(1234, RecordHeaders.number(scored, RecordHeaders.PUBLISHED_MS));
         assertEquals(-1, RecordHeaders.number(RecordHeaders.trajectory("t"), RecordHeaders.PUBLISHED_MS), "absent");
-        assertEquals("UNKNOWN_TASK", RecordHeaders.text(RecordHeaders.rejected(RejectReason.UNKNOWN_TASK.name()), RecordHeaders.REJECT_REASON));
+        assertEquals(
+                "UNKNOWN_TASK",
+                RecordHeaders.text(
+                        RecordHeaders.rejected(RejectReason.UNKNOWN_TASK.name()), RecordHeaders.REJECT_REASON));
     }
 }

@@ -36,7 +36,8 @@ public class ApiKeys {
             }
             int eq = e.indexOf('=');
             String key = eq < 0 ? e : e.substring(eq + 1);
-            String agent = eq < 0 ? "agent-" + HexFormat.of().formatHex(sha256(key)).substring(0, 12) : e.substring(0, eq);
+            String agent =
+                    eq < 0 ? "agent-" + HexFormat.of().formatHex(sha256(key)).substring(0, 12) : e.substring(0, eq);
             if (key.isEmpty() || agent.isEmpty()) {
                 throw new IllegalArgumentException("katmesh.inference.api-keys entries are 'agent-id=key' or 'key'");
             }

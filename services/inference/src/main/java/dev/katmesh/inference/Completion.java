@@ -48,8 +48,14 @@ final class Completion implements ContinuousBatcher.Listener {
     private ContinuousBatcher.Handle handle;
     private volatile boolean cancelledByCaller;
 
-    Completion(PolicyServer server, ServingMetrics metrics, int[] prompt, SamplingParams params, List<String> stops,
-               boolean holdToolCalls, Observer observer) {
+    Completion(
+            PolicyServer server,
+            ServingMetrics metrics,
+            int[] prompt,
+            SamplingParams params,
+            List<String> stops,
+            boolean holdToolCalls,
+            Observer observer) {
         this.tokenizer = server.model().tokenizer();
         this.metrics = metrics;
         this.prompt = prompt;

@@ -17,7 +17,8 @@ import jakarta.inject.Inject;
 @ApplicationScoped
 public class GrpcAuthInterceptor implements ServerInterceptor {
 
-    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     @Inject
     ApiKeys keys;
@@ -26,11 +27,17 @@ public class GrpcAuthInterceptor implements ServerInterceptor {
     ServingMetrics metrics;
 
     @Override
-    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    public <Q, A> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
         String service = call.getMethodDescriptor().getServiceName();
-        if (service != null && service.startsWith("katmesh.") && keys.agent(headers.get(AUTHORIZATION)).isEmpty()) {
+        if (service != null
+                && service.startsWith("katmesh.")
+                && keys.agent(headers.get(AUTHORIZATION)).isEmpty()) {
             metrics.request(InferenceEndpoint.API, ServingError.UNAUTHENTICATED.code);
-            call.close(Status.UNAUTHENTICATED.withDescription("a valid API key is required (metadata 'authorization: Bearer <key>')"), new Metadata());
+            call.close(
+                    Status.UNAUTHENTICATED.withDescription(
+                            "a valid API key is required (metadata 'authorization: Bearer <key>')"),
+                    new Metadata());
             return new ServerCall.Listener<>() {};
         }
         return next.startCall(call, headers);

@@ -64,7 +64,10 @@ public class InferenceEndpoint implements Inference {
         if (ended(c, emitter::fail)) {
             return;
         }
-        GenerateResponse.Builder r = GenerateResponse.newBuilder().setFinished(true).setFinishReason(reason(c)).setText(c.text())
+        GenerateResponse.Builder r = GenerateResponse.newBuilder()
+                .setFinished(true)
+                .setFinishReason(reason(c))
+                .setText(c.text())
                 .setPolicyVersion(c.lastVersion(server.version()));
         for (int id : c.prompt()) {
             r.addPromptTokenIds(id);
@@ -87,8 +90,12 @@ public class InferenceEndpoint implements Inference {
             Completion c = start(request, deadline, new Completion.Observer() {
                 @Override
                 public void onToken(Completion c, int token, float logprob, long version, String textDelta) {
-                    GenerateResponse.Builder r = GenerateResponse.newBuilder().addTokenIds(token).addLogprobs(logprob)
-                            .addTokenPolicyVersions(version).setPolicyVersion(version).setText(textDelta);
+                    GenerateResponse.Builder r = GenerateResponse.newBuilder()
+                            .addTokenIds(token)
+                            .addLogprobs(logprob)
+                            .addTokenPolicyVersions(version)
+                            .setPolicyVersion(version)
+                            .setText(textDelta);
                     if (first[0]) {
                         for (int id : c.prompt()) {
                             r.addPromptTokenIds(id);
@@ -104,8 +111,12 @@ public class InferenceEndpoint implements Inference {
                         return;
                     }
                     metrics.request(API, "ok");
-                    emitter.emit(GenerateResponse.newBuilder().setFinished(true).setFinishReason(reason(c))
-                            .setText(c.unstreamed()).setPolicyVersion(c.lastVersion(server.version())).build());
+                    emitter.emit(GenerateResponse.newBuilder()
+                            .setFinished(true)
+                            .setFinishReason(reason(c))
+                            .setText(c.unstreamed())
+                            .setPolicyVersion(c.lastVersion(server.version()))
+                            .build());
                     emitter.complete();
                 }
             });
@@ -120,7 +131,15 @@ public class InferenceEndpoint implements Inference {
         try {
             int[] prompt = prompt(request);
             SamplingParams params = params(request.getSampling());
-            return new Completion(server, metrics, prompt, params, request.getSampling().getStopList(), false, observer).start(server, deadline);
+            return new Completion(
+                            server,
+                            metrics,
+                            prompt,
+                            params,
+                            request.getSampling().getStopList(),
+                            false,
+                            observer)
+                    .start(server, deadline);
         } catch (RuntimeException e) {
             ServingError.ServingException s = ServingError.from(e);
             metrics.request(API, s.error.code);
@@ -132,7 +151,8 @@ public class InferenceEndpoint implements Inference {
         boolean ids = r.getPromptTokenIdsCount() > 0;
         boolean chat = r.getMessagesCount() > 0;
         if (ids == chat) {
-            throw ServingError.INVALID_REQUEST.with("set exactly one of prompt_token_ids and messages", "prompt_token_ids");
+            throw ServingError.INVALID_REQUEST.with(
+                    "set exactly one of prompt_token_ids and messages", "prompt_token_ids");
         }
         if (ids) {
             int vocab = server.model().config().vocabSize();
@@ -140,7 +160,9 @@ public class InferenceEndpoint implements Inference {
             for (int i = 0; i < out.length; i++) {
                 long id = Integer.toUnsignedLong(r.getPromptTokenIds(i));
                 if (id >= vocab) {
-                    throw ServingError.INVALID_REQUEST.with("prompt_token_ids[" + i + "] = " + id + " lies outside the vocabulary [0, " + vocab + ")", "prompt_token_ids");
+                    throw ServingError.INVALID_REQUEST.with(
+                            "prompt_token_ids[" + i + "] = " + id + " lies outside the vocabulary [0, " + vocab + ")",
+                            "prompt_token_ids");
                 }
                 out[i] = (int) id;
             }
@@ -154,7 +176,8 @@ public class InferenceEndpoint implements Inference {
         float temperature = s.getTemperature();
         float topP = s.getTopP() == 0 ? 1f : s.getTopP();
         if (!Float.isFinite(temperature) || temperature < 0 || temperature > 100) {
-            throw ServingError.INVALID_REQUEST.with("temperature must lie in [0, 100], got " + temperature, "temperature");
+            throw ServingError.INVALID_REQUEST.with(
+                    "temperature must lie in [0, 100], got " + temperature, "temperature");
         }
         if (!(topP > 0 && topP <= 1)) {
             throw ServingError.INVALID_REQUEST.with("top_p must lie in (0, 1], got " + topP, "top_p");
@@ -167,7 +190,9 @@ public class InferenceEndpoint implements Inference {
         long vocab = server.loaded() ? server.model().config().vocabSize() : Long.MAX_VALUE;
         for (int id : stopIds) {
             if (Integer.toUnsignedLong(id) >= vocab) {
-                throw ServingError.INVALID_REQUEST.with("stop_token_ids holds " + Integer.toUnsignedLong(id) + ", outside the vocabulary [0, " + vocab + ")",
+                throw ServingError.INVALID_REQUEST.with(
+                        "stop_token_ids holds " + Integer.toUnsignedLong(id) + ", outside the vocabulary [0, " + vocab
+                                + ")",
                         "stop_token_ids");
             }
         }
@@ -218,7 +243,8 @@ public class InferenceEndpoint implements Inference {
                         throw ServingError.INVALID_REQUEST.with("set text or messages, not both", "text");
                     }
                     ChatValidation.check(request.getMessagesList(), request.getToolsList());
-                    text = server.render(request.getMessagesList(), request.getToolsList(), request.getAddGenerationPrompt());
+                    text = server.render(
+                            request.getMessagesList(), request.getToolsList(), request.getAddGenerationPrompt());
                 } else {
                     text = request.getText();
                 }
@@ -227,13 +253,18 @@ public class InferenceEndpoint implements Inference {
                 int after = request.getContinueAfter();
                 if (after > 0) {
                     if (after >= request.getMessagesCount()) {
-                        throw ServingError.INVALID_REQUEST.with("continue_after (" + after + ") must be below the number of messages ("
-                                + request.getMessagesCount() + ")", "continue_after");
+                        throw ServingError.INVALID_REQUEST.with(
+                                "continue_after (" + after + ") must be below the number of messages ("
+                                        + request.getMessagesCount() + ")",
+                                "continue_after");
                     }
-                    String head = server.render(request.getMessagesList().subList(0, after), request.getToolsList(), false);
-                    String rest = server.continuation(head, text).orElseThrow(() -> ServingError.INVALID_REQUEST.with(
-                            "the chat template does not render this conversation incrementally (the first " + after
-                                    + " messages render differently once more follow)", "continue_after"));
+                    String head =
+                            server.render(request.getMessagesList().subList(0, after), request.getToolsList(), false);
+                    String rest = server.continuation(head, text)
+                            .orElseThrow(() -> ServingError.INVALID_REQUEST.with(
+                                    "the chat template does not render this conversation incrementally (the first "
+                                            + after + " messages render differently once more follow)",
+                                    "continue_after"));
                     r.setText(rest);
                     ids = server.model().tokenizer().encode(rest);
                 } else {
@@ -255,10 +286,18 @@ public class InferenceEndpoint implements Inference {
             try {
                 ModelConfig c = server.model().config();
                 List<Integer> eos = new ArrayList<>(c.eosTokenIds());
-                long params = server.model().decoder().parameters().values().stream().mapToLong(a -> a.getShape().size()).sum();
-                return ModelInfoResponse.newBuilder().setModelName(server.name()).setPolicyVersion(server.version())
-                        .setArchitecture(c.architecture()).setVocabSize(c.vocabSize()).setMaxContext(c.maxPositionEmbeddings())
-                        .setParameterCount(params).addAllEosTokenIds(eos).build();
+                long params = server.model().decoder().parameters().values().stream()
+                        .mapToLong(a -> a.getShape().size())
+                        .sum();
+                return ModelInfoResponse.newBuilder()
+                        .setModelName(server.name())
+                        .setPolicyVersion(server.version())
+                        .setArchitecture(c.architecture())
+                        .setVocabSize(c.vocabSize())
+                        .setMaxContext(c.maxPositionEmbeddings())
+                        .setParameterCount(params)
+                        .addAllEosTokenIds(eos)
+                        .build();
             } catch (RuntimeException e) {
                 throw ServingError.from(e).grpc();
             }

@@ -8,8 +8,8 @@ import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.proto.json.ToolCallSyntax;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.json.TrajectoryJsonException;
-import dev.katmesh.proto.v1.Outcome;
 import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Outcome;
 import dev.katmesh.proto.v1.ToolCall;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
@@ -37,7 +37,8 @@ public class OpenAiApi {
     static final String API = "openai";
     static final int MAX_BODY = 16 << 20;
     /** Strict: trailing text after the JSON value is a 400, not silently ignored. */
-    private static final ObjectMapper JSON = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON =
+            new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     @Inject
     PolicyServer server;
@@ -70,7 +71,8 @@ public class OpenAiApi {
     private void guarded(RoutingContext ctx, Endpoint endpoint) {
         try {
             String agent = keys.agent(ctx.request().getHeader("Authorization"))
-                    .orElseThrow(() -> ServingError.UNAUTHENTICATED.with("Incorrect or missing API key: send 'Authorization: Bearer <key>'", null));
+                    .orElseThrow(() -> ServingError.UNAUTHENTICATED.with(
+                            "Incorrect or missing API key: send 'Authorization: Bearer <key>'", null));
             endpoint.handle(ctx, agent);
         } catch (RuntimeException e) {
             fail(ctx.response(), ServingError.from(e));
@@ -81,7 +83,11 @@ public class OpenAiApi {
         ObjectNode list = JSON.createObjectNode().put("object", "list");
         ArrayNode data = list.putArray("data");
         if (server.loaded()) {
-            data.addObject().put("id", server.name()).put("object", "model").put("created", 0).put("owned_by", "katmesh")
+            data.addObject()
+                    .put("id", server.name())
+                    .put("object", "model")
+                    .put("created", 0)
+                    .put("owned_by", "katmesh")
                     .put("policy_version", server.version());
         }
         json(ctx.response(), 200, list);
@@ -107,8 +113,15 @@ public class OpenAiApi {
         }
         SessionRecorder.Ended ended = sessions.end(agent, id, outcome)
                 .orElseThrow(() -> ServingError.NOT_FOUND.with("no open session '" + id + "' for this API key", "id"));
-        json(ctx.response(), 200, JSON.createObjectNode().put("session_id", id).put("trajectory_id", ended.trajectoryId())
-                .put("tokens", ended.tokens()).put("turns", ended.turns()).put("published", true));
+        json(
+                ctx.response(),
+                200,
+                JSON.createObjectNode()
+                        .put("session_id", id)
+                        .put("trajectory_id", ended.trajectoryId())
+                        .put("tokens", ended.tokens())
+                        .put("turns", ended.turns())
+                        .put("published", true));
     }
 
     // ------------------------------------------------------------------ chat completions
@@ -117,10 +130,16 @@ public class OpenAiApi {
         OpenAiRequest req = OpenAiRequest.chat(body(ctx), settings.defaultMaxTokens(), settings.maxChoices());
         checkModel(req.model());
         SessionRecorder.Turn turn = req.n() == 1
-                ? sessions.begin(agent, ctx.request().getHeader(SessionRecorder.SESSION_HEADER),
-                        ctx.request().getHeader(SessionRecorder.TASK_HEADER), req.messages(), req.toolsEnabled() ? req.tools() : List.of())
+                ? sessions.begin(
+                        agent,
+                        ctx.request().getHeader(SessionRecorder.SESSION_HEADER),
+                        ctx.request().getHeader(SessionRecorder.TASK_HEADER),
+                        req.messages(),
+                        req.toolsEnabled() ? req.tools() : List.of())
                 : null;
-        int[] prompt = turn != null ? turn.prompt() : server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of());
+        int[] prompt = turn != null
+                ? turn.prompt()
+                : server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of());
         Run run = new Run(ctx, req, "chatcmpl-", "chat.completion", prompt) {
             @Override
             ObjectNode streamDelta(int index, String text, boolean first) {
@@ -192,10 +211,15 @@ public class OpenAiApi {
                     return;
                 }
                 if (c.finish() == Finish.STOP || c.finish() == Finish.LENGTH) {
-                    ChatMessage.Builder m = ChatMessage.newBuilder().setRole("assistant").setContent(a.content() == null ? "" : a.content());
+                    ChatMessage.Builder m = ChatMessage.newBuilder()
+                            .setRole("assistant")
+                            .setContent(a.content() == null ? "" : a.content());
                     for (int i = 0; i < a.calls().size(); i++) {
-                        m.addToolCalls(ToolCall.newBuilder().setId(a.callIds().get(i)).setType("function")
-                                .setName(a.calls().get(i).name()).setArguments(a.calls().get(i).argumentsJson()));
+                        m.addToolCalls(ToolCall.newBuilder()
+                                .setId(a.callIds().get(i))
+                                .setType("function")
+                                .setName(a.calls().get(i).name())
+                                .setArguments(a.calls().get(i).argumentsJson()));
                     }
                     turn.complete(c, m.build());
                 } else {
@@ -211,7 +235,9 @@ public class OpenAiApi {
     private void completion(RoutingContext ctx, String agent) {
         OpenAiRequest req = OpenAiRequest.completion(body(ctx), settings.maxChoices());
         checkModel(req.model());
-        int[] prompt = req.promptIds() != null ? req.promptIds() : server.model().tokenizer().encode(req.prompt());
+        int[] prompt = req.promptIds() != null
+                ? req.promptIds()
+                : server.model().tokenizer().encode(req.prompt());
         Run run = new Run(ctx, req, "cmpl-", "text_completion", prompt) {
             @Override
             ObjectNode streamDelta(int index, String text, boolean first) {
@@ -253,7 +279,17 @@ public class OpenAiApi {
     /** An answer: content (null when only tool calls), parsed calls with fresh ids, finish reason. */
     record Answer(String content, List<ToolCallSyntax.Call> calls, String finishReason, List<String> callIds) {
         Answer(String content, List<ToolCallSyntax.Call> calls, String finishReason) {
-            this(content, calls, finishReason, calls.stream().map(c -> "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24)).toList());
+            this(
+                    content,
+                    calls,
+                    finishReason,
+                    calls.stream()
+                            .map(c -> "call_"
+                                    + UUID.randomUUID()
+                                            .toString()
+                                            .replace("-", "")
+                                            .substring(0, 24))
+                            .toList());
         }
     }
 
@@ -298,7 +334,8 @@ public class OpenAiApi {
         void start(SessionRecorder.Turn turn) {
             try {
                 for (int i = 0; i < req.n(); i++) {
-                    choices.add(new Completion(server, metrics, prompt, req.params(i), req.stop(), req.toolsEnabled(), this));
+                    choices.add(new Completion(
+                            server, metrics, prompt, req.params(i), req.stop(), req.toolsEnabled(), this));
                 }
                 open.set(req.n());
                 response.closeHandler(v -> {
@@ -306,7 +343,9 @@ public class OpenAiApi {
                     choices.forEach(Completion::cancel);
                 });
                 if (req.stream()) {
-                    response.setChunked(true).putHeader("Content-Type", "text/event-stream").putHeader("Cache-Control", "no-cache");
+                    response.setChunked(true)
+                            .putHeader("Content-Type", "text/event-stream")
+                            .putHeader("Cache-Control", "no-cache");
                 }
                 for (Completion c : choices) {
                     c.start(server, 0);
@@ -344,7 +383,10 @@ public class OpenAiApi {
             if (open.decrementAndGet() > 0) {
                 return;
             }
-            Completion failed = choices.stream().filter(x -> x.finish() != Finish.STOP && x.finish() != Finish.LENGTH).findFirst().orElse(null);
+            Completion failed = choices.stream()
+                    .filter(x -> x.finish() != Finish.STOP && x.finish() != Finish.LENGTH)
+                    .findFirst()
+                    .orElse(null);
             List<Answer> answers = new ArrayList<>();
             for (Completion x : choices) {
                 Answer a = failed == null ? answer(x) : null;
@@ -356,7 +398,8 @@ public class OpenAiApi {
                 return;
             }
             if (failed != null) {
-                ServingError.ServingException e = ServingError.of(failed.finish()).with(failed.message(), null);
+                ServingError.ServingException e =
+                        ServingError.of(failed.finish()).with(failed.message(), null);
                 if (req.stream()) {
                     metrics.request(API, e.error.code);
                     event(errorBody(e).toString()); // the status line is gone: an error event, then the end
@@ -367,7 +410,9 @@ public class OpenAiApi {
                 return;
             }
             int completionTokens = choices.stream().mapToInt(Completion::count).sum();
-            ObjectNode usage = JSON.createObjectNode().put("prompt_tokens", prompt.length).put("completion_tokens", completionTokens)
+            ObjectNode usage = JSON.createObjectNode()
+                    .put("prompt_tokens", prompt.length)
+                    .put("completion_tokens", completionTokens)
                     .put("total_tokens", prompt.length + completionTokens);
             long version = choices.get(0).lastVersion(server.version());
             if (req.stream()) {
@@ -422,8 +467,12 @@ public class OpenAiApi {
         }
 
         ObjectNode envelope() {
-            return JSON.createObjectNode().put("id", id).put("object", req.stream() && object.equals("chat.completion") ? "chat.completion.chunk" : object)
-                    .put("created", created).put("model", server.name()).put("system_fingerprint", "katmesh-v" + server.version());
+            return JSON.createObjectNode()
+                    .put("id", id)
+                    .put("object", req.stream() && object.equals("chat.completion") ? "chat.completion.chunk" : object)
+                    .put("created", created)
+                    .put("model", server.name())
+                    .put("system_fingerprint", "katmesh-v" + server.version());
         }
 
         ObjectNode choice(int index) {
@@ -481,7 +530,9 @@ public class OpenAiApi {
         ArrayNode out = JSON.createArrayNode();
         for (int i = 0; i < calls.size(); i++) {
             ObjectNode call = out.addObject().put("id", ids.get(i)).put("type", "function");
-            call.putObject("function").put("name", calls.get(i).name()).put("arguments", calls.get(i).argumentsJson());
+            call.putObject("function")
+                    .put("name", calls.get(i).name())
+                    .put("arguments", calls.get(i).argumentsJson());
         }
         return out;
     }
@@ -491,7 +542,8 @@ public class OpenAiApi {
     private void checkModel(String model) {
         server.model(); // 503 before 404 when nothing is served
         if (!model.equals(server.name())) {
-            throw ServingError.MODEL_NOT_FOUND.with("The model '" + model + "' does not exist; this server serves '" + server.name() + "'", "model");
+            throw ServingError.MODEL_NOT_FOUND.with(
+                    "The model '" + model + "' does not exist; this server serves '" + server.name() + "'", "model");
         }
     }
 
@@ -502,7 +554,10 @@ public class OpenAiApi {
         try {
             return JSON.readTree(ctx.body().buffer().getBytes());
         } catch (Exception e) {
-            throw ServingError.INVALID_REQUEST.with("the body is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), null);
+            throw ServingError.INVALID_REQUEST.with(
+                    "the body is not valid JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""),
+                    null);
         }
     }
 
@@ -535,7 +590,9 @@ public class OpenAiApi {
 
     private static void json(HttpServerResponse response, int status, JsonNode body) {
         if (!response.closed() && !response.ended()) {
-            response.setStatusCode(status).putHeader("Content-Type", "application/json").end(body.toString());
+            response.setStatusCode(status)
+                    .putHeader("Content-Type", "application/json")
+                    .end(body.toString());
         }
     }
 }

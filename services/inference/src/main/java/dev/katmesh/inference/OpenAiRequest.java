@@ -58,18 +58,37 @@ record OpenAiRequest(
             } else if (choice.isObject()) {
                 String named = choice.path("function").path("name").asText("");
                 if (tools.stream().noneMatch(t -> t.getName().equals(named))) {
-                    throw ServingError.INVALID_REQUEST.with("tool_choice names function '" + named + "', which is not among the tools", "tool_choice");
+                    throw ServingError.INVALID_REQUEST.with(
+                            "tool_choice names function '" + named + "', which is not among the tools", "tool_choice");
                 }
             } else {
-                throw ServingError.INVALID_REQUEST.with("tool_choice must be \"none\", \"auto\", \"required\" or an object", "tool_choice");
+                throw ServingError.INVALID_REQUEST.with(
+                        "tool_choice must be \"none\", \"auto\", \"required\" or an object", "tool_choice");
             }
         }
         if (o.path("top_logprobs").asInt(0) != 0) {
-            throw ServingError.INVALID_REQUEST.with("top_logprobs is not supported: logprobs returns each chosen token's log-prob", "top_logprobs");
+            throw ServingError.INVALID_REQUEST.with(
+                    "top_logprobs is not supported: logprobs returns each chosen token's log-prob", "top_logprobs");
         }
-        int max = o.has("max_completion_tokens") ? positive(o, "max_completion_tokens", defaultMaxTokens) : positive(o, "max_tokens", defaultMaxTokens);
-        return new OpenAiRequest(model(o), messages, tools, toolsEnabled, null, null, max, temperature(o), topP(o), seed(o),
-                n(o, maxChoices), stop(o), bool(o, "stream"), includeUsage(o), bool(o, "logprobs"));
+        int max = o.has("max_completion_tokens")
+                ? positive(o, "max_completion_tokens", defaultMaxTokens)
+                : positive(o, "max_tokens", defaultMaxTokens);
+        return new OpenAiRequest(
+                model(o),
+                messages,
+                tools,
+                toolsEnabled,
+                null,
+                null,
+                max,
+                temperature(o),
+                topP(o),
+                seed(o),
+                n(o, maxChoices),
+                stop(o),
+                bool(o, "stream"),
+                includeUsage(o),
+                bool(o, "logprobs"));
     }
 
     static OpenAiRequest completion(JsonNode body, int maxChoices) {
@@ -88,21 +107,41 @@ record OpenAiRequest(
         } else if (p != null && p.isArray() && !p.isEmpty()) {
             ids = new int[p.size()];
             for (int i = 0; i < ids.length; i++) {
-                if (!p.get(i).isIntegralNumber() || p.get(i).asLong() < 0 || p.get(i).asLong() > Integer.MAX_VALUE) {
-                    throw ServingError.INVALID_REQUEST.with("prompt must be a string, or an array of token ids (one prompt per request)", "prompt");
+                if (!p.get(i).isIntegralNumber()
+                        || p.get(i).asLong() < 0
+                        || p.get(i).asLong() > Integer.MAX_VALUE) {
+                    throw ServingError.INVALID_REQUEST.with(
+                            "prompt must be a string, or an array of token ids (one prompt per request)", "prompt");
                 }
                 ids[i] = p.get(i).intValue();
             }
         } else {
-            throw ServingError.INVALID_REQUEST.with("prompt must be a non-empty string or array of token ids", "prompt");
+            throw ServingError.INVALID_REQUEST.with(
+                    "prompt must be a non-empty string or array of token ids", "prompt");
         }
         if (bool(o, "echo")) {
             throw ServingError.INVALID_REQUEST.with("echo is not supported", "echo");
         }
         JsonNode lp = o.get("logprobs");
-        boolean logprobs = lp != null && !lp.isNull() && (lp.isBoolean() ? lp.booleanValue() : lp.asInt(0) > 0 || lp.isIntegralNumber());
-        return new OpenAiRequest(model(o), List.of(), List.of(), false, prompt, ids, positive(o, "max_tokens", 16), temperature(o), topP(o),
-                seed(o), n(o, maxChoices), stop(o), bool(o, "stream"), includeUsage(o), logprobs);
+        boolean logprobs = lp != null
+                && !lp.isNull()
+                && (lp.isBoolean() ? lp.booleanValue() : lp.asInt(0) > 0 || lp.isIntegralNumber());
+        return new OpenAiRequest(
+                model(o),
+                List.of(),
+                List.of(),
+                false,
+                prompt,
+                ids,
+                positive(o, "max_tokens", 16),
+                temperature(o),
+                topP(o),
+                seed(o),
+                n(o, maxChoices),
+                stop(o),
+                bool(o, "stream"),
+                includeUsage(o),
+                logprobs);
     }
 
     /** Sampling parameters of choice {@code i} (seeds seed, seed+1, ... so that choices differ). */
@@ -144,7 +183,8 @@ record OpenAiRequest(
             return dflt;
         }
         if (!n.isNumber() || !Double.isFinite(n.doubleValue()) || n.doubleValue() < min || n.doubleValue() > max) {
-            throw ServingError.INVALID_REQUEST.with(field + " must be a number in [" + min + ", " + max + "], got " + n, field);
+            throw ServingError.INVALID_REQUEST.with(
+                    field + " must be a number in [" + min + ", " + max + "], got " + n, field);
         }
         return n.floatValue();
     }
@@ -190,7 +230,8 @@ record OpenAiRequest(
         } else if (n.isArray() && n.size() <= MAX_STOPS) {
             n.forEach(s -> out.add(s.isTextual() ? s.textValue() : ""));
         } else {
-            throw ServingError.INVALID_REQUEST.with("stop must be a string or an array of at most " + MAX_STOPS + " strings", "stop");
+            throw ServingError.INVALID_REQUEST.with(
+                    "stop must be a string or an array of at most " + MAX_STOPS + " strings", "stop");
         }
         if (out.stream().anyMatch(String::isEmpty)) {
             throw ServingError.INVALID_REQUEST.with("stop strings must be non-empty strings", "stop");

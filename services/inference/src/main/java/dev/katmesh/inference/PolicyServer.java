@@ -39,15 +39,20 @@ public class PolicyServer {
     void start() {
         Optional<String> dir = settings.modelDir().filter(d -> !d.isBlank());
         if (dir.isEmpty()) {
-            Log.warn("katmesh.inference.model-dir is not set: generation requests are refused until a model is configured");
+            Log.warn(
+                    "katmesh.inference.model-dir is not set: generation requests are refused until a model is configured");
             return;
         }
         Path path = Path.of(dir.get());
         model = PolicyModel.load(path, PolicyModel.device(settings.device()));
         name = settings.modelName().orElse(path.getFileName().toString());
-        batcher = new ContinuousBatcher(model.decoder(), 0, new ContinuousBatcher.Limits(settings.maxRunning(),
-                settings.maxBatchTokens(), settings.maxQueued()));
-        Log.infof("serving %s (%s, %d layers) from %s", name, model.config().architecture(), model.config().numLayers(), path);
+        batcher = new ContinuousBatcher(
+                model.decoder(),
+                0,
+                new ContinuousBatcher.Limits(settings.maxRunning(), settings.maxBatchTokens(), settings.maxQueued()));
+        Log.infof(
+                "serving %s (%s, %d layers) from %s",
+                name, model.config().architecture(), model.config().numLayers(), path);
     }
 
     public boolean loaded() {
@@ -101,16 +106,20 @@ public class PolicyServer {
      * template writes after it); empty when {@code full} does not start with {@code head}.
      */
     public java.util.Optional<String> continuation(String head, String full) {
-        List<String> marks = model().config().eosTokenIds().stream().map(id -> model().tokenizer().decode(new int[] {id})).toList();
+        List<String> marks = model().config().eosTokenIds().stream()
+                .map(id -> model().tokenizer().decode(new int[] {id}))
+                .toList();
         return dev.katmesh.policy.ChatTemplate.continuation(head, full, marks);
     }
 
     public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {
-        return model().render(ChatMaps.messages(messages), tools.isEmpty() ? null : ChatMaps.tools(tools), generationPrompt);
+        return model().render(
+                        ChatMaps.messages(messages), tools.isEmpty() ? null : ChatMaps.tools(tools), generationPrompt);
     }
 
     /** Starts a request (see {@link ContinuousBatcher#submit}). */
-    public ContinuousBatcher.Handle submit(int[] prompt, SamplingParams params, long deadlineNanos, ContinuousBatcher.Listener listener) {
+    public ContinuousBatcher.Handle submit(
+            int[] prompt, SamplingParams params, long deadlineNanos, ContinuousBatcher.Listener listener) {
         return batcher().submit(prompt, params, deadlineNanos, listener);
     }
 

@@ -16,7 +16,10 @@ public class PolicyServerHealth implements HealthCheck {
 
     @Override
     public HealthCheckResponse call() {
-        var b = HealthCheckResponse.named("policy").up().withData("model", server.name()).withData("loaded", server.loaded())
+        var b = HealthCheckResponse.named("policy")
+                .up()
+                .withData("model", server.name())
+                .withData("loaded", server.loaded())
                 .withData("policy_version", server.version());
         if (server.loaded()) {
             var s = server.batcher().stats();

@@ -32,19 +32,39 @@ public class ServingMetrics {
 
     @PostConstruct
     void register() {
-        Gauge.builder("katmesh.inference.queue.depth", () -> stats().queued()).description("Requests waiting for a slot").register(registry);
-        Gauge.builder("katmesh.inference.batch.running", () -> stats().running()).description("Sequences in the running batch").register(registry);
-        Gauge.builder("katmesh.inference.policy.version", server::version).description("The policy version served").register(registry);
-        Gauge.builder("katmesh.inference.decode.steps", () -> stats().steps()).description("Decode steps run").register(registry);
-        tokens = Counter.builder("katmesh.inference.tokens.generated").description("Tokens generated (rate: tokens/s)").register(registry);
-        timeToFirstToken = Timer.builder("katmesh.inference.time.to.first.token").description("From submission to the first token")
-                .publishPercentiles(0.5, 0.99).publishPercentileHistogram().register(registry);
-        interTokenLatency = Timer.builder("katmesh.inference.inter.token.latency").description("Between two tokens of one sequence")
-                .publishPercentiles(0.5, 0.99).publishPercentileHistogram().register(registry);
-        swapDuration = Timer.builder("katmesh.inference.swap").description("Installing new weights between two decode steps")
-                .publishPercentiles(0.5, 0.99).register(registry);
-        fetchDuration = Timer.builder("katmesh.inference.weights.fetch").description("Fetching and verifying a version's weights")
-                .publishPercentiles(0.5, 0.99).register(registry);
+        Gauge.builder("katmesh.inference.queue.depth", () -> stats().queued())
+                .description("Requests waiting for a slot")
+                .register(registry);
+        Gauge.builder("katmesh.inference.batch.running", () -> stats().running())
+                .description("Sequences in the running batch")
+                .register(registry);
+        Gauge.builder("katmesh.inference.policy.version", server::version)
+                .description("The policy version served")
+                .register(registry);
+        Gauge.builder("katmesh.inference.decode.steps", () -> stats().steps())
+                .description("Decode steps run")
+                .register(registry);
+        tokens = Counter.builder("katmesh.inference.tokens.generated")
+                .description("Tokens generated (rate: tokens/s)")
+                .register(registry);
+        timeToFirstToken = Timer.builder("katmesh.inference.time.to.first.token")
+                .description("From submission to the first token")
+                .publishPercentiles(0.5, 0.99)
+                .publishPercentileHistogram()
+                .register(registry);
+        interTokenLatency = Timer.builder("katmesh.inference.inter.token.latency")
+                .description("Between two tokens of one sequence")
+                .publishPercentiles(0.5, 0.99)
+                .publishPercentileHistogram()
+                .register(registry);
+        swapDuration = Timer.builder("katmesh.inference.swap")
+                .description("Installing new weights between two decode steps")
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
+        fetchDuration = Timer.builder("katmesh.inference.weights.fetch")
+                .description("Fetching and verifying a version's weights")
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
     }
 
     private ContinuousBatcher.Stats stats() {
@@ -63,12 +83,17 @@ public class ServingMetrics {
     }
 
     void finished(ContinuousBatcher.Finish finish) {
-        registry.counter("katmesh.inference.sequences.finished", "finish", finish.name().toLowerCase()).increment();
+        registry.counter(
+                        "katmesh.inference.sequences.finished",
+                        "finish",
+                        finish.name().toLowerCase())
+                .increment();
     }
 
     /** A request answered, by API and outcome (ok, or the error's code). */
     void request(String api, String outcome) {
-        registry.counter("katmesh.inference.requests", "api", api, "outcome", outcome).increment();
+        registry.counter("katmesh.inference.requests", "api", api, "outcome", outcome)
+                .increment();
     }
 
     void swap(long nanos, Duration fetch) {
@@ -81,6 +106,7 @@ public class ServingMetrics {
     }
 
     void capture(String outcome) {
-        registry.counter("katmesh.inference.sessions.captured", "outcome", outcome).increment();
+        registry.counter("katmesh.inference.sessions.captured", "outcome", outcome)
+                .increment();
     }
 }

@@ -8,6 +8,7 @@ import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
+import dev.katmesh.proto.wire.RecordHeaders;
 import io.quarkus.logging.Log;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
@@ -28,7 +29,6 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import dev.katmesh.proto.wire.RecordHeaders;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
@@ -99,7 +99,8 @@ public class SessionRecorder {
     }
 
     /** Begins a turn of {@code agent}'s session (or an uncaptured one when capture is off or the session is busy). */
-    public Turn begin(String agent, String sessionId, String taskId, List<ChatMessage> messages, List<ToolSchema> tools) {
+    public Turn begin(
+            String agent, String sessionId, String taskId, List<ChatMessage> messages, List<ToolSchema> tools) {
         String text = server.render(messages, tools, true);
         if (!settings.capture().enabled()) {
             return uncaptured(server.model().tokenizer().encode(text));
@@ -188,7 +189,9 @@ public class SessionRecorder {
         } catch (RuntimeException e) {
             // Kafka's producer already retried for delivery.timeout.ms: record the loss loudly.
             metrics.capture("failed");
-            Log.errorf("session %s of agent %s (%d tokens) could not be published: %s", s.sessionId, s.agent, t.getTokenIdsCount(), e);
+            Log.errorf(
+                    "session %s of agent %s (%d tokens) could not be published: %s",
+                    s.sessionId, s.agent, t.getTokenIdsCount(), e);
         }
         return new Ended(t.getTrajectoryId(), t.getTokenIdsCount(), s.turns);
     }
@@ -248,7 +251,8 @@ public class SessionRecorder {
         Turn turn(String text, List<ChatMessage> requestMessages, List<ToolSchema> requestTools) {
             int[] prompt;
             int start;
-            Optional<int[]> extended = tokens.length == 0 || !requestTools.equals(tools) ? Optional.empty() : server.extend(tokens, text);
+            Optional<int[]> extended =
+                    tokens.length == 0 || !requestTools.equals(tools) ? Optional.empty() : server.extend(tokens, text);
             if (extended.isPresent()) {
                 prompt = extended.get();
                 start = tokens.length;
@@ -284,11 +288,20 @@ public class SessionRecorder {
             };
         }
 
-        private void record(int[] prompt, int start, Completion c, List<ChatMessage> requestMessages, List<ToolSchema> requestTools,
-                            ChatMessage assistant) {
+        private void record(
+                int[] prompt,
+                int start,
+                Completion c,
+                List<ChatMessage> requestMessages,
+                List<ToolSchema> requestTools,
+                ChatMessage assistant) {
             int lastMessage = requestMessages.size() - 1;
             if (prompt.length > start) {
-                segments.add(TokenSegment.newBuilder().setStart(start).setEnd(prompt.length).setMessageIndex(lastMessage).build());
+                segments.add(TokenSegment.newBuilder()
+                        .setStart(start)
+                        .setEnd(prompt.length)
+                        .setMessageIndex(lastMessage)
+                        .build());
             }
             int[] generated = c.tokens();
             float[] lps = c.logprobs();
@@ -296,13 +309,17 @@ public class SessionRecorder {
             int at = 0;
             while (at < generated.length) { // one segment per run of tokens from one policy version
                 int end = at;
-                TokenSegment.Builder seg = TokenSegment.newBuilder().setGenerated(true).setPolicyVersion(versions[at])
+                TokenSegment.Builder seg = TokenSegment.newBuilder()
+                        .setGenerated(true)
+                        .setPolicyVersion(versions[at])
                         .setMessageIndex(requestMessages.size());
                 while (end < generated.length && versions[end] == versions[at]) {
                     seg.addLogprobs(lps[end]);
                     end++;
                 }
-                segments.add(seg.setStart(prompt.length + at).setEnd(prompt.length + end).build());
+                segments.add(seg.setStart(prompt.length + at)
+                        .setEnd(prompt.length + end)
+                        .build());
                 at = end;
             }
             tokens = Arrays.copyOf(prompt, prompt.length + generated.length);
@@ -343,10 +360,20 @@ public class SessionRecorder {
         }
 
         Trajectory trajectory() {
-            Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(sessionId).setSessionId(sessionId).setTaskId(taskId)
-                    .setAgentId(agent).setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED).setModel(server.name())
-                    .setCreatedAtMs(createdMs).addAllMessages(messages).addAllTools(tools).addAllSegments(segments)
-                    .putMetadata("captured_by", "katmesh-inference").putMetadata("turns", Integer.toString(turns));
+            Trajectory.Builder t = Trajectory.newBuilder()
+                    .setTrajectoryId(trajectoryId)
+                    .setGroupId(sessionId)
+                    .setSessionId(sessionId)
+                    .setTaskId(taskId)
+                    .setAgentId(agent)
+                    .setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED)
+                    .setModel(server.name())
+                    .setCreatedAtMs(createdMs)
+                    .addAllMessages(messages)
+                    .addAllTools(tools)
+                    .addAllSegments(segments)
+                    .putMetadata("captured_by", "katmesh-inference")
+                    .putMetadata("turns", Integer.toString(turns));
             for (int id : tokens) {
                 t.addTokenIds(id);
             }
@@ -359,9 +386,12 @@ public class SessionRecorder {
                 m.getToolCallsList().forEach(call -> calls.put(call.getId(), call));
                 if (m.getRole().equals("tool")) {
                     ToolCall call = calls.get(m.getToolCallId());
-                    t.addSteps(ToolStep.newBuilder().setMessageIndex(i).setToolCallId(m.getToolCallId())
+                    t.addSteps(ToolStep.newBuilder()
+                            .setMessageIndex(i)
+                            .setToolCallId(m.getToolCallId())
                             .setToolName(call == null ? m.getName() : call.getName())
-                            .setArguments(call == null ? "" : call.getArguments()).setOutput(m.getContent()));
+                            .setArguments(call == null ? "" : call.getArguments())
+                            .setOutput(m.getContent()));
                 }
             }
             return t.build();

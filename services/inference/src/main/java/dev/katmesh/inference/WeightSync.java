@@ -41,11 +41,15 @@ public class WeightSync {
 
     /** The learner's Weights stub carrying inference's credential (katmesh.inference.weights-token), if one is set. */
     private WeightsGrpc.WeightsBlockingStub weights() {
-        return settings.weightsToken().map(token -> {
-            io.grpc.Metadata md = new io.grpc.Metadata();
-            md.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-            return learner.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
-        }).orElse(learner);
+        return settings.weightsToken()
+                .map(token -> {
+                    io.grpc.Metadata md = new io.grpc.Metadata();
+                    md.put(
+                            io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                            "Bearer " + token);
+                    return learner.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+                })
+                .orElse(learner);
     }
 
     @Incoming("policy-versions")
@@ -66,7 +70,8 @@ public class WeightSync {
         for (int attempt = 1; attempt <= settings.swap().attempts(); attempt++) {
             try {
                 WeightsGrpc.WeightsBlockingStub weights = weights();
-                PolicyVersion latest = weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
+                PolicyVersion latest =
+                        weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
                 if (latest.getVersion() <= server.version()) {
                     if (server.version() >= announced.getVersion()) {
                         return; // another announcement already brought it
@@ -77,18 +82,24 @@ public class WeightSync {
                     continue;
                 }
                 long t0 = System.nanoTime();
-                Map<String, SafeTensors.Tensor> tensors = WeightsFetcher.fetch(weights, latest, settings.swap().fetchTimeout());
+                Map<String, SafeTensors.Tensor> tensors =
+                        WeightsFetcher.fetch(weights, latest, settings.swap().fetchTimeout());
                 Duration fetch = Duration.ofNanos(System.nanoTime() - t0);
-                long swapNanos = server.batcher().swap(latest.getVersion(), tensors).get(60, TimeUnit.SECONDS);
+                long swapNanos =
+                        server.batcher().swap(latest.getVersion(), tensors).get(60, TimeUnit.SECONDS);
                 metrics.swap(swapNanos, fetch);
-                Log.infof("serving policy v%d (fetched in %d ms, swapped in %.2f ms)", latest.getVersion(), fetch.toMillis(), swapNanos / 1e6);
+                Log.infof(
+                        "serving policy v%d (fetched in %d ms, swapped in %.2f ms)",
+                        latest.getVersion(), fetch.toMillis(), swapNanos / 1e6);
                 return;
             } catch (StatusRuntimeException e) {
                 metrics.swapFailed("fetch_" + e.getStatus().getCode().name().toLowerCase());
-                Log.warnf("fetching policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e.getStatus());
+                Log.warnf(
+                        "fetching policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e.getStatus());
             } catch (WeightsStreamReader.BadWeightsException e) {
                 metrics.swapFailed("verification");
-                Log.warnf("policy v%d did not verify (attempt %d): %s", announced.getVersion(), attempt, e.getMessage());
+                Log.warnf(
+                        "policy v%d did not verify (attempt %d): %s", announced.getVersion(), attempt, e.getMessage());
             } catch (ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
                 metrics.swapFailed("install");
                 Log.warnf("installing policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e);
@@ -96,6 +107,8 @@ public class WeightSync {
             Thread.sleep(backoff);
             backoff = Math.min(2 * backoff, 10_000);
         }
-        Log.errorf("policy v%d could not be installed; v%d keeps serving until the next announcement", announced.getVersion(), server.version());
+        Log.errorf(
+                "policy v%d could not be installed; v%d keeps serving until the next announcement",
+                announced.getVersion(), server.version());
     }
 }

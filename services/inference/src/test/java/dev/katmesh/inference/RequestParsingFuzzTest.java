@@ -45,42 +45,64 @@ class RequestParsingFuzzTest {
 
     @Test
     void mutatedOpenAiBodiesAreParsedOrRefusedAsBadRequests() {
-        int[] outcomes = run(new byte[][] {CHAT.getBytes(StandardCharsets.UTF_8), COMPLETION.getBytes(StandardCharsets.UTF_8)}, (input) -> {
-            JsonNode body;
-            try {
-                body = JSON.readTree(input.bytes());
-            } catch (JacksonException e) {
-                return; // a 400 "not JSON" in OpenAiApi
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException(e);
-            }
-            if (input.seed() == 0) {
-                OpenAiRequest.chat(body, 512, 8);
-            } else {
-                OpenAiRequest.completion(body, 8);
-            }
-        });
-        assertTrue(outcomes[0] > 0 && outcomes[1] > 0, "the fuzz both accepted and refused some bodies: " + outcomes[0] + " / " + outcomes[1]);
+        int[] outcomes = run(
+                new byte[][] {CHAT.getBytes(StandardCharsets.UTF_8), COMPLETION.getBytes(StandardCharsets.UTF_8)},
+                (input) -> {
+                    JsonNode body;
+                    try {
+                        body = JSON.readTree(input.bytes());
+                    } catch (JacksonException e) {
+                        return; // a 400 "not JSON" in OpenAiApi
+                    } catch (java.io.IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                    if (input.seed() == 0) {
+                        OpenAiRequest.chat(body, 512, 8);
+                    } else {
+                        OpenAiRequest.completion(body, 8);
+                    }
+                });
+        assertTrue(
+                outcomes[0] > 0 && outcomes[1] > 0,
+                "the fuzz both accepted and refused some bodies: " + outcomes[0] + " / " + outcomes[1]);
     }
 
     @Test
     void mutatedGenerateRequestsAreParsedOrRefusedAsBadRequests() {
         GenerateRequest seed = GenerateRequest.newBuilder()
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("list files"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant")
-                        .addToolCalls(ToolCall.newBuilder().setId("c1").setType("function").setName("bash").setArguments("{}")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("a.py"))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c1")
+                                .setType("function")
+                                .setName("bash")
+                                .setArguments("{}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c1")
+                        .setContent("a.py"))
                 .addTools(ToolSchema.newBuilder().setType("function").setName("bash"))
                 .build();
-        int[] outcomes = run(new byte[][] {seed.toByteArray(), GenerateRequest.newBuilder().addPromptTokenIds(1).addPromptTokenIds(2).build().toByteArray()}, input -> {
-            GenerateRequest r;
-            try {
-                r = GenerateRequest.parseFrom(input.bytes());
-            } catch (InvalidProtocolBufferException e) {
-                return; // gRPC answers INTERNAL "unparseable" before the service sees it; InferenceIT checks the status
-            }
-            ChatValidation.check(r.getMessagesList(), r.getToolsList());
-        });
+        int[] outcomes = run(
+                new byte[][] {
+                    seed.toByteArray(),
+                    GenerateRequest.newBuilder()
+                            .addPromptTokenIds(1)
+                            .addPromptTokenIds(2)
+                            .build()
+                            .toByteArray()
+                },
+                input -> {
+                    GenerateRequest r;
+                    try {
+                        r = GenerateRequest.parseFrom(input.bytes());
+                    } catch (InvalidProtocolBufferException e) {
+                        return; // gRPC answers INTERNAL "unparseable" before the service sees it; InferenceIT checks
+                        // the status
+                    }
+                    ChatValidation.check(r.getMessagesList(), r.getToolsList());
+                });
         assertTrue(outcomes[0] > 0, "some mutated requests parse and pass: " + outcomes[0]);
     }
 
@@ -98,16 +120,22 @@ class RequestParsingFuzzTest {
                 parse.accept(new Input(input, k));
                 outcomes[0]++;
             } catch (ServingError.ServingException e) {
-                assertEquals(ServingError.INVALID_REQUEST, e.error, "a client's mistake is INVALID_REQUEST: " + e.getMessage());
+                assertEquals(
+                        ServingError.INVALID_REQUEST,
+                        e.error,
+                        "a client's mistake is INVALID_REQUEST: " + e.getMessage());
                 assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), "a refusal says why");
                 outcomes[1]++;
             } catch (RuntimeException | StackOverflowError e) {
-                fail("case " + cases + " (" + new String(input, StandardCharsets.UTF_8) + " / " + HexFormat.of().formatHex(input)
-                        + ") crashed the parser: " + e, e);
+                fail(
+                        "case " + cases + " (" + new String(input, StandardCharsets.UTF_8) + " / "
+                                + HexFormat.of().formatHex(input) + ") crashed the parser: " + e,
+                        e);
             }
         }
-        System.out.printf("fuzzed with %d mutated requests: %d accepted, %d refused as INVALID_REQUEST%n", outcomes[0] + outcomes[1],
-                outcomes[0], outcomes[1]);
+        System.out.printf(
+                "fuzzed with %d mutated requests: %d accepted, %d refused as INVALID_REQUEST%n",
+                outcomes[0] + outcomes[1], outcomes[0], outcomes[1]);
         return outcomes;
     }
 }

@@ -45,7 +45,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 final class AsyncBenchmark {
 
     /** What to run: CPUs (taskset lists), how long to measure each mode, and an optional SFT checkpoint. */
-    record Options(Path dir, String generationCpus, String trainingCpus, Duration window, Duration warmup, Path model) {}
+    record Options(
+            Path dir, String generationCpus, String trainingCpus, Duration window, Duration warmup, Path model) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int GROUPS_PER_STEP = 2;
@@ -75,7 +76,8 @@ final class AsyncBenchmark {
         ObjectNode async = mode(plan, prepared, model, true);
         result.set("sync", sync);
         result.set("async", async);
-        double speedup = async.path("trajectories_per_min").asDouble() / sync.path("trajectories_per_min").asDouble();
+        double speedup = async.path("trajectories_per_min").asDouble()
+                / sync.path("trajectories_per_min").asDouble();
         double bound = sync.path("ideal_bound").asDouble();
         result.put("speedup", round(speedup));
         result.put("ideal_bound", round(bound));
@@ -94,14 +96,17 @@ final class AsyncBenchmark {
         learner.put("katmesh.learner.keep-checkpoints", "1");
         Path dir = options.dir().resolve("sft");
         MeshSupervisor mesh = fresh(dir);
-        log.println("bench async: SFT checkpoint (mid-term " + plan.midtermSteps() + " + SFT " + plan.sftSteps() + " steps)");
+        log.println("bench async: SFT checkpoint (mid-term " + plan.midtermSteps() + " + SFT " + plan.sftSteps()
+                + " steps)");
         mesh.up(Duration.ofMinutes(4), prepared.model(), Map.of("learner", learner));
         try {
-            String url = mesh.status().path("services").path("learner").path("http").asText();
+            String url =
+                    mesh.status().path("services").path("learner").path("http").asText();
             long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
             while (!progress(url).path("complete").asBoolean()) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("the supervised stages did not finish in 30 min; see " + dir.resolve("logs"));
+                    throw new IllegalStateException(
+                            "the supervised stages did not finish in 30 min; see " + dir.resolve("logs"));
                 }
                 Thread.sleep(2000);
             }
@@ -110,12 +115,14 @@ final class AsyncBenchmark {
         }
         Path checkpoint;
         try (Stream<Path> versions = Files.list(dir.resolve("learner").resolve("checkpoints"))) {
-            checkpoint = versions.filter(Files::isDirectory).max(Comparator.comparing(Path::getFileName))
+            checkpoint = versions.filter(Files::isDirectory)
+                    .max(Comparator.comparing(Path::getFileName))
                     .orElseThrow(() -> new IllegalStateException("the supervised run left no checkpoint in " + dir));
         }
         Path out = options.dir().resolve("sft-model");
         Files.createDirectories(out);
-        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
+        for (String f : List.of(
+                "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
             if (Files.exists(checkpoint.resolve(f))) {
                 Files.copy(checkpoint.resolve(f), out.resolve(f), StandardCopyOption.REPLACE_EXISTING);
             }
@@ -152,7 +159,12 @@ final class AsyncBenchmark {
         }
         cpus.put("learner", options.trainingCpus());
         MeshSupervisor mesh = fresh(options.dir().resolve(name));
-        log.printf(Locale.ROOT, "bench async: %s mode (generation on CPUs %s, training on %s)%n", name, options.generationCpus(), options.trainingCpus());
+        log.printf(
+                Locale.ROOT,
+                "bench async: %s mode (generation on CPUs %s, training on %s)%n",
+                name,
+                options.generationCpus(),
+                options.trainingCpus());
         mesh.up(Duration.ofMinutes(4), model, Map.of("learner", learner, "rollout", rollout), cpus);
         try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(mesh.kafkaClients())) {
             Mesh m = new Mesh(mesh.status(), tasks, prepared.train());
@@ -176,7 +188,8 @@ final class AsyncBenchmark {
             this.learner = status.path("services").path("learner").path("http").asText();
             this.rollout = status.path("services").path("rollout").path("http").asText();
             this.reward = status.path("services").path("reward").path("http").asText();
-            this.inference = status.path("services").path("inference").path("http").asText();
+            this.inference =
+                    status.path("services").path("inference").path("http").asText();
             this.producer = producer;
             this.tasks = tasks;
         }
@@ -286,14 +299,15 @@ final class AsyncBenchmark {
     /** A round of 8 episodes and a step takes a minute or two here; ten means something is stuck. */
     private void checkRound(long roundStart) {
         if (System.nanoTime() - roundStart > Duration.ofMinutes(10).toNanos()) {
-            throw new IllegalStateException("a synchronous round did not finish in 10 min; see the logs in " + options.dir());
+            throw new IllegalStateException(
+                    "a synchronous round did not finish in 10 min; see the logs in " + options.dir());
         }
     }
 
     private void checkWarmup(Window w, long start) {
         if (w == null && System.nanoTime() - start > options.warmup().toNanos()) {
-            throw new IllegalStateException("no policy update was served within the warm-up of " + options.warmup().toMinutes()
-                    + " min; see the logs in " + options.dir());
+            throw new IllegalStateException("no policy update was served within the warm-up of "
+                    + options.warmup().toMinutes() + " min; see the logs in " + options.dir());
         }
     }
 
@@ -314,20 +328,25 @@ final class AsyncBenchmark {
 
         ObjectNode result(JsonNode last) {
             double s = (System.nanoTime() - startNanos) / 1e9;
-            long trained = last.path("trajectories_trained").asLong() - first.path("trajectories_trained").asLong();
+            long trained = last.path("trajectories_trained").asLong()
+                    - first.path("trajectories_trained").asLong();
             ObjectNode r = JSON.createObjectNode();
             r.put("warmup_s", round(warmupS));
             r.put("measured_s", round(s));
             r.put("trajectories_trained", trained);
             r.put("trajectories_per_min", round(trained * 60 / s));
             r.put("steps", last.path("step").asLong() - first.path("step").asLong());
-            r.put("versions", last.path("policy_version").asLong() - first.path("policy_version").asLong());
+            r.put(
+                    "versions",
+                    last.path("policy_version").asLong()
+                            - first.path("policy_version").asLong());
             r.set("staleness", last.path("staleness"));
             ObjectNode dropped = r.putObject("dropped");
             long consumed = trained;
             for (var it = last.path("dropped").fields(); it.hasNext(); ) {
                 var e = it.next();
-                long n = e.getValue().asLong() - first.path("dropped").path(e.getKey()).asLong();
+                long n = e.getValue().asLong()
+                        - first.path("dropped").path(e.getKey()).asLong();
                 dropped.put(e.getKey(), n);
                 consumed += n;
             }
@@ -338,8 +357,11 @@ final class AsyncBenchmark {
     }
 
     private JsonNode progress(String learnerUrl) throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(learnerUrl + "/katmesh/progress"))
-                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = http.send(
+                HttpRequest.newBuilder(URI.create(learnerUrl + "/katmesh/progress"))
+                        .timeout(Duration.ofSeconds(10))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new IOException(learnerUrl + "/katmesh/progress answered " + r.statusCode());
         }

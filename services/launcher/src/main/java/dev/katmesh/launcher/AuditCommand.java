@@ -1,12 +1,12 @@
 package dev.katmesh.launcher;
 
-import dev.katmesh.proto.wire.Topics;
-import dev.katmesh.proto.wire.RecordHeaders;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.Topics;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -39,20 +39,25 @@ import picocli.CommandLine.Option;
  * records (see {@link LineageAudit}). Exit 0 when nothing is lost, trained twice or scored twice; 1
  * otherwise; 2 when the records cannot be read (the broker is down).
  */
-@Command(name = "audit", description = "Reconciles published (raw), scored, dead-lettered and trained (the learner's ledger) trajectory ids: "
-        + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
+@Command(
+        name = "audit",
+        description =
+                "Reconciles published (raw), scored, dead-lettered and trained (the learner's ledger) trajectory ids: "
+                        + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
 final class AuditCommand implements Callable<Integer> {
 
     static final String RAW = Topics.RAW;
     static final String ROLLOUT = Topics.ROLLOUT;
     /** The topics trajectories are published to: deployed agents' and the rollout service's. */
     static final List<String> PUBLISHED = List.of(RAW, ROLLOUT);
+
     static final String SCORED = Topics.SCORED;
     static final String DLQ = Topics.DLQ;
     /** The header the reward names a dead-letter record's reason with (its RejectReason). */
     static final String REJECT_REASON = RecordHeaders.REJECT_REASON;
 
-    @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+    @CommandLine.Mixin
+    Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
     @Option(names = "--json", description = "Print one JSON object (default: indented).")
     boolean json;
@@ -75,7 +80,8 @@ final class AuditCommand implements Callable<Integer> {
     static ObjectNode audit(MeshSupervisor supervisor) throws Exception {
         JsonNode status = supervisor.status();
         if (!status.path("kafka").path("health").asText().equals("UP")) {
-            throw new IllegalStateException("the broker of " + status.path("data_dir").asText() + " is not running (./katmesh up, or restart kafka)");
+            throw new IllegalStateException("the broker of "
+                    + status.path("data_dir").asText() + " is not running (./katmesh up, or restart kafka)");
         }
         KafkaClients kafka = supervisor.kafkaClients();
         // Order matters for a live mesh: committed offsets first, then the ledger, then the topics to their
@@ -85,7 +91,8 @@ final class AuditCommand implements Callable<Integer> {
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
         try (Admin admin = kafka.admin()) {
             for (String topic : PUBLISHED) {
-                committed(admin, "katmesh-reward", topic).forEach((partition, offset) -> rewardCommitted.put(topic + "-" + partition, offset));
+                committed(admin, "katmesh-reward", topic)
+                        .forEach((partition, offset) -> rewardCommitted.put(topic + "-" + partition, offset));
             }
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
         }
@@ -95,10 +102,16 @@ final class AuditCommand implements Callable<Integer> {
         for (String topic : PUBLISHED) {
             raw.addAll(read(kafka, topic, r -> new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r))));
         }
-        List<LineageAudit.Scored> scored = read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
-        List<LineageAudit.DeadLetter> dlq = read(kafka, DLQ, r -> new LineageAudit.DeadLetter(
-                header(r, "dead-letter-topic") != null ? header(r, "dead-letter-topic") : RAW, (int) number(header(r, "dead-letter-partition"), -1), number(header(r, "dead-letter-offset"), -1),
-                header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
+        List<LineageAudit.Scored> scored =
+                read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
+        List<LineageAudit.DeadLetter> dlq = read(
+                kafka,
+                DLQ,
+                r -> new LineageAudit.DeadLetter(
+                        header(r, "dead-letter-topic") != null ? header(r, "dead-letter-topic") : RAW,
+                        (int) number(header(r, "dead-letter-partition"), -1),
+                        number(header(r, "dead-letter-offset"), -1),
+                        header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
         ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
         result.put("ledger_versions", ledger == null ? 0 : ledger.size());
         return result;
@@ -106,7 +119,8 @@ final class AuditCommand implements Callable<Integer> {
 
     private static Map<Integer, Long> committed(Admin admin, String group, String topic) throws Exception {
         Map<Integer, Long> out = new HashMap<>();
-        Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()
+        Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group)
+                .partitionsToOffsetAndMetadata()
                 .get(30, TimeUnit.SECONDS);
         offsets.forEach((tp, o) -> {
             if (tp.topic().equals(topic) && o != null) {
@@ -120,15 +134,26 @@ final class AuditCommand implements Callable<Integer> {
     private static List<LineageAudit.LedgerEntry> ledger(MeshSupervisor supervisor, JsonNode status) throws Exception {
         JsonNode learner = status.path("services").path("learner");
         if (learner.path("health").asText().equals("UP")) {
-            HttpResponse<String> r = MeshHttp.client(Duration.ofSeconds(5)).send(HttpRequest.newBuilder(URI.create(learner.path("http").asText() + "/katmesh/ledger"))
-                    .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = MeshHttp.client(Duration.ofSeconds(5))
+                    .send(
+                            HttpRequest.newBuilder(
+                                            URI.create(learner.path("http").asText() + "/katmesh/ledger"))
+                                    .timeout(Duration.ofSeconds(30))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("the learner answered " + r.statusCode() + " for its ledger");
             }
             return r.body().isBlank() ? null : LineageAudit.parseLedger(r.body());
         }
-        Path file = supervisor.layout().serviceDataDir(MeshService.LEARNER).resolve("checkpoints").resolve("ledger.jsonl");
-        return Files.isRegularFile(file) ? LineageAudit.parseLedger(Files.readString(file, StandardCharsets.UTF_8)) : null;
+        Path file = supervisor
+                .layout()
+                .serviceDataDir(MeshService.LEARNER)
+                .resolve("checkpoints")
+                .resolve("ledger.jsonl");
+        return Files.isRegularFile(file)
+                ? LineageAudit.parseLedger(Files.readString(file, StandardCharsets.UTF_8))
+                : null;
     }
 
     /** Every record of a topic, from the beginning to the end offsets as they are now. */
@@ -138,9 +163,11 @@ final class AuditCommand implements Callable<Integer> {
         p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));
         List<T> out = new ArrayList<>();
         System.err.println("audit: reading " + topic);
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> c =
+                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(i -> new TopicPartition(topic, i.partition())).toList();
+                    .map(i -> new TopicPartition(topic, i.partition()))
+                    .toList();
             c.assign(parts);
             c.seekToBeginning(parts);
             Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(30));
@@ -151,10 +178,16 @@ final class AuditCommand implements Callable<Integer> {
                     for (TopicPartition tp : parts) {
                         long at = c.position(tp, Duration.ofSeconds(30));
                         if (at < end.get(tp)) {
-                            behind.append(' ').append(tp.partition()).append(':').append(at).append('/').append(end.get(tp));
+                            behind.append(' ')
+                                    .append(tp.partition())
+                                    .append(':')
+                                    .append(at)
+                                    .append('/')
+                                    .append(end.get(tp));
                         }
                     }
-                    throw new IllegalStateException("reading " + topic + " to its end took over 2 minutes (partition:position/end" + behind + ")");
+                    throw new IllegalStateException("reading " + topic
+                            + " to its end took over 2 minutes (partition:position/end" + behind + ")");
                 }
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
                     if (r.offset() < end.get(new TopicPartition(topic, r.partition()))) {

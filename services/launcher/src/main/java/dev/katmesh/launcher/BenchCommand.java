@@ -3,20 +3,29 @@ package dev.katmesh.launcher;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.DecodeBenchmark;
 import dev.katmesh.policy.DecoderModel;
-import dev.katmesh.policy.ServingBenchmark;
 import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.policy.ServingBenchmark;
 import dev.katmesh.training.TreeBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** `./katmesh bench ...`: benchmarks that print ratios measured side by side in one run. */
-@Command(name = "bench", description = "Benchmarks (ratios measured side by side in one run).",
-        subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.Inference.class, BenchCommand.Ingestion.class,
-                BenchCommand.Async.class})
+@Command(
+        name = "bench",
+        description = "Benchmarks (ratios measured side by side in one run).",
+        subcommands = {
+            BenchCommand.Decode.class,
+            BenchCommand.Tree.class,
+            BenchCommand.Inference.class,
+            BenchCommand.Ingestion.class,
+            BenchCommand.Async.class
+        })
 final class BenchCommand {
 
-    @Command(name = "decode", description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
+    @Command(
+            name = "decode",
+            description = "Decode tokens/s of a ~11M-parameter model: KV cache vs recompute, batched vs one at a time.")
     static final class Decode implements Callable<Integer> {
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
@@ -30,7 +39,10 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "32", description = "New tokens per measurement.")
         int steps;
 
-        @Option(names = "--repeats", defaultValue = "3", description = "Measurements per configuration (the median is kept).")
+        @Option(
+                names = "--repeats",
+                defaultValue = "3",
+                description = "Measurements per configuration (the median is kept).")
         int repeats;
 
         @Option(names = "--device", defaultValue = "cpu")
@@ -44,7 +56,9 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "tree", description = "Training step time of tree-structured vs flat trajectories, with the gradient difference.")
+    @Command(
+            name = "tree",
+            description = "Training step time of tree-structured vs flat trajectories, with the gradient difference.")
     static final class Tree implements Callable<Integer> {
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
@@ -72,7 +86,10 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "inference", description = "Continuous batching (1, 4, 16 streams vs one at a time, TTFT under load) and a hot swap vs a raw loopback gRPC copy.")
+    @Command(
+            name = "inference",
+            description =
+                    "Continuous batching (1, 4, 16 streams vs one at a time, TTFT under load) and a hot swap vs a raw loopback gRPC copy.")
     static final class Inference implements Callable<Integer> {
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
@@ -89,7 +106,10 @@ final class BenchCommand {
         @Option(names = "--streams", split = ",", defaultValue = "1,4,16")
         int[] streams;
 
-        @Option(names = "--repeats", defaultValue = "3", description = "Measurements per configuration (the median is kept).")
+        @Option(
+                names = "--repeats",
+                defaultValue = "3",
+                description = "Measurements per configuration (the median is kept).")
         int repeats;
 
         @Option(names = "--device", defaultValue = "cpu")
@@ -98,19 +118,31 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             try (DecoderModel model = DecoderModel.random(DecodeBenchmark.MODEL, 1, PolicyModel.device(device));
-                 DecoderModel next = DecoderModel.random(DecodeBenchmark.MODEL, 2, PolicyModel.device(device))) {
+                    DecoderModel next = DecoderModel.random(DecodeBenchmark.MODEL, 2, PolicyModel.device(device))) {
                 ObjectNode result = ServingBenchmark.run(model, requests, promptTokens, newTokens, streams, repeats);
-                result.putObject("model").put("parameters", DecodeBenchmark.MODEL.parameterCount()).put("device", device);
-                result.set("swap", SwapBenchmark.run(model, next, repeats, java.util.Arrays.stream(streams).max().orElse(16)));
+                result.putObject("model")
+                        .put("parameters", DecodeBenchmark.MODEL.parameterCount())
+                        .put("device", device);
+                result.set(
+                        "swap",
+                        SwapBenchmark.run(
+                                model,
+                                next,
+                                repeats,
+                                java.util.Arrays.stream(streams).max().orElse(16)));
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
             }
             return 0;
         }
     }
 
-    @Command(name = "ingestion", description = "Trajectories/s through reward to the learner vs Kafka's own ProducerPerformance and ConsumerPerformance on the same records (a fresh mesh in <data-dir>/bench-ingestion).")
+    @Command(
+            name = "ingestion",
+            description = "Trajectories/s through reward to the learner vs Kafka's own ProducerPerformance and "
+                    + "ConsumerPerformance on the same records (a fresh mesh in <data-dir>/bench-ingestion).")
     static final class Ingestion implements Callable<Integer> {
-        @picocli.CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+        @picocli.CommandLine.Mixin
+        Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
@@ -121,7 +153,9 @@ final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             java.nio.file.Path home = MeshLayout.defaultHome();
-            java.nio.file.Path dir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("bench-ingestion");
+            java.nio.file.Path dir = mesh.dataDir != null
+                    ? mesh.dataDir
+                    : MeshLayout.defaultDataDir(home).resolve("bench-ingestion");
             MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
             supervisor.up(java.time.Duration.ofMinutes(4)); // no model: the learner counts what it receives
             try {
@@ -134,33 +168,60 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "async", description = "Trajectories trained per minute: asynchronous streaming RL (staleness <= 2) vs synchronous "
-            + "(staleness 0, rollout waiting for every update), generation and training pinned to separate CPUs, with the ideal bound "
-            + "(t_gen + t_train) / max(t_gen, t_train) measured in the same run (fresh meshes in <data-dir>/bench-async).")
+    @Command(
+            name = "async",
+            description =
+                    "Trajectories trained per minute: asynchronous streaming RL (staleness <= 2) vs synchronous "
+                            + "(staleness 0, rollout waiting for every update), generation and "
+                            + "training pinned to separate CPUs, with the ideal bound "
+                            + "(t_gen + t_train) / max(t_gen, t_train) measured in the same run (fresh meshes in <data-dir>/bench-async).")
     static final class Async implements Callable<Integer> {
-        @picocli.CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+        @picocli.CommandLine.Mixin
+        Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
 
-        @Option(names = "--generation-cpus", defaultValue = "0", description = "CPUs of inference, rollout, reward and the broker (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--generation-cpus",
+                defaultValue = "0",
+                description = "CPUs of inference, rollout, reward and the broker (default ${DEFAULT-VALUE}).")
         String generationCpus;
 
-        @Option(names = "--training-cpus", defaultValue = "1", description = "CPUs of the learner (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--training-cpus",
+                defaultValue = "1",
+                description = "CPUs of the learner (default ${DEFAULT-VALUE}).")
         String trainingCpus;
 
-        @Option(names = "--minutes", defaultValue = "4", description = "Measured minutes per mode, after its warm-up (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--minutes",
+                defaultValue = "4",
+                description = "Measured minutes per mode, after its warm-up (default ${DEFAULT-VALUE}).")
         double minutes;
 
-        @Option(names = "--model", paramLabel = "DIR", description = "Start both modes from this checkpoint instead of making one (mid-term + SFT).")
+        @Option(
+                names = "--model",
+                paramLabel = "DIR",
+                description = "Start both modes from this checkpoint instead of making one (mid-term + SFT).")
         java.nio.file.Path model;
 
         @Override
         public Integer call() throws Exception {
             java.nio.file.Path home = MeshLayout.defaultHome();
-            java.nio.file.Path dir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("bench-async");
-            ObjectNode result = new AsyncBenchmark(new AsyncBenchmark.Options(dir, generationCpus, trainingCpus,
-                    java.time.Duration.ofMillis((long) (minutes * 60_000)), java.time.Duration.ofMinutes(10), model), System.err).run();
+            java.nio.file.Path dir = mesh.dataDir != null
+                    ? mesh.dataDir
+                    : MeshLayout.defaultDataDir(home).resolve("bench-async");
+            ObjectNode result = new AsyncBenchmark(
+                            new AsyncBenchmark.Options(
+                                    dir,
+                                    generationCpus,
+                                    trainingCpus,
+                                    java.time.Duration.ofMillis((long) (minutes * 60_000)),
+                                    java.time.Duration.ofMinutes(10),
+                                    model),
+                            System.err)
+                    .run();
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

@@ -30,7 +30,8 @@ public final class BrokerMain {
         Path logDir = Path.of(args[2]);
         if (!Files.exists(logDir.resolve("meta.properties"))) {
             PrintStream out = System.out;
-            java.util.List<String> format = new java.util.ArrayList<>(java.util.List.of("format", "-t", clusterId, "-c", properties));
+            java.util.List<String> format =
+                    new java.util.ArrayList<>(java.util.List.of("format", "-t", clusterId, "-c", properties));
             String scram = System.getenv(SCRAM_ENV);
             if (scram != null && !scram.isBlank()) {
                 for (String user : scram.split("\n")) {

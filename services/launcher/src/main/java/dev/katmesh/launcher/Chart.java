@@ -72,20 +72,54 @@ record Chart(String title, String xLabel, String yLabel, List<Series> series, Do
     String svg() {
         double[] r = range();
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">",
-                WIDTH, HEIGHT, WIDTH, HEIGHT));
+        b.append(String.format(
+                Locale.ROOT,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">",
+                WIDTH,
+                HEIGHT,
+                WIDTH,
+                HEIGHT));
         b.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-        b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">%s</text>", LEFT, esc(title)));
+        b.append(String.format(
+                Locale.ROOT,
+                "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">%s</text>",
+                LEFT,
+                esc(title)));
         for (int i = 0; i <= 4; i++) {
             double y = r[2] + (r[3] - r[2]) * i / 4;
             double x = r[0] + (r[1] - r[0]) * i / 4;
-            b.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>", LEFT, WIDTH - RIGHT, py(r, y), py(r, y)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>", LEFT - 6, py(r, y) + 4, num(y)));
-            b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", px(r, x), HEIGHT - BOTTOM + 16, num(x)));
+            b.append(String.format(
+                    Locale.ROOT,
+                    "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>",
+                    LEFT,
+                    WIDTH - RIGHT,
+                    py(r, y),
+                    py(r, y)));
+            b.append(String.format(
+                    Locale.ROOT,
+                    "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+                    LEFT - 6,
+                    py(r, y) + 4,
+                    num(y)));
+            b.append(String.format(
+                    Locale.ROOT,
+                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+                    px(r, x),
+                    HEIGHT - BOTTOM + 16,
+                    num(x)));
         }
-        b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>", (LEFT + WIDTH - RIGHT) / 2, HEIGHT - 8, esc(xLabel)));
-        b.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">%s</text>",
-                HEIGHT / 2, HEIGHT / 2, esc(yLabel)));
+        b.append(String.format(
+                Locale.ROOT,
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+                (LEFT + WIDTH - RIGHT) / 2,
+                HEIGHT - 8,
+                esc(xLabel)));
+        b.append(String.format(
+                Locale.ROOT,
+                "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">%s</text>",
+                HEIGHT / 2,
+                HEIGHT / 2,
+                esc(yLabel)));
         int legend = LEFT;
         for (Series s : series) {
             StringBuilder path = new StringBuilder();
@@ -94,16 +128,31 @@ record Chart(String title, String xLabel, String yLabel, List<Series> series, Do
                     continue;
                 }
                 if (s.dots()) {
-                    b.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>", px(r, p[0]), py(r, p[1]), s.color()));
+                    b.append(String.format(
+                            Locale.ROOT,
+                            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>",
+                            px(r, p[0]),
+                            py(r, p[1]),
+                            s.color()));
                 } else {
-                    path.append(path.isEmpty() ? "M" : "L").append(String.format(Locale.ROOT, "%.1f %.1f ", px(r, p[0]), py(r, p[1])));
+                    path.append(path.isEmpty() ? "M" : "L")
+                            .append(String.format(Locale.ROOT, "%.1f %.1f ", px(r, p[0]), py(r, p[1])));
                 }
             }
             if (!path.isEmpty()) {
-                b.append("<path d=\"").append(path).append("\" fill=\"none\" stroke=\"").append(s.color()).append("\" stroke-width=\"2\"/>");
+                b.append("<path d=\"")
+                        .append(path)
+                        .append("\" fill=\"none\" stroke=\"")
+                        .append(s.color())
+                        .append("\" stroke-width=\"2\"/>");
             }
-            b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"27\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"36\">%s</text>",
-                    legend, s.color(), legend + 14, esc(s.name())));
+            b.append(String.format(
+                    Locale.ROOT,
+                    "<rect x=\"%d\" y=\"27\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"36\">%s</text>",
+                    legend,
+                    s.color(),
+                    legend + 14,
+                    esc(s.name())));
             legend += 14 + 7 * s.name().length() + 16;
         }
         return b.append("</svg>").toString();
@@ -169,7 +218,8 @@ record Chart(String title, String xLabel, String yLabel, List<Series> series, Do
 
     private static String num(double v) {
         double a = Math.abs(v);
-        return a >= 100 || v == Math.rint(v) && a < 1e6 ? String.format(Locale.ROOT, "%.0f", v)
+        return a >= 100 || v == Math.rint(v) && a < 1e6
+                ? String.format(Locale.ROOT, "%.0f", v)
                 : a >= 1 ? String.format(Locale.ROOT, "%.1f", v) : String.format(Locale.ROOT, "%.2f", v);
     }
 

@@ -22,10 +22,14 @@ import picocli.CommandLine.Option;
  * to the last version and (except with --quick) RFT beat the SFT checkpoint; 1 otherwise (the report
  * says by how much either way).
  */
-@Command(name = "demo", description = "The main job: the whole curriculum (mid-term, SFT, RFT, deployment adaptation) on the embedded mesh; writes report/ and stops by itself.")
+@Command(
+        name = "demo",
+        description = "The main job: the whole curriculum (mid-term, SFT, RFT, deployment "
+                + "adaptation) on the embedded mesh; writes report/ and stops by itself.")
 final class DemoCommand implements Callable<Integer> {
 
-    @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+    @CommandLine.Mixin
+    Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
     @Option(names = "--quick", description = "A few-minute version (what CI runs).")
     boolean quick;
@@ -48,20 +52,33 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1")
     long seed;
 
-    @Option(names = "--max-minutes", paramLabel = "M", description = "Give up after this long (default 60, --quick 25).")
+    @Option(
+            names = "--max-minutes",
+            paramLabel = "M",
+            description = "Give up after this long (default 60, --quick 25).")
     Integer maxMinutes;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "240", description = "How long the mesh may take to start.")
+    @Option(
+            names = "--timeout",
+            paramLabel = "SECONDS",
+            defaultValue = "240",
+            description = "How long the mesh may take to start.")
     int timeout;
 
-    @Option(names = "--secure", description = "Run on a secure-mode mesh (SASL/SCRAM users with ACLs on the broker; see `up --secure`).")
+    @Option(
+            names = "--secure",
+            description = "Run on a secure-mode mesh (SASL/SCRAM users with ACLs on the broker; see `up --secure`).")
     boolean secure;
 
     @Override
     public Integer call() throws Exception {
-        DemoPlan plan = (quick ? DemoPlan.quick() : DemoPlan.standard()).withSteps(sftSteps, rftSteps, tasks).withSeed(seed);
+        DemoPlan plan = (quick ? DemoPlan.quick() : DemoPlan.standard())
+                .withSteps(sftSteps, rftSteps, tasks)
+                .withSeed(seed);
         Path home = MeshLayout.defaultHome();
-        Path dataDir = mesh.dataDir != null ? mesh.dataDir : MeshLayout.defaultDataDir(home).resolve("demo");
+        Path dataDir = mesh.dataDir != null
+                ? mesh.dataDir
+                : MeshLayout.defaultDataDir(home).resolve("demo");
         MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dataDir), System.out);
         // A fresh mesh each run: the learner starts from the new model, not from an older run's checkpoints.
         // Only a mesh's data directory, an earlier demo's, or an empty folder is ever emptied.
@@ -70,7 +87,8 @@ final class DemoCommand implements Callable<Integer> {
         } else if (Files.isDirectory(dataDir) && !Files.isDirectory(dataDir.resolve("run"))) {
             try (Stream<Path> entries = Files.list(dataDir)) {
                 if (entries.findAny().isPresent()) {
-                    System.err.println("demo: " + dataDir + " is not empty and holds no mesh (no mesh.json); choose another --data-dir");
+                    System.err.println("demo: " + dataDir
+                            + " is not empty and holds no mesh (no mesh.json); choose another --data-dir");
                     return 2;
                 }
             }
@@ -78,15 +96,35 @@ final class DemoCommand implements Callable<Integer> {
         deleteTree(dataDir);
         Path reportDir = report != null ? report : home.resolve("report");
         long t0 = System.nanoTime();
-        System.out.printf(Locale.ROOT, "katmesh main job%s: %d tasks, SFT %d steps, RFT %d steps; mesh data in %s%n",
-                quick ? " (--quick)" : "", plan.tasks(), plan.sftSteps(), plan.rftSteps(), dataDir);
+        System.out.printf(
+                Locale.ROOT,
+                "katmesh main job%s: %d tasks, SFT %d steps, RFT %d steps; mesh data in %s%n",
+                quick ? " (--quick)" : "",
+                plan.tasks(),
+                plan.sftSteps(),
+                plan.rftSteps(),
+                dataDir);
         DemoSetup.Prepared prepared = DemoSetup.prepare(plan, dataDir.resolve("run"));
-        System.out.printf(Locale.ROOT, "made %d training tasks (%d validation, %d held out), %d teacher trajectories, a %d-document code corpus, "
+        System.out.printf(
+                Locale.ROOT,
+                "made %d training tasks (%d validation, %d held out), %d teacher trajectories, a %d-document code corpus, "
                         + "a tokenizer of %d tokens and a %,d-parameter model in %.0f s; %s%n",
-                prepared.train().size(), prepared.validationCount(), prepared.heldoutCount(), prepared.sft(), prepared.corpusDocuments(),
-                prepared.vocab(), prepared.parameters(), (System.nanoTime() - t0) / 1e9, prepared.overlap().summary());
-        supervisor.up(Duration.ofSeconds(timeout), prepared.model(),
-                plan.serviceSettings(prepared.curriculum().toString(), prepared.validation() + "," + prepared.heldout()), Map.of(), secure);
+                prepared.train().size(),
+                prepared.validationCount(),
+                prepared.heldoutCount(),
+                prepared.sft(),
+                prepared.corpusDocuments(),
+                prepared.vocab(),
+                prepared.parameters(),
+                (System.nanoTime() - t0) / 1e9,
+                prepared.overlap().summary());
+        supervisor.up(
+                Duration.ofSeconds(timeout),
+                prepared.model(),
+                plan.serviceSettings(
+                        prepared.curriculum().toString(), prepared.validation() + "," + prepared.heldout()),
+                Map.of(),
+                secure);
         try {
             JsonNode status = supervisor.status();
             String key = ApiKey.resolve(supervisor.layout()).key();
@@ -95,14 +133,34 @@ final class DemoCommand implements Callable<Integer> {
             DemoRun.Outcome run = new DemoRun(plan, prepared, status, supervisor.kafkaClients(), key, System.out)
                     .run(Duration.ofMinutes(maxMinutes != null ? maxMinutes : quick ? 25 : 60));
             DemoReport.Summary s = DemoReport.write(reportDir, plan, prepared, run);
-            System.out.printf(Locale.ROOT, "held-out pass rate: v%d %s → v%d %s%n", s.first().version(), s.first().heldout(),
-                    s.last().version(), s.last().heldout());
-            System.out.printf(Locale.ROOT, "RFT v%d against SFT v%d: validation %s, held out %s%n", s.rft().version(), s.sft().version(),
-                    DemoReport.diff(s.rftMinusSftValidation()), DemoReport.diff(s.rftMinusSftHeldout()));
+            System.out.printf(
+                    Locale.ROOT,
+                    "held-out pass rate: v%d %s → v%d %s%n",
+                    s.first().version(),
+                    s.first().heldout(),
+                    s.last().version(),
+                    s.last().heldout());
+            System.out.printf(
+                    Locale.ROOT,
+                    "RFT v%d against SFT v%d: validation %s, held out %s%n",
+                    s.rft().version(),
+                    s.sft().version(),
+                    DemoReport.diff(s.rftMinusSftValidation()),
+                    DemoReport.diff(s.rftMinusSftHeldout()));
             StringBuilder families = new StringBuilder();
-            DemoReport.byFamily(run.finalProgress().path("policy_versions"), s.sft().version(), s.rft().version()).fields().forEachRemaining(f ->
-                    families.append(families.isEmpty() ? "" : " · ").append(f.getKey()).append(' ').append(f.getValue().path("sft_passed").asInt())
-                            .append(" → ").append(f.getValue().path("rft_passed").asInt()).append('/').append(f.getValue().path("total").asInt()));
+            DemoReport.byFamily(
+                            run.finalProgress().path("policy_versions"),
+                            s.sft().version(),
+                            s.rft().version())
+                    .fields()
+                    .forEachRemaining(f -> families.append(families.isEmpty() ? "" : " · ")
+                            .append(f.getKey())
+                            .append(' ')
+                            .append(f.getValue().path("sft_passed").asInt())
+                            .append(" → ")
+                            .append(f.getValue().path("rft_passed").asInt())
+                            .append('/')
+                            .append(f.getValue().path("total").asInt()));
             if (!families.isEmpty()) {
                 System.out.println("held-out tasks passed by family, SFT → RFT: " + families);
             }
@@ -115,7 +173,8 @@ final class DemoCommand implements Callable<Integer> {
             // reported with its interval, not gated on: at this scale it is a measurement, not a promise.
             // --quick (CI) evaluates ~12 held-out tasks, too few for any interval to exclude anything: it reports.
             if (!s.rose() && !quick) {
-                System.out.println("demo: the final version's held-out pass rate is not above the base's beyond their 95% intervals");
+                System.out.println(
+                        "demo: the final version's held-out pass rate is not above the base's beyond their 95% intervals");
                 return 1;
             }
             return 0;

@@ -28,9 +28,24 @@ import java.util.Map;
  * @param rftLearningRate AdamW's rate in RFT
  * @param seed           of the tasks, the model and the sampling
  */
-record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFactory.Shape shape, int corpusTasks, int midtermSteps, int sftSteps, int rftSteps,
-                int adaptSteps, int groupSize, int groupsPerStep, int sftVersionEvery, int rftVersionEvery, double learningRate, double rftLearningRate,
-                long seed) {
+record DemoPlan(
+        int tasks,
+        int evalTasks,
+        double mistakes,
+        int vocab,
+        ModelFactory.Shape shape,
+        int corpusTasks,
+        int midtermSteps,
+        int sftSteps,
+        int rftSteps,
+        int adaptSteps,
+        int groupSize,
+        int groupsPerStep,
+        int sftVersionEvery,
+        int rftVersionEvery,
+        double learningRate,
+        double rftLearningRate,
+        long seed) {
 
     /**
      * A model this small derails at temperature 1 before SFT (every episode ran out of turns: no reward variance);
@@ -70,35 +85,105 @@ record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFacto
     static final int MAX_TURNS = 4;
 
     static DemoPlan standard() {
-        // The first honest run (docs/benchmarks.md#honest-splits-this-wave): SFT wrote each family's procedure right and an
+        // The first honest run (docs/benchmarks.md#honest-splits-this-wave): SFT wrote each family's procedure right
+        // and an
         // instance's parameter wrong, 0 of 40 validation tasks. So this plan spends its time where copying a parameter
-        // from an instruction into code is practised with every token in the loss: mid-term LM for 600 steps on a corpus
-        // of 3 000 more tasks; SFT 300 annealed steps on 963 teacher trajectories; RL 10 steps at 3e-4; 40 tasks of each
+        // from an instruction into code is practised with every token in the loss: mid-term LM for 600 steps on a
+        // corpus
+        // of 3 000 more tasks; SFT 300 annealed steps on 963 teacher trajectories; RL 10 steps at 3e-4; 40 tasks of
+        // each
         // evaluation split, one version per supervised stage.
-        return new DemoPlan(1200, 40, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 3000, 600, 300, 10, 3, 4, 2, 300, 10,
-                3e-3, 3e-4, 1);
+        return new DemoPlan(
+                1200,
+                40,
+                0.1,
+                2048,
+                new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096),
+                3000,
+                600,
+                300,
+                10,
+                3,
+                4,
+                2,
+                300,
+                10,
+                3e-3,
+                3e-4,
+                1);
     }
 
     static DemoPlan quick() {
         // A few minutes: one version per stage, each evaluated on every validation and held-out task of 200 (~35), the
         // SFT stage annealed over its 100 steps, and RL for 4 steps: every part runs; too small to judge learning.
-        return new DemoPlan(200, 0, 0.1, 2048, new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096), 400, 80, 100, 4, 2, 4, 2, 100, 4,
-                3e-3, 3e-4, 1);
+        return new DemoPlan(
+                200,
+                0,
+                0.1,
+                2048,
+                new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096),
+                400,
+                80,
+                100,
+                4,
+                2,
+                4,
+                2,
+                100,
+                4,
+                3e-3,
+                3e-4,
+                1);
     }
 
     DemoPlan withSteps(Integer sft, Integer rft, Integer tasksCount) {
-        return new DemoPlan(tasksCount == null ? tasks : tasksCount, evalTasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sft == null ? sftSteps : sft,
-                rft == null ? rftSteps : rft, adaptSteps, groupSize, groupsPerStep, sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, seed);
+        return new DemoPlan(
+                tasksCount == null ? tasks : tasksCount,
+                evalTasks,
+                mistakes,
+                vocab,
+                shape,
+                corpusTasks,
+                midtermSteps,
+                sft == null ? sftSteps : sft,
+                rft == null ? rftSteps : rft,
+                adaptSteps,
+                groupSize,
+                groupsPerStep,
+                sftVersionEvery,
+                rftVersionEvery,
+                learningRate,
+                rftLearningRate,
+                seed);
     }
 
     DemoPlan withSeed(long s) {
-        return new DemoPlan(tasks, evalTasks, mistakes, vocab, shape, corpusTasks, midtermSteps, sftSteps, rftSteps, adaptSteps, groupSize, groupsPerStep,
-                sftVersionEvery, rftVersionEvery, learningRate, rftLearningRate, s);
+        return new DemoPlan(
+                tasks,
+                evalTasks,
+                mistakes,
+                vocab,
+                shape,
+                corpusTasks,
+                midtermSteps,
+                sftSteps,
+                rftSteps,
+                adaptSteps,
+                groupSize,
+                groupsPerStep,
+                sftVersionEvery,
+                rftVersionEvery,
+                learningRate,
+                rftLearningRate,
+                s);
     }
 
     /** The curriculum file of the run (paths relative to it). */
     String curriculumYaml() {
-        return supervisedYaml() + String.format(Locale.ROOT, """
+        return supervisedYaml()
+                + String.format(
+                        Locale.ROOT,
+                        """
                   - name: rft
                     objective: policy_gradient
                     sources: [{topic: katmesh.trajectories.scored, source: rollout}]
@@ -114,12 +199,21 @@ record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFacto
                     steps: %d
                     learning_rate: %s
                     version_every: %d
-                """, rftSteps, rftLearningRate, rftVersionEvery, UPDATES_PER_BATCH, adaptSteps, rftLearningRate, Math.max(1, adaptSteps));
+                """,
+                        rftSteps,
+                        rftLearningRate,
+                        rftVersionEvery,
+                        UPDATES_PER_BATCH,
+                        adaptSteps,
+                        rftLearningRate,
+                        Math.max(1, adaptSteps));
     }
 
     /** The supervised half of the curriculum (mid-term LM, then SFT): what RFT starts from. */
     String supervisedYaml() {
-        return String.format(Locale.ROOT, """
+        return String.format(
+                Locale.ROOT,
+                """
                 # Written by ./katmesh: the KAT-Coder curriculum on the built-in task suite.
                 stages:
                   - name: midterm
@@ -139,7 +233,14 @@ record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFacto
                     learning_rate: %s
                     lr_schedule: %s
                     version_every: %d
-                """, midtermSteps, learningRate, SUPERVISED_SCHEDULE, Math.max(1, midtermSteps), sftSteps, learningRate, SUPERVISED_SCHEDULE,
+                """,
+                midtermSteps,
+                learningRate,
+                SUPERVISED_SCHEDULE,
+                Math.max(1, midtermSteps),
+                sftSteps,
+                learningRate,
+                SUPERVISED_SCHEDULE,
                 sftVersionEvery);
     }
 
@@ -157,7 +258,8 @@ record DemoPlan(int tasks, int evalTasks, double mistakes, int vocab, ModelFacto
         learner.put("katmesh.learner.keep-checkpoints", "2");
         learner.put("katmesh.learner.sampling-temperature", Double.toString(ROLLOUT_TEMPERATURE));
         learner.put("katmesh.learner.loss-aggregation", RFT_LOSS_AGGREGATION);
-        // Write, test, submit: a model that solves a task needs three turns; an untrained one would spend every turn it gets.
+        // Write, test, submit: a model that solves a task needs three turns; an untrained one would spend every turn it
+        // gets.
         learner.put("katmesh.learner.eval.max-turns", Integer.toString(MAX_TURNS));
         Map<String, String> rollout = new LinkedHashMap<>();
         rollout.put("katmesh.rollout.group-size", Integer.toString(groupSize));

@@ -55,8 +55,8 @@ final class DemoReport {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final Map<String, String> STAGE_COLORS = Map.of("base", "#888888", "midterm", "#8c564b", "sft", "#1f77b4",
-            "rft", "#d62728", "adapt", "#2ca02c");
+    private static final Map<String, String> STAGE_COLORS =
+            Map.of("base", "#888888", "midterm", "#8c564b", "sft", "#1f77b4", "rft", "#d62728", "adapt", "#2ca02c");
 
     private DemoReport() {}
 
@@ -66,14 +66,20 @@ final class DemoReport {
             if (!v.path("heldout_pass_rate").isNumber()) {
                 continue;
             }
-            Point p = new Point(v.path("version").asLong(), new PassRate(v.path("heldout_passed").asInt(), v.path("heldout_total").asInt()),
-                    new PassRate(v.path("validation_passed").asInt(), v.path("validation_total").asInt()));
+            Point p = new Point(
+                    v.path("version").asLong(),
+                    new PassRate(
+                            v.path("heldout_passed").asInt(),
+                            v.path("heldout_total").asInt()),
+                    new PassRate(
+                            v.path("validation_passed").asInt(),
+                            v.path("validation_total").asInt()));
             first = first == Point.NONE ? p : first;
             last = p;
             switch (v.path("stage").asText()) {
                 case "sft" -> sft = p;
                 case "rft" -> rft = p;
-                default -> { }
+                default -> {}
             }
         }
         return new Summary(first, last, sft, rft);
@@ -127,7 +133,9 @@ final class DemoReport {
         summary.put("heldout_rose_beyond_ci", s.rose());
         putDifference(summary, "rft_minus_sft_heldout", s.rftMinusSftHeldout());
         putDifference(summary, "rft_minus_sft_validation", s.rftMinusSftValidation());
-        summary.set("rft_vs_sft_by_family", byFamily(versions, s.sft().version(), s.rft().version()));
+        summary.set(
+                "rft_vs_sft_by_family",
+                byFamily(versions, s.sft().version(), s.rft().version()));
         summary.put("rollout_tasks_sent", run.rolloutTasks());
         ObjectNode families = summary.putObject("rft_task_families");
         run.rftTaskFamilies().forEach(families::put);
@@ -158,35 +166,92 @@ final class DemoReport {
         html.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>katmesh main job report</title><style>")
                 .append("body{font-family:sans-serif;max-width:1340px;margin:24px auto;padding:0 12px;color:#222}")
                 .append("table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}")
-                .append(".charts{display:flex;flex-wrap:wrap;gap:12px}.ok{color:#2a7d2a}.bad{color:#b22}</style></head><body>")
+                .append(
+                        ".charts{display:flex;flex-wrap:wrap;gap:12px}.ok{color:#2a7d2a}.bad{color:#b22}</style></head><body>")
                 .append("<h1>katmesh main job</h1>");
-        html.append("<p id=\"verdict\">Held-out pass rate v").append(s.first().version()).append(' ').append(s.first().heldout())
-                .append(" → v").append(s.last().version()).append(' ').append(s.last().heldout()).append(": <b class=\"")
-                .append(s.rose() ? "ok\">above the base beyond the intervals" : "bad\">not above the base beyond the intervals").append("</b>. ")
-                .append("RFT (v").append(s.rft().version()).append(") against the SFT checkpoint (v").append(s.sft().version()).append("): ")
-                .append(diff(s.rftMinusSftValidation())).append(" on validation, ").append(diff(s.rftMinusSftHeldout())).append(" held out.</p>");
-        html.append("<p>").append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))
-                .append(String.format(Locale.ROOT, " in %.1f min; %d tasks sent to rollout, %d deployed sessions (%d submitted), %d trajectories trained.",
-                        run.wallSeconds() / 60, run.rolloutTasks(), run.deployedSessions(), run.deployedSubmitted(),
+        html.append("<p id=\"verdict\">Held-out pass rate v")
+                .append(s.first().version())
+                .append(' ')
+                .append(s.first().heldout())
+                .append(" → v")
+                .append(s.last().version())
+                .append(' ')
+                .append(s.last().heldout())
+                .append(": <b class=\"")
+                .append(
+                        s.rose()
+                                ? "ok\">above the base beyond the intervals"
+                                : "bad\">not above the base beyond the intervals")
+                .append("</b>. ")
+                .append("RFT (v")
+                .append(s.rft().version())
+                .append(") against the SFT checkpoint (v")
+                .append(s.sft().version())
+                .append("): ")
+                .append(diff(s.rftMinusSftValidation()))
+                .append(" on validation, ")
+                .append(diff(s.rftMinusSftHeldout()))
+                .append(" held out.</p>");
+        html.append("<p>")
+                .append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))
+                .append(String.format(
+                        Locale.ROOT,
+                        " in %.1f min; %d tasks sent to rollout, %d deployed sessions (%d submitted), %d trajectories trained.",
+                        run.wallSeconds() / 60,
+                        run.rolloutTasks(),
+                        run.deployedSessions(),
+                        run.deployedSubmitted(),
                         fp.path("trajectories_trained").asLong()))
-                .append(" Model: ").append(prepared.parameters()).append(" parameters, vocabulary ").append(prepared.vocab())
-                .append("; ").append(prepared.train().size()).append(" training tasks, ").append(prepared.validationCount()).append(" validation, ")
-                .append(prepared.heldoutCount()).append(" held out; ").append(esc(prepared.overlap().summary())).append(".</p>");
+                .append(" Model: ")
+                .append(prepared.parameters())
+                .append(" parameters, vocabulary ")
+                .append(prepared.vocab())
+                .append("; ")
+                .append(prepared.train().size())
+                .append(" training tasks, ")
+                .append(prepared.validationCount())
+                .append(" validation, ")
+                .append(prepared.heldoutCount())
+                .append(" held out; ")
+                .append(esc(prepared.overlap().summary()))
+                .append(".</p>");
         html.append("<div class=\"charts\">");
         for (Map.Entry<String, Chart> c : charts) {
             c.getValue().png(dir.resolve(c.getKey() + ".png"));
-            html.append("<figure id=\"").append(c.getKey()).append("\">").append(c.getValue().svg())
-                    .append("<figcaption><a href=\"").append(c.getKey()).append(".png\">").append(c.getKey()).append(".png</a></figcaption></figure>");
+            html.append("<figure id=\"")
+                    .append(c.getKey())
+                    .append("\">")
+                    .append(c.getValue().svg())
+                    .append("<figcaption><a href=\"")
+                    .append(c.getKey())
+                    .append(".png\">")
+                    .append(c.getKey())
+                    .append(".png</a></figcaption></figure>");
         }
-        html.append("</div><h2>Policy versions</h2><table><tr><th>version</th><th>stage</th><th>step</th><th>loss</th><th>reward</th>")
+        html.append(
+                        "</div><h2>Policy versions</h2><table><tr><th>version</th><th>stage</th><th>step</th><th>loss</th><th>reward</th>")
                 .append("<th>held-out pass rate</th><th>trajectories trained</th></tr>");
         for (JsonNode v : versions) {
-            html.append("<tr><td>").append(v.path("version").asLong()).append("</td><td>").append(esc(v.path("stage").asText()))
-                    .append("</td><td>").append(v.path("step").asLong()).append("</td><td>").append(num(v.path("loss")))
-                    .append("</td><td>").append(num(v.path("reward_mean"))).append("</td><td>")
-                    .append(v.path("heldout_pass_rate").isNumber() ? pct(v.get("heldout_pass_rate").asDouble()) + " (" + v.path("heldout_passed").asInt()
-                            + "/" + v.path("heldout_total").asInt() + ")" : "–")
-                    .append("</td><td>").append(v.path("trajectories_trained").asLong()).append("</td></tr>");
+            html.append("<tr><td>")
+                    .append(v.path("version").asLong())
+                    .append("</td><td>")
+                    .append(esc(v.path("stage").asText()))
+                    .append("</td><td>")
+                    .append(v.path("step").asLong())
+                    .append("</td><td>")
+                    .append(num(v.path("loss")))
+                    .append("</td><td>")
+                    .append(num(v.path("reward_mean")))
+                    .append("</td><td>")
+                    .append(
+                            v.path("heldout_pass_rate").isNumber()
+                                    ? pct(v.get("heldout_pass_rate").asDouble()) + " ("
+                                            + v.path("heldout_passed").asInt() + "/"
+                                            + v.path("heldout_total").asInt() + ")"
+                                    : "–")
+                    .append("</td><td>")
+                    .append(v.path("trajectories_trained").asLong())
+                    .append("</td></tr>");
         }
         html.append("</table>");
         familyTable(html, versions);
@@ -210,13 +275,20 @@ final class DemoReport {
         rft.fieldNames().forEachRemaining(families::add);
         for (String f : families) {
             ObjectNode o = out.putObject(f);
-            int total = Math.max(sft.path(f).path("total").asInt(), rft.path(f).path("total").asInt());
+            int total = Math.max(
+                    sft.path(f).path("total").asInt(), rft.path(f).path("total").asInt());
             o.put("total", total);
             o.put("sft_passed", sft.path(f).path("passed").asInt());
             o.put("rft_passed", rft.path(f).path("passed").asInt());
             // each family's rates with their 95% intervals: a family is a handful of tasks, and says so
-            putInterval(o, "sft_ci95", new PassRate(Math.min(total, sft.path(f).path("passed").asInt()), total));
-            putInterval(o, "rft_ci95", new PassRate(Math.min(total, rft.path(f).path("passed").asInt()), total));
+            putInterval(
+                    o,
+                    "sft_ci95",
+                    new PassRate(Math.min(total, sft.path(f).path("passed").asInt()), total));
+            putInterval(
+                    o,
+                    "rft_ci95",
+                    new PassRate(Math.min(total, rft.path(f).path("passed").asInt()), total));
         }
         return out;
     }
@@ -235,13 +307,23 @@ final class DemoReport {
             return;
         }
         html.append("<h2>Held-out tasks passed, by task family</h2><table id=\"families\"><tr><th>family</th>");
-        evaluated.forEach(v -> html.append("<th>v").append(v.path("version").asLong()).append(' ').append(esc(v.path("stage").asText())).append("</th>"));
+        evaluated.forEach(v -> html.append("<th>v")
+                .append(v.path("version").asLong())
+                .append(' ')
+                .append(esc(v.path("stage").asText()))
+                .append("</th>"));
         html.append("</tr>");
         for (String f : families) {
             html.append("<tr><td>").append(esc(f)).append("</td>");
             for (JsonNode v : evaluated) {
                 JsonNode c = v.path("heldout_by_family").path(f);
-                html.append("<td>").append(c.isMissingNode() ? "–" : c.path("passed").asInt() + "/" + c.path("total").asInt()).append("</td>");
+                html.append("<td>")
+                        .append(
+                                c.isMissingNode()
+                                        ? "–"
+                                        : c.path("passed").asInt() + "/"
+                                                + c.path("total").asInt())
+                        .append("</td>");
             }
             html.append("</tr>");
         }
@@ -253,22 +335,57 @@ final class DemoReport {
         for (JsonNode v : versions) {
             if (v.path("heldout_pass_rate").isNumber()) {
                 byStage.computeIfAbsent(v.path("stage").asText(), k -> new ArrayList<>())
-                        .add(new double[] {v.path("version").asDouble(), v.get("heldout_pass_rate").asDouble()});
+                        .add(new double[] {
+                            v.path("version").asDouble(),
+                            v.get("heldout_pass_rate").asDouble()
+                        });
             }
         }
         List<Chart.Series> heldout = new ArrayList<>();
-        byStage.forEach((stage, points) -> heldout.add(new Chart.Series(stage, STAGE_COLORS.getOrDefault(stage, "#555555"), points, true)));
+        byStage.forEach((stage, points) ->
+                heldout.add(new Chart.Series(stage, STAGE_COLORS.getOrDefault(stage, "#555555"), points, true)));
         List<Map.Entry<String, Chart>> out = new ArrayList<>();
-        out.add(Map.entry("heldout", new Chart("Held-out pass rate per policy version", "policy version", "pass rate", heldout, 0.0, 1.0)));
-        out.add(Map.entry("reward", new Chart("Mean reward of the trained RL groups", "time (s)", "reward",
-                List.of(line("reward mean", "#d62728", series, n -> n.path("reward_mean"))), null, null)));
-        out.add(Map.entry("loss", new Chart("Training loss", "time (s)", "loss",
-                List.of(line("loss", "#1f77b4", series, n -> n.path("loss"))), 0.0, null)));
-        out.add(Map.entry("throughput", new Chart("Trajectories trained per second (last minute)", "time (s)", "trajectories/s",
-                List.of(line("trajectories/s", "#2ca02c", series, n -> n.path("trajectories_per_s"))), 0.0, null)));
-        out.add(Map.entry("latency", new Chart("Agent → trainer latency (publish to first gradient step)", "time (s)", "seconds",
-                List.of(line("p50", "#9467bd", series, n -> seconds(n.path("agent_to_trainer_p50_ms"))),
-                        line("p99", "#ff7f0e", series, n -> seconds(n.path("agent_to_trainer_p99_ms")))), 0.0, null)));
+        out.add(Map.entry(
+                "heldout",
+                new Chart("Held-out pass rate per policy version", "policy version", "pass rate", heldout, 0.0, 1.0)));
+        out.add(Map.entry(
+                "reward",
+                new Chart(
+                        "Mean reward of the trained RL groups",
+                        "time (s)",
+                        "reward",
+                        List.of(line("reward mean", "#d62728", series, n -> n.path("reward_mean"))),
+                        null,
+                        null)));
+        out.add(Map.entry(
+                "loss",
+                new Chart(
+                        "Training loss",
+                        "time (s)",
+                        "loss",
+                        List.of(line("loss", "#1f77b4", series, n -> n.path("loss"))),
+                        0.0,
+                        null)));
+        out.add(Map.entry(
+                "throughput",
+                new Chart(
+                        "Trajectories trained per second (last minute)",
+                        "time (s)",
+                        "trajectories/s",
+                        List.of(line("trajectories/s", "#2ca02c", series, n -> n.path("trajectories_per_s"))),
+                        0.0,
+                        null)));
+        out.add(Map.entry(
+                "latency",
+                new Chart(
+                        "Agent → trainer latency (publish to first gradient step)",
+                        "time (s)",
+                        "seconds",
+                        List.of(
+                                line("p50", "#9467bd", series, n -> seconds(n.path("agent_to_trainer_p50_ms"))),
+                                line("p99", "#ff7f0e", series, n -> seconds(n.path("agent_to_trainer_p99_ms")))),
+                        0.0,
+                        null)));
         return out;
     }
 
@@ -276,7 +393,8 @@ final class DemoReport {
         return ms.isNumber() ? JSON.getNodeFactory().numberNode(ms.asDouble() / 1000) : ms;
     }
 
-    private static Chart.Series line(String name, String color, List<ObjectNode> series, Function<JsonNode, JsonNode> value) {
+    private static Chart.Series line(
+            String name, String color, List<ObjectNode> series, Function<JsonNode, JsonNode> value) {
         List<double[]> points = new ArrayList<>();
         for (ObjectNode n : series) {
             JsonNode v = value.apply(n);
@@ -297,7 +415,10 @@ final class DemoReport {
 
     /** "+3.3 points (95% CI −8.1 to +14.6)". */
     static String diff(double[] d) {
-        return Double.isFinite(d[0]) ? String.format(Locale.ROOT, "%+.1f points (95%% CI %+.1f to %+.1f)", 100 * d[0], 100 * d[1], 100 * d[2]) : "–";
+        return Double.isFinite(d[0])
+                ? String.format(
+                        Locale.ROOT, "%+.1f points (95%% CI %+.1f to %+.1f)", 100 * d[0], 100 * d[1], 100 * d[2])
+                : "–";
     }
 
     private static String pct(double v) {

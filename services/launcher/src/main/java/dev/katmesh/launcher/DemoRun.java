@@ -39,8 +39,16 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 final class DemoRun {
 
     /** How the run ended, and what was recorded. */
-    record Outcome(boolean complete, String why, List<ObjectNode> series, JsonNode finalProgress, int rolloutTasks,
-                   int deployedSessions, int deployedSubmitted, double wallSeconds, Map<String, String> rftTaskFamilies) {}
+    record Outcome(
+            boolean complete,
+            String why,
+            List<ObjectNode> series,
+            JsonNode finalProgress,
+            int rolloutTasks,
+            int deployedSessions,
+            int deployedSubmitted,
+            double wallSeconds,
+            Map<String, String> rftTaskFamilies) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
@@ -56,7 +64,13 @@ final class DemoRun {
     private final String apiKey;
     private final PrintStream out;
 
-    DemoRun(DemoPlan plan, DemoSetup.Prepared prepared, JsonNode status, KafkaClients kafka, String apiKey, PrintStream out) {
+    DemoRun(
+            DemoPlan plan,
+            DemoSetup.Prepared prepared,
+            JsonNode status,
+            KafkaClients kafka,
+            String apiKey,
+            PrintStream out) {
         this.plan = plan;
         this.prepared = prepared;
         this.kafka = kafka;
@@ -82,20 +96,25 @@ final class DemoRun {
         JsonNode progress = JSON.createObjectNode();
         // RFT's task supply: families (the suite's templates) drawn by their chance of a group with reward variance,
         // learnt from the rollout episodes the reward scores.
-        DifficultySampler<Task> sampler = new DifficultySampler<>(byFamily(prepared.train()), plan.groupSize(), SAMPLER_FLOOR, plan.seed());
+        DifficultySampler<Task> sampler =
+                new DifficultySampler<>(byFamily(prepared.train()), plan.groupSize(), SAMPLER_FLOOR, plan.seed());
         Map<String, String> familyOf = new HashMap<>();
         prepared.train().forEach(t -> familyOf.put(t.getTaskId(), family(t)));
         try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka);
-             ScoredWatcher watcher = new ScoredWatcher(kafka, s -> {
-                 if (s.getTrajectory().getSource() == TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT) {
-                     sampler.record(familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""), ScoredWatcher.solved(s));
-                 }
-             })) {
+                ScoredWatcher watcher = new ScoredWatcher(kafka, s -> {
+                    if (s.getTrajectory().getSource() == TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT) {
+                        sampler.record(
+                                familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""), ScoredWatcher.solved(s));
+                    }
+                })) {
             // The deployed agents' tasks: copies of training tasks on a split the rollout service skips,
             // published now so the reward knows their tests when the captured sessions arrive.
             List<Task> deployedTasks = new ArrayList<>();
             for (Task t : prepared.train()) {
-                Task d = t.toBuilder().setTaskId(t.getTaskId() + "-deployed").setSplit("deployed").build();
+                Task d = t.toBuilder()
+                        .setTaskId(t.getTaskId() + "-deployed")
+                        .setSplit("deployed")
+                        .build();
                 TaskFiles.send(tasks, d);
                 deployedTasks.add(d);
             }
@@ -118,24 +137,44 @@ final class DemoRun {
                 if (stage.equals("adapt") && agents == null) {
                     agents = startAgents(deployedTasks, stopAgents, sessions, submitted);
                 }
-                if (stage.equals("adapt") && progress.has("stage_steps") && progress.path("stage_step").asLong() >= progress.path("stage_steps").asLong()) {
+                if (stage.equals("adapt")
+                        && progress.has("stage_steps")
+                        && progress.path("stage_step").asLong()
+                                >= progress.path("stage_steps").asLong()) {
                     stopAgents.set(true); // the stage has what it needs: leave the CPU to the last evaluation
                 }
                 series.add(point(t, progress, sessions.get()));
                 String line = line(t, progress, published, sessions.get(), submitted.get());
                 String key = line.substring(line.indexOf(']') + 1);
-                if (!key.equals(lastLine) && System.nanoTime() - lastPrint > 4_000_000_000L || progress.path("complete").asBoolean()) {
+                if (!key.equals(lastLine) && System.nanoTime() - lastPrint > 4_000_000_000L
+                        || progress.path("complete").asBoolean()) {
                     out.println(line);
                     lastLine = key;
                     lastPrint = System.nanoTime();
                 }
                 if (progress.path("complete").asBoolean()) {
-                    return new Outcome(true, "the curriculum is complete", series, progress, published, sessions.get(), submitted.get(), t,
+                    return new Outcome(
+                            true,
+                            "the curriculum is complete",
+                            series,
+                            progress,
+                            published,
+                            sessions.get(),
+                            submitted.get(),
+                            t,
                             sampler.summary());
                 }
                 if (System.nanoTime() > deadline) {
-                    return new Outcome(false, "the time limit of " + limit.toMinutes() + " min passed in stage " + stage, series, progress,
-                            published, sessions.get(), submitted.get(), t, sampler.summary());
+                    return new Outcome(
+                            false,
+                            "the time limit of " + limit.toMinutes() + " min passed in stage " + stage,
+                            series,
+                            progress,
+                            published,
+                            sessions.get(),
+                            submitted.get(),
+                            t,
+                            sampler.summary());
                 }
                 Thread.sleep(2000);
             }
@@ -149,7 +188,8 @@ final class DemoRun {
     }
 
     /** {@link DemoPlan#DEPLOYED_AGENTS} deployed agents working the tasks round-robin through the OpenAI-compatible API until stopped. */
-    private ExecutorService startAgents(List<Task> tasks, AtomicBoolean stop, AtomicInteger sessions, AtomicInteger submitted) {
+    private ExecutorService startAgents(
+            List<Task> tasks, AtomicBoolean stop, AtomicInteger sessions, AtomicInteger submitted) {
         ExecutorService pool = Executors.newFixedThreadPool(DemoPlan.DEPLOYED_AGENTS, r -> {
             Thread th = new Thread(r, "deployed-agent");
             th.setDaemon(true);
@@ -191,14 +231,18 @@ final class DemoRun {
 
     static Map<String, List<Task>> byFamily(List<Task> tasks) {
         Map<String, List<Task>> out = new TreeMap<>();
-        tasks.forEach(t -> out.computeIfAbsent(family(t), k -> new ArrayList<>()).add(t));
+        tasks.forEach(
+                t -> out.computeIfAbsent(family(t), k -> new ArrayList<>()).add(t));
         return out;
     }
 
     private JsonNode fetchProgress() {
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(learner + "/katmesh/progress"))
-                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create(learner + "/katmesh/progress"))
+                            .timeout(Duration.ofSeconds(10))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             return r.statusCode() == 200 ? JSON.readTree(r.body()) : null;
         } catch (Exception e) {
             return null; // the learner is busy starting or restarting: the next poll tells
@@ -240,29 +284,46 @@ final class DemoRun {
             b.append(String.format(Locale.ROOT, " · loss %.3f", p.get("loss").asDouble()));
         }
         if (p.path("reward_mean").isNumber()) {
-            b.append(String.format(Locale.ROOT, " · reward %.2f", p.get("reward_mean").asDouble()));
+            b.append(String.format(
+                    Locale.ROOT, " · reward %.2f", p.get("reward_mean").asDouble()));
         }
         JsonNode versions = p.path("policy_versions");
         for (int i = versions.size() - 1; i >= 0; i--) {
             if (versions.get(i).path("heldout_pass_rate").isNumber()) {
                 JsonNode v = versions.get(i);
-                b.append(String.format(Locale.ROOT, " · held-out %.2f (v%d, %d/%d)", v.get("heldout_pass_rate").asDouble(),
-                        v.path("version").asLong(), v.path("heldout_passed").asInt(), v.path("heldout_total").asInt()));
+                b.append(String.format(
+                        Locale.ROOT,
+                        " · held-out %.2f (v%d, %d/%d)",
+                        v.get("heldout_pass_rate").asDouble(),
+                        v.path("version").asLong(),
+                        v.path("heldout_passed").asInt(),
+                        v.path("heldout_total").asInt()));
                 break;
             }
         }
-        b.append(String.format(Locale.ROOT, " · %.1f traj/s", p.path("trajectories_per_s").asDouble()));
+        b.append(String.format(
+                Locale.ROOT, " · %.1f traj/s", p.path("trajectories_per_s").asDouble()));
         if (p.path("staleness").has("mean")) {
-            b.append(String.format(Locale.ROOT, " · staleness %.1f", p.path("staleness").get("mean").asDouble()));
+            b.append(String.format(
+                    Locale.ROOT,
+                    " · staleness %.1f",
+                    p.path("staleness").get("mean").asDouble()));
         }
         if (p.path("agent_to_trainer_ms").has("p50")) {
-            b.append(String.format(Locale.ROOT, " · agent→trainer p50 %.1fs", p.path("agent_to_trainer_ms").get("p50").asLong() / 1000.0));
+            b.append(String.format(
+                    Locale.ROOT,
+                    " · agent→trainer p50 %.1fs",
+                    p.path("agent_to_trainer_ms").get("p50").asLong() / 1000.0));
         }
         if (stage.equals("rft")) {
             b.append(" · tasks sent ").append(tasks);
         }
         if (sessions > 0 || stage.equals("adapt")) {
-            b.append(" · deployed sessions ").append(sessions).append(" (").append(submitted).append(" submitted)");
+            b.append(" · deployed sessions ")
+                    .append(sessions)
+                    .append(" (")
+                    .append(submitted)
+                    .append(" submitted)");
         }
         if (p.has("evaluating")) {
             b.append(" · evaluating ").append(p.get("evaluating").asText());

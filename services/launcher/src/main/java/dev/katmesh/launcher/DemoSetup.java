@@ -30,8 +30,20 @@ import java.util.Map;
 final class DemoSetup {
 
     /** What was made. */
-    record Prepared(Path dir, Path model, Path curriculum, Path validation, Path heldout, List<Task> train, int validationCount,
-                    int heldoutCount, int sft, int corpusDocuments, int vocab, long parameters, ContentOverlap overlap) {}
+    record Prepared(
+            Path dir,
+            Path model,
+            Path curriculum,
+            Path validation,
+            Path heldout,
+            List<Task> train,
+            int validationCount,
+            int heldoutCount,
+            int sft,
+            int corpusDocuments,
+            int vocab,
+            long parameters,
+            ContentOverlap overlap) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -40,17 +52,28 @@ final class DemoSetup {
     static Prepared prepare(DemoPlan plan, Path dir) throws Exception {
         Files.createDirectories(dir);
         TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.tasks(), plan.mistakes());
-        List<Task> train = tasks.tasks().stream().map(TaskSuite.Generated::task).filter(t -> t.getSplit().equals(TaskSuite.TRAIN)).toList();
+        List<Task> train = tasks.tasks().stream()
+                .map(TaskSuite.Generated::task)
+                .filter(t -> t.getSplit().equals(TaskSuite.TRAIN))
+                .toList();
 
         // Mid-term corpus: the suite's tasks past the first plan.tasks() (unique by content against all of them), so no
         // validation or held-out task, input set or reference is in it; the overlap check below says so on every run.
-        List<Task> corpusTasks = new TaskSuite(plan.seed()).generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
-                .map(TaskSuite.Generated::task).toList();
+        List<Task> corpusTasks = new TaskSuite(plan.seed())
+                .generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
+                        .map(TaskSuite.Generated::task)
+                        .toList();
         List<String> corpus = MidTermCorpus.documents(corpusTasks);
-        List<Task> evaluation = tasks.tasks().stream().map(TaskSuite.Generated::task).filter(t -> !t.getSplit().equals(TaskSuite.TRAIN)).toList();
-        ContentOverlap overlap = ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("train", train, List.of()),
-                new ContentOverlap.Material("teacher", List.of(), tasks.teacherTexts()),
-                new ContentOverlap.Material("corpus", corpusTasks, corpus)));
+        List<Task> evaluation = tasks.tasks().stream()
+                .map(TaskSuite.Generated::task)
+                .filter(t -> !t.getSplit().equals(TaskSuite.TRAIN))
+                .toList();
+        ContentOverlap overlap = ContentOverlap.of(
+                evaluation,
+                List.of(
+                        new ContentOverlap.Material("train", train, List.of()),
+                        new ContentOverlap.Material("teacher", List.of(), tasks.teacherTexts()),
+                        new ContentOverlap.Material("corpus", corpusTasks, corpus)));
         try (BufferedWriter w = Files.newBufferedWriter(dir.resolve("corpus.jsonl"), StandardCharsets.UTF_8)) {
             for (String doc : corpus) {
                 w.write(JSON.writeValueAsString(Map.of("text", doc)) + "\n");
@@ -69,7 +92,8 @@ final class DemoSetup {
         List<String> texts = new ArrayList<>(corpus);
         for (String line : Files.readAllLines(dir.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
             if (!line.isBlank()) {
-                Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8)).trajectory();
+                Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
+                        .trajectory();
                 texts.add(chat.render(ChatMaps.messages(t.getMessagesList()), ChatMaps.tools(t.getToolsList()), false));
             }
         }
@@ -79,15 +103,32 @@ final class DemoSetup {
 
         Path curriculum = dir.resolve("curriculum.yaml");
         Files.writeString(curriculum, plan.curriculumYaml(), StandardCharsets.UTF_8);
-        int validation = evaluationFile(dir.resolve("eval-validation.jsonl"), evaluation, TaskSuite.VALIDATION, plan.evalTasks());
-        int heldout = evaluationFile(dir.resolve("eval-heldout.jsonl"), evaluation, TaskSuite.HELDOUT, plan.evalTasks());
-        return new Prepared(dir, model, curriculum, dir.resolve("eval-validation.jsonl"), dir.resolve("eval-heldout.jsonl"), train,
-                validation, heldout, tasks.sft(), corpus.size(), vocab, parameters, overlap);
+        int validation = evaluationFile(
+                dir.resolve("eval-validation.jsonl"), evaluation, TaskSuite.VALIDATION, plan.evalTasks());
+        int heldout =
+                evaluationFile(dir.resolve("eval-heldout.jsonl"), evaluation, TaskSuite.HELDOUT, plan.evalTasks());
+        return new Prepared(
+                dir,
+                model,
+                curriculum,
+                dir.resolve("eval-validation.jsonl"),
+                dir.resolve("eval-heldout.jsonl"),
+                train,
+                validation,
+                heldout,
+                tasks.sft(),
+                corpus.size(),
+                vocab,
+                parameters,
+                overlap);
     }
 
     /** The first {@code cap} tasks of a split (all with cap 0), the learner's evaluation set; returns how many. */
     private static int evaluationFile(Path file, List<Task> evaluation, String split, int cap) throws IOException {
-        List<Task> chosen = evaluation.stream().filter(t -> t.getSplit().equals(split)).limit(cap > 0 ? cap : Long.MAX_VALUE).toList();
+        List<Task> chosen = evaluation.stream()
+                .filter(t -> t.getSplit().equals(split))
+                .limit(cap > 0 ? cap : Long.MAX_VALUE)
+                .toList();
         JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
         try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
             for (Task t : chosen) {

@@ -54,9 +54,16 @@ final class DeployedAgent {
     /** The served model's id, from GET /v1/models (as OpenAI clients find it). */
     private String model() throws IOException, InterruptedException {
         if (model == null) {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/models")).timeout(Duration.ofSeconds(30))
-                    .header("authorization", "Bearer " + apiKey).GET().build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-            JsonNode id = r.statusCode() == 200 ? JSON.readTree(r.body()).path("data").path(0).path("id") : null;
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create(baseUrl + "/v1/models"))
+                            .timeout(Duration.ofSeconds(30))
+                            .header("authorization", "Bearer " + apiKey)
+                            .GET()
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            JsonNode id = r.statusCode() == 200
+                    ? JSON.readTree(r.body()).path("data").path(0).path("id")
+                    : null;
             if (id == null || !id.isTextual()) {
                 throw new IOException("GET /v1/models → HTTP " + r.statusCode() + ": " + r.body());
             }
@@ -74,8 +81,11 @@ final class DeployedAgent {
             JsonNode toolSpecs = JSON.valueToTree(ChatMaps.tools(task.getToolsList()));
             int turns = 0;
             while (turns < maxTurns) {
-                ObjectNode req = JSON.createObjectNode().put("model", model()).put("max_tokens", maxTokens)
-                        .put("temperature", temperature).put("seed", seed * 31 + turns);
+                ObjectNode req = JSON.createObjectNode()
+                        .put("model", model())
+                        .put("max_tokens", maxTokens)
+                        .put("temperature", temperature)
+                        .put("seed", seed * 31 + turns);
                 req.set("messages", messages);
                 req.set("tools", toolSpecs);
                 JsonNode reply = post("/v1/chat/completions", req, sessionId, task.getTaskId());
@@ -89,13 +99,19 @@ final class DeployedAgent {
                 }
                 for (ToolCall call : assistant.getToolCallsList()) {
                     AgentTools.Result r = tools.execute(call.getName(), call.getArguments(), workspace.workspace);
-                    messages.add(JSON.createObjectNode().put("role", "tool").put("tool_call_id", call.getId())
-                            .put("name", call.getName()).put("content", r.output()));
+                    messages.add(JSON.createObjectNode()
+                            .put("role", "tool")
+                            .put("tool_call_id", call.getId())
+                            .put("name", call.getName())
+                            .put("content", r.output()));
                     if (!r.submittedPath().isEmpty()) {
                         // Report the outcome with the end of the session: the reward runs the task's tests on it.
                         String content = AgentTools.readSubmission(workspace.workspace, r.submittedPath());
-                        ObjectNode outcome = JSON.createObjectNode().put("submitted", content != null).put("kind", "file")
-                                .put("path", r.submittedPath()).put("content", content == null ? "" : content);
+                        ObjectNode outcome = JSON.createObjectNode()
+                                .put("submitted", content != null)
+                                .put("kind", "file")
+                                .put("path", r.submittedPath())
+                                .put("content", content == null ? "" : content);
                         end(sessionId, outcome);
                         return new Session(sessionId, turns, content != null, "submitted");
                     }
@@ -116,15 +132,19 @@ final class DeployedAgent {
 
     private static ChatMessage parse(JsonNode message) throws IOException {
         try {
-            return TrajectoryJson.messages(JSON.createArrayNode().add(message), "choices[0].message").get(0);
+            return TrajectoryJson.messages(JSON.createArrayNode().add(message), "choices[0].message")
+                    .get(0);
         } catch (TrajectoryJsonException e) {
             throw new IOException("the API answered a message that is not OpenAI chat: " + e.getMessage(), e);
         }
     }
 
-    private JsonNode post(String path, JsonNode body, String sessionId, String taskId) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Duration.ofMinutes(3))
-                .header("authorization", "Bearer " + apiKey).header("content-type", "application/json")
+    private JsonNode post(String path, JsonNode body, String sessionId, String taskId)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + path))
+                .timeout(Duration.ofMinutes(3))
+                .header("authorization", "Bearer " + apiKey)
+                .header("content-type", "application/json")
                 .header("x-katmesh-session-id", sessionId)
                 .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
         if (taskId != null) {
@@ -133,7 +153,13 @@ final class DeployedAgent {
         for (int attempt = 1; ; attempt++) {
             HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             if (r.statusCode() == 429 && attempt < 20) { // the server is full: wait as told, then retry
-                Thread.sleep(1000L * Math.max(1, r.headers().firstValue("retry-after").map(Long::parseLong).orElse(1L)));
+                Thread.sleep(1000L
+                        * Math.max(
+                                1,
+                                r.headers()
+                                        .firstValue("retry-after")
+                                        .map(Long::parseLong)
+                                        .orElse(1L)));
                 continue;
             }
             if (r.statusCode() / 100 != 2) {

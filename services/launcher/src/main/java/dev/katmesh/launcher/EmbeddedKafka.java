@@ -31,7 +31,8 @@ final class EmbeddedKafka {
      */
     static KafkaClients clients(MeshLayout layout, MeshState state) {
         String bootstrap = bootstrap(state.kafka);
-        return state.secure ? new KafkaClients(bootstrap, KafkaAccess.load(layout).clientConfig(KafkaAccess.User.ADMIN))
+        return state.secure
+                ? new KafkaClients(bootstrap, KafkaAccess.load(layout).clientConfig(KafkaAccess.User.ADMIN))
                 : KafkaClients.plain(bootstrap);
     }
 
@@ -74,12 +75,22 @@ final class EmbeddedKafka {
         if (access != null) {
             env.put(BrokerMain.SCRAM_ENV, String.join("\n", access.bootstrapScram()));
         }
-        List<String> cmd = ManagedProcess.pinned(List.of(ManagedProcess.javaBinary(),
-                "-Xms256m", "-Xmx" + System.getProperty("katmesh.kafka.heap", "768m"),
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                "-Dlog4j2.configurationFile=" + log4j,
-                "-cp", layout.launcherClasspath(),
-                BrokerMain.class.getName(), props.toString(), state.clusterId, logDir.toString()), state.cpus.get("kafka"), env);
+        List<String> cmd = ManagedProcess.pinned(
+                List.of(
+                        ManagedProcess.javaBinary(),
+                        "-Xms256m",
+                        "-Xmx" + System.getProperty("katmesh.kafka.heap", "768m"),
+                        "-XX:+UseG1GC",
+                        "-Djava.awt.headless=true",
+                        "-Dlog4j2.configurationFile=" + log4j,
+                        "-cp",
+                        layout.launcherClasspath(),
+                        BrokerMain.class.getName(),
+                        props.toString(),
+                        state.clusterId,
+                        logDir.toString()),
+                state.cpus.get("kafka"),
+                env);
         MeshState.Proc started = ManagedProcess.start(cmd, layout.logFile("kafka"), layout.dataDir(), env);
         started.port = state.kafka.port;
         started.controllerPort = state.kafka.controllerPort;
@@ -88,12 +99,16 @@ final class EmbeddedKafka {
 
     /** server.properties; {@code access} null for the plaintext default, else secure mode's listeners and ACLs. */
     static String serverProperties(int port, int controllerPort, Path logDir, KafkaAccess access) {
-        String listeners = access != null ? access.serverProperties(port, controllerPort) : String.join("\n",
-                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
-                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
-        return String.join("\n",
+        String listeners = access != null
+                ? access.serverProperties(port, controllerPort)
+                : String.join(
+                        "\n",
+                        "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
+                        "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+                        "inter.broker.listener.name=PLAINTEXT",
+                        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        return String.join(
+                "\n",
                 "# Written by the katmesh launcher at every start; edit kafka-topics/ for topic settings.",
                 "process.roles=broker,controller",
                 "node.id=1",
@@ -119,7 +134,8 @@ final class EmbeddedKafka {
     }
 
     /** Waits until the broker answers an admin request; fails early if its process died. */
-    static void awaitReady(MeshState.Proc kafka, KafkaClients clients, Path log, Duration timeout) throws InterruptedException {
+    static void awaitReady(MeshState.Proc kafka, KafkaClients clients, Path log, Duration timeout)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!ManagedProcess.isAlive(kafka)) {
@@ -135,7 +151,8 @@ final class EmbeddedKafka {
             }
             Thread.sleep(250);
         }
-        throw new IllegalStateException("the Kafka broker did not become ready within " + timeout.toSeconds() + " s; see " + log);
+        throw new IllegalStateException(
+                "the Kafka broker did not become ready within " + timeout.toSeconds() + " s; see " + log);
     }
 
     static boolean portOpen(int port) {

@@ -1,9 +1,9 @@
 package dev.katmesh.launcher;
 
-import dev.katmesh.proto.wire.Topics;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.proto.wire.Topics;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,8 +49,11 @@ final class IngestionBenchmark {
         Path payload = dir.resolve("trajectories.jsonl");
         // Kafka's perf tools read the same client settings (secure mode: the admin user) from a file.
         Path clientConfig = dir.resolve("client.properties");
-        Secrets.write(clientConfig, kafka.security().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
-                .reduce("", String::concat));
+        Secrets.write(
+                clientConfig,
+                kafka.security().entrySet().stream()
+                        .map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
+                        .reduce("", String::concat));
         List<byte[]> values = new ArrayList<>();
         try (BufferedWriter w = Files.newBufferedWriter(payload, StandardCharsets.UTF_8)) {
             for (int i = 0; i < records; i++) {
@@ -63,27 +66,57 @@ final class IngestionBenchmark {
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         int partitions;
         try (Admin admin = kafka.admin()) {
-            partitions = admin.describeTopics(List.of(Topics.RAW)).allTopicNames().get(30, TimeUnit.SECONDS)
-                    .get(Topics.RAW).partitions().size();
+            partitions = admin.describeTopics(List.of(Topics.RAW))
+                    .allTopicNames()
+                    .get(30, TimeUnit.SECONDS)
+                    .get(Topics.RAW)
+                    .partitions()
+                    .size();
             if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
-                admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1)))
+                        .all()
+                        .get(30, TimeUnit.SECONDS);
             }
         }
 
-        String produced = tool("org.apache.kafka.tools.ProducerPerformance", "--topic", SCRATCH, "--num-records", Integer.toString(records),
-                "--payload-file", payload.toString(), "--throughput", "-1",
-                "--producer-props", "bootstrap.servers=" + bootstrap, "acks=all", "--producer.config", clientConfig.toString());
+        String produced = tool(
+                "org.apache.kafka.tools.ProducerPerformance",
+                "--topic",
+                SCRATCH,
+                "--num-records",
+                Integer.toString(records),
+                "--payload-file",
+                payload.toString(),
+                "--throughput",
+                "-1",
+                "--producer-props",
+                "bootstrap.servers=" + bootstrap,
+                "acks=all",
+                "--producer.config",
+                clientConfig.toString());
         double produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
-        String consumed = tool("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap, "--topic", SCRATCH,
-                "--messages", Integer.toString(records), "--timeout", "60000", "--group", "katmesh-bench-" + run,
-                "--consumer.config", clientConfig.toString());
+        String consumed = tool(
+                "org.apache.kafka.tools.ConsumerPerformance",
+                "--bootstrap-server",
+                bootstrap,
+                "--topic",
+                SCRATCH,
+                "--messages",
+                Integer.toString(records),
+                "--timeout",
+                "60000",
+                "--group",
+                "katmesh-bench-" + run,
+                "--consumer.config",
+                clientConfig.toString());
         double consumeRate = consumerRate(consumed);
 
         double before = PrometheusScrape.sum(learner, "katmesh_learner_trajectories_received_total", null);
         long t0 = System.nanoTime();
         try (KafkaProducer<String, byte[]> producer = TaskFiles.producer(kafka)) {
             for (int i = 0; i < values.size(); i++) {
-                ProducerRecord<String, byte[]> r = new ProducerRecord<>(Topics.RAW, "bench-" + run + "-g" + (i % 64), values.get(i));
+                ProducerRecord<String, byte[]> r =
+                        new ProducerRecord<>(Topics.RAW, "bench-" + run + "-g" + (i % 64), values.get(i));
                 r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
                 producer.send(r);
             }
@@ -101,7 +134,8 @@ final class IngestionBenchmark {
         }
         double ingestSeconds = (System.nanoTime() - t0) / 1e9;
         if (received < records) {
-            throw new IllegalStateException("the learner received " + (long) received + " of " + records + " in " + timeout.toSeconds() + " s");
+            throw new IllegalStateException(
+                    "the learner received " + (long) received + " of " + records + " in " + timeout.toSeconds() + " s");
         }
         double ingestRate = records / ingestSeconds;
 
@@ -116,8 +150,10 @@ final class IngestionBenchmark {
         o.put("ingestion_vs_producer_perf", round(ingestRate / produceRate));
         o.put("ingestion_vs_consumer_perf", round(ingestRate / consumeRate));
         ArrayNode notes = o.putArray("notes");
-        notes.add("ingestion: publish to katmesh.trajectories.raw until the learner received every record (reward: decode, validate, score, republish)");
-        notes.add("kafka perf tools: same records, same broker, scratch topic " + SCRATCH + " with the raw topic's partitions");
+        notes.add("ingestion: publish to katmesh.trajectories.raw until the learner received "
+                + "every record (reward: decode, validate, score, republish)");
+        notes.add("kafka perf tools: same records, same broker, scratch topic " + SCRATCH
+                + " with the raw topic's partitions");
         return o;
     }
 
@@ -127,11 +163,19 @@ final class IngestionBenchmark {
 
     /** Runs a Kafka tool's main class in its own JVM (the launcher's classpath) and returns its output. */
     private static String tool(String mainClass, String... args) throws Exception {
-        Path jar = Path.of(IngestionBenchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        List<String> cmd = new ArrayList<>(List.of(ManagedProcess.javaBinary(), "-Xmx512m", "-cp", jar.toString(), mainClass));
+        Path jar = Path.of(IngestionBenchmark.class
+                .getProtectionDomain()
+                .getCodeSource()
+                .getLocation()
+                .toURI());
+        List<String> cmd =
+                new ArrayList<>(List.of(ManagedProcess.javaBinary(), "-Xmx512m", "-cp", jar.toString(), mainClass));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile("kafka-tool", ".out");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(out.toFile())
+                .start();
         if (!p.waitFor(5, TimeUnit.MINUTES)) {
             p.destroyForcibly();
             throw new IllegalStateException(mainClass + " did not finish in 5 minutes");
@@ -181,21 +225,43 @@ final class IngestionBenchmark {
         t.put("agent_id", "bench-agent");
         t.put("source", "deployed");
         ArrayNode messages = t.putArray("messages");
-        messages.addObject().put("role", "system").put("content", "You are a coding agent. Work in the current directory with the tools.");
-        messages.addObject().put("role", "user").put("content", String.format(Locale.ROOT,
-                "Write solution.py with a function solve(xs) that returns the sum of the list of integers xs plus %d.", i % 97));
+        messages.addObject()
+                .put("role", "system")
+                .put("content", "You are a coding agent. Work in the current directory with the tools.");
+        messages.addObject()
+                .put("role", "user")
+                .put(
+                        "content",
+                        String.format(
+                                Locale.ROOT,
+                                "Write solution.py with a function solve(xs) that returns the sum of the list of integers xs plus %d.",
+                                i % 97));
         ObjectNode call = JSON.createObjectNode().put("id", "c0").put("type", "function");
-        call.putObject("function").put("name", "write_file").put("arguments", JSON.writeValueAsString(
-                JSON.createObjectNode().put("path", "solution.py").put("content", "def solve(xs):\n    return sum(xs) + (" + i % 97 + ")\n")));
+        call.putObject("function")
+                .put("name", "write_file")
+                .put(
+                        "arguments",
+                        JSON.writeValueAsString(JSON.createObjectNode()
+                                .put("path", "solution.py")
+                                .put("content", "def solve(xs):\n    return sum(xs) + (" + i % 97 + ")\n")));
         ObjectNode assistant = messages.addObject().put("role", "assistant");
         assistant.putNull("content");
         assistant.putArray("tool_calls").add(call);
-        messages.addObject().put("role", "tool").put("tool_call_id", "c0").put("name", "write_file").put("content", "wrote 44 bytes to solution.py");
-        messages.addObject().put("role", "assistant").put("content", "Done: solution.py returns the sum plus " + i % 97 + ".");
+        messages.addObject()
+                .put("role", "tool")
+                .put("tool_call_id", "c0")
+                .put("name", "write_file")
+                .put("content", "wrote 44 bytes to solution.py");
+        messages.addObject()
+                .put("role", "assistant")
+                .put("content", "Done: solution.py returns the sum plus " + i % 97 + ".");
         ArrayNode tools = t.putArray("tools");
         ObjectNode fn = tools.addObject().put("type", "function").putObject("function");
         fn.put("name", "write_file").put("description", "Write a file in the workspace");
-        fn.set("parameters", JSON.readTree("{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"));
+        fn.set(
+                "parameters",
+                JSON.readTree("{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+                        + "\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"));
         return JSON.writeValueAsString(t);
     }
 }

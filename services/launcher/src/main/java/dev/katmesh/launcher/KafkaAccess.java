@@ -1,16 +1,14 @@
 package dev.katmesh.launcher;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +105,8 @@ final class KafkaAccess {
                 passwords.put(u, pw);
             }
             if (changed) {
-                StringBuilder text = new StringBuilder("# SCRAM-SHA-512 passwords of the embedded broker's users (secure mode). Keep private.\n");
+                StringBuilder text = new StringBuilder(
+                        "# SCRAM-SHA-512 passwords of the embedded broker's users (secure mode). Keep private.\n");
                 for (User u : User.values()) {
                     text.append(u.name).append('=').append(passwords.get(u)).append('\n');
                 }
@@ -128,7 +127,8 @@ final class KafkaAccess {
     }
 
     static String jaas(String user, String password) {
-        return "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user + "\" password=\"" + password + "\";";
+        return "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user + "\" password=\""
+                + password + "\";";
     }
 
     /** Client settings of a user: what a Java client (or Quarkus's kafka.* config) needs besides the bootstrap servers. */
@@ -144,7 +144,8 @@ final class KafkaAccess {
     String serverProperties(int port, int controllerPort) {
         String broker = User.BROKER.name;
         String pw = passwords.get(User.BROKER);
-        return String.join("\n",
+        return String.join(
+                "\n",
                 "listeners=CLIENT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
                 "advertised.listeners=CLIENT://127.0.0.1:" + port,
                 "inter.broker.listener.name=CLIENT",
@@ -154,7 +155,8 @@ final class KafkaAccess {
                 "listener.name.client.scram-sha-512.sasl.jaas.config=" + jaas(broker, pw),
                 "sasl.mechanism.controller.protocol=PLAIN",
                 "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
-                "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\""
+                "listener.name.controller.plain.sasl.jaas.config=org.apache.kafk"
+                        + "a.common.security.plain.PlainLoginModule required username=\""
                         + broker + "\" password=\"" + pw + "\" user_" + broker + "=\"" + pw + "\";",
                 "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
                 "super.users=User:" + broker + ";User:" + User.ADMIN.name,
@@ -198,7 +200,8 @@ final class KafkaAccess {
     /** The ACL bindings of one KafkaUser document (spec.authorization.acls, Strimzi's simple authorization). */
     static List<AclBinding> acls(JsonNode kafkaUser, String user) {
         if (!user.equals(kafkaUser.path("metadata").path("name").asText())) {
-            throw new IllegalArgumentException("the KafkaUser file of " + user + " names " + kafkaUser.path("metadata").path("name"));
+            throw new IllegalArgumentException("the KafkaUser file of " + user + " names "
+                    + kafkaUser.path("metadata").path("name"));
         }
         List<AclBinding> out = new ArrayList<>();
         for (JsonNode acl : kafkaUser.path("spec").path("authorization").path("acls")) {
@@ -206,15 +209,20 @@ final class KafkaAccess {
             ResourceType type = switch (r.path("type").asText()) {
                 case "topic" -> ResourceType.TOPIC;
                 case "group" -> ResourceType.GROUP;
-                default -> throw new IllegalArgumentException(user + ": resource type " + r.path("type") + " is not used by katmesh");
+                default ->
+                    throw new IllegalArgumentException(
+                            user + ": resource type " + r.path("type") + " is not used by katmesh");
             };
-            PatternType pattern = r.path("patternType").asText("literal").equals("prefix") ? PatternType.PREFIXED : PatternType.LITERAL;
+            PatternType pattern = r.path("patternType").asText("literal").equals("prefix")
+                    ? PatternType.PREFIXED
+                    : PatternType.LITERAL;
             for (JsonNode op : acl.path("operations")) {
                 AclOperation operation = AclOperation.fromString(op.asText());
                 if (operation == AclOperation.UNKNOWN) {
                     throw new IllegalArgumentException(user + ": unknown operation " + op);
                 }
-                out.add(new AclBinding(new ResourcePattern(type, r.path("name").asText(), pattern),
+                out.add(new AclBinding(
+                        new ResourcePattern(type, r.path("name").asText(), pattern),
                         new AccessControlEntry("User:" + user, "*", operation, AclPermissionType.ALLOW)));
             }
         }
@@ -226,7 +234,8 @@ final class KafkaAccess {
         List<org.apache.kafka.clients.admin.UserScramCredentialAlteration> users = new ArrayList<>();
         for (User u : User.values()) {
             if (u != User.BROKER && u != User.ADMIN) {
-                users.add(new UserScramCredentialUpsertion(u.name, new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords.get(u)));
+                users.add(new UserScramCredentialUpsertion(
+                        u.name, new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords.get(u)));
             }
         }
         try {
@@ -245,9 +254,14 @@ final class KafkaAccess {
     Path writeAgentConfig(MeshLayout layout, String bootstrap) {
         Path dir = Secrets.dir(layout);
         try {
-            StringBuilder props = new StringBuilder("# Client settings of a deployed agent: may write katmesh.trajectories.raw only.\n");
+            StringBuilder props = new StringBuilder(
+                    "# Client settings of a deployed agent: may write katmesh.trajectories.raw only.\n");
             props.append("bootstrap.servers=").append(bootstrap).append('\n');
-            clientConfig(User.AGENT).forEach((k, v) -> props.append(k).append('=').append(v.replace("\\", "\\\\")).append('\n'));
+            clientConfig(User.AGENT)
+                    .forEach((k, v) -> props.append(k)
+                            .append('=')
+                            .append(v.replace("\\", "\\\\"))
+                            .append('\n'));
             Path javaConfig = dir.resolve("agent.properties");
             Secrets.write(javaConfig, props.toString());
             Map<String, String> json = new LinkedHashMap<>();

@@ -18,11 +18,25 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** The {@code ./katmesh} command line. */
-@Command(name = "katmesh", mixinStandardHelpOptions = true, version = "katmesh 0.1.0",
+@Command(
+        name = "katmesh",
+        mixinStandardHelpOptions = true,
+        version = "katmesh 0.1.0",
         description = "Online training of coding agents from their trajectories: the embedded mesh and its tools.",
-        subcommands = {Katmesh.Up.class, Katmesh.Status.class, Katmesh.Down.class, Katmesh.Logs.class,
-                Katmesh.Restart.class, Katmesh.Topics.class, DemoCommand.class,
-                PolicyCommand.class, BenchCommand.class, SandboxCommand.class, TasksCommand.class, AuditCommand.class})
+        subcommands = {
+            Katmesh.Up.class,
+            Katmesh.Status.class,
+            Katmesh.Down.class,
+            Katmesh.Logs.class,
+            Katmesh.Restart.class,
+            Katmesh.Topics.class,
+            DemoCommand.class,
+            PolicyCommand.class,
+            BenchCommand.class,
+            SandboxCommand.class,
+            TasksCommand.class,
+            AuditCommand.class
+        })
 public final class Katmesh {
 
     public static void main(String[] args) {
@@ -36,38 +50,56 @@ public final class Katmesh {
 
     /** Options every mesh command shares. */
     static class MeshOptions {
-        @Option(names = "--data-dir", paramLabel = "DIR",
-                description = "The mesh's data directory (state, Kafka data, logs). Default: $KATMESH_DATA_DIR or <checkout>/.katmesh.")
+        @Option(
+                names = "--data-dir",
+                paramLabel = "DIR",
+                description =
+                        "The mesh's data directory (state, Kafka data, logs). Default: $KATMESH_DATA_DIR or <checkout>/.katmesh.")
         Path dataDir;
 
         MeshSupervisor supervisor() {
             Path home = MeshLayout.defaultHome();
-            return new MeshSupervisor(new MeshLayout(home, dataDir != null ? dataDir : MeshLayout.defaultDataDir(home)), System.out);
+            return new MeshSupervisor(
+                    new MeshLayout(home, dataDir != null ? dataDir : MeshLayout.defaultDataDir(home)), System.out);
         }
     }
 
     @Command(name = "up", description = "Starts the embedded mesh: a Kafka broker (KRaft) and the four services.")
     static final class Up implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Option(names = "--detach", description = "Return once every service is healthy, leaving the mesh running.")
         boolean detach;
 
-        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "240", description = "How long to wait for health (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--timeout",
+                paramLabel = "SECONDS",
+                defaultValue = "240",
+                description = "How long to wait for health (default ${DEFAULT-VALUE}).")
         int timeout;
 
-        @Option(names = "--model", paramLabel = "DIR",
-                description = "A Hugging Face checkpoint folder: the policy the learner trains and inference serves (kept for later starts).")
+        @Option(
+                names = "--model",
+                paramLabel = "DIR",
+                description =
+                        "A Hugging Face checkpoint folder: the policy the learner trains and inference serves (kept for later starts).")
         Path model;
 
-        @Option(names = "--cpus", paramLabel = "PROCESS=CPUS",
-                description = "Pin a process (kafka, inference, rollout, reward or learner) to CPUs with taskset, e.g. --cpus learner=1 "
-                        + "--cpus inference=0; repeatable, kept for later starts.")
+        @Option(
+                names = "--cpus",
+                paramLabel = "PROCESS=CPUS",
+                description =
+                        "Pin a process (kafka, inference, rollout, reward or learner) to CPUs with taskset, e.g. --cpus learner=1 "
+                                + "--cpus inference=0; repeatable, kept for later starts.")
         java.util.Map<String, String> cpus = new java.util.LinkedHashMap<>();
 
-        @Option(names = "--secure",
-                description = "Secure mode, chosen at a mesh's first start and kept: the broker takes only SASL/SCRAM-SHA-512 users with "
-                        + "ACLs (each service its own; deployed agents the user 'agent', which may only write katmesh.trajectories.raw).")
+        @Option(
+                names = "--secure",
+                description =
+                        "Secure mode, chosen at a mesh's first start and kept: the broker takes only SASL/SCRAM-SHA-512 users with "
+                                + "ACLs (each service its own; deployed agents the user 'agent', "
+                                + "which may only write katmesh.trajectories.raw).")
         boolean secure;
 
         @Override
@@ -77,11 +109,16 @@ public final class Katmesh {
             supervisor.up(Duration.ofSeconds(timeout), model, java.util.Map.of(), cpus, secure);
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
-            System.out.printf("OpenAI-compatible API: %s  (API key %s: %s)%n", status.path("services").path("inference").path("openai").asText(),
-                    key.origin(), key.key());
+            System.out.printf(
+                    "OpenAI-compatible API: %s  (API key %s: %s)%n",
+                    status.path("services").path("inference").path("openai").asText(), key.origin(), key.key());
             if (status.path("kafka").has("security")) {
-                System.out.printf("Kafka: SASL/SCRAM-SHA-512; agents' client settings (write katmesh.trajectories.raw only): %s%n",
-                        status.path("kafka").path("security").path("agent_config").asText());
+                System.out.printf(
+                        "Kafka: SASL/SCRAM-SHA-512; agents' client settings (write katmesh.trajectories.raw only): %s%n",
+                        status.path("kafka")
+                                .path("security")
+                                .path("agent_config")
+                                .asText());
             }
             if (detach) {
                 System.out.println("mesh running; `./katmesh down` stops it");
@@ -89,15 +126,17 @@ public final class Katmesh {
             }
             System.out.println("mesh running; Ctrl-C stops it");
             CountDownLatch stopped = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                try {
-                    System.out.println("stopping: " + supervisor.down());
-                } catch (Exception e) {
-                    System.err.println("katmesh: stopping failed: " + e.getMessage());
-                } finally {
-                    stopped.countDown();
-                }
-            }, "katmesh-down");
+            Thread hook = new Thread(
+                    () -> {
+                        try {
+                            System.out.println("stopping: " + supervisor.down());
+                        } catch (Exception e) {
+                            System.err.println("katmesh: stopping failed: " + e.getMessage());
+                        } finally {
+                            stopped.countDown();
+                        }
+                    },
+                    "katmesh-down");
             Runtime.getRuntime().addShutdownHook(hook);
             stopped.await();
             return 0;
@@ -106,7 +145,8 @@ public final class Katmesh {
 
     @Command(name = "status", description = "Shows the broker and each service with its endpoints and health.")
     static final class Status implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Option(names = "--json", description = "Print one JSON object.")
         boolean json;
@@ -119,11 +159,21 @@ public final class Katmesh {
                 return 0;
             }
             JsonNode kafka = status.get("kafka");
-            System.out.printf("%-10s %-5s %-8s %s%n", "kafka", kafka.path("health").asText(), kafka.path("pid").asText("-"), kafka.path("bootstrap").asText("-"));
+            System.out.printf(
+                    "%-10s %-5s %-8s %s%n",
+                    "kafka",
+                    kafka.path("health").asText(),
+                    kafka.path("pid").asText("-"),
+                    kafka.path("bootstrap").asText("-"));
             status.get("services").fields().forEachRemaining(e -> {
                 JsonNode s = e.getValue();
-                System.out.printf("%-10s %-5s %-8s %s %s%n", e.getKey(), s.path("health").asText(), s.path("pid").asText("-"),
-                        s.path("http").asText("-"), s.has("grpc") ? "grpc " + s.get("grpc").asText() : "");
+                System.out.printf(
+                        "%-10s %-5s %-8s %s %s%n",
+                        e.getKey(),
+                        s.path("health").asText(),
+                        s.path("pid").asText("-"),
+                        s.path("http").asText("-"),
+                        s.has("grpc") ? "grpc " + s.get("grpc").asText() : "");
             });
             return 0;
         }
@@ -131,7 +181,8 @@ public final class Katmesh {
 
     @Command(name = "down", description = "Stops the services, then the broker; the data directory is kept.")
     static final class Down implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Override
         public Integer call() throws Exception {
@@ -141,9 +192,12 @@ public final class Katmesh {
         }
     }
 
-    @Command(name = "restart", description = "Starts one stopped or killed process again (stopping it first if it runs).")
+    @Command(
+            name = "restart",
+            description = "Starts one stopped or killed process again (stopping it first if it runs).")
     static final class Restart implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Parameters(paramLabel = "SERVICE", description = "inference, rollout, reward, learner or kafka")
         String service;
@@ -161,15 +215,21 @@ public final class Katmesh {
 
     @Command(name = "logs", description = "Prints a process's log (inference, rollout, reward, learner or kafka).")
     static final class Logs implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Parameters(paramLabel = "SERVICE")
         String service;
 
-        @Option(names = {"-f", "--follow"}, description = "Keep printing what is appended.")
+        @Option(
+                names = {"-f", "--follow"},
+                description = "Keep printing what is appended.")
         boolean follow;
 
-        @Option(names = {"-n", "--lines"}, paramLabel = "N", description = "Only the last N lines.")
+        @Option(
+                names = {"-n", "--lines"},
+                paramLabel = "N",
+                description = "Only the last N lines.")
         Integer lines;
 
         @Override
@@ -208,12 +268,14 @@ public final class Katmesh {
 
     @Command(name = "topics", description = "Lists the topics declared in kafka-topics/ with their settings.")
     static final class Topics implements Callable<Integer> {
-        @CommandLine.Mixin MeshOptions mesh = new MeshOptions();
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
 
         @Override
         public Integer call() throws IOException {
             for (TopicSpec t : mesh.supervisor().layout().topics().topics()) {
-                System.out.printf("%-30s partitions=%-3d replicas=%d %s%n", t.name(), t.partitions(), t.replicas(), t.config());
+                System.out.printf(
+                        "%-30s partitions=%-3d replicas=%d %s%n", t.name(), t.partitions(), t.replicas(), t.config());
             }
             return 0;
         }

@@ -58,8 +58,13 @@ final class LineageAudit {
      * @param ledger           null when the learner keeps none (no model: it trains nothing), which skips
      *                         the learner's half of the account
      */
-    static ObjectNode reconcile(List<Raw> raw, List<Scored> scored, List<DeadLetter> dlq, List<LedgerEntry> ledger,
-                                Map<String, Long> rewardCommitted, Map<Integer, Long> learnerCommitted) {
+    static ObjectNode reconcile(
+            List<Raw> raw,
+            List<Scored> scored,
+            List<DeadLetter> dlq,
+            List<LedgerEntry> ledger,
+            Map<String, Long> rewardCommitted,
+            Map<Integer, Long> learnerCommitted) {
         Map<String, String> idAt = new HashMap<>(); // "topic-partition@offset" → id of the raw record there
         Set<String> publishedIds = new HashSet<>();
         for (Raw r : raw) {
@@ -130,7 +135,8 @@ final class LineageAudit {
                 }
                 if (droppedIds.contains(id)) {
                     dropped++;
-                } else if (e.getValue().offset() >= learnerCommitted.getOrDefault(e.getValue().partition(), 0L)) {
+                } else if (e.getValue().offset()
+                        >= learnerCommitted.getOrDefault(e.getValue().partition(), 0L)) {
                     pendingLearner++;
                 } else {
                     lost.add(id);

@@ -25,7 +25,8 @@ final class ManagedProcess {
     }
 
     /** As {@link #start(List, Path, Path)}, with extra environment variables (secrets stay out of the command line). */
-    static MeshState.Proc start(List<String> command, Path log, Path workDir, java.util.Map<String, String> env) throws IOException {
+    static MeshState.Proc start(List<String> command, Path log, Path workDir, java.util.Map<String, String> env)
+            throws IOException {
         Files.createDirectories(log.getParent());
         List<String> full = new ArrayList<>();
         if (new File("/usr/bin/setsid").canExecute()) {
@@ -34,8 +35,7 @@ final class ManagedProcess {
         full.addAll(command);
         ProcessBuilder builder = new ProcessBuilder(full);
         builder.environment().putAll(env);
-        Process p = builder
-                .directory(workDir.toFile())
+        Process p = builder.directory(workDir.toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -53,8 +53,11 @@ final class ManagedProcess {
         }
         return ProcessHandle.of(proc.pid)
                 .filter(ProcessHandle::isAlive)
-                .filter(h -> proc.startedAtMs == null || h.info().startInstant()
-                        .map(i -> Math.abs(i.toEpochMilli() - proc.startedAtMs) < 2000).orElse(true));
+                .filter(h -> proc.startedAtMs == null
+                        || h.info()
+                                .startInstant()
+                                .map(i -> Math.abs(i.toEpochMilli() - proc.startedAtMs) < 2000)
+                                .orElse(true));
     }
 
     static boolean isAlive(MeshState.Proc proc) {

@@ -39,6 +39,7 @@ public enum MeshService {
                 return s;
             }
         }
-        throw new IllegalArgumentException("unknown service '" + id + "' (expected inference, rollout, reward or learner)");
+        throw new IllegalArgumentException(
+                "unknown service '" + id + "' (expected inference, rollout, reward or learner)");
     }
 }

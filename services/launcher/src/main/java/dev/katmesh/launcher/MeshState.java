@@ -50,6 +50,7 @@ public final class MeshState {
      * --cpus}; a process without an entry runs on every CPU. Kept so a restart pins the same way.
      */
     public Map<String, String> cpus = new TreeMap<>();
+
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
 

@@ -64,7 +64,8 @@ public final class MeshSupervisor {
      * As {@link #up(Duration, Path)}, with settings per service (service id → system properties) that
      * replace the ones kept from earlier starts for the services named.
      */
-    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings) throws IOException, InterruptedException {
+    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings)
+            throws IOException, InterruptedException {
         return up(timeout, model, settings, Map.of());
     }
 
@@ -72,7 +73,8 @@ public final class MeshSupervisor {
      * As {@link #up(Duration, Path, Map)}, with the processes named ("kafka" or a service id) pinned to
      * CPUs (taskset lists; see {@link MeshState#cpus}), replacing the pinning kept for them.
      */
-    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus)
+    public MeshState up(
+            Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus)
             throws IOException, InterruptedException {
         return up(timeout, model, settings, cpus, false);
     }
@@ -82,7 +84,12 @@ public final class MeshSupervisor {
      * SASL/SCRAM and ACLs on the broker) for a new mesh. The mode is chosen at the first start and kept:
      * a mesh started plaintext cannot be made secure in place (its broker was formatted without users).
      */
-    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus, boolean secure)
+    public MeshState up(
+            Duration timeout,
+            Path model,
+            Map<String, Map<String, String>> settings,
+            Map<String, String> cpus,
+            boolean secure)
             throws IOException, InterruptedException {
         checkBuilt();
         for (Map.Entry<String, String> e : cpus.entrySet()) {
@@ -98,8 +105,9 @@ public final class MeshSupervisor {
             MeshState state = MeshState.load(layout.stateFile());
             if (secure && !state.secure) {
                 if (EmbeddedKafka.formatted(layout)) {
-                    throw new IllegalStateException("the mesh in " + layout.dataDir() + " was first started without --secure; secure mode is "
-                            + "chosen at a mesh's first start: use a fresh --data-dir");
+                    throw new IllegalStateException(
+                            "the mesh in " + layout.dataDir() + " was first started without --secure; secure mode is "
+                                    + "chosen at a mesh's first start: use a fresh --data-dir");
                 }
                 state.secure = true;
             }
@@ -114,7 +122,10 @@ public final class MeshSupervisor {
                 state.save(layout.stateFile());
                 long deadline = System.nanoTime() + timeout.toNanos();
                 if (!ManagedProcess.isAlive(state.kafka)) {
-                    out.printf("starting Kafka (KRaft) on %s, data in %s%n", EmbeddedKafka.bootstrap(state.kafka), layout.dataDir().resolve("kafka"));
+                    out.printf(
+                            "starting Kafka (KRaft) on %s, data in %s%n",
+                            EmbeddedKafka.bootstrap(state.kafka),
+                            layout.dataDir().resolve("kafka"));
                     state.kafka = EmbeddedKafka.start(layout, state);
                     state.save(layout.stateFile());
                     started.add("kafka");
@@ -182,7 +193,11 @@ public final class MeshSupervisor {
             if (service == null) {
                 state.kafka = EmbeddedKafka.start(layout, state);
                 state.save(layout.stateFile());
-                EmbeddedKafka.awaitReady(state.kafka, EmbeddedKafka.clients(layout, state), layout.logFile("kafka"), remaining(deadline));
+                EmbeddedKafka.awaitReady(
+                        state.kafka,
+                        EmbeddedKafka.clients(layout, state),
+                        layout.logFile("kafka"),
+                        remaining(deadline));
             } else {
                 startService(state, service);
                 state.save(layout.stateFile());
@@ -219,8 +234,11 @@ public final class MeshSupervisor {
                 security.put("protocol", KafkaAccess.PROTOCOL);
                 security.put("sasl_mechanism", KafkaAccess.MECHANISM);
                 security.put("agent_user", KafkaAccess.User.AGENT.name);
-                security.put("agent_config", Secrets.dir(layout).resolve("agent.properties").toString());
-                security.put("agent_json", Secrets.dir(layout).resolve("agent.json").toString());
+                security.put(
+                        "agent_config",
+                        Secrets.dir(layout).resolve("agent.properties").toString());
+                security.put(
+                        "agent_json", Secrets.dir(layout).resolve("agent.json").toString());
             }
             boolean alive = ManagedProcess.isAlive(state.kafka);
             kafka.put("health", alive && EmbeddedKafka.portOpen(state.kafka.port) ? "UP" : "DOWN");
@@ -283,7 +301,8 @@ public final class MeshSupervisor {
         }
         if (!ManagedProcess.isAlive(state.kafka)) {
             state.kafka.port = keepOrPick(state.kafka.port, taken);
-            state.kafka.controllerPort = keepOrPick(state.kafka.controllerPort == null ? 0 : state.kafka.controllerPort, taken);
+            state.kafka.controllerPort =
+                    keepOrPick(state.kafka.controllerPort == null ? 0 : state.kafka.controllerPort, taken);
         }
         for (MeshService s : MeshService.values()) {
             MeshState.Proc p = state.services.computeIfAbsent(s.id(), k -> new MeshState.Proc());
@@ -324,8 +343,11 @@ public final class MeshSupervisor {
     private void startService(MeshState state, MeshService s) throws IOException {
         MeshState.Proc p = state.service(s);
         Files.createDirectories(layout.serviceDataDir(s));
-        List<String> cmd = new ArrayList<>(List.of(ManagedProcess.javaBinary(),
-                "-Xmx" + s.heap(), "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+        List<String> cmd = new ArrayList<>(List.of(
+                ManagedProcess.javaBinary(),
+                "-Xmx" + s.heap(),
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Djava.awt.headless=true",
                 "-Dquarkus.http.host=127.0.0.1",
                 "-Dai.djl.offline=true",
                 "-Dquarkus.http.port=" + p.port,
@@ -369,7 +391,9 @@ public final class MeshSupervisor {
             MeshState.Proc learner = state.service(MeshService.LEARNER);
             cmd.add("-Dquarkus.grpc.clients.weights.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.clients.weights.port=" + learner.grpcPort);
-            env.put("KATMESH_INFERENCE_API_KEYS", ApiKey.AGENT + "=" + ApiKey.resolve(layout).key());
+            env.put(
+                    "KATMESH_INFERENCE_API_KEYS",
+                    ApiKey.AGENT + "=" + ApiKey.resolve(layout).key());
         }
         if (s == MeshService.ROLLOUT) {
             MeshState.Proc inference = state.service(MeshService.INFERENCE);
@@ -384,8 +408,11 @@ public final class MeshSupervisor {
         }
         cmd.add("-jar");
         cmd.add(layout.serviceJar(s).toString());
-        MeshState.Proc started = ManagedProcess.start(ManagedProcess.pinned(cmd, state.cpus.get(s.id()), env), layout.logFile(s.id()),
-                layout.serviceDataDir(s), env);
+        MeshState.Proc started = ManagedProcess.start(
+                ManagedProcess.pinned(cmd, state.cpus.get(s.id()), env),
+                layout.logFile(s.id()),
+                layout.serviceDataDir(s),
+                env);
         p.pid = started.pid;
         p.startedAtMs = started.startedAtMs;
     }
@@ -394,7 +421,8 @@ public final class MeshSupervisor {
         MeshState.Proc p = state.service(s);
         while (System.nanoTime() < deadline) {
             if (!ManagedProcess.isAlive(p)) {
-                throw new IllegalStateException(s.id() + " exited during start-up:\n" + tail(layout.logFile(s.id()), 25));
+                throw new IllegalStateException(
+                        s.id() + " exited during start-up:\n" + tail(layout.logFile(s.id()), 25));
             }
             if ("UP".equals(HealthProbe.health(p.port))) {
                 out.printf("%s is UP%n", s.id());
@@ -402,7 +430,8 @@ public final class MeshSupervisor {
             }
             Thread.sleep(300);
         }
-        throw new IllegalStateException(s.id() + " did not become healthy in time:\n" + tail(layout.logFile(s.id()), 25));
+        throw new IllegalStateException(
+                s.id() + " did not become healthy in time:\n" + tail(layout.logFile(s.id()), 25));
     }
 
     /** Stops the named parts: services in parallel first, then Kafka. */
@@ -411,13 +440,17 @@ public final class MeshSupervisor {
         for (MeshService s : MeshService.values()) {
             MeshState.Proc p = state.service(s);
             if (names.contains(s.id()) && p != null) {
-                Thread t = new Thread(() -> {
-                    if (ManagedProcess.stop(p, SERVICE_GRACE)) {
-                        out.printf("%s did not stop within %d s and was killed%n", s.id(), SERVICE_GRACE.toSeconds());
-                    }
-                    p.pid = null;
-                    p.startedAtMs = null;
-                }, "stop-" + s.id());
+                Thread t = new Thread(
+                        () -> {
+                            if (ManagedProcess.stop(p, SERVICE_GRACE)) {
+                                out.printf(
+                                        "%s did not stop within %d s and was killed%n",
+                                        s.id(), SERVICE_GRACE.toSeconds());
+                            }
+                            p.pid = null;
+                            p.startedAtMs = null;
+                        },
+                        "stop-" + s.id());
                 t.start();
                 stoppers.add(t);
             }
@@ -449,8 +482,9 @@ public final class MeshSupervisor {
 
     private <T> T locked(Callable<T> action) throws IOException, InterruptedException {
         Files.createDirectories(layout.dataDir());
-        try (FileChannel channel = FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = channel.lock()) {
+        try (FileChannel channel =
+                        FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock = channel.lock()) {
             return action.call();
         } catch (IOException | InterruptedException | RuntimeException e) {
             throw e;

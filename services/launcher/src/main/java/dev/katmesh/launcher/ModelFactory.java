@@ -22,7 +22,8 @@ import java.util.List;
 final class ModelFactory {
 
     /** The special tokens, in id order: padding/document end, the ChatML turn marks, the tool-call marks. */
-    static final List<String> SPECIAL_TOKENS = List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>");
+    static final List<String> SPECIAL_TOKENS =
+            List.of("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>");
 
     /** A decoder's shape. */
     record Shape(int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim, int maxPositions) {}
@@ -62,14 +63,31 @@ final class ModelFactory {
             eos = base.eosTokenIds();
             pad = base.padTokenId();
         } else {
-            JsonNode t = new ObjectMapper().readTree(tokenizerDir.resolve("tokenizer.json").toFile());
+            JsonNode t = new ObjectMapper()
+                    .readTree(tokenizerDir.resolve("tokenizer.json").toFile());
             JsonNode v = t.path("model").path("vocab");
             vocab = v.size();
             eos = List.of(v.path("<|im_end|>").asInt());
             pad = v.path("<|endoftext|>").asInt();
         }
-        return new ModelConfig(ModelConfig.QWEN3, vocab, shape.hidden(), shape.intermediate(), shape.layers(), shape.heads(),
-                shape.kvHeads(), shape.headDim(), 1e-6, 10_000.0, shape.maxPositions(), true, false, true, eos, pad, 0.02);
+        return new ModelConfig(
+                ModelConfig.QWEN3,
+                vocab,
+                shape.hidden(),
+                shape.intermediate(),
+                shape.layers(),
+                shape.heads(),
+                shape.kvHeads(),
+                shape.headDim(),
+                1e-6,
+                10_000.0,
+                shape.maxPositions(),
+                true,
+                false,
+                true,
+                eos,
+                pad,
+                0.02);
     }
 
     /** Writes a model initialised from {@code seed} to {@code out}. Returns its parameter count. */

@@ -3,13 +3,10 @@ package dev.katmesh.launcher;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Generation;
-import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.policy.SamplingParams;
-import dev.katmesh.policy.Checkpoints;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -22,18 +19,34 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** `./katmesh policy ...`: the policy model from the command line; each command prints one JSON object. */
-@Command(name = "policy", description = "Tokenize, render chats, score and generate with a Hugging Face checkpoint folder.",
-        subcommands = {PolicyCommand.Tokenize.class, PolicyCommand.ChatTemplateCmd.class, PolicyCommand.Score.class,
-                PolicyCommand.Generate.class, PolicyCommand.Tokenizer.class, PolicyCommand.Init.class})
+@Command(
+        name = "policy",
+        description = "Tokenize, render chats, score and generate with a Hugging Face checkpoint folder.",
+        subcommands = {
+            PolicyCommand.Tokenize.class,
+            PolicyCommand.ChatTemplateCmd.class,
+            PolicyCommand.Score.class,
+            PolicyCommand.Generate.class,
+            PolicyCommand.Tokenizer.class,
+            PolicyCommand.Init.class
+        })
 final class PolicyCommand {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
     static class ModelOption {
-        @Option(names = "--model", required = true, paramLabel = "DIR", description = "A Hugging Face checkpoint folder.")
+        @Option(
+                names = "--model",
+                required = true,
+                paramLabel = "DIR",
+                description = "A Hugging Face checkpoint folder.")
         Path model;
 
-        @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--device",
+                paramLabel = "DEVICE",
+                defaultValue = "cpu",
+                description = "cpu, gpu or gpu:N (default ${DEFAULT-VALUE}).")
         String device;
 
         PolicyModel load() {
@@ -46,7 +59,10 @@ final class PolicyCommand {
             return new int[0];
         }
         try {
-            return Arrays.stream(csv.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+            return Arrays.stream(csv.split(","))
+                    .map(String::trim)
+                    .mapToInt(Integer::parseInt)
+                    .toArray();
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--ids must be comma-separated integers: " + e.getMessage());
         }
@@ -91,12 +107,18 @@ final class PolicyCommand {
         }
     }
 
-    @Command(name = "chat-template", description = "Prints {\"text\":...,\"ids\":[...]} of messages rendered with the chat template.")
+    @Command(
+            name = "chat-template",
+            description = "Prints {\"text\":...,\"ids\":[...]} of messages rendered with the chat template.")
     static final class ChatTemplateCmd implements Callable<Integer> {
         @Option(names = "--model", required = true, paramLabel = "DIR")
         Path model;
 
-        @Option(names = "--messages", required = true, paramLabel = "FILE", description = "A JSON array of messages (OpenAI chat format).")
+        @Option(
+                names = "--messages",
+                required = true,
+                paramLabel = "FILE",
+                description = "A JSON array of messages (OpenAI chat format).")
         Path messages;
 
         @Option(names = "--tools", paramLabel = "FILE", description = "A JSON array of tools.")
@@ -139,7 +161,9 @@ final class PolicyCommand {
         }
     }
 
-    @Command(name = "generate", description = "Prints {\"ids\":[...new ids...],\"logprobs\":[...],\"finish_reason\":...}.")
+    @Command(
+            name = "generate",
+            description = "Prints {\"ids\":[...new ids...],\"logprobs\":[...],\"finish_reason\":...}.")
     static final class Generate implements Callable<Integer> {
         @ArgGroup(exclusive = false, multiplicity = "1")
         ModelOption model = new ModelOption();
@@ -174,7 +198,12 @@ final class PolicyCommand {
                 throw new IllegalArgumentException("--greedy and --temperature exclude each other");
             }
             int[] stop = stopIds == null ? new int[0] : parseIds(stopIds);
-            SamplingParams params = new SamplingParams(maxNewTokens, greedy || temperature == null ? 0f : temperature, topK, topP, seed,
+            SamplingParams params = new SamplingParams(
+                    maxNewTokens,
+                    greedy || temperature == null ? 0f : temperature,
+                    topK,
+                    topP,
+                    seed,
                     Set.copyOf(Arrays.stream(stop).boxed().toList()));
             try (PolicyModel m = model.load()) {
                 Generation g = m.generate(parseIds(ids), params);
@@ -188,7 +217,10 @@ final class PolicyCommand {
         }
     }
 
-    @Command(name = "tokenizer", description = "Trains a byte-level BPE tokenizer on text files (one document per file, or JSONL with a \"text\" field per line) and writes it with katmesh's chat template.")
+    @Command(
+            name = "tokenizer",
+            description = "Trains a byte-level BPE tokenizer on text files (one document per file, or JSONL with a "
+                    + "\"text\" field per line) and writes it with katmesh's chat template.")
     static final class Tokenizer implements Callable<Integer> {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
@@ -196,7 +228,10 @@ final class PolicyCommand {
         @Option(names = "--corpus", required = true, split = ",", paramLabel = "FILE")
         List<Path> corpus;
 
-        @Option(names = "--vocab", defaultValue = "2048", description = "Vocabulary size, special tokens and the 256 bytes included.")
+        @Option(
+                names = "--vocab",
+                defaultValue = "2048",
+                description = "Vocabulary size, special tokens and the 256 bytes included.")
         int vocab;
 
         @Override
@@ -221,27 +256,53 @@ final class PolicyCommand {
         }
     }
 
-    @Command(name = "init", description = "Makes a fresh Qwen3 model of any shape from a seed (weights, config, and a tokenizer copied from --tokenizer).")
+    @Command(
+            name = "init",
+            description =
+                    "Makes a fresh Qwen3 model of any shape from a seed (weights, config, and a tokenizer copied from --tokenizer).")
     static final class Init implements Callable<Integer> {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--tokenizer", required = true, paramLabel = "DIR", description = "A folder with tokenizer.json and a chat template to copy (e.g. from `policy tokenizer`); its config.json, if any, gives vocabulary and special ids.")
+        @Option(
+                names = "--tokenizer",
+                required = true,
+                paramLabel = "DIR",
+                description = "A folder with tokenizer.json and a chat template to copy (e.g. from `policy "
+                        + "tokenizer`); its config.json, if any, gives vocabulary and special ids.")
         Path tokenizer;
 
-        @Option(names = "--hidden", defaultValue = "256") int hidden;
-        @Option(names = "--intermediate", defaultValue = "704") int intermediate;
-        @Option(names = "--layers", defaultValue = "4") int layers;
-        @Option(names = "--heads", defaultValue = "4") int heads;
-        @Option(names = "--kv-heads", defaultValue = "2") int kvHeads;
-        @Option(names = "--head-dim", defaultValue = "64") int headDim;
-        @Option(names = "--max-positions", defaultValue = "4096") int maxPositions;
-        @Option(names = "--seed", defaultValue = "0") long seed;
+        @Option(names = "--hidden", defaultValue = "256")
+        int hidden;
+
+        @Option(names = "--intermediate", defaultValue = "704")
+        int intermediate;
+
+        @Option(names = "--layers", defaultValue = "4")
+        int layers;
+
+        @Option(names = "--heads", defaultValue = "4")
+        int heads;
+
+        @Option(names = "--kv-heads", defaultValue = "2")
+        int kvHeads;
+
+        @Option(names = "--head-dim", defaultValue = "64")
+        int headDim;
+
+        @Option(names = "--max-positions", defaultValue = "4096")
+        int maxPositions;
+
+        @Option(names = "--seed", defaultValue = "0")
+        long seed;
 
         @Override
         public Integer call() throws Exception {
-            long parameters = ModelFactory.init(tokenizer, new ModelFactory.Shape(hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions),
-                    seed, out);
+            long parameters = ModelFactory.init(
+                    tokenizer,
+                    new ModelFactory.Shape(hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions),
+                    seed,
+                    out);
             ObjectNode o = JSON.createObjectNode();
             o.put("model", out.toAbsolutePath().toString());
             o.put("parameters", parameters);

@@ -20,8 +20,11 @@ public final class PrometheusScrape {
      * The sum of the series of {@code name} whose labels contain {@code labelFilter} (e.g.
      * {@code reason="OVERSIZED"}; null for all series); 0 when there is none yet.
      */
-    public static double sum(String httpBase, String name, String labelFilter) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics")).timeout(Duration.ofSeconds(5)).build();
+    public static double sum(String httpBase, String name, String labelFilter)
+            throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(httpBase + "/q/metrics"))
+                .timeout(Duration.ofSeconds(5))
+                .build();
         HttpResponse<String> r;
         try {
             r = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
@@ -33,7 +36,8 @@ public final class PrometheusScrape {
         if (r.statusCode() != 200) {
             throw new IOException(httpBase + "/q/metrics answered " + r.statusCode());
         }
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})?\\s+(\\S+)$").matcher(r.body());
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})?\\s+(\\S+)$")
+                .matcher(r.body());
         double sum = 0;
         while (m.find()) {
             if (labelFilter == null || (m.group(1) != null && m.group(1).contains(labelFilter))) {

@@ -15,21 +15,42 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** `./katmesh sandbox run ... -- CMD ARGS`: one command in the local sandbox, its verdict as JSON. */
-@Command(name = "sandbox", description = "Runs untrusted commands in the sandbox.", subcommands = {SandboxCommand.Run.class})
+@Command(
+        name = "sandbox",
+        description = "Runs untrusted commands in the sandbox.",
+        subcommands = {SandboxCommand.Run.class})
 final class SandboxCommand {
 
-    @Command(name = "run", description = "Runs CMD in the bubblewrap sandbox; prints {\"verdict\":...,\"exit_code\":...,\"stdout\":...,\"stderr\":...,\"wall_ms\":...}.")
+    @Command(
+            name = "run",
+            description = "Runs CMD in the bubblewrap sandbox; prints "
+                    + "{\"verdict\":...,\"exit_code\":...,\"stdout\":...,\"stderr\":...,\"wall_ms\":...}.")
     static final class Run implements Callable<Integer> {
-        @Option(names = "--timeout", paramLabel = "S", defaultValue = "30", description = "Wall-time limit in seconds (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--timeout",
+                paramLabel = "S",
+                defaultValue = "30",
+                description = "Wall-time limit in seconds (default ${DEFAULT-VALUE}).")
         long timeout;
 
-        @Option(names = "--memory", paramLabel = "MB", defaultValue = "1024", description = "Address-space limit in MiB (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--memory",
+                paramLabel = "MB",
+                defaultValue = "1024",
+                description = "Address-space limit in MiB (default ${DEFAULT-VALUE}).")
         long memoryMb;
 
-        @Option(names = "--max-output", paramLabel = "BYTES", defaultValue = "1048576", description = "Cap of stdout and of stderr.")
+        @Option(
+                names = "--max-output",
+                paramLabel = "BYTES",
+                defaultValue = "1048576",
+                description = "Cap of stdout and of stderr.")
         int maxOutput;
 
-        @Option(names = "--workspace", paramLabel = "DIR", description = "The workspace (kept); default: a fresh temporary one, deleted after.")
+        @Option(
+                names = "--workspace",
+                paramLabel = "DIR",
+                description = "The workspace (kept); default: a fresh temporary one, deleted after.")
         Path workspace;
 
         @Parameters(paramLabel = "CMD", arity = "1..*", description = "The command and its arguments (after --).")
@@ -39,8 +60,10 @@ final class SandboxCommand {
         public Integer call() throws Exception {
             Path ws = workspace != null ? workspace : Files.createTempDirectory("katmesh-sandbox");
             try {
-                SandboxLimits limits = SandboxLimits.defaults().withWallTime(Duration.ofSeconds(timeout))
-                        .withMemoryBytes(memoryMb << 20).withMaxOutputBytes(maxOutput);
+                SandboxLimits limits = SandboxLimits.defaults()
+                        .withWallTime(Duration.ofSeconds(timeout))
+                        .withMemoryBytes(memoryMb << 20)
+                        .withMaxOutputBytes(maxOutput);
                 SandboxResult r = new BubblewrapSandbox().run(command, ws, limits);
                 ObjectNode o = new ObjectMapper().createObjectNode();
                 o.put("verdict", r.verdict().label());
@@ -54,7 +77,8 @@ final class SandboxCommand {
             } finally {
                 if (workspace == null) {
                     try (var walk = Files.walk(ws)) {
-                        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                        walk.sorted(java.util.Comparator.reverseOrder())
+                                .forEach(p -> p.toFile().delete());
                     }
                 }
             }

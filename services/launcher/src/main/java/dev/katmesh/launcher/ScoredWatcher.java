@@ -1,8 +1,8 @@
 package dev.katmesh.launcher;
 
-import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.Topics;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -31,23 +31,26 @@ final class ScoredWatcher implements AutoCloseable {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         consumer.subscribe(List.of(Topics.SCORED));
-        thread = new Thread(() -> {
-            try {
-                while (!Thread.currentThread().isInterrupted()) {
-                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                        try {
-                            onScored.accept(ScoredTrajectory.parseFrom(r.value()));
-                        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-                            // The reward writes this topic; a record it cannot parse is not the demo's to judge.
+        thread = new Thread(
+                () -> {
+                    try {
+                        while (!Thread.currentThread().isInterrupted()) {
+                            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                                try {
+                                    onScored.accept(ScoredTrajectory.parseFrom(r.value()));
+                                } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                                    // The reward writes this topic; a record it cannot parse is not the demo's to
+                                    // judge.
+                                }
+                            }
                         }
+                    } catch (WakeupException e) {
+                        // closed
+                    } finally {
+                        consumer.close(Duration.ofSeconds(5));
                     }
-                }
-            } catch (WakeupException e) {
-                // closed
-            } finally {
-                consumer.close(Duration.ofSeconds(5));
-            }
-        }, "demo-scored-watcher");
+                },
+                "demo-scored-watcher");
         thread.setDaemon(true);
         thread.start();
     }

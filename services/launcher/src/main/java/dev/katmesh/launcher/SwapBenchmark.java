@@ -63,27 +63,41 @@ final class SwapBenchmark {
             shapes.add(e.getValue().shape());
             md.update(b.array());
         }
-        PolicyVersion version = PolicyVersion.newBuilder().setVersion(1).setSha256(HexFormat.of().formatHex(md.digest())).build();
+        PolicyVersion version = PolicyVersion.newBuilder()
+                .setVersion(1)
+                .setSha256(HexFormat.of().formatHex(md.digest()))
+                .build();
         long total = bytes.stream().mapToLong(b -> b.length).sum();
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
                 .addService(new WeightsGrpc.WeightsImplBase() {
                     @Override
                     public void fetch(FetchWeightsRequest request, StreamObserver<WeightsChunk> out) {
-                        out.onNext(WeightsChunk.newBuilder().setHeader(WeightsHeader.newBuilder().setVersion(version)
-                                .setTensorCount(names.size()).setTotalBytes(total)).build());
+                        out.onNext(WeightsChunk.newBuilder()
+                                .setHeader(WeightsHeader.newBuilder()
+                                        .setVersion(version)
+                                        .setTensorCount(names.size())
+                                        .setTotalBytes(total))
+                                .build());
                         long index = 0;
                         for (int t = 0; t < names.size(); t++) {
                             byte[] b = bytes.get(t);
                             for (int off = 0; off < b.length; off += CHUNK) {
-                                TensorChunk.Builder c = TensorChunk.newBuilder().setIndex(index++).setName(names.get(t)).setDtype("F32")
-                                        .setOffset(off).setData(ByteString.copyFrom(b, off, Math.min(CHUNK, b.length - off)));
+                                TensorChunk.Builder c = TensorChunk.newBuilder()
+                                        .setIndex(index++)
+                                        .setName(names.get(t))
+                                        .setDtype("F32")
+                                        .setOffset(off)
+                                        .setData(ByteString.copyFrom(b, off, Math.min(CHUNK, b.length - off)));
                                 for (long d : shapes.get(t)) {
                                     c.addShape(d);
                                 }
-                                out.onNext(WeightsChunk.newBuilder().setTensor(c).build());
+                                out.onNext(
+                                        WeightsChunk.newBuilder().setTensor(c).build());
                             }
                         }
-                        out.onNext(WeightsChunk.newBuilder().setTrailer(WeightsTrailer.newBuilder().setSha256(version.getSha256())).build());
+                        out.onNext(WeightsChunk.newBuilder()
+                                .setTrailer(WeightsTrailer.newBuilder().setSha256(version.getSha256()))
+                                .build());
                         out.onCompleted();
                     }
 
@@ -92,18 +106,27 @@ final class SwapBenchmark {
                         out.onNext(version);
                         out.onCompleted();
                     }
-                }).build().start();
-        ManagedChannel channel = NettyChannelBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort()))
-                .usePlaintext().maxInboundMessageSize(64 << 20).build();
+                })
+                .build()
+                .start();
+        ManagedChannel channel = NettyChannelBuilder.forAddress(
+                        new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort()))
+                .usePlaintext()
+                .maxInboundMessageSize(64 << 20)
+                .build();
         ObjectNode out = new ObjectMapper().createObjectNode();
-        try (ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(streams, 1 << 20, streams))) {
+        try (ContinuousBatcher batcher =
+                new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(streams, 1 << 20, streams))) {
             WeightsGrpc.WeightsBlockingStub stub = WeightsGrpc.newBlockingStub(channel);
             // Decoding goes on during every measurement, as it would in a serving instance.
             List<ContinuousBatcher.Handle> load = new ArrayList<>();
             List<Double> gaps = new java.util.concurrent.CopyOnWriteArrayList<>();
             for (int s = 0; s < streams; s++) {
                 long[] last = {0};
-                load.add(batcher.submit(new int[] {5 + s, 7, 11}, new SamplingParams(model.config().maxPositionEmbeddings() - 8, 1f, 0, 1f, s, Set.of()), 0,
+                load.add(batcher.submit(
+                        new int[] {5 + s, 7, 11},
+                        new SamplingParams(model.config().maxPositionEmbeddings() - 8, 1f, 0, 1f, s, Set.of()),
+                        0,
                         new ContinuousBatcher.Listener() {
                             @Override
                             public boolean onToken(int token, float logprob, long v) {
@@ -162,7 +185,8 @@ final class SwapBenchmark {
     }
 
     private static Iterator<WeightsChunk> fetch(WeightsGrpc.WeightsBlockingStub stub) {
-        return stub.withDeadlineAfter(5, TimeUnit.MINUTES).fetch(FetchWeightsRequest.newBuilder().setVersion(1).build());
+        return stub.withDeadlineAfter(5, TimeUnit.MINUTES)
+                .fetch(FetchWeightsRequest.newBuilder().setVersion(1).build());
     }
 
     /** The floor: every byte over the same stream, touched and dropped. */

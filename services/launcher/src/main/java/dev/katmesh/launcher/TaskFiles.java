@@ -1,9 +1,9 @@
 package dev.katmesh.launcher;
 
-import dev.katmesh.proto.wire.Topics;
 import com.google.protobuf.util.JsonFormat;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import dev.katmesh.tasks.ContentOverlap;
 import dev.katmesh.tasks.TaskSuite;
@@ -32,7 +32,13 @@ import org.apache.kafka.common.serialization.StringSerializer;
 final class TaskFiles {
 
     /** What was written. */
-    record Written(List<TaskSuite.Generated> tasks, int train, int validation, int heldout, int sft, List<String> teacherTexts) {}
+    record Written(
+            List<TaskSuite.Generated> tasks,
+            int train,
+            int validation,
+            int heldout,
+            int sft,
+            List<String> teacherTexts) {}
 
     private TaskFiles() {}
 
@@ -50,14 +56,18 @@ final class TaskFiles {
         int sft = 0;
         Teacher teacher = mistakes < 0 ? null : new Teacher(new BubblewrapSandbox());
         if (teacher != null && !BubblewrapSandbox.available()) {
-            throw new IllegalStateException("the teacher runs solutions in bubblewrap: apt-get install -y bubblewrap, or pass --no-teacher");
+            throw new IllegalStateException(
+                    "the teacher runs solutions in bubblewrap: apt-get install -y bubblewrap, or pass --no-teacher");
         }
         Random r = new Random(seed);
         List<String> teacherTexts = new ArrayList<>();
-        try (BufferedWriter trainOut = Files.newBufferedWriter(out.resolve("tasks-train.jsonl"), StandardCharsets.UTF_8);
-             BufferedWriter validationOut = Files.newBufferedWriter(out.resolve("tasks-validation.jsonl"), StandardCharsets.UTF_8);
-             BufferedWriter heldOut = Files.newBufferedWriter(out.resolve("tasks-heldout.jsonl"), StandardCharsets.UTF_8);
-             BufferedWriter sftOut = Files.newBufferedWriter(out.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
+        try (BufferedWriter trainOut =
+                        Files.newBufferedWriter(out.resolve("tasks-train.jsonl"), StandardCharsets.UTF_8);
+                BufferedWriter validationOut =
+                        Files.newBufferedWriter(out.resolve("tasks-validation.jsonl"), StandardCharsets.UTF_8);
+                BufferedWriter heldOut =
+                        Files.newBufferedWriter(out.resolve("tasks-heldout.jsonl"), StandardCharsets.UTF_8);
+                BufferedWriter sftOut = Files.newBufferedWriter(out.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
             for (TaskSuite.Generated g : tasks) {
                 Task t = g.task();
                 switch (t.getSplit()) {
@@ -99,7 +109,9 @@ final class TaskFiles {
         Properties p = kafka.properties();
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Duration.ofSeconds(30).toMillis()));
+        p.put(
+                ProducerConfig.MAX_BLOCK_MS_CONFIG,
+                Long.toString(Duration.ofSeconds(30).toMillis()));
         return new KafkaProducer<>(p);
     }
 

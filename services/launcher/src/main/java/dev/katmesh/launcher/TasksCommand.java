@@ -10,12 +10,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** `./katmesh tasks generate`: the built-in task suite as JSONL (and on katmesh.tasks), with the teacher's SFT data. */
-@Command(name = "tasks", description = "The built-in task suite.", subcommands = {TasksCommand.Generate.class})
+@Command(
+        name = "tasks",
+        description = "The built-in task suite.",
+        subcommands = {TasksCommand.Generate.class})
 final class TasksCommand {
 
-    @Command(name = "generate", description = "Writes tasks-train.jsonl, tasks-validation.jsonl, tasks-heldout.jsonl and the teacher's sft.jsonl (training tasks only); --publish sends the tasks to katmesh.tasks.")
+    @Command(
+            name = "generate",
+            description = "Writes tasks-train.jsonl, tasks-validation.jsonl, tasks-heldout.jsonl and the teacher's "
+                    + "sft.jsonl (training tasks only); --publish sends the tasks to katmesh.tasks.")
     static final class Generate implements Callable<Integer> {
-        @CommandLine.Mixin Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+        @CommandLine.Mixin
+        Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
 
         @Option(names = "--count", defaultValue = "120", description = "Tasks to generate (default ${DEFAULT-VALUE}).")
         int count;
@@ -26,10 +33,15 @@ final class TasksCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--mistakes", defaultValue = "0.3", description = "Share of teacher trajectories with a recoverable mistake.")
+        @Option(
+                names = "--mistakes",
+                defaultValue = "0.3",
+                description = "Share of teacher trajectories with a recoverable mistake.")
         double mistakes;
 
-        @Option(names = "--no-teacher", description = "Only the tasks (the teacher runs every solution in the sandbox).")
+        @Option(
+                names = "--no-teacher",
+                description = "Only the tasks (the teacher runs every solution in the sandbox).")
         boolean noTeacher;
 
         @Option(names = "--publish", description = "Also publish the tasks to katmesh.tasks of the running mesh.")
@@ -40,7 +52,9 @@ final class TasksCommand {
             TaskFiles.Written w = TaskFiles.write(out, seed, count, noTeacher ? -1 : mistakes);
             int published = 0;
             if (publish) {
-                published = TaskFiles.publish(mesh.supervisor().kafkaClients(), w.tasks().stream().map(TaskSuite.Generated::task).toList());
+                published = TaskFiles.publish(
+                        mesh.supervisor().kafkaClients(),
+                        w.tasks().stream().map(TaskSuite.Generated::task).toList());
             }
             int train = w.train();
             int heldout = w.heldout();

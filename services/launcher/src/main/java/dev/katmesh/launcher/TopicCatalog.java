@@ -56,7 +56,9 @@ public final class TopicCatalog {
     }
 
     public TopicSpec topic(String name) {
-        return topics.stream().filter(t -> t.name().equals(name)).findFirst()
+        return topics.stream()
+                .filter(t -> t.name().equals(name))
+                .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no topic " + name + " in kafka-topics/"));
     }
 
@@ -64,7 +66,8 @@ public final class TopicCatalog {
     public static TopicCatalog fromDirectory(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
             List<TopicSpec> specs = new ArrayList<>();
-            for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+            for (Path f :
+                    files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
                 try (InputStream in = Files.newInputStream(f)) {
                     specs.add(parse(in, f.toString()));
                 }
@@ -81,7 +84,8 @@ public final class TopicCatalog {
         for (String file : FILES) {
             try (InputStream in = TopicCatalog.class.getClassLoader().getResourceAsStream(RESOURCE_DIR + file)) {
                 if (in == null) {
-                    throw new IllegalStateException("missing resource " + RESOURCE_DIR + file + " (is the launcher built?)");
+                    throw new IllegalStateException(
+                            "missing resource " + RESOURCE_DIR + file + " (is the launcher built?)");
                 }
                 specs.add(parse(in, file));
             } catch (IOException e) {
@@ -95,7 +99,10 @@ public final class TopicCatalog {
     static TopicSpec parse(InputStream in, String source) throws IOException {
         JsonNode doc = YAML.readTree(in);
         require(doc != null && "KafkaTopic".equals(doc.path("kind").asText()), source, "kind must be KafkaTopic");
-        require(doc.path("apiVersion").asText().startsWith("kafka.strimzi.io/"), source, "apiVersion must be kafka.strimzi.io/*");
+        require(
+                doc.path("apiVersion").asText().startsWith("kafka.strimzi.io/"),
+                source,
+                "apiVersion must be kafka.strimzi.io/*");
         String name = doc.path("metadata").path("name").asText();
         require(!name.isBlank(), source, "metadata.name is required");
         JsonNode spec = doc.path("spec");
@@ -125,8 +132,10 @@ public final class TopicCatalog {
         try {
             int brokers = admin.describeCluster().nodes().get().size();
             Set<String> existing = admin.listTopics().names().get();
-            List<TopicSpec> specs = topics.stream().map(t -> t.forCluster(brokers)).toList();
-            List<NewTopic> missing = specs.stream().filter(t -> !existing.contains(t.name()))
+            List<TopicSpec> specs =
+                    topics.stream().map(t -> t.forCluster(brokers)).toList();
+            List<NewTopic> missing = specs.stream()
+                    .filter(t -> !existing.contains(t.name()))
                     .map(t -> new NewTopic(t.name(), t.partitions(), (short) t.replicas()).configs(t.config()))
                     .toList();
             if (!missing.isEmpty()) {
@@ -143,13 +152,15 @@ public final class TopicCatalog {
                     .collect(Collectors.toMap(
                             t -> new ConfigResource(ConfigResource.Type.TOPIC, t.name()),
                             t -> t.config().entrySet().stream()
-                                    .map(e -> new AlterConfigOp(new ConfigEntry(e.getKey(), e.getValue()), AlterConfigOp.OpType.SET))
+                                    .map(e -> new AlterConfigOp(
+                                            new ConfigEntry(e.getKey(), e.getValue()), AlterConfigOp.OpType.SET))
                                     .toList()));
             if (!updates.isEmpty()) {
                 admin.incrementalAlterConfigs(updates).all().get();
             }
         } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot create the katmesh topics: " + e.getCause().getMessage(), e.getCause());
+            throw new IllegalStateException(
+                    "cannot create the katmesh topics: " + e.getCause().getMessage(), e.getCause());
         }
     }
 }

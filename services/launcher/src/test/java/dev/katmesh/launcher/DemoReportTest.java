@@ -41,7 +41,9 @@ class DemoReportTest {
         assertEquals(5, s.rft().version(), "the last evaluated RFT version, not the best");
         assertTrue(s.rose(), "21/60 (23–48%) is above 0/60 (0–6%) beyond the intervals");
         assertEquals(0.05, s.rftMinusSftHeldout()[0], 1e-9);
-        assertTrue(s.rftMinusSftHeldout()[1] < 0 && s.rftMinusSftHeldout()[2] > 0.05, "3 tasks of 60: the interval spans 0");
+        assertTrue(
+                s.rftMinusSftHeldout()[1] < 0 && s.rftMinusSftHeldout()[2] > 0.05,
+                "3 tasks of 60: the interval spans 0");
         assertEquals(0.2, s.rftMinusSftValidation()[0], 1e-9);
         assertTrue(s.rftMinusSftValidation()[1] > 0, "10 → 20 of 50: above 0 beyond the interval");
 
@@ -49,8 +51,11 @@ class DemoReportTest {
                 [{"version":0,"stage":"base","heldout_pass_rate":0.0,"heldout_passed":0,"heldout_total":60},
                  {"version":1,"stage":"sft","heldout_pass_rate":0.067,"heldout_passed":4,"heldout_total":60}]"""));
         assertFalse(small.rose(), "4/60 (1.8–16%) is not beyond 0/60's interval (0–6%)");
-        assertTrue(Double.isNaN(DemoReport.summarize(versions("[{\"version\":0,\"stage\":\"sft\",\"heldout_pass_rate\":0.3}]"))
-                .rftMinusSftHeldout()[0]), "no RFT version: no difference");
+        assertTrue(
+                Double.isNaN(
+                        DemoReport.summarize(versions("[{\"version\":0,\"stage\":\"sft\",\"heldout_pass_rate\":0.3}]"))
+                                .rftMinusSftHeldout()[0]),
+                "no RFT version: no difference");
     }
 
     @Test
@@ -61,7 +66,10 @@ class DemoReportTest {
                  {"version":3,"stage":"rft","heldout_by_family":{"count-char":{"passed":10,"total":10},"grep-count":{"passed":2,"total":10},
                                                                 "fizzbuzz":{"passed":1,"total":10}}}]""");
         JsonNode f = DemoReport.byFamily(vs, 2, 3);
-        assertEquals(List.of("count-char", "fizzbuzz", "grep-count"), iterable(f.fieldNames()), "every family of either version: " + f);
+        assertEquals(
+                List.of("count-char", "fizzbuzz", "grep-count"),
+                iterable(f.fieldNames()),
+                "every family of either version: " + f);
         assertEquals(9, f.path("count-char").path("sft_passed").asInt(), "from the SFT checkpoint (v2), not v1: " + f);
         assertEquals(10, f.path("count-char").path("rft_passed").asInt(), f.toString());
         assertEquals(0, f.path("fizzbuzz").path("sft_passed").asInt(), "a family the SFT split lacks counts 0: " + f);
@@ -83,8 +91,15 @@ class DemoReportTest {
             points.add(new double[] {i, Math.sin(i / 3.0)});
         }
         points.add(new double[] {21, Double.NaN});
-        Chart c = new Chart("A <title>", "x", "y", List.of(new Chart.Series("sine", "#1f77b4", points, false),
-                new Chart.Series("dots", "#d62728", List.of(new double[] {3, 0.5}), true)), null, null);
+        Chart c = new Chart(
+                "A <title>",
+                "x",
+                "y",
+                List.of(
+                        new Chart.Series("sine", "#1f77b4", points, false),
+                        new Chart.Series("dots", "#d62728", List.of(new double[] {3, 0.5}), true)),
+                null,
+                null);
         String svg = c.svg();
         assertTrue(svg.startsWith("<svg") && svg.endsWith("</svg>"));
         assertTrue(svg.contains("A &lt;title&gt;"), "text is escaped");
@@ -93,6 +108,8 @@ class DemoReportTest {
         c.png(dir.resolve("c.png"));
         byte[] png = Files.readAllBytes(dir.resolve("c.png"));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
-        assertTrue(new Chart("empty", "x", "y", List.of(), 0.0, 1.0).svg().contains("empty"), "a chart without data still renders");
+        assertTrue(
+                new Chart("empty", "x", "y", List.of(), 0.0, 1.0).svg().contains("empty"),
+                "a chart without data still renders");
     }
 }

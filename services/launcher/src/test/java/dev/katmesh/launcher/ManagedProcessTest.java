@@ -22,7 +22,8 @@ class ManagedProcessTest {
         assertEquals(4, ManagedProcess.cpuCount("0-2,5"));
         assertEquals(2, ManagedProcess.cpuCount("0, 3"));
         for (String bad : List.of("", "a", "2-1", "-1", "0-1-2", "1,,2")) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ManagedProcess.cpuCount(bad), bad);
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> ManagedProcess.cpuCount(bad), bad);
             assertTrue(e.getMessage().contains("not a CPU list"), e.getMessage());
         }
     }
@@ -40,8 +41,14 @@ class ManagedProcessTest {
         Map<String, String> env = new HashMap<>();
         Path log = dir.resolve("out.log");
         // The child prints its own affinity mask and the thread setting it was given.
-        MeshState.Proc p = ManagedProcess.start(ManagedProcess.pinned(List.of("/bin/sh", "-c",
-                "grep Cpus_allowed_list /proc/self/status; echo OMP=$OMP_NUM_THREADS"), "0", env), log, dir, env);
+        MeshState.Proc p = ManagedProcess.start(
+                ManagedProcess.pinned(
+                        List.of("/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status; echo OMP=$OMP_NUM_THREADS"),
+                        "0",
+                        env),
+                log,
+                dir,
+                env);
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (ManagedProcess.isAlive(p) && System.nanoTime() < deadline) {
             Thread.sleep(20);

@@ -21,19 +21,39 @@ class TopicCatalogTest {
     void theClasspathCopyMatchesKafkaTopicsDirectory() throws Exception {
         List<String> files;
         try (Stream<Path> s = Files.list(TOPICS_DIR)) {
-            files = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".yaml")).sorted().toList();
+            files = s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".yaml"))
+                    .sorted()
+                    .toList();
         }
-        assertEquals(TopicCatalog.FILES.stream().sorted().toList(), files, "TopicCatalog.FILES must list every file of kafka-topics/");
-        assertEquals(TopicCatalog.fromDirectory(TOPICS_DIR).topics(), TopicCatalog.fromClasspath().topics());
+        assertEquals(
+                TopicCatalog.FILES.stream().sorted().toList(),
+                files,
+                "TopicCatalog.FILES must list every file of kafka-topics/");
+        assertEquals(
+                TopicCatalog.fromDirectory(TOPICS_DIR).topics(),
+                TopicCatalog.fromClasspath().topics());
     }
 
     @Test
     void declaresTheTopicsOfTheDesign() {
         TopicCatalog catalog = TopicCatalog.fromDirectory(TOPICS_DIR);
-        assertEquals(List.of("katmesh.policy.versions", "katmesh.tasks", "katmesh.trajectories.dlq",
-                "katmesh.trajectories.raw", "katmesh.trajectories.rollout", "katmesh.trajectories.scored"), catalog.topics().stream().map(TopicSpec::name).toList());
-        assertEquals("compact", catalog.topic("katmesh.policy.versions").config().get("cleanup.policy"));
-        for (String t : List.of("katmesh.trajectories.raw", "katmesh.trajectories.rollout", "katmesh.trajectories.scored", "katmesh.trajectories.dlq")) {
+        assertEquals(
+                List.of(
+                        "katmesh.policy.versions",
+                        "katmesh.tasks",
+                        "katmesh.trajectories.dlq",
+                        "katmesh.trajectories.raw",
+                        "katmesh.trajectories.rollout",
+                        "katmesh.trajectories.scored"),
+                catalog.topics().stream().map(TopicSpec::name).toList());
+        assertEquals(
+                "compact", catalog.topic("katmesh.policy.versions").config().get("cleanup.policy"));
+        for (String t : List.of(
+                "katmesh.trajectories.raw",
+                "katmesh.trajectories.rollout",
+                "katmesh.trajectories.scored",
+                "katmesh.trajectories.dlq")) {
             int maxBytes = Integer.parseInt(catalog.topic(t).config().get("max.message.bytes"));
             assertTrue(maxBytes >= 8 << 20, t + " must take trajectories of several MB, has " + maxBytes);
         }
@@ -52,7 +72,8 @@ class TopicCatalogTest {
     @Test
     void refusesAFileThatIsNotAKafkaTopic() {
         String yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> TopicCatalog.parse(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)), "x.yaml"));
         assertTrue(e.getMessage().contains("x.yaml") && e.getMessage().contains("KafkaTopic"), e.getMessage());
     }

@@ -1,7 +1,7 @@
 package dev.katmesh.learner;
 
-import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.TrainingSample;
 import java.util.function.Predicate;
@@ -48,14 +48,17 @@ final class Admission {
             return dropped(DropReason.ALREADY_TRAINED);
         }
         String wanted = stage.sources().get(0).trajectorySource();
-        if (wanted != null && !wanted.equals(dev.katmesh.proto.wire.Topics.sourceTag(s.getTrajectory().getSource()))) {
+        if (wanted != null
+                && !wanted.equals(dev.katmesh.proto.wire.Topics.sourceTag(
+                        s.getTrajectory().getSource()))) {
             return dropped(DropReason.OTHER_SOURCE);
         }
         if (!stage.taskless().admits(s.getTaskless())) {
             return dropped(s.getTaskless() ? DropReason.TASKLESS : DropReason.NOT_TASKLESS);
         }
         if (!rl()) {
-            return !Double.isNaN(stage.minReward()) && s.getReward() < stage.minReward() ? dropped(DropReason.BELOW_MIN_REWARD)
+            return !Double.isNaN(stage.minReward()) && s.getReward() < stage.minReward()
+                    ? dropped(DropReason.BELOW_MIN_REWARD)
                     : new Decision(null, -1);
         }
         if (s.getPlaceholder()) {

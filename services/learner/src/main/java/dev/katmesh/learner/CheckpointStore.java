@@ -1,5 +1,6 @@
 package dev.katmesh.learner;
 
+import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
@@ -17,7 +18,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import ai.djl.ndarray.NDArray;
 
 /**
  * Checkpoints of the learner, one folder per policy version ({@code v000012/}): the Hugging Face model
@@ -34,7 +34,14 @@ public final class CheckpointStore {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a checkpoint records besides the tensors. */
-    public record State(long version, long step, String stage, long stageStep, String sha256, Map<String, Long> offsets, long createdAtMs) {}
+    public record State(
+            long version,
+            long step,
+            String stage,
+            long stageStep,
+            String sha256,
+            Map<String, Long> offsets,
+            long createdAtMs) {}
 
     private final Path root;
     private final int keep;
@@ -49,9 +56,15 @@ public final class CheckpointStore {
      * form, built here. {@code metrics} are the last step's figures (loss, reward_mean), NaN ones left out.
      */
     public PolicyVersion policyVersion(State s, Map<String, Double> metrics) {
-        PolicyVersion.Builder pv = PolicyVersion.newBuilder().setVersion(s.version()).setSha256(s.sha256()).setStep(s.step())
-                .setStage(s.stage()).setCheckpointUri(folder(s.version()).toUri().toString()).setCreatedAtMs(s.createdAtMs())
-                .setParentVersion(Math.max(0, s.version() - 1)).setModelName("katmesh");
+        PolicyVersion.Builder pv = PolicyVersion.newBuilder()
+                .setVersion(s.version())
+                .setSha256(s.sha256())
+                .setStep(s.step())
+                .setStage(s.stage())
+                .setCheckpointUri(folder(s.version()).toUri().toString())
+                .setCreatedAtMs(s.createdAtMs())
+                .setParentVersion(Math.max(0, s.version() - 1))
+                .setModelName("katmesh");
         metrics.forEach((k, v) -> {
             if (!Double.isNaN(v)) {
                 pv.putMetrics(k, v);
@@ -65,15 +78,34 @@ public final class CheckpointStore {
     }
 
     /** Writes a checkpoint atomically; returns its state (with the weights' SHA-256). */
-    public State write(long version, long step, String stage, long stageStep, DecoderModel model, Path tokenizerDir,
-                       Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets) throws IOException {
-        return write(version, step, stage, stageStep, model, tokenizerDir, optimizerState, optimizerStep, offsets, null);
+    public State write(
+            long version,
+            long step,
+            String stage,
+            long stageStep,
+            DecoderModel model,
+            Path tokenizerDir,
+            Map<String, NDArray> optimizerState,
+            long optimizerStep,
+            Map<String, Long> offsets)
+            throws IOException {
+        return write(
+                version, step, stage, stageStep, model, tokenizerDir, optimizerState, optimizerStep, offsets, null);
     }
 
     /** As the other write, with the version's {@link TrainingLedger} entry inside the checkpoint (atomic with it). */
-    public State write(long version, long step, String stage, long stageStep, DecoderModel model, Path tokenizerDir,
-                       Map<String, NDArray> optimizerState, long optimizerStep, Map<String, Long> offsets,
-                       TrainingLedger.Entry ledgerEntry) throws IOException {
+    public State write(
+            long version,
+            long step,
+            String stage,
+            long stageStep,
+            DecoderModel model,
+            Path tokenizerDir,
+            Map<String, NDArray> optimizerState,
+            long optimizerStep,
+            Map<String, Long> offsets,
+            TrainingLedger.Entry ledgerEntry)
+            throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
         deleteRecursively(tmp);
@@ -81,7 +113,14 @@ public final class CheckpointStore {
         if (optimizerState != null) {
             Checkpoints.saveOptimizer(tmp, optimizerStep, optimizerState);
         }
-        State state = new State(version, step, stage, stageStep, weightsSha256(tmp), new TreeMap<>(offsets), System.currentTimeMillis());
+        State state = new State(
+                version,
+                step,
+                stage,
+                stageStep,
+                weightsSha256(tmp),
+                new TreeMap<>(offsets),
+                System.currentTimeMillis());
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
         if (ledgerEntry != null) {
             Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
@@ -122,7 +161,8 @@ public final class CheckpointStore {
     private void prune() throws IOException {
         try (Stream<Path> s = Files.list(root)) {
             List<Path> versions = s.filter(p -> p.getFileName().toString().matches("v\\d{6}"))
-                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
+                    .sorted(Comparator.comparing(p -> p.getFileName().toString()))
+                    .toList();
             for (int i = 0; i < versions.size() - keep; i++) {
                 deleteRecursively(versions.get(i));
             }

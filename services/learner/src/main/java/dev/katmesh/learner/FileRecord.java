@@ -38,17 +38,21 @@ record FileRecord(String text, Trajectory trajectory, Map<String, String> tags) 
                 }
                 JsonNode node = JSON.readTree(line);
                 Map<String, String> tags = new LinkedHashMap<>();
-                node.path("tags").fields().forEachRemaining(e -> tags.put(e.getKey(), e.getValue().asText()));
+                node.path("tags")
+                        .fields()
+                        .forEachRemaining(e -> tags.put(e.getKey(), e.getValue().asText()));
                 if (node.has("text")) {
                     out.add(new FileRecord(node.get("text").asText(), null, tags));
                     continue;
                 }
                 try {
-                    Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8)).trajectory();
+                    Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
+                            .trajectory();
                     t.getMetadataMap().forEach(tags::putIfAbsent);
                     out.add(new FileRecord(null, t, tags));
                 } catch (TrajectoryJsonException e) {
-                    throw new IOException(file + ":" + lineNo + ": neither {\"text\": ...} nor a trajectory: " + e.getMessage(), e);
+                    throw new IOException(
+                            file + ":" + lineNo + ": neither {\"text\": ...} nor a trajectory: " + e.getMessage(), e);
                 }
             }
         }

@@ -29,7 +29,9 @@ final class FileStage {
         List<DataMix.Pool<FileRecord>> pools = new ArrayList<>();
         for (Curriculum.Source src : stage.sources()) {
             List<FileRecord> records = FileRecord.read(src.file());
-            pools.add(new DataMix.Pool<>(src.file().getFileName().toString(), src.weight(),
+            pools.add(new DataMix.Pool<>(
+                    src.file().getFileName().toString(),
+                    src.weight(),
                     DataMix.group(records, stage.balanceBy(), FileRecord::tags)));
         }
         DataMix<FileRecord> mix = new DataMix<>(pools, stage.name().hashCode());
@@ -39,7 +41,9 @@ final class FileStage {
             List<TrainingSample> batch = new ArrayList<>();
             for (DataMix.Draw<FileRecord> d : mix.draw(run.stageStep, stage.batch())) {
                 run.metrics.mixed(stage.name(), d.source(), d.tags());
-                TrainingSample sample = d.record().text() != null ? chat.text(d.record().text()) : chat.of(d.record().trajectory(), errorMasked);
+                TrainingSample sample = d.record().text() != null
+                        ? chat.text(d.record().text())
+                        : chat.of(d.record().trajectory(), errorMasked);
                 if (sample.tokens().length > maxPositions) {
                     run.dropped(DropReason.TOO_LONG, null);
                 } else if (sample.trainableCount() > 0) {

@@ -3,6 +3,7 @@ package dev.katmesh.learner;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.PolicyTokenizer;
+import dev.katmesh.proto.v1.Task;
 import dev.katmesh.sandbox.Sandbox;
 import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.AgentTools;
@@ -10,7 +11,6 @@ import dev.katmesh.tasks.Episode;
 import dev.katmesh.tasks.HeldOutEvaluation;
 import dev.katmesh.tasks.TaskTests;
 import java.io.IOException;
-import dev.katmesh.proto.v1.Task;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,9 +42,13 @@ final class HeldOutEvaluator {
                 tasks.addAll(HeldOutEvaluation.readTasks(Path.of(file.strip())));
             }
         }
-        HeldOutEvaluation e = new HeldOutEvaluation(tasks,
-                new AgentTools(sandbox, settings.bashTimeout()), new TaskTests(sandbox),
-                new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), 0f, 1f), settings.timeout(), settings.maxTurns());
+        HeldOutEvaluation e = new HeldOutEvaluation(
+                tasks,
+                new AgentTools(sandbox, settings.bashTimeout()),
+                new TaskTests(sandbox),
+                new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), 0f, 1f),
+                settings.timeout(),
+                settings.maxTurns());
         return new HeldOutEvaluator(e, settings);
     }
 
@@ -56,7 +60,8 @@ final class HeldOutEvaluator {
         return evaluation.size();
     }
 
-    HeldOutEvaluation.Result evaluate(DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, long version)
+    HeldOutEvaluation.Result evaluate(
+            DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, long version)
             throws IOException, InterruptedException {
         return evaluation.evaluate(new InProcessPolicy(model, tokenizer, template, version));
     }

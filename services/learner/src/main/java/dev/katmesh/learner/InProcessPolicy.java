@@ -35,7 +35,9 @@ final class InProcessPolicy implements AgentPolicy {
         this.tokenizer = tokenizer;
         this.template = template;
         this.version = version;
-        this.endMarks = model.config().eosTokenIds().stream().map(id -> tokenizer.decode(new int[] {id})).toList();
+        this.endMarks = model.config().eosTokenIds().stream()
+                .map(id -> tokenizer.decode(new int[] {id}))
+                .toList();
     }
 
     @Override
@@ -47,13 +49,15 @@ final class InProcessPolicy implements AgentPolicy {
     public int[] continuation(List<ChatMessage> messages, List<ToolSchema> tools, int after) {
         String head = text(messages.subList(0, after), tools, false);
         String rest = ChatTemplate.continuation(head, text(messages, tools, true), endMarks)
-                .orElseThrow(() -> new IllegalStateException("the chat template does not render this conversation incrementally"));
+                .orElseThrow(() ->
+                        new IllegalStateException("the chat template does not render this conversation incrementally"));
         return tokenizer.encode(rest);
     }
 
     @Override
     public Generated generate(int[] prompt, int maxNewTokens, float temperature, float topP, long seed) {
-        return generateAll(List.of(prompt), new int[] {maxNewTokens}, temperature, topP, new long[] {seed}).get(0);
+        return generateAll(List.of(prompt), new int[] {maxNewTokens}, temperature, topP, new long[] {seed})
+                .get(0);
     }
 
     /**
@@ -64,7 +68,8 @@ final class InProcessPolicy implements AgentPolicy {
      * little of a batch is padding.
      */
     @Override
-    public List<Generated> generateAll(List<int[]> prompts, int[] maxNewTokens, float temperature, float topP, long[] seeds) {
+    public List<Generated> generateAll(
+            List<int[]> prompts, int[] maxNewTokens, float temperature, float topP, long[] seeds) {
         Integer[] order = new Integer[prompts.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
@@ -81,7 +86,10 @@ final class InProcessPolicy implements AgentPolicy {
             for (int k = from; k < to; k++) {
                 int i = order[k];
                 batch.add(prompts.get(i));
-                params.add(temperature <= 0 ? SamplingParams.greedy(maxNewTokens[i]) : SamplingParams.sample(maxNewTokens[i], temperature, topP, seeds[i]));
+                params.add(
+                        temperature <= 0
+                                ? SamplingParams.greedy(maxNewTokens[i])
+                                : SamplingParams.sample(maxNewTokens[i], temperature, topP, seeds[i]));
             }
             List<Generation> gs = new Generator(model).generate(batch, params);
             for (int k = from; k < to; k++) {
@@ -96,7 +104,9 @@ final class InProcessPolicy implements AgentPolicy {
         long[] versions = new long[g.tokens().length];
         Arrays.fill(versions, version);
         int n = g.tokens().length;
-        int[] visible = n > 0 && model.config().eosTokenIds().contains(g.tokens()[n - 1]) ? Arrays.copyOf(g.tokens(), n - 1) : g.tokens();
+        int[] visible = n > 0 && model.config().eosTokenIds().contains(g.tokens()[n - 1])
+                ? Arrays.copyOf(g.tokens(), n - 1)
+                : g.tokens();
         return new Generated(g.tokens(), g.logprobs(), versions, tokenizer.decode(visible), g.finishReason());
     }
 

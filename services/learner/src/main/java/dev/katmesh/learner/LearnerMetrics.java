@@ -45,53 +45,84 @@ public class LearnerMetrics {
     @PostConstruct
     void register() {
         for (DropReason r : DropReason.values()) {
-            dropped.put(r, Counter.builder("katmesh.learner.trajectories.dropped").tag("reason", r.tag())
-                    .description("Consumed scored records not trained, by reason").register(registry));
+            dropped.put(
+                    r,
+                    Counter.builder("katmesh.learner.trajectories.dropped")
+                            .tag("reason", r.tag())
+                            .description("Consumed scored records not trained, by reason")
+                            .register(registry));
         }
         for (String s : Topics.SOURCE_TAGS) {
-            received.put(s, Counter.builder("katmesh.learner.trajectories.received").tag("source", s)
-                    .description("Scored records consumed, by source").register(registry));
+            received.put(
+                    s,
+                    Counter.builder("katmesh.learner.trajectories.received")
+                            .tag("source", s)
+                            .description("Scored records consumed, by source")
+                            .register(registry));
         }
-        Gauge.builder("katmesh.learner.loss", () -> loss).description("Loss of the last optimiser step").register(registry);
-        Gauge.builder("katmesh.learner.reward.mean", () -> rewardMean).description("Mean reward of the last step's samples").register(registry);
-        Gauge.builder("katmesh.learner.advantage.abs.mean", () -> advantageAbs)
-                .description("Mean |advantage| of the last step's samples").register(registry);
-        Gauge.builder("katmesh.learner.learning.rate", () -> learningRate)
-                .description("Learning rate of the last optimiser step (the stage's rate times its schedule)").register(registry);
-        Gauge.builder("katmesh.learner.clipped.fraction", () -> clippedFraction)
-                .description("Share of the last policy-gradient step's tokens whose importance ratio was clipped").register(registry);
-        Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
-                .description("Held-out pass rate of the last evaluated version").register(registry);
-        Gauge.builder("katmesh.learner.steps", () -> steps).description("Optimiser steps taken").register(registry);
-        tokensTrained = Counter.builder("katmesh.learner.tokens.trained").description("Tokens with a loss term, trained (rate: tokens/s)")
+        Gauge.builder("katmesh.learner.loss", () -> loss)
+                .description("Loss of the last optimiser step")
                 .register(registry);
-        trajectoriesTrained = Counter.builder("katmesh.learner.trajectories.trained").description("Trajectories trained").register(registry);
-        groupsTrained = Counter.builder("katmesh.learner.groups.trained").description("Groups trained").register(registry);
-        groupsTimedOut = Counter.builder("katmesh.learner.groups.timed.out").description("Groups trained incomplete after their timeout")
+        Gauge.builder("katmesh.learner.reward.mean", () -> rewardMean)
+                .description("Mean reward of the last step's samples")
+                .register(registry);
+        Gauge.builder("katmesh.learner.advantage.abs.mean", () -> advantageAbs)
+                .description("Mean |advantage| of the last step's samples")
+                .register(registry);
+        Gauge.builder("katmesh.learner.learning.rate", () -> learningRate)
+                .description("Learning rate of the last optimiser step (the stage's rate times its schedule)")
+                .register(registry);
+        Gauge.builder("katmesh.learner.clipped.fraction", () -> clippedFraction)
+                .description("Share of the last policy-gradient step's tokens whose importance ratio was clipped")
+                .register(registry);
+        Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
+                .description("Held-out pass rate of the last evaluated version")
+                .register(registry);
+        Gauge.builder("katmesh.learner.steps", () -> steps)
+                .description("Optimiser steps taken")
+                .register(registry);
+        tokensTrained = Counter.builder("katmesh.learner.tokens.trained")
+                .description("Tokens with a loss term, trained (rate: tokens/s)")
+                .register(registry);
+        trajectoriesTrained = Counter.builder("katmesh.learner.trajectories.trained")
+                .description("Trajectories trained")
+                .register(registry);
+        groupsTrained = Counter.builder("katmesh.learner.groups.trained")
+                .description("Groups trained")
+                .register(registry);
+        groupsTimedOut = Counter.builder("katmesh.learner.groups.timed.out")
+                .description("Groups trained incomplete after their timeout")
                 .register(registry);
         for (DropReason r : new DropReason[] {DropReason.ZERO_VARIANCE, DropReason.GROUP_TOO_SMALL}) {
             registry.counter("katmesh.learner.groups.skipped", "reason", r.tag());
         }
         staleness = DistributionSummary.builder("katmesh.learner.staleness")
                 .description("Policy versions between a trajectory's oldest generated segment and the learner")
-                .publishPercentileHistogram().register(registry);
-        latency = DistributionSummary.builder("katmesh.learner.agent.to.trainer.latency").baseUnit("milliseconds")
+                .publishPercentileHistogram()
+                .register(registry);
+        latency = DistributionSummary.builder("katmesh.learner.agent.to.trainer.latency")
+                .baseUnit("milliseconds")
                 .description("From a trajectory's publication to the gradient step that first trained it")
-                .publishPercentiles(0.5, 0.99).register(registry);
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
     }
 
     /** Gauges of the published version and its age, read from the loop's state. */
     void versionGauges(LongSupplier version, LongSupplier createdAtMs) {
-        Gauge.builder("katmesh.learner.policy.version", () -> version.getAsLong()).description("The newest policy version published")
+        Gauge.builder("katmesh.learner.policy.version", () -> version.getAsLong())
+                .description("The newest policy version published")
                 .register(registry);
         Gauge.builder("katmesh.learner.checkpoint.age.seconds", () -> {
-            long created = createdAtMs.getAsLong();
-            return created < 0 ? -1 : (System.currentTimeMillis() - created) / 1000.0;
-        }).description("Age of the newest checkpoint").register(registry);
+                    long created = createdAtMs.getAsLong();
+                    return created < 0 ? -1 : (System.currentTimeMillis() - created) / 1000.0;
+                })
+                .description("Age of the newest checkpoint")
+                .register(registry);
     }
 
     void received(String sourceTag) {
-        received.computeIfAbsent(sourceTag, s -> registry.counter("katmesh.learner.trajectories.received", "source", s)).increment();
+        received.computeIfAbsent(sourceTag, s -> registry.counter("katmesh.learner.trajectories.received", "source", s))
+                .increment();
     }
 
     void dropped(DropReason reason, int n) {
@@ -99,7 +130,8 @@ public class LearnerMetrics {
     }
 
     void groupSkipped(DropReason reason) {
-        registry.counter("katmesh.learner.groups.skipped", "reason", reason.tag()).increment();
+        registry.counter("katmesh.learner.groups.skipped", "reason", reason.tag())
+                .increment();
     }
 
     void groupTimedOut() {
@@ -107,7 +139,8 @@ public class LearnerMetrics {
     }
 
     void mixed(String stage, String source, String tags) {
-        registry.counter("katmesh.learner.mix.records", "stage", stage, "source", source, "tags", tags).increment();
+        registry.counter("katmesh.learner.mix.records", "stage", stage, "source", source, "tags", tags)
+                .increment();
     }
 
     void staleness(long versionsBehind) {

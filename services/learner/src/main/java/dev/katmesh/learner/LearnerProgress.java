@@ -11,11 +11,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * What the learner has done, for people: the live state of the curriculum (stage, step, loss, reward,
@@ -26,31 +24,6 @@ import java.util.TreeMap;
  * restart of the learner like the checkpoints do; the live figures start again from zero.
  */
 public final class LearnerProgress {
-
-    /**
-     * One published policy version. {@code heldoutPassRate} is NaN when the version was not evaluated;
-     * {@code heldoutByFamily} splits the evaluation by task family (template), empty when there was none
-     * (or in a history written before it was recorded). {@code validationByFamily} is the same for the
-     * validation split's tasks, evaluated beside the held-out ones.
-     */
-    public record VersionPoint(long version, String stage, long step, long stageStep, double loss, double rewardMean,
-                               double heldoutPassRate, int heldoutPassed, int heldoutTotal, long trajectoriesTrained,
-                               long createdAtMs, long evalMs, Map<String, FamilyScore> heldoutByFamily,
-                               Map<String, FamilyScore> validationByFamily) {
-        public VersionPoint {
-            heldoutByFamily = heldoutByFamily == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(heldoutByFamily));
-            validationByFamily = validationByFamily == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(validationByFamily));
-        }
-
-        /** The validation split's tasks passed and evaluated (the split that chooses plans and settings). */
-        public FamilyScore validation() {
-            return new FamilyScore(validationByFamily.values().stream().mapToInt(FamilyScore::passed).sum(),
-                    validationByFamily.values().stream().mapToInt(FamilyScore::total).sum());
-        }
-    }
-
-    /** Held-out tasks of one family passed, of those evaluated. */
-    public record FamilyScore(int passed, int total) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int WINDOW = 512;
@@ -106,7 +79,8 @@ public final class LearnerProgress {
         this.stageSteps = steps;
     }
 
-    public synchronized void stepped(long step, long stageStep, double loss, double rewardMean, int trajectories, long tokens) {
+    public synchronized void stepped(
+            long step, long stageStep, double loss, double rewardMean, int trajectories, long tokens) {
         this.step = step;
         this.stageStep = stageStep;
         this.loss = loss;
@@ -166,8 +140,12 @@ public final class LearnerProgress {
         versions.add(p);
         try {
             Files.createDirectories(file.getParent());
-            Files.writeString(file, JSON.writeValueAsString(p) + "\n", StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.writeString(
+                    file,
+                    JSON.writeValueAsString(p) + "\n",
+                    StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new IllegalStateException("cannot append to " + file + ": " + e.getMessage(), e);
         }
@@ -227,32 +205,7 @@ public final class LearnerProgress {
         dropped.forEach(d::put);
         ArrayNode vs = o.putArray("policy_versions");
         for (VersionPoint p : versions) {
-            ObjectNode v = vs.addObject();
-            v.put("version", p.version());
-            v.put("stage", p.stage());
-            v.put("step", p.step());
-            v.put("stage_step", p.stageStep());
-            putNumber(v, "loss", p.loss());
-            putNumber(v, "reward_mean", p.rewardMean());
-            putNumber(v, "heldout_pass_rate", p.heldoutPassRate());
-            if (p.heldoutTotal() > 0) {
-                v.put("heldout_passed", p.heldoutPassed());
-                v.put("heldout_total", p.heldoutTotal());
-            }
-            if (!p.heldoutByFamily().isEmpty()) {
-                ObjectNode f = v.putObject("heldout_by_family");
-                p.heldoutByFamily().forEach((family, score) -> f.putObject(family).put("passed", score.passed()).put("total", score.total()));
-            }
-            if (!p.validationByFamily().isEmpty()) {
-                FamilyScore val = p.validation();
-                v.put("validation_pass_rate", val.total() == 0 ? 0 : (double) val.passed() / val.total());
-                v.put("validation_passed", val.passed());
-                v.put("validation_total", val.total());
-                ObjectNode f = v.putObject("validation_by_family");
-                p.validationByFamily().forEach((family, score) -> f.putObject(family).put("passed", score.passed()).put("total", score.total()));
-            }
-            v.put("trajectories_trained", p.trajectoriesTrained());
-            v.put("created_at_ms", p.createdAtMs());
+            p.write(vs.addObject());
         }
         return o;
     }

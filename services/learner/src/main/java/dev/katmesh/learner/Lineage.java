@@ -38,7 +38,8 @@ final class Lineage {
 
     /** The ledger entry of a new version, and a fresh span for the next one. */
     TrainingLedger.Entry close(long version, long step, String stage) {
-        TrainingLedger.Entry e = new TrainingLedger.Entry(version, step, stage, trained, dropped, System.currentTimeMillis());
+        TrainingLedger.Entry e =
+                new TrainingLedger.Entry(version, step, stage, trained, dropped, System.currentTimeMillis());
         trained = new ArrayList<>();
         dropped = new TreeMap<>();
         return e;

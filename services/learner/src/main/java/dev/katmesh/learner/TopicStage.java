@@ -1,14 +1,14 @@
 package dev.katmesh.learner;
 
-import dev.katmesh.proto.wire.DropReason;
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.GroupAssembler;
 import dev.katmesh.training.StalenessGate;
 import dev.katmesh.training.StepQueue;
 import dev.katmesh.training.TrainingSample;
-import com.google.protobuf.InvalidProtocolBufferException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -32,8 +32,15 @@ final class TopicStage implements TrainingRun.Positions {
     private static final Logger LOG = Logger.getLogger(TopicStage.class);
 
     /** A trajectory held until it is trained or dropped. */
-    record Member(String trajectoryId, String group, TopicPartition partition, long offset, TrainingSample sample, double reward, long publishedAtMs,
-                  long oldestVersion) {}
+    record Member(
+            String trajectoryId,
+            String group,
+            TopicPartition partition,
+            long offset,
+            TrainingSample sample,
+            double reward,
+            long publishedAtMs,
+            long oldestVersion) {}
 
     private final TrainingRun run;
     private final ChatSamples chat;
@@ -45,7 +52,12 @@ final class TopicStage implements TrainingRun.Positions {
     private boolean subscribed;
     private long recordsConsumed;
 
-    TopicStage(TrainingRun run, ChatSamples chat, KafkaConsumer<String, byte[]> consumer, LearnerSettings settings, BooleanSupplier running) {
+    TopicStage(
+            TrainingRun run,
+            ChatSamples chat,
+            KafkaConsumer<String, byte[]> consumer,
+            LearnerSettings settings,
+            BooleanSupplier running) {
         this.run = run;
         this.chat = chat;
         this.consumer = consumer;
@@ -56,12 +68,18 @@ final class TopicStage implements TrainingRun.Positions {
     }
 
     void run() throws Exception {
-        Admission admission = new Admission(run.stage, run.lineage::alreadyTrained, run.model.config().maxPositionEmbeddings());
+        Admission admission = new Admission(
+                run.stage, run.lineage::alreadyTrained, run.model.config().maxPositionEmbeddings());
         boolean rl = admission.rl();
         int size = rl ? settings.groupSize() : settings.groupSize() * settings.groupsPerStep();
-        GroupAssembler<Member> groups = new GroupAssembler<>(size, settings.groupTimeout().toMillis(), System::currentTimeMillis);
-        StepQueue<Member> queue = new StepQueue<>(settings.groupsPerStep(), rl ? new StalenessGate(settings.maxStaleness()) : null,
-                Member::reward, Member::oldestVersion, this::skipped);
+        GroupAssembler<Member> groups =
+                new GroupAssembler<>(size, settings.groupTimeout().toMillis(), System::currentTimeMillis);
+        StepQueue<Member> queue = new StepQueue<>(
+                settings.groupsPerStep(),
+                rl ? new StalenessGate(settings.maxStaleness()) : null,
+                Member::reward,
+                Member::oldestVersion,
+                this::skipped);
         subscribe();
         while (running.getAsBoolean() && !run.stageDone()) {
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
@@ -89,7 +107,8 @@ final class TopicStage implements TrainingRun.Positions {
         run.endStage();
         Map<TopicPartition, Long> read = offsets.readPartitions();
         offsets.reset();
-        read.forEach((tp, next) -> consumer.seek(tp, run.published().offsets().getOrDefault(HeldOffsets.key(tp), next)));
+        read.forEach(
+                (tp, next) -> consumer.seek(tp, run.published().offsets().getOrDefault(HeldOffsets.key(tp), next)));
     }
 
     /** Reads {@code r}: a member to hold, or null when dropped (counted, and named in the ledger). */
@@ -109,15 +128,24 @@ final class TopicStage implements TrainingRun.Positions {
             run.progress.staleness(behind);
         }
         boolean hasTokens = s.getTrajectory().getTokenIdsCount() >= 2;
-        TrainingSample sample = hasTokens ? TrajectorySamples.of(s, admission.errorMasked()) : chat.of(s.getTrajectory(), admission.errorMasked());
+        TrainingSample sample = hasTokens
+                ? TrajectorySamples.of(s, admission.errorMasked())
+                : chat.of(s.getTrajectory(), admission.errorMasked());
         DropReason unfit = admission.fits(sample);
         if (unfit != null) {
             run.dropped(unfit, id);
             return null;
         }
         offsets.hold(tp, r.offset());
-        return new Member(id, admission.rl() ? s.getTrajectory().getGroupId() : "batch", tp, r.offset(), sample, s.getReward(),
-                publishedAtMs(r, s), d.oldestVersion());
+        return new Member(
+                id,
+                admission.rl() ? s.getTrajectory().getGroupId() : "batch",
+                tp,
+                r.offset(),
+                sample,
+                s.getReward(),
+                publishedAtMs(r, s),
+                d.oldestVersion());
     }
 
     /** Trains the groups the queue handed out, then releases their offsets. */
@@ -168,8 +196,7 @@ final class TopicStage implements TrainingRun.Positions {
         subscribed = true;
         consumer.subscribe(List.of(Topics.SCORED), new ConsumerRebalanceListener() {
             @Override
-            public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            }
+            public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
 
             @Override
             public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
@@ -202,7 +229,9 @@ final class TopicStage implements TrainingRun.Positions {
             run.metrics.received(Topics.sourceTag(s.getTrajectory().getSource()));
             return s;
         } catch (InvalidProtocolBufferException e) {
-            LOG.warnf("dropping an unreadable record at %s-%d@%d: %s", r.topic(), r.partition(), r.offset(), e.getMessage());
+            LOG.warnf(
+                    "dropping an unreadable record at %s-%d@%d: %s",
+                    r.topic(), r.partition(), r.offset(), e.getMessage());
             return null;
         }
     }

@@ -32,7 +32,13 @@ import java.util.Set;
 public final class TrainingLedger {
 
     /** One published version's lineage. */
-    public record Entry(long version, long step, String stage, List<String> trained, Map<String, List<String>> dropped, long createdAtMs) {}
+    public record Entry(
+            long version,
+            long step,
+            String stage,
+            List<String> trained,
+            Map<String, List<String>> dropped,
+            long createdAtMs) {}
 
     static final String ENTRY_FILE = "ledger.json";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -64,7 +70,8 @@ public final class TrainingLedger {
     public synchronized void append(Entry e) throws IOException {
         Files.createDirectories(file.getParent());
         byte[] line = line(e);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+        try (FileChannel ch = FileChannel.open(
+                file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
             ByteBuffer b = ByteBuffer.wrap(line);
             while (b.hasRemaining()) {
                 ch.write(b);

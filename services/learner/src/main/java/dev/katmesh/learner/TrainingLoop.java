@@ -1,6 +1,5 @@
 package dev.katmesh.learner;
 
-import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
@@ -8,7 +7,7 @@ import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.proto.v1.ScoredTrajectory;
-import dev.katmesh.proto.wire.KafkaClientSettings;
+import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.AdamW;
 import dev.katmesh.training.Curriculum;
@@ -25,19 +24,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 /**
@@ -86,7 +78,8 @@ public class TrainingLoop {
         store = new CheckpointStore(dir, settings.keepCheckpoints());
         progress = new LearnerProgress(dir.resolve("progress.jsonl"));
         ledger = new TrainingLedger(dir.resolve("ledger.jsonl"));
-        metrics.versionGauges(() -> published.get() == null ? -1 : published.get().version(),
+        metrics.versionGauges(
+                () -> published.get() == null ? -1 : published.get().version(),
                 () -> published.get() == null ? -1 : published.get().createdAtMs());
         running = true;
         thread = new Thread(this::run, "katmesh-training-loop");
@@ -125,7 +118,9 @@ public class TrainingLoop {
 
     /** Null while healthy, else why the loop stopped. */
     public String failure() {
-        return thread != null && !thread.isAlive() && running ? (failure == null ? "training loop exited" : failure) : failure;
+        return thread != null && !thread.isAlive() && running
+                ? (failure == null ? "training loop exited" : failure)
+                : failure;
     }
 
     /** The curriculum stage running now. */
@@ -138,7 +133,7 @@ public class TrainingLoop {
     }
 
     private void run() {
-        try (KafkaConsumer<String, byte[]> c = newConsumer()) {
+        try (KafkaConsumer<String, byte[]> c = LearnerClients.consumer(kafkaConfig)) {
             consumer = c;
             if (settings.modelDir().isPresent()) {
                 runTraining(Path.of(settings.modelDir().get()), c);
@@ -164,7 +159,9 @@ public class TrainingLoop {
                     metrics.received(Topics.sourceTag(s.getTrajectory().getSource()));
                     reason = DropReason.NO_MODEL;
                 } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-                    LOG.warnf("dropping an unreadable record at %s-%d@%d: %s", r.topic(), r.partition(), r.offset(), e.getMessage());
+                    LOG.warnf(
+                            "dropping an unreadable record at %s-%d@%d: %s",
+                            r.topic(), r.partition(), r.offset(), e.getMessage());
                 }
                 metrics.dropped(reason, 1);
                 progress.dropped(reason.tag(), 1);
@@ -177,30 +174,47 @@ public class TrainingLoop {
 
     private void runTraining(Path modelDir, KafkaConsumer<String, byte[]> c) throws Exception {
         ModelConfig config = ModelConfig.read(modelDir.resolve("config.json"));
-        Curriculum curriculum = settings.curriculum().map(f -> Curriculum.load(Path.of(f), settings.learningRate()))
+        Curriculum curriculum = settings.curriculum()
+                .map(f -> Curriculum.load(Path.of(f), settings.learningRate()))
                 .orElse(Curriculum.rftOnly(settings.learningRate()));
         Optional<CheckpointStore.State> resume = store.latest();
         Path weightsDir = resume.map(s -> store.folder(s.version())).orElse(modelDir);
         List<String> devices = settings.devices().filter(d -> !d.isEmpty()).orElse(List.of(settings.device()));
         List<DecoderModel> replicas = new ArrayList<>();
         DecoderModel reference = null;
-        try (PolicyTokenizer tokenizer = PolicyTokenizer.load(modelDir); KafkaProducer<String, byte[]> producer = newProducer()) {
+        try (PolicyTokenizer tokenizer = PolicyTokenizer.load(modelDir);
+                KafkaProducer<String, byte[]> producer = LearnerClients.producer(kafkaConfig)) {
             replicas.add(DecoderModel.load(weightsDir, config, PolicyModel.device(devices.get(0))));
             for (String d : devices.subList(1, devices.size())) {
-                replicas.add(DecoderModel.fromTensors(config, replicas.get(0).toTensors(), PolicyModel.device(d), weightsDir));
+                replicas.add(DecoderModel.fromTensors(
+                        config, replicas.get(0).toTensors(), PolicyModel.device(d), weightsDir));
             }
             // The KL penalty's frozen reference: the initial policy, never trained.
-            reference = settings.klBeta() > 0 ? DecoderModel.load(modelDir, config, PolicyModel.device(devices.get(0))) : null;
+            reference = settings.klBeta() > 0
+                    ? DecoderModel.load(modelDir, config, PolicyModel.device(devices.get(0)))
+                    : null;
             AdamW optimizer = new AdamW(replicas.get(0).parameters(), AdamW.Settings.defaults(settings.learningRate()));
             ChatTemplate template = ChatTemplate.load(modelDir);
             VersionPublisher publisher = new VersionPublisher(store, ledger, producer, published);
-            VersionEvaluation evaluation = new VersionEvaluation(HeldOutEvaluator.of(settings.eval()), replicas.get(0), tokenizer, template,
-                    progress, metrics);
-            progress.curriculum(curriculum.stages().stream().map(Curriculum.Stage::name).toList());
-            CheckpointStore.State from = resume.isPresent() ? resumed(resume.get(), weightsDir, optimizer, publisher)
+            VersionEvaluation evaluation = new VersionEvaluation(
+                    HeldOutEvaluator.of(settings.eval()), replicas.get(0), tokenizer, template, progress, metrics);
+            progress.curriculum(
+                    curriculum.stages().stream().map(Curriculum.Stage::name).toList());
+            CheckpointStore.State from = resume.isPresent()
+                    ? resumed(resume.get(), weightsDir, optimizer, publisher)
                     : base(replicas.get(0), modelDir, optimizer, publisher, evaluation);
-            TrainingRun run = new TrainingRun(replicas, reference, modelDir, optimizer, settings, metrics, progress,
-                    new Lineage(ledger.trainedIds()), publisher, evaluation, from);
+            TrainingRun run = new TrainingRun(
+                    replicas,
+                    reference,
+                    modelDir,
+                    optimizer,
+                    settings,
+                    metrics,
+                    progress,
+                    new Lineage(ledger.trainedIds()),
+                    publisher,
+                    evaluation,
+                    from);
             ChatSamples chat = new ChatSamples(template, tokenizer);
             FileStage files = new FileStage(run, chat, () -> running);
             TopicStage topic = new TopicStage(run, chat, c, settings, () -> running);
@@ -232,52 +246,36 @@ public class TrainingLoop {
     }
 
     /** Resumes at the latest checkpoint: its optimiser state, servable again, its ledger entry there. */
-    private CheckpointStore.State resumed(CheckpointStore.State from, Path weightsDir, AdamW optimizer, VersionPublisher publisher)
-            throws Exception {
+    private CheckpointStore.State resumed(
+            CheckpointStore.State from, Path weightsDir, AdamW optimizer, VersionPublisher publisher) throws Exception {
         var opt = Checkpoints.loadOptimizer(weightsDir);
         Map<String, float[]> state = new HashMap<>();
         opt.tensors().forEach((name, t) -> state.put(name, t.data()));
         optimizer.restore(opt.step(), state);
         if (publisher.resume(from)) {
-            LOG.infof("the ledger entry of policy version %d was appended on resume (a crash came between its checkpoint and the ledger)",
+            LOG.infof(
+                    "the ledger entry of policy version %d was appended on resume (a crash came between its checkpoint and the ledger)",
                     from.version());
         }
-        LOG.infof("resuming from policy version %d (step %d, stage %s step %d) at offsets %s", from.version(), from.step(), from.stage(),
-                from.stageStep(), from.offsets());
+        LOG.infof(
+                "resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
+                from.version(), from.step(), from.stage(), from.stageStep(), from.offsets());
         return from;
     }
 
     /** Version 0: the initial weights, published and evaluated before any step. */
-    private CheckpointStore.State base(DecoderModel model, Path modelDir, AdamW optimizer, VersionPublisher publisher,
-                                       VersionEvaluation evaluation) throws Exception {
-        TrainingLedger.Entry entry = new TrainingLedger.Entry(0, 0, "base", List.of(), Map.of(), System.currentTimeMillis());
+    private CheckpointStore.State base(
+            DecoderModel model,
+            Path modelDir,
+            AdamW optimizer,
+            VersionPublisher publisher,
+            VersionEvaluation evaluation)
+            throws Exception {
+        TrainingLedger.Entry entry =
+                new TrainingLedger.Entry(0, 0, "base", List.of(), Map.of(), System.currentTimeMillis());
         CheckpointStore.State base = publisher.publish(entry, 0, model, modelDir, optimizer, Map.of(), Map.of());
         LOG.infof("initial policy version 0 written to %s", store.folder(0));
         evaluation.record(base, true);
         return base;
-    }
-
-    private KafkaConsumer<String, byte[]> newConsumer() {
-        Properties p = KafkaClientSettings.consumer(kafkaConfig);
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "katmesh-learner");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "15000");
-        p.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "64");
-        // A training step can take a while on a CPU: allow it between polls.
-        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "600000");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        return new KafkaConsumer<>(p);
-    }
-
-    private KafkaProducer<String, byte[]> newProducer() {
-        Properties p = KafkaClientSettings.producer(kafkaConfig);
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        return new KafkaProducer<>(p);
     }
 }

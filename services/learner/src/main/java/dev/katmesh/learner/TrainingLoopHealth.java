@@ -21,7 +21,11 @@ public class TrainingLoopHealth implements HealthCheck {
         String failure = loop.failure();
         var builder = HealthCheckResponse.named("katmesh training loop")
                 .withData("mode", loop.trainingEnabled() ? "training" : "count-only")
-                .withData("policy_version", loop.published().map(CheckpointStore.State::version).orElse(-1L));
-        return failure == null ? builder.up().build() : builder.down().withData("failure", failure).build();
+                .withData(
+                        "policy_version",
+                        loop.published().map(CheckpointStore.State::version).orElse(-1L));
+        return failure == null
+                ? builder.up().build()
+                : builder.down().withData("failure", failure).build();
     }
 }

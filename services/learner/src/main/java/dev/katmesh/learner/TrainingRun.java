@@ -1,7 +1,7 @@
 package dev.katmesh.learner;
 
-import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.training.AdamW;
 import dev.katmesh.training.AdvantageEstimator;
 import dev.katmesh.training.Curriculum;
@@ -52,9 +52,18 @@ final class TrainingRun {
     long stageStep;
     private Trainer trainer;
 
-    TrainingRun(List<DecoderModel> replicas, DecoderModel reference, Path tokenizerDir, AdamW optimizer, LearnerSettings settings,
-                LearnerMetrics metrics, LearnerProgress progress, Lineage lineage, VersionPublisher publisher, VersionEvaluation evaluation,
-                CheckpointStore.State from) {
+    TrainingRun(
+            List<DecoderModel> replicas,
+            DecoderModel reference,
+            Path tokenizerDir,
+            AdamW optimizer,
+            LearnerSettings settings,
+            LearnerMetrics metrics,
+            LearnerProgress progress,
+            Lineage lineage,
+            VersionPublisher publisher,
+            VersionEvaluation evaluation,
+            CheckpointStore.State from) {
         this.model = replicas.get(0);
         this.replicas = replicas;
         this.reference = reference;
@@ -87,12 +96,21 @@ final class TrainingRun {
         stage = s;
         stageStep = fromStep;
         boolean rl = s.kind() == Curriculum.Kind.POLICY_GRADIENT;
-        trainer = new Trainer(replicas, optimizer,
-                Curriculum.objective(s, settings.epsLow(), settings.epsHigh(), settings.klBeta(),
-                        LossAggregation.valueOf(settings.lossAggregation().toUpperCase(Locale.ROOT)))
-                        .withTemperature(rl ? settings.samplingTemperature() : 1.0),
-                AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)), reference,
-                s.learningRate() / settings.learningRate()).maxTreeTokens(settings.maxTreeTokens());
+        trainer = new Trainer(
+                        replicas,
+                        optimizer,
+                        Curriculum.objective(
+                                        s,
+                                        settings.epsLow(),
+                                        settings.epsHigh(),
+                                        settings.klBeta(),
+                                        LossAggregation.valueOf(
+                                                settings.lossAggregation().toUpperCase(Locale.ROOT)))
+                                .withTemperature(rl ? settings.samplingTemperature() : 1.0),
+                        AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)),
+                        reference,
+                        s.learningRate() / settings.learningRate())
+                .maxTreeTokens(settings.maxTreeTokens());
         recentRewards.clear();
         progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
         LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
@@ -104,8 +122,14 @@ final class TrainingRun {
             return true;
         }
         Curriculum.Until until = stage.until();
-        return until != null && until.metric().equals("reward_mean") && recentRewards.size() >= 5
-                && recentRewards.stream().mapToDouble(Double::doubleValue).average().orElse(0) >= until.atLeast();
+        return until != null
+                && until.metric().equals("reward_mean")
+                && recentRewards.size() >= 5
+                && recentRewards.stream()
+                                .mapToDouble(Double::doubleValue)
+                                .average()
+                                .orElse(0)
+                        >= until.atLeast();
     }
 
     /** One optimiser step (GRPO's μ updates) on {@code batch} (groups of samples with their rewards) of {@code n} trajectories. */
@@ -133,8 +157,9 @@ final class TrainingRun {
         }
         metrics.trained(n, batch.size(), result.tokens());
         progress.stepped(step, stageStep + 1, result.loss(), rl ? mean : Double.NaN, n, result.tokens());
-        LOG.debugf("step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f", step, stage.name(),
-                stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);
+        LOG.debugf(
+                "step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f",
+                step, stage.name(), stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);
         stageStep++;
     }
 
@@ -164,14 +189,21 @@ final class TrainingRun {
     private void publish(boolean stageEnd) throws Exception {
         Map<String, Long> offsets = positions == null ? last.offsets() : positions.forCheckpoint();
         TrainingLedger.Entry entry = lineage.close(last.version() + 1, step, stage.name());
-        last = publisher.publish(entry, stageStep, model, tokenizerDir, optimizer, offsets,
+        last = publisher.publish(
+                entry,
+                stageStep,
+                model,
+                tokenizerDir,
+                optimizer,
+                offsets,
                 Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean));
         if (positions != null) {
             positions.committed(offsets);
         }
         stepsSinceVersion = 0;
-        LOG.infof("policy version %d published (step %d, stage %s step %d, sha256 %s)", last.version(), step, stage.name(), stageStep,
-                last.sha256());
+        LOG.infof(
+                "policy version %d published (step %d, stage %s step %d, sha256 %s)",
+                last.version(), step, stage.name(), stageStep, last.sha256());
         evaluation.record(last, stageEnd);
     }
 }

@@ -24,8 +24,13 @@ final class VersionEvaluation {
     private final LearnerMetrics metrics;
 
     /** @param evaluator null: no evaluation tasks */
-    VersionEvaluation(HeldOutEvaluator evaluator, DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, LearnerProgress progress,
-                      LearnerMetrics metrics) {
+    VersionEvaluation(
+            HeldOutEvaluator evaluator,
+            DecoderModel model,
+            PolicyTokenizer tokenizer,
+            ChatTemplate template,
+            LearnerProgress progress,
+            LearnerMetrics metrics) {
         this.evaluator = evaluator;
         this.model = model;
         this.tokenizer = tokenizer;
@@ -36,8 +41,8 @@ final class VersionEvaluation {
 
     /** Records {@code state}'s point in the progress history, evaluating it first when due. */
     void record(CheckpointStore.State state, boolean stageEnd) throws Exception {
-        Map<String, LearnerProgress.FamilyScore> heldout = new TreeMap<>();
-        Map<String, LearnerProgress.FamilyScore> validation = new TreeMap<>();
+        Map<String, VersionPoint.FamilyScore> heldout = new TreeMap<>();
+        Map<String, VersionPoint.FamilyScore> validation = new TreeMap<>();
         long evalMs = 0;
         boolean evaluated = evaluator != null && evaluator.due(state.version(), stageEnd);
         if (evaluated) {
@@ -46,24 +51,53 @@ final class VersionEvaluation {
                 HeldOutEvaluation.Result result = evaluator.evaluate(model, tokenizer, template, state.version());
                 evalMs = result.wallMs();
                 for (var t : result.tasks()) {
-                    (t.split().equals("validation") ? validation : heldout).merge(t.template().isEmpty() ? "untagged" : t.template(),
-                            new LearnerProgress.FamilyScore(t.passed() ? 1 : 0, 1),
-                            (a, b) -> new LearnerProgress.FamilyScore(a.passed() + b.passed(), a.total() + b.total()));
+                    (t.split().equals("validation") ? validation : heldout)
+                            .merge(
+                                    t.template().isEmpty() ? "untagged" : t.template(),
+                                    new VersionPoint.FamilyScore(t.passed() ? 1 : 0, 1),
+                                    (a, b) -> new VersionPoint.FamilyScore(
+                                            a.passed() + b.passed(), a.total() + b.total()));
                 }
             } finally {
                 progress.evaluating(null);
             }
         }
-        int passed = heldout.values().stream().mapToInt(LearnerProgress.FamilyScore::passed).sum();
-        int total = heldout.values().stream().mapToInt(LearnerProgress.FamilyScore::total).sum();
+        int passed = heldout.values().stream()
+                .mapToInt(VersionPoint.FamilyScore::passed)
+                .sum();
+        int total = heldout.values().stream()
+                .mapToInt(VersionPoint.FamilyScore::total)
+                .sum();
         double rate = total == 0 ? Double.NaN : (double) passed / total;
         if (evaluated) {
             metrics.heldoutPassRate = rate;
-            LOG.infof("policy version %d: held-out %d/%d, validation %d/%d, in %d ms", state.version(), passed, total,
-                    validation.values().stream().mapToInt(LearnerProgress.FamilyScore::passed).sum(),
-                    validation.values().stream().mapToInt(LearnerProgress.FamilyScore::total).sum(), evalMs);
+            LOG.infof(
+                    "policy version %d: held-out %d/%d, validation %d/%d, in %d ms",
+                    state.version(),
+                    passed,
+                    total,
+                    validation.values().stream()
+                            .mapToInt(VersionPoint.FamilyScore::passed)
+                            .sum(),
+                    validation.values().stream()
+                            .mapToInt(VersionPoint.FamilyScore::total)
+                            .sum(),
+                    evalMs);
         }
-        progress.published(new LearnerProgress.VersionPoint(state.version(), state.stage(), state.step(), state.stageStep(), metrics.loss,
-                metrics.rewardMean, rate, passed, total, progress.trajectoriesTrained(), state.createdAtMs(), evalMs, heldout, validation));
+        progress.published(new VersionPoint(
+                state.version(),
+                state.stage(),
+                state.step(),
+                state.stageStep(),
+                metrics.loss,
+                metrics.rewardMean,
+                rate,
+                passed,
+                total,
+                progress.trajectoriesTrained(),
+                state.createdAtMs(),
+                evalMs,
+                heldout,
+                validation));
     }
 }

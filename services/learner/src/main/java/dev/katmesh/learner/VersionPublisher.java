@@ -23,8 +23,11 @@ final class VersionPublisher {
     private final KafkaProducer<String, byte[]> producer;
     private final AtomicReference<CheckpointStore.State> published;
 
-    VersionPublisher(CheckpointStore store, TrainingLedger ledger, KafkaProducer<String, byte[]> producer,
-                     AtomicReference<CheckpointStore.State> published) {
+    VersionPublisher(
+            CheckpointStore store,
+            TrainingLedger ledger,
+            KafkaProducer<String, byte[]> producer,
+            AtomicReference<CheckpointStore.State> published) {
         this.store = store;
         this.ledger = ledger;
         this.producer = producer;
@@ -32,10 +35,26 @@ final class VersionPublisher {
     }
 
     /** Writes, records, serves and announces version {@code entry.version()}; returns its state. */
-    CheckpointStore.State publish(TrainingLedger.Entry entry, long stageStep, DecoderModel model, Path tokenizerDir, AdamW optimizer,
-                                  Map<String, Long> offsets, Map<String, Double> metrics) throws Exception {
-        CheckpointStore.State state = store.write(entry.version(), entry.step(), entry.stage(), stageStep, model, tokenizerDir,
-                optimizer.state(), optimizer.step(), offsets, entry);
+    CheckpointStore.State publish(
+            TrainingLedger.Entry entry,
+            long stageStep,
+            DecoderModel model,
+            Path tokenizerDir,
+            AdamW optimizer,
+            Map<String, Long> offsets,
+            Map<String, Double> metrics)
+            throws Exception {
+        CheckpointStore.State state = store.write(
+                entry.version(),
+                entry.step(),
+                entry.stage(),
+                stageStep,
+                model,
+                tokenizerDir,
+                optimizer.state(),
+                optimizer.step(),
+                offsets,
+                entry);
         ledger.append(entry);
         // Servable before announced: an inference instance that hears of it asks Weights for it at once.
         published.set(state);
@@ -50,7 +69,10 @@ final class VersionPublisher {
     }
 
     private void announce(CheckpointStore.State state, Map<String, Double> metrics) throws Exception {
-        producer.send(new ProducerRecord<>(Topics.VERSIONS, Long.toString(state.version()), store.policyVersion(state, metrics).toByteArray()))
+        producer.send(new ProducerRecord<>(
+                        Topics.VERSIONS,
+                        Long.toString(state.version()),
+                        store.policyVersion(state, metrics).toByteArray()))
                 .get(30, TimeUnit.SECONDS);
     }
 }

@@ -26,7 +26,8 @@ import java.util.List;
 public class WeightsAuthInterceptor implements ServerInterceptor {
 
     static final String SERVICE = "katmesh.v1.Weights";
-    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     @Inject
     LearnerSettings settings;
@@ -46,10 +47,13 @@ public class WeightsAuthInterceptor implements ServerInterceptor {
     }
 
     @Override
-    public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+    public <Q, A> ServerCall.Listener<Q> interceptCall(
+            ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
         if (SERVICE.equals(call.getMethodDescriptor().getServiceName()) && !allowed(headers.get(AUTHORIZATION))) {
-            call.close(Status.UNAUTHENTICATED.withDescription(
-                    "the Weights service accepts only inference's credential (metadata 'authorization: Bearer <weights token>')"), new Metadata());
+            call.close(
+                    Status.UNAUTHENTICATED.withDescription(
+                            "the Weights service accepts only inference's credential (metadata 'authorization: Bearer <weights token>')"),
+                    new Metadata());
             return new ServerCall.Listener<>() {};
         }
         return next.startCall(call, headers);

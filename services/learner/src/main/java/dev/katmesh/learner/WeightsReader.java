@@ -17,7 +17,8 @@ final class WeightsReader {
 
     static List<Tensor> tensors(Path checkpoint) {
         List<Tensor> out = new ArrayList<>();
-        for (Map.Entry<String, SafeTensors.Tensor> e : SafeTensors.read(checkpoint.resolve("model.safetensors")).entrySet()) {
+        for (Map.Entry<String, SafeTensors.Tensor> e :
+                SafeTensors.read(checkpoint.resolve("model.safetensors")).entrySet()) {
             float[] data = e.getValue().data();
             ByteBuffer b = ByteBuffer.allocate(4 * data.length).order(ByteOrder.LITTLE_ENDIAN);
             b.asFloatBuffer().put(data);

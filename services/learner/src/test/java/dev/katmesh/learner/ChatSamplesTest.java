@@ -21,18 +21,33 @@ class ChatSamplesTest {
     void assistantTokensAreTrainableAndFailedTurnsAreMaskedButKept() {
         try (PolicyTokenizer tok = PolicyTokenizer.load(FIXTURE)) {
             ChatSamples samples = new ChatSamples(ChatTemplate.load(FIXTURE), tok);
-            Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g")
+            Trajectory t = Trajectory.newBuilder()
+                    .setTrajectoryId("t")
+                    .setGroupId("g")
                     .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Run the tests."))
-                    .addMessages(ChatMessage.newBuilder().setRole("assistant")
-                            .addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{\"command\":\"mvn test\"}")))
-                    .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("command not found"))
-                    .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Maven is missing; use ./mvnw."))
-                    .addSteps(ToolStep.newBuilder().setMessageIndex(2).setToolCallId("c1").setExitCode(127).setErrorClass("nonzero_exit"))
+                    .addMessages(ChatMessage.newBuilder()
+                            .setRole("assistant")
+                            .addToolCalls(ToolCall.newBuilder()
+                                    .setId("c1")
+                                    .setName("bash")
+                                    .setArguments("{\"command\":\"mvn test\"}")))
+                    .addMessages(ChatMessage.newBuilder()
+                            .setRole("tool")
+                            .setToolCallId("c1")
+                            .setContent("command not found"))
+                    .addMessages(
+                            ChatMessage.newBuilder().setRole("assistant").setContent("Maven is missing; use ./mvnw."))
+                    .addSteps(ToolStep.newBuilder()
+                            .setMessageIndex(2)
+                            .setToolCallId("c1")
+                            .setExitCode(127)
+                            .setErrorClass("nonzero_exit"))
                     .build();
             TrainingSample plain = samples.of(t, false);
             TrainingSample masked = samples.of(t, true);
             assertEquals(plain.tokens().length, masked.tokens().length, "masked turns stay in context");
-            assertTrue(masked.trainableCount() > 0 && masked.trainableCount() < plain.trainableCount(),
+            assertTrue(
+                    masked.trainableCount() > 0 && masked.trainableCount() < plain.trainableCount(),
                     "the failed turn loses its loss: " + masked.trainableCount() + " < " + plain.trainableCount());
             String text = tok.decode(plain.tokens());
             assertTrue(text.startsWith("<|im_start|>userRun the tests."), text);
@@ -42,7 +57,9 @@ class ChatSamplesTest {
                     trained.append(tok.decode(new int[] {plain.tokens()[i]}));
                 }
             }
-            assertTrue(trained.toString().contains("Maven is missing") && !trained.toString().contains("Run the tests"),
+            assertTrue(
+                    trained.toString().contains("Maven is missing")
+                            && !trained.toString().contains("Run the tests"),
                     "only the assistant's tokens are trained: " + trained);
         }
     }

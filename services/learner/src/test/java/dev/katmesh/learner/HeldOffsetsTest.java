@@ -20,8 +20,10 @@ class HeldOffsetsTest {
         o.hold(P0, 2);
         o.hold(P0, 4);
         o.read(P1, 7);
-        assertEquals(Map.of("katmesh.trajectories.scored-0", 2L, "katmesh.trajectories.scored-1", 8L, "other-3", 9L),
-                o.positions(Map.of("other-3", 9L)), "held 2 and 4 on partition 0; nothing held on 1; older positions kept");
+        assertEquals(
+                Map.of("katmesh.trajectories.scored-0", 2L, "katmesh.trajectories.scored-1", 8L, "other-3", 9L),
+                o.positions(Map.of("other-3", 9L)),
+                "held 2 and 4 on partition 0; nothing held on 1; older positions kept");
         o.release(P0, 2);
         assertEquals(4L, o.positions(Map.of()).get("katmesh.trajectories.scored-0"));
         o.release(P0, 4);

@@ -13,14 +13,29 @@ import org.junit.jupiter.api.io.TempDir;
 
 class LearnerProgressTest {
 
-    static LearnerProgress.VersionPoint point(long v, String stage, double rate) {
-        return new LearnerProgress.VersionPoint(v, stage, v * 10, v, 0.5, Double.NaN, rate, (int) (rate * 10), Double.isNaN(rate) ? 0 : 10,
-                v * 80, 1000 + v, 5, Double.isNaN(rate) ? Map.of() : Map.of("grep-count", new LearnerProgress.FamilyScore((int) (rate * 10), 10)),
+    static VersionPoint point(long v, String stage, double rate) {
+        return new VersionPoint(
+                v,
+                stage,
+                v * 10,
+                v,
+                0.5,
+                Double.NaN,
+                rate,
+                (int) (rate * 10),
+                Double.isNaN(rate) ? 0 : 10,
+                v * 80,
+                1000 + v,
+                5,
+                Double.isNaN(rate)
+                        ? Map.of()
+                        : Map.of("grep-count", new VersionPoint.FamilyScore((int) (rate * 10), 10)),
                 Map.of());
     }
 
     @Test
-    void theVersionHistorySurvivesARestartAndARepublishedVersionReplacesItsOlderCopy(@TempDir Path dir) throws Exception {
+    void theVersionHistorySurvivesARestartAndARepublishedVersionReplacesItsOlderCopy(@TempDir Path dir)
+            throws Exception {
         Path file = dir.resolve("progress.jsonl");
         LearnerProgress p = new LearnerProgress(file);
         p.published(point(0, "base", 0.0));
@@ -30,16 +45,25 @@ class LearnerProgressTest {
         LearnerProgress resumed = new LearnerProgress(file);
         assertEquals(3, resumed.versions().size(), "reloaded from progress.jsonl");
         resumed.published(point(2, "rft", 0.4));
-        List<LearnerProgress.VersionPoint> vs = new LearnerProgress(file).versions();
-        assertEquals(List.of(0L, 1L, 2L), vs.stream().map(LearnerProgress.VersionPoint::version).toList());
+        List<VersionPoint> vs = new LearnerProgress(file).versions();
+        assertEquals(List.of(0L, 1L, 2L), vs.stream().map(VersionPoint::version).toList());
         assertEquals("rft", vs.get(2).stage(), "the newer copy of version 2 wins");
-        assertTrue(Double.isNaN(new LearnerProgress(file).versions().get(0).rewardMean()), "NaN survives the round trip");
-        assertEquals(new LearnerProgress.FamilyScore(4, 10), new LearnerProgress(file).versions().get(2).heldoutByFamily().get("grep-count"),
+        assertTrue(
+                Double.isNaN(new LearnerProgress(file).versions().get(0).rewardMean()), "NaN survives the round trip");
+        assertEquals(
+                new VersionPoint.FamilyScore(4, 10),
+                new LearnerProgress(file).versions().get(2).heldoutByFamily().get("grep-count"),
                 "the per-family split survives the round trip");
-        Files.writeString(file, "{\"version\":3,\"stage\":\"rft\",\"step\":30,\"stageStep\":3,\"loss\":0.1,\"rewardMean\":0.5,"
-                + "\"heldoutPassRate\":0.5,\"heldoutPassed\":5,\"heldoutTotal\":10,\"trajectoriesTrained\":240,\"createdAtMs\":1003,\"evalMs\":5}\n",
+        Files.writeString(
+                file,
+                "{\"version\":3,\"stage\":\"rft\",\"step\":30,\"stageStep\":3,\"loss\":0.1,\"rewardMean\":0.5,"
+                        + "\"heldoutPassRate\":0.5,\"heldoutPassed\":5,\"heldoutTotal\":10,"
+                        + "\"trajectoriesTrained\":240,\"createdAtMs\":1003,\"evalMs\":5}\n",
                 java.nio.file.StandardOpenOption.APPEND);
-        assertEquals(Map.of(), new LearnerProgress(file).versions().get(3).heldoutByFamily(), "a line written before the split was recorded reads");
+        assertEquals(
+                Map.of(),
+                new LearnerProgress(file).versions().get(3).heldoutByFamily(),
+                "a line written before the split was recorded reads");
         Files.writeString(file, "{\"version\": 3, \"sta", java.nio.file.StandardOpenOption.APPEND);
         assertEquals(4, new LearnerProgress(file).versions().size(), "a torn last line (crash mid-append) is skipped");
     }
@@ -70,9 +94,11 @@ class LearnerProgressTest {
         assertEquals(8, s.path("trajectories_trained").asLong());
         assertTrue(s.path("trajectories_per_s").asDouble() > 0);
         assertEquals(2, s.path("policy_versions").size());
-        assertEquals(0.3, s.path("policy_versions").get(1).path("heldout_pass_rate").asDouble(), 1e-9);
+        assertEquals(
+                0.3, s.path("policy_versions").get(1).path("heldout_pass_rate").asDouble(), 1e-9);
         assertTrue(s.path("policy_versions").get(0).path("reward_mean").isNull(), "NaN is null in JSON");
-        JsonNode family = s.path("policy_versions").get(1).path("heldout_by_family").path("grep-count");
+        JsonNode family =
+                s.path("policy_versions").get(1).path("heldout_by_family").path("grep-count");
         assertEquals(3, family.path("passed").asInt(), "held-out split by task family: " + s.path("policy_versions"));
         assertEquals(10, family.path("total").asInt());
     }

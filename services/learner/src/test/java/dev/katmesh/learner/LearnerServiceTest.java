@@ -26,7 +26,8 @@ class LearnerServiceTest {
     static final HttpClient HTTP = HttpClient.newHttpClient();
 
     String get(String path) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(root.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+                HTTP.send(HttpRequest.newBuilder(root.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), path + ": " + r.body());
         return r.body();
     }
@@ -35,11 +36,14 @@ class LearnerServiceTest {
     void everyDropReasonAndSourceIsAMetricAtZeroBeforeTheFirstRecord() throws Exception {
         String metrics = get("q/metrics");
         for (DropReason r : DropReason.values()) {
-            assertTrue(metrics.contains("katmesh_learner_trajectories_dropped_total{reason=\"" + r.tag() + "\"} 0.0"),
+            assertTrue(
+                    metrics.contains("katmesh_learner_trajectories_dropped_total{reason=\"" + r.tag() + "\"} 0.0"),
                     "dropped by " + r.tag() + " at zero");
         }
         for (String s : Topics.SOURCE_TAGS) {
-            assertTrue(metrics.contains("katmesh_learner_trajectories_received_total{source=\"" + s + "\"} 0.0"), "received from " + s);
+            assertTrue(
+                    metrics.contains("katmesh_learner_trajectories_received_total{source=\"" + s + "\"} 0.0"),
+                    "received from " + s);
         }
         assertTrue(metrics.contains("katmesh_learner_policy_version -1.0"), "no version without a model");
     }

@@ -36,7 +36,11 @@ class TrainingLedgerTest {
     void aTornLastLineIsCutOffSoTheNextAppendStandsOnItsOwnLine(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("ledger.jsonl");
         new TrainingLedger(file).append(entry(1, List.of("a")));
-        Files.writeString(file, "{\"version\":2,\"step\":8,\"tra", StandardCharsets.UTF_8, StandardOpenOption.APPEND); // a crash mid-append
+        Files.writeString(
+                file,
+                "{\"version\":2,\"step\":8,\"tra",
+                StandardCharsets.UTF_8,
+                StandardOpenOption.APPEND); // a crash mid-append
         TrainingLedger ledger = new TrainingLedger(file);
         assertEquals(1, ledger.lastVersion(), "the torn entry is gone");
         ledger.append(entry(2, List.of("b")));
@@ -51,7 +55,8 @@ class TrainingLedgerTest {
         assertFalse(ledger.reconcile(entry(1, List.of("a"))), "already there");
         assertTrue(ledger.reconcile(entry(2, List.of("b"))), "the crash came between checkpoint 2 and its ledger line");
         assertFalse(ledger.reconcile(null));
-        assertEquals(2, new TrainingLedger(dir.resolve("ledger.jsonl")).entries().size());
+        assertEquals(
+                2, new TrainingLedger(dir.resolve("ledger.jsonl")).entries().size());
     }
 
     @Test

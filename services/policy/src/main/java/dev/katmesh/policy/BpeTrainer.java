@@ -33,8 +33,8 @@ import java.util.regex.Pattern;
 public final class BpeTrainer {
 
     /** The GPT-2 pre-tokenization pattern, as the ByteLevel pre-tokenizer applies it. */
-    static final Pattern PRE_TOKENIZE = Pattern.compile(
-            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+    static final Pattern PRE_TOKENIZE =
+            Pattern.compile("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
     private static final int MAX_DIGITS = 2;
 
@@ -52,7 +52,8 @@ public final class BpeTrainer {
             throw new IllegalArgumentException("vocabSize must hold the special tokens and the 256 bytes");
         }
         String[] byteSymbol = byteSymbols();
-        Pattern specials = Pattern.compile(String.join("|", specialTokens.stream().map(Pattern::quote).toList()));
+        Pattern specials = Pattern.compile(
+                String.join("|", specialTokens.stream().map(Pattern::quote).toList()));
         Map<String, Integer> wordCounts = new HashMap<>();
         for (String text : texts) {
             for (String part : specials.split(text)) {
@@ -103,7 +104,10 @@ public final class BpeTrainer {
             long bestCount = 1; // a pair seen once is not worth a token
             for (Map.Entry<Long, long[]> e : pairs.entrySet()) {
                 long c = e.getValue()[0];
-                if (c > bestCount || (c == bestCount && best >= 0 && pairName(names, e.getKey()).compareTo(pairName(names, best)) < 0)) {
+                if (c > bestCount
+                        || (c == bestCount
+                                && best >= 0
+                                && pairName(names, e.getKey()).compareTo(pairName(names, best)) < 0)) {
                     best = e.getKey();
                     bestCount = c;
                 }
@@ -142,8 +146,14 @@ public final class BpeTrainer {
         root.putNull("padding");
         ArrayNode added = root.putArray("added_tokens");
         for (String s : bpe.specialTokens()) {
-            added.addObject().put("id", bpe.vocab().get(s)).put("content", s).put("single_word", false).put("lstrip", false)
-                    .put("rstrip", false).put("normalized", false).put("special", true);
+            added.addObject()
+                    .put("id", bpe.vocab().get(s))
+                    .put("content", s)
+                    .put("single_word", false)
+                    .put("lstrip", false)
+                    .put("rstrip", false)
+                    .put("normalized", false)
+                    .put("special", true);
         }
         root.putNull("normalizer");
         root.set("pre_tokenizer", byteLevel(json, false, true));
@@ -169,8 +179,11 @@ public final class BpeTrainer {
     }
 
     private static ObjectNode byteLevel(ObjectMapper json, boolean addPrefixSpace, boolean trimOffsets) {
-        return json.createObjectNode().put("type", "ByteLevel").put("add_prefix_space", addPrefixSpace)
-                .put("trim_offsets", trimOffsets).put("use_regex", true);
+        return json.createObjectNode()
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", addPrefixSpace)
+                .put("trim_offsets", trimOffsets)
+                .put("use_regex", true);
     }
 
     private static String pairName(List<String> names, long pair) {

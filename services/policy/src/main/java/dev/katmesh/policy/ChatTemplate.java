@@ -33,10 +33,14 @@ public final class ChatTemplate {
     public ChatTemplate(String template, Map<String, Object> specialTokens) {
         this.template = template;
         this.specialTokens = Map.copyOf(specialTokens);
-        this.jinja = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).build());
+        this.jinja = new Jinjava(JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                .build());
         jinja.getGlobalContext().registerFilter(new PythonJsonFilter());
-        jinja.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
-                ChatTemplate.class, "raiseException", String.class));
+        jinja.getGlobalContext()
+                .registerFunction(new ELFunctionDefinition(
+                        "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
     }
 
     /** Reads chat_template.jinja, else the chat_template field of tokenizer_config.json. */
@@ -50,7 +54,8 @@ public final class ChatTemplate {
                 var c = JSON.readTree(config.toFile());
                 for (String name : List.of("bos_token", "eos_token", "pad_token", "unk_token")) {
                     var v = c.path(name);
-                    tokens.put(name, v.isTextual() ? v.asText() : v.path("content").asText(""));
+                    tokens.put(
+                            name, v.isTextual() ? v.asText() : v.path("content").asText(""));
                 }
                 if (c.path("chat_template").isTextual()) {
                     template = c.get("chat_template").asText();
@@ -60,7 +65,9 @@ public final class ChatTemplate {
                 template = Files.readString(jinjaFile);
             }
             if (template == null) {
-                throw new CheckpointException(dir, "no chat template: neither chat_template.jinja nor a chat_template in tokenizer_config.json");
+                throw new CheckpointException(
+                        dir,
+                        "no chat template: neither chat_template.jinja nor a chat_template in tokenizer_config.json");
             }
             return new ChatTemplate(template, tokens);
         } catch (IOException e) {
@@ -69,14 +76,16 @@ public final class ChatTemplate {
     }
 
     /** Renders messages (and tools, may be null) as the model's prompt text. */
-    public String render(List<Map<String, Object>> messages, List<Map<String, Object>> tools, boolean addGenerationPrompt) {
+    public String render(
+            List<Map<String, Object>> messages, List<Map<String, Object>> tools, boolean addGenerationPrompt) {
         Map<String, Object> ctx = new HashMap<>(specialTokens);
         ctx.put("messages", messages);
         ctx.put("tools", tools == null || tools.isEmpty() ? null : tools);
         ctx.put("add_generation_prompt", addGenerationPrompt);
         RenderResult result = jinja.renderForResult(template, ctx);
         List<TemplateError> fatal = result.getErrors().stream()
-                .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL).toList();
+                .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
+                .toList();
         if (!fatal.isEmpty()) {
             throw new IllegalArgumentException("chat template failed: "
                     + fatal.stream().map(TemplateError::getMessage).collect(Collectors.joining("; ")));
@@ -127,7 +136,10 @@ public final class ChatTemplate {
                 out.append("null");
             } else if (v instanceof Boolean b) {
                 out.append(b ? "true" : "false");
-            } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof java.math.BigInteger) {
+            } else if (v instanceof Integer
+                    || v instanceof Long
+                    || v instanceof Short
+                    || v instanceof java.math.BigInteger) {
                 out.append(v);
             } else if (v instanceof Number n) {
                 double d = n.doubleValue();

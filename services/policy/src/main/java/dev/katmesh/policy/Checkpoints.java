@@ -16,7 +16,9 @@ import java.util.Map;
 public final class Checkpoints {
 
     static final String OPTIMIZER_FILE = "optimizer.safetensors";
-    static final String[] TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"};
+    static final String[] TOKENIZER_FILES = {
+        "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"
+    };
 
     private Checkpoints() {}
 
@@ -25,7 +27,11 @@ public final class Checkpoints {
         Files.createDirectories(dir);
         SafeTensors.write(dir.resolve("model.safetensors"), model.toTensors(), Map.of());
         model.config().write(dir.resolve("config.json"));
-        if (tokenizerDir != null && !tokenizerDir.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+        if (tokenizerDir != null
+                && !tokenizerDir
+                        .toAbsolutePath()
+                        .normalize()
+                        .equals(dir.toAbsolutePath().normalize())) {
             for (String f : TOKENIZER_FILES) {
                 Path src = tokenizerDir.resolve(f);
                 if (Files.isRegularFile(src)) {
@@ -40,7 +46,8 @@ public final class Checkpoints {
 
     public static void saveOptimizer(Path dir, long step, Map<String, NDArray> state) throws IOException {
         Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>();
-        state.forEach((name, a) -> tensors.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
+        state.forEach((name, a) ->
+                tensors.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
         Files.createDirectories(dir);
         SafeTensors.write(dir.resolve(OPTIMIZER_FILE), tensors, Map.of("step", Long.toString(step)));
     }

@@ -41,7 +41,8 @@ public final class ContinuousBatcher implements AutoCloseable {
     public record Limits(int maxRunning, int maxBatchTokens, int maxQueued) {
         public Limits {
             if (maxRunning < 1 || maxBatchTokens < 1 || maxQueued < 0) {
-                throw new IllegalArgumentException("limits must be positive: " + maxRunning + ", " + maxBatchTokens + ", " + maxQueued);
+                throw new IllegalArgumentException(
+                        "limits must be positive: " + maxRunning + ", " + maxBatchTokens + ", " + maxQueued);
             }
         }
     }
@@ -160,16 +161,21 @@ public final class ContinuousBatcher implements AutoCloseable {
         int vocab = model.config().vocabSize();
         for (int id : prompt) {
             if (id < 0 || id >= vocab) {
-                throw new RefusedException(Refusal.INVALID, "token id " + id + " lies outside the vocabulary [0, " + vocab + ")");
+                throw new RefusedException(
+                        Refusal.INVALID, "token id " + id + " lies outside the vocabulary [0, " + vocab + ")");
             }
         }
         long need = (long) prompt.length + params.maxNewTokens();
         if (need > maxContext) {
-            throw new RefusedException(Refusal.TOO_LONG, "prompt (" + prompt.length + " tokens) + max new tokens (" + params.maxNewTokens()
-                    + ") exceed the model's context of " + maxContext + " tokens");
+            throw new RefusedException(
+                    Refusal.TOO_LONG,
+                    "prompt (" + prompt.length + " tokens) + max new tokens (" + params.maxNewTokens()
+                            + ") exceed the model's context of " + maxContext + " tokens");
         }
         if (need > limits.maxBatchTokens()) {
-            throw new RefusedException(Refusal.TOO_LONG, "prompt + max new tokens (" + need + ") exceed the batch-token limit " + limits.maxBatchTokens());
+            throw new RefusedException(
+                    Refusal.TOO_LONG,
+                    "prompt + max new tokens (" + need + ") exceed the batch-token limit " + limits.maxBatchTokens());
         }
         Seq s = new Seq(prompt.clone(), params, deadlineNanos, listener);
         lock.lock();
@@ -179,8 +185,10 @@ public final class ContinuousBatcher implements AutoCloseable {
             }
             // A burst may fill the free running slots too: those requests wait one step at most.
             if (queue.size() >= limits.maxQueued() + Math.max(0, limits.maxRunning() - runningCount)) {
-                throw new RefusedException(Refusal.QUEUE_FULL, "the queue is full (" + limits.maxQueued() + " requests waiting, "
-                        + runningCount + " running); retry later");
+                throw new RefusedException(
+                        Refusal.QUEUE_FULL,
+                        "the queue is full (" + limits.maxQueued() + " requests waiting, " + runningCount
+                                + " running); retry later");
             }
             queue.add(s);
             work.signalAll();
@@ -200,7 +208,9 @@ public final class ContinuousBatcher implements AutoCloseable {
         lock.lock();
         try {
             if (pendingSwap != null) {
-                pendingSwap.done().completeExceptionally(new IllegalStateException("superseded by version " + newVersion));
+                pendingSwap
+                        .done()
+                        .completeExceptionally(new IllegalStateException("superseded by version " + newVersion));
             }
             pendingSwap = new PendingSwap(newVersion, weights, done);
             work.signalAll();

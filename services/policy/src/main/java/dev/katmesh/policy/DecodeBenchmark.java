@@ -112,8 +112,11 @@ public final class DecodeBenchmark {
 
     private int greedyLast(int[] ids, int[][] positions, boolean[][][] attend, KvCache cache) {
         try (NDManager scope = model.manager().newSubManager()) {
-            float[] last = model.logits(scope, model.hidden(scope, new int[][] {ids}, positions, attend, cache)
-                    .get(new ai.djl.ndarray.index.NDIndex(":, -1:, :"))).toFloatArray();
+            float[] last = model.logits(
+                            scope,
+                            model.hidden(scope, new int[][] {ids}, positions, attend, cache)
+                                    .get(new ai.djl.ndarray.index.NDIndex(":, -1:, :")))
+                    .toFloatArray();
             int best = 0;
             for (int i = 1; i < last.length; i++) {
                 if (last[i] > last[best]) {
@@ -129,7 +132,8 @@ public final class DecodeBenchmark {
         int[] seq = Arrays.copyOf(prompt, prompt.length + steps);
         int len = prompt.length;
         for (int s = 0; s < steps; s++) {
-            seq[len] = greedyLast(Arrays.copyOf(seq, len), DecoderModel.positions(0, len), DecoderModel.causal(0, len), null);
+            seq[len] = greedyLast(
+                    Arrays.copyOf(seq, len), DecoderModel.positions(0, len), DecoderModel.causal(0, len), null);
             len++;
         }
     }
@@ -141,13 +145,16 @@ public final class DecodeBenchmark {
         List<SamplingParams> params = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
             prompts.add(prompt(promptLength, 100 + i));
-            params.add(new SamplingParams(steps, 0.8f, 0, 1f, i, java.util.Set.of())); // no early stop: eos is not a special case here
+            params.add(new SamplingParams(
+                    steps, 0.8f, 0, 1f, i, java.util.Set.of())); // no early stop: eos is not a special case here
         }
         double[] batched = new double[repeats];
         double[] single = new double[repeats];
         for (int r = 0; r < repeats; r++) {
             long t0 = System.nanoTime();
-            int produced = g.generate(prompts, params).stream().mapToInt(x -> x.tokens().length).sum();
+            int produced = g.generate(prompts, params).stream()
+                    .mapToInt(x -> x.tokens().length)
+                    .sum();
             batched[r] = produced / ((System.nanoTime() - t0) / 1e9);
             t0 = System.nanoTime();
             int one = 0;
@@ -167,5 +174,4 @@ public final class DecodeBenchmark {
         }
         return ids;
     }
-
 }

@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
@@ -112,7 +111,8 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     /** Builds a model from float tensors by name; every parameter must be present with its shape. */
-    public static DecoderModel fromTensors(ModelConfig config, Map<String, SafeTensors.Tensor> tensors, Device device, Path source) {
+    public static DecoderModel fromTensors(
+            ModelConfig config, Map<String, SafeTensors.Tensor> tensors, Device device, Path source) {
         NDManager manager = NDManager.newBaseManager(device);
         try {
             Map<String, NDArray> params = new LinkedHashMap<>();
@@ -122,8 +122,10 @@ public final class DecoderModel implements AutoCloseable {
                     throw new CheckpointException(source, "missing tensor '" + e.getKey() + "'");
                 }
                 if (!Arrays.equals(t.shape(), e.getValue())) {
-                    throw new CheckpointException(source, "shape mismatch for '" + e.getKey() + "': expected "
-                            + Arrays.toString(e.getValue()) + " from config.json, found " + Arrays.toString(t.shape()));
+                    throw new CheckpointException(
+                            source,
+                            "shape mismatch for '" + e.getKey() + "': expected " + Arrays.toString(e.getValue())
+                                    + " from config.json, found " + Arrays.toString(t.shape()));
                 }
                 NDArray a = manager.create(t.data(), new Shape(t.shape()));
                 a.setName(e.getKey());
@@ -178,7 +180,9 @@ public final class DecoderModel implements AutoCloseable {
         }
         Map<String, SafeTensors.Tensor> all = new LinkedHashMap<>();
         try {
-            var weightMap = new com.fasterxml.jackson.databind.ObjectMapper().readTree(index.toFile()).path("weight_map");
+            var weightMap = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(index.toFile())
+                    .path("weight_map");
             if (!weightMap.isObject()) {
                 throw new CheckpointException(index, "no weight_map object");
             }
@@ -204,7 +208,8 @@ public final class DecoderModel implements AutoCloseable {
     /** A copy of every parameter as floats, by name (for checkpoints and the weights stream). */
     public Map<String, SafeTensors.Tensor> toTensors() {
         Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
-        params.forEach((name, a) -> out.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
+        params.forEach(
+                (name, a) -> out.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
         return out;
     }
 
@@ -213,7 +218,8 @@ public final class DecoderModel implements AutoCloseable {
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             SafeTensors.Tensor t = tensors.get(e.getKey());
             if (t == null || !Arrays.equals(t.shape(), e.getValue().getShape().getShape())) {
-                throw new IllegalArgumentException("weights for '" + e.getKey() + "' are missing or have another shape");
+                throw new IllegalArgumentException(
+                        "weights for '" + e.getKey() + "' are missing or have another shape");
             }
         }
         params.forEach((name, a) -> Tensors.assign(a, tensors.get(name).data()));
@@ -242,7 +248,9 @@ public final class DecoderModel implements AutoCloseable {
         int t = ids[0].length;
         int past = cache == null ? 0 : cache.length();
         int keys = past + t;
-        NDArray x = owned(scope, params.get("model.embed_tokens.weight").get(Tensors.of(scope, flatten(ids), new Shape(batch, t))));
+        NDArray x = owned(
+                scope,
+                params.get("model.embed_tokens.weight").get(Tensors.of(scope, flatten(ids), new Shape(batch, t))));
         NDArray[] rope = rope(scope, positions);
         NDArray mask = Tensors.of(scope, additiveMask(attend, batch, t, keys), new Shape(batch, 1, t, keys));
         for (int l = 0; l < config.numLayers(); l++) {
@@ -253,7 +261,8 @@ public final class DecoderModel implements AutoCloseable {
 
     /** Logits of hidden states: the LM head (the embedding matrix when tied). */
     public NDArray logits(NDManager scope, NDArray hidden) {
-        NDArray head = config.tieWordEmbeddings() ? params.get("model.embed_tokens.weight") : params.get("lm_head.weight");
+        NDArray head =
+                config.tieWordEmbeddings() ? params.get("model.embed_tokens.weight") : params.get("lm_head.weight");
         return linear(scope, hidden, head, null);
     }
 
@@ -261,7 +270,8 @@ public final class DecoderModel implements AutoCloseable {
      * log p(targets[b][t] | everything ids[b][t] attends to), shaped [batch, T] — differentiable, for
      * training objectives (with masks and per-token weights applied by the caller) and for scoring.
      */
-    public NDArray tokenLogProbs(NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, int[][] targets) {
+    public NDArray tokenLogProbs(
+            NDManager scope, int[][] ids, int[][] positions, boolean[][][] attend, int[][] targets) {
         NDArray logProbs = forward(scope, ids, positions, attend, null).logSoftmax(-1);
         NDArray index = Tensors.of(scope, flatten(targets), new Shape(targets.length, targets[0].length, 1));
         return logProbs.gather(index, -1).squeeze(-1);
@@ -312,7 +322,9 @@ public final class DecoderModel implements AutoCloseable {
             k = expandKv(scope, k, heads / kvHeads);
             v = expandKv(scope, v, heads / kvHeads);
         }
-        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2))).mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d)))).add(mask);
+        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2)))
+                .mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d))))
+                .add(mask);
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, t, (long) heads * d);
         x = x.add(linear(scope, attn, params.get(p + "self_attn.o_proj.weight"), null));
 
@@ -345,7 +357,8 @@ public final class DecoderModel implements AutoCloseable {
 
     /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
     private NDArray rmsNorm(NDArray x, NDArray w) {
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
+        NDArray rms =
+                x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).sqrt();
         return x.div(rms).mul(w);
     }
 
@@ -392,12 +405,14 @@ public final class DecoderModel implements AutoCloseable {
         float[] mask = new float[batch * t * keys];
         for (int b = 0; b < batch; b++) {
             if (attend[b].length != t) {
-                throw new IllegalArgumentException("attention mask has " + attend[b].length + " query rows, expected " + t);
+                throw new IllegalArgumentException(
+                        "attention mask has " + attend[b].length + " query rows, expected " + t);
             }
             for (int q = 0; q < t; q++) {
                 boolean[] row = attend[b][q];
                 if (row.length != keys) {
-                    throw new IllegalArgumentException("attention mask row has " + row.length + " keys, expected " + keys);
+                    throw new IllegalArgumentException(
+                            "attention mask row has " + row.length + " keys, expected " + keys);
                 }
                 int base = (b * t + q) * keys;
                 for (int s = 0; s < keys; s++) {
@@ -413,7 +428,8 @@ public final class DecoderModel implements AutoCloseable {
         long[] flat = new long[ids.length * t];
         for (int b = 0; b < ids.length; b++) {
             if (ids[b].length != t) {
-                throw new IllegalArgumentException("ragged batch: row " + b + " has " + ids[b].length + " ids, expected " + t);
+                throw new IllegalArgumentException(
+                        "ragged batch: row " + b + " has " + ids[b].length + " ids, expected " + t);
             }
             for (int j = 0; j < t; j++) {
                 flat[b * t + j] = ids[b][j];

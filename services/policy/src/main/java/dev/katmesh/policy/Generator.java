@@ -39,7 +39,8 @@ public final class Generator {
         if (width == 0) {
             throw new IllegalArgumentException("every prompt needs at least one token");
         }
-        int maxNew = params.stream().mapToInt(SamplingParams::maxNewTokens).max().orElse(0);
+        int maxNew =
+                params.stream().mapToInt(SamplingParams::maxNewTokens).max().orElse(0);
         int[][] ids = new int[batch][width];
         int[][] positions = new int[batch][width];
         int[] next = new int[batch];
@@ -97,7 +98,8 @@ public final class Generator {
                         tokens.get(b)[produced[b]] = s.token();
                         logprobs.get(b)[produced[b]] = s.logprob();
                         produced[b]++;
-                        if (eos.contains(s.token()) || params.get(b).stopTokenIds().contains(s.token())) {
+                        if (eos.contains(s.token())
+                                || params.get(b).stopTokenIds().contains(s.token())) {
                             finish[b] = "stop";
                         } else if (produced[b] >= params.get(b).maxNewTokens()) {
                             finish[b] = "length";
@@ -121,7 +123,9 @@ public final class Generator {
         }
         List<Generation> out = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
-            out.add(new Generation(Arrays.copyOf(tokens.get(b), produced[b]), Arrays.copyOf(logprobs.get(b), produced[b]),
+            out.add(new Generation(
+                    Arrays.copyOf(tokens.get(b), produced[b]),
+                    Arrays.copyOf(logprobs.get(b), produced[b]),
                     finish[b] == null ? "length" : finish[b]));
         }
         return out;
@@ -136,7 +140,8 @@ public final class Generator {
      * One forward of a batch (appending to {@code cache}); the logits of each row's last position
      * (prefill) or of its one new position (decode), as Java arrays for the samplers.
      */
-    static float[][] lastLogits(DecoderModel model, int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache, boolean prefill) {
+    static float[][] lastLogits(
+            DecoderModel model, int[][] ids, int[][] positions, boolean[][][] attend, KvCache cache, boolean prefill) {
         try (NDManager scope = model.manager().newSubManager()) {
             NDArray hidden = model.hidden(scope, ids, positions, attend, cache);
             NDArray lastHidden = prefill ? hidden.get(new NDIndex(":, -1:, :")) : hidden;

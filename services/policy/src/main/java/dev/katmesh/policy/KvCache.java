@@ -102,18 +102,22 @@ public final class KvCache implements AutoCloseable {
             return;
         }
         if (keys[0] != null && other.length != length) {
-            throw new IllegalArgumentException("caches of lengths " + length + " and " + other.length + " cannot be stacked");
+            throw new IllegalArgumentException(
+                    "caches of lengths " + length + " and " + other.length + " cannot be stacked");
         }
         for (int l = 0; l < keys.length; l++) {
             keys[l] = keys[l] == null ? copy(other.keys[l]) : replace(keys[l], keys[l].concat(other.keys[l], 0));
-            values[l] = values[l] == null ? copy(other.values[l]) : replace(values[l], values[l].concat(other.values[l], 0));
+            values[l] = values[l] == null
+                    ? copy(other.values[l])
+                    : replace(values[l], values[l].concat(other.values[l], 0));
         }
         length = other.length;
     }
 
     private NDArray padded(NDArray a, int n) {
         Shape s = a.getShape();
-        try (NDArray zeros = manager.zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), a.getDataType(), a.getDevice())) {
+        try (NDArray zeros =
+                manager.zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), a.getDataType(), a.getDevice())) {
             return zeros.concat(a, 2);
         }
     }

@@ -46,7 +46,8 @@ public record ModelConfig(
     public ModelConfig {
         eosTokenIds = List.copyOf(eosTokenIds);
         if (numHeads % numKvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads " + numHeads + " is not a multiple of num_key_value_heads " + numKvHeads);
+            throw new IllegalArgumentException(
+                    "num_attention_heads " + numHeads + " is not a multiple of num_key_value_heads " + numKvHeads);
         }
         if (headDim % 2 != 0) {
             throw new IllegalArgumentException("head_dim must be even for RoPE, got " + headDim);
@@ -54,9 +55,26 @@ public record ModelConfig(
     }
 
     /** A Qwen3 config of the given shape with the usual defaults (for the project's own models). */
-    public static ModelConfig qwen3(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim) {
-        return new ModelConfig(QWEN3, vocab, hidden, intermediate, layers, heads, kvHeads, headDim, 1e-6, 1_000_000.0,
-                4096, true, false, true, List.of(2), 0, 0.02);
+    public static ModelConfig qwen3(
+            int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads, int headDim) {
+        return new ModelConfig(
+                QWEN3,
+                vocab,
+                hidden,
+                intermediate,
+                layers,
+                heads,
+                kvHeads,
+                headDim,
+                1e-6,
+                1_000_000.0,
+                4096,
+                true,
+                false,
+                true,
+                List.of(2),
+                0,
+                0.02);
     }
 
     public static ModelConfig read(Path file) {
@@ -75,12 +93,14 @@ public record ModelConfig(
             arch = type.equals("qwen2") ? QWEN2 : type.equals("qwen3") ? QWEN3 : arch;
         }
         if (!arch.equals(QWEN2) && !arch.equals(QWEN3)) {
-            throw new CheckpointException(file, "unsupported architecture '" + arch + "' (supported: " + QWEN2 + ", " + QWEN3 + ")");
+            throw new CheckpointException(
+                    file, "unsupported architecture '" + arch + "' (supported: " + QWEN2 + ", " + QWEN3 + ")");
         }
         boolean qwen3 = arch.equals(QWEN3);
         int hidden = required(c, "hidden_size", file);
         int heads = required(c, "num_attention_heads", file);
-        double theta = c.has("rope_theta") ? c.get("rope_theta").asDouble()
+        double theta = c.has("rope_theta")
+                ? c.get("rope_theta").asDouble()
                 : c.path("rope_parameters").path("rope_theta").asDouble(10_000.0);
         List<Integer> eos = new ArrayList<>();
         JsonNode e = c.path("eos_token_id");
@@ -90,16 +110,23 @@ public record ModelConfig(
             eos.add(e.asInt());
         }
         try {
-            return new ModelConfig(arch,
-                    required(c, "vocab_size", file), hidden, required(c, "intermediate_size", file),
-                    required(c, "num_hidden_layers", file), heads,
+            return new ModelConfig(
+                    arch,
+                    required(c, "vocab_size", file),
+                    hidden,
+                    required(c, "intermediate_size", file),
+                    required(c, "num_hidden_layers", file),
+                    heads,
                     c.path("num_key_value_heads").asInt(heads),
                     c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads,
-                    c.path("rms_norm_eps").asDouble(1e-6), theta,
+                    c.path("rms_norm_eps").asDouble(1e-6),
+                    theta,
                     c.path("max_position_embeddings").asInt(32768),
                     c.path("tie_word_embeddings").asBoolean(false),
                     c.has("attention_bias") ? c.get("attention_bias").asBoolean() : !qwen3,
-                    qwen3, eos, c.path("pad_token_id").asInt(0),
+                    qwen3,
+                    eos,
+                    c.path("pad_token_id").asInt(0),
                     c.path("initializer_range").asDouble(0.02));
         } catch (IllegalArgumentException ex) {
             throw new CheckpointException(file, ex.getMessage(), ex);

@@ -80,7 +80,8 @@ public final class PolicyModel implements AutoCloseable {
     }
 
     /** Renders messages (OpenAI chat shapes) with the chat template. */
-    public String render(List<Map<String, Object>> messages, List<Map<String, Object>> tools, boolean addGenerationPrompt) {
+    public String render(
+            List<Map<String, Object>> messages, List<Map<String, Object>> tools, boolean addGenerationPrompt) {
         return chatTemplate.render(messages, tools, addGenerationPrompt);
     }
 
@@ -98,8 +99,10 @@ public final class PolicyModel implements AutoCloseable {
         int[] input = java.util.Arrays.copyOf(ids, n);
         int[] targets = java.util.Arrays.copyOfRange(ids, 1, ids.length);
         try (NDManager scope = decoder.manager().newSubManager()) {
-            NDArray lp = decoder.tokenLogProbs(scope, new int[][] {input}, DecoderModel.positions(0, n),
-                    DecoderModel.causal(0, n), new int[][] {targets});
+            NDArray lp = decoder.tokenLogProbs(
+                    scope, new int[][] {input}, DecoderModel.positions(0, n), DecoderModel.causal(0, n), new int[][] {
+                        targets
+                    });
             return lp.toFloatArray();
         }
     }
@@ -107,8 +110,13 @@ public final class PolicyModel implements AutoCloseable {
     /** Logits [T][vocab] of a whole sequence. */
     public float[][] logits(int[] ids) {
         try (NDManager scope = decoder.manager().newSubManager()) {
-            float[] flat = decoder.forward(scope, new int[][] {ids}, DecoderModel.positions(0, ids.length),
-                    DecoderModel.causal(0, ids.length), null).toFloatArray();
+            float[] flat = decoder.forward(
+                            scope,
+                            new int[][] {ids},
+                            DecoderModel.positions(0, ids.length),
+                            DecoderModel.causal(0, ids.length),
+                            null)
+                    .toFloatArray();
             int v = config().vocabSize();
             float[][] out = new float[ids.length][];
             for (int t = 0; t < ids.length; t++) {

@@ -23,8 +23,17 @@ public final class PolicyTokenizer implements AutoCloseable {
         }
         try {
             // No truncation, no padding, no added special tokens: ids exactly as transformers' tokenizer(text).
-            return new PolicyTokenizer(HuggingFaceTokenizer.newInstance(file, Map.of(
-                    "truncation", "false", "padding", "false", "addSpecialTokens", "false", "maxLength", "1000000000")));
+            return new PolicyTokenizer(HuggingFaceTokenizer.newInstance(
+                    file,
+                    Map.of(
+                            "truncation",
+                            "false",
+                            "padding",
+                            "false",
+                            "addSpecialTokens",
+                            "false",
+                            "maxLength",
+                            "1000000000")));
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(file, "not a loadable tokenizer: " + e.getMessage(), e);
         }

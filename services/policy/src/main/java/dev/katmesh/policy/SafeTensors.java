@@ -51,7 +51,10 @@ public final class SafeTensors {
             readFully(ch, lenBuf, 0);
             long headerLen = lenBuf.flip().getLong();
             if (headerLen <= 0 || headerLen > fileSize - 8 || headerLen > 100_000_000) {
-                throw new CheckpointException(file, "truncated or corrupt safetensors: header length " + headerLen + " in a file of " + fileSize + " bytes");
+                throw new CheckpointException(
+                        file,
+                        "truncated or corrupt safetensors: header length " + headerLen + " in a file of " + fileSize
+                                + " bytes");
             }
             ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
             readFully(ch, headerBuf, 8);
@@ -71,8 +74,10 @@ public final class SafeTensors {
                 long begin = t.path("data_offsets").path(0).asLong();
                 long end = t.path("data_offsets").path(1).asLong();
                 if (dataStart + end > fileSize) {
-                    throw new CheckpointException(file, "truncated safetensors: tensor '" + e.getKey() + "' ends at byte "
-                            + (dataStart + end) + " but the file has " + fileSize);
+                    throw new CheckpointException(
+                            file,
+                            "truncated safetensors: tensor '" + e.getKey() + "' ends at byte " + (dataStart + end)
+                                    + " but the file has " + fileSize);
                 }
                 long count = 1;
                 for (long d : shape) {
@@ -80,8 +85,10 @@ public final class SafeTensors {
                 }
                 int width = width(dtype, file, e.getKey());
                 if ((end - begin) != count * width) {
-                    throw new CheckpointException(file, "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
-                            + java.util.Arrays.toString(shape) + " of " + dtype);
+                    throw new CheckpointException(
+                            file,
+                            "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
+                                    + java.util.Arrays.toString(shape) + " of " + dtype);
                 }
                 ByteBuffer data = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
                 readFully(ch, data, dataStart + begin);
@@ -175,7 +182,10 @@ public final class SafeTensors {
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (OutputStream out = Files.newOutputStream(tmp)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).array());
+            out.write(ByteBuffer.allocate(8)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putLong(padded.length)
+                    .array());
             out.write(padded);
             for (Tensor t : sorted.values()) {
                 ByteBuffer b = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
@@ -183,7 +193,11 @@ public final class SafeTensors {
                 out.write(b.array());
             }
         }
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(
+                tmp,
+                file,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Reads metadata strings of a file's header. */
@@ -194,7 +208,9 @@ public final class SafeTensors {
             ByteBuffer headerBuf = ByteBuffer.allocate((int) lenBuf.flip().getLong());
             readFully(ch, headerBuf, 8);
             Map<String, String> meta = new TreeMap<>();
-            JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8)).path("__metadata__").fields()
+            JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8))
+                    .path("__metadata__")
+                    .fields()
                     .forEachRemaining(e -> meta.put(e.getKey(), e.getValue().asText()));
             return meta;
         } catch (IOException e) {

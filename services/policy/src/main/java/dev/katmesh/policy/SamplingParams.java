@@ -12,7 +12,8 @@ import java.util.Set;
  * @param seed         the sampler's seed: same seed, prompt and weights give the same tokens
  * @param stopTokenIds tokens that end generation, besides the model's end-of-sequence tokens
  */
-public record SamplingParams(int maxNewTokens, float temperature, int topK, float topP, long seed, Set<Integer> stopTokenIds) {
+public record SamplingParams(
+        int maxNewTokens, float temperature, int topK, float topP, long seed, Set<Integer> stopTokenIds) {
 
     public SamplingParams {
         if (maxNewTokens < 0) {

@@ -67,33 +67,40 @@ public final class ServingBenchmark {
             throw new IllegalStateException("a benchmark request failed", failures.get(0));
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        return new Run(tokens.get() / seconds, ttft.stream().mapToDouble(Double::doubleValue).toArray(),
+        return new Run(
+                tokens.get() / seconds,
+                ttft.stream().mapToDouble(Double::doubleValue).toArray(),
                 itl.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
-    private void one(int i, AtomicInteger tokens, ConcurrentLinkedQueue<Double> ttft, ConcurrentLinkedQueue<Double> itl) throws Exception {
+    private void one(int i, AtomicInteger tokens, ConcurrentLinkedQueue<Double> ttft, ConcurrentLinkedQueue<Double> itl)
+            throws Exception {
         CompletableFuture<ContinuousBatcher.Finish> done = new CompletableFuture<>();
         long submitted = System.nanoTime();
         long[] last = {0};
-        batcher.submit(prompts.get(i), new SamplingParams(newTokens, 1f, 0, 1f, i, Set.of()), 0, new ContinuousBatcher.Listener() {
-            @Override
-            public boolean onToken(int token, float logprob, long version) {
-                long now = System.nanoTime();
-                if (last[0] == 0) {
-                    ttft.add((now - submitted) / 1e6);
-                } else {
-                    itl.add((now - last[0]) / 1e6);
-                }
-                last[0] = now;
-                tokens.incrementAndGet();
-                return true;
-            }
+        batcher.submit(
+                prompts.get(i),
+                new SamplingParams(newTokens, 1f, 0, 1f, i, Set.of()),
+                0,
+                new ContinuousBatcher.Listener() {
+                    @Override
+                    public boolean onToken(int token, float logprob, long version) {
+                        long now = System.nanoTime();
+                        if (last[0] == 0) {
+                            ttft.add((now - submitted) / 1e6);
+                        } else {
+                            itl.add((now - last[0]) / 1e6);
+                        }
+                        last[0] = now;
+                        tokens.incrementAndGet();
+                        return true;
+                    }
 
-            @Override
-            public void onFinish(ContinuousBatcher.Finish finish, String message) {
-                done.complete(finish);
-            }
-        });
+                    @Override
+                    public void onFinish(ContinuousBatcher.Finish finish, String message) {
+                        done.complete(finish);
+                    }
+                });
         ContinuousBatcher.Finish f = done.get(10, TimeUnit.MINUTES);
         if (f != ContinuousBatcher.Finish.LENGTH && f != ContinuousBatcher.Finish.STOP) {
             throw new IllegalStateException("request " + i + " ended with " + f);
@@ -101,11 +108,16 @@ public final class ServingBenchmark {
     }
 
     /** The report: sequential vs concurrent tokens/s and TTFT under load, as JSON. */
-    public static ObjectNode run(DecoderModel model, int requests, int promptTokens, int newTokens, int[] streams, int repeats) throws Exception {
+    public static ObjectNode run(
+            DecoderModel model, int requests, int promptTokens, int newTokens, int[] streams, int repeats)
+            throws Exception {
         ObjectNode out = new ObjectMapper().createObjectNode();
-        try (ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(
-                Arrays.stream(streams).max().orElse(16), 1 << 20, requests))) {
-            ServingBenchmark b = new ServingBenchmark(batcher, requests, promptTokens, newTokens, model.config().vocabSize());
+        try (ContinuousBatcher batcher = new ContinuousBatcher(
+                model,
+                0,
+                new ContinuousBatcher.Limits(Arrays.stream(streams).max().orElse(16), 1 << 20, requests))) {
+            ServingBenchmark b = new ServingBenchmark(
+                    batcher, requests, promptTokens, newTokens, model.config().vocabSize());
             b.serve(4); // warm-up
             double[] sequential = new double[repeats];
             double[][] concurrent = new double[streams.length][repeats];
@@ -132,7 +144,10 @@ public final class ServingBenchmark {
             ArrayNode rows = out.putArray("concurrent");
             for (int s = 0; s < streams.length; s++) {
                 double tps = Measurements.median(concurrent[s]);
-                rows.addObject().put("streams", streams[s]).put("tokens_per_s", Measurements.round(tps)).put("speedup", Measurements.round(tps / seq));
+                rows.addObject()
+                        .put("streams", streams[s])
+                        .put("tokens_per_s", Measurements.round(tps))
+                        .put("speedup", Measurements.round(tps / seq));
             }
             ObjectNode load = out.putObject("under_load");
             load.put("streams", heaviest);

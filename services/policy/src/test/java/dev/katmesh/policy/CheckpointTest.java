@@ -31,13 +31,18 @@ class CheckpointTest {
                 m.parameters().forEach((name, p) -> state.put("exp_avg/" + name, p.mul(0.5f)));
                 Checkpoints.saveOptimizer(dir, 123, state);
                 assertEquals(c, ModelConfig.read(dir.resolve("config.json")), "config.json round trip");
-                try (DecoderModel back = DecoderModel.load(dir, ModelConfig.read(dir.resolve("config.json")), Device.cpu())) {
-                    m.parameters().forEach((name, p) -> assertArrayEquals(p.toFloatArray(), back.parameters().get(name).toFloatArray(),
-                            name + " is bit-exact"));
+                try (DecoderModel back =
+                        DecoderModel.load(dir, ModelConfig.read(dir.resolve("config.json")), Device.cpu())) {
+                    m.parameters()
+                            .forEach((name, p) -> assertArrayEquals(
+                                    p.toFloatArray(),
+                                    back.parameters().get(name).toFloatArray(),
+                                    name + " is bit-exact"));
                 }
                 Checkpoints.OptimizerState opt = Checkpoints.loadOptimizer(dir);
                 assertEquals(123, opt.step());
-                state.forEach((name, a) -> assertArrayEquals(a.toFloatArray(), opt.tensors().get(name).data(), name));
+                state.forEach((name, a) -> assertArrayEquals(
+                        a.toFloatArray(), opt.tensors().get(name).data(), name));
                 assertTrue(Files.exists(dir.resolve("tokenizer.json")), "tokenizer files travel with the checkpoint");
             }
         }
@@ -46,13 +51,22 @@ class CheckpointTest {
     @Test
     void theSameConfigAndSeedGiveTheSameModel() {
         try (DecoderModel a = DecoderModel.random(DecoderModelTest.QWEN3, 5, Device.cpu());
-             DecoderModel b = DecoderModel.random(DecoderModelTest.QWEN3, 5, Device.cpu());
-             DecoderModel c = DecoderModel.random(DecoderModelTest.QWEN3, 6, Device.cpu())) {
+                DecoderModel b = DecoderModel.random(DecoderModelTest.QWEN3, 5, Device.cpu());
+                DecoderModel c = DecoderModel.random(DecoderModelTest.QWEN3, 6, Device.cpu())) {
             String name = "model.layers.1.mlp.up_proj.weight";
-            assertArrayEquals(a.parameters().get(name).toFloatArray(), b.parameters().get(name).toFloatArray());
-            assertTrue(Fixture.maxAbsDiff(a.parameters().get(name).toFloatArray(), c.parameters().get(name).toFloatArray()) > 0);
-            assertEquals(DecoderModelTest.QWEN3.parameterCount(),
-                    a.parameters().values().stream().mapToLong(p -> p.getShape().size()).sum(), "parameterCount()");
+            assertArrayEquals(
+                    a.parameters().get(name).toFloatArray(),
+                    b.parameters().get(name).toFloatArray());
+            assertTrue(Fixture.maxAbsDiff(
+                            a.parameters().get(name).toFloatArray(),
+                            c.parameters().get(name).toFloatArray())
+                    > 0);
+            assertEquals(
+                    DecoderModelTest.QWEN3.parameterCount(),
+                    a.parameters().values().stream()
+                            .mapToLong(p -> p.getShape().size())
+                            .sum(),
+                    "parameterCount()");
         }
     }
 
@@ -69,13 +83,22 @@ class CheckpointTest {
             for (var e : all.entrySet()) {
                 String shard = i++ % 2 == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
                 (shard.contains("00001-of") ? first : second).put(e.getKey(), e.getValue());
-                index.append(i > 1 ? "," : "").append('"').append(e.getKey()).append("\":\"").append(shard).append('"');
+                index.append(i > 1 ? "," : "")
+                        .append('"')
+                        .append(e.getKey())
+                        .append("\":\"")
+                        .append(shard)
+                        .append('"');
             }
             SafeTensors.write(dir.resolve("model-00001-of-00002.safetensors"), first, Map.of());
             SafeTensors.write(dir.resolve("model-00002-of-00002.safetensors"), second, Map.of());
-            Files.writeString(dir.resolve("model.safetensors.index.json"), index.append("}}").toString());
+            Files.writeString(
+                    dir.resolve("model.safetensors.index.json"),
+                    index.append("}}").toString());
             try (DecoderModel back = DecoderModel.load(dir, m.config(), Device.cpu())) {
-                m.parameters().forEach((name, p) -> assertArrayEquals(p.toFloatArray(), back.parameters().get(name).toFloatArray(), name));
+                m.parameters()
+                        .forEach((name, p) -> assertArrayEquals(
+                                p.toFloatArray(), back.parameters().get(name).toFloatArray(), name));
             }
         }
     }
@@ -87,13 +110,18 @@ class CheckpointTest {
         assertMessage(missingConfig, "config.json", "missing config.json");
 
         Path unknownArch = copyFixture("llama");
-        Files.writeString(unknownArch.resolve("config.json"),
-                Files.readString(unknownArch.resolve("config.json")).replace("Qwen3ForCausalLM", "LlamaForCausalLM").replace("\"qwen3\"", "\"llama\""));
+        Files.writeString(
+                unknownArch.resolve("config.json"),
+                Files.readString(unknownArch.resolve("config.json"))
+                        .replace("Qwen3ForCausalLM", "LlamaForCausalLM")
+                        .replace("\"qwen3\"", "\"llama\""));
         assertMessage(unknownArch, "config.json", "unsupported architecture 'LlamaForCausalLM'");
 
         Path wrongShape = copyFixture("wrong-shape");
-        Files.writeString(wrongShape.resolve("config.json"),
-                Files.readString(wrongShape.resolve("config.json")).replace("\"intermediate_size\": 176", "\"intermediate_size\": 128"));
+        Files.writeString(
+                wrongShape.resolve("config.json"),
+                Files.readString(wrongShape.resolve("config.json"))
+                        .replace("\"intermediate_size\": 176", "\"intermediate_size\": 128"));
         assertMessage(wrongShape, "model.safetensors", "shape mismatch for 'model.layers.0.mlp.gate_proj.weight'");
 
         Path truncated = copyFixture("truncated");
@@ -115,7 +143,8 @@ class CheckpointTest {
         Path f = tmp.resolve("mixed.safetensors");
         String header = "{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]},"
                 + "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
-        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(8 + header.length() + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.ByteBuffer buf =
+                java.nio.ByteBuffer.allocate(8 + header.length() + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         buf.putLong(header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         buf.putShort((short) 0x3F80).putShort((short) 0xC040); // bf16 1.0, -3.0
         buf.putShort((short) 0x3800).putShort((short) 0x4500); // f16 0.5, 5.0
@@ -137,14 +166,19 @@ class CheckpointTest {
     private Path copyFixture(String name) throws IOException {
         Path dir = tmp.resolve(name);
         Files.createDirectories(dir);
-        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
+        for (String f : List.of(
+                "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")) {
             Files.copy(Fixture.DIR.resolve(f), dir.resolve(f));
         }
         return dir;
     }
 
     private static void assertMessage(Path dir, String file, String problem) {
-        CheckpointException e = assertThrows(CheckpointException.class, () -> PolicyModel.load(dir, Device.cpu()).close());
-        assertTrue(e.getMessage().contains(file) && e.getMessage().contains(problem), "expected '" + file + "' and '" + problem + "' in: " + e.getMessage());
+        CheckpointException e = assertThrows(
+                CheckpointException.class,
+                () -> PolicyModel.load(dir, Device.cpu()).close());
+        assertTrue(
+                e.getMessage().contains(file) && e.getMessage().contains(problem),
+                "expected '" + file + "' and '" + problem + "' in: " + e.getMessage());
     }
 }

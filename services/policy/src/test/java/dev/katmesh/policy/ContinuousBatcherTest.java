@@ -24,10 +24,24 @@ class ContinuousBatcherTest {
 
     static final ModelConfig CONFIG = DecoderModelTest.QWEN3;
     /** The same shape without an end-of-sequence token: "endless" requests run until cancelled or cut. */
-    static final ModelConfig ENDLESS = new ModelConfig(CONFIG.architecture(), CONFIG.vocabSize(), CONFIG.hiddenSize(),
-            CONFIG.intermediateSize(), CONFIG.numLayers(), CONFIG.numHeads(), CONFIG.numKvHeads(), CONFIG.headDim(), CONFIG.rmsNormEps(),
-            CONFIG.ropeTheta(), CONFIG.maxPositionEmbeddings(), CONFIG.tieWordEmbeddings(), CONFIG.attentionBias(), CONFIG.qkNorm(),
-            List.of(), CONFIG.padTokenId(), CONFIG.initializerRange());
+    static final ModelConfig ENDLESS = new ModelConfig(
+            CONFIG.architecture(),
+            CONFIG.vocabSize(),
+            CONFIG.hiddenSize(),
+            CONFIG.intermediateSize(),
+            CONFIG.numLayers(),
+            CONFIG.numHeads(),
+            CONFIG.numKvHeads(),
+            CONFIG.headDim(),
+            CONFIG.rmsNormEps(),
+            CONFIG.ropeTheta(),
+            CONFIG.maxPositionEmbeddings(),
+            CONFIG.tieWordEmbeddings(),
+            CONFIG.attentionBias(),
+            CONFIG.qkNorm(),
+            List.of(),
+            CONFIG.padTokenId(),
+            CONFIG.initializerRange());
 
     /** Collects one request's tokens. */
     static final class Collector implements ContinuousBatcher.Listener {
@@ -69,14 +83,17 @@ class ContinuousBatcherTest {
     @Test
     void requestsThatJoinAndLeaveAtAnyStepGetWhatTheyWouldGetAlone() throws Exception {
         try (DecoderModel model = DecoderModel.random(CONFIG, 7, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(4, 10_000, 16))) {
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(4, 10_000, 16))) {
             Generator alone = new Generator(model);
             List<int[]> prompts = new ArrayList<>();
             List<SamplingParams> params = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 prompts.add(DecoderModelTest.randomIds(3 + 5 * i % 17, 100 + i, CONFIG.vocabSize()));
                 // Mixed lengths so that sequences leave at different steps; greedy and seeded sampling.
-                params.add(i % 2 == 0 ? SamplingParams.greedy(4 + 3 * i) : new SamplingParams(5 + 2 * i, 0.9f, 20, 0.95f, 40 + i, Set.of()));
+                params.add(
+                        i % 2 == 0
+                                ? SamplingParams.greedy(4 + 3 * i)
+                                : new SamplingParams(5 + 2 * i, 0.9f, 20, 0.95f, 40 + i, Set.of()));
             }
             List<Collector> got = new ArrayList<>();
             for (int i = 0; i < prompts.size(); i++) {
@@ -104,7 +121,7 @@ class ContinuousBatcherTest {
     @Test
     void aFullQueueRefusesAtOnceAndACancelledRequestFreesItsSlot() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 8, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 1))) {
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 1))) {
             int[] prompt = DecoderModelTest.randomIds(5, 1, CONFIG.vocabSize());
             SamplingParams endless = new SamplingParams(400, 1f, 0, 1f, 3, Set.of());
             Collector running = new Collector(3); // past its first step: the slot counts as taken
@@ -112,7 +129,8 @@ class ContinuousBatcherTest {
             running.firstTokens.await(30, TimeUnit.SECONDS);
             Collector queued = new Collector(1);
             batcher.submit(prompt, SamplingParams.greedy(3), 0, queued);
-            RefusedException refused = assertThrows(RefusedException.class,
+            RefusedException refused = assertThrows(
+                    RefusedException.class,
                     () -> batcher.submit(prompt, SamplingParams.greedy(3), 0, new Collector(1)));
             assertEquals(Refusal.QUEUE_FULL, refused.reason(), refused.getMessage());
             a.cancel();
@@ -125,12 +143,17 @@ class ContinuousBatcherTest {
     @Test
     void deadlinesEndRequestsWhetherQueuedOrRunning() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 9, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 4))) {
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 4))) {
             int[] prompt = DecoderModelTest.randomIds(5, 2, CONFIG.vocabSize());
             Collector running = new Collector(1);
-            batcher.submit(prompt, new SamplingParams(400, 1f, 0, 1f, 3, Set.of()), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300), running);
+            batcher.submit(
+                    prompt,
+                    new SamplingParams(400, 1f, 0, 1f, 3, Set.of()),
+                    System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300),
+                    running);
             Collector queued = new Collector(1);
-            batcher.submit(prompt, SamplingParams.greedy(3), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100), queued);
+            batcher.submit(
+                    prompt, SamplingParams.greedy(3), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100), queued);
             assertEquals(Finish.DEADLINE, queued.await(), queued.message);
             assertEquals(Finish.DEADLINE, running.await(), running.message);
             assertTrue(running.ids().length < 400, "the running request stopped early");
@@ -140,28 +163,47 @@ class ContinuousBatcherTest {
     @Test
     void requestsThatCanNeverFitAreRefused() throws Exception {
         try (DecoderModel model = DecoderModel.random(CONFIG, 10, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(2, 64, 4))) {
-            assertEquals(Refusal.TOO_LONG, assertThrows(RefusedException.class,
-                    () -> batcher.submit(new int[60], SamplingParams.greedy(10), 0, new Collector(1))).reason());
-            assertEquals(Refusal.INVALID, assertThrows(RefusedException.class,
-                    () -> batcher.submit(new int[] {5, CONFIG.vocabSize()}, SamplingParams.greedy(1), 0, new Collector(1))).reason());
-            assertEquals(Refusal.INVALID, assertThrows(RefusedException.class,
-                    () -> batcher.submit(new int[0], SamplingParams.greedy(1), 0, new Collector(1))).reason());
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(2, 64, 4))) {
+            assertEquals(
+                    Refusal.TOO_LONG,
+                    assertThrows(
+                                    RefusedException.class,
+                                    () -> batcher.submit(new int[60], SamplingParams.greedy(10), 0, new Collector(1)))
+                            .reason());
+            assertEquals(
+                    Refusal.INVALID,
+                    assertThrows(
+                                    RefusedException.class,
+                                    () -> batcher.submit(
+                                            new int[] {5, CONFIG.vocabSize()},
+                                            SamplingParams.greedy(1),
+                                            0,
+                                            new Collector(1)))
+                            .reason());
+            assertEquals(
+                    Refusal.INVALID,
+                    assertThrows(
+                                    RefusedException.class,
+                                    () -> batcher.submit(new int[0], SamplingParams.greedy(1), 0, new Collector(1)))
+                            .reason());
         }
     }
 
     @Test
     void afterSwapsUnderLoadANewRequestGetsWhatTheLastWeightsGive() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 21, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
             List<Collector> load = new ArrayList<>();
             Map<String, SafeTensors.Tensor> last = null;
             for (int v = 1; v <= 6; v++) {
                 for (int i = 0; i < 2; i++) {
                     Collector c = new Collector(1);
                     load.add(c);
-                    batcher.submit(DecoderModelTest.randomIds(4 + 3 * i + v, 100 + v * 10 + i, ENDLESS.vocabSize()),
-                            new SamplingParams(40 + 7 * i, 1f, 0, 1f, v * 31L + i, Set.of()), 0, c);
+                    batcher.submit(
+                            DecoderModelTest.randomIds(4 + 3 * i + v, 100 + v * 10 + i, ENDLESS.vocabSize()),
+                            new SamplingParams(40 + 7 * i, 1f, 0, 1f, v * 31L + i, Set.of()),
+                            0,
+                            c);
                 }
                 Thread.sleep(20);
                 try (DecoderModel next = DecoderModel.random(ENDLESS, 100 + v, Device.cpu())) {
@@ -176,8 +218,13 @@ class ContinuousBatcherTest {
             Collector fresh = new Collector(1);
             batcher.submit(prompt, SamplingParams.greedy(12), 0, fresh);
             fresh.await();
-            try (DecoderModel reference = DecoderModel.fromTensors(ENDLESS, last, Device.cpu(), java.nio.file.Path.of("v6"))) {
-                assertArrayEquals(new Generator(reference).generate(prompt, SamplingParams.greedy(12)).tokens(), fresh.ids(),
+            try (DecoderModel reference =
+                    DecoderModel.fromTensors(ENDLESS, last, Device.cpu(), java.nio.file.Path.of("v6"))) {
+                assertArrayEquals(
+                        new Generator(reference)
+                                .generate(prompt, SamplingParams.greedy(12))
+                                .tokens(),
+                        fresh.ids(),
                         "after swaps under load the served weights are exactly the last version's");
             }
         }
@@ -187,15 +234,18 @@ class ContinuousBatcherTest {
     void aBatchThatNeverEmptiesHoldsOnlyItsCache() throws Exception {
         // Grouped-query attention expands the cached keys each step; none of it may stay in the cache's manager.
         try (DecoderModel model = DecoderModel.random(ENDLESS, 22, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 0, new Limits(4, 100_000, 8))) {
             assertTrue(ENDLESS.numHeads() != ENDLESS.numKvHeads(), "the test model uses grouped-query attention");
             List<Collector> running = new ArrayList<>();
             int most = 0;
             for (int wave = 0; wave < 12; wave++) { // requests keep joining before the others leave
                 Collector c = new Collector(1);
                 running.add(c);
-                batcher.submit(DecoderModelTest.randomIds(5 + wave % 3, 300 + wave, ENDLESS.vocabSize()),
-                        new SamplingParams(60, 1f, 0, 1f, wave, Set.of()), 0, c);
+                batcher.submit(
+                        DecoderModelTest.randomIds(5 + wave % 3, 300 + wave, ENDLESS.vocabSize()),
+                        new SamplingParams(60, 1f, 0, 1f, wave, Set.of()),
+                        0,
+                        c);
                 Thread.sleep(30);
                 most = Math.max(most, batcher.cacheArrays());
             }
@@ -203,16 +253,17 @@ class ContinuousBatcherTest {
                 c.await();
                 most = Math.max(most, batcher.cacheArrays());
             }
-            assertTrue(most <= 2 * ENDLESS.numLayers(), "the batch cache held " + most + " arrays; its keys and values are "
-                    + 2 * ENDLESS.numLayers());
+            assertTrue(
+                    most <= 2 * ENDLESS.numLayers(),
+                    "the batch cache held " + most + " arrays; its keys and values are " + 2 * ENDLESS.numLayers());
         }
     }
 
     @Test
     void aSwapLandsBetweenStepsAndTokensRecordTheVersionThatMadeThem() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 11, Device.cpu());
-             DecoderModel next = DecoderModel.random(ENDLESS, 12, Device.cpu());
-             ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(2, 10_000, 4))) {
+                DecoderModel next = DecoderModel.random(ENDLESS, 12, Device.cpu());
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(2, 10_000, 4))) {
             int[] prompt = DecoderModelTest.randomIds(6, 3, CONFIG.vocabSize());
             Collector c = new Collector(5);
             batcher.submit(prompt, SamplingParams.greedy(300), 0, c);
@@ -226,7 +277,10 @@ class ContinuousBatcherTest {
             List<Long> versions = c.versions;
             int change = versions.indexOf(2L);
             assertTrue(change > 0, "tokens before the swap come from v1 and after it from v2: " + versions);
-            assertTrue(versions.subList(0, change).stream().allMatch(v -> v == 1L) && versions.subList(change, versions.size()).stream().allMatch(v -> v == 2L),
+            assertTrue(
+                    versions.subList(0, change).stream().allMatch(v -> v == 1L)
+                            && versions.subList(change, versions.size()).stream()
+                                    .allMatch(v -> v == 2L),
                     "versions change once: " + versions);
         }
     }

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -19,8 +18,8 @@ import org.junit.jupiter.api.Test;
 class DecoderModelTest {
 
     static final ModelConfig QWEN3 = ModelConfig.qwen3(97, 32, 48, 2, 4, 2, 8);
-    static final ModelConfig QWEN2 = new ModelConfig(ModelConfig.QWEN2, 97, 32, 48, 2, 4, 1, 8, 1e-6, 10_000.0,
-            512, false, true, false, List.of(2), 0, 0.2);
+    static final ModelConfig QWEN2 = new ModelConfig(
+            ModelConfig.QWEN2, 97, 32, 48, 2, 4, 1, 8, 1e-6, 10_000.0, 512, false, true, false, List.of(2), 0, 0.2);
 
     static int[] randomIds(int n, long seed, int vocab) {
         Random r = new Random(seed);
@@ -33,7 +32,12 @@ class DecoderModelTest {
 
     static float[] full(DecoderModel m, int[] ids) {
         try (NDManager scope = m.manager().newSubManager()) {
-            return m.forward(scope, new int[][] {ids}, DecoderModel.positions(0, ids.length), DecoderModel.causal(0, ids.length), null)
+            return m.forward(
+                            scope,
+                            new int[][] {ids},
+                            DecoderModel.positions(0, ids.length),
+                            DecoderModel.causal(0, ids.length),
+                            null)
                     .toFloatArray();
         }
     }
@@ -41,7 +45,7 @@ class DecoderModelTest {
     @Test
     void swappedWeightsSurviveGarbageCollection() {
         try (DecoderModel served = DecoderModel.random(QWEN3, 1, Device.cpu());
-             DecoderModel next = DecoderModel.random(QWEN3, 2, Device.cpu())) {
+                DecoderModel next = DecoderModel.random(QWEN3, 2, Device.cpu())) {
             served.setWeights(next.toTensors());
             // The Java copies of the new weights become garbage; churn memory so it is reused.
             for (int i = 0; i < 20; i++) {
@@ -65,21 +69,32 @@ class DecoderModelTest {
     @Test
     void kvCacheDecodeEqualsTheFullForward() {
         for (ModelConfig c : List.of(QWEN3, QWEN2)) {
-            try (DecoderModel m = DecoderModel.random(c, 11, Device.cpu()); KvCache cache = m.newCache()) {
+            try (DecoderModel m = DecoderModel.random(c, 11, Device.cpu());
+                    KvCache cache = m.newCache()) {
                 int[] ids = randomIds(20, 5, c.vocabSize());
                 float[] reference = full(m, ids);
                 List<Float> incremental = new ArrayList<>();
                 int prefill = 7;
                 try (NDManager scope = m.manager().newSubManager()) {
-                    for (float f : m.forward(scope, new int[][] {Arrays.copyOf(ids, prefill)}, DecoderModel.positions(0, prefill),
-                            DecoderModel.causal(0, prefill), cache).toFloatArray()) {
+                    for (float f : m.forward(
+                                    scope,
+                                    new int[][] {Arrays.copyOf(ids, prefill)},
+                                    DecoderModel.positions(0, prefill),
+                                    DecoderModel.causal(0, prefill),
+                                    cache)
+                            .toFloatArray()) {
                         incremental.add(f);
                     }
                 }
                 for (int t = prefill; t < ids.length; t++) {
                     try (NDManager scope = m.manager().newSubManager()) {
-                        for (float f : m.forward(scope, new int[][] {{ids[t]}}, DecoderModel.positions(t, 1),
-                                DecoderModel.causal(t, 1), cache).toFloatArray()) {
+                        for (float f : m.forward(
+                                        scope,
+                                        new int[][] {{ids[t]}},
+                                        DecoderModel.positions(t, 1),
+                                        DecoderModel.causal(t, 1),
+                                        cache)
+                                .toFloatArray()) {
                             incremental.add(f);
                         }
                     }
@@ -101,7 +116,8 @@ class DecoderModelTest {
             int[] prefix = randomIds(6, 1, 97);
             int[][] branches = {randomIds(4, 2, 97), randomIds(3, 3, 97), randomIds(5, 4, 97)};
             // Depth-first layout: prefix, then each branch; a token sees its ancestors only.
-            int n = prefix.length + Arrays.stream(branches).mapToInt(b -> b.length).sum();
+            int n = prefix.length
+                    + Arrays.stream(branches).mapToInt(b -> b.length).sum();
             int[] ids = new int[n];
             int[] pos = new int[n];
             boolean[][] attend = new boolean[n][n];
@@ -124,7 +140,8 @@ class DecoderModelTest {
             }
             float[] tree;
             try (NDManager scope = m.manager().newSubManager()) {
-                tree = m.forward(scope, new int[][] {ids}, new int[][] {pos}, new boolean[][][] {attend}, null).toFloatArray();
+                tree = m.forward(scope, new int[][] {ids}, new int[][] {pos}, new boolean[][][] {attend}, null)
+                        .toFloatArray();
             }
             int v = 97;
             float[] prefixAlone = full(m, prefix);
@@ -144,13 +161,15 @@ class DecoderModelTest {
         try (DecoderModel m = DecoderModel.random(QWEN3, 9, Device.cpu())) {
             Generator g = new Generator(m);
             List<int[]> prompts = List.of(randomIds(3, 1, 97), randomIds(9, 2, 97), randomIds(6, 3, 97));
-            List<SamplingParams> params = List.of(SamplingParams.greedy(12), SamplingParams.sample(10, 0.8f, 0.9f, 42),
-                    SamplingParams.greedy(5));
+            List<SamplingParams> params = List.of(
+                    SamplingParams.greedy(12), SamplingParams.sample(10, 0.8f, 0.9f, 42), SamplingParams.greedy(5));
             List<Generation> batched = g.generate(prompts, params);
             for (int i = 0; i < prompts.size(); i++) {
                 Generation alone = g.generate(prompts.get(i), params.get(i));
                 assertArrayEquals(alone.tokens(), batched.get(i).tokens(), "sequence " + i);
-                assertTrue(Fixture.maxAbsDiff(alone.logprobs(), batched.get(i).logprobs()) < 1e-4, "log-probs of sequence " + i);
+                assertTrue(
+                        Fixture.maxAbsDiff(alone.logprobs(), batched.get(i).logprobs()) < 1e-4,
+                        "log-probs of sequence " + i);
                 assertEquals(alone.finishReason(), batched.get(i).finishReason());
             }
         }
@@ -162,12 +181,19 @@ class DecoderModelTest {
             m.parameters().values().forEach(p -> p.setRequiresGradient(true));
             int[] ids = randomIds(8, 6, 97);
             try (NDManager scope = m.manager().newSubManager();
-                 var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                NDArray lp = m.tokenLogProbs(scope, new int[][] {Arrays.copyOf(ids, 7)}, DecoderModel.positions(0, 7),
-                        DecoderModel.causal(0, 7), new int[][] {Arrays.copyOfRange(ids, 1, 8)});
+                    var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                NDArray lp = m.tokenLogProbs(
+                        scope,
+                        new int[][] {Arrays.copyOf(ids, 7)},
+                        DecoderModel.positions(0, 7),
+                        DecoderModel.causal(0, 7),
+                        new int[][] {Arrays.copyOfRange(ids, 1, 8)});
                 gc.backward(lp.sum().neg());
             }
-            float[] g = m.parameters().get("model.layers.0.self_attn.q_proj.weight").getGradient().toFloatArray();
+            float[] g = m.parameters()
+                    .get("model.layers.0.self_attn.q_proj.weight")
+                    .getGradient()
+                    .toFloatArray();
             assertTrue(Arrays.stream(toDouble(g)).anyMatch(x -> x != 0), "gradients reach the first layer");
         }
     }
@@ -181,7 +207,9 @@ class DecoderModelTest {
             java.util.Map<String, float[]> plain = nllGradients(m, ids, false);
             java.util.Map<String, float[]> collected = nllGradients(m, ids, true);
             for (String name : plain.keySet()) {
-                assertTrue(Fixture.maxAbsDiff(plain.get(name), collected.get(name)) < 1e-6, name + " changes when the JVM collects garbage");
+                assertTrue(
+                        Fixture.maxAbsDiff(plain.get(name), collected.get(name)) < 1e-6,
+                        name + " changes when the JVM collects garbage");
                 assertTrue(Arrays.stream(toDouble(plain.get(name))).anyMatch(x -> x != 0), name + " gets a gradient");
             }
         }
@@ -190,10 +218,14 @@ class DecoderModelTest {
     private static java.util.Map<String, float[]> nllGradients(DecoderModel m, int[] ids, boolean collectGarbage) {
         int n = ids.length - 1;
         try (NDManager scope = m.manager().newSubManager();
-             var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
-            NDArray lp = m.tokenLogProbs(scope, new int[][] {Arrays.copyOf(ids, n)}, DecoderModel.positions(0, n),
-                    DecoderModel.causal(0, n), new int[][] {Arrays.copyOfRange(ids, 1, ids.length)});
+            NDArray lp = m.tokenLogProbs(
+                    scope,
+                    new int[][] {Arrays.copyOf(ids, n)},
+                    DecoderModel.positions(0, n),
+                    DecoderModel.causal(0, n),
+                    new int[][] {Arrays.copyOfRange(ids, 1, ids.length)});
             NDArray loss = lp.sum().neg();
             if (collectGarbage) {
                 System.gc();
@@ -226,8 +258,12 @@ class DecoderModelTest {
 
     private static float nll(DecoderModel m, int[] input, int[] targets, float[][] weights) {
         try (NDManager scope = m.manager().newSubManager()) {
-            NDArray lp = m.tokenLogProbs(scope, new int[][] {input}, DecoderModel.positions(0, input.length),
-                    DecoderModel.causal(0, input.length), new int[][] {targets});
+            NDArray lp = m.tokenLogProbs(
+                    scope,
+                    new int[][] {input},
+                    DecoderModel.positions(0, input.length),
+                    DecoderModel.causal(0, input.length),
+                    new int[][] {targets});
             return m.weightedNll(scope, lp, weights).getFloat();
         }
     }
@@ -243,7 +279,8 @@ class DecoderModelTest {
             assertArrayEquals(a.tokens(), b.tokens(), "same seed, same tokens");
             assertNotEquals(Arrays.toString(a.tokens()), Arrays.toString(c.tokens()), "another seed, other tokens");
             Generation topK1 = g.generate(prompt, new SamplingParams(20, 1.5f, 1, 1f, 3, java.util.Set.of()));
-            assertArrayEquals(g.generate(prompt, SamplingParams.greedy(20)).tokens(), topK1.tokens(), "top-k 1 is greedy");
+            assertArrayEquals(
+                    g.generate(prompt, SamplingParams.greedy(20)).tokens(), topK1.tokens(), "top-k 1 is greedy");
             int stop = a.tokens()[4];
             Generation stopped = g.generate(prompt, new SamplingParams(20, 1.5f, 0, 1f, 7, java.util.Set.of(stop)));
             assertEquals("stop", stopped.finishReason());

@@ -16,8 +16,12 @@ final class Fixture {
 
     static {
         try {
-            DIR = Path.of(Fixture.class.getResource("/hf/qwen3-tiny/config.json").toURI()).getParent();
-            REFERENCE = new ObjectMapper().readTree(DIR.resolve("reference.json").toFile());
+            DIR = Path.of(Fixture.class
+                            .getResource("/hf/qwen3-tiny/config.json")
+                            .toURI())
+                    .getParent();
+            REFERENCE =
+                    new ObjectMapper().readTree(DIR.resolve("reference.json").toFile());
             TENSORS = SafeTensors.read(DIR.resolve("reference.safetensors"));
         } catch (IOException | URISyntaxException e) {
             throw new ExceptionInInitializerError(e);

@@ -54,10 +54,12 @@ class HuggingFaceReferenceTest {
         ObjectMapper json = new ObjectMapper();
         for (JsonNode chat : Fixture.REFERENCE.path("chats")) {
             List<Map<String, Object>> messages = json.convertValue(chat.path("messages"), List.class);
-            List<Map<String, Object>> tools = chat.path("tools").isNull() ? null : json.convertValue(chat.path("tools"), List.class);
+            List<Map<String, Object>> tools =
+                    chat.path("tools").isNull() ? null : json.convertValue(chat.path("tools"), List.class);
             assertEquals(chat.path("text").asText(), model.render(messages, tools, true));
         }
-        // reference.json's chat "ids" hold no ids; the tool chat's ids are input_ids_2 (its text is sequence 2's prompt).
+        // reference.json's chat "ids" hold no ids; the tool chat's ids are input_ids_2 (its text is sequence 2's
+        // prompt).
         String toolChat = Fixture.REFERENCE.path("chats").get(1).path("text").asText();
         assertEquals(Fixture.REFERENCE.path("sequences").get(2).path("prompt").asText(), toolChat);
         assertArrayEquals(Fixture.ints("input_ids_2"), model.tokenizer().encode(toolChat));
@@ -82,7 +84,8 @@ class HuggingFaceReferenceTest {
             assertArrayEquals(expected, g.tokens(), "greedy continuation of prompt " + i);
             int[] all = Fixture.ints("greedy_ids_" + i);
             assertArrayEquals(all, concat(prompt, g.tokens()));
-            float diff = Fixture.maxAbsDiff(Fixture.TENSORS.get("greedy_token_logprobs_" + i).data(), model.score(all));
+            float diff = Fixture.maxAbsDiff(
+                    Fixture.TENSORS.get("greedy_token_logprobs_" + i).data(), model.score(all));
             assertTrue(diff < 1e-4, "teacher-forced log-probs of sequence " + i + " differ by " + diff);
             float[] tail = Arrays.copyOfRange(model.score(all), prompt.length - 1, all.length - 1);
             assertTrue(Fixture.maxAbsDiff(tail, g.logprobs()) < 1e-4, "generation log-probs equal scoring log-probs");
@@ -111,8 +114,10 @@ class HuggingFaceReferenceTest {
         }
         assertTrue(Arrays.stream(flatMask).anyMatch(m -> m == 0), "the reference batch is padded");
         try (NDManager scope = model.decoder().manager().newSubManager()) {
-            NDArray logits = model.decoder().forward(scope, ids, positions, attend, null).get(new NDIndex(":, -1, :"));
-            float diff = Fixture.maxAbsDiff(Fixture.TENSORS.get("batch_last_logits").data(), logits.toFloatArray());
+            NDArray logits =
+                    model.decoder().forward(scope, ids, positions, attend, null).get(new NDIndex(":, -1, :"));
+            float diff =
+                    Fixture.maxAbsDiff(Fixture.TENSORS.get("batch_last_logits").data(), logits.toFloatArray());
             assertTrue(diff < 1e-4, "left-padded batch: max |logit - reference| = " + diff);
         }
     }

@@ -21,7 +21,8 @@ final class MeteredSandbox implements Sandbox {
     }
 
     @Override
-    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits) throws IOException, InterruptedException {
+    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits)
+            throws IOException, InterruptedException {
         long t0 = System.nanoTime();
         String verdict = "failed";
         try {
@@ -29,8 +30,11 @@ final class MeteredSandbox implements Sandbox {
             verdict = r.verdict().name().toLowerCase();
             return r;
         } finally {
-            Timer.builder("katmesh.reward.sandbox.run").description("Test runs in the sandbox, by verdict")
-                    .tag("verdict", verdict).register(registry).record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
+            Timer.builder("katmesh.reward.sandbox.run")
+                    .description("Test runs in the sandbox, by verdict")
+                    .tag("verdict", verdict)
+                    .register(registry)
+                    .record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
         }
     }
 }

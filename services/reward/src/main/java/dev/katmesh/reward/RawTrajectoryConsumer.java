@@ -1,37 +1,37 @@
 package dev.katmesh.reward;
 
-import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TrajectorySource;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.RejectReason;
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.reward.score.MultiGroundTruthReward;
+import dev.katmesh.reward.score.RewardWeights;
+import dev.katmesh.sandbox.Sandboxes;
+import dev.katmesh.tasks.TaskTests;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.time.Duration;
-import dev.katmesh.proto.v1.Task;
-import dev.katmesh.proto.v1.TrajectorySource;
-import dev.katmesh.reward.score.MultiGroundTruthReward;
-import dev.katmesh.reward.score.RewardWeights;
-import dev.katmesh.sandbox.Sandboxes;
-import dev.katmesh.tasks.TaskTests;
-import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.Gauge;
-import io.quarkus.runtime.StartupEvent;
-import io.smallrye.common.annotation.Identifier;
-import jakarta.enterprise.event.Observes;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import dev.katmesh.proto.wire.RecordHeaders;
-import dev.katmesh.proto.wire.Topics;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
@@ -50,7 +50,6 @@ import org.jboss.logging.Logger;
  */
 @ApplicationScoped
 public class RawTrajectoryConsumer {
-
 
     private static final Logger LOG = Logger.getLogger(RawTrajectoryConsumer.class);
 
@@ -86,25 +85,31 @@ public class RawTrajectoryConsumer {
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
             // Token ids must be below the policy's vocabulary size.
             @ConfigProperty(name = "katmesh.reward.vocab-size", defaultValue = "4294967296") long vocabSize,
-            // How long a trajectory waits for its task to arrive on katmesh.tasks before it is dead-lettered (UNKNOWN_TASK);
+            // How long a trajectory waits for its task to arrive on katmesh.tasks before it is dead-lettered
+            // (UNKNOWN_TASK);
             // it waits parked, holding no scoring slot.
             @ConfigProperty(name = "katmesh.reward.task-wait", defaultValue = "10s") Duration taskWait,
-            // Records parked waiting for their task at most; past it a record waits on its scoring slot (back-pressure).
+            // Records parked waiting for their task at most; past it a record waits on its scoring slot
+            // (back-pressure).
             @ConfigProperty(name = "katmesh.reward.max-parked", defaultValue = "10000") int maxParked,
             // Trajectory ids remembered for deduplication.
             @ConfigProperty(name = "katmesh.reward.dedupe-capacity", defaultValue = "100000") int dedupeCapacity,
             @ConfigProperty(name = "katmesh.reward.weight.tests", defaultValue = "1.0") double wTests,
             @ConfigProperty(name = "katmesh.reward.weight.similarity", defaultValue = "0.2") double wSimilarity,
             @ConfigProperty(name = "katmesh.reward.weight.format", defaultValue = "0.5") double wFormat,
-            // A taskless trajectory's own claims (its reported test results, its feedback): nothing the reward verified.
-            @ConfigProperty(name = "katmesh.reward.weight.unverified-tests", defaultValue = "0") double wUnverifiedTests,
-            @ConfigProperty(name = "katmesh.reward.weight.unverified-feedback", defaultValue = "0") double wUnverifiedFeedback) {
+            // A taskless trajectory's own claims (its reported test results, its feedback): nothing the reward
+            // verified.
+            @ConfigProperty(name = "katmesh.reward.weight.unverified-tests", defaultValue = "0")
+                    double wUnverifiedTests,
+            @ConfigProperty(name = "katmesh.reward.weight.unverified-feedback", defaultValue = "0")
+                    double wUnverifiedFeedback) {
         this.scored = scored;
         this.registry = registry;
         this.tasks = tasks;
         this.taskWait = taskWait;
         this.maxParked = maxParked;
-        Gauge.builder("katmesh.reward.parked", parked::get).description("Records waiting, without a scoring slot, for their task to arrive")
+        Gauge.builder("katmesh.reward.parked", parked::get)
+                .description("Records waiting, without a scoring slot, for their task to arrive")
                 .register(registry);
         this.seen = new SeenTrajectories(dedupeCapacity);
         this.dedupeCapacity = dedupeCapacity;
@@ -115,19 +120,24 @@ public class RawTrajectoryConsumer {
             t.setDaemon(true);
             return t;
         });
-        Gauge.builder("katmesh.reward.scoring.in.flight", slots::inUse).description("Records being scored now (at most scoring-concurrency)")
+        Gauge.builder("katmesh.reward.scoring.in.flight", slots::inUse)
+                .description("Records being scored now (at most scoring-concurrency)")
                 .register(registry);
         this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
-        this.reward = new MultiGroundTruthReward(new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)), new RewardWeights(wTests, wSimilarity, wFormat, wUnverifiedTests, wUnverifiedFeedback));
+        this.reward = new MultiGroundTruthReward(
+                new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)),
+                new RewardWeights(wTests, wSimilarity, wFormat, wUnverifiedTests, wUnverifiedFeedback));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")
                 .register(registry);
-        this.scoring = Timer.builder("katmesh.reward.scoring").description("Time to score a trajectory, sandbox runs included")
+        this.scoring = Timer.builder("katmesh.reward.scoring")
+                .description("Time to score a trajectory, sandbox runs included")
                 .register(registry);
         this.scoredCounter = Counter.builder("katmesh.reward.scored")
                 .description("Trajectories scored and published to katmesh.trajectories.scored")
                 .register(registry);
-        for (RejectReason r : RejectReason.values()) { // at zero: dashboards and rate() see every reason before its first record
+        for (RejectReason r :
+                RejectReason.values()) { // at zero: dashboards and rate() see every reason before its first record
             registry.counter("katmesh.reward.rejected", "reason", r.name());
         }
         this.ignoredFields = Counter.builder("katmesh.reward.ignored.agent.fields")
@@ -137,22 +147,29 @@ public class RawTrajectoryConsumer {
 
     /** Before the first record: the ids already scored, read back from katmesh.trajectories.scored. */
     void recover(@Observes StartupEvent started) {
-        Thread t = new Thread(() -> {
-            for (int attempt = 1; !recovered.isDone(); attempt++) {
-                try {
-                    int n = ScoredIdsRecovery.recover(kafkaConfig, seen, dedupeCapacity, Duration.ofSeconds(60));
-                    LOG.infof("dedupe store recovered %d scored trajectory ids from %s", n, ScoredIdsRecovery.TOPIC);
-                    recovered.complete(null);
-                } catch (RuntimeException e) {
-                    LOG.warnf("recovering the scored ids failed (attempt %d), retrying: %s", attempt, e.getMessage());
-                    try {
-                        Thread.sleep(Math.min(10_000, 500L * attempt));
-                    } catch (InterruptedException ie) {
-                        return;
+        Thread t = new Thread(
+                () -> {
+                    for (int attempt = 1; !recovered.isDone(); attempt++) {
+                        try {
+                            int n = ScoredIdsRecovery.recover(
+                                    kafkaConfig, seen, dedupeCapacity, Duration.ofSeconds(60));
+                            LOG.infof(
+                                    "dedupe store recovered %d scored trajectory ids from %s",
+                                    n, ScoredIdsRecovery.TOPIC);
+                            recovered.complete(null);
+                        } catch (RuntimeException e) {
+                            LOG.warnf(
+                                    "recovering the scored ids failed (attempt %d), retrying: %s",
+                                    attempt, e.getMessage());
+                            try {
+                                Thread.sleep(Math.min(10_000, 500L * attempt));
+                            } catch (InterruptedException ie) {
+                                return;
+                            }
+                        }
                     }
-                }
-            }
-        }, "katmesh-dedupe-recovery");
+                },
+                "katmesh-dedupe-recovery");
         t.setDaemon(true);
         t.start();
     }
@@ -184,31 +201,39 @@ public class RawTrajectoryConsumer {
                 return;
             } catch (RuntimeException e) {
                 LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
-                reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))).await().indefinitely();
+                reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)))
+                        .await()
+                        .indefinitely();
                 return;
             }
             RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
             String taskId = sourced.trajectory().getTaskId();
-            CompletableFuture<Optional<Task>> task = taskId.isEmpty() ? CompletableFuture.completedFuture(Optional.empty())
+            CompletableFuture<Optional<Task>> task = taskId.isEmpty()
+                    ? CompletableFuture.completedFuture(Optional.empty())
                     : tasks.whenKnown(taskId, taskWait);
             if (task.isDone() || parked.get() >= maxParked) {
-                // known, taskless, or too many parked already: wait here (back-pressure) rather than hold more in memory
+                // known, taskless, or too many parked already: wait here (back-pressure) rather than hold more in
+                // memory
                 scoreAndPublish(raw, sourced, task.join());
                 return;
             }
             parked.incrementAndGet();
             slotHandedOn = true;
             slots.release();
-            task.thenAccept(t -> slots.acquire().thenRun(() -> pool.execute(() -> {
-                try {
-                    parked.decrementAndGet();
-                    scoreAndPublish(raw, sourced, t);
-                } finally {
-                    slots.release();
-                }
-            })));
+            task.thenAccept(t -> slots.acquire()
+                    .thenRun(() -> pool.execute(() -> {
+                        try {
+                            parked.decrementAndGet();
+                            scoreAndPublish(raw, sourced, t);
+                        } finally {
+                            slots.release();
+                        }
+                    })));
         } catch (RuntimeException e) {
-            LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
+            LOG.errorf(
+                    e,
+                    "handling the record at %s failed; it is not acknowledged and will be redelivered",
+                    position(raw));
         } finally {
             if (!slotHandedOn) {
                 slots.release();
@@ -217,16 +242,22 @@ public class RawTrajectoryConsumer {
     }
 
     /** The trajectory with the source its topic gives it; a producer that claimed another is counted. */
-    private RawTrajectoryDecoder.Decoded withSourceOfItsTopic(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded) {
-        TrajectorySource source = Topics.sourceOf(raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTopic()).orElse(null));
+    private RawTrajectoryDecoder.Decoded withSourceOfItsTopic(
+            Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded) {
+        TrajectorySource source = Topics.sourceOf(raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> m.getTopic())
+                .orElse(null));
         TrajectorySource claimed = decoded.trajectory().getSource();
         if (claimed == source) {
             return decoded;
         }
         if (claimed != TrajectorySource.TRAJECTORY_SOURCE_UNSPECIFIED) {
-            registry.counter("katmesh.reward.source.overridden", "claimed", claimed.name(), "decided", source.name()).increment();
+            registry.counter("katmesh.reward.source.overridden", "claimed", claimed.name(), "decided", source.name())
+                    .increment();
         }
-        return new RawTrajectoryDecoder.Decoded(decoded.trajectory().toBuilder().setSource(source).build(), decoded.ignoredAgentFields(),
+        return new RawTrajectoryDecoder.Decoded(
+                decoded.trajectory().toBuilder().setSource(source).build(),
+                decoded.ignoredAgentFields(),
                 decoded.format());
     }
 
@@ -234,7 +265,10 @@ public class RawTrajectoryConsumer {
         try {
             score(raw, decoded, task).publish(raw).await().indefinitely();
         } catch (RuntimeException e) {
-            LOG.errorf(e, "handling the record at %s failed; it is not acknowledged and will be redelivered", position(raw));
+            LOG.errorf(
+                    e,
+                    "handling the record at %s failed; it is not acknowledged and will be redelivered",
+                    position(raw));
         }
     }
 
@@ -247,8 +281,12 @@ public class RawTrajectoryConsumer {
         String id = decoded.trajectory().getTrajectoryId();
         String taskId = decoded.trajectory().getTaskId();
         if (!taskId.isEmpty() && task.isEmpty()) {
-            return r -> reject(r, new RejectedTrajectoryException(RejectReason.UNKNOWN_TASK,
-                    "task " + taskId + " did not arrive on katmesh.tasks within " + taskWait.toSeconds() + " s"));
+            return r -> reject(
+                    r,
+                    new RejectedTrajectoryException(
+                            RejectReason.UNKNOWN_TASK,
+                            "task " + taskId + " did not arrive on katmesh.tasks within " + taskWait.toSeconds()
+                                    + " s"));
         }
         // The same id in flight on another scoring thread: wait for it, then it is a duplicate (or not, if it failed).
         CompletableFuture<Void> mine = new CompletableFuture<>();
@@ -274,7 +312,8 @@ public class RawTrajectoryConsumer {
         ScoredTrajectory result;
         long start = System.nanoTime();
         try {
-            result = reward.score(decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis());
+            result = reward.score(
+                    decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return r -> Uni.createFrom().completionStage(r.nack(e));
@@ -295,10 +334,14 @@ public class RawTrajectoryConsumer {
             return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
                     .invoke(() -> scoredCounter.increment())
                     .chain(() -> Uni.createFrom().completionStage(r.ack()))
-                    .onFailure().recoverWithUni(e -> {
+                    .onFailure()
+                    .recoverWithUni(e -> {
                         // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
                         seen.remove(id);
-                        return reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, "publishing the score failed: " + e));
+                        return reject(
+                                r,
+                                new RejectedTrajectoryException(
+                                        RejectReason.INTERNAL, "publishing the score failed: " + e));
                     });
         };
     }
@@ -319,7 +362,9 @@ public class RawTrajectoryConsumer {
     }
 
     private static long publishedAtMs(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class).map(m -> m.getTimestamp().toEpochMilli()).orElse(System.currentTimeMillis());
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> m.getTimestamp().toEpochMilli())
+                .orElse(System.currentTimeMillis());
     }
 
     private static String position(Message<byte[]> raw) {

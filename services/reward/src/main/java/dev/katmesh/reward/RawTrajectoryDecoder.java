@@ -1,10 +1,10 @@
 package dev.katmesh.reward;
 
-import dev.katmesh.proto.wire.RejectReason;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.json.TrajectoryJsonException;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RejectReason;
 import java.util.List;
 import java.util.Locale;
 
@@ -45,8 +45,8 @@ public final class RawTrajectoryDecoder {
             throw new RejectedTrajectoryException(RejectReason.EMPTY, "the record has no value");
         }
         if (value.length > maxRecordBytes) {
-            throw new RejectedTrajectoryException(RejectReason.OVERSIZED,
-                    value.length + " bytes exceed the limit of " + maxRecordBytes + " bytes");
+            throw new RejectedTrajectoryException(
+                    RejectReason.OVERSIZED, value.length + " bytes exceed the limit of " + maxRecordBytes + " bytes");
         }
         String format = format(value, contentType);
         Decoded decoded = format.equals(JSON) ? fromJson(value) : fromProtobuf(value);
@@ -67,8 +67,10 @@ public final class RawTrajectoryDecoder {
         return switch (mediaType) {
             case JSON -> JSON;
             case PROTOBUF, "application/protobuf", "application/vnd.google.protobuf" -> PROTOBUF;
-            default -> throw new RejectedTrajectoryException(RejectReason.UNSUPPORTED_CONTENT_TYPE,
-                    "content-type '" + contentType + "' is neither " + JSON + " nor " + PROTOBUF);
+            default ->
+                throw new RejectedTrajectoryException(
+                        RejectReason.UNSUPPORTED_CONTENT_TYPE,
+                        "content-type '" + contentType + "' is neither " + JSON + " nor " + PROTOBUF);
         };
     }
 
@@ -78,7 +80,8 @@ public final class RawTrajectoryDecoder {
             return new Decoded(parsed.trajectory(), parsed.ignoredAgentFields(), JSON);
         } catch (TrajectoryJsonException e) {
             RejectReason reason = switch (e.kind()) {
-                case MALFORMED_JSON -> e.getMessage().contains("UTF-8") ? RejectReason.INVALID_UTF8 : RejectReason.MALFORMED_JSON;
+                case MALFORMED_JSON ->
+                    e.getMessage().contains("UTF-8") ? RejectReason.INVALID_UTF8 : RejectReason.MALFORMED_JSON;
                 case WRONG_TYPE -> RejectReason.WRONG_TYPE;
                 case MISSING_FIELD -> RejectReason.MISSING_FIELD;
                 case INVALID_VALUE -> RejectReason.INVALID_VALUE;

@@ -1,8 +1,8 @@
 package dev.katmesh.reward;
 
-import dev.katmesh.proto.wire.Topics;
-import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.KafkaClientSettings;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.Topics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -69,7 +69,8 @@ final class ScoredIdsRecovery {
                 remaining.entrySet().removeIf(e -> consumer.position(e.getKey()) >= e.getValue());
             }
             if (!remaining.isEmpty()) {
-                throw new IllegalStateException("reading the scored ids back did not finish within " + timeout + ": " + remaining.keySet());
+                throw new IllegalStateException(
+                        "reading the scored ids back did not finish within " + timeout + ": " + remaining.keySet());
             }
         }
         return read;

@@ -31,7 +31,8 @@ public class TaskStore {
     });
 
     private final Map<String, Task> tasks = new ConcurrentHashMap<>();
-    private final Map<String, ConcurrentLinkedQueue<CompletableFuture<Optional<Task>>>> waiters = new ConcurrentHashMap<>();
+    private final Map<String, ConcurrentLinkedQueue<CompletableFuture<Optional<Task>>>> waiters =
+            new ConcurrentHashMap<>();
 
     @Incoming("tasks")
     public void onTask(byte[] payload) {
@@ -64,7 +65,8 @@ public class TaskStore {
         if (t != null) {
             f.complete(Optional.of(t));
         }
-        TIMER.schedule(() -> f.complete(Optional.ofNullable(tasks.get(taskId))), wait.toMillis(), TimeUnit.MILLISECONDS);
+        TIMER.schedule(
+                () -> f.complete(Optional.ofNullable(tasks.get(taskId))), wait.toMillis(), TimeUnit.MILLISECONDS);
         f.whenComplete((x, e) -> waiters.computeIfPresent(taskId, (k, q) -> {
             q.remove(f);
             return q.isEmpty() ? null : q;

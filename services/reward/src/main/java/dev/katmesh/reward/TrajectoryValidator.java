@@ -1,12 +1,12 @@
 package dev.katmesh.reward;
 
-import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.proto.chat.ConversationRules;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.TestResult;
 import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RejectReason;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -42,7 +42,10 @@ final class TrajectoryValidator {
         }
         var broken = ConversationRules.check(t.getMessagesList(), ConversationRules.Mode.RECORD);
         if (broken.isPresent()) {
-            throw invalid(broken.get().problem() == ConversationRules.Problem.MISSING_FIELD ? RejectReason.MISSING_FIELD : RejectReason.INVALID_VALUE,
+            throw invalid(
+                    broken.get().problem() == ConversationRules.Problem.MISSING_FIELD
+                            ? RejectReason.MISSING_FIELD
+                            : RejectReason.INVALID_VALUE,
                     broken.get().message());
         }
         Set<String> calls = new HashSet<>();
@@ -51,17 +54,23 @@ final class TrajectoryValidator {
         }
         for (ToolStep s : t.getStepsList()) {
             if (!s.getToolCallId().isEmpty() && !calls.contains(s.getToolCallId())) {
-                throw invalid(RejectReason.INVALID_VALUE, "a step refers to tool call '" + s.getToolCallId() + "', which no message made");
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "a step refers to tool call '" + s.getToolCallId() + "', which no message made");
             }
             if (s.getMessageIndex() >= t.getMessagesCount()) {
-                throw invalid(RejectReason.INVALID_VALUE, "a step refers to message " + s.getMessageIndex() + " of " + t.getMessagesCount());
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "a step refers to message " + s.getMessageIndex() + " of " + t.getMessagesCount());
             }
         }
         int n = t.getTokenIdsCount();
         for (int i = 0; i < n; i++) {
             long id = Integer.toUnsignedLong(t.getTokenIds(i));
             if (id >= vocabSize) {
-                throw invalid(RejectReason.INVALID_VALUE, "token_ids[" + i + "] = " + id + " is outside the vocabulary (" + vocabSize + ")");
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "token_ids[" + i + "] = " + id + " is outside the vocabulary (" + vocabSize + ")");
             }
         }
         for (int k = 0; k < t.getSegmentsCount(); k++) {
@@ -69,14 +78,21 @@ final class TrajectoryValidator {
             long start = Integer.toUnsignedLong(s.getStart());
             long end = Integer.toUnsignedLong(s.getEnd());
             if (start > end || end > n) {
-                throw invalid(RejectReason.INVALID_VALUE, "segments[" + k + "] [" + start + ", " + end + ") lies outside the " + n + " token ids");
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "segments[" + k + "] [" + start + ", " + end + ") lies outside the " + n + " token ids");
             }
             if (s.getLogprobsCount() != 0 && s.getLogprobsCount() != end - start) {
-                throw invalid(RejectReason.INVALID_VALUE, "segments[" + k + "] has " + s.getLogprobsCount() + " log-probs for " + (end - start) + " tokens");
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "segments[" + k + "] has " + s.getLogprobsCount() + " log-probs for " + (end - start)
+                                + " tokens");
             }
             for (float lp : s.getLogprobsList()) {
                 if (!Float.isFinite(lp) || lp > 1e-4f) {
-                    throw invalid(RejectReason.INVALID_VALUE, "segments[" + k + "] has a log-prob " + lp + " (must be finite and <= 0)");
+                    throw invalid(
+                            RejectReason.INVALID_VALUE,
+                            "segments[" + k + "] has a log-prob " + lp + " (must be finite and <= 0)");
                 }
             }
         }
@@ -84,12 +100,18 @@ final class TrajectoryValidator {
             throw invalid(RejectReason.INVALID_VALUE, "tree.branch_token_index lies past the token ids");
         }
         if (t.hasOutcome()) {
-            if (t.getOutcome().hasFeedback() && !(t.getOutcome().getFeedback() >= -1 && t.getOutcome().getFeedback() <= 1)) {
-                throw invalid(RejectReason.INVALID_VALUE, "outcome.feedback must lie in [-1, 1], got " + t.getOutcome().getFeedback());
+            if (t.getOutcome().hasFeedback()
+                    && !(t.getOutcome().getFeedback() >= -1 && t.getOutcome().getFeedback() <= 1)) {
+                throw invalid(
+                        RejectReason.INVALID_VALUE,
+                        "outcome.feedback must lie in [-1, 1], got "
+                                + t.getOutcome().getFeedback());
             }
             for (TestResult r : t.getOutcome().getTestResultsList()) {
                 if (Integer.toUnsignedLong(r.getPassedCases()) > Integer.toUnsignedLong(r.getTotalCases())) {
-                    throw invalid(RejectReason.INVALID_VALUE, "test result '" + r.getName() + "' passes more cases than it has");
+                    throw invalid(
+                            RejectReason.INVALID_VALUE,
+                            "test result '" + r.getName() + "' passes more cases than it has");
                 }
             }
         }

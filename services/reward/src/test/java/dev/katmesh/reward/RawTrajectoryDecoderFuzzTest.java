@@ -25,16 +25,39 @@ class RawTrajectoryDecoderFuzzTest {
     static final long BUDGET_MS = Long.getLong("katmesh.fuzz.ms", 8000);
 
     static Trajectory seed() {
-        return Trajectory.newBuilder().setTrajectoryId("t-1").setGroupId("g").setTaskId("task")
+        return Trajectory.newBuilder()
+                .setTrajectoryId("t-1")
+                .setGroupId("g")
+                .setTaskId("task")
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Write add(a, b)."))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("ok")
-                        .addToolCalls(ToolCall.newBuilder().setId("c1").setType("function").setName("bash").setArguments("{\"command\":\"ls\"}")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("a.py"))
-                .addSteps(ToolStep.newBuilder().setMessageIndex(2).setToolCallId("c1").setToolName("bash").setOutput("a.py").setExitCode(0))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .setContent("ok")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c1")
+                                .setType("function")
+                                .setName("bash")
+                                .setArguments("{\"command\":\"ls\"}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c1")
+                        .setContent("a.py"))
+                .addSteps(ToolStep.newBuilder()
+                        .setMessageIndex(2)
+                        .setToolCallId("c1")
+                        .setToolName("bash")
+                        .setOutput("a.py")
+                        .setExitCode(0))
                 .addAllTokenIds(Arrays.asList(1, 5, 9, 14, 3, 2))
                 .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(3))
-                .addSegments(TokenSegment.newBuilder().setStart(3).setEnd(6).setGenerated(true).setPolicyVersion(1)
-                        .addLogprobs(-0.5f).addLogprobs(-1f).addLogprobs(-0.1f))
+                .addSegments(TokenSegment.newBuilder()
+                        .setStart(3)
+                        .setEnd(6)
+                        .setGenerated(true)
+                        .setPolicyVersion(1)
+                        .addLogprobs(-0.5f)
+                        .addLogprobs(-1f)
+                        .addLogprobs(-0.1f))
                 .build();
     }
 
@@ -54,13 +77,21 @@ class RawTrajectoryDecoderFuzzTest {
                 decoder.decode(input, types[k]);
             } catch (RejectedTrajectoryException e) {
                 refused++;
-                assertTrue(e.reason() != null && e.getMessage() != null && !e.getMessage().isEmpty(), "a refusal names its reason");
+                assertTrue(
+                        e.reason() != null
+                                && e.getMessage() != null
+                                && !e.getMessage().isEmpty(),
+                        "a refusal names its reason");
             } catch (RuntimeException | StackOverflowError e) {
-                fail("case " + cases + " (" + types[k] + ", " + HexFormat.of().formatHex(input) + ") crashed the decoder: " + e, e);
+                fail(
+                        "case " + cases + " (" + types[k] + ", "
+                                + HexFormat.of().formatHex(input) + ") crashed the decoder: " + e,
+                        e);
             }
             cases++;
         }
-        System.out.printf("fuzzed the decoder with %d mutated records in %d ms: %d refused with a reason, %d decoded%n",
+        System.out.printf(
+                "fuzzed the decoder with %d mutated records in %d ms: %d refused with a reason, %d decoded%n",
                 cases, BUDGET_MS, refused, cases - refused);
         assertTrue(refused > 0 && refused < cases, "the mutations reach both outcomes");
     }

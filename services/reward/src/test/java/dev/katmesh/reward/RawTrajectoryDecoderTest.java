@@ -1,12 +1,12 @@
 package dev.katmesh.reward;
 
-import dev.katmesh.proto.wire.RejectReason;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RejectReason;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
@@ -16,24 +16,39 @@ class RawTrajectoryDecoderTest {
     private final RawTrajectoryDecoder decoder = new RawTrajectoryDecoder(64 * 1024);
 
     private static Trajectory trajectory() {
-        return Trajectory.newBuilder().setTrajectoryId("t-1").setGroupId("g-1")
-                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("héllo")).build();
+        return Trajectory.newBuilder()
+                .setTrajectoryId("t-1")
+                .setGroupId("g-1")
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("héllo"))
+                .build();
     }
 
     @Test
     void readsJsonAndProtobufByContentType() throws Exception {
         Trajectory t = trajectory();
-        assertEquals("t-1", decoder.decode(TrajectoryJson.write(t), "application/json; charset=utf-8").trajectory().getTrajectoryId());
-        assertEquals(t, decoder.decode(t.toByteArray(), "application/x-protobuf").trajectory());
+        assertEquals(
+                "t-1",
+                decoder.decode(TrajectoryJson.write(t), "application/json; charset=utf-8")
+                        .trajectory()
+                        .getTrajectoryId());
+        assertEquals(
+                t, decoder.decode(t.toByteArray(), "application/x-protobuf").trajectory());
         assertEquals(t, decoder.decode(t.toByteArray(), "application/protobuf").trajectory());
     }
 
     @Test
     void withoutAContentTypeTheFirstByteDecides() throws Exception {
         Trajectory t = trajectory();
-        assertEquals(RawTrajectoryDecoder.JSON, decoder.decode(("  " + new String(TrajectoryJson.write(t), StandardCharsets.UTF_8))
-                .getBytes(StandardCharsets.UTF_8), null).format());
-        assertEquals(RawTrajectoryDecoder.PROTOBUF, decoder.decode(t.toByteArray(), "").format());
+        assertEquals(
+                RawTrajectoryDecoder.JSON,
+                decoder.decode(
+                                ("  " + new String(TrajectoryJson.write(t), StandardCharsets.UTF_8))
+                                        .getBytes(StandardCharsets.UTF_8),
+                                null)
+                        .format());
+        assertEquals(
+                RawTrajectoryDecoder.PROTOBUF,
+                decoder.decode(t.toByteArray(), "").format());
     }
 
     @Test
@@ -44,10 +59,18 @@ class RawTrajectoryDecoderTest {
         assertReason(RejectReason.OVERSIZED, new byte[64 * 1024 + 1], "application/x-protobuf");
         assertReason(RejectReason.UNSUPPORTED_CONTENT_TYPE, proto, "text/plain");
         assertReason(RejectReason.TRUNCATED_PROTOBUF, Arrays.copyOf(proto, proto.length - 3), "application/x-protobuf");
-        assertReason(RejectReason.MALFORMED_PROTOBUF, new byte[] {(byte) 0xFF, (byte) 0xFF, 0x00}, "application/x-protobuf");
-        assertReason(RejectReason.MISSING_FIELD, Trajectory.newBuilder().setTrajectoryId("t").build().toByteArray(), "application/x-protobuf");
-        assertReason(RejectReason.MALFORMED_JSON, "{\"trajectory_id\":\"t\"".getBytes(StandardCharsets.UTF_8), "application/json");
-        assertReason(RejectReason.WRONG_TYPE, "{\"trajectory_id\":[]}".getBytes(StandardCharsets.UTF_8), "application/json");
+        assertReason(
+                RejectReason.MALFORMED_PROTOBUF, new byte[] {(byte) 0xFF, (byte) 0xFF, 0x00}, "application/x-protobuf");
+        assertReason(
+                RejectReason.MISSING_FIELD,
+                Trajectory.newBuilder().setTrajectoryId("t").build().toByteArray(),
+                "application/x-protobuf");
+        assertReason(
+                RejectReason.MALFORMED_JSON,
+                "{\"trajectory_id\":\"t\"".getBytes(StandardCharsets.UTF_8),
+                "application/json");
+        assertReason(
+                RejectReason.WRONG_TYPE, "{\"trajectory_id\":[]}".getBytes(StandardCharsets.UTF_8), "application/json");
         byte[] badUtf8 = "{\"trajectory_id\":\"t\u00ff\"}".getBytes(StandardCharsets.ISO_8859_1);
         assertReason(RejectReason.INVALID_UTF8, badUtf8, "application/json");
         // A protobuf string field (field 1, wire type 2) holding an invalid UTF-8 byte.
@@ -55,7 +78,8 @@ class RawTrajectoryDecoderTest {
     }
 
     private void assertReason(RejectReason reason, byte[] value, String contentType) {
-        RejectedTrajectoryException e = assertThrows(RejectedTrajectoryException.class, () -> decoder.decode(value, contentType));
+        RejectedTrajectoryException e =
+                assertThrows(RejectedTrajectoryException.class, () -> decoder.decode(value, contentType));
         assertEquals(reason, e.reason(), e.getMessage());
     }
 }

@@ -21,18 +21,21 @@ class ScoringSlotsTest {
         AtomicInteger done = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(8);
         for (int i = 0; i < 200; i++) {
-            slots.acquire().thenRunAsync(() -> {
-                int now = running.incrementAndGet();
-                peak.accumulateAndGet(now, Math::max);
-                try {
-                    Thread.sleep(1);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                running.decrementAndGet();
-                done.incrementAndGet();
-                slots.release();
-            }, pool);
+            slots.acquire()
+                    .thenRunAsync(
+                            () -> {
+                                int now = running.incrementAndGet();
+                                peak.accumulateAndGet(now, Math::max);
+                                try {
+                                    Thread.sleep(1);
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                                running.decrementAndGet();
+                                done.incrementAndGet();
+                                slots.release();
+                            },
+                            pool);
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (done.get() < 200 && System.nanoTime() < deadline) {

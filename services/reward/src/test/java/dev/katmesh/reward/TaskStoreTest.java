@@ -22,7 +22,10 @@ class TaskStoreTest {
         assertFalse(early.isDone(), "t1 is not known yet");
         assertEquals(2, store.waiting());
         store.onTask(Task.newBuilder().setTaskId("t1").build().toByteArray());
-        assertEquals("t1", early.get(1, TimeUnit.SECONDS).orElseThrow().getTaskId(), "completed by the arrival, long before its wait ends");
+        assertEquals(
+                "t1",
+                early.get(1, TimeUnit.SECONDS).orElseThrow().getTaskId(),
+                "completed by the arrival, long before its wait ends");
         assertTrue(never.get(5, TimeUnit.SECONDS).isEmpty(), "empty once the wait is over");
         assertEquals(0, store.waiting(), "no waiter is kept after it completed");
         assertTrue(store.whenKnown("t1", Duration.ofSeconds(30)).isDone(), "a known task is there at once");

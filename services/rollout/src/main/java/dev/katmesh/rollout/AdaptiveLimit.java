@@ -15,7 +15,8 @@ public final class AdaptiveLimit {
 
     AdaptiveLimit(int min, int max, int initial) {
         if (min < 1 || max < min) {
-            throw new IllegalArgumentException("concurrency bounds must satisfy 1 <= min <= max, got " + min + ", " + max);
+            throw new IllegalArgumentException(
+                    "concurrency bounds must satisfy 1 <= min <= max, got " + min + ", " + max);
         }
         this.min = min;
         this.max = max;

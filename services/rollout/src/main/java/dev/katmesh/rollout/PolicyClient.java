@@ -52,38 +52,60 @@ public class PolicyClient implements AgentPolicy {
     void init() {
         var c = settings.concurrency();
         limit = new AdaptiveLimit(c.min(), c.max(), c.initial());
-        authed = settings.apiKey().filter(k -> !k.isBlank()).map(k -> {
-            Metadata md = new Metadata();
-            md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + k);
-            return stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
-        }).orElse(stub);
+        authed = settings.apiKey()
+                .filter(k -> !k.isBlank())
+                .map(k -> {
+                    Metadata md = new Metadata();
+                    md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + k);
+                    return stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+                })
+                .orElse(stub);
         io.micrometer.core.instrument.Gauge.builder("katmesh.rollout.concurrency.limit", limit::limit)
-                .description("Episodes allowed at once (adapts to inference back-pressure)").register(registry);
+                .description("Episodes allowed at once (adapts to inference back-pressure)")
+                .register(registry);
         io.micrometer.core.instrument.Gauge.builder("katmesh.rollout.episodes.running", limit::running)
-                .description("Episodes running").register(registry);
+                .description("Episodes running")
+                .register(registry);
     }
 
     @Override
     public int[] render(List<ChatMessage> messages, List<ToolSchema> tools) {
-        return ids(call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS).tokenize(TokenizeRequest.newBuilder()
-                .addAllMessages(messages).addAllTools(tools).setAddGenerationPrompt(true).build()).getTokenIdsList()));
+        return ids(call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS)
+                .tokenize(TokenizeRequest.newBuilder()
+                        .addAllMessages(messages)
+                        .addAllTools(tools)
+                        .setAddGenerationPrompt(true)
+                        .build())
+                .getTokenIdsList()));
     }
 
     @Override
     public int[] continuation(List<ChatMessage> messages, List<ToolSchema> tools, int after) {
-        return ids(call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS).tokenize(TokenizeRequest.newBuilder()
-                .addAllMessages(messages).addAllTools(tools).setAddGenerationPrompt(true).setContinueAfter(after).build()).getTokenIdsList()));
+        return ids(call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS)
+                .tokenize(TokenizeRequest.newBuilder()
+                        .addAllMessages(messages)
+                        .addAllTools(tools)
+                        .setAddGenerationPrompt(true)
+                        .setContinueAfter(after)
+                        .build())
+                .getTokenIdsList()));
     }
 
     @Override
     public Generated generate(int[] prompt, int maxNewTokens, float temperature, float topP, long seed) {
-        GenerateRequest.Builder r = GenerateRequest.newBuilder().setSampling(SamplingParams.newBuilder()
-                .setMaxNewTokens(maxNewTokens).setTemperature(temperature).setTopP(topP).setSeed(seed));
+        GenerateRequest.Builder r = GenerateRequest.newBuilder()
+                .setSampling(SamplingParams.newBuilder()
+                        .setMaxNewTokens(maxNewTokens)
+                        .setTemperature(temperature)
+                        .setTopP(topP)
+                        .setSeed(seed));
         for (int id : prompt) {
             r.addPromptTokenIds(id);
         }
         long t0 = System.nanoTime();
-        GenerateResponse g = call(() -> authed.withDeadlineAfter(settings.episodeTimeout().toMillis(), TimeUnit.MILLISECONDS).generate(r.build()));
+        GenerateResponse g =
+                call(() -> authed.withDeadlineAfter(settings.episodeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .generate(r.build()));
         if (System.nanoTime() - t0 > settings.concurrency().slowCall().toNanos()) {
             limit.congested();
         }
@@ -111,7 +133,11 @@ public class PolicyClient implements AgentPolicy {
                     throw e;
                 }
                 limit.congested();
-                registry.counter("katmesh.rollout.backpressure", "code", e.getStatus().getCode().name()).increment();
+                registry.counter(
+                                "katmesh.rollout.backpressure",
+                                "code",
+                                e.getStatus().getCode().name())
+                        .increment();
                 try {
                     Thread.sleep(backoff);
                 } catch (InterruptedException ie) {
@@ -128,7 +154,8 @@ public class PolicyClient implements AgentPolicy {
     @Override
     public int endOfTurn() {
         if (endOfTurn == null) {
-            var info = call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfo(dev.katmesh.proto.v1.ModelInfoRequest.getDefaultInstance()));
+            var info = call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .modelInfo(dev.katmesh.proto.v1.ModelInfoRequest.getDefaultInstance()));
             if (info.getEosTokenIdsCount() == 0) {
                 throw new IllegalStateException("the served model declares no end-of-sequence token");
             }

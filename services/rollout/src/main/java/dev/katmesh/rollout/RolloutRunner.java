@@ -3,6 +3,7 @@ package dev.katmesh.rollout;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.AgentTools;
 import dev.katmesh.tasks.Episode;
@@ -25,7 +26,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import dev.katmesh.proto.wire.RecordHeaders;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
@@ -71,7 +71,9 @@ public class RolloutRunner {
         });
         // Groups in flight at most: enough to keep the episode limit busy, bounded so tasks are not hoarded.
         groups = new Semaphore(Math.max(1, settings.concurrency().max()));
-        episodeTime = Timer.builder("katmesh.rollout.episode").description("Wall time of an episode").register(registry);
+        episodeTime = Timer.builder("katmesh.rollout.episode")
+                .description("Wall time of an episode")
+                .register(registry);
     }
 
     @Incoming("tasks")
@@ -80,7 +82,8 @@ public class RolloutRunner {
         try {
             task = Task.parseFrom(record.getPayload());
         } catch (InvalidProtocolBufferException e) {
-            registry.counter("katmesh.rollout.tasks.skipped", "reason", "unreadable").increment();
+            registry.counter("katmesh.rollout.tasks.skipped", "reason", "unreadable")
+                    .increment();
             Log.warnf("skipping an unreadable record on katmesh.tasks: %s", e.getMessage());
             return Uni.createFrom().completionStage(record.ack());
         }
@@ -90,20 +93,28 @@ public class RolloutRunner {
         }
         Task t = task;
         // Returns once the group is started (waiting for a group slot off the event loop): groups overlap.
-        return Uni.createFrom().item(() -> {
-            groups.acquireUninterruptibly();
-            CompletableFuture.runAsync(() -> {
-                try {
-                    runGroup(t);
-                    record.ack();
-                } catch (RuntimeException e) {
-                    Log.errorf(e, "task %s: the group could not be published; the task will be redelivered", t.getTaskId());
-                } finally {
-                    groups.release();
-                }
-            }, episodes);
-            return null;
-        }).runSubscriptionOn(episodes).replaceWithVoid();
+        return Uni.createFrom()
+                .item(() -> {
+                    groups.acquireUninterruptibly();
+                    CompletableFuture.runAsync(
+                            () -> {
+                                try {
+                                    runGroup(t);
+                                    record.ack();
+                                } catch (RuntimeException e) {
+                                    Log.errorf(
+                                            e,
+                                            "task %s: the group could not be published; the task will be redelivered",
+                                            t.getTaskId());
+                                } finally {
+                                    groups.release();
+                                }
+                            },
+                            episodes);
+                    return null;
+                })
+                .runSubscriptionOn(episodes)
+                .replaceWithVoid();
     }
 
     /** N episodes of a task, tree branches included; returns when all are published. */
@@ -171,7 +182,8 @@ public class RolloutRunner {
         int maxTurns = e.turnLimit(settings.maxTurns());
         long t0 = System.nanoTime();
         long deadline = t0 + settings.episodeTimeout().toNanos();
-        Episode.Budget budget = new Episode.Budget(settings.maxNewTokens(), settings.maxContextTokens(), settings.temperature(), settings.topP());
+        Episode.Budget budget = new Episode.Budget(
+                settings.maxNewTokens(), settings.maxContextTokens(), settings.temperature(), settings.topP());
         policy.limit().acquire();
         try {
             while (e.turn(policy, tools, budget, maxTurns, deadline)) {
@@ -179,14 +191,16 @@ public class RolloutRunner {
                     for (int k = 1; k < settings.tree().branchFactor(); k++) {
                         Episode branch = e.fork(e.trajectoryId + "-b" + e.turns + "." + k, e.seed * 7919L + k);
                         synchronized (all) {
-                            all.add(CompletableFuture.runAsync(() -> {
-                                try {
-                                    run(branch, all);
-                                    publish(branch, null);
-                                } catch (Exception ex) {
-                                    publish(branch, String.valueOf(ex));
-                                }
-                            }, episodes));
+                            all.add(CompletableFuture.runAsync(
+                                    () -> {
+                                        try {
+                                            run(branch, all);
+                                            publish(branch, null);
+                                        } catch (Exception ex) {
+                                            publish(branch, String.valueOf(ex));
+                                        }
+                                    },
+                                    episodes));
                         }
                     }
                 }
@@ -201,11 +215,16 @@ public class RolloutRunner {
     private void publish(Episode e, String failure) {
         try {
             Trajectory t = e.trajectory(failure);
-            OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder().withKey(t.getGroupId())
+            OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
+                    .withKey(t.getGroupId())
                     .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
                     .build();
-            trajectories.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta))).await().atMost(Duration.ofMinutes(2));
-            registry.counter("katmesh.rollout.trajectories.published", "failed", Boolean.toString(failure != null)).increment();
+            trajectories
+                    .sendMessage(Message.of(t.toByteArray(), Metadata.of(meta)))
+                    .await()
+                    .atMost(Duration.ofMinutes(2));
+            registry.counter("katmesh.rollout.trajectories.published", "failed", Boolean.toString(failure != null))
+                    .increment();
         } finally {
             e.cleanUp();
         }

@@ -33,7 +33,8 @@ public final class BubblewrapSandbox implements Sandbox {
     }
 
     @Override
-    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits) throws IOException, InterruptedException {
+    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits)
+            throws IOException, InterruptedException {
         if (!available()) {
             throw new IOException("bubblewrap is not installed (apt-get install -y bubblewrap)");
         }
@@ -46,29 +47,70 @@ public final class BubblewrapSandbox implements Sandbox {
         if (ROOT) {
             cmd.addAll(List.of("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups"));
         }
-        cmd.addAll(List.of("/usr/bin/bwrap",
-                "--unshare-all", "--die-with-parent", "--new-session",
-                "--ro-bind", "/usr", "/usr",
-                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"));
+        cmd.addAll(List.of(
+                "/usr/bin/bwrap",
+                "--unshare-all",
+                "--die-with-parent",
+                "--new-session",
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+                "--symlink",
+                "usr/sbin",
+                "/sbin",
+                "--symlink",
+                "usr/lib",
+                "/lib",
+                "--symlink",
+                "usr/lib64",
+                "/lib64"));
         for (String etc : List.of("/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime")) {
             if (Files.exists(Path.of(etc))) {
                 cmd.addAll(List.of("--ro-bind", etc, etc));
             }
         }
         cmd.addAll(List.of(
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--bind", workspace.toAbsolutePath().toString(), "/workspace", "--chdir", "/workspace",
-                "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/workspace",
-                "--setenv", "LANG", "C.UTF-8", "--hostname", "sandbox",
-                "--", "/usr/bin/prlimit",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--tmpfs",
+                "/tmp",
+                "--bind",
+                workspace.toAbsolutePath().toString(),
+                "/workspace",
+                "--chdir",
+                "/workspace",
+                "--clearenv",
+                "--setenv",
+                "PATH",
+                "/usr/local/bin:/usr/bin:/bin",
+                "--setenv",
+                "HOME",
+                "/workspace",
+                "--setenv",
+                "LANG",
+                "C.UTF-8",
+                "--hostname",
+                "sandbox",
+                "--",
+                "/usr/bin/prlimit",
                 // Soft limit first (SIGXCPU: a clear "timeout"), the hard one a second later (SIGKILL).
-                "--cpu=" + limits.cpuSeconds() + ":" + (limits.cpuSeconds() + 1), "--as=" + limits.memoryBytes(), "--nproc=" + limits.maxProcesses(),
-                "--fsize=" + limits.maxFileBytes(), "--core=0", "--"));
+                "--cpu=" + limits.cpuSeconds() + ":" + (limits.cpuSeconds() + 1),
+                "--as=" + limits.memoryBytes(),
+                "--nproc=" + limits.maxProcesses(),
+                "--fsize=" + limits.maxFileBytes(),
+                "--core=0",
+                "--"));
         cmd.addAll(command);
 
         long start = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
         AtomicBoolean overflow = new AtomicBoolean();
         Capture out = new Capture(p.getInputStream(), limits.maxOutputBytes(), overflow, p);
         Capture err = new Capture(p.getErrorStream(), limits.maxOutputBytes(), overflow, p);
@@ -98,12 +140,16 @@ public final class BubblewrapSandbox implements Sandbox {
         } else {
             verdict = Verdict.NONZERO_EXIT;
         }
-        return new SandboxResult(verdict, finished ? exit : 137, out.text(), stderr, out.truncated() || err.truncated(), wallMs);
+        return new SandboxResult(
+                verdict, finished ? exit : 137, out.text(), stderr, out.truncated() || err.truncated(), wallMs);
     }
 
     private static boolean outOfMemory(String stderr) {
-        return stderr.contains("MemoryError") || stderr.contains("Cannot allocate memory") || stderr.contains("bad_alloc")
-                || stderr.contains("out of memory") || stderr.contains("Out of memory");
+        return stderr.contains("MemoryError")
+                || stderr.contains("Cannot allocate memory")
+                || stderr.contains("bad_alloc")
+                || stderr.contains("out of memory")
+                || stderr.contains("Out of memory");
     }
 
     /**
@@ -112,7 +158,9 @@ public final class BubblewrapSandbox implements Sandbox {
      */
     private static void prepareWorkspace(Path workspace) throws IOException {
         if (ROOT) {
-            for (Path dir = workspace.toAbsolutePath().getParent(); dir != null && dir.getParent() != null; dir = dir.getParent()) {
+            for (Path dir = workspace.toAbsolutePath().getParent();
+                    dir != null && dir.getParent() != null;
+                    dir = dir.getParent()) {
                 var perms = Files.getPosixFilePermissions(dir);
                 if (!perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
                     perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);

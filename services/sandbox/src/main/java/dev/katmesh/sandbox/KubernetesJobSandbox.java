@@ -11,7 +11,6 @@ import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +31,7 @@ public final class KubernetesJobSandbox implements Sandbox {
 
     /** The label the deny-egress NetworkPolicy selects. */
     public static final String SANDBOX_LABEL = "katmesh.dev/sandbox";
+
     static final int TTL_SECONDS = 300;
     static final long MAX_WORKSPACE_BYTES = 900 * 1024; // ConfigMaps hold at most 1 MiB
 
@@ -52,13 +52,19 @@ public final class KubernetesJobSandbox implements Sandbox {
     }
 
     @Override
-    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits) throws IOException, InterruptedException {
+    public SandboxResult run(List<String> command, Path workspace, SandboxLimits limits)
+            throws IOException, InterruptedException {
         String name = "katmesh-sbx-" + UUID.randomUUID().toString().substring(0, 12);
         ConfigMap files = workspaceConfigMap(name, workspace);
         long start = System.nanoTime();
         client.configMaps().inNamespace(namespace).resource(files).create();
         try {
-            client.batch().v1().jobs().inNamespace(namespace).resource(job(name, files, command, limits)).create();
+            client.batch()
+                    .v1()
+                    .jobs()
+                    .inNamespace(namespace)
+                    .resource(job(name, files, command, limits))
+                    .create();
             return await(name, limits, start);
         } catch (KubernetesClientException e) {
             throw new IOException("the sandbox Job " + name + " failed: " + e.getMessage(), e);
@@ -78,7 +84,8 @@ public final class KubernetesJobSandbox implements Sandbox {
                     byte[] bytes = Files.readAllBytes(f);
                     total += bytes.length;
                     if (total > MAX_WORKSPACE_BYTES) {
-                        throw new IOException("workspace " + workspace + " exceeds " + MAX_WORKSPACE_BYTES + " bytes, too large for a ConfigMap");
+                        throw new IOException("workspace " + workspace + " exceeds " + MAX_WORKSPACE_BYTES
+                                + " bytes, too large for a ConfigMap");
                     }
                     data.put("f" + data.size(), Base64.getEncoder().encodeToString(bytes));
                     paths.add(workspace.relativize(f).toString());
@@ -86,8 +93,14 @@ public final class KubernetesJobSandbox implements Sandbox {
             }
         }
         // Keys must be simple names: file i is key f<i>, its workspace path line i of "paths".
-        return new ConfigMapBuilder().withNewMetadata().withName(name).addToLabels(SANDBOX_LABEL, "input").endMetadata()
-                .withBinaryData(data).addToData("paths", String.join("\n", paths)).build();
+        return new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels(SANDBOX_LABEL, "input")
+                .endMetadata()
+                .withBinaryData(data)
+                .addToData("paths", String.join("\n", paths))
+                .build();
     }
 
     Job job(String name, ConfigMap files, List<String> command, SandboxLimits limits) {
@@ -99,43 +112,102 @@ public final class KubernetesJobSandbox implements Sandbox {
         }
         long memoryMb = Math.max(64, limits.memoryBytes() >> 20);
         // ulimit inside: processes, address space, CPU seconds, file size; then the command.
-        String wrapper = "ulimit -u " + limits.maxProcesses() + " -v " + (limits.memoryBytes() >> 10) + " -t " + limits.cpuSeconds()
-                + " -f " + (limits.maxFileBytes() >> 10) + "; cd /workspace && exec \"$@\"";
+        String wrapper = "ulimit -u " + limits.maxProcesses() + " -v " + (limits.memoryBytes() >> 10) + " -t "
+                + limits.cpuSeconds() + " -f " + (limits.maxFileBytes() >> 10) + "; cd /workspace && exec \"$@\"";
         List<String> args = new ArrayList<>(List.of("sh", "-c", wrapper, "sandbox"));
         args.addAll(command);
         Map<String, Quantity> resources = Map.of("memory", new Quantity(memoryMb + "Mi"), "cpu", new Quantity("1"));
         return new JobBuilder()
-                .withNewMetadata().withName(name).addToLabels(SANDBOX_LABEL, "true").addToLabels("app.kubernetes.io/name", "katmesh").endMetadata()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels(SANDBOX_LABEL, "true")
+                .addToLabels("app.kubernetes.io/name", "katmesh")
+                .endMetadata()
                 .withNewSpec()
                 .withBackoffLimit(0)
                 .withActiveDeadlineSeconds(Math.max(1, limits.wallTime().toSeconds()))
                 .withTtlSecondsAfterFinished(TTL_SECONDS)
                 .withNewTemplate()
-                .withNewMetadata().addToLabels(SANDBOX_LABEL, "true").addToLabels("job-name", name).endMetadata()
+                .withNewMetadata()
+                .addToLabels(SANDBOX_LABEL, "true")
+                .addToLabels("job-name", name)
+                .endMetadata()
                 .withNewSpec()
                 .withRestartPolicy("Never")
                 .withServiceAccountName(serviceAccount)
                 .withAutomountServiceAccountToken(false)
                 .withEnableServiceLinks(false)
-                .withNewSecurityContext().withRunAsNonRoot(true).withRunAsUser(65534L).withRunAsGroup(65534L).withFsGroup(65534L).endSecurityContext()
+                .withNewSecurityContext()
+                .withRunAsNonRoot(true)
+                .withRunAsUser(65534L)
+                .withRunAsGroup(65534L)
+                .withFsGroup(65534L)
+                .endSecurityContext()
                 .addNewInitContainer()
-                    .withName("workspace").withImage(image).withCommand("sh", "-c", "cp -rL /input/. /workspace/ 2>/dev/null; true")
-                    .addNewVolumeMount().withName("input").withMountPath("/input").withReadOnly(true).endVolumeMount()
-                    .addNewVolumeMount().withName("workspace").withMountPath("/workspace").endVolumeMount()
-                    .withNewSecurityContext().withAllowPrivilegeEscalation(false).withReadOnlyRootFilesystem(true)
-                        .withNewCapabilities().withDrop("ALL").endCapabilities().endSecurityContext()
+                .withName("workspace")
+                .withImage(image)
+                .withCommand("sh", "-c", "cp -rL /input/. /workspace/ 2>/dev/null; true")
+                .addNewVolumeMount()
+                .withName("input")
+                .withMountPath("/input")
+                .withReadOnly(true)
+                .endVolumeMount()
+                .addNewVolumeMount()
+                .withName("workspace")
+                .withMountPath("/workspace")
+                .endVolumeMount()
+                .withNewSecurityContext()
+                .withAllowPrivilegeEscalation(false)
+                .withReadOnlyRootFilesystem(true)
+                .withNewCapabilities()
+                .withDrop("ALL")
+                .endCapabilities()
+                .endSecurityContext()
                 .endInitContainer()
                 .addNewContainer()
-                    .withName("run").withImage(image).withCommand(args)
-                    .withNewResources().withLimits(resources).withRequests(Map.of("cpu", new Quantity("100m"), "memory", new Quantity("64Mi"))).endResources()
-                    .addNewVolumeMount().withName("workspace").withMountPath("/workspace").endVolumeMount()
-                    .addNewVolumeMount().withName("tmp").withMountPath("/tmp").endVolumeMount()
-                    .withNewSecurityContext().withAllowPrivilegeEscalation(false).withReadOnlyRootFilesystem(true)
-                        .withNewCapabilities().withDrop("ALL").endCapabilities().endSecurityContext()
+                .withName("run")
+                .withImage(image)
+                .withCommand(args)
+                .withNewResources()
+                .withLimits(resources)
+                .withRequests(Map.of("cpu", new Quantity("100m"), "memory", new Quantity("64Mi")))
+                .endResources()
+                .addNewVolumeMount()
+                .withName("workspace")
+                .withMountPath("/workspace")
+                .endVolumeMount()
+                .addNewVolumeMount()
+                .withName("tmp")
+                .withMountPath("/tmp")
+                .endVolumeMount()
+                .withNewSecurityContext()
+                .withAllowPrivilegeEscalation(false)
+                .withReadOnlyRootFilesystem(true)
+                .withNewCapabilities()
+                .withDrop("ALL")
+                .endCapabilities()
+                .endSecurityContext()
                 .endContainer()
-                .addNewVolume().withName("input").withNewConfigMap().withName(name).withItems(items).endConfigMap().endVolume()
-                .addNewVolume().withName("workspace").withNewEmptyDir().withSizeLimit(new Quantity(Math.max(1, limits.maxFileBytes() >> 20) * 4 + "Mi")).endEmptyDir().endVolume()
-                .addNewVolume().withName("tmp").withNewEmptyDir().withMedium("Memory").withSizeLimit(new Quantity("64Mi")).endEmptyDir().endVolume()
+                .addNewVolume()
+                .withName("input")
+                .withNewConfigMap()
+                .withName(name)
+                .withItems(items)
+                .endConfigMap()
+                .endVolume()
+                .addNewVolume()
+                .withName("workspace")
+                .withNewEmptyDir()
+                .withSizeLimit(new Quantity(Math.max(1, limits.maxFileBytes() >> 20) * 4 + "Mi"))
+                .endEmptyDir()
+                .endVolume()
+                .addNewVolume()
+                .withName("tmp")
+                .withNewEmptyDir()
+                .withMedium("Memory")
+                .withSizeLimit(new Quantity("64Mi"))
+                .endEmptyDir()
+                .endVolume()
                 .endSpec()
                 .endTemplate()
                 .endSpec()
@@ -146,13 +218,27 @@ public final class KubernetesJobSandbox implements Sandbox {
     private SandboxResult await(String name, SandboxLimits limits, long start) throws InterruptedException {
         long deadline = start + limits.wallTime().toNanos() + 60_000_000_000L;
         while (System.nanoTime() < deadline) {
-            Job job = client.batch().v1().jobs().inNamespace(namespace).withName(name).get();
-            Pod pod = client.pods().inNamespace(namespace).withLabel("job-name", name).list().getItems().stream().findFirst().orElse(null);
-            ContainerStateTerminated ended = pod == null || pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null ? null
-                    : pod.getStatus().getContainerStatuses().stream()
-                            .filter(s -> s.getState() != null && s.getState().getTerminated() != null)
-                            .map(s -> s.getState().getTerminated()).findFirst().orElse(null);
-            boolean deadlineExceeded = job != null && job.getStatus() != null && job.getStatus().getConditions() != null
+            Job job = client.batch()
+                    .v1()
+                    .jobs()
+                    .inNamespace(namespace)
+                    .withName(name)
+                    .get();
+            Pod pod = client.pods().inNamespace(namespace).withLabel("job-name", name).list().getItems().stream()
+                    .findFirst()
+                    .orElse(null);
+            ContainerStateTerminated ended =
+                    pod == null || pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
+                            ? null
+                            : pod.getStatus().getContainerStatuses().stream()
+                                    .filter(s ->
+                                            s.getState() != null && s.getState().getTerminated() != null)
+                                    .map(s -> s.getState().getTerminated())
+                                    .findFirst()
+                                    .orElse(null);
+            boolean deadlineExceeded = job != null
+                    && job.getStatus() != null
+                    && job.getStatus().getConditions() != null
                     && job.getStatus().getConditions().stream().anyMatch(c -> "DeadlineExceeded".equals(c.getReason()));
             if (ended != null || deadlineExceeded) {
                 long wallMs = (System.nanoTime() - start) / 1_000_000;
@@ -162,16 +248,22 @@ public final class KubernetesJobSandbox implements Sandbox {
                     return new SandboxResult(Verdict.TIMEOUT, 137, log, "", truncated, wallMs);
                 }
                 int exit = ended.getExitCode() == null ? -1 : ended.getExitCode();
-                Verdict v = "OOMKilled".equals(ended.getReason()) ? Verdict.MEMORY
-                        : deadlineExceeded || exit == 128 + 24 ? Verdict.TIMEOUT
-                        : exit == 0 ? Verdict.OK
-                        : exit > 128 ? Verdict.KILLED : Verdict.NONZERO_EXIT;
+                Verdict v = "OOMKilled".equals(ended.getReason())
+                        ? Verdict.MEMORY
+                        : deadlineExceeded || exit == 128 + 24
+                                ? Verdict.TIMEOUT
+                                : exit == 0 ? Verdict.OK : exit > 128 ? Verdict.KILLED : Verdict.NONZERO_EXIT;
                 return new SandboxResult(v, exit, log, "", truncated, wallMs);
             }
             Thread.sleep(250);
         }
         client.batch().v1().jobs().inNamespace(namespace).withName(name).delete();
-        return new SandboxResult(Verdict.TIMEOUT, 137, "", "the sandbox Job did not finish (not scheduled?)", false,
+        return new SandboxResult(
+                Verdict.TIMEOUT,
+                137,
+                "",
+                "the sandbox Job did not finish (not scheduled?)",
+                false,
                 (System.nanoTime() - start) / 1_000_000);
     }
 
@@ -180,11 +272,14 @@ public final class KubernetesJobSandbox implements Sandbox {
             return "";
         }
         try {
-            String log = client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).inContainer("run").getLog();
+            String log = client.pods()
+                    .inNamespace(namespace)
+                    .withName(pod.getMetadata().getName())
+                    .inContainer("run")
+                    .getLog();
             return log == null ? "" : log.length() > cap ? log.substring(0, cap) : log;
         } catch (KubernetesClientException e) {
             return ""; // logs are gone or not served: the verdict still stands
         }
     }
-
 }

@@ -12,14 +12,21 @@ import java.time.Duration;
  * @param maxOutputBytes stdout and stderr each; more kills the run (verdict output-limit)
  * @param maxFileBytes   largest file it may write (RLIMIT_FSIZE)
  */
-public record SandboxLimits(Duration wallTime, long cpuSeconds, long memoryBytes, int maxProcesses, int maxOutputBytes, long maxFileBytes) {
+public record SandboxLimits(
+        Duration wallTime, long cpuSeconds, long memoryBytes, int maxProcesses, int maxOutputBytes, long maxFileBytes) {
 
     public static SandboxLimits defaults() {
         return new SandboxLimits(Duration.ofSeconds(30), 30, 1L << 30, 64, 1 << 20, 64L << 20);
     }
 
     public SandboxLimits withWallTime(Duration d) {
-        return new SandboxLimits(d, Math.max(1, Math.min(cpuSeconds, d.toSeconds() + 1)), memoryBytes, maxProcesses, maxOutputBytes, maxFileBytes);
+        return new SandboxLimits(
+                d,
+                Math.max(1, Math.min(cpuSeconds, d.toSeconds() + 1)),
+                memoryBytes,
+                maxProcesses,
+                maxOutputBytes,
+                maxFileBytes);
     }
 
     public SandboxLimits withMemoryBytes(long bytes) {

@@ -10,4 +10,5 @@ package dev.katmesh.sandbox;
  * @param outputTruncated whether either stream was cut
  * @param wallMs          wall time of the run in milliseconds
  */
-public record SandboxResult(Verdict verdict, int exitCode, String stdout, String stderr, boolean outputTruncated, long wallMs) {}
+public record SandboxResult(
+        Verdict verdict, int exitCode, String stdout, String stderr, boolean outputTruncated, long wallMs) {}

@@ -27,9 +27,15 @@ public final class Sandboxes {
         String mode = env.getOrDefault("KATMESH_SANDBOX_MODE", "local").trim();
         return switch (mode) {
             case "", "local" -> new BubblewrapSandbox();
-            case "kubernetes" -> new KubernetesJobSandbox(new KubernetesClientBuilder().build(), namespace(env),
-                    required(env, "KATMESH_SANDBOX_IMAGE"), required(env, "KATMESH_SANDBOX_SERVICE_ACCOUNT"));
-            default -> throw new IllegalArgumentException("KATMESH_SANDBOX_MODE must be local or kubernetes, not '" + mode + "'");
+            case "kubernetes" ->
+                new KubernetesJobSandbox(
+                        new KubernetesClientBuilder().build(),
+                        namespace(env),
+                        required(env, "KATMESH_SANDBOX_IMAGE"),
+                        required(env, "KATMESH_SANDBOX_SERVICE_ACCOUNT"));
+            default ->
+                throw new IllegalArgumentException(
+                        "KATMESH_SANDBOX_MODE must be local or kubernetes, not '" + mode + "'");
         };
     }
 
@@ -39,7 +45,9 @@ public final class Sandboxes {
             return ns.trim();
         }
         try {
-            return Files.isRegularFile(POD_NAMESPACE) ? Files.readString(POD_NAMESPACE).trim() : "default";
+            return Files.isRegularFile(POD_NAMESPACE)
+                    ? Files.readString(POD_NAMESPACE).trim()
+                    : "default";
         } catch (IOException e) {
             return "default";
         }

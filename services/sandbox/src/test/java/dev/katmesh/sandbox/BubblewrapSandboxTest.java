@@ -95,7 +95,9 @@ class BubblewrapSandboxTest {
         long left = -1;
         for (int i = 0; i < 50 && left != 0; i++) { // the pid namespace's processes die with it, within moments
             Thread.sleep(100);
-            left = ProcessHandle.allProcesses().filter(h -> h.info().user().map(u -> u.equals("nobody")).orElse(false)).count();
+            left = ProcessHandle.allProcesses()
+                    .filter(h -> h.info().user().map(u -> u.equals("nobody")).orElse(false))
+                    .count();
         }
         assertEquals(0, left, "no sandbox process outlives its run");
         assertEquals(Verdict.OK, run(limits(10), "true").verdict(), "the host can still start processes");
@@ -115,8 +117,12 @@ class BubblewrapSandboxTest {
             });
             t.setDaemon(true);
             t.start();
-            SandboxResult r = run(limits(10), "python3", "-c",
-                    "import socket; socket.create_connection(('127.0.0.1', " + server.getLocalPort() + "), 2); print('connected')");
+            SandboxResult r = run(
+                    limits(10),
+                    "python3",
+                    "-c",
+                    "import socket; socket.create_connection(('127.0.0.1', " + server.getLocalPort()
+                            + "), 2); print('connected')");
             assertEquals(Verdict.NONZERO_EXIT, r.verdict(), r.toString());
             assertFalse(r.stdout().contains("connected"));
             assertFalse(accepted.get(), "the host's loopback is not reachable from the sandbox");
@@ -128,10 +134,16 @@ class BubblewrapSandboxTest {
     @Test
     void writesOutsideTheWorkspaceFailOrStayPrivate() throws Exception {
         String marker = "katmesh-sandbox-" + System.nanoTime();
-        SandboxResult r = run(limits(10), "sh", "-c",
-                "echo x > /usr/" + marker + " || echo usr-refused; echo x > /etc/" + marker + " || echo etc-refused; echo x > /tmp/" + marker + " && echo tmp-private");
+        SandboxResult r = run(
+                limits(10),
+                "sh",
+                "-c",
+                "echo x > /usr/" + marker + " || echo usr-refused; echo x > /etc/" + marker
+                        + " || echo etc-refused; echo x > /tmp/" + marker + " && echo tmp-private");
         assertTrue(r.stdout().contains("usr-refused"), "system directories are read-only: " + r);
-        assertFalse(Files.exists(Path.of("/usr", marker)) || Files.exists(Path.of("/etc", marker)), "nothing reaches the host");
+        assertFalse(
+                Files.exists(Path.of("/usr", marker)) || Files.exists(Path.of("/etc", marker)),
+                "nothing reaches the host");
         assertFalse(Files.exists(Path.of("/tmp", marker)), "the sandbox's /tmp is its own");
     }
 
@@ -141,8 +153,12 @@ class BubblewrapSandboxTest {
         Files.createDirectories(other);
         Files.writeString(other.resolve("secret.txt"), "other task's answer");
         Path project = Path.of("pom.xml").toAbsolutePath();
-        SandboxResult r = run(limits(10), "sh", "-c",
-                "cat " + other.resolve("secret.txt") + "; cat " + project + "; ls /root; cat /etc/shadow; cat /etc/passwd; echo end");
+        SandboxResult r = run(
+                limits(10),
+                "sh",
+                "-c",
+                "cat " + other.resolve("secret.txt") + "; cat " + project
+                        + "; ls /root; cat /etc/shadow; cat /etc/passwd; echo end");
         assertFalse(r.stdout().contains("other task's answer"), r.stdout());
         assertFalse(r.stdout().contains("<project"), "the project is not visible");
         assertTrue(r.stdout().trim().endsWith("end"), r.stdout());
@@ -152,7 +168,9 @@ class BubblewrapSandboxTest {
     @Test
     void killingItsParentKillsOnlyItself() throws Exception {
         SandboxResult r = run(limits(10), "sh", "-c", "kill -9 $PPID; kill -9 1; kill -9 -1; sleep 2; echo survived");
-        assertTrue(r.verdict() == Verdict.KILLED || r.verdict() == Verdict.OK || r.verdict() == Verdict.NONZERO_EXIT, r.toString());
+        assertTrue(
+                r.verdict() == Verdict.KILLED || r.verdict() == Verdict.OK || r.verdict() == Verdict.NONZERO_EXIT,
+                r.toString());
         assertTrue(ProcessHandle.current().isAlive());
         assertEquals(Verdict.OK, run(limits(10), "echo", "next").verdict(), "the next run works");
     }

@@ -13,11 +13,23 @@ class SandboxesTest {
     void theEnvironmentChoosesTheSandbox() {
         assertInstanceOf(BubblewrapSandbox.class, Sandboxes.fromEnvironment(Map.of()));
         assertInstanceOf(BubblewrapSandbox.class, Sandboxes.fromEnvironment(Map.of("KATMESH_SANDBOX_MODE", "local")));
-        assertInstanceOf(KubernetesJobSandbox.class, Sandboxes.fromEnvironment(Map.of("KATMESH_SANDBOX_MODE", "kubernetes",
-                "KATMESH_SANDBOX_IMAGE", "python:3.12-slim", "KATMESH_SANDBOX_SERVICE_ACCOUNT", "km-sandbox", "KATMESH_SANDBOX_NAMESPACE", "ns")));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        assertInstanceOf(
+                KubernetesJobSandbox.class,
+                Sandboxes.fromEnvironment(Map.of(
+                        "KATMESH_SANDBOX_MODE",
+                        "kubernetes",
+                        "KATMESH_SANDBOX_IMAGE",
+                        "python:3.12-slim",
+                        "KATMESH_SANDBOX_SERVICE_ACCOUNT",
+                        "km-sandbox",
+                        "KATMESH_SANDBOX_NAMESPACE",
+                        "ns")));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> Sandboxes.fromEnvironment(Map.of("KATMESH_SANDBOX_MODE", "kubernetes")));
         assertTrue(e.getMessage().contains("KATMESH_SANDBOX_IMAGE"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Sandboxes.fromEnvironment(Map.of("KATMESH_SANDBOX_MODE", "docker")));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> Sandboxes.fromEnvironment(Map.of("KATMESH_SANDBOX_MODE", "docker")));
     }
 }

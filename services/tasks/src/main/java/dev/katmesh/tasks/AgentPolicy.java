@@ -25,7 +25,8 @@ public interface AgentPolicy {
      * Several generations at once (one per prompt, with its own token budget and seed); a policy that
      * decodes a batch in one loop overrides this.
      */
-    default List<Generated> generateAll(List<int[]> prompts, int[] maxNewTokens, float temperature, float topP, long[] seeds) {
+    default List<Generated> generateAll(
+            List<int[]> prompts, int[] maxNewTokens, float temperature, float topP, long[] seeds) {
         List<Generated> out = new java.util.ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             out.add(generate(prompts.get(i), maxNewTokens[i], temperature, topP, seeds[i]));

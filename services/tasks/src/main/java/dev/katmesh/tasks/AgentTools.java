@@ -57,7 +57,11 @@ public final class AgentTools {
         try {
             args = JSON.readTree(argumentsJson.isEmpty() ? "{}" : argumentsJson);
         } catch (IOException e) {
-            return fail("malformed_call", "error: the arguments are not JSON: " + e.getMessage().lines().findFirst().orElse(""), t0);
+            return fail(
+                    "malformed_call",
+                    "error: the arguments are not JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""),
+                    t0);
         }
         if (args == null || !args.isObject()) {
             return fail("malformed_call", "error: the arguments must be a JSON object", t0);
@@ -68,7 +72,11 @@ public final class AgentTools {
                 case "write_file" -> write(text(args, "path"), text(args, "content"), workspace, t0);
                 case "read_file" -> read(text(args, "path"), workspace, t0);
                 case "submit" -> submit(text(args, "path"), workspace, t0);
-                default -> fail("malformed_call", "error: unknown tool '" + tool + "' (bash, write_file, read_file, submit)", t0);
+                default ->
+                    fail(
+                            "malformed_call",
+                            "error: unknown tool '" + tool + "' (bash, write_file, read_file, submit)",
+                            t0);
             };
         } catch (MissingArgument e) {
             return fail("malformed_call", "error: " + tool + " needs a string argument '" + e.getMessage() + "'", t0);
@@ -78,19 +86,29 @@ public final class AgentTools {
     private Result bash(String command, Path ws, long t0) throws InterruptedException {
         SandboxResult r;
         try {
-            r = sandbox.run(List.of("sh", "-c", command), ws, SandboxLimits.defaults().withWallTime(bashTimeout));
+            r = sandbox.run(
+                    List.of("sh", "-c", command), ws, SandboxLimits.defaults().withWallTime(bashTimeout));
         } catch (IOException e) {
             return fail("tool_error", "error: the sandbox failed: " + e.getMessage(), t0);
         }
         String out = cap(r.stdout() + r.stderr()) + "\n[exit code " + r.exitCode() + "]";
-        String errorClass = r.verdict() == Verdict.OK ? "" : r.verdict() == Verdict.NONZERO_EXIT ? "nonzero_exit" : r.verdict().label();
+        String errorClass = r.verdict() == Verdict.OK
+                ? ""
+                : r.verdict() == Verdict.NONZERO_EXIT
+                        ? "nonzero_exit"
+                        : r.verdict().label();
         return new Result(out, r.exitCode(), errorClass, ms(t0), "");
     }
 
     private Result write(String path, String content, Path ws, long t0) {
         try {
             TaskTests.write(ws, path, content.getBytes(StandardCharsets.UTF_8));
-            return new Result("wrote " + content.getBytes(StandardCharsets.UTF_8).length + " bytes to " + path, 0, "", ms(t0), "");
+            return new Result(
+                    "wrote " + content.getBytes(StandardCharsets.UTF_8).length + " bytes to " + path,
+                    0,
+                    "",
+                    ms(t0),
+                    "");
         } catch (IOException e) {
             return fail("rejected_edit", "error: " + e.getMessage(), t0);
         }
@@ -104,7 +122,10 @@ public final class AgentTools {
         try {
             return new Result(cap(Files.readString(file, StandardCharsets.UTF_8)), 0, "", ms(t0), "");
         } catch (IOException e) {
-            return fail("tool_error", "error: cannot read " + path + ": " + e.getClass().getSimpleName(), t0);
+            return fail(
+                    "tool_error",
+                    "error: cannot read " + path + ": " + e.getClass().getSimpleName(),
+                    t0);
         }
     }
 

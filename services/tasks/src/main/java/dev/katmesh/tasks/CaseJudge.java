@@ -57,25 +57,34 @@ final class CaseJudge {
     /** Every case's verdict, and the last sandbox run (for its output and verdict in the reward's detail). */
     record Judged(List<CaseVerdict> cases, SandboxResult lastRun) {}
 
-    Judged judge(Task task, TestSuite suite, String solutionPath, String solution) throws IOException, InterruptedException {
+    Judged judge(Task task, TestSuite suite, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         return switch (suite.getHarness()) {
             case TEST_HARNESS_PYTHON_CALL -> pythonCall(task, suite, solutionPath, solution);
             case TEST_HARNESS_STDOUT -> stdout(task, suite, solutionPath, solution);
-            default -> throw new IllegalArgumentException("suite " + suite.getName() + " is not judged case by case: " + suite.getHarness());
+            default ->
+                throw new IllegalArgumentException(
+                        "suite " + suite.getName() + " is not judged case by case: " + suite.getHarness());
         };
     }
 
-    private Judged pythonCall(Task task, TestSuite suite, String solutionPath, String solution) throws IOException, InterruptedException {
+    private Judged pythonCall(Task task, TestSuite suite, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         if (!solutionPath.endsWith(".py")) {
             return failAll(suite, "the solution " + solutionPath + " is not a Python module", null);
         }
         String module = solutionPath.substring(0, solutionPath.length() - 3).replace('/', '.');
         StringBuilder args = new StringBuilder("[");
         for (int i = 0; i < suite.getCasesCount(); i++) {
-            args.append(i == 0 ? "" : ",").append(suite.getCases(i).getArgsJson().isEmpty() ? "[]" : suite.getCases(i).getArgsJson());
+            args.append(i == 0 ? "" : ",")
+                    .append(
+                            suite.getCases(i).getArgsJson().isEmpty()
+                                    ? "[]"
+                                    : suite.getCases(i).getArgsJson());
         }
         Duration wall = wallTime(suite);
-        // The alarm of each case (and of the import): a share of the suite's time, never under 2 s so a loaded machine's
+        // The alarm of each case (and of the import): a share of the suite's time, never under 2 s so a loaded
+        // machine's
         // slow import is not a timeout.
         long perCase = Math.max(2, Math.min(5, wall.toSeconds() / (suite.getCasesCount() + 1)));
         Path ws = Workspaces.create("judge");
@@ -85,8 +94,16 @@ final class CaseJudge {
             TaskTests.write(ws, solutionPath, solution.getBytes(StandardCharsets.UTF_8));
             TaskTests.write(ws, RUNNER, RUNNER_SOURCE);
             TaskTests.write(ws, "_judge_cases.json", args.append(']').toString().getBytes(StandardCharsets.UTF_8));
-            run = sandbox.run(List.of("python3", "-I", RUNNER, module, suite.getEntry().isEmpty() ? "solve" : suite.getEntry(),
-                    Long.toString(perCase)), ws, SandboxLimits.defaults().withWallTime(wall));
+            run = sandbox.run(
+                    List.of(
+                            "python3",
+                            "-I",
+                            RUNNER,
+                            module,
+                            suite.getEntry().isEmpty() ? "solve" : suite.getEntry(),
+                            Long.toString(perCase)),
+                    ws,
+                    SandboxLimits.defaults().withWallTime(wall));
         } finally {
             TaskTests.delete(ws);
         }
@@ -113,13 +130,15 @@ final class CaseJudge {
         return new Judged(out, run);
     }
 
-    private Judged stdout(Task task, TestSuite suite, String solutionPath, String solution) throws IOException, InterruptedException {
+    private Judged stdout(Task task, TestSuite suite, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         if (suite.getCommandCount() == 0) {
             return failAll(suite, "a STDOUT suite needs the command that runs the solution", null);
         }
         List<CaseVerdict> out = new ArrayList<>();
         SandboxResult last = null;
-        // The suite's budget is shared by its cases: a solution that sleeps costs the suite's timeout, not one per case.
+        // The suite's budget is shared by its cases: a solution that sleeps costs the suite's timeout, not one per
+        // case.
         Duration share = wallTime(suite).dividedBy(Math.max(1, suite.getCasesCount()));
         Duration perCase = share.compareTo(MIN_CASE_TIME) < 0 ? MIN_CASE_TIME : share;
         for (TestCase c : suite.getCasesList()) {
@@ -130,11 +149,13 @@ final class CaseJudge {
                 for (WorkspaceFile f : c.getFilesList()) {
                     TaskTests.write(ws, f.getPath(), f.getContent().toByteArray());
                 }
-                last = sandbox.run(suite.getCommandList(), ws, SandboxLimits.defaults().withWallTime(perCase));
+                last = sandbox.run(
+                        suite.getCommandList(), ws, SandboxLimits.defaults().withWallTime(perCase));
             } finally {
                 TaskTests.delete(ws);
             }
-            String why = last.verdict() != Verdict.OK ? last.verdict().label()
+            String why = last.verdict() != Verdict.OK
+                    ? last.verdict().label()
                     : last.stdout().strip().equals(c.getExpected().strip()) ? "" : "wrong output";
             out.add(new CaseVerdict(c.getId(), why.isEmpty(), why));
         }
@@ -152,7 +173,8 @@ final class CaseJudge {
             try {
                 JsonNode a = JSON.readTree(line.substring(at + ANSWER_MARK.length()));
                 if (a != null && a.path("case").isInt()) {
-                    out.computeIfAbsent(a.get("case").asInt(), k -> new ArrayList<>()).add(a);
+                    out.computeIfAbsent(a.get("case").asInt(), k -> new ArrayList<>())
+                            .add(a);
                 }
             } catch (IOException e) {
                 // a malformed answer line answers nothing
@@ -168,8 +190,13 @@ final class CaseJudge {
         }
         try {
             JsonNode expected = JSON.readTree(expectedJson);
-            Comparator<JsonNode> numbers = (x, y) -> x.equals(y) ? 0
-                    : x instanceof NumericNode && y instanceof NumericNode && x.decimalValue().compareTo(y.decimalValue()) == 0 ? 0 : 1;
+            Comparator<JsonNode> numbers = (x, y) -> x.equals(y)
+                    ? 0
+                    : x instanceof NumericNode
+                                    && y instanceof NumericNode
+                                    && x.decimalValue().compareTo(y.decimalValue()) == 0
+                            ? 0
+                            : 1;
             return answer.equals(numbers, expected);
         } catch (IOException e) {
             throw new IllegalArgumentException("the expected answer is not JSON: " + expectedJson, e);
@@ -177,7 +204,11 @@ final class CaseJudge {
     }
 
     private static Judged failAll(TestSuite suite, String why, SandboxResult run) {
-        return new Judged(suite.getCasesList().stream().map(c -> new CaseVerdict(c.getId(), false, why)).toList(), run);
+        return new Judged(
+                suite.getCasesList().stream()
+                        .map(c -> new CaseVerdict(c.getId(), false, why))
+                        .toList(),
+                run);
     }
 
     private static Duration wallTime(TestSuite suite) {
@@ -202,6 +233,7 @@ final class CaseJudge {
     }
 
     static boolean judged(TestSuite s) {
-        return s.getHarness() == TestHarness.TEST_HARNESS_PYTHON_CALL || s.getHarness() == TestHarness.TEST_HARNESS_STDOUT;
+        return s.getHarness() == TestHarness.TEST_HARNESS_PYTHON_CALL
+                || s.getHarness() == TestHarness.TEST_HARNESS_STDOUT;
     }
 }

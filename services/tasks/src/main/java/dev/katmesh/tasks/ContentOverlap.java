@@ -72,16 +72,28 @@ public record ContentOverlap(int tasks, Map<String, Integer> counts, List<String
             }
             for (Task t : evaluation) {
                 TaskContent c = TaskContent.of(t);
-                check(counts, examples, t, "instruction", m.name(), instructions.contains(c.instruction()) || inAny(texts, c.instruction()));
+                check(
+                        counts,
+                        examples,
+                        t,
+                        "instruction",
+                        m.name(),
+                        instructions.contains(c.instruction()) || inAny(texts, c.instruction()));
                 check(counts, examples, t, "inputs", m.name(), !c.inputs().isEmpty() && inputs.contains(c.inputs()));
-                check(counts, examples, t, "reference", m.name(),
+                check(
+                        counts,
+                        examples,
+                        t,
+                        "reference",
+                        m.name(),
                         c.references().stream().anyMatch(r -> references.contains(r) || inAny(texts, r)));
             }
         }
         return new ContentOverlap(evaluation.size(), counts, examples);
     }
 
-    private static void check(Map<String, Integer> counts, List<String> examples, Task t, String what, String where, boolean overlaps) {
+    private static void check(
+            Map<String, Integer> counts, List<String> examples, Task t, String what, String where, boolean overlaps) {
         if (overlaps) {
             counts.merge(what + ":" + where, 1, Integer::sum);
             if (examples.size() < 5) {
@@ -116,7 +128,8 @@ public record ContentOverlap(int tasks, Map<String, Integer> counts, List<String
     /** One line for a setup report: "0 of 120 evaluation tasks overlap training content" or what does. */
     public String summary() {
         if (total() == 0) {
-            return "0 of " + tasks + " evaluation tasks share an instruction, input set or reference with training data";
+            return "0 of " + tasks
+                    + " evaluation tasks share an instruction, input set or reference with training data";
         }
         StringBuilder b = new StringBuilder("OVERLAP with training data:");
         counts.forEach((k, v) -> {
@@ -124,6 +137,9 @@ public record ContentOverlap(int tasks, Map<String, Integer> counts, List<String
                 b.append(' ').append(k).append('=').append(v);
             }
         });
-        return b.append(" (e.g. ").append(String.join(", ", examples)).append(')').toString();
+        return b.append(" (e.g. ")
+                .append(String.join(", ", examples))
+                .append(')')
+                .toString();
     }
 }

@@ -49,7 +49,8 @@ public final class DifficultySampler<T> {
             throw new IllegalArgumentException("every family needs at least one task");
         }
         if (groupSize < 2) {
-            throw new IllegalArgumentException("a group needs at least 2 rollouts to have a reward variance, got " + groupSize);
+            throw new IllegalArgumentException(
+                    "a group needs at least 2 rollouts to have a reward variance, got " + groupSize);
         }
         if (!(floor > 0 && floor <= 1)) {
             throw new IllegalArgumentException("floor must be in (0, 1], got " + floor);
@@ -103,8 +104,14 @@ public final class DifficultySampler<T> {
     /** Per family: solved/attempted and the chance of a useful group, for logs and reports. */
     public synchronized Map<String, String> summary() {
         Map<String, String> out = new LinkedHashMap<>();
-        families.forEach((k, f) -> out.put(k, String.format(java.util.Locale.ROOT, "%d/%d solved, useful-group chance %.2f",
-                f.solved, f.attempted, usefulGroupChance(k))));
+        families.forEach((k, f) -> out.put(
+                k,
+                String.format(
+                        java.util.Locale.ROOT,
+                        "%d/%d solved, useful-group chance %.2f",
+                        f.solved,
+                        f.attempted,
+                        usefulGroupChance(k))));
         return out;
     }
 }

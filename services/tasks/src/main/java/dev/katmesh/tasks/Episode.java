@@ -58,6 +58,7 @@ public final class Episode {
     public TreeLink tree;
     /** Who ran it (the trajectory's agent id). */
     public String agentId = "katmesh-rollout";
+
     final long createdAtMs = System.currentTimeMillis();
 
     private Episode(Task task, String trajectoryId, String groupId, Path workspace, long seed) {
@@ -86,7 +87,8 @@ public final class Episode {
             e.messages.addAll(task.getMessagesList());
         } else {
             e.messages.add(message("system", Teacher.SYSTEM));
-            e.messages.add(message("user", task.getInstruction() + (tests.isEmpty() ? "" : "\nThe tests run with: " + tests)));
+            e.messages.add(
+                    message("user", task.getInstruction() + (tests.isEmpty() ? "" : "\nThe tests run with: " + tests)));
         }
         return e;
     }
@@ -112,13 +114,18 @@ public final class Episode {
      * Runs one turn: generate, parse the calls, execute them, feed the observations back. Returns false
      * when the episode ended (see {@link #endReason}).
      */
-    public boolean turn(AgentPolicy policy, AgentTools tools, Budget s, int maxTurns, long deadlineNanos) throws InterruptedException {
+    public boolean turn(AgentPolicy policy, AgentTools tools, Budget s, int maxTurns, long deadlineNanos)
+            throws InterruptedException {
         int[] prompt = prompt(policy, s);
         if (prompt == null) {
             return false;
         }
-        AgentPolicy.Generated g = policy.generate(prompt, Math.min(s.maxNewTokens(), s.maxContextTokens() - prompt.length),
-                s.temperature(), s.topP(), sampleSeed());
+        AgentPolicy.Generated g = policy.generate(
+                prompt,
+                Math.min(s.maxNewTokens(), s.maxContextTokens() - prompt.length),
+                s.temperature(),
+                s.topP(),
+                sampleSeed());
         return apply(g, policy, tools, maxTurns, deadlineNanos);
     }
 
@@ -134,9 +141,15 @@ public final class Episode {
      */
     public int[] prompt(AgentPolicy policy, Budget s) {
         List<ToolSchema> schemas = task.getToolsList();
-        int[] prompt = tokens.length == 0 ? policy.render(messages, schemas) : concat(tokens, policy.continuation(messages, schemas, renderedMessages));
+        int[] prompt = tokens.length == 0
+                ? policy.render(messages, schemas)
+                : concat(tokens, policy.continuation(messages, schemas, renderedMessages));
         if (prompt.length > tokens.length) {
-            segments.add(TokenSegment.newBuilder().setStart(tokens.length).setEnd(prompt.length).setMessageIndex(messages.size() - 1).build());
+            segments.add(TokenSegment.newBuilder()
+                    .setStart(tokens.length)
+                    .setEnd(prompt.length)
+                    .setMessageIndex(messages.size() - 1)
+                    .build());
         }
         tokens = prompt;
         renderedMessages = messages.size();
@@ -149,25 +162,34 @@ public final class Episode {
     }
 
     /** The second half of a turn: records the generated tokens, runs the calls. False when the episode ended. */
-    public boolean apply(AgentPolicy.Generated g, AgentPolicy policy, AgentTools tools, int maxTurns, long deadlineNanos)
+    public boolean apply(
+            AgentPolicy.Generated g, AgentPolicy policy, AgentTools tools, int maxTurns, long deadlineNanos)
             throws InterruptedException {
         int assistantIndex = messages.size();
         for (int at = 0; at < g.tokens().length; ) { // a segment per run of one policy version
             int end = at;
-            TokenSegment.Builder seg = TokenSegment.newBuilder().setGenerated(true).setPolicyVersion(g.versions()[at]).setMessageIndex(assistantIndex);
+            TokenSegment.Builder seg = TokenSegment.newBuilder()
+                    .setGenerated(true)
+                    .setPolicyVersion(g.versions()[at])
+                    .setMessageIndex(assistantIndex);
             while (end < g.tokens().length && g.versions()[end] == g.versions()[at]) {
                 seg.addLogprobs(g.logprobs()[end++]);
             }
-            segments.add(seg.setStart(tokens.length + at).setEnd(tokens.length + end).build());
+            segments.add(
+                    seg.setStart(tokens.length + at).setEnd(tokens.length + end).build());
             at = end;
         }
         tokens = concat(tokens, g.tokens());
         ToolCallSyntax.Parsed parsed = ToolCallSyntax.parse(g.text());
-        ChatMessage.Builder assistant = ChatMessage.newBuilder().setRole("assistant")
+        ChatMessage.Builder assistant = ChatMessage.newBuilder()
+                .setRole("assistant")
                 .setContent(parsed.calls().isEmpty() ? g.text() : parsed.content());
         for (int i = 0; i < parsed.calls().size(); i++) {
-            assistant.addToolCalls(ToolCall.newBuilder().setId("call-" + turns + "-" + i).setType("function")
-                    .setName(parsed.calls().get(i).name()).setArguments(parsed.calls().get(i).argumentsJson()));
+            assistant.addToolCalls(ToolCall.newBuilder()
+                    .setId("call-" + turns + "-" + i)
+                    .setType("function")
+                    .setName(parsed.calls().get(i).name())
+                    .setArguments(parsed.calls().get(i).argumentsJson()));
         }
         messages.add(assistant.build());
         renderedMessages = messages.size();
@@ -176,7 +198,11 @@ public final class Episode {
             // The turn was cut: close it with the end-of-turn token (not sampled: no log-prob, no loss), as
             // the chat template closes every assistant message, so the conversation goes on in its format.
             int eot = policy.endOfTurn();
-            segments.add(TokenSegment.newBuilder().setStart(tokens.length).setEnd(tokens.length + 1).setMessageIndex(assistantIndex).build());
+            segments.add(TokenSegment.newBuilder()
+                    .setStart(tokens.length)
+                    .setEnd(tokens.length + 1)
+                    .setMessageIndex(assistantIndex)
+                    .build());
             tokens = concat(tokens, new int[] {eot});
         }
         if (parsed.calls().isEmpty()) {
@@ -184,10 +210,22 @@ public final class Episode {
         }
         for (ToolCall call : assistant.getToolCallsList()) {
             AgentTools.Result r = tools.execute(call.getName(), call.getArguments(), workspace);
-            messages.add(ChatMessage.newBuilder().setRole("tool").setToolCallId(call.getId()).setName(call.getName()).setContent(r.output()).build());
-            steps.add(ToolStep.newBuilder().setMessageIndex(messages.size() - 1).setToolCallId(call.getId()).setToolName(call.getName())
-                    .setArguments(call.getArguments()).setOutput(r.output()).setExitCode(r.exitCode()).setErrorClass(r.errorClass())
-                    .setDurationMs(r.durationMs()).build());
+            messages.add(ChatMessage.newBuilder()
+                    .setRole("tool")
+                    .setToolCallId(call.getId())
+                    .setName(call.getName())
+                    .setContent(r.output())
+                    .build());
+            steps.add(ToolStep.newBuilder()
+                    .setMessageIndex(messages.size() - 1)
+                    .setToolCallId(call.getId())
+                    .setToolName(call.getName())
+                    .setArguments(call.getArguments())
+                    .setOutput(r.output())
+                    .setExitCode(r.exitCode())
+                    .setErrorClass(r.errorClass())
+                    .setDurationMs(r.durationMs())
+                    .build());
             if (!r.submittedPath().isEmpty()) {
                 submittedPath = r.submittedPath();
                 return end("submitted");
@@ -218,16 +256,28 @@ public final class Episode {
         e.tokens = tokens;
         e.renderedMessages = renderedMessages;
         e.turns = turns;
-        e.tree = TreeLink.newBuilder().setParentTrajectoryId(trajectoryId).setBranchMessageIndex(messages.size())
-                .setBranchTokenIndex(tokens.length).build();
+        e.tree = TreeLink.newBuilder()
+                .setParentTrajectoryId(trajectoryId)
+                .setBranchMessageIndex(messages.size())
+                .setBranchTokenIndex(tokens.length)
+                .build();
         return e;
     }
 
     public Trajectory trajectory(String failure) {
-        Trajectory.Builder t = Trajectory.newBuilder().setTrajectoryId(trajectoryId).setGroupId(groupId).setTaskId(task.getTaskId())
-                .setAgentId(agentId).setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT).setCreatedAtMs(createdAtMs)
-                .addAllMessages(messages).addAllTools(task.getToolsList()).addAllSteps(steps).addAllSegments(segments)
-                .putMetadata("end_reason", failure == null ? endReason : "failed").putMetadata("turns", Integer.toString(turns));
+        Trajectory.Builder t = Trajectory.newBuilder()
+                .setTrajectoryId(trajectoryId)
+                .setGroupId(groupId)
+                .setTaskId(task.getTaskId())
+                .setAgentId(agentId)
+                .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
+                .setCreatedAtMs(createdAtMs)
+                .addAllMessages(messages)
+                .addAllTools(task.getToolsList())
+                .addAllSteps(steps)
+                .addAllSegments(segments)
+                .putMetadata("end_reason", failure == null ? endReason : "failed")
+                .putMetadata("turns", Integer.toString(turns));
         for (int id : tokens) {
             t.addTokenIds(id);
         }
@@ -240,7 +290,9 @@ public final class Episode {
         Outcome.Builder o = Outcome.newBuilder().setSubmitted(!submittedPath.isEmpty());
         if (!submittedPath.isEmpty()) {
             String content = AgentTools.readSubmission(workspace, submittedPath);
-            o.setKind(SolutionKind.SOLUTION_KIND_FILE).setPath(submittedPath).setContent(content == null ? "" : content);
+            o.setKind(SolutionKind.SOLUTION_KIND_FILE)
+                    .setPath(submittedPath)
+                    .setContent(content == null ? "" : content);
         }
         return t.setOutcome(o).build();
     }

@@ -22,7 +22,14 @@ import java.util.List;
 public final class HeldOutEvaluation {
 
     /** One task's outcome. */
-    public record TaskResult(String taskId, String template, String split, boolean passed, boolean submitted, int turns, String endReason) {}
+    public record TaskResult(
+            String taskId,
+            String template,
+            String split,
+            boolean passed,
+            boolean submitted,
+            int turns,
+            String endReason) {}
 
     /** All tasks' outcomes. */
     public record Result(List<TaskResult> tasks, long wallMs) {
@@ -46,8 +53,13 @@ public final class HeldOutEvaluation {
      * @param episodeTimeout the time all episodes of one evaluation may take together
      * @param maxTurns       turns per episode (a task's own limit applies when lower)
      */
-    public HeldOutEvaluation(List<Task> tasks, AgentTools tools, TaskTests tests, Episode.Budget budget, Duration episodeTimeout,
-                             int maxTurns) {
+    public HeldOutEvaluation(
+            List<Task> tasks,
+            AgentTools tools,
+            TaskTests tests,
+            Episode.Budget budget,
+            Duration episodeTimeout,
+            int maxTurns) {
         if (tasks.isEmpty()) {
             throw new IllegalArgumentException("no held-out tasks to evaluate on");
         }
@@ -107,9 +119,12 @@ public final class HeldOutEvaluation {
                         prompts.add(p);
                     }
                 }
-                int[] maxNew = prompts.stream().mapToInt(p -> Math.min(budget.maxNewTokens(), budget.maxContextTokens() - p.length)).toArray();
+                int[] maxNew = prompts.stream()
+                        .mapToInt(p -> Math.min(budget.maxNewTokens(), budget.maxContextTokens() - p.length))
+                        .toArray();
                 long[] seeds = turn.stream().mapToLong(Episode::sampleSeed).toArray();
-                List<AgentPolicy.Generated> generated = prompts.isEmpty() ? List.of()
+                List<AgentPolicy.Generated> generated = prompts.isEmpty()
+                        ? List.of()
                         : policy.generateAll(prompts, maxNew, budget.temperature(), budget.topP(), seeds);
                 live.clear();
                 for (int i = 0; i < turn.size(); i++) {
@@ -123,11 +138,19 @@ public final class HeldOutEvaluation {
             for (Episode e : episodes) {
                 Task task = e.task;
                 boolean passed = false;
-                String solution = e.submittedPath.isEmpty() ? null : AgentTools.readSubmission(e.workspace, e.submittedPath);
+                String solution =
+                        e.submittedPath.isEmpty() ? null : AgentTools.readSubmission(e.workspace, e.submittedPath);
                 if (solution != null) {
                     passed = tests.passes(task, e.submittedPath, solution);
                 }
-                out.add(new TaskResult(task.getTaskId(), task.getTagsOrDefault("template", ""), task.getSplit(), passed, solution != null, e.turns, e.endReason));
+                out.add(new TaskResult(
+                        task.getTaskId(),
+                        task.getTagsOrDefault("template", ""),
+                        task.getSplit(),
+                        passed,
+                        solution != null,
+                        e.turns,
+                        e.endReason));
             }
             return new Result(out, (System.nanoTime() - t0) / 1_000_000);
         } finally {

@@ -61,6 +61,13 @@ public record PassRate(int passed, int total) {
     @Override
     public String toString() {
         double[] ci = interval();
-        return String.format(Locale.ROOT, "%.1f%% (%d/%d, 95%% CI %.1f–%.1f%%)", 100 * rate(), passed, total, 100 * ci[0], 100 * ci[1]);
+        return String.format(
+                Locale.ROOT,
+                "%.1f%% (%d/%d, 95%% CI %.1f–%.1f%%)",
+                100 * rate(),
+                passed,
+                total,
+                100 * ci[0],
+                100 * ci[1]);
     }
 }

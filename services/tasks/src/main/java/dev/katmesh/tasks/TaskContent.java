@@ -23,7 +23,10 @@ public record TaskContent(String instruction, String inputs, List<String> refere
             for (TestCase c : s.getCasesList()) {
                 StringBuilder b = new StringBuilder(c.getArgsJson());
                 for (WorkspaceFile f : c.getFilesList()) {
-                    b.append('|').append(f.getPath()).append('=').append(f.getContent().toStringUtf8());
+                    b.append('|')
+                            .append(f.getPath())
+                            .append('=')
+                            .append(f.getContent().toStringUtf8());
                 }
                 inputs.add(normalise(b.toString()));
             }

@@ -30,13 +30,22 @@ public final class TaskSuite {
 
     /** The tools an agent gets for these tasks. */
     public static final List<ToolSchema> TOOLS = List.of(
-            tool("bash", "Run a shell command in the workspace; returns its output and exit code",
+            tool(
+                    "bash",
+                    "Run a shell command in the workspace; returns its output and exit code",
                     "{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}"),
-            tool("write_file", "Write a file in the workspace",
-                    "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"),
-            tool("read_file", "Read a file of the workspace",
+            tool(
+                    "write_file",
+                    "Write a file in the workspace",
+                    "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+                            + "\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"),
+            tool(
+                    "read_file",
+                    "Read a file of the workspace",
                     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"}},\"required\":[\"path\"]}"),
-            tool("submit", "Submit the solution file as the final answer",
+            tool(
+                    "submit",
+                    "Submit the solution file as the final answer",
                     "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"}},\"required\":[\"path\"]}"));
 
     public static final String TRAIN = "train";
@@ -82,7 +91,8 @@ public final class TaskSuite {
         Templates.Template t = Templates.ALL.get(i % Templates.ALL.size());
         String id = String.format("%s-%05d", t.name(), i / Templates.ALL.size());
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            // A well-mixed seed per (suite, task, attempt): java.util.Random's first draws are correlated for nearby seeds.
+            // A well-mixed seed per (suite, task, attempt): java.util.Random's first draws are correlated for nearby
+            // seeds.
             Generated g = build(id, t.make().apply(new Random(mix(mix(mix(seed) ^ i) ^ attempt))));
             List<String> keys = TaskContent.of(g.task()).keys();
             if (keys.stream().noneMatch(used::contains)) {
@@ -109,8 +119,11 @@ public final class TaskSuite {
                 .addTestSuites(v.visible())
                 .addTestSuites(v.judged());
         for (int k = 0; k < v.references().size(); k++) {
-            b.addReferences(ReferenceSolution.newBuilder().setId("ref-" + k).setKind(SolutionKind.SOLUTION_KIND_FILE)
-                    .setPath(v.solutionPath()).setContent(v.references().get(k)));
+            b.addReferences(ReferenceSolution.newBuilder()
+                    .setId("ref-" + k)
+                    .setKind(SolutionKind.SOLUTION_KIND_FILE)
+                    .setPath(v.solutionPath())
+                    .setContent(v.references().get(k)));
         }
         return new Generated(b.build(), v.wrong());
     }
@@ -118,7 +131,8 @@ public final class TaskSuite {
     /** The split of an instruction: a function of its content and the suite's seed only. */
     String split(String normalisedInstruction) {
         try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest((seed + ":" + normalisedInstruction).getBytes(StandardCharsets.UTF_8));
+            byte[] h = MessageDigest.getInstance("SHA-256")
+                    .digest((seed + ":" + normalisedInstruction).getBytes(StandardCharsets.UTF_8));
             int bucket = Math.floorMod(ByteBuffer.wrap(h).getLong(), 20);
             return bucket < 2 ? HELDOUT : bucket < 4 ? VALIDATION : TRAIN;
         } catch (NoSuchAlgorithmException e) {
@@ -134,6 +148,11 @@ public final class TaskSuite {
     }
 
     private static ToolSchema tool(String name, String description, String parameters) {
-        return ToolSchema.newBuilder().setType("function").setName(name).setDescription(description).setParametersJson(parameters).build();
+        return ToolSchema.newBuilder()
+                .setType("function")
+                .setName(name)
+                .setDescription(description)
+                .setParametersJson(parameters)
+                .build();
     }
 }

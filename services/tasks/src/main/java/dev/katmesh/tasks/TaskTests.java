@@ -31,7 +31,8 @@ public final class TaskTests {
      * @param run    the (last) sandbox run, null when nothing ran
      * @param detail why cases failed, for the reward's component detail
      */
-    public record SuiteResult(String name, boolean judged, int passedCases, int totalCases, SandboxResult run, String detail) {
+    public record SuiteResult(
+            String name, boolean judged, int passedCases, int totalCases, SandboxResult run, String detail) {
         public boolean passed() {
             return totalCases > 0 && passedCases == totalCases;
         }
@@ -51,20 +52,27 @@ public final class TaskTests {
 
     /** The suites that decide the verdict: the judged ones, or every command suite when there are none. */
     public static List<TestSuite> scoredSuites(Task task) {
-        List<TestSuite> judged = task.getTestSuitesList().stream().filter(CaseJudge::judged).toList();
+        List<TestSuite> judged =
+                task.getTestSuitesList().stream().filter(CaseJudge::judged).toList();
         return judged.isEmpty() ? task.getTestSuitesList() : judged;
     }
 
     /** The suites an agent sees and may run in its workspace (command suites; judged cases stay hidden). */
     public static List<TestSuite> visibleSuites(Task task) {
-        return task.getTestSuitesList().stream().filter(s -> !CaseJudge.judged(s)).toList();
+        return task.getTestSuitesList().stream()
+                .filter(s -> !CaseJudge.judged(s))
+                .toList();
     }
 
     /** Runs each scored suite on the solution, each in fresh workspaces that are deleted afterwards. */
-    public List<SuiteResult> run(Task task, String solutionPath, String solution) throws IOException, InterruptedException {
+    public List<SuiteResult> run(Task task, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         List<SuiteResult> out = new ArrayList<>();
         for (TestSuite suite : scoredSuites(task)) {
-            out.add(CaseJudge.judged(suite) ? judged(task, suite, solutionPath, solution) : command(task, suite, solutionPath, solution));
+            out.add(
+                    CaseJudge.judged(suite)
+                            ? judged(task, suite, solutionPath, solution)
+                            : command(task, suite, solutionPath, solution));
         }
         return out;
     }
@@ -75,15 +83,24 @@ public final class TaskTests {
         return !r.isEmpty() && r.stream().allMatch(SuiteResult::passed);
     }
 
-    private SuiteResult judged(Task task, TestSuite suite, String solutionPath, String solution) throws IOException, InterruptedException {
+    private SuiteResult judged(Task task, TestSuite suite, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         CaseJudge.Judged j = judge.judge(task, suite, solutionPath, solution);
-        int passed = (int) j.cases().stream().filter(CaseJudge.CaseVerdict::passed).count();
+        int passed =
+                (int) j.cases().stream().filter(CaseJudge.CaseVerdict::passed).count();
         StringBuilder why = new StringBuilder();
-        j.cases().stream().filter(c -> !c.passed()).limit(3).forEach(c -> why.append(why.isEmpty() ? "" : "; ").append(c.id()).append(": ").append(c.why()));
+        j.cases().stream()
+                .filter(c -> !c.passed())
+                .limit(3)
+                .forEach(c -> why.append(why.isEmpty() ? "" : "; ")
+                        .append(c.id())
+                        .append(": ")
+                        .append(c.why()));
         return new SuiteResult(suite.getName(), true, passed, j.cases().size(), j.lastRun(), why.toString());
     }
 
-    private SuiteResult command(Task task, TestSuite suite, String solutionPath, String solution) throws IOException, InterruptedException {
+    private SuiteResult command(Task task, TestSuite suite, String solutionPath, String solution)
+            throws IOException, InterruptedException {
         Path ws = Workspaces.create("tests");
         try {
             for (WorkspaceFile f : task.getFilesList()) {
@@ -97,7 +114,13 @@ public final class TaskTests {
                     .withWallTime(Duration.ofMillis(suite.getTimeoutMs() == 0 ? 20_000 : suite.getTimeoutMs()));
             SandboxResult r = sandbox.run(suite.getCommandList(), ws, limits);
             boolean ok = r.verdict() == Verdict.OK;
-            return new SuiteResult(suite.getName(), false, ok ? 1 : 0, 1, r, "exit code " + r.exitCode() + " (unverified: the solution shares the test's process)");
+            return new SuiteResult(
+                    suite.getName(),
+                    false,
+                    ok ? 1 : 0,
+                    1,
+                    r,
+                    "exit code " + r.exitCode() + " (unverified: the solution shares the test's process)");
         } finally {
             delete(ws);
         }

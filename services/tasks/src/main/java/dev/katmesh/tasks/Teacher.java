@@ -13,8 +13,6 @@ import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.v1.WorkspaceFile;
 import dev.katmesh.sandbox.Sandbox;
-import dev.katmesh.sandbox.SandboxLimits;
-import dev.katmesh.sandbox.Verdict;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -39,19 +37,25 @@ public final class Teacher {
         this.tools = new AgentTools(sandbox, Duration.ofSeconds(20));
     }
 
-    public Trajectory teach(TaskSuite.Generated generated, int referenceIndex, boolean withMistake) throws IOException, InterruptedException {
+    public Trajectory teach(TaskSuite.Generated generated, int referenceIndex, boolean withMistake)
+            throws IOException, InterruptedException {
         Task task = generated.task();
         String path = task.getTagsOrThrow("solution_path");
         String solution = task.getReferences(referenceIndex).getContent();
-        TestSuite suite = TaskTests.visibleSuites(task).stream().findFirst()
-                .orElseThrow(() -> new IllegalArgumentException(task.getTaskId() + " has no visible test suite to run"));
+        TestSuite suite = TaskTests.visibleSuites(task).stream()
+                .findFirst()
+                .orElseThrow(
+                        () -> new IllegalArgumentException(task.getTaskId() + " has no visible test suite to run"));
         String testCommand = String.join(" ", suite.getCommandList());
         Trajectory.Builder t = Trajectory.newBuilder()
                 .setTrajectoryId(task.getTaskId() + "-teacher-" + referenceIndex + (withMistake ? "-fix" : ""))
-                .setGroupId(task.getTaskId()).setTaskId(task.getTaskId()).setAgentId("teacher")
+                .setGroupId(task.getTaskId())
+                .setTaskId(task.getTaskId())
+                .setAgentId("teacher")
                 .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
                 .addAllTools(task.getToolsList())
-                .putMetadata("language", task.getLanguage()).putMetadata("task_type", task.getTaskType())
+                .putMetadata("language", task.getLanguage())
+                .putMetadata("task_type", task.getTaskType())
                 .putMetadata("difficulty", task.getDifficulty())
                 .addMessages(message("system", SYSTEM))
                 .addMessages(message("user", task.getInstruction() + "\nThe tests run with: " + testCommand));
@@ -71,18 +75,38 @@ public final class Teacher {
             writeFile(t, "c" + call++, ws, path, solution, "");
             AgentTools.Result passed = bash(t, "c" + call++, ws, testCommand);
             if (passed.failed()) {
-                throw new IllegalStateException(task.getTaskId() + ": reference " + referenceIndex + " fails its tests: " + passed);
+                throw new IllegalStateException(
+                        task.getTaskId() + ": reference " + referenceIndex + " fails its tests: " + passed);
             }
             String id = "c" + call;
-            t.addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("The tests pass; submitting " + path + ".")
+            t.addMessages(ChatMessage.newBuilder()
+                    .setRole("assistant")
+                    .setContent("The tests pass; submitting " + path + ".")
                     .addToolCalls(toolCall(id, "submit", Map.of("path", path))));
-            t.addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(id).setName("submit").setContent("submitted " + path));
-            t.addSteps(ToolStep.newBuilder().setMessageIndex(t.getMessagesCount() - 1).setToolCallId(id).setToolName("submit")
-                    .setArguments(args(Map.of("path", path))).setOutput("submitted " + path).setExitCode(0));
-            t.setOutcome(Outcome.newBuilder().setSubmitted(true).setKind(SolutionKind.SOLUTION_KIND_FILE).setPath(path).setContent(solution)
-                    .addTestResults(TestResult.newBuilder().setName(suite.getName()).setPassed(true)
-                            .setPassedCases(suite.getCaseCount()).setTotalCases(suite.getCaseCount())
-                            .setOutput(passed.output()).setDurationMs(passed.durationMs())));
+            t.addMessages(ChatMessage.newBuilder()
+                    .setRole("tool")
+                    .setToolCallId(id)
+                    .setName("submit")
+                    .setContent("submitted " + path));
+            t.addSteps(ToolStep.newBuilder()
+                    .setMessageIndex(t.getMessagesCount() - 1)
+                    .setToolCallId(id)
+                    .setToolName("submit")
+                    .setArguments(args(Map.of("path", path)))
+                    .setOutput("submitted " + path)
+                    .setExitCode(0));
+            t.setOutcome(Outcome.newBuilder()
+                    .setSubmitted(true)
+                    .setKind(SolutionKind.SOLUTION_KIND_FILE)
+                    .setPath(path)
+                    .setContent(solution)
+                    .addTestResults(TestResult.newBuilder()
+                            .setName(suite.getName())
+                            .setPassed(true)
+                            .setPassedCases(suite.getCaseCount())
+                            .setTotalCases(suite.getCaseCount())
+                            .setOutput(passed.output())
+                            .setDurationMs(passed.durationMs())));
             t.setCreatedAtMs(System.currentTimeMillis());
             return t.build();
         } finally {
@@ -90,23 +114,45 @@ public final class Teacher {
         }
     }
 
-    private void writeFile(Trajectory.Builder t, String id, Path ws, String path, String content, String errorClass) throws IOException {
+    private void writeFile(Trajectory.Builder t, String id, Path ws, String path, String content, String errorClass)
+            throws IOException {
         Map<String, String> a = Map.of("path", path, "content", content);
         t.addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(toolCall(id, "write_file", a)));
         TaskTests.write(ws, path, content.getBytes(StandardCharsets.UTF_8));
         String out = "wrote " + content.getBytes(StandardCharsets.UTF_8).length + " bytes to " + path;
-        t.addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(id).setName("write_file").setContent(out));
-        t.addSteps(ToolStep.newBuilder().setMessageIndex(t.getMessagesCount() - 1).setToolCallId(id).setToolName("write_file")
-                .setArguments(args(a)).setOutput(out).setExitCode(0).setErrorClass(errorClass));
+        t.addMessages(ChatMessage.newBuilder()
+                .setRole("tool")
+                .setToolCallId(id)
+                .setName("write_file")
+                .setContent(out));
+        t.addSteps(ToolStep.newBuilder()
+                .setMessageIndex(t.getMessagesCount() - 1)
+                .setToolCallId(id)
+                .setToolName("write_file")
+                .setArguments(args(a))
+                .setOutput(out)
+                .setExitCode(0)
+                .setErrorClass(errorClass));
     }
 
-    private AgentTools.Result bash(Trajectory.Builder t, String id, Path ws, String command) throws InterruptedException {
+    private AgentTools.Result bash(Trajectory.Builder t, String id, Path ws, String command)
+            throws InterruptedException {
         Map<String, String> a = Map.of("command", command);
         t.addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(toolCall(id, "bash", a)));
         AgentTools.Result r = tools.execute("bash", args(a), ws);
-        t.addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId(id).setName("bash").setContent(r.output()));
-        t.addSteps(ToolStep.newBuilder().setMessageIndex(t.getMessagesCount() - 1).setToolCallId(id).setToolName("bash")
-                .setArguments(args(a)).setOutput(r.output()).setExitCode(r.exitCode()).setErrorClass(r.errorClass())
+        t.addMessages(ChatMessage.newBuilder()
+                .setRole("tool")
+                .setToolCallId(id)
+                .setName("bash")
+                .setContent(r.output()));
+        t.addSteps(ToolStep.newBuilder()
+                .setMessageIndex(t.getMessagesCount() - 1)
+                .setToolCallId(id)
+                .setToolName("bash")
+                .setArguments(args(a))
+                .setOutput(r.output())
+                .setExitCode(r.exitCode())
+                .setErrorClass(r.errorClass())
                 .setDurationMs(r.durationMs()));
         return r;
     }
@@ -116,7 +162,12 @@ public final class Teacher {
     }
 
     private static ToolCall toolCall(String id, String name, Map<String, String> arguments) {
-        return ToolCall.newBuilder().setId(id).setType("function").setName(name).setArguments(args(arguments)).build();
+        return ToolCall.newBuilder()
+                .setId(id)
+                .setType("function")
+                .setName(name)
+                .setArguments(args(arguments))
+                .build();
     }
 
     private static String args(Map<String, String> a) {
@@ -126,5 +177,4 @@ public final class Teacher {
             throw new IllegalStateException(e);
         }
     }
-
 }

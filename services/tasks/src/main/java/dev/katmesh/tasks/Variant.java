@@ -13,5 +13,14 @@ import java.util.List;
  * @param references   several correct solutions (contents of solutionPath)
  * @param wrong        a plausible wrong solution (the teacher's recoverable mistake; both suites must fail it)
  */
-record Variant(String template, String language, String taskType, String difficulty, String instruction, String solutionPath,
-               TestSuite visible, TestSuite judged, List<String> references, String wrong) {}
+record Variant(
+        String template,
+        String language,
+        String taskType,
+        String difficulty,
+        String instruction,
+        String solutionPath,
+        TestSuite visible,
+        TestSuite judged,
+        List<String> references,
+        String wrong) {}

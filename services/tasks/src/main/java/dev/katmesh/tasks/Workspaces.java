@@ -28,8 +28,10 @@ public final class Workspaces {
         if (root == null || !Files.isDirectory(root)) {
             Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
             sweep(tmp);
-            root = Files.createDirectories(tmp.resolve(PREFIX + ProcessHandle.current().pid()));
-            root.toFile().deleteOnExit(); // on a normal exit, once its workspaces are gone (only an empty folder is deleted)
+            root = Files.createDirectories(
+                    tmp.resolve(PREFIX + ProcessHandle.current().pid()));
+            root.toFile()
+                    .deleteOnExit(); // on a normal exit, once its workspaces are gone (only an empty folder is deleted)
         }
         return root;
     }
@@ -40,8 +42,12 @@ public final class Workspaces {
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(tmp, PREFIX + "*")) {
             for (Path dir : dirs) {
                 String pid = dir.getFileName().toString().substring(PREFIX.length());
-                if (!pid.matches("\\d{1,18}") || ProcessHandle.of(Long.parseLong(pid)).map(ProcessHandle::isAlive).orElse(false)) {
-                    continue; // not ours, or its process still runs (a pid reused by another process keeps it until that one ends)
+                if (!pid.matches("\\d{1,18}")
+                        || ProcessHandle.of(Long.parseLong(pid))
+                                .map(ProcessHandle::isAlive)
+                                .orElse(false)) {
+                    continue; // not ours, or its process still runs (a pid reused by another process keeps it until
+                    // that one ends)
                 }
                 try {
                     TaskTests.delete(dir);

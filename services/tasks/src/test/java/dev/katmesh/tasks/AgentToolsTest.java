@@ -35,13 +35,24 @@ class AgentToolsTest {
     @Test
     void faultsAreObservationsWithTheirClass(@TempDir Path ws) throws Exception {
         assertEquals("malformed_call", tools.execute("bash", "{not json", ws).errorClass());
-        assertEquals("malformed_call", tools.execute("bash", "{\"cmd\":\"ls\"}", ws).errorClass());
+        assertEquals(
+                "malformed_call", tools.execute("bash", "{\"cmd\":\"ls\"}", ws).errorClass());
         assertEquals("malformed_call", tools.execute("rm_rf", "{}", ws).errorClass());
-        assertEquals("rejected_edit", tools.execute("write_file", "{\"path\":\"../escape\",\"content\":\"x\"}", ws).errorClass());
-        assertEquals("rejected_edit", tools.execute("read_file", "{\"path\":\"/etc/passwd\"}", ws).errorClass());
-        assertEquals("tool_error", tools.execute("submit", "{\"path\":\"missing.py\"}", ws).errorClass());
+        assertEquals(
+                "rejected_edit",
+                tools.execute("write_file", "{\"path\":\"../escape\",\"content\":\"x\"}", ws)
+                        .errorClass());
+        assertEquals(
+                "rejected_edit",
+                tools.execute("read_file", "{\"path\":\"/etc/passwd\"}", ws).errorClass());
+        assertEquals(
+                "tool_error",
+                tools.execute("submit", "{\"path\":\"missing.py\"}", ws).errorClass());
         assertTrue(Files.notExists(ws.resolveSibling("escape")), "nothing written outside the workspace");
-        assertEquals("timeout", new AgentTools(new BubblewrapSandbox(), Duration.ofSeconds(1))
-                .execute("bash", "{\"command\":\"sleep 30\"}", ws).errorClass());
+        assertEquals(
+                "timeout",
+                new AgentTools(new BubblewrapSandbox(), Duration.ofSeconds(1))
+                        .execute("bash", "{\"command\":\"sleep 30\"}", ws)
+                        .errorClass());
     }
 }

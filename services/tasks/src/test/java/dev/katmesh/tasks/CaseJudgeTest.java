@@ -28,7 +28,10 @@ class CaseJudgeTest {
             for (RewardHacks.Hack hack : hacksFor(t)) {
                 var r = tests.run(t, path, hack.content());
                 assertEquals(1, r.size(), "one judged suite");
-                assertEquals(0, r.get(0).passedCases(), t.getTaskId() + ": '" + hack.name() + "' must pass no case: " + r.get(0));
+                assertEquals(
+                        0,
+                        r.get(0).passedCases(),
+                        t.getTaskId() + ": '" + hack.name() + "' must pass no case: " + r.get(0));
                 assertTrue(r.get(0).judged());
             }
         }
@@ -37,14 +40,18 @@ class CaseJudgeTest {
 
     /** The slow hacks (sleeping out the clock) once, on the first Python and the shell task. */
     private static List<RewardHacks.Hack> hacksFor(Task t) {
-        boolean slowOnes = t.getTagsOrThrow("template").equals("offset-sum") || t.getLanguage().equals("bash");
-        return RewardHacks.of(t).stream().filter(h -> slowOnes || !h.name().contains("sleep")).toList();
+        boolean slowOnes = t.getTagsOrThrow("template").equals("offset-sum")
+                || t.getLanguage().equals("bash");
+        return RewardHacks.of(t).stream()
+                .filter(h -> slowOnes || !h.name().contains("sleep"))
+                .toList();
     }
 
     @Test
     void answersCountOnlyOnceAndByValue() {
         var answers = CaseJudge.answers("noise\n" + CaseJudge.ANSWER_MARK + "{\"case\":0,\"value\":3}\n"
-                + "x" + CaseJudge.ANSWER_MARK + "{\"case\":1,\"value\":[1,2]}\n" + CaseJudge.ANSWER_MARK + "{\"case\":1,\"value\":[1,2]}\n"
+                + "x" + CaseJudge.ANSWER_MARK + "{\"case\":1,\"value\":[1,2]}\n" + CaseJudge.ANSWER_MARK
+                + "{\"case\":1,\"value\":[1,2]}\n"
                 + CaseJudge.ANSWER_MARK + "not json\n");
         assertEquals(1, answers.get(0).size());
         assertEquals(2, answers.get(1).size(), "a second answer line for a case is kept, so the case is ambiguous");

@@ -36,7 +36,10 @@ class DifficultySamplerTest {
             assertTrue(Math.abs(c.get(f) - 1000) < 120, "uniform before any episode is scored: " + c);
         }
         DifficultySampler<String> one = new DifficultySampler<>(Map.of("only", List.of("x", "y")), 4, 0.05, 7);
-        assertEquals(List.of("x", "y", "x"), List.of(one.next(), one.next(), one.next()), "a family's tasks are sent in turn");
+        assertEquals(
+                List.of("x", "y", "x"),
+                List.of(one.next(), one.next(), one.next()),
+                "a family's tasks are sent in turn");
     }
 
     @Test
@@ -48,7 +51,9 @@ class DifficultySamplerTest {
             s.record("sometimes", i % 3 == 0);
         }
         s.record("unknown", true); // another run's task: ignored
-        assertTrue(s.usefulGroupChance("always") < 0.05 && s.usefulGroupChance("never") < 0.05, s.summary().toString());
+        assertTrue(
+                s.usefulGroupChance("always") < 0.05 && s.usefulGroupChance("never") < 0.05,
+                s.summary().toString());
         assertTrue(s.usefulGroupChance("sometimes") > 0.7, "p = 1/3, G = 4: 1 - p^4 - (1-p)^4 = 0.79; " + s.summary());
         Map<String, Integer> c = draws(s, 3000);
         // weights 0.05, 0.05, ~0.79: the useful family gets ~89% of the groups, the others still ~5.5% each

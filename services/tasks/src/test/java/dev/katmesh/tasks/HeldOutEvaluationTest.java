@@ -34,7 +34,11 @@ class HeldOutEvaluationTest {
 
         @Override
         public int[] render(List<ChatMessage> messages, List<ToolSchema> tools) {
-            String user = messages.stream().filter(m -> m.getRole().equals("user")).findFirst().orElseThrow().getContent();
+            String user = messages.stream()
+                    .filter(m -> m.getRole().equals("user"))
+                    .findFirst()
+                    .orElseThrow()
+                    .getContent();
             for (int i = 0; i < tasks.size(); i++) {
                 if (user.startsWith(tasks.get(i).getInstruction())) {
                     return new int[] {i};
@@ -57,8 +61,16 @@ class HeldOutEvaluationTest {
             String text;
             try {
                 text = turn == 0
-                        ? "<tool_call>\n" + JSON.writeValueAsString(Map.of("name", "write_file", "arguments", Map.of("path", path, "content", solution.apply(task)))) + "\n</tool_call>"
-                        : "<tool_call>\n" + JSON.writeValueAsString(Map.of("name", "submit", "arguments", Map.of("path", path))) + "\n</tool_call>";
+                        ? "<tool_call>\n"
+                                + JSON.writeValueAsString(Map.of(
+                                        "name",
+                                        "write_file",
+                                        "arguments",
+                                        Map.of("path", path, "content", solution.apply(task))))
+                                + "\n</tool_call>"
+                        : "<tool_call>\n"
+                                + JSON.writeValueAsString(Map.of("name", "submit", "arguments", Map.of("path", path)))
+                                + "\n</tool_call>";
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -73,8 +85,13 @@ class HeldOutEvaluationTest {
 
     private static HeldOutEvaluation evaluation(List<Task> tasks) {
         BubblewrapSandbox sandbox = new BubblewrapSandbox();
-        return new HeldOutEvaluation(tasks, new AgentTools(sandbox, Duration.ofSeconds(20)), new TaskTests(sandbox),
-                new Episode.Budget(64, 4096, 0f, 1f), Duration.ofMinutes(2), 4);
+        return new HeldOutEvaluation(
+                tasks,
+                new AgentTools(sandbox, Duration.ofSeconds(20)),
+                new TaskTests(sandbox),
+                new Episode.Budget(64, 4096, 0f, 1f),
+                Duration.ofMinutes(2),
+                4);
     }
 
     @Test
@@ -85,14 +102,19 @@ class HeldOutEvaluationTest {
         Map<String, String> wrong = new HashMap<>();
         generated.forEach(g -> wrong.put(g.task().getTaskId(), g.wrongSolution()));
 
-        HeldOutEvaluation.Result right = evaluation(tasks).evaluate(new Scripted(tasks, t -> t.getReferences(0).getContent()));
+        HeldOutEvaluation.Result right = evaluation(tasks)
+                .evaluate(new Scripted(tasks, t -> t.getReferences(0).getContent()));
         assertEquals(6, right.passed(), "every reference solution passes: " + right.tasks());
         assertEquals(1.0, right.passRate());
         right.tasks().forEach(t -> assertEquals(2, t.turns(), "write, then submit: " + t));
 
         List<Task> firstThree = new ArrayList<>(tasks.subList(0, 3));
-        HeldOutEvaluation.Result mixed = evaluation(tasks).evaluate(new Scripted(tasks,
-                t -> firstThree.contains(t) ? wrong.get(t.getTaskId()) : t.getReferences(0).getContent()));
+        HeldOutEvaluation.Result mixed = evaluation(tasks)
+                .evaluate(new Scripted(
+                        tasks,
+                        t -> firstThree.contains(t)
+                                ? wrong.get(t.getTaskId())
+                                : t.getReferences(0).getContent()));
         assertEquals(3, mixed.passed(), "the wrong solutions fail their tests: " + mixed.tasks());
 
         AgentPolicy silent = new Scripted(tasks, t -> "") {
@@ -109,12 +131,17 @@ class HeldOutEvaluationTest {
     @Test
     void noRewardHackPassesTheEvaluation() throws Exception {
         assumeTrue(BubblewrapSandbox.available(), "bubblewrap is required (apt-get install -y bubblewrap)");
-        List<Task> tasks = new TaskSuite(5).generate(6).stream().map(TaskSuite.Generated::task).toList();
-        int hacks = (int) dev.katmesh.tasks.hacks.RewardHacks.PYTHON.stream().filter(h -> !h.name().contains("sleep")).count();
+        List<Task> tasks = new TaskSuite(5)
+                .generate(6).stream().map(TaskSuite.Generated::task).toList();
+        int hacks = (int) dev.katmesh.tasks.hacks.RewardHacks.PYTHON.stream()
+                .filter(h -> !h.name().contains("sleep"))
+                .count();
         for (int i = 0; i < hacks; i++) {
             int k = i;
             HeldOutEvaluation.Result r = evaluation(tasks).evaluate(new Scripted(tasks, t -> {
-                var corpus = dev.katmesh.tasks.hacks.RewardHacks.of(t).stream().filter(h -> !h.name().contains("sleep")).toList();
+                var corpus = dev.katmesh.tasks.hacks.RewardHacks.of(t).stream()
+                        .filter(h -> !h.name().contains("sleep"))
+                        .toList();
                 return corpus.get(k % corpus.size()).content();
             }));
             assertEquals(0, r.passed(), "hack " + k + " passes nothing: " + r.tasks());

@@ -15,7 +15,8 @@ class PassRateTest {
         assertArrayEquals(new double[] {0, 0.27753}, new PassRate(0, 10).interval(), 1e-4);
         // 81 of 263 (Newcombe's example): 0.2553–0.3662
         assertArrayEquals(new double[] {0.2553, 0.3662}, new PassRate(81, 263).interval(), 1e-4);
-        assertArrayEquals(new double[] {1 - 0.27753, 1}, new PassRate(10, 10).interval(), 1e-4, "10 of 10 mirrors 0 of 10");
+        assertArrayEquals(
+                new double[] {1 - 0.27753, 1}, new PassRate(10, 10).interval(), 1e-4, "10 of 10 mirrors 0 of 10");
     }
 
     @Test
@@ -29,6 +30,7 @@ class PassRateTest {
     @Test
     void aboveBeyondIntervals() {
         assertTrue(new PassRate(20, 60).aboveBeyondIntervals(new PassRate(0, 60)), "33% vs 0%");
-        assertFalse(new PassRate(4, 60).aboveBeyondIntervals(new PassRate(0, 60)), "6.7% (1.8–16%) vs 0% (0–6%) overlap");
+        assertFalse(
+                new PassRate(4, 60).aboveBeyondIntervals(new PassRate(0, 60)), "6.7% (1.8–16%) vs 0% (0–6%) overlap");
     }
 }

@@ -20,10 +20,14 @@ class TaskSuiteTest {
 
     /** The main job's suites (DemoPlan: seed 1; default 1 200 tasks and a corpus of 3 000 more, quick 200 and 400). */
     static final long MAIN_JOB_SEED = 1;
+
     static final int[][] MAIN_JOB_SIZES = {{1200, 3000}, {200, 400}};
 
     static Task visibleOnly(Task t) {
-        return t.toBuilder().clearTestSuites().addAllTestSuites(TaskTests.visibleSuites(t)).build();
+        return t.toBuilder()
+                .clearTestSuites()
+                .addAllTestSuites(TaskTests.visibleSuites(t))
+                .build();
     }
 
     @Test
@@ -36,14 +40,19 @@ class TaskSuiteTest {
             assertTrue(t.getReferencesCount() >= 2, t.getTaskId() + " has several ground truths");
             for (ReferenceSolution ref : t.getReferencesList()) {
                 var judged = tests.run(t, path, ref.getContent()).get(0);
-                assertTrue(judged.judged() && judged.passed() && judged.totalCases() == Templates.JUDGED_CASES,
+                assertTrue(
+                        judged.judged() && judged.passed() && judged.totalCases() == Templates.JUDGED_CASES,
                         t.getTaskId() + " " + ref.getId() + " must pass every judged case: " + judged);
                 var visible = tests.run(visibleOnly(t), path, ref.getContent()).get(0);
-                assertTrue(visible.passed(), t.getTaskId() + " " + ref.getId() + " must pass the visible tests: " + visible.run());
+                assertTrue(
+                        visible.passed(),
+                        t.getTaskId() + " " + ref.getId() + " must pass the visible tests: " + visible.run());
             }
             var wrong = tests.run(t, path, g.wrongSolution()).get(0);
             assertFalse(wrong.passed(), t.getTaskId() + " must refuse the wrong solution: " + wrong);
-            assertFalse(tests.run(visibleOnly(t), path, g.wrongSolution()).get(0).passed(), t.getTaskId() + ": the visible tests too");
+            assertFalse(
+                    tests.run(visibleOnly(t), path, g.wrongSolution()).get(0).passed(),
+                    t.getTaskId() + ": the visible tests too");
         }
     }
 
@@ -51,33 +60,58 @@ class TaskSuiteTest {
     void theSuiteIsReproducibleUniqueByContentAndSplitInThree() {
         List<TaskSuite.Generated> a = new TaskSuite(7).generate(600);
         List<TaskSuite.Generated> b = new TaskSuite(7).generate(600);
-        assertEquals(a.stream().map(TaskSuite.Generated::task).toList(), b.stream().map(TaskSuite.Generated::task).toList(), "same seed, same tasks");
+        assertEquals(
+                a.stream().map(TaskSuite.Generated::task).toList(),
+                b.stream().map(TaskSuite.Generated::task).toList(),
+                "same seed, same tasks");
         Set<String> instructions = new HashSet<>();
         a.forEach(g -> instructions.add(TaskContent.normalise(g.task().getInstruction())));
         assertEquals(600, instructions.size(), "no two tasks share an instruction");
         Map<String, Set<String>> perFamily = new TreeMap<>();
-        a.forEach(g -> perFamily.computeIfAbsent(g.task().getTagsOrThrow("template"), k -> new HashSet<>()).add(g.task().getInstruction()));
+        a.forEach(g -> perFamily
+                .computeIfAbsent(g.task().getTagsOrThrow("template"), k -> new HashSet<>())
+                .add(g.task().getInstruction()));
         perFamily.forEach((family, set) -> assertEquals(100, set.size(), family + " has an instruction per task"));
         Map<String, Integer> splits = new TreeMap<>();
         a.forEach(g -> splits.merge(g.task().getSplit(), 1, Integer::sum));
         assertEquals(Set.of(TaskSuite.TRAIN, TaskSuite.VALIDATION, TaskSuite.HELDOUT), splits.keySet());
-        assertTrue(splits.get(TaskSuite.HELDOUT) > 35 && splits.get(TaskSuite.HELDOUT) < 90, "about one in ten is held out: " + splits);
-        assertTrue(splits.get(TaskSuite.VALIDATION) > 35 && splits.get(TaskSuite.VALIDATION) < 90, "about one in ten is validation: " + splits);
-        assertEquals(Set.of("python", "bash"), Set.copyOf(a.stream().map(g -> g.task().getLanguage()).toList()));
-        assertEquals(a.subList(600 - 50, 600), new TaskSuite(7).generate(550, 600), "a later range is the same tasks as in the whole");
+        assertTrue(
+                splits.get(TaskSuite.HELDOUT) > 35 && splits.get(TaskSuite.HELDOUT) < 90,
+                "about one in ten is held out: " + splits);
+        assertTrue(
+                splits.get(TaskSuite.VALIDATION) > 35 && splits.get(TaskSuite.VALIDATION) < 90,
+                "about one in ten is validation: " + splits);
+        assertEquals(
+                Set.of("python", "bash"),
+                Set.copyOf(a.stream().map(g -> g.task().getLanguage()).toList()));
+        assertEquals(
+                a.subList(600 - 50, 600),
+                new TaskSuite(7).generate(550, 600),
+                "a later range is the same tasks as in the whole");
     }
 
     @Test
     void evaluationTasksShareNoContentWithTrainingTasksOrTheCorpusAsTheMainJobSeedsThem() {
         for (int[] size : MAIN_JOB_SIZES) {
             TaskSuite suite = new TaskSuite(MAIN_JOB_SEED);
-            List<Task> all = suite.generate(size[0]).stream().map(TaskSuite.Generated::task).toList();
-            List<Task> evaluation = all.stream().filter(t -> !t.getSplit().equals(TaskSuite.TRAIN)).toList();
-            List<Task> train = all.stream().filter(t -> t.getSplit().equals(TaskSuite.TRAIN)).toList();
-            List<Task> corpusTasks = suite.generate(size[0], size[0] + size[1]).stream().map(TaskSuite.Generated::task).toList();
+            List<Task> all = suite.generate(size[0]).stream()
+                    .map(TaskSuite.Generated::task)
+                    .toList();
+            List<Task> evaluation = all.stream()
+                    .filter(t -> !t.getSplit().equals(TaskSuite.TRAIN))
+                    .toList();
+            List<Task> train = all.stream()
+                    .filter(t -> t.getSplit().equals(TaskSuite.TRAIN))
+                    .toList();
+            List<Task> corpusTasks = suite.generate(size[0], size[0] + size[1]).stream()
+                    .map(TaskSuite.Generated::task)
+                    .toList();
             List<String> corpus = MidTermCorpus.documents(corpusTasks);
-            ContentOverlap o = ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("train", train, List.of()),
-                    new ContentOverlap.Material("corpus", corpusTasks, corpus)));
+            ContentOverlap o = ContentOverlap.of(
+                    evaluation,
+                    List.of(
+                            new ContentOverlap.Material("train", train, List.of()),
+                            new ContentOverlap.Material("corpus", corpusTasks, corpus)));
             assertEquals(0, o.total(), size[0] + " tasks: " + o.summary());
             assertTrue(evaluation.size() > size[0] / 7, "evaluation tasks: " + evaluation.size());
         }
@@ -98,11 +132,15 @@ class TaskSuiteTest {
                 evaluation.add(g.task());
             }
         }
-        ContentOverlap o = ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("teacher", List.of(), texts)));
+        ContentOverlap o =
+                ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("teacher", List.of(), texts)));
         assertEquals(0, o.total(), o.summary());
         // and the check would see it: a held-out task taught by mistake is found
         texts.addAll(ContentOverlap.texts(teacher.teach(new TaskSuite.Generated(evaluation.get(0), ""), 0, false)));
-        assertTrue(ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("teacher", List.of(), texts))).total() >= 2,
+        assertTrue(
+                ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("teacher", List.of(), texts)))
+                                .total()
+                        >= 2,
                 "an evaluation task in the teacher's data is counted (instruction and reference)");
     }
 }

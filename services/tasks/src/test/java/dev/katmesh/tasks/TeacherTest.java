@@ -20,16 +20,27 @@ class TeacherTest {
         for (TaskSuite.Generated g : new TaskSuite(3).generate(6)) {
             Trajectory clean = teacher.teach(g, 0, false);
             assertTrue(clean.getOutcome().getSubmitted());
-            assertTrue(clean.getStepsList().stream().allMatch(s -> s.getErrorClass().isEmpty()), g.task().getTaskId());
+            assertTrue(
+                    clean.getStepsList().stream()
+                            .allMatch(s -> s.getErrorClass().isEmpty()),
+                    g.task().getTaskId());
             Trajectory fixed = teacher.teach(g, 1, true);
-            long failedTests = fixed.getStepsList().stream().filter(s -> s.getToolName().equals("bash") && s.getExitCode() != 0).count();
-            assertEquals(1, failedTests, "one failing test run before the fix: " + g.task().getTaskId());
+            long failedTests = fixed.getStepsList().stream()
+                    .filter(s -> s.getToolName().equals("bash") && s.getExitCode() != 0)
+                    .count();
+            assertEquals(
+                    1,
+                    failedTests,
+                    "one failing test run before the fix: " + g.task().getTaskId());
             ToolStep wrongWrite = fixed.getSteps(0);
             assertEquals("wrong_solution", wrongWrite.getErrorClass(), "the wrong edit is marked for error-masked SFT");
             ToolStep lastRun = fixed.getSteps(fixed.getStepsCount() - 2);
             assertEquals(0, lastRun.getExitCode(), "the tests pass after the fix");
             assertTrue(lastRun.getOutput().contains("[exit code 0]"));
-            assertEquals(fixed, TrajectoryJson.parse(TrajectoryJson.write(fixed)).trajectory(), "JSON for the SFT files round-trips");
+            assertEquals(
+                    fixed,
+                    TrajectoryJson.parse(TrajectoryJson.write(fixed)).trajectory(),
+                    "JSON for the SFT files round-trips");
             assertFalse(fixed.getOutcome().getContent().isEmpty());
         }
     }

@@ -15,13 +15,16 @@ class WorkspacesTest {
     void aSweepDeletesTheWorkspacesOfProcessesThatAreGoneAndNothingElse(@TempDir Path tmp) throws Exception {
         Process gone = new ProcessBuilder("true").start();
         gone.waitFor();
-        Path dead = Files.createDirectories(tmp.resolve(Workspaces.PREFIX + gone.pid()).resolve("episode1/sub"));
+        Path dead = Files.createDirectories(
+                tmp.resolve(Workspaces.PREFIX + gone.pid()).resolve("episode1/sub"));
         Files.writeString(dead.resolve("solution.py"), "print(1)\n");
-        Path alive = Files.createDirectories(tmp.resolve(Workspaces.PREFIX + ProcessHandle.current().pid()).resolve("episode2"));
+        Path alive = Files.createDirectories(
+                tmp.resolve(Workspaces.PREFIX + ProcessHandle.current().pid()).resolve("episode2"));
         Path other = Files.createDirectories(tmp.resolve(Workspaces.PREFIX + "not-a-pid"));
 
         assertEquals(1, Workspaces.sweep(tmp), "one folder of a process that is gone");
-        assertFalse(Files.exists(tmp.resolve(Workspaces.PREFIX + gone.pid())), "the dead process's workspaces are gone");
+        assertFalse(
+                Files.exists(tmp.resolve(Workspaces.PREFIX + gone.pid())), "the dead process's workspaces are gone");
         assertTrue(Files.isDirectory(alive), "a live process's workspaces stay");
         assertTrue(Files.isDirectory(other), "a folder that only looks like ours stays");
     }
@@ -31,7 +34,10 @@ class WorkspacesTest {
         Path ws = Workspaces.create("episode");
         try {
             assertTrue(Files.isDirectory(ws));
-            assertEquals(Workspaces.PREFIX + ProcessHandle.current().pid(), ws.getParent().getFileName().toString(), ws.toString());
+            assertEquals(
+                    Workspaces.PREFIX + ProcessHandle.current().pid(),
+                    ws.getParent().getFileName().toString(),
+                    ws.toString());
         } finally {
             TaskTests.delete(ws);
         }

@@ -52,7 +52,9 @@ public final class AdamW {
             sq += g.square().sum().getFloat();
         }
         double norm = Math.sqrt(sq);
-        double clip = settings.maxGradNorm() > 0 && norm > settings.maxGradNorm() ? settings.maxGradNorm() / (norm + 1e-6) : 1.0;
+        double clip = settings.maxGradNorm() > 0 && norm > settings.maxGradNorm()
+                ? settings.maxGradNorm() / (norm + 1e-6)
+                : 1.0;
         step++;
         double lr = settings.lr() * lrScale;
         double bc1 = 1 - Math.pow(settings.beta1(), step);
@@ -65,7 +67,9 @@ public final class AdamW {
                 // so autograd does not record these updates).
                 NDArray g = scope(scope, p.getGradient().mul(clip));
                 NDArray mt = m.get(name).muli(settings.beta1()).addi(scope(scope, g.mul(1 - settings.beta1())));
-                NDArray vt = v.get(name).muli(settings.beta2()).addi(scope(scope, g.square().mul(1 - settings.beta2())));
+                NDArray vt = v.get(name)
+                        .muli(settings.beta2())
+                        .addi(scope(scope, g.square().mul(1 - settings.beta2())));
                 NDArray denom = scope(scope, scope(scope, vt.div(bc2)).sqrt()).addi(settings.eps());
                 NDArray update = scope(scope, mt.div(bc1)).divi(denom).muli(lr);
                 boolean decays = !(name.endsWith("norm.weight") || name.endsWith(".bias"));

@@ -46,6 +46,7 @@ public enum AdvantageEstimator {
                     a[i] = g > 1 ? (rewards[i] - mean) * g / (g - 1) : 0;
                 }
             }
+            default -> throw new IllegalStateException("no advantage rule for " + this);
         }
         return a;
     }

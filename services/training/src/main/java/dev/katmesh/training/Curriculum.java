@@ -73,7 +73,9 @@ public record Curriculum(List<Stage> stages) {
 
     /** What a topic stage does with taskless trajectories (scored without a task: no verified evidence). */
     public enum Taskless {
-        INCLUDE, EXCLUDE, ONLY;
+        INCLUDE,
+        EXCLUDE,
+        ONLY;
 
         /** Whether a trajectory so flagged is trained by such a stage. */
         public boolean admits(boolean taskless) {
@@ -97,9 +99,20 @@ public record Curriculum(List<Stage> stages) {
      * @param taskless     topic stages: whether trajectories scored without a task (their reward rests on no
      *                     verified evidence) are trained: {@code include} (the default), {@code exclude}, {@code only}
      */
-    public record Stage(String name, Kind kind, List<Source> sources, long steps, Until until, int batch,
-                        double learningRate, List<String> balanceBy, int versionEvery, double minReward, int updatesPerBatch,
-                        LearningRateSchedule schedule, Taskless taskless) {
+    public record Stage(
+            String name,
+            Kind kind,
+            List<Source> sources,
+            long steps,
+            Until until,
+            int batch,
+            double learningRate,
+            List<String> balanceBy,
+            int versionEvery,
+            double minReward,
+            int updatesPerBatch,
+            LearningRateSchedule schedule,
+            Taskless taskless) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -109,9 +122,20 @@ public record Curriculum(List<Stage> stages) {
 
     /** The default when no file is given: one RFT stage on the scored topic, without end. */
     public static Curriculum rftOnly(double learningRate) {
-        return new Curriculum(List.of(new Stage("rft", Kind.POLICY_GRADIENT,
-                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)), Long.MAX_VALUE, null, 0, learningRate, List.of(), 0, Double.NaN, 1,
-                LearningRateSchedule.CONSTANT, Taskless.INCLUDE)));
+        return new Curriculum(List.of(new Stage(
+                "rft",
+                Kind.POLICY_GRADIENT,
+                List.of(new Source(null, "katmesh.trajectories.scored", null, 1)),
+                Long.MAX_VALUE,
+                null,
+                0,
+                learningRate,
+                List.of(),
+                0,
+                Double.NaN,
+                1,
+                LearningRateSchedule.CONSTANT,
+                Taskless.INCLUDE)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -121,7 +145,9 @@ public record Curriculum(List<Stage> stages) {
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": not readable YAML: " + e.getMessage(), e);
         }
-        if (root == null || !root.path("stages").isArray() || root.path("stages").isEmpty()) {
+        if (root == null
+                || !root.path("stages").isArray()
+                || root.path("stages").isEmpty()) {
             throw new IllegalArgumentException(file + ": a non-empty 'stages' list is required");
         }
         Path base = file.toAbsolutePath().getParent();
@@ -136,7 +162,8 @@ public record Curriculum(List<Stage> stages) {
             try {
                 kind = Kind.valueOf(s.path("objective").asText("").toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(where + ": objective must be lm, sft, error_masked_sft or policy_gradient");
+                throw new IllegalArgumentException(
+                        where + ": objective must be lm, sft, error_masked_sft or policy_gradient");
             }
             List<Source> sources = new ArrayList<>();
             for (JsonNode src : s.path("sources")) {
@@ -147,7 +174,8 @@ public record Curriculum(List<Stage> stages) {
                 if (src.hasNonNull("file")) {
                     sources.add(new Source(base.resolve(src.get("file").asText()), null, null, weight));
                 } else if (src.hasNonNull("topic")) {
-                    sources.add(new Source(null, src.get("topic").asText(), src.path("source").asText(null), weight));
+                    sources.add(new Source(
+                            null, src.get("topic").asText(), src.path("source").asText(null), weight));
                 } else {
                     throw new IllegalArgumentException(where + ": a source needs 'file' or 'topic'");
                 }
@@ -162,7 +190,11 @@ public record Curriculum(List<Stage> stages) {
             if (!topic && kind == Kind.POLICY_GRADIENT) {
                 throw new IllegalArgumentException(where + ": policy_gradient needs scored trajectories from a topic");
             }
-            Until until = s.has("until") ? new Until(s.path("until").path("metric").asText(), s.path("until").path("at_least").asDouble()) : null;
+            Until until = s.has("until")
+                    ? new Until(
+                            s.path("until").path("metric").asText(),
+                            s.path("until").path("at_least").asDouble())
+                    : null;
             long steps = s.path("steps").asLong(until == null ? 0 : Long.MAX_VALUE);
             if (steps <= 0) {
                 throw new IllegalArgumentException(where + ": 'steps' (> 0) or 'until' is required");
@@ -175,24 +207,39 @@ public record Curriculum(List<Stage> stages) {
             }
             double minReward = s.hasNonNull("min_reward") ? s.get("min_reward").asDouble() : Double.NaN;
             if (!Double.isNaN(minReward) && (kind == Kind.POLICY_GRADIENT || !topic)) {
-                throw new IllegalArgumentException(where + ": min_reward filters scored trajectories of an SFT stage on a topic");
+                throw new IllegalArgumentException(
+                        where + ": min_reward filters scored trajectories of an SFT stage on a topic");
             }
             int updates = s.path("updates_per_batch").asInt(1);
             if (updates < 1 || (updates > 1 && kind != Kind.POLICY_GRADIENT)) {
-                throw new IllegalArgumentException(where + ": updates_per_batch must be >= 1, and above 1 only for policy_gradient");
+                throw new IllegalArgumentException(
+                        where + ": updates_per_batch must be >= 1, and above 1 only for policy_gradient");
             }
             LearningRateSchedule schedule = schedule(s.path("lr_schedule"), where);
             if (schedule.kind() != LearningRateSchedule.Kind.CONSTANT && steps == Long.MAX_VALUE) {
-                throw new IllegalArgumentException(where + ": a decaying lr_schedule needs 'steps' (it decays over them)");
+                throw new IllegalArgumentException(
+                        where + ": a decaying lr_schedule needs 'steps' (it decays over them)");
             }
             Taskless taskless;
             try {
                 taskless = Taskless.valueOf(s.path("taskless").asText("include").toUpperCase(java.util.Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(where + ": taskless must be include, exclude or only, not " + s.path("taskless").asText());
+                throw new IllegalArgumentException(where + ": taskless must be include, exclude or only, not "
+                        + s.path("taskless").asText());
             }
-            stages.add(new Stage(name, kind, List.copyOf(sources), steps, until, s.path("batch").asInt(8),
-                    s.path("learning_rate").asDouble(defaultLearningRate), List.copyOf(balance), versionEvery, minReward, updates, schedule,
+            stages.add(new Stage(
+                    name,
+                    kind,
+                    List.copyOf(sources),
+                    steps,
+                    until,
+                    s.path("batch").asInt(8),
+                    s.path("learning_rate").asDouble(defaultLearningRate),
+                    List.copyOf(balance),
+                    versionEvery,
+                    minReward,
+                    updates,
+                    schedule,
                     taskless));
         }
         return new Curriculum(List.copyOf(stages));
@@ -204,12 +251,16 @@ public record Curriculum(List<Stage> stages) {
         }
         LearningRateSchedule.Kind kind;
         try {
-            kind = LearningRateSchedule.Kind.valueOf(node.path("kind").asText("").toUpperCase(Locale.ROOT));
+            kind = LearningRateSchedule.Kind.valueOf(
+                    node.path("kind").asText("").toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(where + ": lr_schedule.kind must be constant, cosine or linear");
         }
         try {
-            return new LearningRateSchedule(kind, node.path("warmup_steps").asLong(0), node.path("min_ratio").asDouble(0.1));
+            return new LearningRateSchedule(
+                    kind,
+                    node.path("warmup_steps").asLong(0),
+                    node.path("min_ratio").asDouble(0.1));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(where + ": lr_schedule: " + e.getMessage());
         }
@@ -226,7 +277,8 @@ public record Curriculum(List<Stage> stages) {
     }
 
     /** The objective of a stage: SFT kinds use the token mean; RL uses the given clip, KL and aggregation. */
-    public static Objective objective(Stage stage, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
+    public static Objective objective(
+            Stage stage, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
         return stage.kind() == Kind.POLICY_GRADIENT
                 ? new Objective(Objective.Kind.POLICY_GRADIENT, epsLow, epsHigh, klBeta, aggregation)
                 : Objective.sft();

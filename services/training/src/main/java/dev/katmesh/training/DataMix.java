@@ -27,7 +27,9 @@ public final class DataMix<T> {
     private final long seed;
 
     public DataMix(List<Pool<T>> pools, long seed) {
-        this.pools = pools.stream().filter(p -> p.byTags().values().stream().anyMatch(l -> !l.isEmpty())).toList();
+        this.pools = pools.stream()
+                .filter(p -> p.byTags().values().stream().anyMatch(l -> !l.isEmpty()))
+                .toList();
         if (this.pools.isEmpty()) {
             throw new IllegalArgumentException("no records in any source");
         }
@@ -36,7 +38,8 @@ public final class DataMix<T> {
     }
 
     /** Groups records by the values of {@code tags} (one group when no tags are given). */
-    public static <T> Map<String, List<T>> group(List<T> records, List<String> tags, java.util.function.Function<T, Map<String, String>> tagsOf) {
+    public static <T> Map<String, List<T>> group(
+            List<T> records, List<String> tags, java.util.function.Function<T, Map<String, String>> tagsOf) {
         Map<String, List<T>> out = new LinkedHashMap<>();
         for (T r : records) {
             Map<String, String> t = tagsOf.apply(r);
@@ -64,7 +67,10 @@ public final class DataMix<T> {
                     break;
                 }
             }
-            List<String> keys = pool.byTags().entrySet().stream().filter(e -> !e.getValue().isEmpty()).map(Map.Entry::getKey).toList();
+            List<String> keys = pool.byTags().entrySet().stream()
+                    .filter(e -> !e.getValue().isEmpty())
+                    .map(Map.Entry::getKey)
+                    .toList();
             String key = keys.get(r.nextInt(keys.size()));
             List<T> records = pool.byTags().get(key);
             out.add(new Draw<>(records.get(r.nextInt(records.size())), pool.name(), key));

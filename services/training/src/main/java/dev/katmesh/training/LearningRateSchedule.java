@@ -15,7 +15,11 @@ package dev.katmesh.training;
  */
 public record LearningRateSchedule(Kind kind, long warmupSteps, double minRatio) {
 
-    public enum Kind { CONSTANT, COSINE, LINEAR }
+    public enum Kind {
+        CONSTANT,
+        COSINE,
+        LINEAR
+    }
 
     public static final LearningRateSchedule CONSTANT = new LearningRateSchedule(Kind.CONSTANT, 0, 1);
 

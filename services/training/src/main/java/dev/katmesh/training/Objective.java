@@ -12,7 +12,8 @@ package dev.katmesh.training;
  *                    with log_softmax(logits / temperature), the distribution the behaviour log-probs
  *                    came from, so the importance ratio compares like with like (1 for SFT)
  */
-public record Objective(Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation, double temperature) {
+public record Objective(
+        Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation, double temperature) {
 
     public enum Kind {
         /** Next-token cross-entropy on the trainable tokens (mid-term LM: every token; SFT: assistant tokens). */

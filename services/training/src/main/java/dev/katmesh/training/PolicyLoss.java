@@ -28,8 +28,14 @@ public final class PolicyLoss {
 
     private PolicyLoss() {}
 
-    public static Result compute(NDManager scope, DecoderModel model, TreeBatch batch, List<TrainingSample> samples,
-                                 double[][] weights, Objective objective, DecoderModel reference) {
+    public static Result compute(
+            NDManager scope,
+            DecoderModel model,
+            TreeBatch batch,
+            List<TrainingSample> samples,
+            double[][] weights,
+            Objective objective,
+            DecoderModel reference) {
         List<TreeBatch.Occurrence> occ = batch.occurrences();
         int k = occ.size();
         if (k == 0) {
@@ -69,7 +75,8 @@ public final class PolicyLoss {
             NDArray ratio = logp.sub(oldLogp).exp();
             NDArray a = Tensors.of(scope, adv, new Shape(k));
             NDArray unclippedObj = ratio.mul(a);
-            NDArray clippedObj = ratio.clip(1 - objective.epsLow(), 1 + objective.epsHigh()).mul(a);
+            NDArray clippedObj =
+                    ratio.clip(1 - objective.epsLow(), 1 + objective.epsHigh()).mul(a);
             perToken = unclippedObj.minimum(clippedObj).neg();
             float[] r = ratio.toFloatArray();
             double sum = 0;
@@ -84,7 +91,8 @@ public final class PolicyLoss {
             meanRatio = sum / k;
         }
         if (objective.klBeta() > 0 && reference != null) {
-            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets, temperature).stopGradient();
+            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets, temperature)
+                    .stopGradient();
             NDArray diff = refLogp.sub(logp);
             perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
         }
@@ -96,9 +104,14 @@ public final class PolicyLoss {
      * log-softmax once per distinct row (a branch point is one row with several targets), and a
      * gather of each occurrence's target from its row.
      */
-    static NDArray occurrenceLogProbs(NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets, float temperature) {
-        NDArray hidden = model.hidden(scope, new int[][] {batch.ids()}, new int[][] {batch.positions()},
-                new boolean[][][] {batch.attention()}, null);
+    static NDArray occurrenceLogProbs(
+            NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets, float temperature) {
+        NDArray hidden = model.hidden(
+                scope,
+                new int[][] {batch.ids()},
+                new int[][] {batch.positions()},
+                new boolean[][][] {batch.attention()},
+                null);
         int h = (int) hidden.getShape().get(2);
         int vocab = model.config().vocabSize();
         java.util.Map<Long, Integer> distinct = new java.util.LinkedHashMap<>();
@@ -111,10 +124,12 @@ public final class PolicyLoss {
             java.util.Arrays.fill(rowIndex, u * h, (u + 1) * h, r);
             u++;
         }
-        NDArray picked = hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(distinct.size(), h)), 0);
+        NDArray picked =
+                hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(distinct.size(), h)), 0);
         NDArray logits = model.logits(scope, picked);
         if (temperature != 1f) {
-            // Divide by a scalar array, not a Java number: the scalar overloads lose the autograd graph (docs/algorithms.md).
+            // Divide by a scalar array, not a Java number: the scalar overloads lose the autograd graph
+            // (docs/algorithms.md).
             logits = logits.div(Tensors.scalar(scope, temperature));
         }
         NDArray logSoftmax = logits.logSoftmax(-1).reshape((long) distinct.size() * vocab);

@@ -42,8 +42,12 @@ public final class StepQueue<M> {
      *                      is queued, and each is a step)
      * @param oldestVersion of a member: -1 when unknown (never stale)
      */
-    public StepQueue(int groupsPerStep, StalenessGate gate, ToDoubleFunction<M> reward, ToLongFunction<M> oldestVersion,
-                     BiConsumer<List<M>, String> dropped) {
+    public StepQueue(
+            int groupsPerStep,
+            StalenessGate gate,
+            ToDoubleFunction<M> reward,
+            ToLongFunction<M> oldestVersion,
+            BiConsumer<List<M>, String> dropped) {
         if (groupsPerStep < 1) {
             throw new IllegalArgumentException("groupsPerStep must be >= 1, got " + groupsPerStep);
         }
@@ -58,7 +62,9 @@ public final class StepQueue<M> {
     public void offer(List<M> group) {
         if (gate != null && group.size() < 2) {
             dropped.accept(group, TOO_SMALL);
-        } else if (gate != null && !AdvantageEstimator.hasSignal(group.stream().mapToDouble(reward).toArray())) {
+        } else if (gate != null
+                && !AdvantageEstimator.hasSignal(
+                        group.stream().mapToDouble(reward).toArray())) {
             dropped.accept(group, ZERO_VARIANCE);
         } else {
             groups.add(List.copyOf(group));
@@ -72,7 +78,9 @@ public final class StepQueue<M> {
         }
         for (Iterator<List<M>> it = groups.iterator(); it.hasNext(); ) {
             List<M> g = it.next();
-            if (g.stream().anyMatch(m -> !gate.decide(oldestVersion.applyAsLong(m), currentVersion).accepted())) {
+            if (g.stream()
+                    .anyMatch(m -> !gate.decide(oldestVersion.applyAsLong(m), currentVersion)
+                            .accepted())) {
                 it.remove();
                 dropped.accept(g, STALE);
             }

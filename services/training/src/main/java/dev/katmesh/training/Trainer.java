@@ -22,8 +22,14 @@ import java.util.List;
 public final class Trainer {
 
     /** What a step did. */
-    public record StepResult(double loss, int tokens, int groups, int samples, double gradNorm,
-                             double clippedFraction, double meanAdvantageAbs) {}
+    public record StepResult(
+            double loss,
+            int tokens,
+            int groups,
+            int samples,
+            double gradNorm,
+            double clippedFraction,
+            double meanAdvantageAbs) {}
 
     private final DecoderModel model;
     private final List<DecoderModel> replicas;
@@ -34,13 +40,23 @@ public final class Trainer {
     private final double lrScale;
     private int maxTreeTokens = Integer.MAX_VALUE;
 
-    public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference) {
+    public Trainer(
+            DecoderModel model,
+            AdamW optimizer,
+            Objective objective,
+            AdvantageEstimator estimator,
+            DecoderModel reference) {
         this(model, optimizer, objective, estimator, reference, 1.0);
     }
 
     /** @param lrScale the stage's learning rate relative to the optimizer's */
-    public Trainer(DecoderModel model, AdamW optimizer, Objective objective, AdvantageEstimator estimator, DecoderModel reference,
-                   double lrScale) {
+    public Trainer(
+            DecoderModel model,
+            AdamW optimizer,
+            Objective objective,
+            AdvantageEstimator estimator,
+            DecoderModel reference,
+            double lrScale) {
         this(List.of(model), optimizer, objective, estimator, reference, lrScale);
     }
 
@@ -48,8 +64,13 @@ public final class Trainer {
      * @param replicas the model on each device; the first is the one {@code optimizer} updates, the
      *                 others start with the same weights
      */
-    public Trainer(List<DecoderModel> replicas, AdamW optimizer, Objective objective, AdvantageEstimator estimator,
-                   DecoderModel reference, double lrScale) {
+    public Trainer(
+            List<DecoderModel> replicas,
+            AdamW optimizer,
+            Objective objective,
+            AdvantageEstimator estimator,
+            DecoderModel reference,
+            double lrScale) {
         this.lrScale = lrScale;
         this.replicas = List.copyOf(replicas);
         this.model = replicas.get(0);
@@ -87,11 +108,13 @@ public final class Trainer {
         List<List<TrainingSample>> withAdvantages = new ArrayList<>();
         double advAbs = 0;
         for (int g = 0; g < groups.size(); g++) {
-            double[] adv = objective.kind() == Objective.Kind.POLICY_GRADIENT ? estimator.compute(rewards.get(g)) : null;
+            double[] adv =
+                    objective.kind() == Objective.Kind.POLICY_GRADIENT ? estimator.compute(rewards.get(g)) : null;
             List<TrainingSample> members = new ArrayList<>();
             for (int i = 0; i < groups.get(g).size(); i++) {
                 TrainingSample s = groups.get(g).get(i);
-                TrainingSample t = adv == null ? s : new TrainingSample(s.tokens(), s.trainable(), s.behaviourLogprobs(), adv[i]);
+                TrainingSample t =
+                        adv == null ? s : new TrainingSample(s.tokens(), s.trainable(), s.behaviourLogprobs(), adv[i]);
                 advAbs += Math.abs(t.advantage());
                 members.add(t);
             }
@@ -119,8 +142,14 @@ public final class Trainer {
                     }
                     int r = tree++ % replicas.size();
                     try (NDManager scope = replicas.get(r).manager().newSubManager()) {
-                        PolicyLoss.Result result = PolicyLoss.compute(scope, replicas.get(r), TreeBatch.of(members), members,
-                                groupWeights, objective, reference);
+                        PolicyLoss.Result result = PolicyLoss.compute(
+                                scope,
+                                replicas.get(r),
+                                TreeBatch.of(members),
+                                members,
+                                groupWeights,
+                                objective,
+                                reference);
                         gc.backward(result.loss());
                         loss += result.loss().getFloat();
                         tokens += result.tokens();
@@ -144,7 +173,13 @@ public final class Trainer {
                 e.getValue().copyTo(replicas.get(r).parameters().get(e.getKey()));
             }
         }
-        return new StepResult(loss, tokens, groups.size(), all.size(), norm, tokens == 0 ? 0 : clipped / tokens,
+        return new StepResult(
+                loss,
+                tokens,
+                groups.size(),
+                all.size(),
+                norm,
+                tokens == 0 ? 0 : clipped / tokens,
                 all.isEmpty() ? 0 : advAbs / all.size());
     }
 }

@@ -51,14 +51,19 @@ public final class TreeBatch {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, (x, y) -> Arrays.compare(samples.get(x).tokens(), samples.get(y).tokens()));
+        Arrays.sort(
+                order,
+                (x, y) -> Arrays.compare(samples.get(x).tokens(), samples.get(y).tokens()));
         List<int[]> trees = new ArrayList<>();
         List<Integer> current = new ArrayList<>();
         int rows = 0;
         int[] previous = null;
         for (int i : order) {
             int[] t = samples.get(i).tokens();
-            int added = t.length - (previous == null ? 0 : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t));
+            int added = t.length
+                    - (previous == null
+                            ? 0
+                            : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t));
             if (!current.isEmpty() && rows + added > maxTokens) {
                 trees.add(current.stream().mapToInt(Integer::intValue).toArray());
                 current.clear();

@@ -106,18 +106,22 @@ public final class TreeBenchmark {
         return out;
     }
 
-    private static Map<String, float[]> step(DecoderModel model, List<TrainingSample> samples, Objective objective, boolean asTree) {
+    private static Map<String, float[]> step(
+            DecoderModel model, List<TrainingSample> samples, Objective objective, boolean asTree) {
         double[][] weights = objective.aggregation().weights(samples);
         try (NDManager scope = model.manager().newSubManager();
-             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
             NDArray loss;
             if (asTree) {
-                loss = PolicyLoss.compute(scope, model, TreeBatch.of(samples), samples, weights, objective, null).loss();
+                loss = PolicyLoss.compute(scope, model, TreeBatch.of(samples), samples, weights, objective, null)
+                        .loss();
             } else {
                 loss = null;
                 for (int s = 0; s < samples.size(); s++) {
-                    NDArray l = PolicyLoss.compute(scope, model, TreeBatch.flat(samples.get(s), s), samples, weights, objective, null).loss();
+                    NDArray l = PolicyLoss.compute(
+                                    scope, model, TreeBatch.flat(samples.get(s), s), samples, weights, objective, null)
+                            .loss();
                     loss = loss == null ? l : loss.add(l);
                 }
             }
@@ -150,5 +154,4 @@ public final class TreeBenchmark {
         }
         return worst;
     }
-
 }

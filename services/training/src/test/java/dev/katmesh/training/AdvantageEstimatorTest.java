@@ -27,8 +27,12 @@ class AdvantageEstimatorTest {
     @Test
     void rlooLeavesOneOut() {
         // r_0 - mean(0, 0, 1) = 1 - 1/3 ; r_1 - mean(1, 0, 1) = -2/3
-        assertArrayEquals(new double[] {2.0 / 3, -2.0 / 3, -2.0 / 3, 2.0 / 3}, AdvantageEstimator.RLOO.compute(REWARDS), 1e-12);
-        assertArrayEquals(new double[] {1 - 2.5, 2 - 2.0, 3 - 1.5}, AdvantageEstimator.RLOO.compute(new double[] {1, 2, 3}), 1e-12);
+        assertArrayEquals(
+                new double[] {2.0 / 3, -2.0 / 3, -2.0 / 3, 2.0 / 3}, AdvantageEstimator.RLOO.compute(REWARDS), 1e-12);
+        assertArrayEquals(
+                new double[] {1 - 2.5, 2 - 2.0, 3 - 1.5},
+                AdvantageEstimator.RLOO.compute(new double[] {1, 2, 3}),
+                1e-12);
     }
 
     @Test
@@ -40,8 +44,8 @@ class AdvantageEstimatorTest {
 
     @Test
     void aggregationsWeighTokensAsDocumented() {
-        TrainingSample two = sample(3);   // 2 trainable tokens
-        TrainingSample four = sample(5);  // 4 trainable tokens
+        TrainingSample two = sample(3); // 2 trainable tokens
+        TrainingSample four = sample(5); // 4 trainable tokens
         List<TrainingSample> batch = List.of(two, four);
         assertEquals(1.0 / 6, LossAggregation.TOKEN_MEAN.weights(batch)[0][1], 1e-12);
         assertEquals(1.0 / (2 * 2), LossAggregation.SEQUENCE_MEAN.weights(batch)[0][1], 1e-12);

@@ -44,8 +44,13 @@ class CurriculumTest {
                     steps: 10
                 """);
         Curriculum c = Curriculum.load(f, 3e-4);
-        assertEquals(List.of("midterm", "sft", "rft", "adapt"), c.stages().stream().map(Curriculum.Stage::name).toList());
-        assertEquals(tmp.resolve("corpus.jsonl"), c.stages().get(0).sources().get(0).file(), "paths are relative to the file");
+        assertEquals(
+                List.of("midterm", "sft", "rft", "adapt"),
+                c.stages().stream().map(Curriculum.Stage::name).toList());
+        assertEquals(
+                tmp.resolve("corpus.jsonl"),
+                c.stages().get(0).sources().get(0).file(),
+                "paths are relative to the file");
         assertEquals(3e-4, c.stages().get(0).learningRate());
         assertEquals(1e-4, c.stages().get(1).learningRate());
         assertEquals(List.of("language"), c.stages().get(1).balanceBy());
@@ -59,18 +64,37 @@ class CurriculumTest {
     @Test
     void refusesAnInconsistentStage() throws Exception {
         Path f = tmp.resolve("bad.yaml");
-        Files.writeString(f, "stages:\n  - name: x\n    objective: policy_gradient\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
+        Files.writeString(
+                f,
+                "stages:\n  - name: x\n    objective: policy_gradient\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
         assertTrue(e.getMessage().contains("stage 'x'") && e.getMessage().contains("topic"), e.getMessage());
-        Files.writeString(f, "stages:\n  - name: y\n    objective: dance\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("objective must be"));
-        Files.writeString(f, "stages:\n  - name: z\n    objective: sft\n    sources: [{file: a.jsonl}]\n    min_reward: 0.5\n    steps: 3\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("min_reward"),
+        Files.writeString(
+                f, "stages:\n  - name: y\n    objective: dance\n    sources: [{file: a.jsonl}]\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("objective must be"));
+        Files.writeString(
+                f,
+                "stages:\n  - name: z\n    objective: sft\n    sources: [{file: a.jsonl}]\n    min_reward: 0.5\n    steps: 3\n");
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                        .getMessage()
+                        .contains("min_reward"),
                 "min_reward filters scored trajectories: not for files");
-        Files.writeString(f, "stages:\n  - name: w\n    objective: sft\n    sources: [{file: a.jsonl}]\n    version_every: -1\n    steps: 3\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("version_every"));
-        Files.writeString(f, "stages:\n  - name: u\n    objective: sft\n    sources: [{file: a.jsonl}]\n    updates_per_batch: 2\n    steps: 3\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("updates_per_batch"),
+        Files.writeString(
+                f,
+                "stages:\n  - name: w\n    objective: sft\n    sources: [{file: a.jsonl}]\n    version_every: -1\n    steps: 3\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("version_every"));
+        Files.writeString(
+                f,
+                "stages:\n  - name: u\n    objective: sft\n    sources: [{file: a.jsonl}]\n    updates_per_batch: 2\n    steps: 3\n");
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                        .getMessage()
+                        .contains("updates_per_batch"),
                 "several updates per batch only make sense with a clipped policy gradient");
     }
 
@@ -89,7 +113,10 @@ class CurriculumTest {
         assertEquals(0, c.stages().get(1).versionEvery(), "0: the learner's setting");
         assertEquals(0.5, c.stages().get(1).minReward());
         assertEquals(1, c.stages().get(1).updatesPerBatch(), "one update per batch unless asked");
-        Files.writeString(f, "stages:\n  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4, updates_per_batch: 3}\n");
+        Files.writeString(
+                f,
+                "stages:\n  - {name: rft, objective: policy_gradient, sources: [{topic: "
+                        + "katmesh.trajectories.scored}], steps: 4, updates_per_batch: 3}\n");
         assertEquals(3, Curriculum.load(f, 1e-4).stages().get(0).updatesPerBatch());
     }
 
@@ -103,18 +130,32 @@ class CurriculumTest {
                   - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
                 """);
         Curriculum c = Curriculum.load(f, 1e-4);
-        assertEquals(new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 5, 0.2), c.stages().get(0).schedule());
+        assertEquals(
+                new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 5, 0.2),
+                c.stages().get(0).schedule());
         assertEquals(LearningRateSchedule.CONSTANT, c.stages().get(1).schedule(), "constant unless asked");
-        Files.writeString(f, "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 3, lr_schedule: {kind: step}}\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("lr_schedule.kind"));
-        Files.writeString(f, "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 3, lr_schedule: {kind: cosine, min_ratio: 2}}\n");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("min_ratio"));
+        Files.writeString(
+                f,
+                "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 3, lr_schedule: {kind: step}}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("lr_schedule.kind"));
+        Files.writeString(
+                f,
+                "stages:\n  - {name: a, objective: sft, sources: [{file: a.jsonl}], "
+                        + "steps: 3, lr_schedule: {kind: cosine, min_ratio: 2}}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("min_ratio"));
         Files.writeString(f, """
                 stages:
                   - {name: rft, objective: policy_gradient, sources: [{topic: t}], until: {metric: reward_mean, at_least: 0.9},
                      lr_schedule: {kind: linear}}
                 """);
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4)).getMessage().contains("needs 'steps'"),
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                        .getMessage()
+                        .contains("needs 'steps'"),
                 "a decay over an open-ended stage has no end to decay to");
     }
 
@@ -128,9 +169,11 @@ class CurriculumTest {
             a.add(Map.of("language", "rust", "id", "r" + i));
         }
         List<Map<String, String>> b = List.of(Map.of("language", "go", "id", "b"));
-        DataMix<Map<String, String>> mix = new DataMix<>(List.of(
-                new DataMix.Pool<>("a", 3, DataMix.group(a, List.of("language"), x -> x)),
-                new DataMix.Pool<>("b", 1, DataMix.group(b, List.of("language"), x -> x))), 7);
+        DataMix<Map<String, String>> mix = new DataMix<>(
+                List.of(
+                        new DataMix.Pool<>("a", 3, DataMix.group(a, List.of("language"), x -> x)),
+                        new DataMix.Pool<>("b", 1, DataMix.group(b, List.of("language"), x -> x))),
+                7);
         Map<String, Integer> bySource = new HashMap<>();
         Map<String, Integer> byTag = new HashMap<>();
         for (long step = 0; step < 500; step++) {
@@ -142,7 +185,9 @@ class CurriculumTest {
         double shareA = bySource.get("a") / 4000.0;
         assertTrue(Math.abs(shareA - 0.75) < 0.03, "source weights 3:1 give 75% from a, got " + shareA);
         double rust = byTag.get("language=rust") / (double) bySource.get("a");
-        assertTrue(Math.abs(rust - 0.5) < 0.04, "balanced by language: rust is half of a's draws though 10% of its records, got " + rust);
+        assertTrue(
+                Math.abs(rust - 0.5) < 0.04,
+                "balanced by language: rust is half of a's draws though 10% of its records, got " + rust);
         assertEquals(mix.draw(42, 8), mix.draw(42, 8), "the same step draws the same records (resumable)");
     }
 }

@@ -16,7 +16,8 @@ class LearningRateScheduleTest {
         assertEquals(1.0, cosine.factor(4, 105), 1e-12, "the peak right after the warm-up");
         assertEquals(0.55, cosine.factor(54, 105), 1e-12, "half-way: the middle of the range");
         assertEquals(0.1, cosine.factor(104, 105), 1e-12, "the stage's last step trains at the floor");
-        assertEquals(0.1, cosine.factor(500, 105), 1e-12, "past the end (a resumed, extended stage) it stays at the floor");
+        assertEquals(
+                0.1, cosine.factor(500, 105), 1e-12, "past the end (a resumed, extended stage) it stays at the floor");
         double previous = 2;
         for (int step = 4; step < 105; step++) {
             double f = cosine.factor(step, 105);
@@ -33,10 +34,19 @@ class LearningRateScheduleTest {
     void constantKeepsTheRateAndBadParametersAreRefused() {
         assertEquals(1.0, LearningRateSchedule.CONSTANT.factor(0, 10));
         assertEquals(1.0, LearningRateSchedule.CONSTANT.factor(9, 10));
-        assertEquals(1.0, new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, 0.1).factor(0, 1), 1e-12,
+        assertEquals(
+                1.0,
+                new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, 0.1).factor(0, 1),
+                1e-12,
                 "a one-step stage trains at the peak, not at the floor");
-        assertThrows(IllegalArgumentException.class, () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, -1, 0.1));
-        assertThrows(IllegalArgumentException.class, () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, 1.5));
-        assertThrows(IllegalArgumentException.class, () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, Double.NaN));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, -1, 0.1));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, 1.5));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 0, Double.NaN));
     }
 }

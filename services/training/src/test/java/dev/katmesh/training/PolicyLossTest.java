@@ -22,14 +22,24 @@ class PolicyLossTest {
             boolean[] trainable = {false, false, true, true, true};
             float[] current = new float[5];
             try (NDManager scope = model.manager().newSubManager()) {
-                float[] lp = model.tokenLogProbs(scope, new int[][] {{4, 9, 13, 21}}, DecoderModel.positions(0, 4),
-                        DecoderModel.causal(0, 4), new int[][] {{9, 13, 21, 8}}).toFloatArray();
+                float[] lp = model.tokenLogProbs(
+                                scope,
+                                new int[][] {{4, 9, 13, 21}},
+                                DecoderModel.positions(0, 4),
+                                DecoderModel.causal(0, 4),
+                                new int[][] {{9, 13, 21, 8}})
+                        .toFloatArray();
                 System.arraycopy(lp, 0, current, 1, 4);
             }
             // Behaviour log-probs chosen so that token 2's ratio is 1.5 (clipped above), token 3's is 0.5
             // (clipped below) and token 4's is 1.1 (inside).
-            float[] behaviour = {Float.NaN, Float.NaN, current[2] - (float) Math.log(1.5), current[3] - (float) Math.log(0.5),
-                    current[4] - (float) Math.log(1.1)};
+            float[] behaviour = {
+                Float.NaN,
+                Float.NaN,
+                current[2] - (float) Math.log(1.5),
+                current[3] - (float) Math.log(0.5),
+                current[4] - (float) Math.log(1.1)
+            };
             double advantage = 2.0;
             TrainingSample s = new TrainingSample(tokens, trainable, behaviour, advantage);
             List<TrainingSample> batch = List.of(s);
@@ -48,8 +58,13 @@ class PolicyLossTest {
             double expectedNeg = -w * (-advantage) * (1.5 + 0.8 + 1.1);
             assertEquals(expectedNeg, loss(model, List.of(negative), pg), 1e-4, "negative advantages clip from below");
 
-            TrainingSample onPolicy = new TrainingSample(tokens, trainable, new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN, Float.NaN}, advantage);
-            assertEquals(-w * advantage * 3, loss(model, List.of(onPolicy), pg), 1e-5, "unknown behaviour log-probs: ratio 1");
+            TrainingSample onPolicy = new TrainingSample(
+                    tokens, trainable, new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN, Float.NaN}, advantage);
+            assertEquals(
+                    -w * advantage * 3,
+                    loss(model, List.of(onPolicy), pg),
+                    1e-5,
+                    "unknown behaviour log-probs: ratio 1");
         }
     }
 
@@ -63,8 +78,15 @@ class PolicyLossTest {
             float[] behaviour = new float[5];
             behaviour[0] = behaviour[1] = Float.NaN;
             try (NDManager scope = model.manager().newSubManager()) {
-                NDArray logits = model.logits(scope, model.hidden(scope, new int[][] {{4, 9, 13, 21}}, DecoderModel.positions(0, 4),
-                        DecoderModel.causal(0, 4), null).reshape(4, -1));
+                NDArray logits = model.logits(
+                        scope,
+                        model.hidden(
+                                        scope,
+                                        new int[][] {{4, 9, 13, 21}},
+                                        DecoderModel.positions(0, 4),
+                                        DecoderModel.causal(0, 4),
+                                        null)
+                                .reshape(4, -1));
                 float[] lp = logits.div(temperature).logSoftmax(-1).toFloatArray();
                 int vocab = model.config().vocabSize();
                 for (int t = 2; t < 5; t++) {
@@ -74,14 +96,28 @@ class PolicyLossTest {
             List<TrainingSample> batch = List.of(new TrainingSample(tokens, trainable, behaviour, 1.0));
             Objective pg = Objective.dapo().withTemperature(temperature);
             try (NDManager scope = model.manager().newSubManager()) {
-                PolicyLoss.Result r = PolicyLoss.compute(scope, model, TreeBatch.of(batch), batch, pg.aggregation().weights(batch), pg, null);
+                PolicyLoss.Result r = PolicyLoss.compute(
+                        scope,
+                        model,
+                        TreeBatch.of(batch),
+                        batch,
+                        pg.aggregation().weights(batch),
+                        pg,
+                        null);
                 assertEquals(1.0, r.meanRatio(), 1e-4, "same weights, same temperature: every ratio is 1");
                 assertEquals(0.0, r.clippedFraction(), 1e-9);
             }
             try (NDManager scope = model.manager().newSubManager()) {
-                PolicyLoss.Result r = PolicyLoss.compute(scope, model, TreeBatch.of(batch), batch, Objective.dapo().aggregation().weights(batch),
-                        Objective.dapo(), null);
-                assertTrue(Math.abs(r.meanRatio() - 1.0) > 1e-3, "scored at T = 1 the ratios are off: " + r.meanRatio());
+                PolicyLoss.Result r = PolicyLoss.compute(
+                        scope,
+                        model,
+                        TreeBatch.of(batch),
+                        batch,
+                        Objective.dapo().aggregation().weights(batch),
+                        Objective.dapo(),
+                        null);
+                assertTrue(
+                        Math.abs(r.meanRatio() - 1.0) > 1e-3, "scored at T = 1 the ratios are off: " + r.meanRatio());
             }
         }
     }
@@ -89,10 +125,13 @@ class PolicyLossTest {
     @Test
     void klToAnIdenticalReferenceIsZeroAndPositiveOtherwise() {
         try (DecoderModel model = DecoderModel.random(TreeTrainingTest.CONFIG, 5, Device.cpu());
-             DecoderModel same = DecoderModel.random(TreeTrainingTest.CONFIG, 5, Device.cpu());
-             DecoderModel other = DecoderModel.random(TreeTrainingTest.CONFIG, 6, Device.cpu())) {
-            TrainingSample s = new TrainingSample(new int[] {4, 9, 13, 21}, new boolean[] {false, true, true, true},
-                    new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN}, 0.0);
+                DecoderModel same = DecoderModel.random(TreeTrainingTest.CONFIG, 5, Device.cpu());
+                DecoderModel other = DecoderModel.random(TreeTrainingTest.CONFIG, 6, Device.cpu())) {
+            TrainingSample s = new TrainingSample(
+                    new int[] {4, 9, 13, 21},
+                    new boolean[] {false, true, true, true},
+                    new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN},
+                    0.0);
             Objective klOnly = new Objective(Objective.Kind.POLICY_GRADIENT, 0.2, 0.2, 1.0, LossAggregation.TOKEN_MEAN);
             assertEquals(0, lossWith(model, List.of(s), klOnly, same), 1e-6);
             assertTrue(lossWith(model, List.of(s), klOnly, other) > 1e-4);
@@ -111,9 +150,10 @@ class PolicyLossTest {
             double last = 0;
             for (int step = 0; step < 30; step++) {
                 try (NDManager scope = model.manager().newSubManager();
-                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     gc.zeroGradients();
-                    NDArray loss = PolicyLoss.compute(scope, model, tree, batch, w, Objective.sft(), null).loss();
+                    NDArray loss = PolicyLoss.compute(scope, model, tree, batch, w, Objective.sft(), null)
+                            .loss();
                     last = loss.getFloat();
                     if (step == 0) {
                         first = last;
@@ -131,10 +171,19 @@ class PolicyLossTest {
         return lossWith(model, batch, objective, null);
     }
 
-    static double lossWith(DecoderModel model, List<TrainingSample> batch, Objective objective, DecoderModel reference) {
+    static double lossWith(
+            DecoderModel model, List<TrainingSample> batch, Objective objective, DecoderModel reference) {
         try (NDManager scope = model.manager().newSubManager()) {
-            return PolicyLoss.compute(scope, model, TreeBatch.of(batch), batch, objective.aggregation().weights(batch), objective, reference)
-                    .loss().getFloat();
+            return PolicyLoss.compute(
+                            scope,
+                            model,
+                            TreeBatch.of(batch),
+                            batch,
+                            objective.aggregation().weights(batch),
+                            objective,
+                            reference)
+                    .loss()
+                    .getFloat();
         }
     }
 }

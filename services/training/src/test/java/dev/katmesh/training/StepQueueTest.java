@@ -15,7 +15,11 @@ class StepQueueTest {
     private final List<String> drops = new ArrayList<>();
 
     private StepQueue<Sample> queue(int groupsPerStep, StalenessGate gate) {
-        return new StepQueue<>(groupsPerStep, gate, Sample::reward, Sample::version,
+        return new StepQueue<>(
+                groupsPerStep,
+                gate,
+                Sample::reward,
+                Sample::version,
                 (g, reason) -> g.forEach(s -> drops.add(s.id() + ":" + reason)));
     }
 
@@ -32,13 +36,23 @@ class StepQueueTest {
         StepQueue<Sample> q = queue(2, new StalenessGate(2));
         q.offer(group("a", 0, 1, 0, 1, 0));
         q.offer(group("b", 0, 1, 1, 1, 1)); // all equal: no advantage anywhere
-        q.offer(group("c", 0, 0.5));        // one sample: nothing to compare with
+        q.offer(group("c", 0, 0.5)); // one sample: nothing to compare with
         assertFalse(q.ready(), "two zero-signal groups must not complete a step of two");
-        assertEquals(List.of("b0:zero_variance", "b1:zero_variance", "b2:zero_variance", "b3:zero_variance", "c0:group_too_small"), drops);
+        assertEquals(
+                List.of(
+                        "b0:zero_variance",
+                        "b1:zero_variance",
+                        "b2:zero_variance",
+                        "b3:zero_variance",
+                        "c0:group_too_small"),
+                drops);
         q.offer(group("d", 0, -0.5, 0.2, 0.2, 0.2));
         assertTrue(q.ready());
         List<List<Sample>> step = q.take();
-        assertEquals(List.of("a0", "d0"), step.stream().map(g -> g.get(0).id()).toList(), "a step takes the oldest groups first");
+        assertEquals(
+                List.of("a0", "d0"),
+                step.stream().map(g -> g.get(0).id()).toList(),
+                "a step takes the oldest groups first");
         assertEquals(0, q.size());
     }
 

@@ -24,8 +24,12 @@ class TrainerTest {
     void policyGradientRaisesTheMeanRewardOfItsOwnSamples() {
         ModelConfig config = ModelConfig.qwen3(97, 32, 64, 2, 4, 2, 8);
         try (DecoderModel model = DecoderModel.random(config, 3, Device.cpu())) {
-            Trainer trainer = new Trainer(model, new AdamW(model.parameters(), AdamW.Settings.defaults(1e-2)),
-                    Objective.dapo(), AdvantageEstimator.GRPO, null);
+            Trainer trainer = new Trainer(
+                    model,
+                    new AdamW(model.parameters(), AdamW.Settings.defaults(1e-2)),
+                    Objective.dapo(),
+                    AdvantageEstimator.GRPO,
+                    null);
             Generator generator = new Generator(model);
             int[] prompt = {5, 6, 7, 8};
             int groupSize = 8;
@@ -79,23 +83,37 @@ class TrainerTest {
                     trainer.step(groups, rewards);
                 }
             }
-            assertTrue(last > first + 0.3, "mean reward should rise clearly: first 5 steps " + first + ", last 5 steps " + last);
+            assertTrue(
+                    last > first + 0.3,
+                    "mean reward should rise clearly: first 5 steps " + first + ", last 5 steps " + last);
         }
     }
 
     @Test
     void dataParallelTrainingOnTwoReplicasEqualsOneDevice() {
         ModelConfig config = ModelConfig.qwen3(97, 32, 64, 2, 4, 2, 8);
-        List<List<TrainingSample>> groups = List.of(TreeTrainingTest.branchingSamples(1, 4), TreeTrainingTest.branchingSamples(2, 4),
+        List<List<TrainingSample>> groups = List.of(
+                TreeTrainingTest.branchingSamples(1, 4),
+                TreeTrainingTest.branchingSamples(2, 4),
                 TreeTrainingTest.branchingSamples(3, 4));
-        List<double[]> rewards = List.of(new double[] {1, 0, 0, 1}, new double[] {0, 1, 1, 1}, new double[] {0.5, 0, 1, 0});
+        List<double[]> rewards =
+                List.of(new double[] {1, 0, 0, 1}, new double[] {0, 1, 1, 1}, new double[] {0.5, 0, 1, 0});
         try (DecoderModel single = DecoderModel.random(config, 9, Device.cpu());
-             DecoderModel primary = DecoderModel.random(config, 9, Device.cpu());
-             DecoderModel replica = DecoderModel.random(config, 9, Device.cpu())) {
-            Trainer one = new Trainer(single, new AdamW(single.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
-                    AdvantageEstimator.GRPO, null);
-            Trainer two = new Trainer(List.of(primary, replica), new AdamW(primary.parameters(), AdamW.Settings.defaults(1e-2)),
-                    Objective.dapo(), AdvantageEstimator.GRPO, null, 1.0);
+                DecoderModel primary = DecoderModel.random(config, 9, Device.cpu());
+                DecoderModel replica = DecoderModel.random(config, 9, Device.cpu())) {
+            Trainer one = new Trainer(
+                    single,
+                    new AdamW(single.parameters(), AdamW.Settings.defaults(1e-2)),
+                    Objective.dapo(),
+                    AdvantageEstimator.GRPO,
+                    null);
+            Trainer two = new Trainer(
+                    List.of(primary, replica),
+                    new AdamW(primary.parameters(), AdamW.Settings.defaults(1e-2)),
+                    Objective.dapo(),
+                    AdvantageEstimator.GRPO,
+                    null,
+                    1.0);
             for (int step = 0; step < 3; step++) {
                 Trainer.StepResult a = one.step(groups, rewards);
                 Trainer.StepResult b = two.step(groups, rewards);
@@ -103,9 +121,15 @@ class TrainerTest {
             }
             for (String name : single.parameters().keySet()) {
                 float[] expected = single.parameters().get(name).toFloatArray();
-                assertTrue(TreeTrainingTest.relativeError(expected, primary.parameters().get(name).toFloatArray(), 1e-3) < 1e-4,
+                assertTrue(
+                        TreeTrainingTest.relativeError(
+                                        expected, primary.parameters().get(name).toFloatArray(), 1e-3)
+                                < 1e-4,
                         name + ": data-parallel weights equal single-device weights");
-                assertTrue(java.util.Arrays.equals(primary.parameters().get(name).toFloatArray(), replica.parameters().get(name).toFloatArray()),
+                assertTrue(
+                        java.util.Arrays.equals(
+                                primary.parameters().get(name).toFloatArray(),
+                                replica.parameters().get(name).toFloatArray()),
                         name + ": the replica has the primary's weights after each step");
             }
         }
@@ -114,16 +138,30 @@ class TrainerTest {
     @Test
     void treesBoundedInSizeTrainExactlyLikeOneTreePerGroup() {
         ModelConfig config = ModelConfig.qwen3(97, 32, 64, 2, 4, 2, 8);
-        List<List<TrainingSample>> groups = List.of(TreeTrainingTest.branchingSamples(4, 4), TreeTrainingTest.branchingSamples(5, 4));
+        List<List<TrainingSample>> groups =
+                List.of(TreeTrainingTest.branchingSamples(4, 4), TreeTrainingTest.branchingSamples(5, 4));
         List<double[]> rewards = List.of(new double[] {1, 0, 0, 1}, new double[] {0, 1, 1, 0.5});
-        int longest = groups.stream().flatMap(List::stream).mapToInt(t -> t.tokens().length).max().orElseThrow();
+        int longest = groups.stream()
+                .flatMap(List::stream)
+                .mapToInt(t -> t.tokens().length)
+                .max()
+                .orElseThrow();
         try (DecoderModel whole = DecoderModel.random(config, 11, Device.cpu());
-             DecoderModel split = DecoderModel.random(config, 11, Device.cpu())) {
-            Trainer a = new Trainer(whole, new AdamW(whole.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
-                    AdvantageEstimator.GRPO, null);
+                DecoderModel split = DecoderModel.random(config, 11, Device.cpu())) {
+            Trainer a = new Trainer(
+                    whole,
+                    new AdamW(whole.parameters(), AdamW.Settings.defaults(1e-2)),
+                    Objective.dapo(),
+                    AdvantageEstimator.GRPO,
+                    null);
             // One sample per tree at most: every group is split, each tree back-propagated on its own.
-            Trainer b = new Trainer(split, new AdamW(split.parameters(), AdamW.Settings.defaults(1e-2)), Objective.dapo(),
-                    AdvantageEstimator.GRPO, null).maxTreeTokens(longest);
+            Trainer b = new Trainer(
+                            split,
+                            new AdamW(split.parameters(), AdamW.Settings.defaults(1e-2)),
+                            Objective.dapo(),
+                            AdvantageEstimator.GRPO,
+                            null)
+                    .maxTreeTokens(longest);
             for (int step = 0; step < 3; step++) {
                 Trainer.StepResult x = a.step(groups, rewards);
                 Trainer.StepResult y = b.step(groups, rewards);
@@ -131,8 +169,13 @@ class TrainerTest {
                 assertTrue(y.tokens() == x.tokens(), "the same loss terms");
             }
             for (String name : whole.parameters().keySet()) {
-                assertTrue(TreeTrainingTest.relativeError(whole.parameters().get(name).toFloatArray(),
-                        split.parameters().get(name).toFloatArray(), 1e-3) < 1e-4, name + ": bounded trees give the same weights");
+                assertTrue(
+                        TreeTrainingTest.relativeError(
+                                        whole.parameters().get(name).toFloatArray(),
+                                        split.parameters().get(name).toFloatArray(),
+                                        1e-3)
+                                < 1e-4,
+                        name + ": bounded trees give the same weights");
             }
         }
     }
@@ -143,15 +186,25 @@ class TrainerTest {
         samples.addAll(TreeTrainingTest.branchingSamples(7, 3));
         for (int budget : new int[] {1, 20, 40, 1000}) {
             List<int[]> trees = TreeBatch.pack(samples, budget);
-            int[] all = trees.stream().flatMapToInt(java.util.Arrays::stream).sorted().toArray();
-            assertTrue(java.util.Arrays.equals(all, java.util.stream.IntStream.range(0, samples.size()).toArray()),
+            int[] all = trees.stream()
+                    .flatMapToInt(java.util.Arrays::stream)
+                    .sorted()
+                    .toArray();
+            assertTrue(
+                    java.util.Arrays.equals(
+                            all,
+                            java.util.stream.IntStream.range(0, samples.size()).toArray()),
                     "budget " + budget + ": every sample in exactly one tree");
             for (int[] tree : trees) {
-                List<TrainingSample> members = java.util.Arrays.stream(tree).mapToObj(samples::get).toList();
+                List<TrainingSample> members =
+                        java.util.Arrays.stream(tree).mapToObj(samples::get).toList();
                 int rows = TreeBatch.of(members).size();
                 assertTrue(tree.length == 1 || rows <= budget, "budget " + budget + ": a tree of " + rows + " rows");
             }
         }
-        assertTrue(TreeBatch.pack(samples, 1000).size() < TreeBatch.pack(samples, 40).size(), "a larger budget makes fewer trees");
+        assertTrue(
+                TreeBatch.pack(samples, 1000).size()
+                        < TreeBatch.pack(samples, 40).size(),
+                "a larger budget makes fewer trees");
     }
 }

@@ -36,8 +36,13 @@ class TreeTrainingTest {
             int n = s.tokens().length;
             float[] current;
             try (NDManager scope = model.manager().newSubManager()) {
-                current = model.tokenLogProbs(scope, new int[][] {Arrays.copyOf(s.tokens(), n - 1)}, DecoderModel.positions(0, n - 1),
-                        DecoderModel.causal(0, n - 1), new int[][] {Arrays.copyOfRange(s.tokens(), 1, n)}).toFloatArray();
+                current = model.tokenLogProbs(
+                                scope,
+                                new int[][] {Arrays.copyOf(s.tokens(), n - 1)},
+                                DecoderModel.positions(0, n - 1),
+                                DecoderModel.causal(0, n - 1),
+                                new int[][] {Arrays.copyOfRange(s.tokens(), 1, n)})
+                        .toFloatArray();
             }
             float[] behaviour = new float[n];
             behaviour[0] = Float.NaN;
@@ -91,7 +96,7 @@ class TreeTrainingTest {
                 new Objective(Objective.Kind.POLICY_GRADIENT, 0.2, 0.2, 0.05, LossAggregation.SEQUENCE_MEAN),
                 new Objective(Objective.Kind.POLICY_GRADIENT, 0.1, 0.3, 0, LossAggregation.CONSTANT));
         try (DecoderModel model = DecoderModel.random(CONFIG, 17, Device.cpu());
-             DecoderModel reference = DecoderModel.random(CONFIG, 18, Device.cpu())) {
+                DecoderModel reference = DecoderModel.random(CONFIG, 18, Device.cpu())) {
             model.parameters().values().forEach(p -> p.setRequiresGradient(true));
             for (long seed = 1; seed <= 3; seed++) {
                 List<TrainingSample> samples = branchingSamples(seed, 6, model);
@@ -100,20 +105,35 @@ class TreeTrainingTest {
                 for (Objective objective : objectives) {
                     double[][] weights = objective.aggregation().weights(samples);
                     float[] flatLoss = new float[1];
-                    Map<String, float[]> flat = gradients(model, scope -> {
-                        NDArray total = null;
-                        for (int s = 0; s < samples.size(); s++) {
-                            NDArray l = PolicyLoss.compute(scope, model, TreeBatch.flat(samples.get(s), s), samples, weights,
-                                    objective, reference).loss();
-                            total = total == null ? l : total.add(l);
-                        }
-                        return total;
-                    }, flatLoss);
+                    Map<String, float[]> flat = gradients(
+                            model,
+                            scope -> {
+                                NDArray total = null;
+                                for (int s = 0; s < samples.size(); s++) {
+                                    NDArray l = PolicyLoss.compute(
+                                                    scope,
+                                                    model,
+                                                    TreeBatch.flat(samples.get(s), s),
+                                                    samples,
+                                                    weights,
+                                                    objective,
+                                                    reference)
+                                            .loss();
+                                    total = total == null ? l : total.add(l);
+                                }
+                                return total;
+                            },
+                            flatLoss);
                     float[] treeLoss = new float[1];
-                    Map<String, float[]> treeGrads = gradients(model, scope -> {
-                        return PolicyLoss.compute(scope, model, tree, samples, weights, objective, reference).loss();
-                    }, treeLoss);
-                    assertEquals(flatLoss[0], treeLoss[0], 1e-5 * Math.max(1, Math.abs(flatLoss[0])), "loss, " + objective);
+                    Map<String, float[]> treeGrads = gradients(
+                            model,
+                            scope -> {
+                                return PolicyLoss.compute(scope, model, tree, samples, weights, objective, reference)
+                                        .loss();
+                            },
+                            treeLoss);
+                    assertEquals(
+                            flatLoss[0], treeLoss[0], 1e-5 * Math.max(1, Math.abs(flatLoss[0])), "loss, " + objective);
                     double worst = 0;
                     String worstName = "";
                     double global = 0;
@@ -129,8 +149,10 @@ class TreeTrainingTest {
                             worstName = name;
                         }
                     }
-                    assertTrue(worst < 1e-5, objective + " seed " + seed + ": max relative gradient error " + worst + " in " + worstName
-                            + " (largest entry of the model's gradient: " + global + ")");
+                    assertTrue(
+                            worst < 1e-5,
+                            objective + " seed " + seed + ": max relative gradient error " + worst + " in " + worstName
+                                    + " (largest entry of the model's gradient: " + global + ")");
                 }
             }
         }
@@ -163,7 +185,7 @@ class TreeTrainingTest {
     static Map<String, float[]> gradients(DecoderModel model, LossFn fn, float[] lossOut) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (NDManager scope = model.manager().newSubManager();
-             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
             NDArray loss = fn.loss(scope);
             System.gc(); // operands saved for backward must survive a collection (see dev.katmesh.policy.Tensors)

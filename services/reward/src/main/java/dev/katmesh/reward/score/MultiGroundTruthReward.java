@@ -36,16 +36,26 @@ public final class MultiGroundTruthReward {
         this.weights = weights;
     }
 
-    public ScoredTrajectory score(Trajectory t, Task task, int ignoredAgentFields, long nowMs) throws IOException, InterruptedException {
+    public ScoredTrajectory score(Trajectory t, Task task, int ignoredAgentFields, long nowMs)
+            throws IOException, InterruptedException {
         TurnAnnotator.Annotation a = TurnAnnotator.annotate(t);
-        ScoredTrajectory.Builder s = ScoredTrajectory.newBuilder().setTrajectory(t).setScorer(SCORER).setScoredAtMs(nowMs)
-                .setIgnoredAgentFields(ignoredAgentFields).addAllTurns(a.turns()).addAllErrorMask(a.errorMask());
-        boolean submitted = t.hasOutcome() && t.getOutcome().getSubmitted() && !t.getOutcome().getContent().isEmpty();
+        ScoredTrajectory.Builder s = ScoredTrajectory.newBuilder()
+                .setTrajectory(t)
+                .setScorer(SCORER)
+                .setScoredAtMs(nowMs)
+                .setIgnoredAgentFields(ignoredAgentFields)
+                .addAllTurns(a.turns())
+                .addAllErrorMask(a.errorMask());
+        boolean submitted = t.hasOutcome()
+                && t.getOutcome().getSubmitted()
+                && !t.getOutcome().getContent().isEmpty();
         double penalty = Math.min(1.0, (task != null && !submitted ? 1.0 : 0.0) + 0.25 * a.malformedCalls());
         double reward = 0;
         if (task != null) {
             String content = t.getOutcome().getContent();
-            String path = t.getOutcome().getPath().isEmpty() ? task.getTagsOrDefault("solution_path", "solution.py") : t.getOutcome().getPath();
+            String path = t.getOutcome().getPath().isEmpty()
+                    ? task.getTagsOrDefault("solution_path", "solution.py")
+                    : t.getOutcome().getPath();
             double pass = 0;
             StringBuilder detail = new StringBuilder();
             if (submitted && task.getTestSuitesCount() > 0) {
@@ -53,12 +63,22 @@ public final class MultiGroundTruthReward {
                 double sum = 0;
                 for (TaskTests.SuiteResult r : results) {
                     sum += r.passFraction();
-                    detail.append(r.name()).append(": ").append(r.passedCases()).append('/').append(r.totalCases())
-                            .append(r.judged() ? " judged" : "").append(r.detail().isEmpty() ? "" : " (" + r.detail() + ")").append("; ");
+                    detail.append(r.name())
+                            .append(": ")
+                            .append(r.passedCases())
+                            .append('/')
+                            .append(r.totalCases())
+                            .append(r.judged() ? " judged" : "")
+                            .append(r.detail().isEmpty() ? "" : " (" + r.detail() + ")")
+                            .append("; ");
                 }
                 pass = results.isEmpty() ? 0 : sum / results.size();
             }
-            s.addComponents(component("tests", pass, weights.tests(), submitted ? detail.toString().trim() : "nothing submitted"));
+            s.addComponents(component(
+                    "tests",
+                    pass,
+                    weights.tests(),
+                    submitted ? detail.toString().trim() : "nothing submitted"));
             double best = 0;
             String bestId = "none";
             for (ReferenceSolution ref : task.getReferencesList()) {
@@ -71,32 +91,50 @@ public final class MultiGroundTruthReward {
             // Resemblance earns credit only for code that passes some case: a policy must not farm it with a
             // reference's shape around a broken core, or with a copy that exits before it is judged.
             boolean earns = pass > 0;
-            s.addComponents(component("reference_similarity", best, earns ? weights.similarity() : 0,
+            s.addComponents(component(
+                    "reference_similarity",
+                    best,
+                    earns ? weights.similarity() : 0,
                     "closest reference: " + bestId + (earns ? "" : " (no credit: no case passed)")));
             reward += weights.tests() * pass + (earns ? weights.similarity() * best : 0);
         } else {
             s.setTaskless(true);
-            // What the agent says of itself: kept as unverified components, rewarded only as far as an operator weights them.
+            // What the agent says of itself: kept as unverified components, rewarded only as far as an operator weights
+            // them.
             if (t.hasOutcome() && t.getOutcome().getTestResultsCount() > 0) {
-                long passed = t.getOutcome().getTestResultsList().stream().filter(TestResult::getPassed).count();
+                long passed = t.getOutcome().getTestResultsList().stream()
+                        .filter(TestResult::getPassed)
+                        .count();
                 double own = (double) passed / t.getOutcome().getTestResultsCount();
-                s.addComponents(component("unverified_tests", own, weights.unverifiedTests(),
+                s.addComponents(component(
+                        "unverified_tests",
+                        own,
+                        weights.unverifiedTests(),
                         passed + " of " + t.getOutcome().getTestResultsCount() + " passed, as reported by the agent"));
                 reward += weights.unverifiedTests() * own;
             }
             if (t.hasOutcome() && t.getOutcome().hasFeedback()) {
                 double f = t.getOutcome().getFeedback();
-                s.addComponents(component("unverified_feedback", f, weights.unverifiedFeedback(), "feedback carried by the trajectory"));
+                s.addComponents(component(
+                        "unverified_feedback", f, weights.unverifiedFeedback(), "feedback carried by the trajectory"));
                 reward += weights.unverifiedFeedback() * f;
             }
         }
-        s.addComponents(component("format_penalty", penalty, -weights.format(),
+        s.addComponents(component(
+                "format_penalty",
+                penalty,
+                -weights.format(),
                 a.malformedCalls() + " malformed call(s)" + (task != null && !submitted ? ", no submission" : "")));
         reward -= weights.format() * penalty;
         return s.setReward(reward).build();
     }
 
     private static RewardComponent component(String name, double value, double weight, String detail) {
-        return RewardComponent.newBuilder().setName(name).setValue(value).setWeight(weight).setDetail(detail).build();
+        return RewardComponent.newBuilder()
+                .setName(name)
+                .setValue(value)
+                .setWeight(weight)
+                .setDetail(detail)
+                .build();
     }
 }

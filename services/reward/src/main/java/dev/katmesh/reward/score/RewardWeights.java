@@ -10,7 +10,8 @@ package dev.katmesh.reward.score;
  *                           the reward verified (0 by default: kept on the record, not rewarded)
  * @param unverifiedFeedback weight of feedback in [-1, 1] carried by the trajectory itself: likewise its producer's claim
  */
-public record RewardWeights(double tests, double similarity, double format, double unverifiedTests, double unverifiedFeedback) {
+public record RewardWeights(
+        double tests, double similarity, double format, double unverifiedTests, double unverifiedFeedback) {
     public static RewardWeights defaults() {
         return new RewardWeights(1.0, 0.2, 0.5, 0.0, 0.0);
     }

@@ -61,20 +61,27 @@ public final class TurnAnnotator {
                 String output = step != null ? step.getOutput() : results.getOrDefault(c.getId(), "");
                 if ((!offered.isEmpty() && !offered.contains(c.getName())) || !isJsonObject(c.getArguments())) {
                     verdict = TurnVerdict.TURN_VERDICT_MALFORMED_CALL;
-                    detail = !offered.isEmpty() && !offered.contains(c.getName()) ? "unknown tool " + c.getName() : "arguments are not a JSON object";
+                    detail = !offered.isEmpty() && !offered.contains(c.getName())
+                            ? "unknown tool " + c.getName()
+                            : "arguments are not a JSON object";
                     malformed++;
                     break;
                 }
                 if (step != null && step.getErrorClass().equals("timeout")) {
                     verdict = TurnVerdict.TURN_VERDICT_TIMEOUT;
                     detail = "timeout";
-                } else if (step != null && (step.getErrorClass().equals("rejected_edit") || step.getErrorClass().equals("wrong_solution"))) {
+                } else if (step != null
+                        && (step.getErrorClass().equals("rejected_edit")
+                                || step.getErrorClass().equals("wrong_solution"))) {
                     verdict = TurnVerdict.TURN_VERDICT_REJECTED_EDIT;
                     detail = step.getErrorClass();
-                } else if (step != null && ((step.hasExitCode() && step.getExitCode() != 0) || !step.getErrorClass().isEmpty())) {
+                } else if (step != null
+                        && ((step.hasExitCode() && step.getExitCode() != 0)
+                                || !step.getErrorClass().isEmpty())) {
                     verdict = TurnVerdict.TURN_VERDICT_TOOL_ERROR;
                     detail = step.hasExitCode() ? "exit code " + step.getExitCode() : step.getErrorClass();
-                } else if (output.contains("Traceback (most recent call last)") || output.contains("Exception in thread")) {
+                } else if (output.contains("Traceback (most recent call last)")
+                        || output.contains("Exception in thread")) {
                     verdict = TurnVerdict.TURN_VERDICT_TOOL_ERROR;
                     detail = "exception trace in the output";
                 }
@@ -82,7 +89,11 @@ public final class TurnAnnotator {
             if (verdict != TurnVerdict.TURN_VERDICT_OK) {
                 erroneous.add(i);
             }
-            turns.add(TurnAnnotation.newBuilder().setMessageIndex(i).setVerdict(verdict).setDetail(detail).build());
+            turns.add(TurnAnnotation.newBuilder()
+                    .setMessageIndex(i)
+                    .setVerdict(verdict)
+                    .setDetail(detail)
+                    .build());
         }
         List<Boolean> mask = new ArrayList<>();
         if (t.getTokenIdsCount() > 0) {

@@ -25,17 +25,28 @@ import org.junit.jupiter.api.Test;
 
 class MultiGroundTruthRewardTest {
 
-    static final MultiGroundTruthReward REWARD = new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), RewardWeights.defaults());
+    static final MultiGroundTruthReward REWARD =
+            new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), RewardWeights.defaults());
 
     static Trajectory submitting(Task task, String content) {
-        return Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g").setTaskId(task.getTaskId())
+        return Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
+                .setTaskId(task.getTaskId())
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent(task.getInstruction()))
-                .setOutcome(Outcome.newBuilder().setSubmitted(true).setKind(SolutionKind.SOLUTION_KIND_FILE)
-                        .setPath(task.getTagsOrThrow("solution_path")).setContent(content)).build();
+                .setOutcome(Outcome.newBuilder()
+                        .setSubmitted(true)
+                        .setKind(SolutionKind.SOLUTION_KIND_FILE)
+                        .setPath(task.getTagsOrThrow("solution_path"))
+                        .setContent(content))
+                .build();
     }
 
     static double component(ScoredTrajectory s, String name) {
-        return s.getComponentsList().stream().filter(c -> c.getName().equals(name)).mapToDouble(RewardComponent::getValue).findFirst()
+        return s.getComponentsList().stream()
+                .filter(c -> c.getName().equals(name))
+                .mapToDouble(RewardComponent::getValue)
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("no component " + name + " in " + s.getComponentsList()));
     }
 
@@ -48,7 +59,9 @@ class MultiGroundTruthRewardTest {
         ScoredTrajectory s = REWARD.score(submitting(task, second), task, 0, 1);
         assertEquals(1.0, component(s, "tests"), 1e-9);
         assertEquals(1.0, component(s, "reference_similarity"), 1e-9, "the identical reference wins");
-        assertTrue(s.getComponentsList().stream().anyMatch(c -> c.getDetail().equals("closest reference: ref-1")), s.getComponentsList().toString());
+        assertTrue(
+                s.getComponentsList().stream().anyMatch(c -> c.getDetail().equals("closest reference: ref-1")),
+                s.getComponentsList().toString());
         assertEquals(0.0, component(s, "format_penalty"));
         assertEquals(1.0 + 0.2, s.getReward(), 1e-9);
         assertTrue(!s.getPlaceholder() && !s.getTaskless());
@@ -70,8 +83,10 @@ class MultiGroundTruthRewardTest {
     @Test
     void theClosestOfSeveralReferencesWins() {
         String a = "def solve(s):\n    return s.count('a')\n";
-        String b = "def solve(s):\n    n = 0\n    for c in s:\n        if c == 'a':\n            n += 1\n    return n\n";
-        String answer = "def solve(s):\n    n = 0\n    for ch in s:\n        if ch == 'a':\n            n += 1\n    return n\n";
+        String b =
+                "def solve(s):\n    n = 0\n    for c in s:\n        if c == 'a':\n            n += 1\n    return n\n";
+        String answer =
+                "def solve(s):\n    n = 0\n    for ch in s:\n        if ch == 'a':\n            n += 1\n    return n\n";
         assertTrue(Similarity.of(answer, b) > Similarity.of(answer, a));
         assertEquals(1.0, Similarity.of(a + "\n\n   \n", a), 1e-9, "whitespace differences do not count");
         assertEquals(3, Similarity.levenshtein("kitten", "sitting"));
@@ -80,12 +95,28 @@ class MultiGroundTruthRewardTest {
     @Test
     void noSubmissionAndMalformedCallsArePenalised() throws Exception {
         Task task = new TaskSuite(11).variant(1).task();
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g").setTaskId(task.getTaskId())
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
+                .setTaskId(task.getTaskId())
                 .addAllTools(task.getToolsList())
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("go"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{not json")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("error"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c2").setName("rm_rf").setArguments("{}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c1")
+                                .setName("bash")
+                                .setArguments("{not json")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c1")
+                        .setContent("error"))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c2")
+                                .setName("rm_rf")
+                                .setArguments("{}")))
                 .build();
         ScoredTrajectory s = REWARD.score(t, task, 0, 1);
         assertEquals(1.0, component(s, "format_penalty"), "no submission (1) + 2 malformed calls, capped at 1");
@@ -97,9 +128,14 @@ class MultiGroundTruthRewardTest {
 
     @Test
     void deployedSessionsWithoutATaskGetWhatApplies() throws Exception {
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g")
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("fix it"))
-                .setOutcome(Outcome.newBuilder().setSubmitted(true).setContent("done").setFeedback(1.0)
+                .setOutcome(Outcome.newBuilder()
+                        .setSubmitted(true)
+                        .setContent("done")
+                        .setFeedback(1.0)
                         .addTestResults(TestResult.newBuilder().setName("a").setPassed(true))
                         .addTestResults(TestResult.newBuilder().setName("b").setPassed(false)))
                 .build();
@@ -108,7 +144,9 @@ class MultiGroundTruthRewardTest {
         assertEquals(0.5, component(s, "unverified_tests"), 1e-9, "the agent's claim is kept");
         assertEquals(1.0, component(s, "unverified_feedback"), 1e-9);
         assertEquals(0.0, s.getReward(), 1e-9, "claims the reward did not verify earn nothing by default");
-        ScoredTrajectory weighted = new MultiGroundTruthReward(new TaskTests(new BubblewrapSandbox()), new RewardWeights(1, 0.2, 0.5, 1.0, 0.5)).score(t, null, 2, 1);
+        ScoredTrajectory weighted = new MultiGroundTruthReward(
+                        new TaskTests(new BubblewrapSandbox()), new RewardWeights(1, 0.2, 0.5, 1.0, 0.5))
+                .score(t, null, 2, 1);
         assertEquals(0.5 + 0.5, weighted.getReward(), 1e-9, "an operator may weight them");
         assertEquals(2, s.getIgnoredAgentFields());
     }
@@ -116,27 +154,63 @@ class MultiGroundTruthRewardTest {
     @Test
     void errorMasksCoverTheFailingTurnAndNotItsFix() throws Exception {
         // user | assistant runs "pytest" (exit 1) | tool | assistant runs it again (exit 0) | tool
-        Trajectory t = Trajectory.newBuilder().setTrajectoryId("t").setGroupId("g")
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
                 .addTools(ToolSchema.newBuilder().setType("function").setName("bash"))
                 .addMessages(ChatMessage.newBuilder().setRole("user").setContent("make the tests pass"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c1").setName("bash").setArguments("{\"command\":\"pytst\"}")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c1").setContent("pytst: not found"))
-                .addMessages(ChatMessage.newBuilder().setRole("assistant").addToolCalls(ToolCall.newBuilder().setId("c2").setName("bash").setArguments("{\"command\":\"pytest\"}")))
-                .addMessages(ChatMessage.newBuilder().setRole("tool").setToolCallId("c2").setContent("1 passed"))
-                .addSteps(ToolStep.newBuilder().setMessageIndex(2).setToolCallId("c1").setToolName("bash").setExitCode(127))
-                .addSteps(ToolStep.newBuilder().setMessageIndex(4).setToolCallId("c2").setToolName("bash").setExitCode(0))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c1")
+                                .setName("bash")
+                                .setArguments("{\"command\":\"pytst\"}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c1")
+                        .setContent("pytst: not found"))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c2")
+                                .setName("bash")
+                                .setArguments("{\"command\":\"pytest\"}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c2")
+                        .setContent("1 passed"))
+                .addSteps(ToolStep.newBuilder()
+                        .setMessageIndex(2)
+                        .setToolCallId("c1")
+                        .setToolName("bash")
+                        .setExitCode(127))
+                .addSteps(ToolStep.newBuilder()
+                        .setMessageIndex(4)
+                        .setToolCallId("c2")
+                        .setToolName("bash")
+                        .setExitCode(0))
                 .addAllTokenIds(java.util.List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
                 .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(2).setMessageIndex(0))
-                .addSegments(TokenSegment.newBuilder().setStart(2).setEnd(5).setGenerated(true).setMessageIndex(1))
+                .addSegments(TokenSegment.newBuilder()
+                        .setStart(2)
+                        .setEnd(5)
+                        .setGenerated(true)
+                        .setMessageIndex(1))
                 .addSegments(TokenSegment.newBuilder().setStart(5).setEnd(6).setMessageIndex(2))
-                .addSegments(TokenSegment.newBuilder().setStart(6).setEnd(9).setGenerated(true).setMessageIndex(3))
+                .addSegments(TokenSegment.newBuilder()
+                        .setStart(6)
+                        .setEnd(9)
+                        .setGenerated(true)
+                        .setMessageIndex(3))
                 .addSegments(TokenSegment.newBuilder().setStart(9).setEnd(10).setMessageIndex(4))
                 .build();
         TurnAnnotator.Annotation a = TurnAnnotator.annotate(t);
         assertEquals(TurnVerdict.TURN_VERDICT_TOOL_ERROR, a.turns().get(0).getVerdict());
         assertEquals("exit code 127", a.turns().get(0).getDetail());
         assertEquals(TurnVerdict.TURN_VERDICT_OK, a.turns().get(1).getVerdict());
-        assertEquals(java.util.List.of(false, false, true, true, true, false, false, false, false, false), a.errorMask(),
+        assertEquals(
+                java.util.List.of(false, false, true, true, true, false, false, false, false, false),
+                a.errorMask(),
                 "the failing turn's generated tokens, and only those");
     }
 
@@ -146,12 +220,21 @@ class MultiGroundTruthRewardTest {
         for (TaskSuite.Generated g : new TaskSuite(17).generate(6)) {
             Task task = g.task();
             for (RewardHacks.Hack hack : RewardHacks.of(task)) {
-                if (hack.name().contains("sleep") && !task.getTagsOrThrow("template").equals("grep-count")) {
+                if (hack.name().contains("sleep")
+                        && !task.getTagsOrThrow("template").equals("grep-count")) {
                     continue; // the slow ones once (the judge's own test runs them on Python)
                 }
                 ScoredTrajectory s = REWARD.score(submitting(task, hack.content()), task, 0, 1);
-                assertEquals(0.0, component(s, "tests"), 1e-9, task.getTaskId() + " '" + hack.name() + "': " + s.getComponentsList());
-                assertEquals(0.0, s.getReward(), 1e-9, task.getTaskId() + " '" + hack.name() + "' scores 0: " + s.getComponentsList());
+                assertEquals(
+                        0.0,
+                        component(s, "tests"),
+                        1e-9,
+                        task.getTaskId() + " '" + hack.name() + "': " + s.getComponentsList());
+                assertEquals(
+                        0.0,
+                        s.getReward(),
+                        1e-9,
+                        task.getTaskId() + " '" + hack.name() + "' scores 0: " + s.getComponentsList());
             }
         }
     }

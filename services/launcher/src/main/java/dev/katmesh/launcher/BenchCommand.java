@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
             BenchCommand.Tree.class,
             BenchCommand.Inference.class,
             BenchCommand.Ingestion.class,
-            BenchCommand.Async.class
+            BenchCommand.Async.class,
+            BenchCommand.Copying.class
         })
 final class BenchCommand {
 
@@ -222,6 +223,58 @@ final class BenchCommand {
                                     model),
                             System.err)
                     .run();
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "copying",
+            description =
+                    "Does mid-term LM teach the main job's model to copy an instruction's parameter into its code? "
+                            + "LM steps on the main job's corpus, then exact greedy solutions of validation tasks, every few steps.")
+    static final class Copying implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--steps", defaultValue = "600", description = "LM steps (default ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Option(names = "--batch", defaultValue = "32", description = "Documents per step (default ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate (default ${DEFAULT-VALUE}).")
+        double lr;
+
+        @Option(
+                names = "--copy-fraction",
+                defaultValue = "0",
+                description = "Share of each batch that is synthetic copy documents (default ${DEFAULT-VALUE}).")
+        double copyFraction;
+
+        @Option(
+                names = "--max-digits-per-token",
+                defaultValue = "2",
+                description = "Digits a token may hold; 0: every digit its own token (default ${DEFAULT-VALUE}).")
+        int maxDigits;
+
+        @Option(
+                names = "--tasks",
+                defaultValue = "36",
+                description = "Validation tasks evaluated (default ${DEFAULT-VALUE}).")
+        int tasks;
+
+        @Option(
+                names = "--every",
+                defaultValue = "200",
+                description = "Evaluate every this many steps (default ${DEFAULT-VALUE}).")
+        int every;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = CopyingBenchmark.run(
+                    new CopyingBenchmark.Settings(steps, batch, lr, copyFraction, maxDigits, tasks, every, 1),
+                    System.err::println);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

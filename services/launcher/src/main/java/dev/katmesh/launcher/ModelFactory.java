@@ -32,7 +32,11 @@ final class ModelFactory {
 
     /** Trains a tokenizer on {@code corpus} and writes it with the chat template into {@code dir}. Returns its vocabulary size. */
     static int tokenizer(Iterable<String> corpus, int vocabSize, Path dir) throws IOException {
-        BpeTrainer.Bpe bpe = BpeTrainer.train(corpus, vocabSize, SPECIAL_TOKENS);
+        return tokenizer(BpeTrainer.train(corpus, vocabSize, SPECIAL_TOKENS), dir);
+    }
+
+    /** Writes a trained tokenizer with the chat template into {@code dir}. Returns its vocabulary size. */
+    static int tokenizer(BpeTrainer.Bpe bpe, Path dir) throws IOException {
         BpeTrainer.write(bpe, dir);
         Files.writeString(dir.resolve("tokenizer_config.json"), """
                 {

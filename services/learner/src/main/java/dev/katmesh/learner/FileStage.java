@@ -1,11 +1,13 @@
 package dev.katmesh.learner;
 
 import dev.katmesh.proto.wire.DropReason;
+import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.DataMix;
 import dev.katmesh.training.TrainingSample;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -43,7 +45,12 @@ final class FileStage {
                 run.metrics.mixed(stage.name(), d.source(), d.tags());
                 TrainingSample sample = d.record().text() != null
                         ? chat.text(d.record().text())
-                        : chat.of(d.record().trajectory(), errorMasked);
+                        : chat.of(
+                                d.record().trajectory(),
+                                errorMasked
+                                        ? TurnAnnotator.annotate(d.record().trajectory())
+                                                .erroneous()
+                                        : Set.of());
                 if (sample.tokens().length > maxPositions) {
                     run.dropped(DropReason.TOO_LONG, null);
                 } else if (sample.trainableCount() > 0) {

@@ -9,8 +9,10 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.training.TrainingSample;
 import java.nio.file.Path;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class ChatSamplesTest {
@@ -43,8 +45,8 @@ class ChatSamplesTest {
                             .setExitCode(127)
                             .setErrorClass("nonzero_exit"))
                     .build();
-            TrainingSample plain = samples.of(t, false);
-            TrainingSample masked = samples.of(t, true);
+            TrainingSample plain = samples.of(t, Set.of());
+            TrainingSample masked = samples.of(t, TurnAnnotator.annotate(t).erroneous());
             assertEquals(plain.tokens().length, masked.tokens().length, "masked turns stay in context");
             assertTrue(
                     masked.trainableCount() > 0 && masked.trainableCount() < plain.trainableCount(),
@@ -62,5 +64,42 @@ class ChatSamplesTest {
                             && !trained.toString().contains("Run the tests"),
                     "only the assistant's tokens are trained: " + trained);
         }
+    }
+
+    /** The reward's rule, not a narrower one of the learner's: a traceback after exit 0 and a malformed call are errors. */
+    @Test
+    void erroneousTurnsAreTheRewardsVerdictsTracebacksAndMalformedCallsIncluded() {
+        Trajectory t = Trajectory.newBuilder()
+                .setTrajectoryId("t")
+                .setGroupId("g")
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Fix it."))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c1")
+                                .setName("bash")
+                                .setArguments("{\"command\":\"python3 a.py\"}")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c1")
+                        .setContent("Traceback (most recent call last):\n  File \"a.py\"\nNameError: x"))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("assistant")
+                        .addToolCalls(ToolCall.newBuilder()
+                                .setId("c2")
+                                .setName("bash")
+                                .setArguments("not json")))
+                .addMessages(ChatMessage.newBuilder()
+                        .setRole("tool")
+                        .setToolCallId("c2")
+                        .setContent("ok"))
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Done."))
+                .addSteps(ToolStep.newBuilder()
+                        .setMessageIndex(2)
+                        .setToolCallId("c1")
+                        .setExitCode(0)
+                        .setOutput("Traceback (most recent call last):\n  File \"a.py\"\nNameError: x"))
+                .build();
+        assertEquals(Set.of(1, 3), TurnAnnotator.annotate(t).erroneous(), "the traceback turn and the malformed call");
     }
 }

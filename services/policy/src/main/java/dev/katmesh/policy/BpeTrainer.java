@@ -36,7 +36,8 @@ public final class BpeTrainer {
     static final Pattern PRE_TOKENIZE =
             Pattern.compile("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
-    private static final int MAX_DIGITS = 2;
+    /** Digits a token may hold by default: numbers stay composable (see the class comment). */
+    public static final int MAX_DIGITS = 2;
 
     private BpeTrainer() {}
 
@@ -48,6 +49,11 @@ public final class BpeTrainer {
      * included).
      */
     public static Bpe train(Iterable<String> texts, int vocabSize, List<String> specialTokens) {
+        return train(texts, vocabSize, specialTokens, MAX_DIGITS);
+    }
+
+    /** As {@link #train(Iterable, int, List)}, with tokens of at most {@code maxDigits} digits (0: every digit its own token). */
+    public static Bpe train(Iterable<String> texts, int vocabSize, List<String> specialTokens, int maxDigits) {
         if (vocabSize < specialTokens.size() + 256) {
             throw new IllegalArgumentException("vocabSize must hold the special tokens and the 256 bytes");
         }
@@ -95,7 +101,7 @@ public final class BpeTrainer {
                 for (int i = 0; i + 1 < s.size(); i++) {
                     int x = s.get(i);
                     int y = s.get(i + 1);
-                    if (digits.get(x) + digits.get(y) <= MAX_DIGITS) {
+                    if (digits.get(x) + digits.get(y) <= maxDigits) {
                         pairs.computeIfAbsent(((long) x << 32) | y, k -> new long[1])[0] += counts.get(w);
                     }
                 }

@@ -7,6 +7,7 @@ import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.TestResult;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.tasks.TaskTests;
+import dev.katmesh.tasks.TurnAnnotator;
 import java.io.IOException;
 import java.util.List;
 

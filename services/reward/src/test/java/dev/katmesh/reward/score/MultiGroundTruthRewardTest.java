@@ -20,6 +20,7 @@ import dev.katmesh.proto.v1.TurnVerdict;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import dev.katmesh.tasks.TaskSuite;
 import dev.katmesh.tasks.TaskTests;
+import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.tasks.hacks.RewardHacks;
 import org.junit.jupiter.api.Test;
 

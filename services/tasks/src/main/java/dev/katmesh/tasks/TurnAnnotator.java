@@ -1,4 +1,4 @@
-package dev.katmesh.reward.score;
+package dev.katmesh.tasks;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.proto.v1.ChatMessage;
@@ -20,12 +20,30 @@ import java.util.Set;
  * Classifies each assistant turn — ok; tool error (nonzero exit, an error class, or an exception trace
  * in the output); malformed call (arguments that are not a JSON object, or a tool that was not offered);
  * timeout; rejected edit — and marks the generated tokens of erroneous turns in the error mask that
- * error-masked SFT uses.
+ * error-masked SFT uses. The one rule for an erroneous turn: the reward writes its verdicts into the scored
+ * record ({@code ScoredTrajectory.turns}, {@code error_mask}), which the learner reads; a trajectory that was
+ * never scored (a file of an SFT stage) is annotated by this same class.
  */
 public final class TurnAnnotator {
 
     /** The verdicts and the per-token mask (aligned with the trajectory's token ids; empty without them). */
-    public record Annotation(List<TurnAnnotation> turns, List<Boolean> errorMask, int malformedCalls) {}
+    public record Annotation(List<TurnAnnotation> turns, List<Boolean> errorMask, int malformedCalls) {
+        /** The message indexes of erroneous assistant turns. */
+        public Set<Integer> erroneous() {
+            return TurnAnnotator.erroneous(turns);
+        }
+    }
+
+    /** The message indexes of the turns whose verdict is not ok. */
+    public static Set<Integer> erroneous(List<TurnAnnotation> turns) {
+        Set<Integer> out = new HashSet<>();
+        for (TurnAnnotation a : turns) {
+            if (a.getVerdict() != TurnVerdict.TURN_VERDICT_OK) {
+                out.add(a.getMessageIndex());
+            }
+        }
+        return out;
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

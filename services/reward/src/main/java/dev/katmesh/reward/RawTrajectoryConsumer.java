@@ -145,8 +145,19 @@ public class RawTrajectoryConsumer {
                 .register(registry);
     }
 
+    /**
+     * Read the newest scored ids back from katmesh.trajectories.scored before the first record (on by default:
+     * off only where no broker holds them, as in the service's bean tests).
+     */
+    @ConfigProperty(name = "katmesh.reward.recover-scored-ids", defaultValue = "true")
+    boolean recoverScoredIds;
+
     /** Before the first record: the ids already scored, read back from katmesh.trajectories.scored. */
     void recover(@Observes StartupEvent started) {
+        if (!recoverScoredIds) {
+            recovered.complete(null);
+            return;
+        }
         Thread t = new Thread(
                 () -> {
                     for (int attempt = 1; !recovered.isDone(); attempt++) {

@@ -1,0 +1,93 @@
+package dev.katmesh.reward;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.RejectReason;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.smallrye.reactive.messaging.memory.InMemoryConnector;
+import io.smallrye.reactive.messaging.memory.InMemorySink;
+import jakarta.enterprise.inject.Any;
+import jakarta.inject.Inject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.reactive.messaging.Message;
+import org.junit.jupiter.api.Test;
+
+/** The reward's beans as one Quarkus application, its channels in memory: a record in, a verdict out. */
+@QuarkusTest
+@QuarkusTestResource(InMemoryChannels.class)
+class RewardServiceTest {
+
+    @Inject
+    @Any
+    InMemoryConnector connector;
+
+    @TestHTTPResource("/")
+    URI root;
+
+    static final String TASKLESS = """
+            {"trajectory_id":"svc-1","group_id":"g","messages":[{"role":"user","content":"hi"},
+             {"role":"assistant","content":"hello"}],
+             "outcome":{"submitted":true,"feedback":1.0,"test_results":[{"name":"t","passed":true}]}}""";
+
+    @Test
+    void aTasklessTrajectoryIsScoredOnItsEvidenceOnlyAndItsOwnClaimsWeighNothing() throws Exception {
+        InMemorySink<byte[]> scored = connector.sink("trajectories-scored");
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        connector
+                .source("trajectories-raw")
+                .send(Message.of(TASKLESS.getBytes(StandardCharsets.UTF_8)).withAck(() -> {
+                    acked.complete(null);
+                    return CompletableFuture.completedFuture(null);
+                }));
+        acked.get(30, TimeUnit.SECONDS);
+        assertEquals(1, scored.received().size(), "one scored record");
+        ScoredTrajectory s = ScoredTrajectory.parseFrom(scored.received().get(0).getPayload());
+        assertEquals("svc-1", s.getTrajectory().getTrajectoryId());
+        assertTrue(s.getTaskless(), "no task: flagged taskless");
+        assertEquals(
+                0.0,
+                s.getReward(),
+                1e-9,
+                "its own test results and feedback are unverified, weight 0: " + s.getComponentsList());
+    }
+
+    @Test
+    void aBadRecordIsRefusedWithItsReasonAndEveryReasonIsAMetricFromTheStart() throws Exception {
+        String before = get("q/metrics");
+        for (RejectReason r : RejectReason.values()) {
+            assertTrue(
+                    before.contains("katmesh_reward_rejected_total{reason=\"" + r.name() + "\"}"),
+                    r + " registered at start");
+        }
+        CompletableFuture<Throwable> nacked = new CompletableFuture<>();
+        connector
+                .source("trajectories-raw")
+                .send(Message.of("{\"trajectory_id\":".getBytes(StandardCharsets.UTF_8))
+                        .withNack(e -> {
+                            nacked.complete(e);
+                            return CompletableFuture.completedFuture(null);
+                        }));
+        Throwable e = nacked.get(30, TimeUnit.SECONDS);
+        assertTrue(e instanceof RejectedTrajectoryException, "refused with a reason: " + e);
+        assertEquals(RejectReason.MALFORMED_JSON, ((RejectedTrajectoryException) e).reason(), e.getMessage());
+        assertTrue(
+                get("q/metrics").contains("katmesh_reward_rejected_total{reason=\"MALFORMED_JSON\"} 1.0"), "counted");
+    }
+
+    String get(String path) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(HttpRequest.newBuilder(root.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), path);
+        return r.body();
+    }
+}

@@ -2,6 +2,7 @@ package dev.katmesh.inference;
 
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.policy.SafeTensors;
 import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.v1.ChatMessage;
@@ -14,7 +15,9 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /** The served policy: the model, its tokenizer and chat template, and the continuous batcher in front of it. */
 @Startup
@@ -66,9 +69,18 @@ public class PolicyServer {
         return model;
     }
 
-    public ContinuousBatcher batcher() {
+    /**
+     * Installs {@code weights} as policy version {@code version} between two decode steps; completes with the
+     * time the swap itself took, in nanoseconds (requests in flight go on with the new weights).
+     */
+    public CompletableFuture<Long> swap(long version, Map<String, SafeTensors.Tensor> weights) {
         model();
-        return batcher;
+        return batcher.swap(version, weights);
+    }
+
+    /** Requests running and queued now (zeros without a model). */
+    public ContinuousBatcher.Stats stats() {
+        return batcher == null ? new ContinuousBatcher.Stats(0, 0, 0, 0, 0) : batcher.stats();
     }
 
     public String name() {
@@ -120,7 +132,8 @@ public class PolicyServer {
     /** Starts a request (see {@link ContinuousBatcher#submit}). */
     public ContinuousBatcher.Handle submit(
             int[] prompt, SamplingParams params, long deadlineNanos, ContinuousBatcher.Listener listener) {
-        return batcher().submit(prompt, params, deadlineNanos, listener);
+        model();
+        return batcher.submit(prompt, params, deadlineNanos, listener);
     }
 
     @PreDestroy

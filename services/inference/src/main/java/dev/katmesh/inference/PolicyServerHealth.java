@@ -22,7 +22,7 @@ public class PolicyServerHealth implements HealthCheck {
                 .withData("loaded", server.loaded())
                 .withData("policy_version", server.version());
         if (server.loaded()) {
-            var s = server.batcher().stats();
+            var s = server.stats();
             b.withData("running", s.running()).withData("queued", s.queued());
         }
         return b.build();

@@ -68,7 +68,7 @@ public class ServingMetrics {
     }
 
     private ContinuousBatcher.Stats stats() {
-        return server.loaded() ? server.batcher().stats() : new ContinuousBatcher.Stats(0, 0, 0, 0, 0);
+        return server.stats();
     }
 
     /** A token: its time to first token or inter-token gap in nanoseconds (-1 for not applicable). */

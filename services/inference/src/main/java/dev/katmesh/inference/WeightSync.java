@@ -6,6 +6,7 @@ import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;
 import dev.katmesh.proto.weights.WeightsStreamReader;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.logging.Log;
@@ -20,9 +21,10 @@ import org.eclipse.microprofile.reactive.messaging.Incoming;
 
 /**
  * Hot weight swap: a PolicyVersion on katmesh.policy.versions newer than the one served makes this
- * instance fetch the learner's newest version over the Weights stream, verify it, and install it
- * between two decode steps. A failed fetch keeps the old version serving and is retried with backoff;
- * after the last attempt the next announcement tries again.
+ * instance fetch that version over the Weights stream, verify it against the announcement (its SHA-256), and
+ * install it between two decode steps ({@link PolicyServer#swap}); a version no longer kept (an instance reading
+ * old announcements as it starts) is replaced by the newest kept one. A failed fetch keeps the old version
+ * serving and is retried with backoff; after the last attempt the next announcement tries again.
  */
 @ApplicationScoped
 public class WeightSync {
@@ -70,27 +72,31 @@ public class WeightSync {
         for (int attempt = 1; attempt <= settings.swap().attempts(); attempt++) {
             try {
                 WeightsGrpc.WeightsBlockingStub weights = weights();
-                PolicyVersion latest =
-                        weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
-                if (latest.getVersion() <= server.version()) {
-                    if (server.version() >= announced.getVersion()) {
-                        return; // another announcement already brought it
-                    }
-                    // The learner announced a version its Weights service does not serve yet: ask again.
-                    metrics.swapFailed("not_yet_served");
-                    Thread.sleep(backoff);
-                    continue;
-                }
+                PolicyVersion target = announced;
                 long t0 = System.nanoTime();
-                Map<String, SafeTensors.Tensor> tensors =
-                        WeightsFetcher.fetch(weights, latest, settings.swap().fetchTimeout());
+                Map<String, SafeTensors.Tensor> tensors;
+                try {
+                    // The version announced, verified against the announcement's own SHA-256.
+                    tensors = WeightsFetcher.fetch(
+                            weights, target, settings.swap().fetchTimeout());
+                } catch (StatusRuntimeException e) {
+                    if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+                        throw e;
+                    }
+                    // No longer kept (an instance catching up on the versions topic): the newest kept one instead.
+                    target = weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
+                    if (target.getVersion() <= server.version()) {
+                        return;
+                    }
+                    tensors = WeightsFetcher.fetch(
+                            weights, target, settings.swap().fetchTimeout());
+                }
                 Duration fetch = Duration.ofNanos(System.nanoTime() - t0);
-                long swapNanos =
-                        server.batcher().swap(latest.getVersion(), tensors).get(60, TimeUnit.SECONDS);
+                long swapNanos = server.swap(target.getVersion(), tensors).get(60, TimeUnit.SECONDS);
                 metrics.swap(swapNanos, fetch);
                 Log.infof(
                         "serving policy v%d (fetched in %d ms, swapped in %.2f ms)",
-                        latest.getVersion(), fetch.toMillis(), swapNanos / 1e6);
+                        target.getVersion(), fetch.toMillis(), swapNanos / 1e6);
                 return;
             } catch (StatusRuntimeException e) {
                 metrics.swapFailed("fetch_" + e.getStatus().getCode().name().toLowerCase());

@@ -7,8 +7,8 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.annotation.PostConstruct;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,7 +19,7 @@ import java.util.function.LongSupplier;
  * label it can have, so dashboards and {@code rate()} see it before its first event. Gauges read the last
  * step's figures, which the stages set here.
  */
-@ApplicationScoped
+@Singleton // not a client proxy: the stages write the gauges' fields directly
 public class LearnerMetrics {
 
     @Inject

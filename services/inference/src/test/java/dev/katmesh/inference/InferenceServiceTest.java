@@ -1,0 +1,78 @@
+package dev.katmesh.inference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.v1.TrajectorySource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.smallrye.reactive.messaging.memory.InMemoryConnector;
+import io.smallrye.reactive.messaging.memory.InMemorySink;
+import jakarta.enterprise.inject.Any;
+import jakarta.inject.Inject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/** Inference's beans as one Quarkus application on the tiny Qwen3 fixture, its channels in memory. */
+@QuarkusTest
+@QuarkusTestResource(InMemoryChannels.class)
+class InferenceServiceTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @Inject
+    @Any
+    InMemoryConnector connector;
+
+    @TestHTTPResource("/")
+    URI root;
+
+    HttpResponse<String> post(String path, String body, String key, String session) throws Exception {
+        HttpRequest.Builder r = HttpRequest.newBuilder(root.resolve(path))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (key != null) {
+            r.header("authorization", "Bearer " + key);
+        }
+        if (session != null) {
+            r.header("x-katmesh-session-id", session);
+        }
+        return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void aChatIsAnsweredAndItsSessionCapturedWhenItEnds() throws Exception {
+        InMemorySink<byte[]> raw = connector.sink("trajectories-raw");
+        String chat =
+                "{\"model\":\"qwen3-tiny\",\"max_tokens\":4,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        HttpResponse<String> r = post("v1/chat/completions", chat, "test-key", "svc-session");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode answer = JSON.readTree(r.body());
+        assertEquals("assistant", answer.at("/choices/0/message/role").asText(), r.body());
+        assertTrue(answer.at("/usage/completion_tokens").asInt() >= 1, r.body());
+
+        HttpResponse<String> end =
+                post("v1/sessions/svc-session/end", "{\"outcome\":{\"submitted\":true}}", "test-key", null);
+        assertEquals(200, end.statusCode(), end.body());
+        assertEquals(1, raw.received().size(), "the ended session is one trajectory on katmesh.trajectories.raw");
+        Trajectory t = Trajectory.parseFrom(raw.received().get(0).getPayload());
+        assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, t.getSource());
+        assertEquals("assistant", t.getMessages(t.getMessagesCount() - 1).getRole(), t.toString());
+        assertTrue(t.getTokenIdsCount() > 0, "the exact tokens served are captured");
+    }
+
+    @Test
+    void aRequestWithoutTheKeyIsRefusedInTheApisOwnErrorShape() throws Exception {
+        HttpResponse<String> r = post("v1/chat/completions", "{\"messages\":[]}", "wrong", null);
+        assertEquals(401, r.statusCode(), r.body());
+        assertTrue(JSON.readTree(r.body()).at("/error/message").asText().length() > 0, r.body());
+    }
+}

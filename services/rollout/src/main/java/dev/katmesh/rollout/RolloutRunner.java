@@ -10,6 +10,7 @@ import dev.katmesh.tasks.Episode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
@@ -41,6 +42,7 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
  * (metadata end_reason=failed): never lost.
  */
 @ApplicationScoped
+@Startup // its meters exist from the start, before the first task
 public class RolloutRunner {
 
     @Inject
@@ -71,6 +73,9 @@ public class RolloutRunner {
         });
         // Groups in flight at most: enough to keep the episode limit busy, bounded so tasks are not hoarded.
         groups = new Semaphore(Math.max(1, settings.concurrency().max()));
+        for (String reason : new String[] {"unreadable", "split"}) { // at zero: seen before the first skip
+            registry.counter("katmesh.rollout.tasks.skipped", "reason", reason);
+        }
         episodeTime = Timer.builder("katmesh.rollout.episode")
                 .description("Wall time of an episode")
                 .register(registry);

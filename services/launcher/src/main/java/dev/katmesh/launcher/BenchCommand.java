@@ -1,11 +1,8 @@
 package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.katmesh.policy.DecodeBenchmark;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.PolicyModel;
-import dev.katmesh.policy.ServingBenchmark;
-import dev.katmesh.training.TreeBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -1,8 +1,11 @@
-package dev.katmesh.policy;
+package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.ContinuousBatcher;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.SamplingParams;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

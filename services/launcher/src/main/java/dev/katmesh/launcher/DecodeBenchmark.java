@@ -1,10 +1,15 @@
-package dev.katmesh.policy;
+package dev.katmesh.launcher;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.Generator;
+import dev.katmesh.policy.KvCache;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.SamplingParams;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

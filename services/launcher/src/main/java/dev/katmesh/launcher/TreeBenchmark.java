@@ -1,4 +1,4 @@
-package dev.katmesh.training;
+package dev.katmesh.launcher;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -9,8 +9,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.DecoderModel;
-import dev.katmesh.policy.Measurements;
 import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.training.Objective;
+import dev.katmesh.training.PolicyLoss;
+import dev.katmesh.training.TrainingSample;
+import dev.katmesh.training.TreeBatch;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package dev.katmesh.policy;
+package dev.katmesh.launcher;
 
 import java.util.Arrays;
 

@@ -2,6 +2,11 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.audit.LineageAudit;
+import dev.katmesh.launcher.mesh.KafkaClients;
+import dev.katmesh.launcher.mesh.MeshHttp;
+import dev.katmesh.launcher.mesh.MeshService;
+import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
@@ -44,7 +49,7 @@ import picocli.CommandLine.Option;
         description =
                 "Reconciles published (raw), scored, dead-lettered and trained (the learner's ledger) trajectory ids: "
                         + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
-final class AuditCommand implements Callable<Integer> {
+public final class AuditCommand implements Callable<Integer> {
 
     static final String RAW = Topics.RAW;
     static final String ROLLOUT = Topics.ROLLOUT;

@@ -1,6 +1,15 @@
 package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.bench.AsyncBenchmark;
+import dev.katmesh.launcher.bench.CopyingBenchmark;
+import dev.katmesh.launcher.bench.DecodeBenchmark;
+import dev.katmesh.launcher.bench.IngestionBenchmark;
+import dev.katmesh.launcher.bench.ServingBenchmark;
+import dev.katmesh.launcher.bench.SwapBenchmark;
+import dev.katmesh.launcher.bench.TreeBenchmark;
+import dev.katmesh.launcher.mesh.MeshLayout;
+import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.PolicyModel;
 import java.util.concurrent.Callable;
@@ -19,7 +28,7 @@ import picocli.CommandLine.Option;
             BenchCommand.Async.class,
             BenchCommand.Copying.class
         })
-final class BenchCommand {
+public final class BenchCommand {
 
     @Command(
             name = "decode",

@@ -1,11 +1,16 @@
 package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
+import dev.katmesh.launcher.demo.DemoPlan;
+import dev.katmesh.launcher.demo.DemoReport;
+import dev.katmesh.launcher.demo.DemoRun;
+import dev.katmesh.launcher.demo.DemoSetup;
+import dev.katmesh.launcher.mesh.ApiKey;
+import dev.katmesh.launcher.mesh.MeshLayout;
+import dev.katmesh.launcher.mesh.MeshSupervisor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -26,7 +31,7 @@ import picocli.CommandLine.Option;
         name = "demo",
         description = "The main job: the whole curriculum (mid-term, SFT, RFT, deployment "
                 + "adaptation) on the embedded mesh; writes report/ and stops by itself.")
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
 
     @CommandLine.Mixin
     Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
@@ -93,7 +98,7 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
         }
-        deleteTree(dataDir);
+        MeshLayout.deleteTree(dataDir);
         Path reportDir = report != null ? report : home.resolve("report");
         long t0 = System.nanoTime();
         System.out.printf(
@@ -186,14 +191,4 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Deletes a folder and everything in it (nothing when it is absent). */
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

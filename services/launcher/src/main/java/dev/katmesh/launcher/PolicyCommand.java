@@ -3,6 +3,7 @@ package dev.katmesh.launcher;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.demo.ModelFactory;
 import dev.katmesh.policy.Generation;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Option;
             PolicyCommand.Tokenizer.class,
             PolicyCommand.Init.class
         })
-final class PolicyCommand {
+public final class PolicyCommand {
 
     static final ObjectMapper JSON = new ObjectMapper();
 

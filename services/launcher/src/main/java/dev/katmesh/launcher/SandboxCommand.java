@@ -19,7 +19,7 @@ import picocli.CommandLine.Parameters;
         name = "sandbox",
         description = "Runs untrusted commands in the sandbox.",
         subcommands = {SandboxCommand.Run.class})
-final class SandboxCommand {
+public final class SandboxCommand {
 
     @Command(
             name = "run",

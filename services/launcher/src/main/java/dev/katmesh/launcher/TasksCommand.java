@@ -2,6 +2,7 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.demo.TaskFiles;
 import dev.katmesh.tasks.TaskSuite;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Option;
         name = "tasks",
         description = "The built-in task suite.",
         subcommands = {TasksCommand.Generate.class})
-final class TasksCommand {
+public final class TasksCommand {
 
     @Command(
             name = "generate",

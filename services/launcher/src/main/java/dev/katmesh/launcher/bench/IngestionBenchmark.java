@@ -1,0 +1,273 @@
+package dev.katmesh.launcher.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.demo.TaskFiles;
+import dev.katmesh.launcher.mesh.KafkaClients;
+import dev.katmesh.launcher.mesh.ManagedProcess;
+import dev.katmesh.launcher.mesh.MeshSupervisor;
+import dev.katmesh.launcher.mesh.PrometheusScrape;
+import dev.katmesh.launcher.mesh.Secrets;
+import dev.katmesh.proto.wire.Topics;
+import java.io.BufferedWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * Ingestion through the mesh against Kafka's own ceiling, on the same records and the same broker:
+ * N deployed-agent trajectories (OpenAI chat JSON, ~1.5 KB) are
+ * <ol>
+ *   <li>produced to a scratch topic with Kafka's ProducerPerformance (acks=all, as katmesh's producers),</li>
+ *   <li>consumed from it with Kafka's ConsumerPerformance,</li>
+ *   <li>published to katmesh.trajectories.raw and timed until the learner has received all N: decoded,
+ *       validated, scored and republished by the reward service, then read by the learner (count-only:
+ *       no model, so this is ingestion, not training).</li>
+ * </ol>
+ * It prints records/s of each and the ratios of the mesh's ingestion to the raw rates.
+ */
+public final class IngestionBenchmark {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String SCRATCH = "katmesh.bench.raw";
+
+    private IngestionBenchmark() {}
+
+    public static ObjectNode run(MeshSupervisor mesh, int records, Duration timeout) throws Exception {
+        var status = mesh.status();
+        KafkaClients kafka = mesh.kafkaClients();
+        String bootstrap = kafka.bootstrap();
+        String learner = status.path("services").path("learner").path("http").asText();
+        String run = Long.toString(System.currentTimeMillis(), 36);
+        Path dir = Files.createTempDirectory("katmesh-bench-ingestion");
+        Path payload = dir.resolve("trajectories.jsonl");
+        // Kafka's perf tools read the same client settings (secure mode: the admin user) from a file.
+        Path clientConfig = dir.resolve("client.properties");
+        Secrets.write(
+                clientConfig,
+                kafka.security().entrySet().stream()
+                        .map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
+                        .reduce("", String::concat));
+        List<byte[]> values = new ArrayList<>();
+        try (BufferedWriter w = Files.newBufferedWriter(payload, StandardCharsets.UTF_8)) {
+            for (int i = 0; i < records; i++) {
+                String json = trajectory(run, i);
+                w.write(json);
+                w.write('\n');
+                values.add(json.getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        long bytes = values.stream().mapToLong(v -> v.length).sum();
+        int partitions;
+        try (Admin admin = kafka.admin()) {
+            partitions = admin.describeTopics(List.of(Topics.RAW))
+                    .allTopicNames()
+                    .get(30, TimeUnit.SECONDS)
+                    .get(Topics.RAW)
+                    .partitions()
+                    .size();
+            if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
+                admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1)))
+                        .all()
+                        .get(30, TimeUnit.SECONDS);
+            }
+        }
+
+        String produced = tool(
+                "org.apache.kafka.tools.ProducerPerformance",
+                "--topic",
+                SCRATCH,
+                "--num-records",
+                Integer.toString(records),
+                "--payload-file",
+                payload.toString(),
+                "--throughput",
+                "-1",
+                "--producer-props",
+                "bootstrap.servers=" + bootstrap,
+                "acks=all",
+                "--producer.config",
+                clientConfig.toString());
+        double produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
+        String consumed = tool(
+                "org.apache.kafka.tools.ConsumerPerformance",
+                "--bootstrap-server",
+                bootstrap,
+                "--topic",
+                SCRATCH,
+                "--messages",
+                Integer.toString(records),
+                "--timeout",
+                "60000",
+                "--group",
+                "katmesh-bench-" + run,
+                "--consumer.config",
+                clientConfig.toString());
+        double consumeRate = consumerRate(consumed);
+
+        double before = PrometheusScrape.sum(learner, "katmesh_learner_trajectories_received_total", null);
+        long t0 = System.nanoTime();
+        try (KafkaProducer<String, byte[]> producer = TaskFiles.producer(kafka)) {
+            for (int i = 0; i < values.size(); i++) {
+                ProducerRecord<String, byte[]> r =
+                        new ProducerRecord<>(Topics.RAW, "bench-" + run + "-g" + (i % 64), values.get(i));
+                r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
+                producer.send(r);
+            }
+            producer.flush();
+        }
+        double publishSeconds = (System.nanoTime() - t0) / 1e9;
+        long deadline = t0 + timeout.toNanos();
+        double received = 0;
+        while (System.nanoTime() < deadline) {
+            received = PrometheusScrape.sum(learner, "katmesh_learner_trajectories_received_total", null) - before;
+            if (received >= records) {
+                break;
+            }
+            Thread.sleep(50);
+        }
+        double ingestSeconds = (System.nanoTime() - t0) / 1e9;
+        if (received < records) {
+            throw new IllegalStateException(
+                    "the learner received " + (long) received + " of " + records + " in " + timeout.toSeconds() + " s");
+        }
+        double ingestRate = records / ingestSeconds;
+
+        ObjectNode o = JSON.createObjectNode();
+        o.put("records", records);
+        o.put("record_bytes_mean", bytes / records);
+        o.put("partitions", partitions);
+        o.put("kafka_producer_perf_records_per_s", round(produceRate));
+        o.put("kafka_consumer_perf_records_per_s", round(consumeRate));
+        o.put("publish_to_raw_seconds", round(publishSeconds));
+        o.put("ingestion_records_per_s", round(ingestRate));
+        o.put("ingestion_vs_producer_perf", round(ingestRate / produceRate));
+        o.put("ingestion_vs_consumer_perf", round(ingestRate / consumeRate));
+        ArrayNode notes = o.putArray("notes");
+        notes.add("ingestion: publish to katmesh.trajectories.raw until the learner received "
+                + "every record (reward: decode, validate, score, republish)");
+        notes.add("kafka perf tools: same records, same broker, scratch topic " + SCRATCH
+                + " with the raw topic's partitions");
+        return o;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    /** Runs a Kafka tool's main class in its own JVM (the launcher's classpath) and returns its output. */
+    private static String tool(String mainClass, String... args) throws Exception {
+        Path jar = Path.of(IngestionBenchmark.class
+                .getProtectionDomain()
+                .getCodeSource()
+                .getLocation()
+                .toURI());
+        List<String> cmd =
+                new ArrayList<>(List.of(ManagedProcess.javaBinary(), "-Xmx512m", "-cp", jar.toString(), mainClass));
+        cmd.addAll(List.of(args));
+        Path out = Files.createTempFile("kafka-tool", ".out");
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(out.toFile())
+                .start();
+        if (!p.waitFor(5, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new IllegalStateException(mainClass + " did not finish in 5 minutes");
+        }
+        String output = Files.readString(out);
+        Files.delete(out);
+        if (p.exitValue() != 0) {
+            throw new IllegalStateException(mainClass + " failed: " + output);
+        }
+        return output;
+    }
+
+    private static double number(String output, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(output);
+        double last = Double.NaN;
+        while (m.find()) {
+            last = Double.parseDouble(m.group(1));
+        }
+        if (Double.isNaN(last)) {
+            throw new IllegalStateException("no figure matching " + regex + " in:\n" + output);
+        }
+        return last;
+    }
+
+    /** ConsumerPerformance prints a CSV header and a row; nMsg.sec is the records/s over its whole run. */
+    private static double consumerRate(String output) {
+        String[] lines = output.strip().split("\n");
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (lines[i].contains("nMsg.sec")) {
+                String[] header = lines[i].split(",\\s*");
+                String[] row = lines[i + 1].split(",\\s*");
+                for (int c = 0; c < header.length; c++) {
+                    if (header[c].trim().equals("nMsg.sec")) {
+                        return Double.parseDouble(row[c].trim());
+                    }
+                }
+            }
+        }
+        throw new IllegalStateException("no nMsg.sec in ConsumerPerformance's output:\n" + output);
+    }
+
+    /** A deployed agent's session in the OpenAI chat format: a tool call, its result, the answer. */
+    static String trajectory(String run, int i) throws Exception {
+        ObjectNode t = JSON.createObjectNode();
+        t.put("trajectory_id", "bench-" + run + "-" + i);
+        t.put("group_id", "bench-" + run + "-g" + (i % 64));
+        t.put("agent_id", "bench-agent");
+        t.put("source", "deployed");
+        ArrayNode messages = t.putArray("messages");
+        messages.addObject()
+                .put("role", "system")
+                .put("content", "You are a coding agent. Work in the current directory with the tools.");
+        messages.addObject()
+                .put("role", "user")
+                .put(
+                        "content",
+                        String.format(
+                                Locale.ROOT,
+                                "Write solution.py with a function solve(xs) that returns the sum of the list of integers xs plus %d.",
+                                i % 97));
+        ObjectNode call = JSON.createObjectNode().put("id", "c0").put("type", "function");
+        call.putObject("function")
+                .put("name", "write_file")
+                .put(
+                        "arguments",
+                        JSON.writeValueAsString(JSON.createObjectNode()
+                                .put("path", "solution.py")
+                                .put("content", "def solve(xs):\n    return sum(xs) + (" + i % 97 + ")\n")));
+        ObjectNode assistant = messages.addObject().put("role", "assistant");
+        assistant.putNull("content");
+        assistant.putArray("tool_calls").add(call);
+        messages.addObject()
+                .put("role", "tool")
+                .put("tool_call_id", "c0")
+                .put("name", "write_file")
+                .put("content", "wrote 44 bytes to solution.py");
+        messages.addObject()
+                .put("role", "assistant")
+                .put("content", "Done: solution.py returns the sum plus " + i % 97 + ".");
+        ArrayNode tools = t.putArray("tools");
+        ObjectNode fn = tools.addObject().put("type", "function").putObject("function");
+        fn.put("name", "write_file").put("description", "Write a file in the workspace");
+        fn.set(
+                "parameters",
+                JSON.readTree("{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+                        + "\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"));
+        return JSON.writeValueAsString(t);
+    }
+}

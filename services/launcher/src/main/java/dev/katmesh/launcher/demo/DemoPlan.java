@@ -1,0 +1,274 @@
+package dev.katmesh.launcher.demo;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default's
+ * wall time is in docs/benchmarks.md#the-main-job; {@link #quick()} takes about ten minutes (CI); flags
+ * scale either up.
+ *
+ * @param tasks          tasks generated (about a tenth validation, a tenth held out, by content)
+ * @param evalTasks      tasks of each evaluation split the learner evaluates every version on (the first of each)
+ * @param mistakes       share of the teacher's SFT trajectories with a recoverable mistake
+ * @param vocab          tokenizer vocabulary (trained on the run's own data)
+ * @param shape          the decoder made for the run
+ * @param corpusTasks    further tasks of the suite (past the first {@code tasks}, unique against them by content) for the mid-term corpus
+ * @param midtermSteps   steps of mid-term LM on the generated code corpus (batch 32 short documents)
+ * @param sftSteps       steps of SFT on the teacher's trajectories (batch 8)
+ * @param rftSteps       steps of RFT (each {@code groupsPerStep} groups of {@code groupSize} rollouts)
+ * @param adaptSteps     steps of error-masked SFT on captured deployed sessions
+ * @param groupSize      rollouts per task in RFT
+ * @param groupsPerStep  task groups (with reward variance) per RFT step; deployed sessions per adaptation step are
+ *                       groupSize × groupsPerStep
+ * @param sftVersionEvery a policy version (and an evaluation) every this many SFT steps
+ * @param rftVersionEvery a policy version every this many RFT steps (each hot-swapped into inference)
+ * @param learningRate   AdamW's rate for the supervised stages
+ * @param rftLearningRate AdamW's rate in RFT
+ * @param seed           of the tasks, the model and the sampling
+ */
+public record DemoPlan(
+        int tasks,
+        int evalTasks,
+        double mistakes,
+        int vocab,
+        ModelFactory.Shape shape,
+        int corpusTasks,
+        int midtermSteps,
+        int sftSteps,
+        int rftSteps,
+        int adaptSteps,
+        int groupSize,
+        int groupsPerStep,
+        int sftVersionEvery,
+        int rftVersionEvery,
+        double learningRate,
+        double rftLearningRate,
+        long seed) {
+
+    /**
+     * A model this small derails at temperature 1 before SFT (every episode ran out of turns: no reward variance);
+     * 0.7 keeps samples sensible and still varied. (After SFT, temperature 1 with 4 updates per batch at lr 1e-3
+     * took the held-out pass rate from 32% to 0% in 4 RL steps in one default run: docs/demo.md.)
+     */
+    static final double ROLLOUT_TEMPERATURE = 0.7;
+
+    /**
+     * GRPO's own sequence mean, not the learner's default token mean: a failed episode here is one that rambled
+     * until its turns ran out, several times the tokens of a success, so under a token mean the push away from
+     * failures outweighed the pull towards successes (a default run at lr 1e-3 went from 31.7% to 16.7% held-out).
+     */
+    static final String RFT_LOSS_AGGREGATION = "SEQUENCE_MEAN";
+
+    /** GRPO's μ in RFT: optimiser updates on each batch of groups (1: each sample is learnt from once). */
+    static final int UPDATES_PER_BATCH = 1;
+
+    /**
+     * The supervised stages warm up, then anneal to a tenth of their rate: at a constant 3e-3 consecutive SFT
+     * checkpoints differed by up to 10 held-out points (docs/benchmarks.md), so "the SFT checkpoint" RFT starts from
+     * and is compared with was wherever the last batches left it. RFT and adaptation keep a constant rate.
+     */
+    static final String SUPERVISED_SCHEDULE = "{kind: cosine, warmup_steps: 10, min_ratio: 0.1}";
+
+    /**
+     * RFT task groups kept in flight by the driver (each {@code groupSize} episodes). Decoding is bound by the cost
+     * per operation, not per sequence (docs/benchmarks.md: 16 sequences decode ~7x the tokens/s of one), so more
+     * episodes at once is more RL samples per minute; half the groups have no reward variance and are skipped.
+     */
+    static final int OUTSTANDING_GROUPS = 4;
+
+    /** Deployed agents working at once in the adaptation stage (sessions through the OpenAI-compatible API). */
+    static final int DEPLOYED_AGENTS = 4;
+
+    /** Agent turns per rollout episode, as in the held-out evaluation: write, test, submit, and one to spare. */
+    static final int MAX_TURNS = 4;
+
+    public static DemoPlan standard() {
+        // The first honest run (docs/benchmarks.md#honest-splits-this-wave): SFT wrote each family's procedure right
+        // and an
+        // instance's parameter wrong, 0 of 40 validation tasks. So this plan spends its time where copying a parameter
+        // from an instruction into code is practised with every token in the loss: mid-term LM for 600 steps on a
+        // corpus
+        // of 3 000 more tasks; SFT 300 annealed steps on 963 teacher trajectories; RL 10 steps at 3e-4; 40 tasks of
+        // each
+        // evaluation split, one version per supervised stage.
+        return new DemoPlan(
+                1200,
+                40,
+                0.1,
+                2048,
+                new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096),
+                3000,
+                600,
+                300,
+                10,
+                3,
+                4,
+                2,
+                300,
+                10,
+                3e-3,
+                3e-4,
+                1);
+    }
+
+    public static DemoPlan quick() {
+        // A few minutes: one version per stage, each evaluated on every validation and held-out task of 200 (~35), the
+        // SFT stage annealed over its 100 steps, and RL for 4 steps: every part runs; too small to judge learning.
+        return new DemoPlan(
+                200,
+                0,
+                0.1,
+                2048,
+                new ModelFactory.Shape(128, 352, 4, 4, 2, 32, 4096),
+                400,
+                80,
+                100,
+                4,
+                2,
+                4,
+                2,
+                100,
+                4,
+                3e-3,
+                3e-4,
+                1);
+    }
+
+    public DemoPlan withSteps(Integer sft, Integer rft, Integer tasksCount) {
+        return new DemoPlan(
+                tasksCount == null ? tasks : tasksCount,
+                evalTasks,
+                mistakes,
+                vocab,
+                shape,
+                corpusTasks,
+                midtermSteps,
+                sft == null ? sftSteps : sft,
+                rft == null ? rftSteps : rft,
+                adaptSteps,
+                groupSize,
+                groupsPerStep,
+                sftVersionEvery,
+                rftVersionEvery,
+                learningRate,
+                rftLearningRate,
+                seed);
+    }
+
+    public DemoPlan withSeed(long s) {
+        return new DemoPlan(
+                tasks,
+                evalTasks,
+                mistakes,
+                vocab,
+                shape,
+                corpusTasks,
+                midtermSteps,
+                sftSteps,
+                rftSteps,
+                adaptSteps,
+                groupSize,
+                groupsPerStep,
+                sftVersionEvery,
+                rftVersionEvery,
+                learningRate,
+                rftLearningRate,
+                s);
+    }
+
+    /** The curriculum file of the run (paths relative to it). */
+    String curriculumYaml() {
+        return supervisedYaml()
+                + String.format(
+                        Locale.ROOT,
+                        """
+                  - name: rft
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    taskless: exclude
+                    steps: %d
+                    learning_rate: %s
+                    version_every: %d
+                    updates_per_batch: %d
+                  - name: adapt
+                    objective: error_masked_sft
+                    sources: [{topic: katmesh.trajectories.scored, source: deployed}]
+                    min_reward: 0.5
+                    steps: %d
+                    learning_rate: %s
+                    version_every: %d
+                """,
+                        rftSteps,
+                        rftLearningRate,
+                        rftVersionEvery,
+                        UPDATES_PER_BATCH,
+                        adaptSteps,
+                        rftLearningRate,
+                        Math.max(1, adaptSteps));
+    }
+
+    /** The supervised half of the curriculum (mid-term LM, then SFT): what RFT starts from. */
+    public String supervisedYaml() {
+        return String.format(
+                Locale.ROOT,
+                """
+                # Written by ./katmesh: the KAT-Coder curriculum on the built-in task suite.
+                stages:
+                  - name: midterm
+                    objective: lm
+                    sources: [{file: corpus.jsonl}]
+                    steps: %d
+                    batch: 32
+                    learning_rate: %s
+                    lr_schedule: %s
+                    version_every: %d
+                  - name: sft
+                    objective: sft
+                    sources: [{file: sft.jsonl}]
+                    balance_by: [language]
+                    steps: %d
+                    batch: 8
+                    learning_rate: %s
+                    lr_schedule: %s
+                    version_every: %d
+                """,
+                midtermSteps,
+                learningRate,
+                SUPERVISED_SCHEDULE,
+                Math.max(1, midtermSteps),
+                sftSteps,
+                learningRate,
+                SUPERVISED_SCHEDULE,
+                sftVersionEvery);
+    }
+
+    /** The settings each service gets for the run (system properties). */
+    public Map<String, Map<String, String>> serviceSettings(String curriculum, String evaluationTasks) {
+        Map<String, String> learner = new LinkedHashMap<>();
+        learner.put("katmesh.learner.curriculum", curriculum);
+        learner.put("katmesh.learner.eval.tasks", evaluationTasks); // validation and held-out files, comma-separated
+        learner.put("katmesh.learner.learning-rate", Double.toString(learningRate));
+        learner.put("katmesh.learner.group-size", Integer.toString(groupSize));
+        learner.put("katmesh.learner.groups-per-step", Integer.toString(groupsPerStep));
+        learner.put("katmesh.learner.group-timeout", "30s");
+        learner.put("katmesh.learner.max-staleness", "2");
+        learner.put("katmesh.learner.max-tree-tokens", "2048");
+        learner.put("katmesh.learner.keep-checkpoints", "2");
+        learner.put("katmesh.learner.sampling-temperature", Double.toString(ROLLOUT_TEMPERATURE));
+        learner.put("katmesh.learner.loss-aggregation", RFT_LOSS_AGGREGATION);
+        // Write, test, submit: a model that solves a task needs three turns; an untrained one would spend every turn it
+        // gets.
+        learner.put("katmesh.learner.eval.max-turns", Integer.toString(MAX_TURNS));
+        Map<String, String> rollout = new LinkedHashMap<>();
+        rollout.put("katmesh.rollout.group-size", Integer.toString(groupSize));
+        rollout.put("katmesh.rollout.max-turns", Integer.toString(MAX_TURNS));
+        rollout.put("katmesh.rollout.max-new-tokens", "160");
+        rollout.put("katmesh.rollout.max-context-tokens", "2048");
+        rollout.put("katmesh.rollout.temperature", Double.toString(ROLLOUT_TEMPERATURE));
+        rollout.put("katmesh.rollout.concurrency.initial", Integer.toString(OUTSTANDING_GROUPS * groupSize));
+        rollout.put("katmesh.rollout.concurrency.max", Integer.toString(OUTSTANDING_GROUPS * groupSize));
+        return Map.of("learner", learner, "rollout", rollout);
+    }
+}

@@ -1,0 +1,495 @@
+package dev.katmesh.launcher.mesh;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.Uuid;
+
+/**
+ * Brings a mesh up and down: the embedded Kafka broker first (then the topics of kafka-topics/), then
+ * the four services as separate JVMs pointed at it; down in the reverse order. Every change of the
+ * processes is recorded in {@link MeshState} under a file lock, so concurrent launchers (an `up`
+ * beside a `restart`) cannot interleave.
+ */
+public final class MeshSupervisor {
+
+    static final Duration SERVICE_GRACE = Duration.ofSeconds(20);
+    static final Duration KAFKA_GRACE = Duration.ofSeconds(30);
+
+    private final MeshLayout layout;
+    private final PrintStream out;
+
+    public MeshSupervisor(MeshLayout layout, PrintStream out) {
+        this.layout = layout;
+        this.out = out;
+    }
+
+    public MeshLayout layout() {
+        return layout;
+    }
+
+    /**
+     * Starts whatever part of the mesh is not running and waits until everything is healthy. Ports
+     * chosen at the first start are kept for later ones. On failure, stops what this call started.
+     */
+    public MeshState up(Duration timeout) throws IOException, InterruptedException {
+        return up(timeout, null);
+    }
+
+    /**
+     * As {@link #up(Duration)}; {@code model} (a Hugging Face checkpoint folder) becomes the policy the
+     * learner starts from and inference serves, kept in mesh.json for later starts.
+     */
+    public MeshState up(Duration timeout, Path model) throws IOException, InterruptedException {
+        return up(timeout, model, Map.of());
+    }
+
+    /**
+     * As {@link #up(Duration, Path)}, with settings per service (service id → system properties) that
+     * replace the ones kept from earlier starts for the services named.
+     */
+    public MeshState up(Duration timeout, Path model, Map<String, Map<String, String>> settings)
+            throws IOException, InterruptedException {
+        return up(timeout, model, settings, Map.of());
+    }
+
+    /**
+     * As {@link #up(Duration, Path, Map)}, with the processes named ("kafka" or a service id) pinned to
+     * CPUs (taskset lists; see {@link MeshState#cpus}), replacing the pinning kept for them.
+     */
+    public MeshState up(
+            Duration timeout, Path model, Map<String, Map<String, String>> settings, Map<String, String> cpus)
+            throws IOException, InterruptedException {
+        return up(timeout, model, settings, cpus, false);
+    }
+
+    /**
+     * As {@link #up(Duration, Path, Map, Map)}; {@code secure} turns on secure mode ({@link KafkaAccess}:
+     * SASL/SCRAM and ACLs on the broker) for a new mesh. The mode is chosen at the first start and kept:
+     * a mesh started plaintext cannot be made secure in place (its broker was formatted without users).
+     */
+    public MeshState up(
+            Duration timeout,
+            Path model,
+            Map<String, Map<String, String>> settings,
+            Map<String, String> cpus,
+            boolean secure)
+            throws IOException, InterruptedException {
+        checkBuilt();
+        for (Map.Entry<String, String> e : cpus.entrySet()) {
+            if (!e.getKey().equals("kafka")) {
+                MeshService.of(e.getKey());
+            }
+            ManagedProcess.cpuCount(e.getValue());
+        }
+        if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
+            throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
+        }
+        return locked(() -> {
+            MeshState state = MeshState.load(layout.stateFile());
+            if (secure && !state.secure) {
+                if (EmbeddedKafka.formatted(layout)) {
+                    throw new IllegalStateException(
+                            "the mesh in " + layout.dataDir() + " was first started without --secure; secure mode is "
+                                    + "chosen at a mesh's first start: use a fresh --data-dir");
+                }
+                state.secure = true;
+            }
+            if (model != null) {
+                state.model = model.toAbsolutePath().normalize().toString();
+            }
+            settings.forEach((service, props) -> state.settings.put(service, new java.util.TreeMap<>(props)));
+            state.cpus.putAll(cpus);
+            List<String> started = new ArrayList<>();
+            try {
+                assignPorts(state);
+                state.save(layout.stateFile());
+                long deadline = System.nanoTime() + timeout.toNanos();
+                if (!ManagedProcess.isAlive(state.kafka)) {
+                    out.printf(
+                            "starting Kafka (KRaft) on %s, data in %s%n",
+                            EmbeddedKafka.bootstrap(state.kafka),
+                            layout.dataDir().resolve("kafka"));
+                    state.kafka = EmbeddedKafka.start(layout, state);
+                    state.save(layout.stateFile());
+                    started.add("kafka");
+                }
+                KafkaClients clients = EmbeddedKafka.clients(layout, state);
+                EmbeddedKafka.awaitReady(state.kafka, clients, layout.logFile("kafka"), remaining(deadline));
+                try (Admin admin = clients.admin()) {
+                    layout.topics().ensure(admin);
+                    if (state.secure) {
+                        KafkaAccess access = KafkaAccess.load(layout);
+                        access.ensureUsersAndAcls(admin);
+                        access.writeAgentConfig(layout, clients.bootstrap());
+                    }
+                }
+                for (MeshService s : MeshService.values()) {
+                    if (!ManagedProcess.isAlive(state.service(s))) {
+                        out.printf("starting %s on http://127.0.0.1:%d%n", s.id(), state.service(s).port);
+                        startService(state, s);
+                        state.save(layout.stateFile());
+                        started.add(s.id());
+                    }
+                }
+                for (MeshService s : MeshService.values()) {
+                    awaitHealthy(state, s, deadline);
+                }
+                return state;
+            } catch (RuntimeException | IOException | InterruptedException e) {
+                out.println("start-up failed: " + e.getMessage() + "; stopping what this call started: " + started);
+                stopParts(state, started);
+                state.save(layout.stateFile());
+                throw e;
+            }
+        });
+    }
+
+    /** Stops every service, then the broker. Returns the names of the processes that were running. */
+    public List<String> down() throws IOException, InterruptedException {
+        return locked(() -> {
+            MeshState state = MeshState.load(layout.stateFile());
+            List<String> running = new ArrayList<>();
+            for (MeshService s : MeshService.values()) {
+                if (ManagedProcess.isAlive(state.service(s))) {
+                    running.add(s.id());
+                }
+            }
+            if (ManagedProcess.isAlive(state.kafka)) {
+                running.add("kafka");
+            }
+            stopParts(state, running);
+            state.save(layout.stateFile());
+            return running;
+        });
+    }
+
+    /** Stops (if running) and starts one process: a service name or "kafka"; waits until it is healthy. */
+    public void restart(String name, Duration timeout) throws IOException, InterruptedException {
+        MeshService service = name.equals("kafka") ? null : MeshService.of(name);
+        locked(() -> {
+            MeshState state = MeshState.load(layout.stateFile());
+            if (state.kafka == null) {
+                throw new IllegalStateException("no mesh in " + layout.dataDir() + ": run `./katmesh up` first");
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            stopParts(state, List.of(name));
+            if (service == null) {
+                state.kafka = EmbeddedKafka.start(layout, state);
+                state.save(layout.stateFile());
+                EmbeddedKafka.awaitReady(
+                        state.kafka,
+                        EmbeddedKafka.clients(layout, state),
+                        layout.logFile("kafka"),
+                        remaining(deadline));
+            } else {
+                startService(state, service);
+                state.save(layout.stateFile());
+                awaitHealthy(state, service, deadline);
+            }
+            return null;
+        });
+    }
+
+    /** The credential inference presents to the learner's Weights service (kept in secrets/weights-token). */
+    public String weightsToken() {
+        return Secrets.kept(layout, "weights-token", "kmw-");
+    }
+
+    /** The launcher's Kafka clients of this mesh (admin user in secure mode). */
+    public KafkaClients kafkaClients() {
+        MeshState state = MeshState.load(layout.stateFile());
+        if (state.kafka == null) {
+            throw new IllegalStateException("no mesh in " + layout.dataDir() + ": run `./katmesh up` first");
+        }
+        return EmbeddedKafka.clients(layout, state);
+    }
+
+    /** The status document of `./katmesh status --json`. */
+    public ObjectNode status() {
+        MeshState state = MeshState.load(layout.stateFile());
+        ObjectNode root = new ObjectMapper().createObjectNode();
+        root.put("data_dir", layout.dataDir().toString());
+        ObjectNode kafka = root.putObject("kafka");
+        if (state.kafka != null) {
+            kafka.put("bootstrap", EmbeddedKafka.bootstrap(state.kafka));
+            if (state.secure) {
+                ObjectNode security = kafka.putObject("security");
+                security.put("protocol", KafkaAccess.PROTOCOL);
+                security.put("sasl_mechanism", KafkaAccess.MECHANISM);
+                security.put("agent_user", KafkaAccess.User.AGENT.name);
+                security.put(
+                        "agent_config",
+                        Secrets.dir(layout).resolve("agent.properties").toString());
+                security.put(
+                        "agent_json", Secrets.dir(layout).resolve("agent.json").toString());
+            }
+            boolean alive = ManagedProcess.isAlive(state.kafka);
+            kafka.put("health", alive && EmbeddedKafka.portOpen(state.kafka.port) ? "UP" : "DOWN");
+            putPid(kafka, state.kafka, alive);
+        } else {
+            kafka.put("health", "DOWN");
+        }
+        ObjectNode services = root.putObject("services");
+        for (MeshService s : MeshService.values()) {
+            ObjectNode node = services.putObject(s.id());
+            MeshState.Proc p = state.service(s);
+            if (p == null) {
+                node.put("health", "DOWN");
+                continue;
+            }
+            node.put("http", "http://127.0.0.1:" + p.port);
+            if (p.grpcPort != null) {
+                node.put("grpc", "127.0.0.1:" + p.grpcPort);
+            }
+            if (s == MeshService.INFERENCE) {
+                node.put("openai", "http://127.0.0.1:" + p.port + "/v1");
+            }
+            boolean alive = ManagedProcess.isAlive(p);
+            node.put("health", alive ? HealthProbe.health(p.port) : "DOWN");
+            putPid(node, p, alive);
+            node.put("log", layout.logFile(s.id()).toString());
+        }
+        return root;
+    }
+
+    private static void putPid(ObjectNode node, MeshState.Proc p, boolean alive) {
+        if (alive) {
+            node.put("pid", p.pid);
+        } else {
+            node.putNull("pid");
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private void checkBuilt() {
+        List<String> missing = new ArrayList<>();
+        for (MeshService s : MeshService.values()) {
+            if (!Files.isRegularFile(layout.serviceJar(s))) {
+                missing.add(layout.serviceJar(s).toString());
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IllegalStateException("services are not built (run ./katmesh build): missing " + missing);
+        }
+    }
+
+    private void assignPorts(MeshState state) throws IOException {
+        if (state.clusterId == null) {
+            state.clusterId = Uuid.randomUuid().toString();
+        }
+        Set<Integer> taken = new HashSet<>();
+        if (state.kafka == null) {
+            state.kafka = new MeshState.Proc();
+        }
+        if (!ManagedProcess.isAlive(state.kafka)) {
+            state.kafka.port = keepOrPick(state.kafka.port, taken);
+            state.kafka.controllerPort =
+                    keepOrPick(state.kafka.controllerPort == null ? 0 : state.kafka.controllerPort, taken);
+        }
+        for (MeshService s : MeshService.values()) {
+            MeshState.Proc p = state.services.computeIfAbsent(s.id(), k -> new MeshState.Proc());
+            if (ManagedProcess.isAlive(p)) {
+                continue;
+            }
+            p.port = keepOrPick(p.port, taken);
+            p.grpcPort = s.hasGrpc() ? keepOrPick(p.grpcPort == null ? 0 : p.grpcPort, taken) : null;
+        }
+    }
+
+    /** Keeps a port recorded earlier if it is still free, else picks a free one. */
+    private static int keepOrPick(int port, Set<Integer> taken) throws IOException {
+        if (port > 0 && !taken.contains(port) && free(port)) {
+            taken.add(port);
+            return port;
+        }
+        for (int attempt = 0; attempt < 50; attempt++) {
+            try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                int p = socket.getLocalPort();
+                if (taken.add(p)) {
+                    return p;
+                }
+            }
+        }
+        throw new IOException("no free port found");
+    }
+
+    private static boolean free(int port) {
+        try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            socket.setReuseAddress(true);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void startService(MeshState state, MeshService s) throws IOException {
+        MeshState.Proc p = state.service(s);
+        Files.createDirectories(layout.serviceDataDir(s));
+        List<String> cmd = new ArrayList<>(List.of(
+                ManagedProcess.javaBinary(),
+                "-Xmx" + s.heap(),
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Djava.awt.headless=true",
+                "-Dquarkus.http.host=127.0.0.1",
+                "-Dai.djl.offline=true",
+                "-Dquarkus.http.port=" + p.port,
+                "-Dkafka.bootstrap.servers=" + EmbeddedKafka.bootstrap(state.kafka),
+                "-Dkatmesh.data-dir=" + layout.serviceDataDir(s),
+                // Static group membership: a restarted service takes its partitions back at once.
+                "-Dkafka.group.instance.id=katmesh-" + s.id() + "-0"));
+        if (p.grpcPort != null) {
+            cmd.add("-Dquarkus.grpc.server.host=127.0.0.1");
+            cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
+        }
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        // The embedded mesh shares a few cores between the learner, inference and the sandboxes: PyTorch's
+        // OpenMP workers, which spin while waiting for work by default, would burn the cores the other
+        // processes need. Sleeping waiters made the quick main job 29% shorter (its held-out evaluations
+        // beside rollouts ~6x faster) at the same supervised step time (docs/benchmarks.md).
+        if (System.getenv("OMP_WAIT_POLICY") == null) {
+            env.put("OMP_WAIT_POLICY", "PASSIVE");
+        }
+        if (state.secure) {
+            // Each service as its own user; the password by environment, off the command line.
+            KafkaAccess.load(layout).clientConfig(KafkaAccess.User.of(s)).forEach((k, v) -> {
+                if (k.equals("sasl.jaas.config")) {
+                    env.put("KAFKA_SASL_JAAS_CONFIG", v);
+                } else {
+                    cmd.add("-Dkafka." + k + "=" + v);
+                }
+            });
+        }
+        // Only inference may fetch the learner's weights: a token the two share.
+        if (s == MeshService.LEARNER) {
+            env.put("KATMESH_LEARNER_WEIGHTS_TOKENS", weightsToken());
+        }
+        if (s == MeshService.INFERENCE) {
+            env.put("KATMESH_INFERENCE_WEIGHTS_TOKEN", weightsToken());
+        }
+        if (state.model != null && (s == MeshService.INFERENCE || s == MeshService.LEARNER)) {
+            cmd.add("-Dkatmesh." + s.id() + ".model-dir=" + state.model);
+        }
+        if (s == MeshService.INFERENCE) {
+            MeshState.Proc learner = state.service(MeshService.LEARNER);
+            cmd.add("-Dquarkus.grpc.clients.weights.host=127.0.0.1");
+            cmd.add("-Dquarkus.grpc.clients.weights.port=" + learner.grpcPort);
+            env.put(
+                    "KATMESH_INFERENCE_API_KEYS",
+                    ApiKey.AGENT + "=" + ApiKey.resolve(layout).key());
+        }
+        if (s == MeshService.ROLLOUT) {
+            MeshState.Proc inference = state.service(MeshService.INFERENCE);
+            cmd.add("-Dquarkus.grpc.clients.inference.host=127.0.0.1");
+            cmd.add("-Dquarkus.grpc.clients.inference.port=" + inference.grpcPort);
+            env.put("KATMESH_ROLLOUT_API_KEY", ApiKey.resolve(layout).key());
+        }
+        state.settings.getOrDefault(s.id(), Map.of()).forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        String extra = System.getenv("KATMESH_" + s.name() + "_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        cmd.add("-jar");
+        cmd.add(layout.serviceJar(s).toString());
+        MeshState.Proc started = ManagedProcess.start(
+                ManagedProcess.pinned(cmd, state.cpus.get(s.id()), env),
+                layout.logFile(s.id()),
+                layout.serviceDataDir(s),
+                env);
+        p.pid = started.pid;
+        p.startedAtMs = started.startedAtMs;
+    }
+
+    private void awaitHealthy(MeshState state, MeshService s, long deadline) throws InterruptedException {
+        MeshState.Proc p = state.service(s);
+        while (System.nanoTime() < deadline) {
+            if (!ManagedProcess.isAlive(p)) {
+                throw new IllegalStateException(
+                        s.id() + " exited during start-up:\n" + tail(layout.logFile(s.id()), 25));
+            }
+            if ("UP".equals(HealthProbe.health(p.port))) {
+                out.printf("%s is UP%n", s.id());
+                return;
+            }
+            Thread.sleep(300);
+        }
+        throw new IllegalStateException(
+                s.id() + " did not become healthy in time:\n" + tail(layout.logFile(s.id()), 25));
+    }
+
+    /** Stops the named parts: services in parallel first, then Kafka. */
+    private void stopParts(MeshState state, List<String> names) throws InterruptedException {
+        List<Thread> stoppers = new ArrayList<>();
+        for (MeshService s : MeshService.values()) {
+            MeshState.Proc p = state.service(s);
+            if (names.contains(s.id()) && p != null) {
+                Thread t = new Thread(
+                        () -> {
+                            if (ManagedProcess.stop(p, SERVICE_GRACE)) {
+                                out.printf(
+                                        "%s did not stop within %d s and was killed%n",
+                                        s.id(), SERVICE_GRACE.toSeconds());
+                            }
+                            p.pid = null;
+                            p.startedAtMs = null;
+                        },
+                        "stop-" + s.id());
+                t.start();
+                stoppers.add(t);
+            }
+        }
+        for (Thread t : stoppers) {
+            t.join();
+        }
+        if (names.contains("kafka") && state.kafka != null) {
+            if (ManagedProcess.stop(state.kafka, KAFKA_GRACE)) {
+                out.printf("kafka did not stop within %d s and was killed%n", KAFKA_GRACE.toSeconds());
+            }
+            state.kafka.pid = null;
+            state.kafka.startedAtMs = null;
+        }
+    }
+
+    public static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log at " + file + ")";
+        }
+    }
+
+    private static Duration remaining(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+    }
+
+    private <T> T locked(Callable<T> action) throws IOException, InterruptedException {
+        Files.createDirectories(layout.dataDir());
+        try (FileChannel channel =
+                        FileChannel.open(layout.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock = channel.lock()) {
+            return action.call();
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new UncheckedIOException(new IOException(e));
+        }
+    }
+}

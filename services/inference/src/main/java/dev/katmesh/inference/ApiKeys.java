@@ -1,6 +1,5 @@
 package dev.katmesh.inference;
 
-import io.quarkus.logging.Log;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -11,6 +10,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import org.jboss.logging.Logger;
 
 /**
  * The API keys (katmesh.inference.api-keys) and the agent each identifies: the OpenAI API's Bearer
@@ -18,6 +18,8 @@ import java.util.Optional;
  */
 @ApplicationScoped
 public class ApiKeys {
+
+    private static final Logger LOG = Logger.getLogger(ApiKeys.class);
 
     /** The agent id of requests when no key is configured. */
     static final String ANONYMOUS = "anonymous";
@@ -44,7 +46,7 @@ public class ApiKeys {
             agents.put(sha256(key), agent);
         }
         if (agents.isEmpty()) {
-            Log.warn("no katmesh.inference.api-keys: the OpenAI API and gRPC accept every caller");
+            LOG.warn("no katmesh.inference.api-keys: the OpenAI API and gRPC accept every caller");
         }
     }
 

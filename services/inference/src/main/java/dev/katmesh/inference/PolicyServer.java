@@ -7,7 +7,6 @@ import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolSchema;
-import io.quarkus.logging.Log;
 import io.quarkus.runtime.Startup;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
@@ -18,11 +17,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import org.jboss.logging.Logger;
 
 /** The served policy: the model, its tokenizer and chat template, and the continuous batcher in front of it. */
 @Startup
 @ApplicationScoped
 public class PolicyServer {
+
+    private static final Logger LOG = Logger.getLogger(PolicyServer.class);
 
     /** Raised when no model is configured: UNAVAILABLE / 503. */
     public static final class NoModelException extends RuntimeException {
@@ -42,7 +44,7 @@ public class PolicyServer {
     void start() {
         Optional<String> dir = settings.modelDir().filter(d -> !d.isBlank());
         if (dir.isEmpty()) {
-            Log.warn(
+            LOG.warn(
                     "katmesh.inference.model-dir is not set: generation requests are refused until a model is configured");
             return;
         }
@@ -53,7 +55,7 @@ public class PolicyServer {
                 model.decoder(),
                 0,
                 new ContinuousBatcher.Limits(settings.maxRunning(), settings.maxBatchTokens(), settings.maxQueued()));
-        Log.infof(
+        LOG.infof(
                 "serving %s (%s, %d layers) from %s",
                 name, model.config().architecture(), model.config().numLayers(), path);
     }

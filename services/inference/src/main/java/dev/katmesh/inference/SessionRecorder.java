@@ -9,7 +9,6 @@ import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.wire.RecordHeaders;
-import io.quarkus.logging.Log;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
@@ -32,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
+import org.jboss.logging.Logger;
 
 /**
  * Capture of deployed agents' sessions: every conversation served over the OpenAI API becomes a
@@ -48,6 +48,8 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
  */
 @ApplicationScoped
 public class SessionRecorder {
+
+    private static final Logger LOG = Logger.getLogger(SessionRecorder.class);
 
     /** The header naming a session; without it a session is keyed by the API key's agent id. */
     public static final String SESSION_HEADER = "x-katmesh-session-id";
@@ -189,7 +191,7 @@ public class SessionRecorder {
         } catch (RuntimeException e) {
             // Kafka's producer already retried for delivery.timeout.ms: record the loss loudly.
             metrics.capture("failed");
-            Log.errorf(
+            LOG.errorf(
                     "session %s of agent %s (%d tokens) could not be published: %s",
                     s.sessionId, s.agent, t.getTokenIdsCount(), e);
         }

@@ -9,7 +9,6 @@ import dev.katmesh.proto.weights.WeightsStreamReader;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.grpc.GrpcClient;
-import io.quarkus.logging.Log;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -18,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.jboss.logging.Logger;
 
 /**
  * Hot weight swap: a PolicyVersion on katmesh.policy.versions newer than the one served makes this
@@ -28,6 +28,8 @@ import org.eclipse.microprofile.reactive.messaging.Incoming;
  */
 @ApplicationScoped
 public class WeightSync {
+
+    private static final Logger LOG = Logger.getLogger(WeightSync.class);
 
     @Inject
     PolicyServer server;
@@ -62,7 +64,7 @@ public class WeightSync {
             announced = PolicyVersion.parseFrom(payload);
         } catch (InvalidProtocolBufferException e) {
             metrics.swapFailed("bad_announcement");
-            Log.warnf("ignoring an unreadable record on katmesh.policy.versions: %s", e.getMessage());
+            LOG.warnf("ignoring an unreadable record on katmesh.policy.versions: %s", e.getMessage());
             return;
         }
         if (!server.loaded() || announced.getVersion() <= server.version()) {
@@ -94,26 +96,26 @@ public class WeightSync {
                 Duration fetch = Duration.ofNanos(System.nanoTime() - t0);
                 long swapNanos = server.swap(target.getVersion(), tensors).get(60, TimeUnit.SECONDS);
                 metrics.swap(swapNanos, fetch);
-                Log.infof(
+                LOG.infof(
                         "serving policy v%d (fetched in %d ms, swapped in %.2f ms)",
                         target.getVersion(), fetch.toMillis(), swapNanos / 1e6);
                 return;
             } catch (StatusRuntimeException e) {
                 metrics.swapFailed("fetch_" + e.getStatus().getCode().name().toLowerCase());
-                Log.warnf(
+                LOG.warnf(
                         "fetching policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e.getStatus());
             } catch (WeightsStreamReader.BadWeightsException e) {
                 metrics.swapFailed("verification");
-                Log.warnf(
+                LOG.warnf(
                         "policy v%d did not verify (attempt %d): %s", announced.getVersion(), attempt, e.getMessage());
             } catch (ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
                 metrics.swapFailed("install");
-                Log.warnf("installing policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e);
+                LOG.warnf("installing policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e);
             }
             Thread.sleep(backoff);
             backoff = Math.min(2 * backoff, 10_000);
         }
-        Log.errorf(
+        LOG.errorf(
                 "policy v%d could not be installed; v%d keeps serving until the next announcement",
                 announced.getVersion(), server.version());
     }

@@ -6,7 +6,6 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.quarkus.grpc.GlobalInterceptor;
-import io.quarkus.logging.Log;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -15,6 +14,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
+import org.jboss.logging.Logger;
 
 /**
  * The Weights service serves the policy itself, so it accepts only inference's credential
@@ -24,6 +24,8 @@ import java.util.List;
 @GlobalInterceptor
 @ApplicationScoped
 public class WeightsAuthInterceptor implements ServerInterceptor {
+
+    private static final Logger LOG = Logger.getLogger(WeightsAuthInterceptor.class);
 
     static final String SERVICE = "katmesh.v1.Weights";
     static final Metadata.Key<String> AUTHORIZATION =
@@ -42,7 +44,7 @@ public class WeightsAuthInterceptor implements ServerInterceptor {
             }
         }
         if (accepted.isEmpty()) {
-            Log.warn("no katmesh.learner.weights-tokens: every caller may fetch the policy's weights");
+            LOG.warn("no katmesh.learner.weights-tokens: every caller may fetch the policy's weights");
         }
     }
 

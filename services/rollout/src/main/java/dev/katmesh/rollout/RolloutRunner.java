@@ -9,7 +9,6 @@ import dev.katmesh.tasks.AgentTools;
 import dev.katmesh.tasks.Episode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.quarkus.logging.Log;
 import io.quarkus.runtime.Startup;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
@@ -31,6 +30,7 @@ import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
+import org.jboss.logging.Logger;
 
 /**
  * Reads katmesh.tasks and rolls each task of the configured splits out as a group of episodes against
@@ -44,6 +44,8 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
 @ApplicationScoped
 @Startup // its meters exist from the start, before the first task
 public class RolloutRunner {
+
+    private static final Logger LOG = Logger.getLogger(RolloutRunner.class);
 
     @Inject
     RolloutSettings settings;
@@ -89,7 +91,7 @@ public class RolloutRunner {
         } catch (InvalidProtocolBufferException e) {
             registry.counter("katmesh.rollout.tasks.skipped", "reason", "unreadable")
                     .increment();
-            Log.warnf("skipping an unreadable record on katmesh.tasks: %s", e.getMessage());
+            LOG.warnf("skipping an unreadable record on katmesh.tasks: %s", e.getMessage());
             return Uni.createFrom().completionStage(record.ack());
         }
         if (!settings.splits().contains(task.getSplit().isEmpty() ? "train" : task.getSplit())) {
@@ -107,7 +109,7 @@ public class RolloutRunner {
                                     runGroup(t);
                                     record.ack();
                                 } catch (RuntimeException e) {
-                                    Log.errorf(
+                                    LOG.errorf(
                                             e,
                                             "task %s: the group could not be published; the task will be redelivered",
                                             t.getTaskId());
@@ -170,7 +172,7 @@ public class RolloutRunner {
                 break;
             } catch (Exception ex) {
                 failure = String.valueOf(ex);
-                Log.warnf("episode %s failed (attempt %d of %d): %s", id, attempt, settings.attempts(), ex);
+                LOG.warnf("episode %s failed (attempt %d of %d): %s", id, attempt, settings.attempts(), ex);
                 registry.counter("katmesh.rollout.episodes.crashed").increment();
                 if (e != null && attempt < settings.attempts()) {
                     e.cleanUp();

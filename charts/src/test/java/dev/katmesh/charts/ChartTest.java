@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.KubernetesList;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
@@ -32,6 +33,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -184,7 +186,7 @@ class ChartTest {
 
     /** The pod spec of each workload (Deployment or StatefulSet), by component label. */
     static Map<String, PodSpec> podsByComponent(List<HasMetadata> all) {
-        Map<String, PodSpec> pods = new java.util.TreeMap<>();
+        Map<String, PodSpec> pods = new TreeMap<>();
         for (HasMetadata w : all) {
             PodSpec pod = w instanceof Deployment d
                     ? d.getSpec().getTemplate().getSpec()
@@ -320,8 +322,7 @@ class ChartTest {
                         .getValueFrom()
                         .getSecretKeyRef()
                         .getKey());
-        io.fabric8.kubernetes.api.model.Secret secret =
-                named(all, io.fabric8.kubernetes.api.model.Secret.class, "km-api-keys");
+        Secret secret = named(all, Secret.class, "km-api-keys");
         assertEquals(
                 "agent1=k1,rollout=r1",
                 secret.getStringData().get("api-keys"),

@@ -7,6 +7,7 @@ import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolSchema;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 
 /**
@@ -158,9 +159,7 @@ final class BadRequestCorpus {
         chat(
                 c,
                 "basic-auth",
-                "Basic "
-                        + java.util.Base64.getEncoder()
-                                .encodeToString(("user:" + key).getBytes(StandardCharsets.UTF_8)),
+                "Basic " + Base64.getEncoder().encodeToString(("user:" + key).getBytes(StandardCharsets.UTF_8)),
                 "{" + m + "," + msgs + "}",
                 401);
         // the other endpoints

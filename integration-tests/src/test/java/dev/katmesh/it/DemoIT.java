@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -51,7 +52,7 @@ class DemoIT {
             JsonNode r = JSON.readTree(report.resolve("report.json").toFile());
             JsonNode versions = r.path("policy_versions");
             assertTrue(versions.size() >= 5, "versions from every stage: " + versions);
-            Set<String> stages = new java.util.HashSet<>();
+            Set<String> stages = new HashSet<>();
             long previous = -1;
             for (JsonNode v : versions) {
                 assertTrue(v.path("version").asLong() > previous, "versions in order: " + versions);

@@ -17,6 +17,7 @@ import dev.katmesh.proto.v1.GenerateResponse;
 import dev.katmesh.proto.v1.InferenceGrpc;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TokenizeRequest;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
@@ -29,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -213,7 +215,7 @@ class HotSwapIT {
                 Path checkpoint =
                         mesh.dataDir.resolve("learner/checkpoints").resolve(String.format("v%06d", finalVersion));
                 int[] prompt = inferenceStub
-                        .tokenize(dev.katmesh.proto.v1.TokenizeRequest.newBuilder()
+                        .tokenize(TokenizeRequest.newBuilder()
                                 .addMessages(
                                         ChatMessage.newBuilder().setRole("user").setContent("Count the lines of a.py."))
                                 .addTools(ToolSchema.newBuilder()
@@ -237,8 +239,8 @@ class HotSwapIT {
                             .generate(prompt, SamplingParams.greedy(40))
                             .tokens();
                     assertEquals(
-                            java.util.Arrays.toString(expected),
-                            java.util.Arrays.toString(served),
+                            Arrays.toString(expected),
+                            Arrays.toString(served),
                             "inference serves exactly the learner's v" + finalVersion + " after swapping under load");
                 }
 

@@ -22,20 +22,31 @@ import dev.katmesh.proto.v1.ModelInfoRequest;
 import dev.katmesh.proto.v1.TokenizeRequest;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,8 +57,10 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -225,10 +238,10 @@ class InferenceIT {
         double cancelledBefore =
                 Mesh.metric(http, "katmesh_inference_sequences_finished_total", "finish=\"cancelled\"");
         // 4 running + 4 queued fill the service; more are refused at once.
-        List<io.grpc.Context.CancellableContext> contexts = new ArrayList<>();
+        List<Context.CancellableContext> contexts = new ArrayList<>();
         List<CompletableFuture<List<Integer>>> held = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
-            io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+            Context.CancellableContext ctx = Context.current().withCancellation();
             contexts.add(ctx);
             held.add(ctx.call(() -> stream(greedy(PROMPT, 3000)))); // greedy loops: no early end-of-sequence
         }
@@ -247,7 +260,7 @@ class InferenceIT {
         String before = "running " + Mesh.metric(http, "katmesh_inference_batch_running", null) + ", queued "
                 + Mesh.metric(http, "katmesh_inference_queue_depth", null);
         long t0 = System.nanoTime();
-        StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(
+        StatusRuntimeException refused = Assertions.assertThrows(
                 StatusRuntimeException.class,
                 () -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).generate(greedy(PROMPT, 4)));
         long refusedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
@@ -301,12 +314,11 @@ class InferenceIT {
                 blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
                         .generate(greedy(PROMPT, 4))
                         .getTokenIdsCount());
-        StatusRuntimeException late =
-                org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class, () -> {
-                    Iterator<GenerateResponse> it = blocking.withDeadlineAfter(150, TimeUnit.MILLISECONDS)
-                            .generateStream(greedy(PROMPT, 3000));
-                    it.forEachRemaining(r -> {});
-                });
+        StatusRuntimeException late = Assertions.assertThrows(StatusRuntimeException.class, () -> {
+            Iterator<GenerateResponse> it =
+                    blocking.withDeadlineAfter(150, TimeUnit.MILLISECONDS).generateStream(greedy(PROMPT, 3000));
+            it.forEachRemaining(r -> {});
+        });
         assertEquals(Status.Code.DEADLINE_EXCEEDED, late.getStatus().getCode());
         Mesh.awaitAtLeast(
                 () -> {
@@ -326,8 +338,8 @@ class InferenceIT {
     @Test
     void callsWithoutAKeyAreRefusedButHealthIsOpen() {
         InferenceGrpc.InferenceBlockingStub anonymous = InferenceGrpc.newBlockingStub(channel);
-        StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
-                StatusRuntimeException.class, () -> anonymous.generate(greedy(PROMPT, 2)));
+        StatusRuntimeException e =
+                Assertions.assertThrows(StatusRuntimeException.class, () -> anonymous.generate(greedy(PROMPT, 2)));
         assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
         assertEquals(
                 HealthCheckResponse.ServingStatus.SERVING,
@@ -344,7 +356,7 @@ class InferenceIT {
         List<BadRequestCorpus.Http> httpCases = BadRequestCorpus.http(key, model);
         for (BadRequestCorpus.Http c : httpCases) {
             HttpRequest.Builder r =
-                    HttpRequest.newBuilder(URI.create(base + c.path())).timeout(java.time.Duration.ofSeconds(60));
+                    HttpRequest.newBuilder(URI.create(base + c.path())).timeout(Duration.ofSeconds(60));
             if (c.authorization() != null) {
                 r.header("authorization", c.authorization());
             }
@@ -380,8 +392,7 @@ class InferenceIT {
         List<BadRequestCorpus.Grpc> grpcCases = BadRequestCorpus.grpc();
         for (BadRequestCorpus.Grpc c : grpcCases) {
             try {
-                blocking.withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS)
-                        .generate(c.request());
+                blocking.withDeadlineAfter(60, TimeUnit.SECONDS).generate(c.request());
                 failures.add("grpc " + c.name() + ": accepted");
             } catch (StatusRuntimeException e) {
                 Status.Code code = e.getStatus().getCode();
@@ -395,23 +406,19 @@ class InferenceIT {
             }
         }
         // Bytes that are not a GenerateRequest at all: refused by the server's parser, which stays up.
-        io.grpc.MethodDescriptor<byte[], byte[]> raw = InferenceGrpc.getGenerateMethod().toBuilder(
+        MethodDescriptor<byte[], byte[]> raw = InferenceGrpc.getGenerateMethod().toBuilder(
                         new RawBytes(), new RawBytes())
                 .build();
         Metadata auth = new Metadata();
         auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
-        io.grpc.Channel authed =
-                io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth));
+        Channel authed = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth));
         for (byte[] garbage :
                 List.of(new byte[] {(byte) 0xFF, (byte) 0xFF, 0x01}, new byte[] {0x0A, 0x7F, 0x01}, new byte[] {
                     0x12, (byte) 0x90
                 })) {
             try {
-                io.grpc.stub.ClientCalls.blockingUnaryCall(
-                        authed,
-                        raw,
-                        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS),
-                        garbage);
+                ClientCalls.blockingUnaryCall(
+                        authed, raw, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), garbage);
                 failures.add("grpc garbage bytes accepted");
             } catch (StatusRuntimeException e) {
                 Status.Code code = e.getStatus().getCode();
@@ -440,18 +447,18 @@ class InferenceIT {
     }
 
     /** A marshaller that passes bytes through, to send what no client library would. */
-    static final class RawBytes implements io.grpc.MethodDescriptor.Marshaller<byte[]> {
+    static final class RawBytes implements MethodDescriptor.Marshaller<byte[]> {
         @Override
-        public java.io.InputStream stream(byte[] value) {
-            return new java.io.ByteArrayInputStream(value);
+        public InputStream stream(byte[] value) {
+            return new ByteArrayInputStream(value);
         }
 
         @Override
-        public byte[] parse(java.io.InputStream stream) {
+        public byte[] parse(InputStream stream) {
             try {
                 return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         }
     }
@@ -508,7 +515,7 @@ class InferenceIT {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().putAll(Map.of("KATMESH_OPENAI_URL", openai, "KATMESH_API_KEY", key, "KATMESH_MODEL", model));
         Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");
         String last = out.lines().reduce((a, b) -> b).orElse("");
         try {
@@ -603,7 +610,7 @@ class InferenceIT {
                 .put("seed", 7)
                 .put("stream", true);
         body.set("messages", messages);
-        HttpResponse<java.util.stream.Stream<String>> r = HttpClient.newHttpClient()
+        HttpResponse<Stream<String>> r = HttpClient.newHttpClient()
                 .send(
                         HttpRequest.newBuilder(URI.create(openai + "/chat/completions"))
                                 .header("Authorization", "Bearer " + key)

@@ -3,6 +3,8 @@ package dev.katmesh.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
@@ -17,12 +19,15 @@ import dev.katmesh.proto.v1.WeightsChunk;
 import dev.katmesh.proto.v1.WeightsGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -94,11 +99,11 @@ class LearnerIT {
                         !versions.get(1L).getSha256().equals(versions.get(2L).getSha256()),
                         "training changed the weights");
                 // Bad requests to the Weights service get a status naming the problem; it keeps serving.
-                Map<String, io.grpc.Status.Code> bad = new java.util.LinkedHashMap<>();
+                Map<String, Status.Code> bad = new LinkedHashMap<>();
                 bad.put("a version never made", code(() -> fetch(weights, 999, 0)));
                 bad.put(
                         "chunks of 10 bytes",
-                        code(() -> weights.fetch(dev.katmesh.proto.v1.FetchWeightsRequest.newBuilder()
+                        code(() -> weights.fetch(FetchWeightsRequest.newBuilder()
                                         .setVersion(2)
                                         .setMaxChunkBytes(10)
                                         .build())
@@ -107,9 +112,9 @@ class LearnerIT {
                     List<WeightsChunk> tail = fetch(weights, 2, 1_000_000);
                     assertEquals(2, tail.size(), "past the end: the header and the trailer only");
                 }));
-                assertEquals(io.grpc.Status.Code.NOT_FOUND, bad.get("a version never made"), bad.toString());
-                assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, bad.get("chunks of 10 bytes"), bad.toString());
-                assertEquals(io.grpc.Status.Code.OK, bad.get("a start chunk past the end"), bad.toString());
+                assertEquals(Status.Code.NOT_FOUND, bad.get("a version never made"), bad.toString());
+                assertEquals(Status.Code.INVALID_ARGUMENT, bad.get("chunks of 10 bytes"), bad.toString());
+                assertEquals(Status.Code.OK, bad.get("a start chunk past the end"), bad.toString());
                 assertEquals(
                         2, weights.latest(LatestRequest.getDefaultInstance()).getVersion(), "still serving");
             } finally {
@@ -138,7 +143,7 @@ class LearnerIT {
 
             // The lineage agrees: the ledger names every group once, and the audit finds nothing lost or twice.
             String out = mesh.katmesh(Duration.ofMinutes(2), "audit", "--json");
-            com.fasterxml.jackson.databind.JsonNode audit = new com.fasterxml.jackson.databind.ObjectMapper()
+            JsonNode audit = new ObjectMapper()
                     .readTree(out.lines()
                             .filter(l -> l.startsWith("{"))
                             .reduce((a, b) -> b)
@@ -228,11 +233,11 @@ class LearnerIT {
         return versions;
     }
 
-    static io.grpc.Status.Code code(Runnable call) {
+    static Status.Code code(Runnable call) {
         try {
             call.run();
-            return io.grpc.Status.Code.OK;
-        } catch (io.grpc.StatusRuntimeException e) {
+            return Status.Code.OK;
+        } catch (StatusRuntimeException e) {
             assertTrue(
                     e.getStatus().getDescription() != null
                             && !e.getStatus().getDescription().isBlank(),

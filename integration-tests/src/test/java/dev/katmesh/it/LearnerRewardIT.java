@@ -3,6 +3,7 @@ package dev.katmesh.it;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Generation;
 import dev.katmesh.policy.Generator;
@@ -12,6 +13,7 @@ import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
 import dev.katmesh.proto.v1.LatestRequest;
+import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.TokenSegment;
@@ -22,9 +24,15 @@ import dev.katmesh.proto.v1.WeightsGrpc;
 import dev.katmesh.proto.weights.WeightsStreamReader;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,24 +142,21 @@ class LearnerRewardIT {
         assertTrue(
                 last > first + 0.2,
                 "the learner should raise the reward clearly: first " + first + ", last " + last + ", per round "
-                        + java.util.Arrays.toString(mean));
+                        + Arrays.toString(mean));
     }
 
     /** Records the learner's RL stage has taken from the topic (its /katmesh/progress). */
     static double consumed(String learner) throws Exception {
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient()
+        HttpResponse<String> r = HttpClient.newHttpClient()
                 .send(
-                        java.net.http.HttpRequest.newBuilder(java.net.URI.create(learner + "/katmesh/progress"))
+                        HttpRequest.newBuilder(URI.create(learner + "/katmesh/progress"))
                                 .build(),
-                        java.net.http.HttpResponse.BodyHandlers.ofString());
-        return new com.fasterxml.jackson.databind.ObjectMapper()
-                .readTree(r.body())
-                .path("records_consumed")
-                .asDouble();
+                        HttpResponse.BodyHandlers.ofString());
+        return new ObjectMapper().readTree(r.body()).path("records_consumed").asDouble();
     }
 
     static double reward(Generation g) {
-        long hits = java.util.Arrays.stream(g.tokens()).filter(TARGET::contains).count();
+        long hits = Arrays.stream(g.tokens()).filter(TARGET::contains).count();
         return g.tokens().length == 0 ? 0 : (double) hits / g.tokens().length;
     }
 
@@ -200,7 +205,7 @@ class LearnerRewardIT {
                 if (v >= atLeast) {
                     return v;
                 }
-            } catch (io.grpc.StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 // not ready yet
             }
             Thread.sleep(100);
@@ -214,7 +219,7 @@ class LearnerRewardIT {
         weights.withDeadlineAfter(60, TimeUnit.SECONDS)
                 .fetch(FetchWeightsRequest.newBuilder().setVersion(version).build())
                 .forEachRemaining(chunks::add);
-        dev.katmesh.proto.v1.PolicyVersion announced = chunks.get(0).getHeader().getVersion();
+        PolicyVersion announced = chunks.get(0).getHeader().getVersion();
         Map<String, SafeTensors.Tensor> tensors = new HashMap<>();
         WeightsStreamReader.read(chunks.iterator(), announced)
                 .forEach((name, t) -> tensors.put(name, new SafeTensors.Tensor(t.shape(), t.data(), "F32")));

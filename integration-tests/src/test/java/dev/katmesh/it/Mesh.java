@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.launcher.mesh.PrometheusScrape;
+import dev.katmesh.proto.v1.WeightsGrpc;
+import io.grpc.Channel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -234,13 +238,10 @@ final class Mesh implements AutoCloseable {
     }
 
     /** The learner's Weights stub over {@code channel}, presenting inference's credential as inference does. */
-    dev.katmesh.proto.v1.WeightsGrpc.WeightsBlockingStub weights(io.grpc.Channel channel) throws IOException {
-        io.grpc.Metadata md = new io.grpc.Metadata();
-        md.put(
-                io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                "Bearer " + weightsToken());
-        return dev.katmesh.proto.v1.WeightsGrpc.newBlockingStub(channel)
-                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+    WeightsGrpc.WeightsBlockingStub weights(Channel channel) throws IOException {
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + weightsToken());
+        return WeightsGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
     }
 
     /**

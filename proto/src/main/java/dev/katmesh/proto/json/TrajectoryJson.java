@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.proto.chat.ConversationRules;
 import dev.katmesh.proto.json.TrajectoryJsonException.Kind;
@@ -104,10 +105,7 @@ public final class TrajectoryJson {
     /** Parses an OpenAI {@code messages} array (a chat-completions request's), as strictly as a trajectory's. */
     public static List<ChatMessage> messages(JsonNode array, String path) throws TrajectoryJsonException {
         if (array == null || !array.isArray()) {
-            throw wrongType(
-                    path,
-                    "an array of messages",
-                    array == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : array);
+            throw wrongType(path, "an array of messages", array == null ? MissingNode.getInstance() : array);
         }
         Reader r = new Reader();
         List<ChatMessage> out = new ArrayList<>();

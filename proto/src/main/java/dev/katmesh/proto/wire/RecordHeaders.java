@@ -22,14 +22,15 @@ public final class RecordHeaders {
 
     /** The headers of a trajectory record (raw, rollout, scored): protobuf, and its id. */
     public static Headers trajectory(String trajectoryId) {
-        return new org.apache.kafka.common.header.internals.RecordHeaders()
+        return new org.apache.kafka.common.header.internals.RecordHeaders() // qualified: this class's own name
                 .add(CONTENT_TYPE, utf8(PROTOBUF))
                 .add(TRAJECTORY_ID, utf8(trajectoryId));
     }
 
     /** The headers of a dead-letter record. */
     public static Headers rejected(String reason) {
-        return new org.apache.kafka.common.header.internals.RecordHeaders().add(REJECT_REASON, utf8(reason));
+        return new org.apache.kafka.common.header.internals.RecordHeaders() // qualified: this class's own name
+                .add(REJECT_REASON, utf8(reason));
     }
 
     /** The headers of a scored record. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.Message;
 import dev.katmesh.proto.json.TrajectoryJsonException.Kind;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Outcome;
@@ -120,13 +121,13 @@ class TrajectoryJsonTest {
     }
 
     /** Guards the round-trip test itself: a field added to the .proto but not to full() fails here. */
-    private static void assertEveryFieldSet(com.google.protobuf.Message m) {
+    private static void assertEveryFieldSet(Message m) {
         for (FieldDescriptor f : m.getDescriptorForType().getFields()) {
             if (f.isRepeated()) {
                 assertTrue(m.getRepeatedFieldCount(f) > 0, "test fixture leaves " + f.getFullName() + " empty");
                 if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE && !f.isMapField()) {
                     for (int i = 0; i < m.getRepeatedFieldCount(f); i++) {
-                        com.google.protobuf.Message child = (com.google.protobuf.Message) m.getRepeatedField(f, i);
+                        Message child = (Message) m.getRepeatedField(f, i);
                         if (!(child.getDescriptorForType().getName().equals("ChatMessage")
                                 || child.getDescriptorForType().getName().equals("TokenSegment"))) {
                             assertEveryFieldSet(child);
@@ -136,7 +137,7 @@ class TrajectoryJsonTest {
             } else {
                 assertTrue(m.hasField(f), "test fixture leaves " + f.getFullName() + " unset");
                 if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
-                    assertEveryFieldSet((com.google.protobuf.Message) m.getField(f));
+                    assertEveryFieldSet((Message) m.getField(f));
                 }
             }
         }

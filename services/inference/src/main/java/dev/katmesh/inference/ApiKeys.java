@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.jboss.logging.Logger;
@@ -31,7 +32,7 @@ public class ApiKeys {
 
     @PostConstruct
     void load() {
-        for (String entry : settings.apiKeys().orElse(java.util.List.of())) {
+        for (String entry : settings.apiKeys().orElse(List.of())) {
             String e = entry.trim();
             if (e.isEmpty()) {
                 continue;

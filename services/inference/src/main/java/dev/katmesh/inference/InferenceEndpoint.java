@@ -22,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * katmesh.v1.Inference over gRPC. Each token the batcher makes goes out at once on GenerateStream;
@@ -205,7 +206,7 @@ public class InferenceEndpoint implements Inference {
     }
 
     /** A call that ended without an answer: nobody listens (client cancelled), or it fails with its status. */
-    private boolean ended(Completion c, java.util.function.Consumer<Throwable> fail) {
+    private boolean ended(Completion c, Consumer<Throwable> fail) {
         if (c.cancelledByCaller()) {
             metrics.request(API, "client_cancelled");
             return true;

@@ -1,5 +1,6 @@
 package dev.katmesh.inference;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -18,6 +19,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,8 +39,7 @@ public class OpenAiApi {
     static final String API = "openai";
     static final int MAX_BODY = 16 << 20;
     /** Strict: trailing text after the JSON value is a 400, not silently ignored. */
-    private static final ObjectMapper JSON =
-            new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     @Inject
     PolicyServer server;
@@ -107,7 +108,7 @@ public class OpenAiApi {
                 }
             } catch (TrajectoryJsonException e) {
                 throw ServingError.INVALID_REQUEST.with(e.getMessage(), e.path());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw ServingError.INVALID_REQUEST.with("the body is not JSON: " + e.getMessage(), null);
             }
         }

@@ -1,5 +1,6 @@
 package dev.katmesh.inference;
 
+import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.SafeTensors;
@@ -13,6 +14,7 @@ import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -103,15 +105,15 @@ public class PolicyServer {
      * {@code prefix} followed by the tokens of what {@code text} adds after the prefix's own text, when
      * {@code text} starts with it (the prefix's ids are kept exactly as sampled); empty otherwise.
      */
-    public java.util.Optional<int[]> extend(int[] prefix, String text) {
+    public Optional<int[]> extend(int[] prefix, String text) {
         String before = model().tokenizer().decode(prefix);
         if (!text.startsWith(before)) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         int[] delta = model().tokenizer().encode(text.substring(before.length()));
-        int[] out = java.util.Arrays.copyOf(prefix, prefix.length + delta.length);
+        int[] out = Arrays.copyOf(prefix, prefix.length + delta.length);
         System.arraycopy(delta, 0, out, prefix.length, delta.length);
-        return java.util.Optional.of(out);
+        return Optional.of(out);
     }
 
     /**
@@ -119,11 +121,11 @@ public class PolicyServer {
      * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
      * template writes after it); empty when {@code full} does not start with {@code head}.
      */
-    public java.util.Optional<String> continuation(String head, String full) {
+    public Optional<String> continuation(String head, String full) {
         List<String> marks = model().config().eosTokenIds().stream()
                 .map(id -> model().tokenizer().decode(new int[] {id}))
                 .toList();
-        return dev.katmesh.policy.ChatTemplate.continuation(head, full, marks);
+        return ChatTemplate.continuation(head, full, marks);
     }
 
     public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {

@@ -2,6 +2,7 @@ package dev.katmesh.inference;
 
 import dev.katmesh.policy.ContinuousBatcher;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 
 /** Why a request failed, with its HTTP status, OpenAI error type and code, and gRPC status. */
 enum ServingError {
@@ -78,7 +79,7 @@ enum ServingError {
             this.param = param;
         }
 
-        io.grpc.StatusRuntimeException grpc() {
+        StatusRuntimeException grpc() {
             return Status.fromCode(error.grpc).withDescription(getMessage()).asRuntimeException();
         }
     }

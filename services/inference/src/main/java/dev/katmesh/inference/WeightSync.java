@@ -6,8 +6,10 @@ import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;
 import dev.katmesh.proto.weights.WeightsStreamReader;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.quarkus.grpc.GrpcClient;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -16,6 +18,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.jboss.logging.Logger;
 
@@ -47,11 +50,9 @@ public class WeightSync {
     private WeightsGrpc.WeightsBlockingStub weights() {
         return settings.weightsToken()
                 .map(token -> {
-                    io.grpc.Metadata md = new io.grpc.Metadata();
-                    md.put(
-                            io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                            "Bearer " + token);
-                    return learner.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(md));
+                    Metadata md = new Metadata();
+                    md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+                    return learner.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
                 })
                 .orElse(learner);
     }
@@ -108,7 +109,7 @@ public class WeightSync {
                 metrics.swapFailed("verification");
                 LOG.warnf(
                         "policy v%d did not verify (attempt %d): %s", announced.getVersion(), attempt, e.getMessage());
-            } catch (ExecutionException | java.util.concurrent.TimeoutException | RuntimeException e) {
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
                 metrics.swapFailed("install");
                 LOG.warnf("installing policy v%d failed (attempt %d): %s", announced.getVersion(), attempt, e);
             }

@@ -14,6 +14,7 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
 import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolSchema;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import java.util.SplittableRandom;
@@ -53,7 +54,7 @@ class RequestParsingFuzzTest {
                         body = JSON.readTree(input.bytes());
                     } catch (JacksonException e) {
                         return; // a 400 "not JSON" in OpenAiApi
-                    } catch (java.io.IOException e) {
+                    } catch (IOException e) {
                         throw new IllegalStateException(e);
                     }
                     if (input.seed() == 0) {

@@ -12,6 +12,9 @@ import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.PolicyModel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -136,7 +139,7 @@ public final class BenchCommand {
                                 model,
                                 next,
                                 repeats,
-                                java.util.Arrays.stream(streams).max().orElse(16)));
+                                Arrays.stream(streams).max().orElse(16)));
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
             }
             return 0;
@@ -159,14 +162,14 @@ public final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            java.nio.file.Path home = MeshLayout.defaultHome();
-            java.nio.file.Path dir = mesh.dataDir != null
+            Path home = MeshLayout.defaultHome();
+            Path dir = mesh.dataDir != null
                     ? mesh.dataDir
                     : MeshLayout.defaultDataDir(home).resolve("bench-ingestion");
             MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
-            supervisor.up(java.time.Duration.ofMinutes(4)); // no model: the learner counts what it receives
+            supervisor.up(Duration.ofMinutes(4)); // no model: the learner counts what it receives
             try {
-                ObjectNode result = IngestionBenchmark.run(supervisor, records, java.time.Duration.ofMinutes(10));
+                ObjectNode result = IngestionBenchmark.run(supervisor, records, Duration.ofMinutes(10));
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
                 return 0;
             } finally {
@@ -211,12 +214,12 @@ public final class BenchCommand {
                 names = "--model",
                 paramLabel = "DIR",
                 description = "Start both modes from this checkpoint instead of making one (mid-term + SFT).")
-        java.nio.file.Path model;
+        Path model;
 
         @Override
         public Integer call() throws Exception {
-            java.nio.file.Path home = MeshLayout.defaultHome();
-            java.nio.file.Path dir = mesh.dataDir != null
+            Path home = MeshLayout.defaultHome();
+            Path dir = mesh.dataDir != null
                     ? mesh.dataDir
                     : MeshLayout.defaultDataDir(home).resolve("bench-async");
             ObjectNode result = new AsyncBenchmark(
@@ -224,8 +227,8 @@ public final class BenchCommand {
                                     dir,
                                     generationCpus,
                                     trainingCpus,
-                                    java.time.Duration.ofMillis((long) (minutes * 60_000)),
-                                    java.time.Duration.ofMinutes(10),
+                                    Duration.ofMillis((long) (minutes * 60_000)),
+                                    Duration.ofMinutes(10),
                                     model),
                             System.err)
                     .run();

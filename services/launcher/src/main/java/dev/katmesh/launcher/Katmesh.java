@@ -14,7 +14,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -97,7 +99,7 @@ public final class Katmesh {
                 description =
                         "Pin a process (kafka, inference, rollout, reward or learner) to CPUs with taskset, e.g. --cpus learner=1 "
                                 + "--cpus inference=0; repeatable, kept for later starts.")
-        java.util.Map<String, String> cpus = new java.util.LinkedHashMap<>();
+        Map<String, String> cpus = new LinkedHashMap<>();
 
         @Option(
                 names = "--secure",
@@ -111,7 +113,7 @@ public final class Katmesh {
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
-            supervisor.up(Duration.ofSeconds(timeout), model, java.util.Map.of(), cpus, secure);
+            supervisor.up(Duration.ofSeconds(timeout), model, Map.of(), cpus, secure);
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf(

@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.demo.ModelFactory;
+import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Generation;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.policy.SamplingParams;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -132,7 +134,7 @@ public final class PolicyCommand {
         public Integer call() throws Exception {
             List<Map<String, Object>> msgs = PolicyModel.parseJsonArray(Files.readString(messages));
             List<Map<String, Object>> tls = tools == null ? null : PolicyModel.parseJsonArray(Files.readString(tools));
-            String text = dev.katmesh.policy.ChatTemplate.load(model).render(msgs, tls, addGenerationPrompt);
+            String text = ChatTemplate.load(model).render(msgs, tls, addGenerationPrompt);
             try (PolicyTokenizer t = PolicyModel.tokenizer(model)) {
                 ObjectNode o = JSON.createObjectNode();
                 o.put("text", text);
@@ -237,7 +239,7 @@ public final class PolicyCommand {
 
         @Override
         public Integer call() throws Exception {
-            List<String> texts = new java.util.ArrayList<>();
+            List<String> texts = new ArrayList<>();
             for (Path f : corpus) {
                 if (f.toString().endsWith(".jsonl")) {
                     for (String line : Files.readAllLines(f)) {

@@ -8,6 +8,7 @@ import dev.katmesh.sandbox.SandboxResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -77,7 +78,7 @@ public final class SandboxCommand {
             } finally {
                 if (workspace == null) {
                     try (var walk = Files.walk(ws)) {
-                        walk.sorted(java.util.Comparator.reverseOrder())
+                        walk.sorted(Comparator.reverseOrder())
                                 .forEach(p -> p.toFile().delete());
                     }
                 }

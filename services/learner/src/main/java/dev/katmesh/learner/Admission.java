@@ -2,6 +2,7 @@ package dev.katmesh.learner;
 
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.DropReason;
+import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.TrainingSample;
 import java.util.function.Predicate;
@@ -48,9 +49,7 @@ final class Admission {
             return dropped(DropReason.ALREADY_TRAINED);
         }
         String wanted = stage.sources().get(0).trajectorySource();
-        if (wanted != null
-                && !wanted.equals(dev.katmesh.proto.wire.Topics.sourceTag(
-                        s.getTrajectory().getSource()))) {
+        if (wanted != null && !wanted.equals(Topics.sourceTag(s.getTrajectory().getSource()))) {
             return dropped(DropReason.OTHER_SOURCE);
         }
         if (!stage.taskless().admits(s.getTaskless())) {

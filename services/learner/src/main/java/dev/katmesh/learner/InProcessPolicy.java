@@ -10,7 +10,9 @@ import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.tasks.AgentPolicy;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -74,15 +76,15 @@ final class InProcessPolicy implements AgentPolicy {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, java.util.Comparator.comparingInt(i -> prompts.get(i).length));
+        Arrays.sort(order, Comparator.comparingInt(i -> prompts.get(i).length));
         Generated[] out = new Generated[prompts.size()];
         for (int from = 0; from < order.length; ) {
             int to = from + 1;
             while (to < order.length && (to - from + 1) * (long) prompts.get(order[to]).length <= BATCH_TOKENS) {
                 to++;
             }
-            List<int[]> batch = new java.util.ArrayList<>();
-            List<SamplingParams> params = new java.util.ArrayList<>();
+            List<int[]> batch = new ArrayList<>();
+            List<SamplingParams> params = new ArrayList<>();
             for (int k = from; k < to; k++) {
                 int i = order[k];
                 batch.add(prompts.get(i));

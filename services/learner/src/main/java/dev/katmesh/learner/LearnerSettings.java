@@ -3,6 +3,7 @@ package dev.katmesh.learner;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /** The learner's settings (application.properties, prefix katmesh.learner). */
@@ -22,7 +23,7 @@ public interface LearnerSettings {
      * The credentials the Weights service accepts ({@code authorization: Bearer <token>}): inference's.
      * Without any, every caller may fetch weights (a warning says so at start).
      */
-    Optional<java.util.List<String>> weightsTokens();
+    Optional<List<String>> weightsTokens();
 
     /** DJL device: cpu, gpu or gpu:N. */
     @WithDefault("cpu")
@@ -32,7 +33,7 @@ public interface LearnerSettings {
      * Devices for data-parallel training inside this process (e.g. gpu:0,gpu:1): one replica each, the
      * groups of a step dealt out to them. Default: just {@link #device()}.
      */
-    Optional<java.util.List<String>> devices();
+    Optional<List<String>> devices();
 
     /** Samples per group: a group trains when it has this many. */
     @WithDefault("4")

@@ -1,5 +1,6 @@
 package dev.katmesh.learner;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
@@ -158,7 +159,7 @@ public class TrainingLoop {
                     ScoredTrajectory s = ScoredTrajectory.parseFrom(r.value() == null ? new byte[0] : r.value());
                     metrics.received(Topics.sourceTag(s.getTrajectory().getSource()));
                     reason = DropReason.NO_MODEL;
-                } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                } catch (InvalidProtocolBufferException e) {
                     LOG.warnf(
                             "dropping an unreadable record at %s-%d@%d: %s",
                             r.topic(), r.partition(), r.offset(), e.getMessage());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -59,12 +60,12 @@ class LearnerProgressTest {
                 "{\"version\":3,\"stage\":\"rft\",\"step\":30,\"stageStep\":3,\"loss\":0.1,\"rewardMean\":0.5,"
                         + "\"heldoutPassRate\":0.5,\"heldoutPassed\":5,\"heldoutTotal\":10,"
                         + "\"trajectoriesTrained\":240,\"createdAtMs\":1003,\"evalMs\":5}\n",
-                java.nio.file.StandardOpenOption.APPEND);
+                StandardOpenOption.APPEND);
         assertEquals(
                 Map.of(),
                 new LearnerProgress(file).versions().get(3).heldoutByFamily(),
                 "a line written before the split was recorded reads");
-        Files.writeString(file, "{\"version\": 3, \"sta", java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(file, "{\"version\": 3, \"sta", StandardOpenOption.APPEND);
         assertEquals(4, new LearnerProgress(file).versions().size(), "a torn last line (crash mid-append) is skipped");
     }
 

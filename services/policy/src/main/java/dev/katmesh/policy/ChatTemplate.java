@@ -9,11 +9,13 @@ import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -99,9 +101,9 @@ public final class ChatTemplate {
      * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
      * template writes after it); empty when {@code full} does not start with {@code head}.
      */
-    public static java.util.Optional<String> continuation(String head, String full, List<String> endOfTurnMarks) {
+    public static Optional<String> continuation(String head, String full, List<String> endOfTurnMarks) {
         if (!full.startsWith(head)) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         int cut = -1;
         for (String mark : endOfTurnMarks) {
@@ -110,7 +112,7 @@ public final class ChatTemplate {
                 cut = Math.max(cut, at + mark.length());
             }
         }
-        return java.util.Optional.of(full.substring(cut < 0 ? head.length() : cut));
+        return Optional.of(full.substring(cut < 0 ? head.length() : cut));
     }
 
     public static String raiseException(String message) {
@@ -136,10 +138,7 @@ public final class ChatTemplate {
                 out.append("null");
             } else if (v instanceof Boolean b) {
                 out.append(b ? "true" : "false");
-            } else if (v instanceof Integer
-                    || v instanceof Long
-                    || v instanceof Short
-                    || v instanceof java.math.BigInteger) {
+            } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof BigInteger) {
                 out.append(v);
             } else if (v instanceof Number n) {
                 double d = n.doubleValue();

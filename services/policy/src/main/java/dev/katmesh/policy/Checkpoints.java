@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -35,7 +36,7 @@ public final class Checkpoints {
             for (String f : TOKENIZER_FILES) {
                 Path src = tokenizerDir.resolve(f);
                 if (Files.isRegularFile(src)) {
-                    Files.copy(src, dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(src, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
         }

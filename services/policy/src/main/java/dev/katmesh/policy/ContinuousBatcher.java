@@ -4,11 +4,13 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -304,7 +306,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     /** Takes queued requests while the limits allow (lock held). Cancelled or expired ones end here. */
     private List<Seq> admit() {
         List<Seq> out = new ArrayList<>();
-        for (java.util.Iterator<Seq> it = queue.iterator(); it.hasNext(); ) {
+        for (Iterator<Seq> it = queue.iterator(); it.hasNext(); ) {
             Seq s = it.next();
             if (s.expired()) { // decided once: expiry is time-dependent
                 it.remove();
@@ -540,7 +542,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         final Listener listener;
         final Sampler sampler;
         volatile boolean cancelled;
-        final java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
+        final AtomicBoolean finished = new AtomicBoolean();
         boolean[] valid; // which cache columns are this sequence's
         int nextPosition;
         int pending; // sampled, not yet in the cache

@@ -7,6 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -180,9 +182,7 @@ public final class DecoderModel implements AutoCloseable {
         }
         Map<String, SafeTensors.Tensor> all = new LinkedHashMap<>();
         try {
-            var weightMap = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .readTree(index.toFile())
-                    .path("weight_map");
+            var weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
             if (!weightMap.isObject()) {
                 throw new CheckpointException(index, "no weight_map object");
             }
@@ -199,7 +199,7 @@ public final class DecoderModel implements AutoCloseable {
                 }
                 all.putAll(SafeTensors.read(f));
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new CheckpointException(index, "not readable JSON: " + e.getMessage(), e);
         }
         return all;

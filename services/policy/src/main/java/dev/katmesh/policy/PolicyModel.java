@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -96,8 +97,8 @@ public final class PolicyModel implements AutoCloseable {
             return new float[0];
         }
         int n = ids.length - 1;
-        int[] input = java.util.Arrays.copyOf(ids, n);
-        int[] targets = java.util.Arrays.copyOfRange(ids, 1, ids.length);
+        int[] input = Arrays.copyOf(ids, n);
+        int[] targets = Arrays.copyOfRange(ids, 1, ids.length);
         try (NDManager scope = decoder.manager().newSubManager()) {
             NDArray lp = decoder.tokenLogProbs(
                     scope, new int[][] {input}, DecoderModel.positions(0, n), DecoderModel.causal(0, n), new int[][] {
@@ -120,7 +121,7 @@ public final class PolicyModel implements AutoCloseable {
             int v = config().vocabSize();
             float[][] out = new float[ids.length][];
             for (int t = 0; t < ids.length; t++) {
-                out[t] = java.util.Arrays.copyOfRange(flat, t * v, (t + 1) * v);
+                out[t] = Arrays.copyOfRange(flat, t * v, (t + 1) * v);
             }
             return out;
         }

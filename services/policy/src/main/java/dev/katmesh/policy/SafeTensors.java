@@ -11,7 +11,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -88,7 +90,7 @@ public final class SafeTensors {
                     throw new CheckpointException(
                             file,
                             "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
-                                    + java.util.Arrays.toString(shape) + " of " + dtype);
+                                    + Arrays.toString(shape) + " of " + dtype);
                 }
                 ByteBuffer data = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
                 readFully(ch, data, dataStart + begin);
@@ -193,11 +195,7 @@ public final class SafeTensors {
                 out.write(b.array());
             }
         }
-        Files.move(
-                tmp,
-                file,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Reads metadata strings of a file's header. */

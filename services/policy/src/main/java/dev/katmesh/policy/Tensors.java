@@ -2,6 +2,7 @@ package dev.katmesh.policy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -41,7 +42,7 @@ public final class Tensors {
     public static void assign(NDArray target, float[] data) {
         try (NDManager tmp = target.getManager().newSubManager()) {
             NDArray src = of(tmp, data, target.getShape());
-            target.set(new ai.djl.ndarray.index.NDIndex("..."), src);
+            target.set(new NDIndex("..."), src);
         }
     }
 

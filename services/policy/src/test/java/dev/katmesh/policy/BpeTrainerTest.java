@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -50,9 +52,9 @@ class BpeTrainerTest {
             }
             int[] ids = t.encode("<|im_start|>assistant\n<tool_call>\n");
             assertEquals(1, ids[0], "a special token is one id");
-            assertTrue(java.util.Arrays.stream(ids).anyMatch(i -> i == 3), "<tool_call> is one id");
+            assertTrue(Arrays.stream(ids).anyMatch(i -> i == 3), "<tool_call> is one id");
             String sample = corpus().get(11);
-            int bytes = sample.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            int bytes = sample.getBytes(StandardCharsets.UTF_8).length;
             assertTrue(
                     t.encode(sample).length * 3 < bytes,
                     "merges compress the corpus's own text: " + t.encode(sample).length + " ids for " + bytes

@@ -8,8 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -126,7 +130,7 @@ class CheckpointTest {
 
         Path truncated = copyFixture("truncated");
         byte[] bytes = Files.readAllBytes(truncated.resolve("model.safetensors"));
-        Files.write(truncated.resolve("model.safetensors"), java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Files.write(truncated.resolve("model.safetensors"), Arrays.copyOf(bytes, bytes.length / 2));
         assertMessage(truncated, "model.safetensors", "truncated safetensors");
 
         Path noTokenizer = copyFixture("no-tokenizer");
@@ -143,9 +147,8 @@ class CheckpointTest {
         Path f = tmp.resolve("mixed.safetensors");
         String header = "{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]},"
                 + "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[4,8]}}";
-        java.nio.ByteBuffer buf =
-                java.nio.ByteBuffer.allocate(8 + header.length() + 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putLong(header.length()).put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        ByteBuffer buf = ByteBuffer.allocate(8 + header.length() + 8).order(ByteOrder.LITTLE_ENDIAN);
+        buf.putLong(header.length()).put(header.getBytes(StandardCharsets.US_ASCII));
         buf.putShort((short) 0x3F80).putShort((short) 0xC040); // bf16 1.0, -3.0
         buf.putShort((short) 0x3800).putShort((short) 0x4500); // f16 0.5, 5.0
         Files.write(f, buf.array());

@@ -10,6 +10,7 @@ import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.policy.ContinuousBatcher.Limits;
 import dev.katmesh.policy.ContinuousBatcher.Refusal;
 import dev.katmesh.policy.ContinuousBatcher.RefusedException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -218,8 +219,7 @@ class ContinuousBatcherTest {
             Collector fresh = new Collector(1);
             batcher.submit(prompt, SamplingParams.greedy(12), 0, fresh);
             fresh.await();
-            try (DecoderModel reference =
-                    DecoderModel.fromTensors(ENDLESS, last, Device.cpu(), java.nio.file.Path.of("v6"))) {
+            try (DecoderModel reference = DecoderModel.fromTensors(ENDLESS, last, Device.cpu(), Path.of("v6"))) {
                 assertArrayEquals(
                         new Generator(reference)
                                 .generate(prompt, SamplingParams.greedy(12))

@@ -6,12 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The decoder's equivalences: cache vs full forward, batch vs single, tree vs branches; both architectures. */
@@ -53,7 +58,7 @@ class DecoderModelTest {
                 try (NDManager m = served.manager().newSubManager()) {
                     for (int j = 0; j < 50; j++) {
                         m.create(new float[4096]).add(1f);
-                        java.nio.ByteBuffer.allocateDirect(1 << 16).putFloat(0, 7f);
+                        ByteBuffer.allocateDirect(1 << 16).putFloat(0, 7f);
                     }
                 }
             }
@@ -181,7 +186,7 @@ class DecoderModelTest {
             m.parameters().values().forEach(p -> p.setRequiresGradient(true));
             int[] ids = randomIds(8, 6, 97);
             try (NDManager scope = m.manager().newSubManager();
-                    var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                    var gc = Engine.getInstance().newGradientCollector()) {
                 NDArray lp = m.tokenLogProbs(
                         scope,
                         new int[][] {Arrays.copyOf(ids, 7)},
@@ -204,8 +209,8 @@ class DecoderModelTest {
         try (DecoderModel m = DecoderModel.random(QWEN3, 4, Device.cpu())) {
             m.parameters().values().forEach(p -> p.setRequiresGradient(true));
             int[] ids = randomIds(12, 6, 97);
-            java.util.Map<String, float[]> plain = nllGradients(m, ids, false);
-            java.util.Map<String, float[]> collected = nllGradients(m, ids, true);
+            Map<String, float[]> plain = nllGradients(m, ids, false);
+            Map<String, float[]> collected = nllGradients(m, ids, true);
             for (String name : plain.keySet()) {
                 assertTrue(
                         Fixture.maxAbsDiff(plain.get(name), collected.get(name)) < 1e-6,
@@ -215,10 +220,10 @@ class DecoderModelTest {
         }
     }
 
-    private static java.util.Map<String, float[]> nllGradients(DecoderModel m, int[] ids, boolean collectGarbage) {
+    private static Map<String, float[]> nllGradients(DecoderModel m, int[] ids, boolean collectGarbage) {
         int n = ids.length - 1;
         try (NDManager scope = m.manager().newSubManager();
-                var gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                var gc = Engine.getInstance().newGradientCollector()) {
             gc.zeroGradients();
             NDArray lp = m.tokenLogProbs(
                     scope,
@@ -233,7 +238,7 @@ class DecoderModelTest {
             }
             gc.backward(loss);
         }
-        java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        Map<String, float[]> out = new LinkedHashMap<>();
         m.parameters().forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
         return out;
     }
@@ -278,11 +283,11 @@ class DecoderModelTest {
             Generation c = g.generate(prompt, SamplingParams.sample(20, 1.5f, 1f, 8));
             assertArrayEquals(a.tokens(), b.tokens(), "same seed, same tokens");
             assertNotEquals(Arrays.toString(a.tokens()), Arrays.toString(c.tokens()), "another seed, other tokens");
-            Generation topK1 = g.generate(prompt, new SamplingParams(20, 1.5f, 1, 1f, 3, java.util.Set.of()));
+            Generation topK1 = g.generate(prompt, new SamplingParams(20, 1.5f, 1, 1f, 3, Set.of()));
             assertArrayEquals(
                     g.generate(prompt, SamplingParams.greedy(20)).tokens(), topK1.tokens(), "top-k 1 is greedy");
             int stop = a.tokens()[4];
-            Generation stopped = g.generate(prompt, new SamplingParams(20, 1.5f, 0, 1f, 7, java.util.Set.of(stop)));
+            Generation stopped = g.generate(prompt, new SamplingParams(20, 1.5f, 0, 1f, 7, Set.of(stop)));
             assertEquals("stop", stopped.finishReason());
             assertEquals(stop, stopped.tokens()[stopped.tokens().length - 1], "the stop token ends the output");
             assertTrue(stopped.tokens().length <= 5);

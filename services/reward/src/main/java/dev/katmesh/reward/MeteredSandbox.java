@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /** A sandbox whose runs are timed by verdict: the scoring's bottleneck, made visible. */
 final class MeteredSandbox implements Sandbox {
@@ -34,7 +35,7 @@ final class MeteredSandbox implements Sandbox {
                     .description("Test runs in the sandbox, by verdict")
                     .tag("verdict", verdict)
                     .register(registry)
-                    .record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
+                    .record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
         }
     }
 }

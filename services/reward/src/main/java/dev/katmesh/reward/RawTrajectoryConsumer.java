@@ -31,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
@@ -332,7 +333,7 @@ public class RawTrajectoryConsumer {
             LOG.errorf(e, "scoring failed for %s at %s", id, position(raw));
             return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, "scoring failed: " + e));
         } finally {
-            scoring.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+            scoring.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         }
         ignoredFields.increment(decoded.ignoredAgentFields().size());
         seen.add(id); // before the in-flight mark is lifted: a copy waiting on it is a duplicate now

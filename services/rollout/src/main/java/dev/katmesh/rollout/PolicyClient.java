@@ -4,6 +4,7 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.GenerateRequest;
 import dev.katmesh.proto.v1.GenerateResponse;
 import dev.katmesh.proto.v1.InferenceGrpc;
+import dev.katmesh.proto.v1.ModelInfoRequest;
 import dev.katmesh.proto.v1.SamplingParams;
 import dev.katmesh.proto.v1.TokenizeRequest;
 import dev.katmesh.proto.v1.ToolSchema;
@@ -12,6 +13,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.grpc.GrpcClient;
 import jakarta.annotation.PostConstruct;
@@ -20,6 +22,7 @@ import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The inference service over gRPC (katmesh.v1.Inference), with its back-pressure handled: a call
@@ -60,10 +63,10 @@ public class PolicyClient implements AgentPolicy {
                     return stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
                 })
                 .orElse(stub);
-        io.micrometer.core.instrument.Gauge.builder("katmesh.rollout.concurrency.limit", limit::limit)
+        Gauge.builder("katmesh.rollout.concurrency.limit", limit::limit)
                 .description("Episodes allowed at once (adapts to inference back-pressure)")
                 .register(registry);
-        io.micrometer.core.instrument.Gauge.builder("katmesh.rollout.episodes.running", limit::running)
+        Gauge.builder("katmesh.rollout.episodes.running", limit::running)
                 .description("Episodes running")
                 .register(registry);
     }
@@ -121,7 +124,7 @@ public class PolicyClient implements AgentPolicy {
         return new Generated(tokens, lps, versions, g.getText(), g.getFinishReason());
     }
 
-    private <T> T call(java.util.function.Supplier<T> rpc) {
+    private <T> T call(Supplier<T> rpc) {
         long backoff = 200;
         for (int attempt = 1; ; attempt++) {
             try {
@@ -154,8 +157,8 @@ public class PolicyClient implements AgentPolicy {
     @Override
     public int endOfTurn() {
         if (endOfTurn == null) {
-            var info = call(() -> authed.withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .modelInfo(dev.katmesh.proto.v1.ModelInfoRequest.getDefaultInstance()));
+            var info = call(() ->
+                    authed.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfo(ModelInfoRequest.getDefaultInstance()));
             if (info.getEosTokenIdsCount() == 0) {
                 throw new IllegalStateException("the served model declares no end-of-sequence token");
             }

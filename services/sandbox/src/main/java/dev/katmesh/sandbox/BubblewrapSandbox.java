@@ -1,11 +1,13 @@
 package dev.katmesh.sandbox;
 
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -109,7 +111,7 @@ public final class BubblewrapSandbox implements Sandbox {
 
         long start = System.nanoTime();
         Process p = new ProcessBuilder(cmd)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
         AtomicBoolean overflow = new AtomicBoolean();
         Capture out = new Capture(p.getInputStream(), limits.maxOutputBytes(), overflow, p);
@@ -162,8 +164,8 @@ public final class BubblewrapSandbox implements Sandbox {
                     dir != null && dir.getParent() != null;
                     dir = dir.getParent()) {
                 var perms = Files.getPosixFilePermissions(dir);
-                if (!perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
-                    perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+                if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                    perms.add(PosixFilePermission.OTHERS_EXECUTE);
                     Files.setPosixFilePermissions(dir, perms);
                 }
             }

@@ -2,6 +2,7 @@ package dev.katmesh.tasks;
 
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolSchema;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -27,7 +28,7 @@ public interface AgentPolicy {
      */
     default List<Generated> generateAll(
             List<int[]> prompts, int[] maxNewTokens, float temperature, float topP, long[] seeds) {
-        List<Generated> out = new java.util.ArrayList<>();
+        List<Generated> out = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             out.add(generate(prompts.get(i), maxNewTokens[i], temperature, topP, seeds[i]));
         }

@@ -3,6 +3,7 @@ package dev.katmesh.tasks;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -107,7 +108,7 @@ public final class DifficultySampler<T> {
         families.forEach((k, f) -> out.put(
                 k,
                 String.format(
-                        java.util.Locale.ROOT,
+                        Locale.ROOT,
                         "%d/%d solved, useful-group chance %.2f",
                         f.solved,
                         f.attempted,

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Turns a task's reference solution into a tool-using SFT trajectory: write the solution, run the tests,
@@ -172,7 +173,7 @@ public final class Teacher {
 
     private static String args(Map<String, String> a) {
         try {
-            return JSON.writeValueAsString(new java.util.TreeMap<>(a));
+            return JSON.writeValueAsString(new TreeMap<>(a));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }

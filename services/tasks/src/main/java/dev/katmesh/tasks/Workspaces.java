@@ -1,6 +1,7 @@
 package dev.katmesh.tasks;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ public final class Workspaces {
                 try {
                     TaskTests.delete(dir);
                     swept++;
-                } catch (IOException | java.io.UncheckedIOException e) {
+                } catch (IOException | UncheckedIOException e) {
                     // another process swept it first, or a file we may not delete: the next sweep tries again
                 }
             }

@@ -8,6 +8,7 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.sandbox.BubblewrapSandbox;
+import dev.katmesh.tasks.hacks.RewardHacks;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -133,13 +134,13 @@ class HeldOutEvaluationTest {
         assumeTrue(BubblewrapSandbox.available(), "bubblewrap is required (apt-get install -y bubblewrap)");
         List<Task> tasks = new TaskSuite(5)
                 .generate(6).stream().map(TaskSuite.Generated::task).toList();
-        int hacks = (int) dev.katmesh.tasks.hacks.RewardHacks.PYTHON.stream()
+        int hacks = (int) RewardHacks.PYTHON.stream()
                 .filter(h -> !h.name().contains("sleep"))
                 .count();
         for (int i = 0; i < hacks; i++) {
             int k = i;
             HeldOutEvaluation.Result r = evaluation(tasks).evaluate(new Scripted(tasks, t -> {
-                var corpus = dev.katmesh.tasks.hacks.RewardHacks.of(t).stream()
+                var corpus = RewardHacks.of(t).stream()
                         .filter(h -> !h.name().contains("sleep"))
                         .toList();
                 return corpus.get(k % corpus.size()).content();

@@ -2,6 +2,7 @@ package dev.katmesh.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.katmesh.policy.Tensors;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -98,8 +99,8 @@ public final class AdamW {
     /** Restores moments and step from a checkpoint. */
     public void restore(long step, Map<String, float[]> state) {
         this.step = step;
-        m.forEach((name, a) -> dev.katmesh.policy.Tensors.assign(a, require(state, "exp_avg/" + name)));
-        v.forEach((name, a) -> dev.katmesh.policy.Tensors.assign(a, require(state, "exp_avg_sq/" + name)));
+        m.forEach((name, a) -> Tensors.assign(a, require(state, "exp_avg/" + name)));
+        v.forEach((name, a) -> Tensors.assign(a, require(state, "exp_avg_sq/" + name)));
     }
 
     private static float[] require(Map<String, float[]> state, String name) {

@@ -222,7 +222,7 @@ public record Curriculum(List<Stage> stages) {
             }
             Taskless taskless;
             try {
-                taskless = Taskless.valueOf(s.path("taskless").asText("include").toUpperCase(java.util.Locale.ROOT));
+                taskless = Taskless.valueOf(s.path("taskless").asText("include").toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": taskless must be include, exclude or only, not "
                         + s.path("taskless").asText());

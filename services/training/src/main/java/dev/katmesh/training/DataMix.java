@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 
 /**
  * Data mixing for file stages: each draw picks a source with probability proportional to its weight,
@@ -39,7 +40,7 @@ public final class DataMix<T> {
 
     /** Groups records by the values of {@code tags} (one group when no tags are given). */
     public static <T> Map<String, List<T>> group(
-            List<T> records, List<String> tags, java.util.function.Function<T, Map<String, String>> tagsOf) {
+            List<T> records, List<String> tags, Function<T, Map<String, String>> tagsOf) {
         Map<String, List<T>> out = new LinkedHashMap<>();
         for (T r : records) {
             Map<String, String> t = tagsOf.apply(r);

@@ -6,7 +6,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Tensors;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The loss of a {@link TreeBatch}: one forward over the serialised tree (or a chain), the log-prob of
@@ -114,14 +117,14 @@ public final class PolicyLoss {
                 null);
         int h = (int) hidden.getShape().get(2);
         int vocab = model.config().vocabSize();
-        java.util.Map<Long, Integer> distinct = new java.util.LinkedHashMap<>();
+        Map<Long, Integer> distinct = new LinkedHashMap<>();
         for (long r : rows) {
             distinct.putIfAbsent(r, distinct.size());
         }
         long[] rowIndex = new long[distinct.size() * h];
         int u = 0;
         for (long r : distinct.keySet()) {
-            java.util.Arrays.fill(rowIndex, u * h, (u + 1) * h, r);
+            Arrays.fill(rowIndex, u * h, (u + 1) * h, r);
             u++;
         }
         NDArray picked =

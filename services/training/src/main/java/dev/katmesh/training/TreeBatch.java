@@ -1,5 +1,6 @@
 package dev.katmesh.training;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -119,7 +120,7 @@ public final class TreeBatch {
         int[] parents = new int[n];
         int next = 0;
         int[] depth = new int[n];
-        java.util.ArrayDeque<Integer> stack = new java.util.ArrayDeque<>();
+        ArrayDeque<Integer> stack = new ArrayDeque<>();
         for (int root = n - 1; root >= 0; root--) {
             if (parent.get(root) == -1) {
                 stack.push(root);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 /** The RL loop in one process: sample from the policy, score, train with group advantages; reward rises. */
@@ -127,7 +128,7 @@ class TrainerTest {
                                 < 1e-4,
                         name + ": data-parallel weights equal single-device weights");
                 assertTrue(
-                        java.util.Arrays.equals(
+                        Arrays.equals(
                                 primary.parameters().get(name).toFloatArray(),
                                 replica.parameters().get(name).toFloatArray()),
                         name + ": the replica has the primary's weights after each step");
@@ -182,22 +183,17 @@ class TrainerTest {
 
     @Test
     void packKeepsEverySampleOnceAndTreesWithinTheBudget() {
-        List<TrainingSample> samples = new java.util.ArrayList<>(TreeTrainingTest.branchingSamples(6, 6));
+        List<TrainingSample> samples = new ArrayList<>(TreeTrainingTest.branchingSamples(6, 6));
         samples.addAll(TreeTrainingTest.branchingSamples(7, 3));
         for (int budget : new int[] {1, 20, 40, 1000}) {
             List<int[]> trees = TreeBatch.pack(samples, budget);
-            int[] all = trees.stream()
-                    .flatMapToInt(java.util.Arrays::stream)
-                    .sorted()
-                    .toArray();
+            int[] all = trees.stream().flatMapToInt(Arrays::stream).sorted().toArray();
             assertTrue(
-                    java.util.Arrays.equals(
-                            all,
-                            java.util.stream.IntStream.range(0, samples.size()).toArray()),
+                    Arrays.equals(all, IntStream.range(0, samples.size()).toArray()),
                     "budget " + budget + ": every sample in exactly one tree");
             for (int[] tree : trees) {
                 List<TrainingSample> members =
-                        java.util.Arrays.stream(tree).mapToObj(samples::get).toList();
+                        Arrays.stream(tree).mapToObj(samples::get).toList();
                 int rows = TreeBatch.of(members).size();
                 assertTrue(tree.length == 1 || rows <= budget, "budget " + budget + ": a tree of " + rows + " rows");
             }

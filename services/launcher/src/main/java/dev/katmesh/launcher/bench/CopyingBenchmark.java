@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.demo.DemoPlan;
+import dev.katmesh.launcher.demo.DemoSetup;
 import dev.katmesh.launcher.demo.ModelFactory;
 import dev.katmesh.policy.BpeTrainer;
 import dev.katmesh.policy.DecoderModel;
@@ -65,11 +66,7 @@ public final class CopyingBenchmark {
                 .filter(t -> t.getSplit().equals(TaskSuite.VALIDATION))
                 .limit(s.tasks())
                 .toList();
-        List<Task> corpusTasks = new TaskSuite(plan.seed())
-                .generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
-                        .map(TaskSuite.Generated::task)
-                        .toList();
-        List<String> corpus = MidTermCorpus.documents(corpusTasks);
+        List<String> corpus = MidTermCorpus.documents(DemoSetup.corpusTasks(plan));
         Path dir = Files.createTempDirectory("katmesh-bench-copying");
         ModelFactory.tokenizer(
                 BpeTrainer.train(corpus, plan.vocab(), ModelFactory.SPECIAL_TOKENS, s.maxDigitsPerToken()), dir);

@@ -2,6 +2,7 @@ package dev.katmesh.launcher.bench;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * Decode throughput, measured side by side in one run (absolute times on a shared machine are noise;
@@ -120,7 +122,7 @@ public final class DecodeBenchmark {
             float[] last = model.logits(
                             scope,
                             model.hidden(scope, new int[][] {ids}, positions, attend, cache)
-                                    .get(new ai.djl.ndarray.index.NDIndex(":, -1:, :")))
+                                    .get(new NDIndex(":, -1:, :")))
                     .toFloatArray();
             int best = 0;
             for (int i = 1; i < last.length; i++) {
@@ -151,7 +153,7 @@ public final class DecodeBenchmark {
         for (int i = 0; i < batch; i++) {
             prompts.add(prompt(promptLength, 100 + i));
             params.add(new SamplingParams(
-                    steps, 0.8f, 0, 1f, i, java.util.Set.of())); // no early stop: eos is not a special case here
+                    steps, 0.8f, 0, 1f, i, Set.of())); // no early stop: eos is not a special case here
         }
         double[] batched = new double[repeats];
         double[] single = new double[repeats];

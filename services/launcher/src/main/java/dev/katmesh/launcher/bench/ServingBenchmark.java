@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -47,7 +48,7 @@ public final class ServingBenchmark {
         ConcurrentLinkedQueue<Double> ttft = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<Double> itl = new ConcurrentLinkedQueue<>();
         List<Thread> workers = new ArrayList<>();
-        List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Throwable> failures = new CopyOnWriteArrayList<>();
         long t0 = System.nanoTime();
         for (int w = 0; w < streams; w++) {
             Thread t = new Thread(() -> {

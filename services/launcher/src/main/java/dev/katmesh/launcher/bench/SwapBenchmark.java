@@ -33,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -118,7 +119,7 @@ public final class SwapBenchmark {
             WeightsGrpc.WeightsBlockingStub stub = WeightsGrpc.newBlockingStub(channel);
             // Decoding goes on during every measurement, as it would in a serving instance.
             List<ContinuousBatcher.Handle> load = new ArrayList<>();
-            List<Double> gaps = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<Double> gaps = new CopyOnWriteArrayList<>();
             for (int s = 0; s < streams; s++) {
                 long[] last = {0};
                 load.add(batcher.submit(

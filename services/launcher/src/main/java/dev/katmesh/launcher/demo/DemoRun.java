@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -185,7 +186,7 @@ public final class DemoRun {
             stopAgents.set(true);
             if (agents != null) {
                 agents.shutdown();
-                agents.awaitTermination(3, java.util.concurrent.TimeUnit.MINUTES);
+                agents.awaitTermination(3, TimeUnit.MINUTES);
             }
         }
     }

@@ -49,6 +49,14 @@ public final class DemoSetup {
 
     private DemoSetup() {}
 
+    /** The mid-term corpus's tasks: the suite's tasks past the plan's first {@code tasks()}. */
+    public static List<Task> corpusTasks(DemoPlan plan) {
+        return new TaskSuite(plan.seed())
+                .generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
+                        .map(TaskSuite.Generated::task)
+                        .toList();
+    }
+
     public static Prepared prepare(DemoPlan plan, Path dir) throws Exception {
         Files.createDirectories(dir);
         TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.tasks(), plan.mistakes());
@@ -59,10 +67,7 @@ public final class DemoSetup {
 
         // Mid-term corpus: the suite's tasks past the first plan.tasks() (unique by content against all of them), so no
         // validation or held-out task, input set or reference is in it; the overlap check below says so on every run.
-        List<Task> corpusTasks = new TaskSuite(plan.seed())
-                .generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
-                        .map(TaskSuite.Generated::task)
-                        .toList();
+        List<Task> corpusTasks = corpusTasks(plan);
         List<String> corpus = MidTermCorpus.documents(corpusTasks);
         List<Task> evaluation = tasks.tasks().stream()
                 .map(TaskSuite.Generated::task)

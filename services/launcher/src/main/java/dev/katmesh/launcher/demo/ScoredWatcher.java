@@ -1,5 +1,6 @@
 package dev.katmesh.launcher.demo;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
@@ -39,7 +40,7 @@ public final class ScoredWatcher implements AutoCloseable {
                             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                                 try {
                                     onScored.accept(ScoredTrajectory.parseFrom(r.value()));
-                                } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                                } catch (InvalidProtocolBufferException e) {
                                     // The reward writes this topic; a record it cannot parse is not the demo's to
                                     // judge.
                                 }

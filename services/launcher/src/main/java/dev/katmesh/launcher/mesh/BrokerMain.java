@@ -3,6 +3,8 @@ package dev.katmesh.launcher.mesh;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Main class of the embedded broker's JVM: formats the KRaft storage on first start (never again, so
@@ -30,8 +32,7 @@ public final class BrokerMain {
         Path logDir = Path.of(args[2]);
         if (!Files.exists(logDir.resolve("meta.properties"))) {
             PrintStream out = System.out;
-            java.util.List<String> format =
-                    new java.util.ArrayList<>(java.util.List.of("format", "-t", clusterId, "-c", properties));
+            List<String> format = new ArrayList<>(List.of("format", "-t", clusterId, "-c", properties));
             String scram = System.getenv(SCRAM_ENV);
             if (scram != null && !scram.isBlank()) {
                 for (String user : scram.split("\n")) {

@@ -6,7 +6,9 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -71,7 +73,7 @@ public final class EmbeddedKafka {
                 logger.cleaner.name = kafka.log.LogCleaner
                 logger.cleaner.level = WARN
                 """);
-        java.util.Map<String, String> env = new java.util.HashMap<>();
+        Map<String, String> env = new HashMap<>();
         if (access != null) {
             env.put(BrokerMain.SCRAM_ENV, String.join("\n", access.bootstrapScram()));
         }

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
@@ -231,7 +232,7 @@ public final class KafkaAccess {
 
     /** Creates (or updates) the non-bootstrap users and the ACLs; both are idempotent. */
     void ensureUsersAndAcls(Admin admin) throws InterruptedException {
-        List<org.apache.kafka.clients.admin.UserScramCredentialAlteration> users = new ArrayList<>();
+        List<UserScramCredentialAlteration> users = new ArrayList<>();
         for (User u : User.values()) {
             if (u != User.BROKER && u != User.ADMIN) {
                 users.add(new UserScramCredentialUpsertion(

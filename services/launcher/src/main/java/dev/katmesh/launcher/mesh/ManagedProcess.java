@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -21,11 +22,11 @@ public final class ManagedProcess {
 
     /** Starts {@code command} with output appended to {@code log}; returns its pid and start time. */
     static MeshState.Proc start(List<String> command, Path log, Path workDir) throws IOException {
-        return start(command, log, workDir, java.util.Map.of());
+        return start(command, log, workDir, Map.of());
     }
 
     /** As {@link #start(List, Path, Path)}, with extra environment variables (secrets stay out of the command line). */
-    static MeshState.Proc start(List<String> command, Path log, Path workDir, java.util.Map<String, String> env)
+    static MeshState.Proc start(List<String> command, Path log, Path workDir, Map<String, String> env)
             throws IOException {
         Files.createDirectories(log.getParent());
         List<String> full = new ArrayList<>();
@@ -96,7 +97,7 @@ public final class ManagedProcess {
      * pool from the machine's cores otherwise, and its threads would contend for the few they may use
      * (the JVM itself sizes its pools from the affinity mask).
      */
-    static List<String> pinned(List<String> command, String cpus, java.util.Map<String, String> env) {
+    static List<String> pinned(List<String> command, String cpus, Map<String, String> env) {
         if (cpus == null || cpus.isBlank()) {
             return command;
         }

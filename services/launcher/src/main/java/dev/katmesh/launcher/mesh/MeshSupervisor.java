@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -13,10 +14,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.Uuid;
@@ -114,7 +117,7 @@ public final class MeshSupervisor {
             if (model != null) {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
-            settings.forEach((service, props) -> state.settings.put(service, new java.util.TreeMap<>(props)));
+            settings.forEach((service, props) -> state.settings.put(service, new TreeMap<>(props)));
             state.cpus.putAll(cpus);
             List<String> started = new ArrayList<>();
             try {
@@ -321,7 +324,7 @@ public final class MeshSupervisor {
             return port;
         }
         for (int attempt = 0; attempt < 50; attempt++) {
-            try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
                 int p = socket.getLocalPort();
                 if (taken.add(p)) {
                     return p;
@@ -332,7 +335,7 @@ public final class MeshSupervisor {
     }
 
     private static boolean free(int port) {
-        try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
             socket.setReuseAddress(true);
             return true;
         } catch (IOException e) {
@@ -359,7 +362,7 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.server.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
         }
-        java.util.Map<String, String> env = new java.util.HashMap<>();
+        Map<String, String> env = new HashMap<>();
         // The embedded mesh shares a few cores between the learner, inference and the sandboxes: PyTorch's
         // OpenMP workers, which spin while waiting for work by default, would burn the cores the other
         // processes need. Sleeping waiters made the quick main job 29% shorter (its held-out evaluations

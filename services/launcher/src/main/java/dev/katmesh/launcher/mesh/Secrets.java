@@ -1,6 +1,7 @@
 package dev.katmesh.launcher.mesh;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -54,7 +55,7 @@ public final class Secrets {
             write(file, token + "\n");
             return token;
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot keep " + file, e);
+            throw new UncheckedIOException("cannot keep " + file, e);
         }
     }
 }

@@ -22,6 +22,7 @@ import dev.katmesh.tasks.TaskSuite;
 import dev.katmesh.tasks.TaskTests;
 import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.tasks.hacks.RewardHacks;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class MultiGroundTruthRewardTest {
@@ -190,7 +191,7 @@ class MultiGroundTruthRewardTest {
                         .setToolCallId("c2")
                         .setToolName("bash")
                         .setExitCode(0))
-                .addAllTokenIds(java.util.List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+                .addAllTokenIds(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
                 .addSegments(TokenSegment.newBuilder().setStart(0).setEnd(2).setMessageIndex(0))
                 .addSegments(TokenSegment.newBuilder()
                         .setStart(2)
@@ -210,7 +211,7 @@ class MultiGroundTruthRewardTest {
         assertEquals("exit code 127", a.turns().get(0).getDetail());
         assertEquals(TurnVerdict.TURN_VERDICT_OK, a.turns().get(1).getVerdict());
         assertEquals(
-                java.util.List.of(false, false, true, true, true, false, false, false, false, false),
+                List.of(false, false, true, true, true, false, false, false, false, false),
                 a.errorMask(),
                 "the failing turn's generated tokens, and only those");
     }

@@ -77,23 +77,10 @@ public final class CheckpointStore {
         return root.resolve(String.format("v%06d", version));
     }
 
-    /** Writes a checkpoint atomically; returns its state (with the weights' SHA-256). */
-    public State write(
-            long version,
-            long step,
-            String stage,
-            long stageStep,
-            DecoderModel model,
-            Path tokenizerDir,
-            Map<String, NDArray> optimizerState,
-            long optimizerStep,
-            Map<String, Long> offsets)
-            throws IOException {
-        return write(
-                version, step, stage, stageStep, model, tokenizerDir, optimizerState, optimizerStep, offsets, null);
-    }
-
-    /** As the other write, with the version's {@link TrainingLedger} entry inside the checkpoint (atomic with it). */
+    /**
+     * Writes a checkpoint atomically, with the version's {@link TrainingLedger} entry inside it; returns its state
+     * (with the weights' SHA-256).
+     */
     public State write(
             long version,
             long step,

@@ -221,8 +221,10 @@ class LearnerRewardIT {
                 .forEachRemaining(chunks::add);
         PolicyVersion announced = chunks.get(0).getHeader().getVersion();
         Map<String, SafeTensors.Tensor> tensors = new HashMap<>();
-        WeightsStreamReader.read(chunks.iterator(), announced)
-                .forEach((name, t) -> tensors.put(name, new SafeTensors.Tensor(t.shape(), t.data(), "F32")));
+        WeightsStreamReader.read(
+                chunks.iterator(),
+                announced,
+                (name, shape, data) -> tensors.put(name, new SafeTensors.Tensor(shape, data, "F32")));
         policy.setWeights(tensors);
     }
 

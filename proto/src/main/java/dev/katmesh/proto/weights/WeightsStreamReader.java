@@ -1,9 +1,9 @@
 package dev.katmesh.proto.weights;
 
+import com.google.protobuf.ByteString;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.TensorChunk;
 import dev.katmesh.proto.v1.WeightsChunk;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
@@ -18,12 +18,17 @@ import java.util.Map;
  * Reads one policy version from a katmesh.v1.Weights stream and checks it: chunks in order, every
  * byte inside its tensor, F32 data, and the SHA-256 of all tensor bytes equal to both the stream's
  * trailer and the announced version's. Anything else is a {@link BadWeightsException}: nothing may be
- * installed from a stream that did not verify.
+ * installed from a stream that did not verify, so tensors reach the {@link Sink} only after every check.
+ *
+ * <p>Each chunk is decoded straight into its tensor's floats as it arrives (no per-tensor byte buffer).
  */
 public final class WeightsStreamReader {
 
-    /** A tensor as received: its shape and its values. */
-    public record Tensor(long[] shape, float[] data) {}
+    /** Where verified tensors go, in stream order: the caller's own tensor form (the model's, on inference). */
+    @FunctionalInterface
+    public interface Sink {
+        void tensor(String name, long[] shape, float[] data);
+    }
 
     /** A stream that did not verify (retriable: the next fetch may succeed). */
     public static final class BadWeightsException extends RuntimeException {
@@ -32,13 +37,14 @@ public final class WeightsStreamReader {
         }
     }
 
+    private record Receiving(long[] shape, float[] data, int[] filled) {}
+
     private WeightsStreamReader() {}
 
-    /** The tensors of {@code version}, by name in stream order, once every check passed. */
-    public static Map<String, Tensor> read(Iterator<WeightsChunk> chunks, PolicyVersion version) {
+    /** Reads {@code version} from {@code chunks} and, once every check passed, gives each tensor to {@code sink}. */
+    public static void read(Iterator<WeightsChunk> chunks, PolicyVersion version, Sink sink) {
         MessageDigest md = sha256();
-        Map<String, ByteArrayOutputStream> bytes = new LinkedHashMap<>();
-        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, Receiving> tensors = new LinkedHashMap<>();
         String trailer = null;
         long expectIndex = 0;
         while (chunks.hasNext()) {
@@ -59,17 +65,20 @@ public final class WeightsStreamReader {
                     throw new BadWeightsException(
                             "tensor " + t.getName() + " has dtype " + t.getDtype() + ", F32 expected");
                 }
-                ByteArrayOutputStream b = bytes.computeIfAbsent(t.getName(), k -> new ByteArrayOutputStream());
-                if (t.getOffset() != b.size()) {
-                    throw new BadWeightsException(
-                            "tensor " + t.getName() + ": chunk at offset " + t.getOffset() + ", expected " + b.size());
+                Receiving r = tensors.computeIfAbsent(t.getName(), k -> receiving(t));
+                ByteString data = t.getData();
+                if (t.getOffset() != 4L * r.filled()[0]) {
+                    throw new BadWeightsException("tensor " + t.getName() + ": chunk at offset " + t.getOffset()
+                            + ", expected " + 4L * r.filled()[0]);
                 }
-                byte[] data = t.getData().toByteArray();
-                md.update(data);
-                b.writeBytes(data);
-                shapes.put(
-                        t.getName(),
-                        t.getShapeList().stream().mapToLong(Long::longValue).toArray());
+                if (data.size() % 4 != 0 || r.filled()[0] + data.size() / 4 > r.data().length) {
+                    throw new BadWeightsException("tensor " + t.getName() + " has more bytes than its shape "
+                            + Arrays.toString(r.shape()) + " holds, or a partial float");
+                }
+                ByteBuffer b = data.asReadOnlyByteBuffer();
+                md.update(b.duplicate());
+                b.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(r.data(), r.filled()[0], data.size() / 4);
+                r.filled()[0] += data.size() / 4;
             } else if (c.hasTrailer()) {
                 trailer = c.getTrailer().getSha256();
             }
@@ -82,28 +91,33 @@ public final class WeightsStreamReader {
             throw new BadWeightsException(
                     "sha256 mismatch: data " + sha + ", trailer " + trailer + ", announced " + version.getSha256());
         }
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        bytes.forEach((name, b) -> {
-            long[] shape = shapes.get(name);
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
+        tensors.forEach((name, r) -> {
+            if (r.filled()[0] != r.data().length) {
+                throw new BadWeightsException("tensor " + name + " has " + 4L * r.filled()[0] + " bytes for shape "
+                        + Arrays.toString(r.shape()));
             }
-            if (n * 4 != b.size()) {
-                throw new BadWeightsException(
-                        "tensor " + name + " has " + b.size() + " bytes for shape " + Arrays.toString(shape));
-            }
-            float[] data = new float[(int) n];
-            ByteBuffer.wrap(b.toByteArray())
-                    .order(ByteOrder.LITTLE_ENDIAN)
-                    .asFloatBuffer()
-                    .get(data);
-            tensors.put(name, new Tensor(shape, data));
         });
-        return tensors;
+        tensors.forEach((name, r) -> sink.tensor(name, r.shape(), r.data()));
     }
 
-    public static MessageDigest sha256() {
+    /** A tensor's floats, sized by the shape its first chunk names. */
+    private static Receiving receiving(TensorChunk first) {
+        long[] shape = first.getShapeList().stream().mapToLong(Long::longValue).toArray();
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new BadWeightsException("tensor " + first.getName() + " has shape " + Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new BadWeightsException(
+                    "tensor " + first.getName() + " of shape " + Arrays.toString(shape) + " is too large");
+        }
+        return new Receiving(shape, new float[(int) n], new int[1]);
+    }
+
+    private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {

@@ -17,14 +17,14 @@ final class WeightsFetcher {
 
     static Map<String, SafeTensors.Tensor> fetch(
             WeightsGrpc.WeightsBlockingStub stub, PolicyVersion version, Duration timeout) {
-        Map<String, WeightsStreamReader.Tensor> read = WeightsStreamReader.read(
+        Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+        WeightsStreamReader.read(
                 stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
                         .fetch(FetchWeightsRequest.newBuilder()
                                 .setVersion(version.getVersion())
                                 .build()),
-                version);
-        Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
-        read.forEach((name, t) -> out.put(name, new SafeTensors.Tensor(t.shape(), t.data(), "F32")));
+                version,
+                (name, shape, data) -> out.put(name, new SafeTensors.Tensor(shape, data, "F32")));
         return out;
     }
 }

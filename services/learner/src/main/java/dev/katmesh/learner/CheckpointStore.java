@@ -9,10 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -96,18 +93,12 @@ public final class CheckpointStore {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
         deleteRecursively(tmp);
-        Checkpoints.saveModel(model, tmp, tokenizerDir);
+        String sha256 = Checkpoints.saveModel(model, tmp, tokenizerDir);
         if (optimizerState != null) {
             Checkpoints.saveOptimizer(tmp, optimizerStep, optimizerState);
         }
-        State state = new State(
-                version,
-                step,
-                stage,
-                stageStep,
-                weightsSha256(tmp),
-                new TreeMap<>(offsets),
-                System.currentTimeMillis());
+        State state =
+                new State(version, step, stage, stageStep, sha256, new TreeMap<>(offsets), System.currentTimeMillis());
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
         if (ledgerEntry != null) {
             Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
@@ -153,26 +144,6 @@ public final class CheckpointStore {
             for (int i = 0; i < versions.size() - keep; i++) {
                 deleteRecursively(versions.get(i));
             }
-        }
-    }
-
-    /**
-     * SHA-256 over every tensor's little-endian F32 data, in the order of model.safetensors (names
-     * sorted): the same bytes, in the same order, as the Weights stream sends.
-     */
-    static String weightsSha256(Path dir) throws IOException {
-        MessageDigest md = sha256();
-        for (var t : WeightsReader.tensors(dir)) {
-            md.update(t.bytes());
-        }
-        return HexFormat.of().formatHex(md.digest());
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

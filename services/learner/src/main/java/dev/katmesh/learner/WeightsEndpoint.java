@@ -1,14 +1,13 @@
 package dev.katmesh.learner;
 
-import com.google.protobuf.ByteString;
+import dev.katmesh.policy.CheckpointException;
+import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
-import dev.katmesh.proto.v1.TensorChunk;
 import dev.katmesh.proto.v1.Weights;
 import dev.katmesh.proto.v1.WeightsChunk;
-import dev.katmesh.proto.v1.WeightsHeader;
-import dev.katmesh.proto.v1.WeightsTrailer;
+import dev.katmesh.proto.weights.WeightsStreamWriter;
 import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
@@ -18,16 +17,14 @@ import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
 /**
- * katmesh.v1.Weights: a published policy version's tensors in chunks — a header (the version and its
- * config.json), the tensor chunks (numbered, so an interrupted fetch resumes from a chunk index), and a
- * trailer with the SHA-256 of all chunk data, which equals the PolicyVersion's sha256.
+ * katmesh.v1.Weights: a published policy version's tensors in chunks ({@link WeightsStreamWriter}) — a header
+ * (the version and its config.json), the tensor chunks (numbered, so an interrupted fetch resumes from a chunk
+ * index), and a trailer with the SHA-256 taken as the checkpoint was written, which equals the PolicyVersion's.
+ * The chunks are the checkpoint file's bytes, mapped: nothing is decoded or hashed again to send them.
  */
 @GrpcService
 public class WeightsEndpoint implements Weights {
@@ -68,59 +65,19 @@ public class WeightsEndpoint implements Weights {
                                     .withDescription("max_chunk_bytes must be at least 1024, got " + chunkBytes)
                                     .asRuntimeException();
                         }
-                        List<WeightsReader.Tensor> tensors = WeightsReader.tensors(folder);
-                        long total = tensors.stream()
-                                .mapToLong(t -> t.bytes().length)
-                                .sum();
-                        emitter.emit(WeightsChunk.newBuilder()
-                                .setHeader(WeightsHeader.newBuilder()
-                                        .setVersion(version(state))
-                                        .setConfigJson(Files.readString(folder.resolve("config.json")))
-                                        .setTensorCount(tensors.size())
-                                        .setTotalBytes(total))
-                                .build());
-                        MessageDigest md = CheckpointStore.sha256();
-                        long index = 0;
-                        for (WeightsReader.Tensor t : tensors) {
-                            byte[] bytes = t.bytes();
-                            md.update(bytes);
-                            List<Long> shape = new ArrayList<>();
-                            for (long d : t.shape()) {
-                                shape.add(d);
-                            }
-                            for (int off = 0;
-                                    off < bytes.length || (bytes.length == 0 && off == 0);
-                                    off += chunkBytes) {
-                                int len = Math.min(chunkBytes, bytes.length - off);
-                                if (index >= request.getStartChunk()) {
-                                    emitter.emit(WeightsChunk.newBuilder()
-                                            .setTensor(TensorChunk.newBuilder()
-                                                    .setIndex(index)
-                                                    .setName(t.name())
-                                                    .setDtype("F32")
-                                                    .addAllShape(shape)
-                                                    .setOffset(off)
-                                                    .setData(ByteString.copyFrom(bytes, off, len)))
-                                            .build());
-                                }
-                                index++;
-                                if (bytes.length == 0) {
-                                    break;
-                                }
-                            }
-                        }
-                        String sha = HexFormat.of().formatHex(md.digest());
-                        if (!sha.equals(state.sha256())) {
-                            throw Status.DATA_LOSS
-                                    .withDescription(
-                                            "checkpoint v" + state.version() + " does not match its recorded sha256")
-                                    .asRuntimeException();
-                        }
-                        emitter.emit(WeightsChunk.newBuilder()
-                                .setTrailer(WeightsTrailer.newBuilder().setSha256(sha))
-                                .build());
+                        List<WeightsStreamWriter.Part> parts = Checkpoints.mappedWeights(folder).stream()
+                                .map(t -> new WeightsStreamWriter.Part(t.name(), t.shape(), t.bytes()))
+                                .toList();
+                        WeightsStreamWriter.write(
+                                version(state),
+                                Files.readString(folder.resolve("config.json")),
+                                parts,
+                                chunkBytes,
+                                request.getStartChunk(),
+                                emitter::emit);
                         emitter.complete();
-                    } catch (IOException e) {
+                    } catch (IOException | CheckpointException e) {
+                        // Pruned since it was resolved, or unreadable: the fetcher retries with the newest version.
                         emitter.fail(Status.UNAVAILABLE
                                 .withDescription("cannot read the checkpoint: " + e.getMessage())
                                 .asRuntimeException());

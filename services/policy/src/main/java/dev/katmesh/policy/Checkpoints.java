@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -16,6 +17,9 @@ import java.util.Map;
  */
 public final class Checkpoints {
 
+    /** The weights of a checkpoint this project writes (one file; sharded ones are read, see DecoderModel). */
+    public static final String MODEL_FILE = "model.safetensors";
+
     static final String OPTIMIZER_FILE = "optimizer.safetensors";
     static final String[] TOKENIZER_FILES = {
         "tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"
@@ -23,10 +27,13 @@ public final class Checkpoints {
 
     private Checkpoints() {}
 
-    /** Writes config.json and model.safetensors, and copies the tokenizer files of {@code tokenizerDir} if given. */
-    public static void saveModel(DecoderModel model, Path dir, Path tokenizerDir) throws IOException {
+    /**
+     * Writes config.json and model.safetensors, and copies the tokenizer files of {@code tokenizerDir} if given.
+     * Returns the weights' SHA-256 as {@link SafeTensors#write} hashed them.
+     */
+    public static String saveModel(DecoderModel model, Path dir, Path tokenizerDir) throws IOException {
         Files.createDirectories(dir);
-        SafeTensors.write(dir.resolve("model.safetensors"), model.toTensors(), Map.of());
+        String sha256 = SafeTensors.write(dir.resolve(MODEL_FILE), model.toTensors(), Map.of());
         model.config().write(dir.resolve("config.json"));
         if (tokenizerDir != null
                 && !tokenizerDir
@@ -40,6 +47,22 @@ public final class Checkpoints {
                 }
             }
         }
+        return sha256;
+    }
+
+    /**
+     * The weights of a checkpoint this project wrote, mapped, in file order: what the Weights stream sends. A
+     * tensor in another dtype is a {@link CheckpointException} (the stream carries F32 only).
+     */
+    public static List<SafeTensors.Slot> mappedWeights(Path dir) {
+        Path file = dir.resolve(MODEL_FILE);
+        List<SafeTensors.Slot> slots = SafeTensors.map(file);
+        for (SafeTensors.Slot s : slots) {
+            if (!s.dtype().equals("F32")) {
+                throw new CheckpointException(file, "tensor '" + s.name() + "' is " + s.dtype() + ", F32 expected");
+            }
+        }
+        return slots;
     }
 
     /** Optimizer state: named tensors (e.g. "exp_avg/model.norm.weight") and the step count. */

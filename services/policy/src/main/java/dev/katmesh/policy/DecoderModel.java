@@ -166,13 +166,13 @@ public final class DecoderModel implements AutoCloseable {
 
     /** Loads model.safetensors, or the shards of model.safetensors.index.json, of a checkpoint folder. */
     public static DecoderModel load(Path dir, ModelConfig config, Device device) {
-        Path single = dir.resolve("model.safetensors");
+        Path single = dir.resolve(Checkpoints.MODEL_FILE);
         Path source = Files.isRegularFile(single) ? single : dir.resolve("model.safetensors.index.json");
         return fromTensors(config, readWeights(dir), device, source);
     }
 
     static Map<String, SafeTensors.Tensor> readWeights(Path dir) {
-        Path single = dir.resolve("model.safetensors");
+        Path single = dir.resolve(Checkpoints.MODEL_FILE);
         Path index = dir.resolve("model.safetensors.index.json");
         if (Files.isRegularFile(single)) {
             return SafeTensors.read(single);

@@ -13,9 +13,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -45,60 +50,93 @@ public final class SafeTensors {
     public static Map<String, Tensor> read(Path file) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long fileSize = ch.size();
-            if (fileSize < 8) {
-                throw new CheckpointException(file, "truncated safetensors: " + fileSize + " bytes, no header");
-            }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.flip().getLong();
-            if (headerLen <= 0 || headerLen > fileSize - 8 || headerLen > 100_000_000) {
-                throw new CheckpointException(
-                        file,
-                        "truncated or corrupt safetensors: header length " + headerLen + " in a file of " + fileSize
-                                + " bytes");
-            }
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, headerBuf, 8);
-            JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
-            long dataStart = 8 + headerLen;
-            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                if (e.getKey().equals("__metadata__")) {
-                    continue;
-                }
-                JsonNode t = e.getValue();
-                String dtype = t.path("dtype").asText();
-                long[] shape = new long[t.path("shape").size()];
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = t.path("shape").get(i).asLong();
-                }
-                long begin = t.path("data_offsets").path(0).asLong();
-                long end = t.path("data_offsets").path(1).asLong();
-                if (dataStart + end > fileSize) {
-                    throw new CheckpointException(
-                            file,
-                            "truncated safetensors: tensor '" + e.getKey() + "' ends at byte " + (dataStart + end)
-                                    + " but the file has " + fileSize);
-                }
-                long count = 1;
-                for (long d : shape) {
-                    count *= d;
-                }
-                int width = width(dtype, file, e.getKey());
-                if ((end - begin) != count * width) {
-                    throw new CheckpointException(
-                            file,
-                            "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
-                                    + Arrays.toString(shape) + " of " + dtype);
-                }
-                ByteBuffer data = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
-                readFully(ch, data, dataStart + begin);
+            for (Range r : ranges(file, ch)) {
+                ByteBuffer data = ByteBuffer.allocate(r.length()).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(ch, data, r.position());
                 data.flip();
-                out.put(e.getKey(), new Tensor(shape, decode(data, dtype, (int) count), dtype));
+                out.put(r.name(), new Tensor(r.shape(), decode(data, r.dtype(), (int) count(r.shape())), r.dtype()));
             }
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /**
+     * A tensor's place in a file, with its raw little-endian bytes as a read-only view of the mapped file:
+     * what the Weights stream sends as it is, with no decoding.
+     */
+    public record Slot(String name, String dtype, long[] shape, ByteBuffer bytes) {}
+
+    private record Range(String name, String dtype, long[] shape, long position, int length) {}
+
+    /** Every tensor of a file, in file order, its bytes mapped rather than read (checked as {@link #read} checks). */
+    public static List<Slot> map(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (ch.size() > Integer.MAX_VALUE) {
+                throw new CheckpointException(
+                        file, "a file over 2 GiB cannot be mapped whole; shard it (HF does at 5 GB)");
+            }
+            ByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+            List<Slot> out = new ArrayList<>();
+            for (Range r : ranges(file, ch)) {
+                ByteBuffer view = mapped.slice((int) r.position(), r.length())
+                        .asReadOnlyBuffer()
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                out.add(new Slot(r.name(), r.dtype(), r.shape(), view));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** The header's tensors with their byte ranges, checked against the file's size and the dtypes' widths. */
+    private static List<Range> ranges(Path file, FileChannel ch) throws IOException {
+        long fileSize = ch.size();
+        if (fileSize < 8) {
+            throw new CheckpointException(file, "truncated safetensors: " + fileSize + " bytes, no header");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0);
+        long headerLen = lenBuf.flip().getLong();
+        if (headerLen <= 0 || headerLen > fileSize - 8 || headerLen > 100_000_000) {
+            throw new CheckpointException(
+                    file,
+                    "truncated or corrupt safetensors: header length " + headerLen + " in a file of " + fileSize
+                            + " bytes");
+        }
+        ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+        readFully(ch, headerBuf, 8);
+        JsonNode header = JSON.readTree(new String(headerBuf.array(), StandardCharsets.UTF_8));
+        long dataStart = 8 + headerLen;
+        List<Range> out = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (e.getKey().equals("__metadata__")) {
+                continue;
+            }
+            JsonNode t = e.getValue();
+            String dtype = t.path("dtype").asText();
+            long[] shape = new long[t.path("shape").size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = t.path("shape").get(i).asLong();
+            }
+            long begin = t.path("data_offsets").path(0).asLong();
+            long end = t.path("data_offsets").path(1).asLong();
+            if (dataStart + end > fileSize) {
+                throw new CheckpointException(
+                        file,
+                        "truncated safetensors: tensor '" + e.getKey() + "' ends at byte " + (dataStart + end)
+                                + " but the file has " + fileSize);
+            }
+            if ((end - begin) != count(shape) * width(dtype, file, e.getKey()) || end - begin > Integer.MAX_VALUE) {
+                throw new CheckpointException(
+                        file,
+                        "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "
+                                + Arrays.toString(shape) + " of " + dtype);
+            }
+            out.add(new Range(e.getKey(), dtype, shape, dataStart + begin, (int) (end - begin)));
         }
         return out;
     }
@@ -119,6 +157,14 @@ public final class SafeTensors {
             case "I64", "F64" -> 8;
             default -> throw new CheckpointException(file, "tensor '" + name + "' has unsupported dtype " + dtype);
         };
+    }
+
+    private static long count(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
     }
 
     private static float[] decode(ByteBuffer b, String dtype, int count) {
@@ -156,8 +202,13 @@ public final class SafeTensors {
         return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
-    /** Writes F32 tensors (sorted by name, as transformers does) with optional string metadata; atomically. */
-    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+    /**
+     * Writes F32 tensors (sorted by name, as transformers does) with optional string metadata; atomically. Returns
+     * the SHA-256 (hex) of the data region, hashed while written: every tensor's little-endian bytes in file order,
+     * the same bytes in the same order as the Weights stream sends them.
+     */
+    public static String write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
+            throws IOException {
         Map<String, Tensor> sorted = new TreeMap<>(tensors);
         ObjectNode header = JSON.createObjectNode();
         ObjectNode meta = header.putObject("__metadata__");
@@ -183,6 +234,7 @@ public final class SafeTensors {
             padded[i] = ' ';
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        MessageDigest sha = sha256();
         try (OutputStream out = Files.newOutputStream(tmp)) {
             out.write(ByteBuffer.allocate(8)
                     .order(ByteOrder.LITTLE_ENDIAN)
@@ -192,10 +244,20 @@ public final class SafeTensors {
             for (Tensor t : sorted.values()) {
                 ByteBuffer b = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
                 b.asFloatBuffer().put(t.data());
+                sha.update(b.array());
                 out.write(b.array());
             }
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Reads metadata strings of a file's header. */

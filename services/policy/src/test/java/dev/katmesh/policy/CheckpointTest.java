@@ -13,7 +13,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +52,42 @@ class CheckpointTest {
                 assertTrue(Files.exists(dir.resolve("tokenizer.json")), "tokenizer files travel with the checkpoint");
             }
         }
+    }
+
+    @Test
+    void theWeightsAreHashedAsWrittenAndMappedAsTheStreamSendsThem() throws Exception {
+        Path dir = tmp.resolve("hashed");
+        try (DecoderModel m = DecoderModel.random(DecoderModelTest.QWEN3, 8, Device.cpu())) {
+            String sha = Checkpoints.saveModel(m, dir, null);
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            Map<String, SafeTensors.Tensor> read = SafeTensors.read(dir.resolve(Checkpoints.MODEL_FILE));
+            List<SafeTensors.Slot> mapped = Checkpoints.mappedWeights(dir);
+            assertEquals(
+                    List.copyOf(read.keySet()),
+                    mapped.stream().map(SafeTensors.Slot::name).toList(),
+                    "file order");
+            for (SafeTensors.Slot s : mapped) {
+                md.update(s.bytes().duplicate());
+                float[] f = new float[s.bytes().remaining() / 4];
+                s.bytes()
+                        .duplicate()
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .asFloatBuffer()
+                        .get(f);
+                assertArrayEquals(read.get(s.name()).data(), f, s.name() + ": the mapped bytes are the tensor's");
+                assertArrayEquals(read.get(s.name()).shape(), s.shape(), s.name());
+            }
+            assertEquals(HexFormat.of().formatHex(md.digest()), sha, "the hash taken while writing is the data's");
+        }
+        Map<String, SafeTensors.Tensor> one =
+                Map.of("w", new SafeTensors.Tensor(new long[] {1}, new float[] {1}, "F32"));
+        Path other = tmp.resolve("other");
+        Files.createDirectories(other);
+        SafeTensors.write(other.resolve(Checkpoints.MODEL_FILE), one, Map.of());
+        assertEquals(1, Checkpoints.mappedWeights(other).size());
+        Files.write(other.resolve(Checkpoints.MODEL_FILE), new byte[] {1, 2, 3});
+        CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoints.mappedWeights(other));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
 
     @Test

@@ -2,7 +2,7 @@ package dev.katmesh.launcher.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.google.protobuf.ByteString;
+import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.SafeTensors;
@@ -10,12 +10,10 @@ import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
-import dev.katmesh.proto.v1.TensorChunk;
 import dev.katmesh.proto.v1.WeightsChunk;
 import dev.katmesh.proto.v1.WeightsGrpc;
-import dev.katmesh.proto.v1.WeightsHeader;
-import dev.katmesh.proto.v1.WeightsTrailer;
 import dev.katmesh.proto.weights.WeightsStreamReader;
+import dev.katmesh.proto.weights.WeightsStreamWriter;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.netty.NettyChannelBuilder;
@@ -23,11 +21,9 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.security.MessageDigest;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,54 +45,21 @@ public final class SwapBenchmark {
     private SwapBenchmark() {}
 
     public static ObjectNode run(DecoderModel model, DecoderModel next, int repeats, int streams) throws Exception {
-        List<String> names = new ArrayList<>();
-        List<byte[]> bytes = new ArrayList<>();
-        List<long[]> shapes = new ArrayList<>();
-        MessageDigest md = WeightsStreamReader.sha256();
-        for (Map.Entry<String, SafeTensors.Tensor> e : next.toTensors().entrySet()) {
-            float[] d = e.getValue().data();
-            ByteBuffer b = ByteBuffer.allocate(4 * d.length).order(ByteOrder.LITTLE_ENDIAN);
-            b.asFloatBuffer().put(d);
-            names.add(e.getKey());
-            bytes.add(b.array());
-            shapes.add(e.getValue().shape());
-            md.update(b.array());
-        }
+        // The learner's own path: a checkpoint written (and hashed while written), mapped and sent as it is.
+        Path dir = Files.createTempDirectory("katmesh-swap-");
         PolicyVersion version = PolicyVersion.newBuilder()
                 .setVersion(1)
-                .setSha256(HexFormat.of().formatHex(md.digest()))
+                .setSha256(Checkpoints.saveModel(next, dir, null))
                 .build();
-        long total = bytes.stream().mapToLong(b -> b.length).sum();
+        List<WeightsStreamWriter.Part> parts = Checkpoints.mappedWeights(dir).stream()
+                .map(t -> new WeightsStreamWriter.Part(t.name(), t.shape(), t.bytes()))
+                .toList();
+        long total = parts.stream().mapToLong(p -> p.bytes().remaining()).sum();
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
                 .addService(new WeightsGrpc.WeightsImplBase() {
                     @Override
                     public void fetch(FetchWeightsRequest request, StreamObserver<WeightsChunk> out) {
-                        out.onNext(WeightsChunk.newBuilder()
-                                .setHeader(WeightsHeader.newBuilder()
-                                        .setVersion(version)
-                                        .setTensorCount(names.size())
-                                        .setTotalBytes(total))
-                                .build());
-                        long index = 0;
-                        for (int t = 0; t < names.size(); t++) {
-                            byte[] b = bytes.get(t);
-                            for (int off = 0; off < b.length; off += CHUNK) {
-                                TensorChunk.Builder c = TensorChunk.newBuilder()
-                                        .setIndex(index++)
-                                        .setName(names.get(t))
-                                        .setDtype("F32")
-                                        .setOffset(off)
-                                        .setData(ByteString.copyFrom(b, off, Math.min(CHUNK, b.length - off)));
-                                for (long d : shapes.get(t)) {
-                                    c.addShape(d);
-                                }
-                                out.onNext(
-                                        WeightsChunk.newBuilder().setTensor(c).build());
-                            }
-                        }
-                        out.onNext(WeightsChunk.newBuilder()
-                                .setTrailer(WeightsTrailer.newBuilder().setSha256(version.getSha256()))
-                                .build());
+                        WeightsStreamWriter.write(version, "{}", parts, CHUNK, 0, out::onNext);
                         out.onCompleted();
                     }
 
@@ -145,7 +108,7 @@ public final class SwapBenchmark {
             double[] swap = new double[repeats];
             double[] install = new double[repeats];
             rawCopy(stub); // warm-up of both paths
-            WeightsStreamReader.read(fetch(stub), version);
+            WeightsStreamReader.read(fetch(stub), version, (n, shape, data) -> {});
             for (int r = 0; r < repeats; r++) {
                 long t0 = System.nanoTime();
                 long copied = rawCopy(stub);
@@ -154,9 +117,11 @@ public final class SwapBenchmark {
                     throw new IllegalStateException("raw copy moved " + copied + " of " + total + " bytes");
                 }
                 t0 = System.nanoTime();
-                Map<String, WeightsStreamReader.Tensor> got = WeightsStreamReader.read(fetch(stub), version);
                 Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>();
-                got.forEach((n, t) -> tensors.put(n, new SafeTensors.Tensor(t.shape(), t.data(), "F32")));
+                WeightsStreamReader.read(
+                        fetch(stub),
+                        version,
+                        (n, shape, data) -> tensors.put(n, new SafeTensors.Tensor(shape, data, "F32")));
                 long pause = batcher.swap(2 + r, tensors).get(2, TimeUnit.MINUTES);
                 swap[r] = (System.nanoTime() - t0) / 1e6;
                 install[r] = pause / 1e6;
@@ -179,6 +144,9 @@ public final class SwapBenchmark {
         } finally {
             channel.shutdownNow();
             server.shutdownNow();
+            Files.deleteIfExists(dir.resolve(Checkpoints.MODEL_FILE));
+            Files.deleteIfExists(dir.resolve("config.json"));
+            Files.deleteIfExists(dir);
         }
         return out;
     }

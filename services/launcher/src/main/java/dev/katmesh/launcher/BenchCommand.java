@@ -279,10 +279,15 @@ public final class BenchCommand {
                 description = "Evaluate every this many steps (default ${DEFAULT-VALUE}).")
         int every;
 
+        @Option(
+                names = "--family",
+                description = "Evaluate only this family's validation tasks (default: every family's, in suite order).")
+        String family;
+
         @Override
         public Integer call() throws Exception {
             ObjectNode result = CopyingBenchmark.run(
-                    new CopyingBenchmark.Settings(steps, batch, lr, copyFraction, maxDigits, tasks, every, 1),
+                    new CopyingBenchmark.Settings(steps, batch, lr, copyFraction, maxDigits, tasks, every, family, 1),
                     System.err::println);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;

@@ -38,7 +38,8 @@ final class Templates {
             new Template("fizzbuzz", Templates::fizzbuzz),
             new Template("fibonacci-mod", Templates::fibonacciMod),
             new Template("reverse-words", Templates::reverseWords),
-            new Template("grep-count", Templates::grepCount));
+            new Template("grep-count", Templates::grepCount),
+            new Template("list-pipeline", ListPipeline::make));
 
     /** A unittest file: one test method per visible case, each calling solve(*args). */
     static String pythonTests(List<Case> cases) {

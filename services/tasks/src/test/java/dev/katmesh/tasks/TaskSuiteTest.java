@@ -34,7 +34,8 @@ class TaskSuiteTest {
     void everyTaskPassesWithEachReferenceAndFailsWithTheWrongSolution() throws Exception {
         assumeTrue(BubblewrapSandbox.available(), "bubblewrap is not installed (./katmesh test installs it)");
         TaskTests tests = new TaskTests(new BubblewrapSandbox());
-        for (TaskSuite.Generated g : new TaskSuite(7).generate(12)) { // two variants of each template
+        for (TaskSuite.Generated g :
+                new TaskSuite(7).generate(2 * Templates.ALL.size())) { // two variants of each template
             Task t = g.task();
             String path = t.getTagsOrThrow("solution_path");
             assertTrue(t.getReferencesCount() >= 2, t.getTaskId() + " has several ground truths");
@@ -58,15 +59,16 @@ class TaskSuiteTest {
 
     @Test
     void theSuiteIsReproducibleUniqueByContentAndSplitInThree() {
-        List<TaskSuite.Generated> a = new TaskSuite(7).generate(600);
-        List<TaskSuite.Generated> b = new TaskSuite(7).generate(600);
+        int n = 100 * Templates.ALL.size();
+        List<TaskSuite.Generated> a = new TaskSuite(7).generate(n);
+        List<TaskSuite.Generated> b = new TaskSuite(7).generate(n);
         assertEquals(
                 a.stream().map(TaskSuite.Generated::task).toList(),
                 b.stream().map(TaskSuite.Generated::task).toList(),
                 "same seed, same tasks");
         Set<String> instructions = new HashSet<>();
         a.forEach(g -> instructions.add(TaskContent.normalise(g.task().getInstruction())));
-        assertEquals(600, instructions.size(), "no two tasks share an instruction");
+        assertEquals(n, instructions.size(), "no two tasks share an instruction");
         Map<String, Set<String>> perFamily = new TreeMap<>();
         a.forEach(g -> perFamily
                 .computeIfAbsent(g.task().getTagsOrThrow("template"), k -> new HashSet<>())
@@ -85,8 +87,8 @@ class TaskSuiteTest {
                 Set.of("python", "bash"),
                 Set.copyOf(a.stream().map(g -> g.task().getLanguage()).toList()));
         assertEquals(
-                a.subList(600 - 50, 600),
-                new TaskSuite(7).generate(550, 600),
+                a.subList(n - 50, n),
+                new TaskSuite(7).generate(n - 50, n),
                 "a later range is the same tasks as in the whole");
     }
 

@@ -52,6 +52,7 @@ public final class CopyingBenchmark {
             int maxDigitsPerToken,
             int tasks,
             int every,
+            String family,
             long seed) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -64,6 +65,8 @@ public final class CopyingBenchmark {
                 .generate(plan.tasks()).stream().map(TaskSuite.Generated::task).toList();
         List<Task> validation = suite.stream()
                 .filter(t -> t.getSplit().equals(TaskSuite.VALIDATION))
+                .filter(t ->
+                        s.family() == null || s.family().equals(t.getTagsMap().get("template")))
                 .limit(s.tasks())
                 .toList();
         List<String> corpus = MidTermCorpus.documents(DemoSetup.corpusTasks(plan));

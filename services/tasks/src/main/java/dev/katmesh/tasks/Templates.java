@@ -39,7 +39,8 @@ final class Templates {
             new Template("fibonacci-mod", Templates::fibonacciMod),
             new Template("reverse-words", Templates::reverseWords),
             new Template("grep-count", Templates::grepCount),
-            new Template("list-pipeline", ListPipeline::make));
+            new Template("list-pipeline", PipelineFamilies::list),
+            new Template("word-pipeline", PipelineFamilies::word));
 
     /** A unittest file: one test method per visible case, each calling solve(*args). */
     static String pythonTests(List<Case> cases) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.katmesh.proto.v1.ReferenceSolution;
 import dev.katmesh.proto.v1.Task;
+import dev.katmesh.proto.v1.TestCase;
 import dev.katmesh.sandbox.BubblewrapSandbox;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -14,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 class TaskSuiteTest {
@@ -144,5 +147,32 @@ class TaskSuiteTest {
                                 .total()
                         >= 2,
                 "an evaluation task in the teacher's data is counted (instruction and reference)");
+    }
+
+    /** grep-count's answers against an independent count, over every task the main jobs make (the sandbox run checks
+     * two variants; a word inside the inputs' fixed text once slipped through to the main job's own check). */
+    @Test
+    void everyGrepCountAnswerIsTheNumberOfLinesHoldingTheWordInTheMainJobsSuites() {
+        Pattern quoted = Pattern.compile("the word '([a-z]+)'");
+        int checked = 0;
+        for (int[] size : MAIN_JOB_SIZES) {
+            for (TaskSuite.Generated g : new TaskSuite(MAIN_JOB_SEED).generate(size[0] + size[1])) {
+                Task t = g.task();
+                if (!t.getTagsOrThrow("template").equals("grep-count")) {
+                    continue;
+                }
+                Matcher m = quoted.matcher(t.getInstruction());
+                assertTrue(m.find(), t.getInstruction());
+                String word = m.group(1);
+                for (TestCase c : t.getTestSuites(1).getCasesList()) {
+                    String input = c.getFiles(0).getContent().toStringUtf8();
+                    long lines = input.lines().filter(l -> l.contains(word)).count();
+                    assertEquals(
+                            c.getExpected(), Long.toString(lines), t.getTaskId() + " '" + word + "' in:\n" + input);
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked > 1000, "judged cases checked: " + checked);
     }
 }

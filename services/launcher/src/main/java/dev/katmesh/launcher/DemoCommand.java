@@ -8,6 +8,7 @@ import dev.katmesh.launcher.demo.DemoSetup;
 import dev.katmesh.launcher.mesh.ApiKey;
 import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -130,6 +131,20 @@ public final class DemoCommand implements Callable<Integer> {
                         prepared.curriculum().toString(), prepared.validation() + "," + prepared.heldout()),
                 Map.of(),
                 secure);
+        // Ctrl-C or SIGTERM skips the finally below (the JVM runs only shutdown hooks): without this hook an
+        // interrupted main job left its broker and four services running.
+        Thread stopOnSignal = new Thread(
+                () -> {
+                    try {
+                        System.out.println("interrupted; stopping the mesh: " + supervisor.down());
+                    } catch (IOException | InterruptedException e) {
+                        System.err.println("demo: stopping the mesh failed (./katmesh down stops it): " + e);
+                    }
+                },
+                "demo-down");
+        if (!keep) {
+            Runtime.getRuntime().addShutdownHook(stopOnSignal);
+        }
         try {
             JsonNode status = supervisor.status();
             String key = ApiKey.resolve(supervisor.layout()).key();
@@ -185,6 +200,7 @@ public final class DemoCommand implements Callable<Integer> {
             return 0;
         } finally {
             if (!keep) {
+                Runtime.getRuntime().removeShutdownHook(stopOnSignal);
                 System.out.println("stopping the mesh: " + supervisor.down());
             }
         }

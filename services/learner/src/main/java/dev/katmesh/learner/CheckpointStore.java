@@ -28,6 +28,9 @@ import java.util.stream.Stream;
 public final class CheckpointStore {
 
     static final String STATE_FILE = "learner.json";
+    /** The version's announcement as sent, so a learner that died before sending it sends the same bytes. */
+    static final String ANNOUNCEMENT_FILE = "announcement.pb";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a checkpoint records besides the tensors. */
@@ -75,8 +78,8 @@ public final class CheckpointStore {
     }
 
     /**
-     * Writes a checkpoint atomically, with the version's {@link TrainingLedger} entry inside it; returns its state
-     * (with the weights' SHA-256).
+     * Writes a checkpoint atomically, with the version's {@link TrainingLedger} entry and its announcement (built
+     * with {@code metrics}) inside it; returns its state (with the weights' SHA-256).
      */
     public State write(
             long version,
@@ -88,7 +91,8 @@ public final class CheckpointStore {
             Map<String, NDArray> optimizerState,
             long optimizerStep,
             Map<String, Long> offsets,
-            TrainingLedger.Entry ledgerEntry)
+            TrainingLedger.Entry ledgerEntry,
+            Map<String, Double> metrics)
             throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
@@ -103,6 +107,8 @@ public final class CheckpointStore {
         if (ledgerEntry != null) {
             Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
         }
+        Files.write(
+                tmp.resolve(ANNOUNCEMENT_FILE), policyVersion(state, metrics).toByteArray());
         Path target = folder(version);
         deleteRecursively(target);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -129,6 +135,12 @@ public final class CheckpointStore {
     /** The ledger entry written with a checkpoint, or null (none, or a checkpoint from before ledgers). */
     public TrainingLedger.Entry ledgerEntry(long version) throws IOException {
         return TrainingLedger.read(folder(version).resolve(TrainingLedger.ENTRY_FILE));
+    }
+
+    /** The announcement written with the checkpoint of {@code s}; one without metrics for an older checkpoint. */
+    public PolicyVersion announcement(State s) throws IOException {
+        Path f = folder(s.version()).resolve(ANNOUNCEMENT_FILE);
+        return Files.isRegularFile(f) ? PolicyVersion.parseFrom(Files.readAllBytes(f)) : policyVersion(s, Map.of());
     }
 
     public Optional<State> state(long version) throws IOException {

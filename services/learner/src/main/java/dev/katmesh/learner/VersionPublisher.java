@@ -7,26 +7,27 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
  * Makes a policy version real, in this order: the checkpoint (weights, optimiser, offsets, ledger entry) renamed
  * into place, the ledger line, the version servable by the Weights service, then its announcement. A crash
- * between two of them is repaired on resume (the ledger from the checkpoint's copy; the announcement is repeated
- * by the next version).
+ * between two of them is repaired on resume: the ledger from the checkpoint's copy, and the announcement sent again
+ * from the checkpoint's copy (the same bytes under the same key, so a consumer that had it sees a repeat, never a
+ * gap in the versions).
  */
 final class VersionPublisher {
 
     private final CheckpointStore store;
     private final TrainingLedger ledger;
-    private final KafkaProducer<String, byte[]> producer;
+    private final Producer<String, byte[]> producer;
     private final AtomicReference<CheckpointStore.State> published;
 
     VersionPublisher(
             CheckpointStore store,
             TrainingLedger ledger,
-            KafkaProducer<String, byte[]> producer,
+            Producer<String, byte[]> producer,
             AtomicReference<CheckpointStore.State> published) {
         this.store = store;
         this.ledger = ledger;
@@ -54,25 +55,31 @@ final class VersionPublisher {
                 optimizer.state(),
                 optimizer.step(),
                 offsets,
-                entry);
+                entry,
+                metrics);
         ledger.append(entry);
         // Servable before announced: an inference instance that hears of it asks Weights for it at once.
         published.set(state);
-        announce(state, metrics);
+        announce(state);
         return state;
     }
 
-    /** Resumes at {@code state}: servable, and its ledger entry appended when a crash came before it was. */
+    /**
+     * Resumes at {@code state}: its ledger entry appended when a crash came before it was (returns whether it was),
+     * servable, and announced again.
+     */
     boolean resume(CheckpointStore.State state) throws Exception {
+        boolean appended = ledger.reconcile(store.ledgerEntry(state.version()));
         published.set(state);
-        return ledger.reconcile(store.ledgerEntry(state.version()));
+        announce(state);
+        return appended;
     }
 
-    private void announce(CheckpointStore.State state, Map<String, Double> metrics) throws Exception {
+    private void announce(CheckpointStore.State state) throws Exception {
         producer.send(new ProducerRecord<>(
                         Topics.VERSIONS,
                         Long.toString(state.version()),
-                        store.policyVersion(state, metrics).toByteArray()))
+                        store.announcement(state).toByteArray()))
                 .get(30, TimeUnit.SECONDS);
     }
 }

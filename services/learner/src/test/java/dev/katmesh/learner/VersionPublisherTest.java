@@ -1,0 +1,78 @@
+package dev.katmesh.learner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.proto.v1.PolicyVersion;
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.training.AdamW;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A learner killed between a version's checkpoint and its announcement announces it when it resumes. */
+class VersionPublisherTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aVersionWhoseAnnouncementDiedWithTheLearnerIsAnnouncedOnResumeWithItsMetrics() throws Exception {
+        Path model = ChatSamplesTest.FIXTURE;
+        CheckpointStore store = new CheckpointStore(dir.resolve("checkpoints"), 3);
+        TrainingLedger ledger = new TrainingLedger(dir.resolve("ledger.jsonl"));
+        var entry = new TrainingLedger.Entry(4, 80, "midterm", List.of("t1"), Map.of(), 1L);
+        try (DecoderModel m =
+                DecoderModel.load(model, ModelConfig.read(model.resolve("config.json")), PolicyModel.device("cpu"))) {
+            AdamW optimizer = new AdamW(m.parameters(), AdamW.Settings.defaults(1e-4));
+            MockProducer<String, byte[]> dying = producer(false);
+            VersionPublisher before = new VersionPublisher(store, ledger, dying, new AtomicReference<>());
+            Thread broker = new Thread(() -> {
+                while (!dying.errorNext(new TimeoutException("the broker went away"))) {
+                    Thread.onSpinWait();
+                }
+            });
+            broker.start();
+            ExecutionException died = assertThrows(
+                    ExecutionException.class,
+                    () -> before.publish(entry, 80, m, model, optimizer, Map.of(), Map.of("loss", 1.5)),
+                    "the announcement failed: the process would die here");
+            broker.join();
+            assertTrue(died.getCause().getMessage().contains("broker"), died.toString());
+        }
+
+        MockProducer<String, byte[]> restarted = producer(true);
+        AtomicReference<CheckpointStore.State> servable = new AtomicReference<>();
+        CheckpointStore.State latest = store.latest().orElseThrow();
+        new VersionPublisher(store, ledger, restarted, servable).resume(latest);
+
+        assertEquals(4, servable.get().version(), "the resumed version is servable");
+        List<ProducerRecord<String, byte[]>> sent = restarted.history();
+        assertEquals(1, sent.size(), "the resumed version is announced once: " + sent);
+        assertEquals(Topics.VERSIONS, sent.get(0).topic());
+        assertEquals("4", sent.get(0).key());
+        PolicyVersion v = PolicyVersion.parseFrom(sent.get(0).value());
+        assertEquals(latest.sha256(), v.getSha256());
+        assertEquals(Map.of("loss", 1.5), v.getMetricsMap(), "the announcement keeps the metrics it was made with");
+        assertArrayEquals(
+                store.announcement(latest).toByteArray(), sent.get(0).value(), "the bytes the checkpoint kept");
+    }
+
+    private static MockProducer<String, byte[]> producer(boolean autoComplete) {
+        return new MockProducer<>(autoComplete, null, new StringSerializer(), new ByteArraySerializer());
+    }
+}

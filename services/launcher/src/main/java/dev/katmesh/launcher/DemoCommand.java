@@ -8,10 +8,12 @@ import dev.katmesh.launcher.demo.DemoSetup;
 import dev.katmesh.launcher.mesh.ApiKey;
 import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
+import dev.katmesh.tasks.TaskSuite;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -55,6 +57,12 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--rft-steps", paramLabel = "N")
     Integer rftSteps;
 
+    @Option(
+            names = "--families",
+            paramLabel = "NAMES",
+            description = "The task families, comma-separated, or 'all' (default: the pipelines; --quick: all).")
+    String families;
+
     @Option(names = "--seed", defaultValue = "1")
     long seed;
 
@@ -79,8 +87,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DemoPlan plan = (quick ? DemoPlan.quick() : DemoPlan.standard())
-                .withSteps(sftSteps, rftSteps, tasks)
-                .withSeed(seed);
+                .with(sftSteps, rftSteps, tasks, seed, families == null ? null : familyList(families));
+        try {
+            new TaskSuite(plan.seed(), plan.families());
+        } catch (IllegalArgumentException e) {
+            System.err.println("demo: --families: " + e.getMessage());
+            return 2;
+        }
         Path home = MeshLayout.defaultHome();
         Path dataDir = mesh.dataDir != null
                 ? mesh.dataDir
@@ -104,9 +117,10 @@ public final class DemoCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         System.out.printf(
                 Locale.ROOT,
-                "katmesh main job%s: %d tasks, SFT %d steps, RFT %d steps; mesh data in %s%n",
+                "katmesh main job%s: %d tasks of %s, SFT %d steps, RFT %d steps; mesh data in %s%n",
                 quick ? " (--quick)" : "",
                 plan.tasks(),
+                plan.families().isEmpty() ? "every family" : String.join(", ", plan.families()),
                 plan.sftSteps(),
                 plan.rftSteps(),
                 dataDir);
@@ -207,4 +221,14 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Deletes a folder and everything in it (nothing when it is absent). */
+
+    /** "all" for every family (an empty list), else the names given. */
+    static List<String> familyList(String names) {
+        return names.strip().equals("all")
+                ? List.of()
+                : Stream.of(names.split(","))
+                        .map(String::strip)
+                        .filter(n -> !n.isEmpty())
+                        .toList();
+    }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.demo.TaskFiles;
 import dev.katmesh.tasks.TaskSuite;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -41,6 +42,13 @@ public final class TasksCommand {
         double mistakes;
 
         @Option(
+                names = "--families",
+                split = ",",
+                paramLabel = "NAME",
+                description = "Only these task families, comma-separated (default: all; an unknown name lists them).")
+        List<String> families = List.of();
+
+        @Option(
                 names = "--no-teacher",
                 description = "Only the tasks (the teacher runs every solution in the sandbox).")
         boolean noTeacher;
@@ -50,7 +58,7 @@ public final class TasksCommand {
 
         @Override
         public Integer call() throws Exception {
-            TaskFiles.Written w = TaskFiles.write(out, seed, count, noTeacher ? -1 : mistakes);
+            TaskFiles.Written w = TaskFiles.write(out, seed, families, count, noTeacher ? -1 : mistakes);
             int published = 0;
             if (publish) {
                 published = TaskFiles.publish(

@@ -52,16 +52,32 @@ public final class TaskSuite {
     public static final String VALIDATION = "validation";
     public static final String HELDOUT = "heldout";
 
+    /** The names of the families, in the order of the full suite. */
+    public static final List<String> FAMILIES =
+            Templates.ALL.stream().map(Templates.Template::name).toList();
+
     /** Draws of one variant before its family is called exhausted. */
     private static final int MAX_ATTEMPTS = 1000;
 
     private final long seed;
+    private final List<Templates.Template> families;
 
+    /** The suite of every family. */
     public TaskSuite(long seed) {
-        this.seed = seed;
+        this(seed, List.of());
     }
 
-    /** Tasks 0..count-1, cycling through the templates. */
+    /**
+     * The suite of the families named ({@link #FAMILIES}; all of them for an empty list), taken in turn.
+     *
+     * @throws IllegalArgumentException for a name that is no family
+     */
+    public TaskSuite(long seed, List<String> families) {
+        this.seed = seed;
+        this.families = Templates.named(families);
+    }
+
+    /** Tasks 0..count-1, cycling through the families. */
     public List<Generated> generate(int count) {
         return generate(0, count);
     }
@@ -88,8 +104,8 @@ public final class TaskSuite {
     public record Generated(Task task, String wrongSolution) {}
 
     private Generated variant(int i, Set<String> used) {
-        Templates.Template t = Templates.ALL.get(i % Templates.ALL.size());
-        String id = String.format("%s-%05d", t.name(), i / Templates.ALL.size());
+        Templates.Template t = families.get(i % families.size());
+        String id = String.format("%s-%05d", t.name(), i / families.size());
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             // A well-mixed seed per (suite, task, attempt): java.util.Random's first draws are correlated for nearby
             // seeds.

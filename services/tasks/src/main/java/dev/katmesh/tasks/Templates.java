@@ -42,6 +42,22 @@ final class Templates {
             new Template("list-pipeline", PipelineFamilies::list),
             new Template("word-pipeline", PipelineFamilies::word));
 
+    /** The families named, in the order given; every family for an empty list. */
+    static List<Template> named(List<String> names) {
+        if (names.isEmpty()) {
+            return ALL;
+        }
+        List<Template> out = new ArrayList<>();
+        for (String n : names) {
+            out.add(ALL.stream()
+                    .filter(t -> t.name().equals(n))
+                    .findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("no task family '" + n + "'; the families are "
+                            + ALL.stream().map(Template::name).toList())));
+        }
+        return List.copyOf(out);
+    }
+
     /** A unittest file: one test method per visible case, each calling solve(*args). */
     static String pythonTests(List<Case> cases) {
         StringBuilder b = new StringBuilder(

@@ -2,6 +2,7 @@ package dev.katmesh.tasks;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -24,7 +25,18 @@ class TaskSuiteTest {
     /** The main job's suites (DemoPlan: seed 1; default 1 200 tasks and a corpus of 3 000 more, quick 200 and 400). */
     static final long MAIN_JOB_SEED = 1;
 
-    static final int[][] MAIN_JOB_SIZES = {{1200, 3000}, {200, 400}};
+    /** A main job's suite: its families (all when empty), its tasks, and the further tasks of its corpus (0: none). */
+    record MainJob(List<String> families, int tasks, int corpusTasks) {
+        TaskSuite suite() {
+            return new TaskSuite(MAIN_JOB_SEED, families);
+        }
+    }
+
+    /** As DemoPlan seeds them: the default (the pipelines), the default with --families all, and --quick. */
+    static final List<MainJob> MAIN_JOBS = List.of(
+            new MainJob(List.of("list-pipeline", "word-pipeline"), 1300, 0),
+            new MainJob(List.of(), 1300, 0),
+            new MainJob(List.of(), 200, 400));
 
     static Task visibleOnly(Task t) {
         return t.toBuilder()
@@ -96,10 +108,24 @@ class TaskSuiteTest {
     }
 
     @Test
+    void aSuiteOfSomeFamiliesTakesThemInTurnAndRefusesANameThatIsNoFamily() {
+        List<String> pipelines = List.of("word-pipeline", "list-pipeline");
+        List<TaskSuite.Generated> some = new TaskSuite(7, pipelines).generate(6);
+        for (int i = 0; i < some.size(); i++) {
+            assertEquals(pipelines.get(i % 2), some.get(i).task().getTagsOrThrow("template"), "task " + i + " in turn");
+        }
+        assertEquals("list-pipeline-00002", some.get(5).task().getTaskId());
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> new TaskSuite(7, List.of("list-pipeline", "sort")));
+        assertTrue(e.getMessage().contains("'sort'") && e.getMessage().contains("fizzbuzz"), e.getMessage());
+        assertEquals(Templates.ALL.size(), TaskSuite.FAMILIES.size());
+    }
+
+    @Test
     void evaluationTasksShareNoContentWithTrainingTasksOrTheCorpusAsTheMainJobSeedsThem() {
-        for (int[] size : MAIN_JOB_SIZES) {
-            TaskSuite suite = new TaskSuite(MAIN_JOB_SEED);
-            List<Task> all = suite.generate(size[0]).stream()
+        for (MainJob job : MAIN_JOBS) {
+            TaskSuite suite = job.suite();
+            List<Task> all = suite.generate(job.tasks()).stream()
                     .map(TaskSuite.Generated::task)
                     .toList();
             List<Task> evaluation = all.stream()
@@ -108,24 +134,28 @@ class TaskSuiteTest {
             List<Task> train = all.stream()
                     .filter(t -> t.getSplit().equals(TaskSuite.TRAIN))
                     .toList();
-            List<Task> corpusTasks = suite.generate(size[0], size[0] + size[1]).stream()
-                    .map(TaskSuite.Generated::task)
-                    .toList();
+            // The corpus: further tasks, or (corpusTasks 0) the training tasks' own references.
+            List<Task> corpusTasks = job.corpusTasks() == 0
+                    ? train
+                    : suite.generate(job.tasks(), job.tasks() + job.corpusTasks()).stream()
+                            .map(TaskSuite.Generated::task)
+                            .toList();
             List<String> corpus = MidTermCorpus.documents(corpusTasks);
             ContentOverlap o = ContentOverlap.of(
                     evaluation,
                     List.of(
                             new ContentOverlap.Material("train", train, List.of()),
                             new ContentOverlap.Material("corpus", corpusTasks, corpus)));
-            assertEquals(0, o.total(), size[0] + " tasks: " + o.summary());
-            assertTrue(evaluation.size() > size[0] / 7, "evaluation tasks: " + evaluation.size());
+            assertEquals(0, o.total(), job + ": " + o.summary());
+            assertTrue(evaluation.size() > job.tasks() / 7, job + ": evaluation tasks: " + evaluation.size());
         }
     }
 
     @Test
     void theTeachersTrajectoriesHoldNoEvaluationContent() throws Exception {
         assumeTrue(BubblewrapSandbox.available(), "bubblewrap is not installed (./katmesh test installs it)");
-        List<TaskSuite.Generated> all = new TaskSuite(MAIN_JOB_SEED).generate(MAIN_JOB_SIZES[1][0]);
+        List<TaskSuite.Generated> all =
+                new TaskSuite(MAIN_JOB_SEED).generate(MAIN_JOBS.get(2).tasks());
         Teacher teacher = new Teacher(new BubblewrapSandbox());
         List<String> texts = new ArrayList<>();
         List<Task> evaluation = new ArrayList<>();
@@ -155,8 +185,8 @@ class TaskSuiteTest {
     void everyGrepCountAnswerIsTheNumberOfLinesHoldingTheWordInTheMainJobsSuites() {
         Pattern quoted = Pattern.compile("the word '([a-z]+)'");
         int checked = 0;
-        for (int[] size : MAIN_JOB_SIZES) {
-            for (TaskSuite.Generated g : new TaskSuite(MAIN_JOB_SEED).generate(size[0] + size[1])) {
+        for (MainJob job : MAIN_JOBS) {
+            for (TaskSuite.Generated g : job.suite().generate(job.tasks() + job.corpusTasks())) {
                 Task t = g.task();
                 if (!t.getTagsOrThrow("template").equals("grep-count")) {
                     continue;

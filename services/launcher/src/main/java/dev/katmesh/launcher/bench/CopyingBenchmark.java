@@ -61,7 +61,7 @@ public final class CopyingBenchmark {
 
     public static ObjectNode run(Settings s, Consumer<String> log) throws Exception {
         DemoPlan plan = DemoPlan.standard();
-        List<Task> suite = new TaskSuite(plan.seed())
+        List<Task> suite = new TaskSuite(plan.seed(), plan.families())
                 .generate(plan.tasks()).stream().map(TaskSuite.Generated::task).toList();
         List<Task> validation = suite.stream()
                 .filter(t -> t.getSplit().equals(TaskSuite.VALIDATION))

@@ -49,24 +49,35 @@ public final class DemoSetup {
 
     private DemoSetup() {}
 
-    /** The mid-term corpus's tasks: the suite's tasks past the plan's first {@code tasks()}. */
+    /**
+     * The mid-term corpus's tasks: the suite's tasks past the plan's first {@code tasks()}, or with {@code
+     * corpusTasks() == 0} the suite's training tasks.
+     */
     public static List<Task> corpusTasks(DemoPlan plan) {
-        return new TaskSuite(plan.seed())
-                .generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
-                        .map(TaskSuite.Generated::task)
-                        .toList();
+        TaskSuite suite = new TaskSuite(plan.seed(), plan.families());
+        if (plan.corpusTasks() == 0) {
+            return suite.generate(plan.tasks()).stream()
+                    .map(TaskSuite.Generated::task)
+                    .filter(t -> t.getSplit().equals(TaskSuite.TRAIN))
+                    .toList();
+        }
+        return suite.generate(plan.tasks(), plan.tasks() + plan.corpusTasks()).stream()
+                .map(TaskSuite.Generated::task)
+                .toList();
     }
 
     public static Prepared prepare(DemoPlan plan, Path dir) throws Exception {
         Files.createDirectories(dir);
-        TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.tasks(), plan.mistakes());
+        TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.families(), plan.tasks(), plan.mistakes());
         List<Task> train = tasks.tasks().stream()
                 .map(TaskSuite.Generated::task)
                 .filter(t -> t.getSplit().equals(TaskSuite.TRAIN))
                 .toList();
 
-        // Mid-term corpus: the suite's tasks past the first plan.tasks() (unique by content against all of them), so no
-        // validation or held-out task, input set or reference is in it; the overlap check below says so on every run.
+        // Mid-term corpus: training tasks, or the suite's tasks past the first plan.tasks() (unique by content against
+        // all
+        // of them), so no validation or held-out task, input set or reference is in it; the overlap check below says so
+        // on every run.
         List<Task> corpusTasks = corpusTasks(plan);
         List<String> corpus = MidTermCorpus.documents(corpusTasks);
         List<Task> evaluation = tasks.tasks().stream()

@@ -44,13 +44,14 @@ public final class TaskFiles {
     private TaskFiles() {}
 
     /**
-     * Generates {@code count} tasks from {@code seed} into {@code out}; with {@code mistakes} >= 0 the
-     * teacher also writes one SFT trajectory per training task (that share with a recoverable mistake).
+     * Generates {@code count} tasks of the {@code families} (all when empty) from {@code seed} into {@code out}; with
+     * {@code mistakes} >= 0 the teacher also writes one SFT trajectory per training task (that share with a
+     * recoverable mistake).
      */
-    public static Written write(Path out, long seed, int count, double mistakes)
+    public static Written write(Path out, long seed, List<String> families, int count, double mistakes)
             throws IOException, InterruptedException {
         Files.createDirectories(out);
-        List<TaskSuite.Generated> tasks = new TaskSuite(seed).generate(count);
+        List<TaskSuite.Generated> tasks = new TaskSuite(seed, families).generate(count);
         JsonFormat.Printer json = JsonFormat.printer().omittingInsignificantWhitespace();
         int train = 0;
         int validation = 0;

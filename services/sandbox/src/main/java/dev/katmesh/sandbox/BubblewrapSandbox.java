@@ -96,6 +96,11 @@ public final class BubblewrapSandbox implements Sandbox {
                 "--setenv",
                 "LANG",
                 "C.UTF-8",
+                // Python's bytecode cache is keyed by the source's mtime in seconds and its size: a file rewritten
+                // within the second with the same length (an agent fixing [3::2] to [1::2]) ran the stale bytecode.
+                "--setenv",
+                "PYTHONDONTWRITEBYTECODE",
+                "1",
                 "--hostname",
                 "sandbox",
                 "--",

@@ -58,6 +58,21 @@ class BubblewrapSandboxTest {
     }
 
     @Test
+    void aModuleRewrittenWithinTheSecondAtTheSameSizeIsImportedAfresh() throws Exception {
+        Path ws = Files.createDirectories(tmp.resolve("ws"));
+        Files.writeString(ws.resolve("m.py"), "X = '[3::2]'\n");
+        assertEquals(
+                "[3::2]\n",
+                run(limits(10), "python3", "-c", "import m; print(m.X)").stdout());
+        Files.writeString(ws.resolve("m.py"), "X = '[1::2]'\n"); // same length, same second
+        assertEquals(
+                "[1::2]\n",
+                run(limits(10), "python3", "-c", "import m; print(m.X)").stdout(),
+                "no stale bytecode from the first import");
+        assertFalse(Files.exists(ws.resolve("__pycache__")), "nothing cached in the workspace");
+    }
+
+    @Test
     void sleepingPastTheTimeoutIsKilledOnTime() throws Exception {
         SandboxResult r = run(limits(2), "sleep", "60");
         assertEquals(Verdict.TIMEOUT, r.verdict());

@@ -79,31 +79,25 @@ record Pipeline(Pipeline.Domain domain, Positions positions, Filter filter, MapS
     }
 
     /**
-     * A plausible wrong pipeline that some input tells apart: a step dropped (positions, filter, map, in that
-     * order) or another reducer. Dropping is not always wrong (without zeros a sum is the same), so each
-     * candidate is tried on probe inputs.
+     * A plausible wrong pipeline that some input tells apart: the positions off by one (the first element they take
+     * skipped: {@code [1:]}, {@code [2::2]}, {@code [3::2]}). Not a step of the vocabulary, on purpose: another
+     * combination's code would be some other task's reference, and the teacher's mistakes would carry evaluation
+     * references into the SFT data (the main job's overlap check found 14). Skipping an element is not always wrong
+     * (a filtered-out first element changes nothing), so the probe inputs must tell them apart.
      */
     Pipeline wrong() {
-        List<Pipeline> candidates = new ArrayList<>();
-        candidates.add(new Pipeline(domain, domain.positions().get(0), filter, map, reducer));
-        candidates.add(new Pipeline(domain, positions, domain.filters().get(0), map, reducer));
-        candidates.add(new Pipeline(domain, positions, filter, domain.maps().get(0), reducer));
-        List<Reducer> reducers = domain.reducers();
-        for (int k = 1; k < reducers.size(); k++) {
-            candidates.add(new Pipeline(
-                    domain, positions, filter, map, reducers.get((reducers.indexOf(reducer) + k) % reducers.size())));
-        }
+        int start = positions.start() + positions.step();
+        String slice = positions.step() == 1 ? "[" + start + ":]" : "[" + start + "::" + positions.step() + "]";
+        Pipeline offByOne = new Pipeline(
+                domain, new Positions(positions.words(), slice, start, positions.step()), filter, map, reducer);
         Random probe = new Random(17);
-        List<List<Object>> inputs = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
-            inputs.add(PipelineFamilies.elements(domain, domain.input().apply(probe)));
-        }
-        for (Pipeline c : candidates) {
-            if (inputs.stream().anyMatch(xs -> !apply(xs).equals(c.apply(xs)))) {
-                return c;
+            List<Object> xs = PipelineFamilies.elements(domain, domain.input().apply(probe));
+            if (!apply(xs).equals(offByOne.apply(xs))) {
+                return offByOne;
             }
         }
-        throw new IllegalStateException("no wrong pipeline differs from " + instruction());
+        throw new IllegalStateException("skipping the first element never changes " + instruction());
     }
 
     /** Visible and judged cases, drawn until each suite has a case the wrong pipeline gets wrong. */

@@ -151,6 +151,28 @@ class TaskSuiteTest {
         }
     }
 
+    /**
+     * The teacher's mistakes are the training tasks' wrong solutions: none may be an evaluation task's reference (a
+     * pipeline's wrong solution was once another combination, and 14 of them were).
+     */
+    @Test
+    void noTrainingTasksWrongSolutionIsAnEvaluationTasksReference() {
+        for (MainJob job : MAIN_JOBS) {
+            List<TaskSuite.Generated> all = job.suite().generate(job.tasks());
+            List<Task> evaluation = all.stream()
+                    .map(TaskSuite.Generated::task)
+                    .filter(t -> !t.getSplit().equals(TaskSuite.TRAIN))
+                    .toList();
+            List<String> wrong = all.stream()
+                    .filter(g -> g.task().getSplit().equals(TaskSuite.TRAIN))
+                    .map(TaskSuite.Generated::wrongSolution)
+                    .toList();
+            ContentOverlap o =
+                    ContentOverlap.of(evaluation, List.of(new ContentOverlap.Material("mistakes", List.of(), wrong)));
+            assertEquals(0, o.total(), job + ": " + o.summary());
+        }
+    }
+
     @Test
     void theTeachersTrajectoriesHoldNoEvaluationContent() throws Exception {
         assumeTrue(BubblewrapSandbox.available(), "bubblewrap is not installed (./katmesh test installs it)");

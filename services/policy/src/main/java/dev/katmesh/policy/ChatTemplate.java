@@ -38,6 +38,9 @@ public final class ChatTemplate {
         this.jinja = new Jinjava(JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
+                // Jinjava re-renders a string that looks like a template ("{{ 7*7 }}" became "49"); Jinja, and so
+                // transformers, writes a variable's value as it is. Content is data.
+                .withNestedInterpretationEnabled(false)
                 .build());
         jinja.getGlobalContext().registerFilter(new PythonJsonFilter());
         jinja.getGlobalContext()

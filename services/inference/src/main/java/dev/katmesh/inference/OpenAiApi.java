@@ -62,6 +62,25 @@ public class OpenAiApi {
         router.post("/v1/completions").handler(body).blockingHandler(ctx -> guarded(ctx, this::completion), false);
         router.get("/v1/models").handler(ctx -> guarded(ctx, this::models));
         router.post("/v1/sessions/:id/end").handler(body).blockingHandler(ctx -> guarded(ctx, this::endSession), false);
+        // Last: any request no route took gets the API's JSON error, never the framework's HTML page (agents
+        // probe paths they speak, and a client that parses the body as JSON must read why).
+        router.route().last().handler(this::unknown);
+    }
+
+    private void unknown(RoutingContext ctx) {
+        String path = ctx.request().path();
+        boolean known = path.equals("/v1/chat/completions")
+                || path.equals("/v1/completions")
+                || path.equals("/v1/models")
+                || path.matches("/v1/sessions/[^/]+/end");
+        ServingError.ServingException e = known
+                ? ServingError.METHOD_NOT_ALLOWED.with(ctx.request().method() + " is not served on " + path, null)
+                : ServingError.NOT_FOUND.with(
+                        "Unknown request URL: " + ctx.request().method() + " " + path
+                                + " (served: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, "
+                                + "POST /v1/sessions/{id}/end)",
+                        null);
+        fail(ctx.response(), e);
     }
 
     private interface Endpoint {

@@ -11,6 +11,7 @@ enum ServingError {
     UNAUTHENTICATED(401, "invalid_request_error", "invalid_api_key", Status.Code.UNAUTHENTICATED),
     NOT_FOUND(404, "invalid_request_error", "not_found", Status.Code.NOT_FOUND),
     MODEL_NOT_FOUND(404, "invalid_request_error", "model_not_found", Status.Code.NOT_FOUND),
+    METHOD_NOT_ALLOWED(405, "invalid_request_error", "method_not_allowed", Status.Code.UNIMPLEMENTED),
     OVERLOADED(429, "rate_limit_error", "overloaded", Status.Code.RESOURCE_EXHAUSTED),
     CANCELLED(499, "server_error", "cancelled", Status.Code.CANCELLED),
     INTERNAL(500, "server_error", "internal_error", Status.Code.INTERNAL),

@@ -75,4 +75,27 @@ class InferenceServiceTest {
         assertEquals(401, r.statusCode(), r.body());
         assertTrue(JSON.readTree(r.body()).at("/error/message").asText().length() > 0, r.body());
     }
+
+    @Test
+    void anUnknownPathOrMethodGetsTheApisJsonErrorNotAnHtmlPage() throws Exception {
+        for (String path : new String[] {"v1/responses", "v1/messages", "nope", "v1/chat/completions/x"}) {
+            HttpResponse<String> r = post(path, "{}", "test-key", null);
+            assertEquals(404, r.statusCode(), path + ": " + r.body());
+            assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("application/json"), path);
+            JsonNode error = JSON.readTree(r.body()).path("error");
+            assertEquals("not_found", error.path("code").asText(), r.body());
+            assertTrue(error.path("message").asText().contains("/" + path), r.body());
+        }
+        HttpResponse<String> get = HTTP.send(
+                HttpRequest.newBuilder(root.resolve("v1/chat/completions")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, get.statusCode(), get.body());
+        assertEquals(
+                "method_not_allowed",
+                JSON.readTree(get.body()).at("/error/code").asText(),
+                get.body());
+        HttpResponse<String> health = HTTP.send(
+                HttpRequest.newBuilder(root.resolve("q/health/live")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), "the framework's own routes still answer: " + health.body());
+    }
 }

@@ -95,7 +95,8 @@ public class OpenAiApi {
                             "Incorrect or missing API key: send 'Authorization: Bearer <key>'", null));
             endpoint.handle(ctx, agent);
         } catch (RuntimeException e) {
-            fail(ctx.response(), ServingError.from(e));
+            String prompt = ctx.request().path().equals("/v1/completions") ? "prompt" : "messages";
+            fail(ctx.response(), ServingError.from(e, prompt));
         }
     }
 

@@ -54,11 +54,20 @@ enum ServingError {
 
     /** The exception of any failure: serving errors as they are, refusals and missing models mapped. */
     static ServingException from(Throwable t) {
+        return from(t, null);
+    }
+
+    /**
+     * As {@link #from(Throwable)}, a prompt too long for the context naming {@code promptField} ("messages",
+     * "prompt") as its param, as OpenAI's error does.
+     */
+    static ServingException from(Throwable t, String promptField) {
         if (t instanceof ServingException s) {
             return s;
         }
         if (t instanceof ContinuousBatcher.RefusedException r) {
-            return of(r.reason()).with(r.getMessage(), null);
+            ServingError e = of(r.reason());
+            return e.with(r.getMessage(), e == CONTEXT_LENGTH_EXCEEDED ? promptField : null);
         }
         if (t instanceof PolicyServer.NoModelException) {
             return NO_MODEL.with(t.getMessage(), null);

@@ -98,4 +98,25 @@ class InferenceServiceTest {
                 HttpRequest.newBuilder(root.resolve("q/health/live")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode(), "the framework's own routes still answer: " + health.body());
     }
+
+    @Test
+    void aPromptLongerThanTheContextIsRefusedNamingTheField() throws Exception {
+        String longText = "lorem ipsum ".repeat(4000);
+        HttpResponse<String> r = post(
+                "v1/chat/completions",
+                "{\"model\":\"qwen3-tiny\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"" + longText
+                        + "\"}]}",
+                "test-key",
+                null);
+        assertEquals(400, r.statusCode(), r.body());
+        JsonNode error = JSON.readTree(r.body()).path("error");
+        assertEquals("context_length_exceeded", error.path("code").asText(), r.body());
+        assertEquals("messages", error.path("param").asText(), r.body());
+        HttpResponse<String> c = post(
+                "v1/completions",
+                "{\"model\":\"qwen3-tiny\",\"max_tokens\":4,\"prompt\":\"" + longText + "\"}",
+                "test-key",
+                null);
+        assertEquals("prompt", JSON.readTree(c.body()).at("/error/param").asText(), c.body());
+    }
 }

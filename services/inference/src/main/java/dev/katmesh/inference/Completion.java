@@ -98,7 +98,7 @@ final class Completion implements ContinuousBatcher.Listener {
         boolean more = true;
         if (!ending.contains(token)) {
             textTokens = count;
-            text = tokenizer.decode(Arrays.copyOf(tokens, textTokens));
+            text = tokenizer.decodeText(Arrays.copyOf(tokens, textTokens));
             for (String stop : stops) {
                 int at = text.indexOf(stop);
                 if (at >= 0) {

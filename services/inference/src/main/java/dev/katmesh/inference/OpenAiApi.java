@@ -435,6 +435,7 @@ public class OpenAiApi {
                     .put("prompt_tokens", prompt.length)
                     .put("completion_tokens", completionTokens)
                     .put("total_tokens", prompt.length + completionTokens);
+            ctx.put(RequestLog.TOKENS, prompt.length + "+" + completionTokens);
             long version = choices.get(0).lastVersion(server.version());
             if (req.stream()) {
                 for (int i = 0; i < choices.size(); i++) {

@@ -18,6 +18,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jboss.logmanager.ExtHandler;
+import org.jboss.logmanager.ExtLogRecord;
+import org.jboss.logmanager.Logger;
 import org.junit.jupiter.api.Test;
 
 /** Inference's beans as one Quarkus application on the tiny Qwen3 fixture, its channels in memory. */
@@ -118,5 +123,39 @@ class InferenceServiceTest {
                 "test-key",
                 null);
         assertEquals("prompt", JSON.readTree(c.body()).at("/error/param").asText(), c.body());
+    }
+
+    @Test
+    void everyRequestIsOneLogLineWithItsStatusSessionAndTokens() throws Exception {
+        List<String> lines = new CopyOnWriteArrayList<>();
+        ExtHandler handler = new ExtHandler() {
+            @Override
+            protected void doPublish(ExtLogRecord r) {
+                lines.add(r.getFormattedMessage());
+            }
+        };
+        Logger log = Logger.getLogger(RequestLog.class.getName());
+        log.addHandler(handler);
+        try {
+            String chat =
+                    "{\"model\":\"qwen3-tiny\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+            assertEquals(
+                    200,
+                    post("v1/chat/completions", chat, "test-key", "log-session").statusCode());
+            assertEquals(404, post("v1/nope", "{}", "test-key", null).statusCode());
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (lines.size() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+        } finally {
+            log.removeHandler(handler);
+        }
+        assertEquals(2, lines.size(), "one line per request: " + lines);
+        assertTrue(
+                lines.get(0)
+                        .matches(
+                                "POST /v1/chat/completions session=log-session status=200 tokens=\\d+\\+[1-3] \\d+ ms"),
+                lines.get(0));
+        assertTrue(lines.get(1).startsWith("POST /v1/nope session=- status=404 tokens=- "), lines.get(1));
     }
 }

@@ -1,5 +1,7 @@
 package dev.katmesh.tasks;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.proto.v1.ReferenceSolution;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.TestSuite;
@@ -9,10 +11,17 @@ import java.util.List;
 
 /**
  * The mid-term code corpus: instructions with their reference solutions, and visible test files, as plain
- * documents (language modelling, no chat format). Made from tasks past the suite's first n
+ * documents (language modelling, no chat format). Made from training tasks, or from tasks past the suite's first n
  * ({@link TaskSuite#generate(int, int)}), which share no content with any task of the first n.
+ *
+ * <p>Each solution is there twice: as code, and as an agent writes it, the instruction followed by the
+ * {@code write_file} tool call whose JSON string holds the code ({@code \n} for each newline, {@code \"} for each
+ * quote). The agent's code is that string, other tokens than the code's own, and a skill learnt on code alone
+ * did not carry over to it: after SFT the main job wrote the pipelines' form with steps from other instances.
  */
 public final class MidTermCorpus {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private MidTermCorpus() {}
 
@@ -21,6 +30,7 @@ public final class MidTermCorpus {
         for (Task t : tasks) {
             for (ReferenceSolution r : t.getReferencesList()) {
                 corpus.add("# " + t.getInstruction() + "\n# " + r.getPath() + "\n" + r.getContent());
+                corpus.add("# " + t.getInstruction() + "\n" + writeFileCall(r.getPath(), r.getContent()));
             }
             for (TestSuite s : TaskTests.visibleSuites(t)) {
                 for (WorkspaceFile f : s.getFilesList()) {
@@ -29,5 +39,19 @@ public final class MidTermCorpus {
             }
         }
         return corpus;
+    }
+
+    /**
+     * The tool call as the chat template renders the teacher's: Hermes syntax, arguments by name in order, Python's
+     * {@code json.dumps} separators (for these ASCII strings its escapes are Jackson's).
+     */
+    public static String writeFileCall(String path, String content) {
+        try {
+            return "<tool_call>\n{\"name\": \"write_file\", \"arguments\": {\"content\": "
+                    + JSON.writeValueAsString(content) + ", \"path\": " + JSON.writeValueAsString(path)
+                    + "}}\n</tool_call>";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

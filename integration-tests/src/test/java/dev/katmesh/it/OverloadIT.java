@@ -69,10 +69,13 @@ class OverloadIT {
             assertEquals(0, overload.other(), "only 200 or 429 under overload: " + overload.statuses());
             assertTrue(overload.ok() > 0, "accepted requests are still served: " + overload.statuses());
             // An accepted request waits behind at most one queue's worth of work: about twice a request at capacity.
+            // Judged at the 90th percentile: an unbounded queue moves the whole distribution (32 clients behind 4
+            // slots: about 8x), while the 99th also moves with a few stalls of a 2-core machine (one CI run saw p99
+            // 1303 ms against 225 ms at capacity; the same commit here 289 against 164).
             assertTrue(
-                    overload.p99Ms() <= 4 * atCapacity.p99Ms() + 200,
-                    "accepted latency stays bounded: p99 " + overload.p99Ms() + " ms vs " + atCapacity.p99Ms()
-                            + " ms at capacity");
+                    overload.p90Ms() <= 4 * atCapacity.p90Ms() + 200,
+                    "accepted latency stays bounded: p90 " + overload.p90Ms() + " ms vs " + atCapacity.p90Ms()
+                            + " ms at capacity (p99 " + overload.p99Ms() + " vs " + atCapacity.p99Ms() + " ms)");
             assertTrue(
                     overload.refusedP99Ms() < 1000, "a refusal is immediate: p99 " + overload.refusedP99Ms() + " ms");
             assertTrue(
@@ -158,6 +161,10 @@ class OverloadIT {
             return percentile(okMs, 0.5);
         }
 
+        long p90Ms() {
+            return percentile(okMs, 0.9);
+        }
+
         long p99Ms() {
             return percentile(okMs, 0.99);
         }
@@ -175,6 +182,7 @@ class OverloadIT {
             o.put("other", other());
             o.put("ok_per_s", Math.round(ok() / seconds * 10) / 10.0);
             o.put("ok_p50_ms", p50Ms());
+            o.put("ok_p90_ms", p90Ms());
             o.put("ok_p99_ms", p99Ms());
             o.put("refused_p99_ms", refusedP99Ms());
             o.put("max_rss_mb", maxRssMb);

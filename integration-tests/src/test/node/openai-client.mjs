@@ -95,6 +95,82 @@ async function main(mode) {
       }
       return { content, tool_calls: calls, finish_reason: finish };
     }
+    case "responses": {
+      const r = await client.responses.create({ model, instructions: "You are a coding agent.",
+        input: "Write a function that adds two numbers.", max_output_tokens: 12, temperature: 0 });
+      return { id: r.id, object: r.object, status: r.status, output_text: r.output_text, usage: r.usage,
+        incomplete: r.incomplete_details, types: r.output.map((o) => o.type) };
+    }
+    case "responses-stream": {
+      const stream = await client.responses.create({ model, instructions: "You are a coding agent.",
+        input: "Write a function that adds two numbers.", max_output_tokens: 12, temperature: 0, stream: true });
+      const events = [];
+      let deltas = "";
+      let final = null;
+      for await (const e of stream) {
+        events.push(e.type);
+        if (e.type === "response.output_text.delta") deltas += e.delta;
+        if (e.type === "response.completed" || e.type === "response.incomplete") final = e.response;
+      }
+      const sequence = events.length;
+      return { deltas, status: final?.status, usage: final?.usage, events: [...new Set(events)], sequence,
+        text: final?.output?.[0]?.content?.[0]?.text };
+    }
+    case "responses-previous": {
+      // A conversation continued by previous_response_id, then the stored response retrieved and deleted.
+      const first = await client.responses.create({ model, input: "Write a function that adds two numbers.",
+        max_output_tokens: 6, temperature: 0, prompt_cache_key: process.env.KATMESH_SESSION });
+      const second = await client.responses.create({ model, previous_response_id: first.id,
+        input: [{ role: "user", content: [{ type: "input_text", text: "Now add a test." }] }],
+        max_output_tokens: 6, temperature: 0 });
+      const got = await client.responses.retrieve(second.id);
+      const deleted = await client.responses.delete(second.id);
+      let after = null;
+      try { await client.responses.retrieve(second.id); } catch (e) { after = e.status; }
+      return { first: first.usage, second: second.usage, previous: second.previous_response_id,
+        retrieved: got.id === second.id, deleted: deleted ?? null, after };
+    }
+    case "responses-tools-history": {
+      // Codex's shape of a turn after a tool call: function_call and function_call_output items.
+      const r = await client.responses.create({ model, max_output_tokens: 8, temperature: 0,
+        tools: [{ type: "function", name: "bash", description: "Run a shell command", strict: false,
+          parameters: { type: "object", properties: { command: { type: "string" } }, required: ["command"] } }],
+        input: [
+          { type: "message", role: "developer", content: [{ type: "input_text", text: "Be brief." }] },
+          { type: "message", role: "user", content: [{ type: "input_text", text: "List the files." }] },
+          { type: "function_call", call_id: "call_1", name: "bash", arguments: "{\"command\": \"ls\"}" },
+          { type: "function_call_output", call_id: "call_1", output: "a.py\nb.py" },
+        ] });
+      return { status: r.status, usage: r.usage };
+    }
+    case "responses-tools-call":
+    case "responses-tools-stream": {
+      const params = { model, max_output_tokens: 80, temperature: 0, input: "Count the lines of a.py.",
+        tools: [{ type: "function", name: "bash", description: "Run a shell command", strict: false,
+          parameters: { type: "object", properties: { command: { type: "string" } }, required: ["command"] } }] };
+      if (mode === "responses-tools-call") {
+        const r = await client.responses.create(params);
+        return { status: r.status, calls: r.output.filter((o) => o.type === "function_call")
+          .map((o) => ({ call_id: o.call_id, name: o.name, arguments: o.arguments })) };
+      }
+      const stream = await client.responses.create({ ...params, stream: true });
+      let args = "";
+      let final = null;
+      for await (const e of stream) {
+        if (e.type === "response.function_call_arguments.delta") args += e.delta;
+        if (e.type === "response.completed") final = e.response;
+      }
+      return { status: final?.status, streamed_arguments: args, calls: (final?.output ?? [])
+        .filter((o) => o.type === "function_call").map((o) => ({ call_id: o.call_id, name: o.name, arguments: o.arguments })) };
+    }
+    case "responses-bad": {
+      try {
+        await client.responses.create({ model, input: [{ type: "function_call_output", call_id: "nope", output: "x" }] });
+        return { status: 200 };
+      } catch (e) {
+        return { status: e.status, code: e.code, param: e.param, message: e.message };
+      }
+    }
     case "bad-key": {
       const bad = new OpenAI({ baseURL: process.env.KATMESH_OPENAI_URL, apiKey: "wrong", maxRetries: 0 });
       try {

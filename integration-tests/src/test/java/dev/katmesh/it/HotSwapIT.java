@@ -262,6 +262,34 @@ class HotSwapIT {
                             mode + ": " + r);
                 }
 
+                // And so do the Anthropic SDK (Messages: tool_use blocks) and the Responses API (function_call items).
+                for (String mode : List.of("tools-stream", "tools-call")) {
+                    JsonNode r = sdk.node("anthropic-client.mjs", mode);
+                    assertEquals("tool_use", r.path("stop_reason").asText(), "messages " + mode + ": " + r);
+                    JsonNode call = r.path("calls").path(0);
+                    assertEquals("bash", call.path("name").asText(), mode + ": " + r);
+                    assertTrue(call.path("id").asText().startsWith("toolu_"), mode + ": " + r);
+                    assertEquals("wc -l a.py", call.at("/input/command").asText(), "messages " + mode + ": " + r);
+                }
+                for (String mode : List.of("responses-tools-stream", "responses-tools-call")) {
+                    JsonNode r = sdk.node("openai-client.mjs", mode);
+                    assertEquals("completed", r.path("status").asText(), mode + ": " + r);
+                    JsonNode call = r.path("calls").path(0);
+                    assertEquals("bash", call.path("name").asText(), mode + ": " + r);
+                    assertEquals(
+                            "wc -l a.py",
+                            JSON.readTree(call.path("arguments").asText())
+                                    .path("command")
+                                    .asText(),
+                            mode + ": " + r);
+                    if (mode.equals("responses-tools-stream")) {
+                        assertEquals(
+                                call.path("arguments").asText(),
+                                r.path("streamed_arguments").asText(),
+                                "the argument deltas make the arguments: " + r);
+                    }
+                }
+
                 // And the rollout service's agent loop runs that call in the sandbox, on a task with an a.py.
                 Task task = Task.newBuilder()
                         .setTaskId("count-lines")

@@ -507,13 +507,28 @@ class InferenceIT {
     }
 
     JsonNode node(String script, String... args) throws Exception {
+        return node(Map.of(), script, args);
+    }
+
+    /** Runs a node client with the API's URLs, key and model (and {@code env}); its last line of output as JSON. */
+    JsonNode node(Map<String, String> env, String script, String... args) throws Exception {
         assertTrue(
                 Files.isDirectory(NODE.resolve("node_modules")),
                 "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
         List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(Map.of("KATMESH_OPENAI_URL", openai, "KATMESH_API_KEY", key, "KATMESH_MODEL", model));
+        pb.environment()
+                .putAll(Map.of(
+                        "KATMESH_OPENAI_URL",
+                        openai,
+                        "KATMESH_BASE_URL",
+                        openai.replaceFirst("/v1$", ""),
+                        "KATMESH_API_KEY",
+                        key,
+                        "KATMESH_MODEL",
+                        model));
+        pb.environment().putAll(env);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");
@@ -523,6 +538,98 @@ class InferenceIT {
         } catch (Exception e) {
             throw new AssertionError(script + " " + List.of(args) + " printed no JSON:\n" + out, e);
         }
+    }
+
+    /**
+     * The official Anthropic SDK (Messages) and openai SDK (Responses), plain and streamed: each protocol's shapes
+     * and event sequences, the same greedy answer to the same conversation in every protocol, their errors, and
+     * their sessions captured by what the clients carry (Claude Code's session header; previous_response_id and
+     * prompt_cache_key).
+     */
+    @Test
+    void theAnthropicSdkAndTheResponsesApiSpeakTheirProtocolsAndAreCaptured() throws Exception {
+        JsonNode message = node("anthropic-client.mjs", "message");
+        assertEquals("message", message.path("type").asText(), message.toString());
+        assertEquals("assistant", message.path("role").asText(), message.toString());
+        assertEquals("max_tokens", message.path("stop_reason").asText(), message.toString());
+        assertEquals(12, message.at("/usage/output_tokens").asInt(), message.toString());
+        JsonNode stream = node("anthropic-client.mjs", "stream");
+        assertEquals(message.path("text").asText(), stream.path("text").asText(), "greedy, streamed: " + stream);
+        assertEquals(stream.path("text").asText(), stream.path("deltas").asText(), "the deltas make the text");
+        assertEquals("message_start", stream.path("first_event").asText(), stream.toString());
+        assertEquals("message_stop", stream.path("last_event").asText(), stream.toString());
+        assertEquals(12, stream.at("/usage/output_tokens").asInt(), stream.toString());
+
+        String claude = "claude-" + System.nanoTime();
+        JsonNode conversation = node(Map.of("KATMESH_CLAUDE_SESSION", claude), "anthropic-client.mjs", "conversation");
+        JsonNode count = node("anthropic-client.mjs", "count-tokens");
+        assertEquals(
+                conversation.at("/turns/0/usage/input_tokens").asInt(),
+                count.path("input_tokens").asInt(),
+                "count_tokens counts what the same conversation is prompted with: " + count + " " + conversation);
+        assertTrue(
+                conversation.at("/turns/1/usage/input_tokens").asInt()
+                        > conversation.at("/turns/0/usage/input_tokens").asInt(),
+                conversation.toString());
+        assertEquals(
+                2, endSession(claude).path("turns").asInt(), "both turns in the session Claude Code's header names");
+        JsonNode history = node("anthropic-client.mjs", "tool-history");
+        assertTrue(history.has("stop_reason"), "a tool_use / tool_result history is accepted: " + history);
+        JsonNode badKey = node("anthropic-client.mjs", "bad-key");
+        assertEquals(401, badKey.path("status").asInt(), badKey.toString());
+        assertEquals("authentication_error", badKey.path("type").asText(), badKey.toString());
+        JsonNode bad = node("anthropic-client.mjs", "bad-request");
+        assertEquals(400, bad.path("status").asInt(), bad.toString());
+        assertEquals("invalid_request_error", bad.path("type").asText(), bad.toString());
+        assertTrue(bad.path("message").asText().contains("tool_use_id"), bad.toString());
+
+        JsonNode response = node("openai-client.mjs", "responses");
+        assertEquals("response", response.path("object").asText(), response.toString());
+        assertEquals("incomplete", response.path("status").asText(), "cut at max_output_tokens: " + response);
+        assertEquals("max_output_tokens", response.at("/incomplete/reason").asText(), response.toString());
+        assertEquals(
+                message.path("text").asText(),
+                response.path("output_text").asText(),
+                "the same conversation (instructions = system) gets the same greedy answer in both protocols");
+        JsonNode responseStream = node("openai-client.mjs", "responses-stream");
+        assertEquals(
+                response.path("output_text").asText(),
+                responseStream.path("deltas").asText(),
+                "" + responseStream);
+        assertEquals("response.created", responseStream.path("events").path(0).asText(), responseStream.toString());
+        assertTrue(
+                responseStream.path("events").toString().contains("response.output_text.done"),
+                responseStream.toString());
+        String codex = "codex-" + System.nanoTime();
+        JsonNode previous = node(Map.of("KATMESH_SESSION", codex), "openai-client.mjs", "responses-previous");
+        assertTrue(previous.path("retrieved").asBoolean(), previous.toString());
+        assertEquals(404, previous.path("after").asInt(), "a deleted response is gone: " + previous);
+        assertTrue(
+                previous.at("/second/input_tokens").asInt()
+                        > previous.at("/first/input_tokens").asInt()
+                                + previous.at("/first/output_tokens").asInt(),
+                "the second turn's prompt holds the first turn and its answer: " + previous);
+        assertEquals(
+                2,
+                endSession(codex).path("turns").asInt(),
+                "prompt_cache_key named the session, previous_response_id continued it");
+        JsonNode items = node("openai-client.mjs", "responses-tools-history");
+        assertTrue(items.has("status"), "function_call / function_call_output items are accepted: " + items);
+        JsonNode badResponses = node("openai-client.mjs", "responses-bad");
+        assertEquals(400, badResponses.path("status").asInt(), badResponses.toString());
+        assertEquals("input[0].call_id", badResponses.path("param").asText(), badResponses.toString());
+    }
+
+    JsonNode endSession(String session) throws Exception {
+        HttpResponse<String> end = HttpClient.newHttpClient()
+                .send(
+                        HttpRequest.newBuilder(URI.create(openai + "/sessions/" + session + "/end"))
+                                .header("Authorization", "Bearer " + key)
+                                .POST(HttpRequest.BodyPublishers.noBody())
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, end.statusCode(), session + ": " + end.body());
+        return JSON.readTree(end.body());
     }
 
     @Test

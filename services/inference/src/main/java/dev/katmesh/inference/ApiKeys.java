@@ -76,6 +76,17 @@ public class ApiKeys {
         return Optional.ofNullable(found);
     }
 
+    /**
+     * The agent an HTTP request's key identifies: {@code Authorization: Bearer <key>} (OpenAI, and Anthropic's
+     * bearer form) or {@code x-api-key: <key>} (Anthropic's own header).
+     */
+    public Optional<String> agent(String authorization, String xApiKey) {
+        if (authorization == null && xApiKey != null) {
+            return agent("Bearer " + xApiKey);
+        }
+        return agent(authorization);
+    }
+
     private static byte[] sha256(String s) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));

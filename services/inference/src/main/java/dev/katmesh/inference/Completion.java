@@ -45,6 +45,7 @@ final class Completion implements ContinuousBatcher.Listener {
     private long lastToken;
     private volatile Finish finish;
     private volatile String message;
+    private volatile String matchedStop;
     private ContinuousBatcher.Handle handle;
     private volatile boolean cancelledByCaller;
 
@@ -103,6 +104,7 @@ final class Completion implements ContinuousBatcher.Listener {
                 int at = text.indexOf(stop);
                 if (at >= 0) {
                     text = text.substring(0, at);
+                    matchedStop = stop;
                     more = false;
                 }
             }
@@ -173,6 +175,11 @@ final class Completion implements ContinuousBatcher.Listener {
     /** Text not yet handed out by {@link Observer#onToken} (what tool-call parsing held back). */
     String unstreamed() {
         return text.substring(Math.min(streamed, text.length()));
+    }
+
+    /** The stop string that ended the generation, or null (an end-of-sequence token, the length, a failure). */
+    String matchedStop() {
+        return matchedStop;
     }
 
     /** The caller cancelled (its client went away): nobody is listening for an error. */

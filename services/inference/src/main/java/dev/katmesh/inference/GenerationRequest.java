@@ -13,11 +13,13 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * The fields of an OpenAI chat-completions or completions request that katmesh honours, validated:
- * a wrong field is a 400 naming it. Fields katmesh does not use (user, metadata, ...) are ignored,
- * as OpenAI-compatible servers do.
+ * What inference honours of a generation request, whatever protocol carried it, validated: a wrong field is a
+ * 400 naming it. OpenAI chat completions and completions parse here ({@link #chat}, {@link #completion});
+ * Anthropic Messages ({@link MessagesRequest}) and OpenAI Responses ({@link ResponsesRequest}) translate their
+ * bodies into the same conversation through {@link #conversation}. Fields katmesh does not use (user,
+ * metadata, ...) are ignored, as OpenAI-compatible servers do.
  */
-record OpenAiRequest(
+record GenerationRequest(
         String model,
         List<ChatMessage> messages,
         List<ToolSchema> tools,
@@ -27,6 +29,7 @@ record OpenAiRequest(
         int maxTokens,
         float temperature,
         float topP,
+        int topK,
         Long seed,
         int n,
         List<String> stop,
@@ -36,7 +39,7 @@ record OpenAiRequest(
 
     static final int MAX_STOPS = 4;
 
-    static OpenAiRequest chat(JsonNode body, int defaultMaxTokens, int maxChoices) {
+    static GenerationRequest chat(JsonNode body, int defaultMaxTokens, int maxChoices) {
         ObjectNode o = object(body);
         List<ChatMessage> messages;
         List<ToolSchema> tools;
@@ -73,7 +76,7 @@ record OpenAiRequest(
         int max = o.has("max_completion_tokens")
                 ? positive(o, "max_completion_tokens", defaultMaxTokens)
                 : positive(o, "max_tokens", defaultMaxTokens);
-        return new OpenAiRequest(
+        return new GenerationRequest(
                 model(o),
                 messages,
                 tools,
@@ -83,6 +86,7 @@ record OpenAiRequest(
                 max,
                 temperature(o),
                 topP(o),
+                0,
                 seed(o),
                 n(o, maxChoices),
                 stop(o),
@@ -91,7 +95,7 @@ record OpenAiRequest(
                 bool(o, "logprobs"));
     }
 
-    static OpenAiRequest completion(JsonNode body, int maxChoices) {
+    static GenerationRequest completion(JsonNode body, int maxChoices) {
         ObjectNode o = object(body);
         JsonNode p = o.get("prompt");
         String prompt = null;
@@ -126,7 +130,7 @@ record OpenAiRequest(
         boolean logprobs = lp != null
                 && !lp.isNull()
                 && (lp.isBoolean() ? lp.booleanValue() : lp.asInt(0) > 0 || lp.isIntegralNumber());
-        return new OpenAiRequest(
+        return new GenerationRequest(
                 model(o),
                 List.of(),
                 List.of(),
@@ -136,6 +140,7 @@ record OpenAiRequest(
                 positive(o, "max_tokens", 16),
                 temperature(o),
                 topP(o),
+                0,
                 seed(o),
                 n(o, maxChoices),
                 stop(o),
@@ -144,20 +149,59 @@ record OpenAiRequest(
                 logprobs);
     }
 
+    /**
+     * A one-choice conversation request of a protocol other than chat completions (Messages, Responses), checked
+     * as chat requests are: at least one message, the conversation rules, the tools.
+     */
+    static GenerationRequest conversation(
+            String model,
+            List<ChatMessage> messages,
+            List<ToolSchema> tools,
+            boolean toolsEnabled,
+            int maxTokens,
+            float temperature,
+            float topP,
+            int topK,
+            List<String> stop,
+            boolean stream,
+            String messagesField) {
+        if (messages.isEmpty()) {
+            throw ServingError.INVALID_REQUEST.with(messagesField + " must hold at least one message", messagesField);
+        }
+        ChatValidation.check(messages, tools);
+        return new GenerationRequest(
+                model,
+                messages,
+                tools,
+                toolsEnabled && !tools.isEmpty(),
+                null,
+                null,
+                maxTokens,
+                temperature,
+                topP,
+                topK,
+                null,
+                1,
+                stop,
+                stream,
+                false,
+                false);
+    }
+
     /** Sampling parameters of choice {@code i} (seeds seed, seed+1, ... so that choices differ). */
     SamplingParams params(int i) {
         long s = seed == null ? ThreadLocalRandom.current().nextLong() : seed + i;
-        return new SamplingParams(maxTokens, temperature, 0, topP, s, Set.of());
+        return new SamplingParams(maxTokens, temperature, topK, topP, s, Set.of());
     }
 
-    private static ObjectNode object(JsonNode body) {
+    static ObjectNode object(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw ServingError.INVALID_REQUEST.with("the request body must be a JSON object", null);
         }
         return (ObjectNode) body;
     }
 
-    private static String model(ObjectNode o) {
+    static String model(ObjectNode o) {
         JsonNode m = o.get("model");
         if (m == null || !m.isTextual() || m.textValue().isEmpty()) {
             throw ServingError.INVALID_REQUEST.with("model is required (GET /v1/models lists it)", "model");
@@ -165,11 +209,11 @@ record OpenAiRequest(
         return m.textValue();
     }
 
-    private static float temperature(ObjectNode o) {
+    static float temperature(ObjectNode o) {
         return number(o, "temperature", 1f, 0f, 2f);
     }
 
-    private static float topP(ObjectNode o) {
+    static float topP(ObjectNode o) {
         float p = number(o, "top_p", 1f, 0f, 1f);
         if (p == 0) {
             throw ServingError.INVALID_REQUEST.with("top_p must lie in (0, 1]", "top_p");
@@ -177,7 +221,7 @@ record OpenAiRequest(
         return p;
     }
 
-    private static float number(ObjectNode o, String field, float dflt, float min, float max) {
+    static float number(ObjectNode o, String field, float dflt, float min, float max) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) {
             return dflt;
@@ -189,7 +233,7 @@ record OpenAiRequest(
         return n.floatValue();
     }
 
-    private static int positive(ObjectNode o, String field, int dflt) {
+    static int positive(ObjectNode o, String field, int dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) {
             return dflt;
@@ -208,7 +252,7 @@ record OpenAiRequest(
         return n;
     }
 
-    private static Long seed(ObjectNode o) {
+    static Long seed(ObjectNode o) {
         JsonNode n = o.get("seed");
         if (n == null || n.isNull()) {
             return null;
@@ -239,7 +283,7 @@ record OpenAiRequest(
         return out;
     }
 
-    private static boolean bool(ObjectNode o, String field) {
+    static boolean bool(ObjectNode o, String field) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) {
             return false;

@@ -58,6 +58,18 @@ public interface InferenceSettings {
     /** Weight hot-swaps from the learner's Weights service. */
     Swap swap();
 
+    /** Responses the Responses API keeps for previous_response_id and GET /v1/responses/{id}. */
+    Responses responses();
+
+    interface Responses {
+        /**
+         * Stored responses at most (each holds its conversation); the least recently used is forgotten first, and a
+         * request that names a forgotten one gets a 404 naming previous_response_id.
+         */
+        @WithDefault("1000")
+        int maxStored();
+    }
+
     interface Capture {
         /** Record sessions and publish them. */
         @WithDefault("true")

@@ -91,6 +91,15 @@ public class PolicyServer {
         return name;
     }
 
+    /** Throws MODEL_NOT_FOUND (naming the served model) unless {@code model} is it; NO_MODEL when none is loaded. */
+    void requireModel(String model) {
+        model(); // 503 before 404 when nothing is served
+        if (!model.equals(name)) {
+            throw ServingError.MODEL_NOT_FOUND.with(
+                    "The model '" + model + "' does not exist; this server serves '" + name + "'", "model");
+        }
+    }
+
     /** The version serving now (0 = the weights loaded from model-dir). */
     public long version() {
         return batcher == null ? 0 : batcher.version();

@@ -83,7 +83,7 @@ class InferenceServiceTest {
 
     @Test
     void anUnknownPathOrMethodGetsTheApisJsonErrorNotAnHtmlPage() throws Exception {
-        for (String path : new String[] {"v1/responses", "v1/messages", "nope", "v1/chat/completions/x"}) {
+        for (String path : new String[] {"v1/responsesx", "v1/assistants", "nope", "v1/chat/completions/x"}) {
             HttpResponse<String> r = post(path, "{}", "test-key", null);
             assertEquals(404, r.statusCode(), path + ": " + r.body());
             assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("application/json"), path);
@@ -99,6 +99,19 @@ class InferenceServiceTest {
                 "method_not_allowed",
                 JSON.readTree(get.body()).at("/error/code").asText(),
                 get.body());
+        // A path of the Messages API, or a request that speaks Anthropic (x-api-key), gets Anthropic's error shape.
+        HttpResponse<String> messages = post("v1/messages/batches", "{}", "test-key", null);
+        assertEquals(404, messages.statusCode(), messages.body());
+        JsonNode anthropic = JSON.readTree(messages.body());
+        assertEquals("error", anthropic.path("type").asText(), messages.body());
+        assertEquals("not_found_error", anthropic.at("/error/type").asText(), messages.body());
+        HttpResponse<String> getMessages = HTTP.send(
+                HttpRequest.newBuilder(root.resolve("v1/messages")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, getMessages.statusCode(), getMessages.body());
+        assertEquals(
+                "invalid_request_error",
+                JSON.readTree(getMessages.body()).at("/error/type").asText(),
+                getMessages.body());
         HttpResponse<String> health = HTTP.send(
                 HttpRequest.newBuilder(root.resolve("q/health/live")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode(), "the framework's own routes still answer: " + health.body());

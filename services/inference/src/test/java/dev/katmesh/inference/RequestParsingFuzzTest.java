@@ -22,7 +22,8 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
- * A bounded-time fuzz of inference's request parsers: mutated OpenAI request bodies (JSON) and gRPC
+ * A bounded-time fuzz of inference's request parsers: mutated OpenAI chat, completions and Responses bodies,
+ * Anthropic Messages bodies (JSON) and gRPC
  * GenerateRequests (protobuf) must parse, or be refused as the client's fault (a JSON syntax error or an
  * INVALID_REQUEST naming the problem: HTTP 400 / INVALID_ARGUMENT) — never another exception, which the
  * service would answer with a 500.
@@ -58,9 +59,55 @@ class RequestParsingFuzzTest {
                         throw new IllegalStateException(e);
                     }
                     if (input.seed() == 0) {
-                        OpenAiRequest.chat(body, 512, 8);
+                        GenerationRequest.chat(body, 512, 8);
                     } else {
-                        OpenAiRequest.completion(body, 8);
+                        GenerationRequest.completion(body, 8);
+                    }
+                });
+        assertTrue(
+                outcomes[0] > 0 && outcomes[1] > 0,
+                "the fuzz both accepted and refused some bodies: " + outcomes[0] + " / " + outcomes[1]);
+    }
+
+    static final String MESSAGES = """
+            {"model":"m","max_tokens":8,"stream":true,"temperature":0.5,"top_k":3,"stop_sequences":["END"],
+             "metadata":{"user_id":"u"},"system":[{"type":"text","text":"be brief"}],
+             "tools":[{"name":"bash","input_schema":{"type":"object","properties":{"cmd":{"type":"string"}}}}],
+             "tool_choice":{"type":"tool","name":"bash"},
+             "messages":[{"role":"user","content":"list files"},
+              {"role":"assistant","content":[{"type":"thinking","thinking":"t"},{"type":"tool_use","id":"t1","name":"bash","input":{"cmd":"ls"}}]},
+              {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"a.py"}]},{"type":"text","text":"ok"}]}]}
+            """;
+    static final String RESPONSES = """
+            {"model":"m","instructions":"be brief","max_output_tokens":8,"stream":true,"store":false,"prompt_cache_key":"k",
+             "tools":[{"type":"function","name":"bash","parameters":{"type":"object"}},{"type":"custom","name":"apply_patch"}],
+             "tool_choice":"auto","input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"d"}]},
+              {"role":"user","content":"list files"},{"type":"reasoning","summary":[{"type":"summary_text","text":"s"}]},
+              {"type":"function_call","call_id":"c1","name":"bash","arguments":"{}"},
+              {"type":"function_call_output","call_id":"c1","output":"a.py"},
+              {"type":"custom_tool_call","call_id":"c2","name":"apply_patch","input":"p"},
+              {"type":"custom_tool_call_output","call_id":"c2","output":[{"type":"input_text","text":"done"}]}]}
+            """;
+
+    @Test
+    void mutatedMessagesAndResponsesBodiesAreParsedOrRefusedAsBadRequests() {
+        int[] outcomes = run(
+                new byte[][] {MESSAGES.getBytes(StandardCharsets.UTF_8), RESPONSES.getBytes(StandardCharsets.UTF_8)},
+                (input) -> {
+                    JsonNode body;
+                    try {
+                        body = JSON.readTree(input.bytes());
+                    } catch (JacksonException e) {
+                        return; // a 400 "not JSON" in the API
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                    if (input.seed() == 0) {
+                        MessagesRequest.parse(body);
+                    } else {
+                        ResponsesRequest.parse(body, 512, id -> {
+                            throw ServingError.INVALID_REQUEST.with("no stored response " + id, "previous_response_id");
+                        });
                     }
                 });
         assertTrue(

@@ -240,6 +240,19 @@ public final class ContinuousBatcher implements AutoCloseable {
         return limits;
     }
 
+    /**
+     * Query × key elements (times rows) one prefill chunk may hold: 2M is an 8 MB mask on the heap and, per layer,
+     * 8 MB of attention scores per head in native memory, whatever the prompt's length.
+     */
+    static final long PREFILL_ELEMENTS = 1L << 21;
+
+    private long prefillElements = PREFILL_ELEMENTS;
+
+    /** For tests: a smaller chunk budget, so that short prompts run in several chunks. */
+    void prefillElements(long elements) {
+        this.prefillElements = elements;
+    }
+
     /** Arrays the batch's KV cache holds after the last step (bounded: two per layer). */
     int cacheArrays() {
         return cacheArrays;
@@ -353,32 +366,49 @@ public final class ContinuousBatcher implements AutoCloseable {
         keepRows(keep);
     }
 
-    /** Runs the prompts of newly admitted sequences, samples their first tokens and stacks them under the running rows. */
+    /**
+     * Runs the prompts of newly admitted sequences, samples their first tokens and stacks them under the running rows.
+     *
+     * <p>DESIGN. The prompts run in chunks of query positions, each appending to the new rows' cache, so that no
+     * array grows with the square of the prompt: a chunk's mask ([rows][chunk][keys so far], on the heap) and its
+     * attention scores ([rows][heads][chunk][keys], native, per layer) stay within {@link #prefillElements}
+     * elements whatever the prompt's length. Chunking changes no result: each query sees exactly the keys it saw in
+     * one pass (its own row's prompt up to itself), and the keys of earlier chunks come from the cache.
+     */
     private void prefill(List<Seq> admitted) {
         int n = admitted.size();
         int w = admitted.stream().mapToInt(s -> s.prompt.length).max().orElseThrow();
-        int[][] ids = new int[n][w];
-        int[][] positions = new int[n][w];
-        boolean[][][] attend = new boolean[n][w][w];
+        int[] pads = new int[n];
         for (int i = 0; i < n; i++) {
             Seq s = admitted.get(i);
-            int pad = w - s.prompt.length;
-            Arrays.fill(ids[i], 0, pad, model.config().padTokenId());
-            System.arraycopy(s.prompt, 0, ids[i], pad, s.prompt.length);
+            pads[i] = w - s.prompt.length;
             s.valid = new boolean[Math.max(16, 2 * w)];
-            for (int j = 0; j < w; j++) {
-                s.valid[j] = j >= pad;
-                positions[i][j] = Math.max(0, j - pad);
-                for (int k = pad; k <= j; k++) {
-                    attend[i][j][k] = true;
-                }
-                attend[i][j][j] = true; // pad rows see themselves: no empty softmax rows
-            }
+            Arrays.fill(s.valid, pads[i], w, true);
             s.nextPosition = s.prompt.length;
         }
+        int chunk = (int) Math.max(16, Math.min(w, prefillElements / ((long) n * w)));
         KvCache joined = model.newCache();
         try {
-            float[][] logits = forward(ids, positions, attend, joined, true);
+            float[][] logits = null;
+            for (int from = 0; from < w; from += chunk) {
+                int to = Math.min(w, from + chunk);
+                int[][] ids = new int[n][to - from];
+                int[][] positions = new int[n][to - from];
+                boolean[][][] attend = new boolean[n][to - from][to];
+                for (int i = 0; i < n; i++) {
+                    int[] prompt = admitted.get(i).prompt;
+                    for (int j = from; j < to; j++) {
+                        int pad = pads[i];
+                        ids[i][j - from] = j < pad ? model.config().padTokenId() : prompt[j - pad];
+                        positions[i][j - from] = Math.max(0, j - pad);
+                        if (pad <= j) {
+                            Arrays.fill(attend[i][j - from], pad, j + 1, true);
+                        }
+                        attend[i][j - from][j] = true; // pad rows see themselves: no empty softmax rows
+                    }
+                }
+                logits = forward(ids, positions, attend, joined, true);
+            }
             // Stack: pad the narrower side on the left so both have the same width.
             if (cache == null || running.isEmpty()) {
                 resetCache();

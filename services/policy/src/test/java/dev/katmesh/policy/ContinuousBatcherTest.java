@@ -120,6 +120,36 @@ class ContinuousBatcherTest {
     }
 
     @Test
+    void promptsPrefilledInChunksGetExactlyWhatOnePassGives() throws Exception {
+        try (DecoderModel model = DecoderModel.random(CONFIG, 11, Device.cpu());
+                ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(4, 10_000, 16))) {
+            // 16 query positions per chunk at most: prompts of 40 to 150 tokens run in 3 to 10 chunks, side by side
+            // (left-padded rows of different lengths in one prefill, whole chunks of a short row's pads).
+            batcher.prefillElements(16);
+            Generator alone = new Generator(model);
+            List<int[]> prompts = List.of(
+                    DecoderModelTest.randomIds(150, 5, CONFIG.vocabSize()),
+                    DecoderModelTest.randomIds(40, 6, CONFIG.vocabSize()),
+                    DecoderModelTest.randomIds(97, 7, CONFIG.vocabSize()));
+            List<Collector> got = new ArrayList<>();
+            for (int[] p : prompts) {
+                Collector c = new Collector(1);
+                got.add(c);
+                batcher.submit(p, SamplingParams.greedy(6), 0, c);
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                got.get(i).await();
+                Generation expected = alone.generate(prompts.get(i), SamplingParams.greedy(6));
+                assertArrayEquals(expected.tokens(), got.get(i).ids(), "prompt " + i + ", chunked, against one pass");
+                for (int t = 0; t < expected.logprobs().length; t++) {
+                    assertEquals(
+                            expected.logprobs()[t], got.get(i).logprobs.get(t), 1e-4, "log-prob " + t + " of " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void aFullQueueRefusesAtOnceAndACancelledRequestFreesItsSlot() throws Exception {
         try (DecoderModel model = DecoderModel.random(ENDLESS, 8, Device.cpu());
                 ContinuousBatcher batcher = new ContinuousBatcher(model, 1, new Limits(1, 10_000, 1))) {

@@ -5,6 +5,7 @@ import dev.katmesh.launcher.bench.AsyncBenchmark;
 import dev.katmesh.launcher.bench.CopyingBenchmark;
 import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
+import dev.katmesh.launcher.bench.PrefillBenchmark;
 import dev.katmesh.launcher.bench.ServingBenchmark;
 import dev.katmesh.launcher.bench.SwapBenchmark;
 import dev.katmesh.launcher.bench.TreeBenchmark;
@@ -25,6 +26,7 @@ import picocli.CommandLine.Option;
         description = "Benchmarks (ratios measured side by side in one run).",
         subcommands = {
             BenchCommand.Decode.class,
+            BenchCommand.Prefill.class,
             BenchCommand.Tree.class,
             BenchCommand.Inference.class,
             BenchCommand.Ingestion.class,
@@ -61,6 +63,35 @@ public final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = DecodeBenchmark.run(PolicyModel.device(device), contexts, batches, steps, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "prefill",
+            description = "Long prompts through the serving engine: time to first token and peak memory, chunked"
+                    + " prefill beside one pass, against the KV cache and this process's matmul peak.")
+    static final class Prefill implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--lengths", split = ",", defaultValue = "1024,8192,32768")
+        int[] lengths;
+
+        @Option(
+                names = "--one-pass",
+                negatable = true,
+                defaultValue = "true",
+                description = "Also prefill each prompt in one pass (the peer the chunks are compared with).")
+        boolean onePass;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = PrefillBenchmark.run(PolicyModel.device(device), lengths, onePass);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

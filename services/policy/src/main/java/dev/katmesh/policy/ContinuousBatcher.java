@@ -244,12 +244,18 @@ public final class ContinuousBatcher implements AutoCloseable {
      * Query × key elements (times rows) one prefill chunk may hold: 2M is an 8 MB mask on the heap and, per layer,
      * 8 MB of attention scores per head in native memory, whatever the prompt's length.
      */
-    static final long PREFILL_ELEMENTS = 1L << 21;
+    public static final long PREFILL_ELEMENTS = 1L << 21;
 
-    private long prefillElements = PREFILL_ELEMENTS;
+    private volatile long prefillElements = PREFILL_ELEMENTS;
 
-    /** For tests: a smaller chunk budget, so that short prompts run in several chunks. */
-    void prefillElements(long elements) {
+    /**
+     * Another chunk budget: smaller in tests (short prompts in several chunks), {@code Long.MAX_VALUE} for one pass
+     * (what the prefill benchmark compares against). Applies from the next prefill.
+     */
+    public void prefillElements(long elements) {
+        if (elements < 1) {
+            throw new IllegalArgumentException("the prefill chunk budget must be positive, got " + elements);
+        }
         this.prefillElements = elements;
     }
 

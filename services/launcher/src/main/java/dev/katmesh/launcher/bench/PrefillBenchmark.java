@@ -1,0 +1,184 @@
+package dev.katmesh.launcher.bench;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.ContinuousBatcher;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.SamplingParams;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Long prompts through the serving engine ({@link ContinuousBatcher}), chunked prefill beside one pass, in one
+ * process: time to first token, the Java heap's and the process's peak memory above their level before the
+ * request, the KV cache the context holds, and the prefill's FLOP/s against the matmul peak this process
+ * measures (model FLOPs utilisation). A one-pass prefill that cannot fit the heap is reported as failed, which is
+ * what the chunks exist for.
+ */
+public final class PrefillBenchmark {
+
+    /** About 1M parameters (the main job's scale) with a 40 960-token context: 32k prompts in seconds on 2 cores. */
+    public static final ModelConfig MODEL = new ModelConfig(
+            ModelConfig.QWEN3,
+            4096,
+            128,
+            384,
+            2,
+            4,
+            2,
+            32,
+            1e-6,
+            1_000_000.0,
+            40_960,
+            true,
+            false,
+            true,
+            List.of(2),
+            0,
+            0.02);
+
+    private PrefillBenchmark() {}
+
+    public static ObjectNode run(Device device, int[] lengths, boolean onePass) throws Exception {
+        ObjectNode out = new ObjectMapper().createObjectNode();
+        try (DecoderModel model = DecoderModel.random(MODEL, 1, device)) {
+            ObjectNode info = out.putObject("model");
+            info.put("parameters", MODEL.parameterCount());
+            info.put("layers", MODEL.numLayers());
+            info.put("hidden", MODEL.hiddenSize());
+            info.put("heads", MODEL.numHeads());
+            info.put("device", device.toString());
+            out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
+            out.put("prefill_chunk_elements", ContinuousBatcher.PREFILL_ELEMENTS);
+            double peak = matmulPeak(model.manager());
+            out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));
+            prefill(model, 256, ContinuousBatcher.PREFILL_ELEMENTS); // warm-up
+            ArrayNode rows = out.putArray("prompts");
+            for (int length : lengths) {
+                ObjectNode row = rows.addObject();
+                row.put("prompt_tokens", length);
+                row.put("kv_cache_mb", Measurements.round(kvBytes(length) / 1048576.0));
+                row.set("chunked", measure(model, length, ContinuousBatcher.PREFILL_ELEMENTS, peak));
+                if (onePass) {
+                    row.set("one_pass", measure(model, length, Long.MAX_VALUE, peak));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The KV cache of {@code tokens} positions: keys and values of every layer, f32. */
+    static long kvBytes(int tokens) {
+        return 2L * MODEL.numLayers() * MODEL.numKvHeads() * MODEL.headDim() * 4L * tokens;
+    }
+
+    /** Model FLOPs of a prefill: 2 per parameter per token (embeddings aside), and the attention's two products. */
+    static double flops(int tokens) {
+        long params = MODEL.parameterCount() - (long) MODEL.vocabSize() * MODEL.hiddenSize();
+        double attention =
+                2.0 * 2.0 * MODEL.numLayers() * MODEL.numHeads() * MODEL.headDim() * (double) tokens * tokens;
+        return 2.0 * params * tokens + attention;
+    }
+
+    private static ObjectNode measure(DecoderModel model, int length, long elements, double peak) throws Exception {
+        ObjectNode r = new ObjectMapper().createObjectNode();
+        System.gc();
+        List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(p -> p.getType() == MemoryType.HEAP)
+                .toList();
+        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+        long heapBefore = heap.stream().mapToLong(p -> p.getUsage().getUsed()).sum();
+        long rssBefore = resetPeakRss();
+        try {
+            double seconds = prefill(model, length, elements);
+            long heapPeak =
+                    heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+            r.put("ttft_s", Measurements.round(seconds));
+            r.put("heap_peak_above_before_mb", Measurements.round((heapPeak - heapBefore) / 1048576.0));
+            if (rssBefore > 0) {
+                r.put("rss_peak_above_before_mb", Measurements.round((peakRss() - rssBefore) / 1048576.0));
+            }
+            r.put("prefill_gflops", Measurements.round(flops(length) / seconds / 1e9));
+            r.put("mfu", Measurements.round(flops(length) / seconds / peak));
+        } catch (Exception | OutOfMemoryError e) {
+            r.put("failed", String.valueOf(e.getMessage()));
+        }
+        return r;
+    }
+
+    /** Seconds from submitting a prompt of {@code length} random tokens to its first token. */
+    private static double prefill(DecoderModel model, int length, long elements) throws Exception {
+        int[] prompt = new Random(length).ints(length, 3, MODEL.vocabSize()).toArray();
+        try (ContinuousBatcher b = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(1, length + 1, 1))) {
+            b.prefillElements(elements);
+            CompletableFuture<Long> first = new CompletableFuture<>();
+            long t0 = System.nanoTime();
+            b.submit(prompt, SamplingParams.greedy(1), 0, new ContinuousBatcher.Listener() {
+                @Override
+                public boolean onToken(int token, float logprob, long version) {
+                    first.complete(System.nanoTime());
+                    return false;
+                }
+
+                @Override
+                public void onFinish(ContinuousBatcher.Finish finish, String message) {
+                    if (finish == ContinuousBatcher.Finish.ERROR) {
+                        first.completeExceptionally(new IllegalStateException(message));
+                    }
+                }
+            });
+            return (first.get(30, TimeUnit.MINUTES) - t0) / 1e9;
+        }
+    }
+
+    /** FLOP/s of a 1024 x 1024 f32 matmul, the best of several: this process's compute limit. */
+    static double matmulPeak(NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(1024, 1024));
+            NDArray b = m.randomUniform(-1, 1, new Shape(1024, 1024));
+            double best = 0;
+            for (int i = 0; i < 12; i++) {
+                long t0 = System.nanoTime();
+                a.matMul(b).close();
+                best = Math.max(best, 2.0 * 1024 * 1024 * 1024 / ((System.nanoTime() - t0) / 1e9));
+            }
+            return best;
+        }
+    }
+
+    /** Resets the process's peak RSS (Linux: clear_refs 5) and returns the RSS now; 0 where that is not possible. */
+    private static long resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return status("VmRSS:");
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    private static long peakRss() throws Exception {
+        return status("VmHWM:");
+    }
+
+    private static long status(String field) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field)) {
+                return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+            }
+        }
+        return 0;
+    }
+}

@@ -168,6 +168,7 @@ record GenerationRequest(
         if (messages.isEmpty()) {
             throw ServingError.INVALID_REQUEST.with(messagesField + " must hold at least one message", messagesField);
         }
+        messages = leadingSystemJoined(messages);
         ChatValidation.check(messages, tools);
         return new GenerationRequest(
                 model,
@@ -186,6 +187,31 @@ record GenerationRequest(
                 stream,
                 false,
                 false);
+    }
+
+    /**
+     * The system messages that open a conversation as one (blank lines between): instructions followed by developer
+     * messages (Responses) are all system text, and chat templates render only a first system message.
+     */
+    static List<ChatMessage> leadingSystemJoined(List<ChatMessage> messages) {
+        int n = 0;
+        while (n < messages.size() && messages.get(n).getRole().equals("system")) {
+            n++;
+        }
+        if (n < 2) {
+            return messages;
+        }
+        List<ChatMessage> out = new ArrayList<>();
+        out.add(ChatMessage.newBuilder()
+                .setRole("system")
+                .setContent(String.join(
+                        "\n\n",
+                        messages.subList(0, n).stream()
+                                .map(ChatMessage::getContent)
+                                .toList()))
+                .build());
+        out.addAll(messages.subList(n, messages.size()));
+        return out;
     }
 
     /** Sampling parameters of choice {@code i} (seeds seed, seed+1, ... so that choices differ). */

@@ -50,15 +50,18 @@ class ResponsesRequestTest {
                 """);
         List<ChatMessage> m = r.generation().messages();
         assertEquals(
-                List.of("system", "system", "user", "assistant", "tool", "assistant", "tool"),
+                List.of("system", "user", "assistant", "tool", "assistant", "tool"),
                 m.stream().map(ChatMessage::getRole).toList());
-        assertEquals("You are Codex.", m.get(0).getContent(), "instructions first");
-        assertEquals("Sandbox: none.", m.get(1).getContent(), "developer is system");
-        assertEquals("Looking.", m.get(3).getContent());
-        assertEquals("look first", m.get(3).getReasoningContent(), "a reasoning item's summary");
-        assertEquals("shell", m.get(3).getToolCalls(0).getName(), "a function_call joins the assistant message");
-        assertEquals("{\"input\":\"*** Begin Patch\"}", m.get(5).getToolCalls(0).getArguments(), "custom input");
-        assertEquals(r.generation().messages().subList(1, 7), r.items(), "items leave the instructions out");
+        assertEquals(
+                "You are Codex.\n\nSandbox: none.",
+                m.get(0).getContent(),
+                "instructions first, then the developer message (system text), as one system message");
+        assertEquals("Looking.", m.get(2).getContent());
+        assertEquals("look first", m.get(2).getReasoningContent(), "a reasoning item's summary");
+        assertEquals("shell", m.get(2).getToolCalls(0).getName(), "a function_call joins the assistant message");
+        assertEquals("{\"input\":\"*** Begin Patch\"}", m.get(4).getToolCalls(0).getArguments(), "custom input");
+        assertEquals("system", r.items().get(0).getRole(), "items leave the instructions out, not the developer's");
+        assertEquals(6, r.items().size());
         assertEquals(Set.of("apply_patch"), r.customTools());
         assertEquals(
                 ResponsesRequest.CUSTOM_SCHEMA, r.generation().tools().get(1).getParametersJson());

@@ -214,6 +214,27 @@ record GenerationRequest(
         return out;
     }
 
+    /** This request with another {@code maxTokens}. */
+    GenerationRequest withMaxTokens(int max) {
+        return new GenerationRequest(
+                model,
+                messages,
+                tools,
+                toolsEnabled,
+                prompt,
+                promptIds,
+                max,
+                temperature,
+                topP,
+                topK,
+                seed,
+                n,
+                stop,
+                stream,
+                includeUsage,
+                logprobs);
+    }
+
     /** Sampling parameters of choice {@code i} (seeds seed, seed+1, ... so that choices differ). */
     SamplingParams params(int i) {
         long s = seed == null ? ThreadLocalRandom.current().nextLong() : seed + i;

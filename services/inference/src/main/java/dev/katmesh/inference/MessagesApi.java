@@ -76,6 +76,13 @@ public class MessagesApi {
                 ctx.request().getHeader(SessionRecorder.TASK_HEADER),
                 req.messages(),
                 req.toolsEnabled() ? req.tools() : List.of());
+        // Claude Code asks for 32 000 new tokens whatever the model (it assumes a window of a million): beyond the
+        // room the context leaves, max_tokens is clamped, and the answer ends with stop_reason max_tokens there.
+        int room = server.room(turn.prompt().length);
+        if (room > 0 && req.maxTokens() > room) {
+            req = req.withMaxTokens(room);
+        }
+        ctx.put(RequestLog.SESSION, session);
         new MessageGeneration(ctx, req, turn).start();
     }
 

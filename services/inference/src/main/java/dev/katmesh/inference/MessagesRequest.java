@@ -15,7 +15,8 @@ import java.util.Set;
  * renders: {@code system} (a string or text blocks) becomes the system message; a user turn's
  * {@code tool_result} blocks become tool messages (in order, before the turn's text), its text blocks one user
  * message; an assistant turn's {@code tool_use} blocks become its tool calls (the input as JSON text) and
- * {@code thinking} blocks its reasoning content. Fields are validated with Anthropic's names
+ * {@code thinking} blocks its reasoning content; a {@code system} message among the turns (Claude Code 2.1's
+ * environment) is system text, appended to the system prompt. Fields are validated with Anthropic's names
  * ({@code messages.2.content.0.tool_use_id}); images and server tools are refused, not silently dropped.
  */
 record MessagesRequest(GenerationRequest generation, String userId) {
@@ -41,7 +42,7 @@ record MessagesRequest(GenerationRequest generation, String userId) {
         List<ToolSchema> tools = tools(o.get("tools"));
         boolean toolsEnabled = toolChoice(o.get("tool_choice"), tools);
         List<ChatMessage> messages = new ArrayList<>();
-        String system = system(o.get("system"));
+        String system = system(o.get("system"), "system");
         if (!system.isEmpty()) {
             messages.add(ChatMessage.newBuilder()
                     .setRole("system")
@@ -53,8 +54,35 @@ record MessagesRequest(GenerationRequest generation, String userId) {
             throw ServingError.INVALID_REQUEST.with("messages: must be a non-empty array of messages", "messages");
         }
         Set<String> callIds = new HashSet<>();
+        List<String> laterSystem = new ArrayList<>();
         for (int i = 0; i < turns.size(); i++) {
-            turn(turns.get(i), "messages." + i, callIds, messages);
+            JsonNode m = turns.get(i);
+            if (m != null && m.path("role").asText("").equals("system")) {
+                // Claude Code 2.1 sends its environment as a system message among the turns: system text, kept in
+                // the system prompt (in order), where every chat template renders it.
+                laterSystem.add(system(m.get("content"), "messages." + i + ".content"));
+                continue;
+            }
+            turn(m, "messages." + i, callIds, messages);
+        }
+        if (messages.isEmpty() || messages.stream().allMatch(x -> x.getRole().equals("system"))) {
+            throw invalid("messages", "must hold at least one user or assistant message");
+        }
+        if (!laterSystem.isEmpty()) {
+            List<String> parts = new ArrayList<>();
+            if (!system.isEmpty()) {
+                parts.add(system);
+            }
+            parts.addAll(laterSystem);
+            ChatMessage joined = ChatMessage.newBuilder()
+                    .setRole("system")
+                    .setContent(String.join("\n\n", parts))
+                    .build();
+            if (system.isEmpty()) {
+                messages.add(0, joined);
+            } else {
+                messages.set(0, joined);
+            }
         }
         JsonNode metadata = o.get("metadata");
         String userId = metadata != null && metadata.path("user_id").isTextual()
@@ -173,8 +201,8 @@ record MessagesRequest(GenerationRequest generation, String userId) {
         return s.toString();
     }
 
-    /** {@code system}: a string, or text blocks joined by blank lines. */
-    private static String system(JsonNode system) {
+    /** System text ({@code system}, or a system message's content): a string, or text blocks joined by blank lines. */
+    private static String system(JsonNode system, String at) {
         if (system == null || system.isNull()) {
             return "";
         }
@@ -182,15 +210,15 @@ record MessagesRequest(GenerationRequest generation, String userId) {
             return system.textValue();
         }
         if (!system.isArray()) {
-            throw invalid("system", "must be a string or an array of text blocks");
+            throw invalid(at, "must be a string or an array of text blocks");
         }
         List<String> parts = new ArrayList<>();
         for (int i = 0; i < system.size(); i++) {
             JsonNode block = system.get(i);
             if (!block.path("type").asText("").equals("text")) {
-                throw invalid("system." + i + ".type", "only text blocks are supported in system");
+                throw invalid(at + "." + i + ".type", "only text blocks are supported in system text");
             }
-            parts.add(string(block, "text", "system." + i));
+            parts.add(string(block, "text", at + "." + i));
         }
         return String.join("\n\n", parts);
     }

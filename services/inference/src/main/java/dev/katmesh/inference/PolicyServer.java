@@ -100,6 +100,13 @@ public class PolicyServer {
         }
     }
 
+    /** New tokens a prompt of {@code promptTokens} leaves room for: the context, or the batch-token limit, minus it. */
+    int room(int promptTokens) {
+        model(); // NO_MODEL when none is served
+        ContinuousBatcher.Limits limits = batcher.limits();
+        return Math.min(model().config().maxPositionEmbeddings(), limits.maxBatchTokens()) - promptTokens;
+    }
+
     /** The version serving now (0 = the weights loaded from model-dir). */
     public long version() {
         return batcher == null ? 0 : batcher.version();

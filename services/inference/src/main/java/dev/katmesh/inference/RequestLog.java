@@ -17,6 +17,9 @@ public class RequestLog {
     /** The routing-context key under which a generating request leaves "prompt+completion" token counts. */
     static final String TOKENS = "katmesh.tokens";
 
+    /** The routing-context key under which an API leaves the session it found (from a header, a body field, ...). */
+    static final String SESSION = "katmesh.session";
+
     private static final Logger LOG = Logger.getLogger(RequestLog.class);
 
     void routes(@Observes Router router) {
@@ -28,12 +31,12 @@ public class RequestLog {
         if (!path.startsWith("/q/")) {
             long started = System.nanoTime();
             String method = ctx.request().method().name();
-            String session = ctx.request().getHeader(SessionRecorder.SESSION_HEADER);
+            String header = ctx.request().getHeader(SessionRecorder.SESSION_HEADER);
             ctx.addEndHandler(done -> LOG.infof(
                     "%s %s session=%s status=%d tokens=%s %.0f ms",
                     method,
                     path,
-                    session == null ? "-" : session,
+                    ctx.get(SESSION) != null ? ctx.get(SESSION) : header == null ? "-" : header,
                     ctx.response().getStatusCode(),
                     ctx.get(TOKENS) == null ? "-" : ctx.get(TOKENS),
                     (System.nanoTime() - started) / 1e6));

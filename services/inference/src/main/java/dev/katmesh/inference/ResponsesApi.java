@@ -32,7 +32,8 @@ public class ResponsesApi {
     static final List<String> SERVED =
             List.of("POST /v1/responses", "GET /v1/responses/{id}", "DELETE /v1/responses/{id}");
     /** Codex's headers that carry its session id (the turn metadata is a JSON object that holds it). */
-    static final List<String> CODEX_SESSION_HEADERS = List.of("session_id", "x-codex-session-id", "conversation_id");
+    static final List<String> CODEX_SESSION_HEADERS =
+            List.of("session-id", "session_id", "x-codex-session-id", "conversation_id");
 
     static final String CODEX_TURN_METADATA = "x-codex-turn-metadata";
     private static final ObjectMapper JSON = HttpReplies.JSON;
@@ -114,6 +115,7 @@ public class ResponsesApi {
                 ctx.request().getHeader(SessionRecorder.TASK_HEADER),
                 req.messages(),
                 req.toolsEnabled() ? req.tools() : List.of());
+        ctx.put(RequestLog.SESSION, session);
         new ResponseGeneration(ctx, req, parsed, agent, session, turn).start();
     }
 
@@ -207,7 +209,10 @@ public class ResponsesApi {
                 r.putObject("incomplete_details").put("reason", "max_output_tokens");
             }
             r.set("usage", usage(completionTokens));
-            r.putObject("katmesh").put("policy_version", version());
+            ObjectNode ext = r.putObject("katmesh").put("policy_version", version());
+            if (!parsed.toolsNotOffered().isEmpty()) {
+                parsed.toolsNotOffered().forEach(ext.putArray("tools_not_offered")::add);
+            }
             remember(a, r);
             if (!req.stream()) {
                 HttpReplies.json(response, 200, r);

@@ -22,6 +22,7 @@ import java.util.function.Function;
  *
  * @param items the conversation without the instructions: what a later request's previous_response_id continues
  * @param customTools the names of the request's custom (freeform) tools
+ * @param toolsNotOffered the hosted tools of the request (web search, ...), which this server does not run
  * @param body the request, whose settings the response echoes
  */
 record ResponsesRequest(
@@ -29,6 +30,7 @@ record ResponsesRequest(
         String instructions,
         List<ChatMessage> items,
         Set<String> customTools,
+        List<String> toolsNotOffered,
         String previousResponseId,
         boolean store,
         String promptCacheKey,
@@ -47,7 +49,8 @@ record ResponsesRequest(
         }
         String previous = o.hasNonNull("previous_response_id") ? text(o, "previous_response_id") : null;
         Set<String> custom = new HashSet<>();
-        List<ToolSchema> tools = tools(o.get("tools"), custom);
+        List<String> notOffered = new ArrayList<>();
+        List<ToolSchema> tools = tools(o.get("tools"), custom, notOffered);
         boolean toolsEnabled = toolChoice(o.get("tool_choice"), tools);
         List<ChatMessage> items = new ArrayList<>(previous == null ? List.of() : earlier.apply(previous));
         input(o.get("input"), items);
@@ -79,7 +82,8 @@ record ResponsesRequest(
         JsonNode storeField = o.get("store");
         boolean store = storeField == null || storeField.isNull() || GenerationRequest.bool(o, "store");
         String cacheKey = o.hasNonNull("prompt_cache_key") ? text(o, "prompt_cache_key") : null;
-        return new ResponsesRequest(g, instructions, items, Set.copyOf(custom), previous, store, cacheKey, o);
+        return new ResponsesRequest(
+                g, instructions, items, Set.copyOf(custom), List.copyOf(notOffered), previous, store, cacheKey, o);
     }
 
     private static void input(JsonNode input, List<ChatMessage> out) {
@@ -206,8 +210,25 @@ record ResponsesRequest(
         return s.toString();
     }
 
-    /** Function tools as they are; custom (freeform) tools as a function of one string; others refused. */
-    private static List<ToolSchema> tools(JsonNode tools, Set<String> custom) {
+    /**
+     * Tools the server runs itself (OpenAI's hosted tools): this server cannot, so they are not offered to the model,
+     * and the response lists them ({@code katmesh.tools_not_offered}) rather than failing the agent that sent them.
+     */
+    static final Set<String> HOSTED_TOOLS = Set.of(
+            "web_search",
+            "web_search_preview",
+            "file_search",
+            "code_interpreter",
+            "image_generation",
+            "computer_use_preview",
+            "mcp",
+            "local_shell");
+
+    /**
+     * Function tools as they are; custom (freeform) tools as a function of one string; a namespace's tools as its
+     * members; hosted tools left out (listed in {@code notOffered}); any other type refused.
+     */
+    private static List<ToolSchema> tools(JsonNode tools, Set<String> custom, List<String> notOffered) {
         if (tools == null || tools.isNull()) {
             return List.of();
         }
@@ -215,10 +236,24 @@ record ResponsesRequest(
             throw invalid("tools", "must be an array of tools");
         }
         List<ToolSchema> out = new ArrayList<>();
+        collect(tools, "tools", custom, notOffered, out);
+        return out;
+    }
+
+    private static void collect(
+            JsonNode tools, String path, Set<String> custom, List<String> notOffered, List<ToolSchema> out) {
         for (int i = 0; i < tools.size(); i++) {
             JsonNode t = tools.get(i);
-            String at = "tools[" + i + "]";
+            String at = path + "[" + i + "]";
             String type = t.path("type").asText("");
+            if (HOSTED_TOOLS.contains(type)) {
+                notOffered.add(type);
+                continue;
+            }
+            if (type.equals("namespace") && t.path("tools").isArray()) {
+                collect(t.get("tools"), at + ".tools", custom, notOffered, out); // Codex groups sub-agent tools so
+                continue;
+            }
             String name = text(t, "name", at);
             ToolSchema.Builder schema = ToolSchema.newBuilder()
                     .setType("function")
@@ -236,11 +271,13 @@ record ResponsesRequest(
                 }
                 default ->
                     throw invalid(
-                            at + ".type", "tool type '" + type + "' is not supported (function and custom tools are)");
+                            at + ".type",
+                            "tool type '" + type
+                                    + "' is not supported (function, custom and namespace tools are; hosted"
+                                    + " tools are left out)");
             }
             out.add(schema.build());
         }
-        return out;
     }
 
     private static boolean toolChoice(JsonNode choice, List<ToolSchema> tools) {

@@ -59,6 +59,19 @@ class MessagesRequestTest {
     }
 
     @Test
+    void aSystemMessageAmongTheTurnsJoinsTheSystemPrompt() throws Exception {
+        MessagesRequest r = parse("""
+                {"model":"m","max_tokens":4,"system":"Base.","messages":[
+                 {"role":"user","content":[{"type":"text","text":"hi"}]},
+                 {"role":"system","content":[{"type":"text","text":"# Environment"}]}]}
+                """);
+        List<ChatMessage> m = r.generation().messages();
+        assertEquals(
+                List.of("system", "user"), m.stream().map(ChatMessage::getRole).toList(), "as Claude Code 2.1 sends");
+        assertEquals("Base.\n\n# Environment", m.get(0).getContent());
+    }
+
+    @Test
     void toolChoiceNoneTurnsToolsOff() throws Exception {
         MessagesRequest r = parse("""
                 {"model":"m","max_tokens":4,"tool_choice":{"type":"none"},"messages":[{"role":"user","content":"hi"}],
@@ -82,8 +95,13 @@ class MessagesRequestTest {
                         """).param, "a server tool is refused");
         assertEquals(
                 "messages.0.role",
-                refused("{\"model\":\"m\",\"max_tokens\":4,\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}")
+                refused("{\"model\":\"m\",\"max_tokens\":4,\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}")
                         .param);
+        assertEquals(
+                "messages",
+                refused("{\"model\":\"m\",\"max_tokens\":4,\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}")
+                        .param,
+                "system text alone is no conversation");
         assertEquals(
                 "temperature",
                 refused(

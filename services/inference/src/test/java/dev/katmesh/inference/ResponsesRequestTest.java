@@ -71,6 +71,22 @@ class ResponsesRequestTest {
     }
 
     @Test
+    void codexsToolsAreOfferedAsFunctionsAndHostedOnesListedAsNotOffered() throws Exception {
+        ResponsesRequest r = parse("""
+                {"model":"m","input":"x","tools":[
+                 {"type":"function","name":"exec_command","parameters":{"type":"object"}},
+                 {"type":"namespace","name":"multi_agent_v1","description":"Sub-agents","tools":[
+                   {"type":"function","name":"spawn_agent","parameters":{"type":"object"}}]},
+                 {"type":"web_search","external_web_access":false}]}
+                """);
+        assertEquals(
+                List.of("exec_command", "spawn_agent"),
+                r.generation().tools().stream().map(t -> t.getName()).toList(),
+                "a namespace's tools are offered as functions");
+        assertEquals(List.of("web_search"), r.toolsNotOffered(), "a hosted tool this server cannot run is listed");
+    }
+
+    @Test
     void previousResponseIdContinuesTheStoredConversation() throws Exception {
         ResponsesRequest r = parse("{\"model\":\"m\",\"previous_response_id\":\"resp_1\",\"input\":\"And now?\"}");
         assertEquals(
@@ -98,8 +114,7 @@ class ResponsesRequestTest {
                 "an image is refused, not dropped");
         assertEquals(
                 "tools[0].type",
-                refused("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"web_search\",\"name\":\"w\"}]}")
-                        .param);
+                refused("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"teleport\",\"name\":\"w\"}]}").param);
         assertEquals("conversation", refused("{\"model\":\"m\",\"input\":\"x\",\"conversation\":\"conv_1\"}").param);
         assertEquals(
                 "text.format",

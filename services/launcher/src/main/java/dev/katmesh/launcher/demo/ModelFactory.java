@@ -12,7 +12,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Makes the models the project trains itself: a byte-level BPE tokenizer fitted to a corpus, katmesh's
@@ -68,12 +70,26 @@ public final class ModelFactory {
             eos = base.eosTokenIds();
             pad = base.padTokenId();
         } else {
+            // Every id the tokenizer can produce: its model's vocabulary and its added tokens (Qwen's special
+            // tokens are only among the added ones, past the BPE vocabulary).
             JsonNode t = new ObjectMapper()
                     .readTree(tokenizerDir.resolve("tokenizer.json").toFile());
-            JsonNode v = t.path("model").path("vocab");
-            vocab = v.size();
-            eos = List.of(v.path("<|im_end|>").asInt());
-            pad = v.path("<|endoftext|>").asInt();
+            Map<String, Integer> ids = new HashMap<>();
+            t.path("model")
+                    .path("vocab")
+                    .fields()
+                    .forEachRemaining(e -> ids.put(e.getKey(), e.getValue().asInt()));
+            t.path("added_tokens")
+                    .forEach(a ->
+                            ids.put(a.path("content").asText(), a.path("id").asInt()));
+            vocab = ids.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+            if (!ids.containsKey("<|im_end|>") || !ids.containsKey("<|endoftext|>")) {
+                throw new IOException(tokenizerDir.resolve("tokenizer.json")
+                        + " has no <|im_end|> or <|endoftext|> token: give the folder a config.json with the"
+                        + " end-of-turn and padding ids");
+            }
+            eos = List.of(ids.get("<|im_end|>"));
+            pad = ids.get("<|endoftext|>");
         }
         return new ModelConfig(
                 ModelConfig.QWEN3,

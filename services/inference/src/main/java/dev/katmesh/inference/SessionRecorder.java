@@ -9,12 +9,14 @@ import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.wire.RecordHeaders;
+import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
+import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -213,8 +215,12 @@ public class SessionRecorder {
         };
     }
 
-    @PreDestroy
-    void stop() {
+    /**
+     * Publishes the open sessions when the service stops. On the shutdown event, first of its observers: by the time
+     * beans are destroyed the messaging layer has cancelled the emitter's subscription, and a session published
+     * then is lost ("SRMSG00028: The subscription ... has been cancelled").
+     */
+    void stop(@Observes @Priority(0) ShutdownEvent event) {
         sweeper.shutdownNow();
         List<Session> open;
         synchronized (sessions) {

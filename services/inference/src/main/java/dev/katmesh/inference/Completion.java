@@ -2,7 +2,7 @@ package dev.katmesh.inference;
 
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.ContinuousBatcher.Finish;
-import dev.katmesh.policy.PolicyTokenizer;
+import dev.katmesh.policy.IncrementalDecoder;
 import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.proto.json.ToolCallSyntax;
 import java.util.Arrays;
@@ -26,7 +26,7 @@ final class Completion implements ContinuousBatcher.Listener {
         void onDone(Completion c);
     }
 
-    private final PolicyTokenizer tokenizer;
+    private final IncrementalDecoder decoder;
     private final ServingMetrics metrics;
     private final int[] prompt;
     private final SamplingParams params;
@@ -57,7 +57,7 @@ final class Completion implements ContinuousBatcher.Listener {
             List<String> stops,
             boolean holdToolCalls,
             Observer observer) {
-        this.tokenizer = server.model().tokenizer();
+        this.decoder = new IncrementalDecoder(server.model().tokenizer());
         this.metrics = metrics;
         this.prompt = prompt;
         this.params = params;
@@ -99,9 +99,10 @@ final class Completion implements ContinuousBatcher.Listener {
         boolean more = true;
         if (!ending.contains(token)) {
             textTokens = count;
-            text = tokenizer.decodeText(Arrays.copyOf(tokens, textTokens));
+            int unchanged = decoder.settledLength(); // text before this cannot hold a new stop string
+            text = decoder.add(token);
             for (String stop : stops) {
-                int at = text.indexOf(stop);
+                int at = text.indexOf(stop, Math.max(0, unchanged - stop.length() + 1));
                 if (at >= 0) {
                     text = text.substring(0, at);
                     matchedStop = stop;

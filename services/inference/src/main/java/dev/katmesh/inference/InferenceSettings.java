@@ -1,5 +1,6 @@
 package dev.katmesh.inference;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
@@ -30,9 +31,19 @@ public interface InferenceSettings {
     @WithDefault("16")
     int maxRunning();
 
-    /** Prompt + max new tokens summed over the running sequences at most: the KV-cache memory bound. */
+    /**
+     * Prompt + max new tokens summed over the running sequences at most; lowered to what kv-cache-memory holds
+     * for the served model ({@link KvBudget}).
+     */
     @WithDefault("65536")
     int maxBatchTokens();
+
+    /**
+     * The memory the running batch's KV cache may take (native memory, beside the weights): with max-batch-tokens,
+     * what admission reserves each request's prompt + max new tokens against. E.g. 2G, 512M.
+     */
+    @WithDefault("2G")
+    MemorySize kvCacheMemory();
 
     /** Requests waiting for a slot at most; beyond it requests are refused at once (429 / RESOURCE_EXHAUSTED). */
     @WithDefault("64")

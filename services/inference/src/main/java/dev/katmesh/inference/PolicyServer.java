@@ -53,13 +53,14 @@ public class PolicyServer {
         Path path = Path.of(dir.get());
         model = PolicyModel.load(path, PolicyModel.device(settings.device()));
         name = settings.modelName().orElse(path.getFileName().toString());
+        KvBudget kv = KvBudget.of(model.config(), settings.kvCacheMemory().asLongValue(), settings.maxBatchTokens());
         batcher = new ContinuousBatcher(
                 model.decoder(),
                 0,
-                new ContinuousBatcher.Limits(settings.maxRunning(), settings.maxBatchTokens(), settings.maxQueued()));
+                new ContinuousBatcher.Limits(settings.maxRunning(), kv.tokens(), settings.maxQueued()));
         LOG.infof(
-                "serving %s (%s, %d layers) from %s",
-                name, model.config().architecture(), model.config().numLayers(), path);
+                "serving %s (%s, %d layers) from %s; %s",
+                name, model.config().architecture(), model.config().numLayers(), path, kv);
     }
 
     public boolean loaded() {

@@ -32,6 +32,20 @@ abstract class Generation implements Completion.Observer {
                     calls.stream().map(c -> freshId(idPrefix, 24)).toList());
         }
 
+        /** The assistant message the client was given: its text and its calls, with their ids. */
+        ChatMessage message() {
+            ChatMessage.Builder m =
+                    ChatMessage.newBuilder().setRole("assistant").setContent(content == null ? "" : content);
+            for (int i = 0; i < calls.size(); i++) {
+                m.addToolCalls(ToolCall.newBuilder()
+                        .setId(callIds.get(i))
+                        .setType("function")
+                        .setName(calls.get(i).name())
+                        .setArguments(calls.get(i).argumentsJson()));
+            }
+            return m.build();
+        }
+
         /** OpenAI's finish reason: tool_calls, length or stop. */
         String finishReason() {
             return !calls.isEmpty() ? "tool_calls" : finish == Finish.LENGTH ? "length" : "stop";
@@ -78,7 +92,14 @@ abstract class Generation implements Completion.Observer {
     void streamStarted() {}
 
     /** A streamed choice's new token and the text it made safe to show ({@code first}: its first token). */
-    abstract void streamToken(int index, int token, long version, String textDelta, boolean first);
+    void streamToken(int index, int token, long version, String textDelta, boolean first) {
+        if (!textDelta.isEmpty()) {
+            streamText(textDelta);
+        }
+    }
+
+    /** Text of a one-choice stream that became safe to show (Messages and Responses write only text). */
+    void streamText(String delta) {}
 
     /** Every choice ended well: the final chunks of a stream, or the whole answer. */
     abstract void succeed(List<Answer> answers, int completionTokens);
@@ -206,16 +227,7 @@ abstract class Generation implements Completion.Observer {
             turn.abandon();
             return;
         }
-        ChatMessage.Builder m =
-                ChatMessage.newBuilder().setRole("assistant").setContent(a.content() == null ? "" : a.content());
-        for (int i = 0; i < a.calls().size(); i++) {
-            m.addToolCalls(ToolCall.newBuilder()
-                    .setId(a.callIds().get(i))
-                    .setType("function")
-                    .setName(a.calls().get(i).name())
-                    .setArguments(a.calls().get(i).argumentsJson()));
-        }
-        turn.complete(c, m.build());
+        turn.complete(c, a.message());
     }
 
     /** One server-sent event: {@code event:} line when named, then the data. */

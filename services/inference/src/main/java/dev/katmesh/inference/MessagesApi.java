@@ -112,13 +112,7 @@ public class MessagesApi {
         }
 
         @Override
-        void streamToken(int index, int token, long version, String textDelta, boolean first) {
-            if (!textDelta.isEmpty()) {
-                text(textDelta);
-            }
-        }
-
-        private void text(String delta) {
+        void streamText(String delta) {
             if (!textOpen) {
                 textOpen = true;
                 blocks++;
@@ -147,7 +141,7 @@ public class MessagesApi {
             }
             String rest = a.calls().isEmpty() ? c.unstreamed() : "";
             if (!rest.isEmpty()) {
-                text(rest);
+                streamText(rest);
             }
             if (textOpen) {
                 send("content_block_stop", JSON.createObjectNode().put("index", 0));

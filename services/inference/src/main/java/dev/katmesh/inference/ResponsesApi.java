@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.proto.json.ToolCallSyntax;
 import dev.katmesh.proto.v1.ChatMessage;
-import dev.katmesh.proto.v1.ToolCall;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -177,13 +176,7 @@ public class ResponsesApi {
         }
 
         @Override
-        void streamToken(int index, int token, long version, String textDelta, boolean first) {
-            if (!textDelta.isEmpty()) {
-                text(textDelta);
-            }
-        }
-
-        private void text(String delta) {
+        void streamText(String delta) {
             if (!textOpen) {
                 textOpen = true;
                 ObjectNode item = messageItem("", "in_progress");
@@ -220,14 +213,14 @@ public class ResponsesApi {
             }
             String rest = a.calls().isEmpty() ? c.unstreamed() : "";
             if (!rest.isEmpty()) {
-                text(rest);
+                streamText(rest);
             }
             int index = 0;
             for (JsonNode item : output) {
                 String type = item.path("type").asText();
                 if (type.equals("message")) {
                     if (!textOpen) { // a message whose text was never streamed (all held back, or empty)
-                        text(item.path("content").path(0).path("text").asText());
+                        streamText(item.path("content").path(0).path("text").asText());
                     }
                     String text = item.path("content").path(0).path("text").asText();
                     send("response.output_text.done", part(index).put("text", text));
@@ -325,17 +318,8 @@ public class ResponsesApi {
             if (!parsed.store()) {
                 return;
             }
-            ChatMessage.Builder m =
-                    ChatMessage.newBuilder().setRole("assistant").setContent(a.content() == null ? "" : a.content());
-            for (int i = 0; i < a.calls().size(); i++) {
-                m.addToolCalls(ToolCall.newBuilder()
-                        .setId(a.callIds().get(i))
-                        .setType("function")
-                        .setName(a.calls().get(i).name())
-                        .setArguments(a.calls().get(i).argumentsJson()));
-            }
             List<ChatMessage> conversation = new ArrayList<>(parsed.items());
-            conversation.add(m.build());
+            conversation.add(a.message());
             store.put(id, new ResponseStore.Stored(agent, session, List.copyOf(conversation), r));
         }
 

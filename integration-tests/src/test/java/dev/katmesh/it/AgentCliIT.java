@@ -157,6 +157,9 @@ class AgentCliIT {
         if (!p.waitFor(240, TimeUnit.SECONDS)) {
             p.destroyForcibly();
         }
+        // An agent may leave helpers behind (shells, servers of its own): none outlives the test to load the
+        // machine under the tests after it.
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
         String s = Files.readString(out, StandardCharsets.UTF_8);
         return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
     }

@@ -157,9 +157,12 @@ class AgentCliIT {
         if (!p.waitFor(240, TimeUnit.SECONDS)) {
             p.destroyForcibly();
         }
-        // An agent may leave helpers behind (shells, servers of its own): none outlives the test to load the
-        // machine under the tests after it.
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        // An agent may leave helpers behind (its own binary, servers it started), reparented once it exits: none
+        // outlives the run to load the machine under the tests after it.
+        String installed = NODE.resolve("node_modules").toString();
+        ProcessHandle.allProcesses()
+                .filter(h -> h.info().commandLine().orElse("").contains(installed))
+                .forEach(ProcessHandle::destroyForcibly);
         String s = Files.readString(out, StandardCharsets.UTF_8);
         return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
     }

@@ -649,16 +649,8 @@ class InferenceIT {
         streamChat(session, messages, 7, turnIds);
         sampled.addAll(turnIds);
 
-        HttpResponse<String> end = HttpClient.newHttpClient()
-                .send(
-                        HttpRequest.newBuilder(URI.create(openai + "/sessions/" + session + "/end"))
-                                .header("Authorization", "Bearer " + key)
-                                .POST(HttpRequest.BodyPublishers.noBody())
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, end.statusCode(), end.body());
-        JsonNode ended = JSON.readTree(end.body());
-        assertEquals(2, ended.path("turns").asInt(), end.body());
+        JsonNode ended = endSession(session);
+        assertEquals(2, ended.path("turns").asInt(), ended.toString());
         String trajectoryId = ended.path("trajectory_id").asText();
 
         Trajectory t = null;

@@ -93,6 +93,13 @@ public interface InferenceSettings {
         /** Sessions open at once at most; the least recently used one is published to make room. */
         @WithDefault("10000")
         int maxSessions();
+
+        /**
+         * Branches of one session's tree at most (each a copy of the prefix it extends, so this bounds a session's
+         * memory); a request that would start another is served but not captured ({@code tree_full}).
+         */
+        @WithDefault("64")
+        int maxBranches();
     }
 
     interface Swap {

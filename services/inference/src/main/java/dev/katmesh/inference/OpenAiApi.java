@@ -107,6 +107,7 @@ public class OpenAiApi {
                 JSON.createObjectNode()
                         .put("session_id", id)
                         .put("trajectory_id", ended.trajectoryId())
+                        .putPOJO("trajectory_ids", ended.trajectoryIds())
                         .put("tokens", ended.tokens())
                         .put("turns", ended.turns())
                         .put("published", true));

@@ -2,10 +2,7 @@ package dev.katmesh.inference;
 
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Outcome;
-import dev.katmesh.proto.v1.TokenSegment;
-import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolSchema;
-import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.wire.RecordHeaders;
@@ -20,8 +17,6 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,17 +31,14 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
 import org.jboss.logging.Logger;
 
 /**
- * Capture of deployed agents' sessions: every conversation served over the OpenAI API becomes a
- * Trajectory on katmesh.trajectories.raw when it ends (an explicit end call, an idle timeout, or the
- * service stopping).
+ * Capture of deployed agents' sessions: every request served over the HTTP APIs becomes part of its session's prefix
+ * tree ({@link SessionTree}), published to katmesh.trajectories.raw as the tree's leaves when the session ends (an
+ * explicit end call, an idle timeout, eviction, or the service stopping).
  *
- * <p>DESIGN. No retokenisation drift: a session keeps the exact token ids the model has seen and
- * sampled. A new turn's prompt is those ids followed by the tokens of what the agent added since
- * (the chat template's rendering of the new conversation, minus the text of the session so far), so
- * the model is fed — and the learner trains on — exactly the sampled tokens, with their log-probs and
- * policy versions. When the agent's history no longer extends the session's text (it edited or
- * reformatted earlier turns), the session so far is published and a new one starts from the new
- * conversation. Concurrent requests of one session are served but not captured (counted as busy).
+ * <p>DESIGN. No retokenisation drift: a request's prompt is the exact token ids the model saw and sampled on the branch
+ * it extends, followed by the tokens of what the agent added since, so the learner trains on exactly the sampled
+ * tokens, with their log-probs and policy versions. Requests that run in parallel, retry, or rewrite earlier turns are
+ * branches of the tree, never dropped. Each session has its own lock (the tree); the map of sessions has another.
  */
 @ApplicationScoped
 public class SessionRecorder {
@@ -89,8 +81,11 @@ public class SessionRecorder {
         void abandon();
     }
 
-    /** What an ended session became. */
-    public record Ended(String trajectoryId, int tokens, int turns) {}
+    /**
+     * What an ended session became: the first of its trajectories (one per leaf of its tree), all of them, the
+     * tokens of the tree (shared prefixes once), and the requests it holds.
+     */
+    public record Ended(String trajectoryId, List<String> trajectoryIds, int tokens, int turns) {}
 
     @PostConstruct
     void start() {
@@ -102,7 +97,10 @@ public class SessionRecorder {
         sweeper.scheduleWithFixedDelay(this::sweep, 1, 1, TimeUnit.SECONDS);
     }
 
-    /** Begins a turn of {@code agent}'s session (or an uncaptured one when capture is off or the session is busy). */
+    /**
+     * Begins a turn of {@code agent}'s session: placed on the session's tree, or uncaptured when capture is off or the
+     * tree is at {@code capture.max-branches}.
+     */
     public Turn begin(
             String agent, String sessionId, String taskId, List<ChatMessage> messages, List<ToolSchema> tools) {
         String text = server.render(messages, tools, true);
@@ -122,14 +120,10 @@ public class SessionRecorder {
                 s = new Session(agent, sid);
                 sessions.put(key, s);
             }
-            if (s.busy) {
-                metrics.capture("busy");
-                return uncaptured(server.model().tokenizer().encode(text));
-            }
-            s.busy = true;
             if (taskId != null && !taskId.isBlank()) {
                 s.taskId = taskId;
             }
+            s.lastUsedMs = System.currentTimeMillis();
         }
         if (evicted != null) {
             publish(evicted, "evicted");
@@ -143,16 +137,17 @@ public class SessionRecorder {
         synchronized (sessions) {
             s = sessions.remove(agent + "\u0000" + sessionId);
         }
-        if (s == null || s.turns == 0) {
+        if (s == null) {
             return Optional.empty();
         }
         s.outcome = outcome;
-        return Optional.of(publish(s, "ended"));
+        Ended ended = publish(s, "ended");
+        return ended.trajectoryIds().isEmpty() ? Optional.empty() : Optional.of(ended);
     }
 
     private Session evictOldestIdle() {
         for (Map.Entry<String, Session> e : sessions.entrySet()) {
-            if (!e.getValue().busy) {
+            if (!e.getValue().running()) {
                 sessions.remove(e.getKey());
                 return e.getValue();
             }
@@ -166,7 +161,7 @@ public class SessionRecorder {
         synchronized (sessions) {
             long now = System.currentTimeMillis();
             sessions.values().removeIf(s -> {
-                boolean gone = !s.busy && now - s.lastUsedMs >= idleMs;
+                boolean gone = !s.running() && now - s.lastUsedMs >= idleMs;
                 if (gone) {
                     idle.add(s);
                 }
@@ -176,28 +171,37 @@ public class SessionRecorder {
         idle.forEach(s -> publish(s, "idle"));
     }
 
-    /** Publishes a session's trajectory (when it has a turn) and waits briefly for the broker's ack. */
+    /**
+     * Publishes a session's tree, one record per leaf, and waits briefly for the broker's acks. A session is published
+     * once: a request of it still running completes into a closed tree and is counted as {@code after_end}.
+     */
     private Ended publish(Session s, String why) {
-        if (s.turns == 0) {
-            return new Ended("", 0, 0);
+        List<Trajectory> leaves = s.close();
+        if (leaves.isEmpty()) {
+            return new Ended("", List.of(), 0, 0);
         }
-        Trajectory t = s.trajectory();
-        OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
-                .withKey(t.getGroupId())
-                .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
-                .build();
-        Uni<Void> sent = raw.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta)));
-        try {
-            sent.await().atMost(Duration.ofSeconds(30));
-            metrics.capture(why);
-        } catch (RuntimeException e) {
-            // Kafka's producer already retried for delivery.timeout.ms: record the loss loudly.
-            metrics.capture("failed");
-            LOG.errorf(
-                    "session %s of agent %s (%d tokens) could not be published: %s",
-                    s.sessionId, s.agent, t.getTokenIdsCount(), e);
+        for (Trajectory t : leaves) {
+            OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
+                    .withKey(t.getGroupId())
+                    .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
+                    .build();
+            Uni<Void> sent = raw.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta)));
+            try {
+                sent.await().atMost(Duration.ofSeconds(30));
+                metrics.capture(why);
+            } catch (RuntimeException e) {
+                // Kafka's producer already retried for delivery.timeout.ms: record the loss loudly.
+                metrics.capture("failed");
+                LOG.errorf(
+                        "trajectory %s of session %s of agent %s (%d tokens) could not be published: %s",
+                        t.getTrajectoryId(), s.sessionId, s.agent, t.getTokenIdsCount(), e);
+            }
         }
-        return new Ended(t.getTrajectoryId(), t.getTokenIdsCount(), s.turns);
+        return new Ended(
+                leaves.get(0).getTrajectoryId(),
+                leaves.stream().map(Trajectory::getTrajectoryId).toList(),
+                SessionTree.nodes(leaves),
+                Integer.parseInt(leaves.get(0).getMetadataOrDefault("tree_requests", "0")));
     }
 
     private Turn uncaptured(int[] prompt) {
@@ -230,179 +234,94 @@ public class SessionRecorder {
         open.forEach(s -> publish(s, "shutdown"));
     }
 
-    /** One agent session's tokens so far. */
+    /** One agent session: its tree, and what is known of it as a whole. All but lastUsedMs guarded by the tree. */
     private final class Session {
         final String agent;
         final String sessionId;
-        String trajectoryId;
-        int[] tokens = new int[0];
-        final List<TokenSegment> segments = new ArrayList<>();
-        List<ChatMessage> messages = List.of();
-        List<ToolSchema> tools = List.of();
-        int turns;
-        String taskId = "";
-        Outcome outcome; // what the agent reported when it ended the session, if anything
-        long createdMs = System.currentTimeMillis();
+        final String treeId;
+        final SessionTree tree;
+        final long createdMs = System.currentTimeMillis();
         volatile long lastUsedMs = createdMs;
-        volatile boolean busy; // written under the sessions lock, or by the turn that owns it
+        String taskId = ""; // written under the sessions lock
+        Outcome outcome; // what the agent reported when it ended the session, if anything
+        boolean closed;
 
         Session(String agent, String sessionId) {
             this.agent = agent;
             this.sessionId = sessionId;
-            this.trajectoryId = newId();
+            this.treeId = sessionId + "-" + UUID.randomUUID().toString().substring(0, 8);
+            this.tree = new SessionTree(
+                    server.model().tokenizer()::encode,
+                    server.model().tokenizer()::decode,
+                    settings.capture().maxBranches());
         }
 
-        String newId() {
-            return sessionId + "-" + UUID.randomUUID().toString().substring(0, 8);
+        boolean running() {
+            synchronized (tree) {
+                return tree.running();
+            }
         }
 
         Turn turn(String text, List<ChatMessage> requestMessages, List<ToolSchema> requestTools) {
-            int[] prompt;
-            int start;
-            Optional<int[]> extended =
-                    tokens.length == 0 || !requestTools.equals(tools) ? Optional.empty() : server.extend(tokens, text);
-            if (extended.isPresent()) {
-                prompt = extended.get();
-                start = tokens.length;
-            } else {
-                if (tokens.length > 0) { // the agent's history no longer extends this session: publish it, start anew
-                    Session done = copy();
-                    publish(done, "forked");
-                    reset();
-                }
-                prompt = server.model().tokenizer().encode(text);
-                start = 0;
+            SessionTree.Placement placed;
+            boolean late;
+            synchronized (tree) {
+                late = closed;
+                placed = late ? null : tree.place(text, requestTools);
             }
-            int[] fed = prompt;
+            if (placed == null) {
+                metrics.capture(late ? "after_end" : "tree_full");
+                return uncaptured(server.model().tokenizer().encode(text));
+            }
             return new Turn() {
                 @Override
                 public int[] prompt() {
-                    return fed;
+                    return placed.prompt();
                 }
 
                 @Override
                 public void complete(Completion c, ChatMessage assistant) {
-                    try {
-                        record(fed, start, c, requestMessages, requestTools, assistant);
-                    } finally {
-                        release();
+                    boolean late;
+                    synchronized (tree) {
+                        late = closed;
+                        if (!late) {
+                            tree.record(placed, c.tokens(), c.logprobs(), c.versions(), requestMessages, assistant);
+                        }
                     }
+                    if (late) {
+                        metrics.capture("after_end");
+                    }
+                    lastUsedMs = System.currentTimeMillis();
                 }
 
                 @Override
                 public void abandon() {
-                    release();
+                    synchronized (tree) {
+                        tree.abandon(placed);
+                    }
+                    lastUsedMs = System.currentTimeMillis();
                 }
             };
         }
 
-        private void record(
-                int[] prompt,
-                int start,
-                Completion c,
-                List<ChatMessage> requestMessages,
-                List<ToolSchema> requestTools,
-                ChatMessage assistant) {
-            int lastMessage = requestMessages.size() - 1;
-            if (prompt.length > start) {
-                segments.add(TokenSegment.newBuilder()
-                        .setStart(start)
-                        .setEnd(prompt.length)
-                        .setMessageIndex(lastMessage)
-                        .build());
-            }
-            int[] generated = c.tokens();
-            float[] lps = c.logprobs();
-            long[] versions = c.versions();
-            int at = 0;
-            while (at < generated.length) { // one segment per run of tokens from one policy version
-                int end = at;
-                TokenSegment.Builder seg = TokenSegment.newBuilder()
-                        .setGenerated(true)
-                        .setPolicyVersion(versions[at])
-                        .setMessageIndex(requestMessages.size());
-                while (end < generated.length && versions[end] == versions[at]) {
-                    seg.addLogprobs(lps[end]);
-                    end++;
-                }
-                segments.add(seg.setStart(prompt.length + at)
-                        .setEnd(prompt.length + end)
-                        .build());
-                at = end;
-            }
-            tokens = Arrays.copyOf(prompt, prompt.length + generated.length);
-            System.arraycopy(generated, 0, tokens, prompt.length, generated.length);
-            List<ChatMessage> all = new ArrayList<>(requestMessages);
-            all.add(assistant);
-            messages = all;
-            tools = List.copyOf(requestTools);
-            turns++;
-        }
-
-        private void release() {
-            lastUsedMs = System.currentTimeMillis();
-            busy = false;
-        }
-
-        private Session copy() {
-            Session s = new Session(agent, sessionId);
-            s.trajectoryId = trajectoryId;
-            s.taskId = taskId;
-            s.tokens = tokens;
-            s.segments.addAll(segments);
-            s.messages = messages;
-            s.tools = tools;
-            s.turns = turns;
-            s.createdMs = createdMs;
-            return s;
-        }
-
-        private void reset() {
-            trajectoryId = newId();
-            tokens = new int[0];
-            segments.clear();
-            messages = List.of();
-            tools = List.of();
-            turns = 0;
-            createdMs = System.currentTimeMillis();
-        }
-
-        Trajectory trajectory() {
-            Trajectory.Builder t = Trajectory.newBuilder()
-                    .setTrajectoryId(trajectoryId)
+        /** Closes the session: its leaves as trajectories (none when it recorded nothing). */
+        List<Trajectory> close() {
+            Trajectory.Builder base = Trajectory.newBuilder()
                     .setGroupId(sessionId)
                     .setSessionId(sessionId)
-                    .setTaskId(taskId)
                     .setAgentId(agent)
                     .setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED)
                     .setModel(server.name())
                     .setCreatedAtMs(createdMs)
-                    .addAllMessages(messages)
-                    .addAllTools(tools)
-                    .addAllSegments(segments)
-                    .putMetadata("captured_by", "katmesh-inference")
-                    .putMetadata("turns", Integer.toString(turns));
-            for (int id : tokens) {
-                t.addTokenIds(id);
-            }
-            if (outcome != null) {
-                t.setOutcome(outcome);
-            }
-            Map<String, ToolCall> calls = new HashMap<>();
-            for (int i = 0; i < messages.size(); i++) {
-                ChatMessage m = messages.get(i);
-                m.getToolCallsList().forEach(call -> calls.put(call.getId(), call));
-                if (m.getRole().equals("tool")) {
-                    ToolCall call = calls.get(m.getToolCallId());
-                    t.addSteps(ToolStep.newBuilder()
-                            .setMessageIndex(i)
-                            .setToolCallId(m.getToolCallId())
-                            .setToolName(call == null ? m.getName() : call.getName())
-                            .setArguments(call == null ? "" : call.getArguments())
-                            .setOutput(m.getContent()));
+                    .putMetadata("captured_by", "katmesh-inference");
+            synchronized (tree) {
+                closed = true;
+                base.setTaskId(taskId);
+                if (outcome != null) {
+                    base.setOutcome(outcome);
                 }
+                return tree.requests() == 0 ? List.of() : tree.leaves(base.build(), treeId);
             }
-            return t.build();
         }
     }
 }

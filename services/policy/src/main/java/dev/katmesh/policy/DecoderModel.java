@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
@@ -259,6 +260,43 @@ public final class DecoderModel implements AutoCloseable {
         return rmsNorm(x, params.get("model.norm.weight"));
     }
 
+    // ------------------------------------------------------------------ in pieces (long sequences)
+
+    /** The token embeddings of one sequence, [1, n, hidden]: the input of layer 0. */
+    public NDArray embed(NDManager scope, int[] ids) {
+        return owned(
+                scope,
+                params.get("model.embed_tokens.weight")
+                        .get(Tensors.of(scope, flatten(new int[][] {ids}), new Shape(1, ids.length))));
+    }
+
+    /** The rotary cos and sin of one sequence's positions, for {@link #layerRows}. */
+    public NDArray[] rotary(NDManager scope, int[] positions) {
+        return rope(scope, new int[][] {positions});
+    }
+
+    /**
+     * Layer {@code l}'s output for query rows [from, to) of {@code x} [1, n, hidden], every row a key, under the
+     * mask of a depth-first serialised prefix tree: row i sees row j iff j ≤ i < ends[j] (j is i or an ancestor; a
+     * node's subtree is rows [j, ends[j])), {@code ends} [n] as int64. What {@link #hidden}'s layer computes for
+     * those rows, with attention scores of [heads, to - from, n] instead of [heads, n, n], and a mask made on the
+     * device from O(n) data: the piece of training on sequences whose whole attention does not fit.
+     */
+    public NDArray layerRows(NDManager scope, int l, NDArray x, NDArray[] rotary, NDArray ends, long from, long to) {
+        long n = x.getShape().get(1);
+        NDArray keys = scope.arange(0, n, 1, DataType.INT64).reshape(1, n);
+        NDArray queries = scope.arange(from, to, 1, DataType.INT64).reshape(to - from, 1);
+        NDArray visible = keys.lte(queries).logicalAnd(queries.lt(ends.reshape(1, n)));
+        NDArray mask =
+                visible.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(1, 1, to - from, n);
+        return block(scope, l, x, from, to, rotary, mask, null);
+    }
+
+    /** The final norm of the last layer's output: the hidden states the LM head reads. */
+    public NDArray finalNorm(NDArray x) {
+        return rmsNorm(x, params.get("model.norm.weight"));
+    }
+
     /** Logits of hidden states: the LM head (the embedding matrix when tied). */
     public NDArray logits(NDManager scope, NDArray hidden) {
         NDArray head =
@@ -292,16 +330,29 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     private NDArray layer(NDManager scope, int l, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
+        return block(scope, l, x, 0, x.getShape().get(1), rope, mask, cache);
+    }
+
+    /**
+     * Layer {@code l} with rows [from, to) of {@code x} as queries and all of its rows as keys (every row when
+     * from = 0 and to = T): the layer's output for those rows, [batch, to - from, hidden].
+     */
+    private NDArray block(
+            NDManager scope, int l, NDArray x, long from, long to, NDArray[] rope, NDArray mask, KvCache cache) {
         String p = "model.layers." + l + ".";
         long batch = x.getShape().get(0);
         long t = x.getShape().get(1);
+        long rows = to - from;
+        boolean all = rows == t;
         int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
         int d = config.headDim();
 
         NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
-        NDArray q = linear(scope, h, params.get(p + "self_attn.q_proj.weight"), params.get(p + "self_attn.q_proj.bias"))
-                .reshape(batch, t, heads, d);
+        NDArray hq = all ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
+        NDArray q = linear(
+                        scope, hq, params.get(p + "self_attn.q_proj.weight"), params.get(p + "self_attn.q_proj.bias"))
+                .reshape(batch, rows, heads, d);
         NDArray k = linear(scope, h, params.get(p + "self_attn.k_proj.weight"), params.get(p + "self_attn.k_proj.bias"))
                 .reshape(batch, t, kvHeads, d);
         NDArray v = linear(scope, h, params.get(p + "self_attn.v_proj.weight"), params.get(p + "self_attn.v_proj.bias"))
@@ -310,8 +361,17 @@ public final class DecoderModel implements AutoCloseable {
             q = rmsNorm(q, params.get(p + "self_attn.q_norm.weight"));
             k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
         }
-        q = applyRope(q.transpose(0, 2, 1, 3), rope);
+        NDArray[] ropeQ = all
+                ? rope
+                : new NDArray[] {
+                    rope[0].get(new NDIndex(":, :, {}:{}, :", from, to)),
+                    rope[1].get(new NDIndex(":, :, {}:{}, :", from, to))
+                };
+        q = applyRope(q.transpose(0, 2, 1, 3), ropeQ);
         k = applyRope(k.transpose(0, 2, 1, 3), rope);
+        if (!all) {
+            x = x.get(new NDIndex(":, {}:{}, :", from, to)); // the residual stream of the query rows
+        }
         v = v.transpose(0, 2, 1, 3);
         if (cache != null) {
             NDArray[] kv = cache.append(l, k, v);
@@ -325,7 +385,7 @@ public final class DecoderModel implements AutoCloseable {
         NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2)))
                 .mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d))))
                 .add(mask);
-        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, t, (long) heads * d);
+        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, rows, (long) heads * d);
         x = x.add(linear(scope, attn, params.get(p + "self_attn.o_proj.weight"), null));
 
         h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Tensors;
 import java.util.Arrays;
@@ -26,8 +27,27 @@ import java.util.Map;
  */
 public final class PolicyLoss {
 
-    /** The scalar loss and the statistics a step reports. */
-    public record Result(NDArray loss, int tokens, double clippedFraction, double meanRatio) {}
+    /**
+     * Attention scores one layer of a plain forward may hold (heads × rows²): 64M floats, 256 MB. A longer tree is
+     * computed in pieces ({@link CheckpointedForward}).
+     */
+    public static final long ATTENTION_ELEMENTS = 64L << 20;
+
+    /**
+     * The scalar loss and the statistics a step reports; {@link #backward} back-propagates it (through the pieces of a
+     * checkpointed forward, when the tree needed one).
+     */
+    public record Result(
+            NDArray loss, int tokens, double clippedFraction, double meanRatio, CheckpointedForward pieces) {
+
+        /** Adds the loss's gradients into the parameters'. */
+        public void backward(GradientCollector gc) {
+            gc.backward(loss);
+            if (pieces != null) {
+                pieces.backward(gc);
+            }
+        }
+    }
 
     private PolicyLoss() {}
 
@@ -39,10 +59,23 @@ public final class PolicyLoss {
             double[][] weights,
             Objective objective,
             DecoderModel reference) {
+        return compute(scope, model, batch, samples, weights, objective, reference, ATTENTION_ELEMENTS);
+    }
+
+    /** As above, with a tree longer than {@code attentionElements} allow (heads × rows²) computed in pieces. */
+    public static Result compute(
+            NDManager scope,
+            DecoderModel model,
+            TreeBatch batch,
+            List<TrainingSample> samples,
+            double[][] weights,
+            Objective objective,
+            DecoderModel reference,
+            long attentionElements) {
         List<TreeBatch.Occurrence> occ = batch.occurrences();
         int k = occ.size();
         if (k == 0) {
-            return new Result(scope.zeros(new Shape()), 0, 0, 1);
+            return new Result(scope.zeros(new Shape()), 0, 0, 1, null);
         }
         long[] rows = new long[k];
         int[][] targets = new int[1][k];
@@ -61,7 +94,11 @@ public final class PolicyLoss {
             anyUnknownOld |= Float.isNaN(old[i]);
         }
         float temperature = objective.kind() == Objective.Kind.POLICY_GRADIENT ? (float) objective.temperature() : 1f;
-        NDArray logp = occurrenceLogProbs(scope, model, batch, rows, targets, temperature);
+        CheckpointedForward pieces = CheckpointedForward.needed(model, batch, attentionElements)
+                ? CheckpointedForward.of(scope, model, batch, attentionElements)
+                : null;
+        NDArray logp = occurrenceLogProbs(
+                scope, model, hidden(scope, model, batch, pieces), batch, rows, targets, temperature);
         NDArray weight = Tensors.of(scope, w, new Shape(k));
         NDArray perToken;
         double clipped = 0;
@@ -94,12 +131,34 @@ public final class PolicyLoss {
             meanRatio = sum / k;
         }
         if (objective.klBeta() > 0 && reference != null) {
-            NDArray refLogp = occurrenceLogProbs(scope, reference, batch, rows, targets, temperature)
+            CheckpointedForward refPieces = CheckpointedForward.needed(reference, batch, attentionElements)
+                    ? CheckpointedForward.of(scope, reference, batch, attentionElements)
+                    : null;
+            NDArray refLogp = occurrenceLogProbs(
+                            scope,
+                            reference,
+                            hidden(scope, reference, batch, refPieces),
+                            batch,
+                            rows,
+                            targets,
+                            temperature)
                     .stopGradient();
             NDArray diff = refLogp.sub(logp);
             perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
         }
-        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio);
+        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio, pieces);
+    }
+
+    /** The final hidden states of the tree [1, rows, hidden]: one plain forward, or the pieces' last. */
+    private static NDArray hidden(NDManager scope, DecoderModel model, TreeBatch batch, CheckpointedForward pieces) {
+        return pieces != null
+                ? pieces.hidden()
+                : model.hidden(
+                        scope,
+                        new int[][] {batch.ids()},
+                        new int[][] {batch.positions()},
+                        new boolean[][][] {batch.attention()},
+                        null);
     }
 
     /**
@@ -108,13 +167,13 @@ public final class PolicyLoss {
      * gather of each occurrence's target from its row.
      */
     static NDArray occurrenceLogProbs(
-            NDManager scope, DecoderModel model, TreeBatch batch, long[] rows, int[][] targets, float temperature) {
-        NDArray hidden = model.hidden(
-                scope,
-                new int[][] {batch.ids()},
-                new int[][] {batch.positions()},
-                new boolean[][][] {batch.attention()},
-                null);
+            NDManager scope,
+            DecoderModel model,
+            NDArray hidden,
+            TreeBatch batch,
+            long[] rows,
+            int[][] targets,
+            float temperature) {
         int h = (int) hidden.getShape().get(2);
         int vocab = model.config().vocabSize();
         Map<Long, Integer> distinct = new LinkedHashMap<>();

@@ -150,7 +150,7 @@ public final class Trainer {
                                 groupWeights,
                                 objective,
                                 reference);
-                        gc.backward(result.loss());
+                        result.backward(gc);
                         loss += result.loss().getFloat();
                         tokens += result.tokens();
                         clipped += result.clippedFraction() * result.tokens();

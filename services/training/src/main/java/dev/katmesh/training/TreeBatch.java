@@ -192,6 +192,22 @@ public final class TreeBatch {
         return flatTokens;
     }
 
+    /**
+     * Where each row's subtree ends (exclusive): rows are in depth-first order, so row j's subtree is rows [j, end[j])
+     * and row i sees row j iff j ≤ i < end[j] — the attention mask in O(n) numbers.
+     */
+    public long[] subtreeEnds() {
+        int n = ids.length;
+        long[] end = new long[n];
+        for (int i = n - 1; i >= 0; i--) {
+            end[i] = Math.max(end[i], i + 1);
+            if (parents[i] >= 0) {
+                end[parents[i]] = Math.max(end[parents[i]], end[i]);
+            }
+        }
+        return end;
+    }
+
     /** The tree attention mask: row i sees row j iff j is i or one of its ancestors. */
     public boolean[][] attention() {
         int n = ids.length;

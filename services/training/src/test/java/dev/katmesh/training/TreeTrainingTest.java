@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** Tree-structured training must give exactly the loss and gradients of training each trajectory alone. */
@@ -156,6 +157,66 @@ class TreeTrainingTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aTreeComputedInCheckpointedPiecesHasThePlainTreesLossAndGradients() {
+        List<Objective> objectives = List.of(
+                Objective.sft(),
+                new Objective(Objective.Kind.POLICY_GRADIENT, 0.2, 0.2, 0.05, LossAggregation.SEQUENCE_MEAN));
+        try (DecoderModel model = DecoderModel.random(CONFIG, 17, Device.cpu());
+                DecoderModel reference = DecoderModel.random(CONFIG, 18, Device.cpu())) {
+            model.parameters().values().forEach(p -> p.setRequiresGradient(true));
+            for (long seed = 1; seed <= 2; seed++) {
+                List<TrainingSample> samples = branchingSamples(seed, 6, model);
+                TreeBatch tree = TreeBatch.of(samples);
+                long pieces = (long) CONFIG.numHeads() * tree.size() * 7; // query chunks of 7 rows
+                assertTrue(CheckpointedForward.needed(model, tree, pieces), "the budget forces pieces: " + tree);
+                for (Objective objective : objectives) {
+                    double[][] weights = objective.aggregation().weights(samples);
+                    float[] plainLoss = new float[1];
+                    Map<String, float[]> plain = gradientsOf(
+                            model,
+                            scope -> PolicyLoss.compute(scope, model, tree, samples, weights, objective, reference),
+                            plainLoss);
+                    float[] piecesLoss = new float[1];
+                    Map<String, float[]> inPieces = gradientsOf(
+                            model,
+                            scope -> PolicyLoss.compute(
+                                    scope, model, tree, samples, weights, objective, reference, pieces),
+                            piecesLoss);
+                    assertEquals(plainLoss[0], piecesLoss[0], 1e-5 * Math.max(1, Math.abs(plainLoss[0])), "loss");
+                    double global = 0;
+                    for (float[] g : plain.values()) {
+                        for (float x : g) {
+                            global = Math.max(global, Math.abs(x));
+                        }
+                    }
+                    for (String name : plain.keySet()) {
+                        double rel = relativeError(plain.get(name), inPieces.get(name), global);
+                        assertTrue(
+                                rel < 1e-5,
+                                objective + " seed " + seed + ": relative gradient error " + rel + " in " + name);
+                    }
+                }
+            }
+        }
+    }
+
+    /** As {@link #gradients}, back-propagating a PolicyLoss result (through its pieces, if any). */
+    static Map<String, float[]> gradientsOf(
+            DecoderModel model, Function<NDManager, PolicyLoss.Result> fn, float[] lossOut) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (NDManager scope = model.manager().newSubManager();
+                GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            gc.zeroGradients();
+            PolicyLoss.Result result = fn.apply(scope);
+            System.gc(); // operands saved for backward must survive a collection (see dev.katmesh.policy.Tensors)
+            result.backward(gc);
+            lossOut[0] = result.loss().getFloat();
+        }
+        model.parameters().forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
+        return out;
     }
 
     /**

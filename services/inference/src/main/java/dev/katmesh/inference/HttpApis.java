@@ -46,6 +46,7 @@ public class HttpApis {
                             "Incorrect or missing API key: send 'Authorization: Bearer <key>'"
                                     + (shape == ErrorShape.ANTHROPIC ? " or 'x-api-key: <key>'" : ""),
                             null));
+            ctx.put(RequestLog.AGENT, agent);
             endpoint.handle(ctx, agent);
         } catch (RuntimeException e) {
             shape.reply(ctx.response(), metrics, api, ServingError.from(e, promptField));

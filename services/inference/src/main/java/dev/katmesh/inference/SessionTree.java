@@ -202,8 +202,9 @@ final class SessionTree {
 
     /**
      * The tree's leaves as trajectories: {@code base} (the session's fields) with each leaf's tokens, segments,
-     * conversation, tools and tool steps, ids {@code id} (the first) and {@code id.k}, and a link to the earlier leaf
-     * each shares most tokens with. A branch that is a prefix of another is inside that one and not published.
+     * conversation, tools and tool steps, ids {@code id} (the first) and {@code id.k}, the tree's id, leaves and
+     * requests in their metadata, and a link to the earlier leaf each shares most tokens with. A branch that is a
+     * prefix of another is inside that one and not published.
      */
     List<Trajectory> leaves(Trajectory base, String id) {
         List<Branch> leaves = new ArrayList<>();
@@ -234,6 +235,7 @@ final class SessionTree {
                     .addAllSegments(b.segments)
                     .addAllSteps(steps(b.messages))
                     .putMetadata("turns", Integer.toString(b.ends.size()))
+                    .putMetadata("tree_id", id)
                     .putMetadata("tree_leaves", Integer.toString(leaves.size()))
                     .putMetadata("tree_requests", Integer.toString(requests));
             for (int token : b.tokens) {

@@ -139,7 +139,7 @@ class InferenceServiceTest {
     }
 
     @Test
-    void everyRequestIsOneLogLineWithItsStatusSessionAndTokens() throws Exception {
+    void everyRequestIsOneLogLineWithItsAgentSessionStatusAndTokens() throws Exception {
         List<String> lines = new CopyOnWriteArrayList<>();
         ExtHandler handler = new ExtHandler() {
             @Override
@@ -167,8 +167,8 @@ class InferenceServiceTest {
         assertTrue(
                 lines.get(0)
                         .matches(
-                                "POST /v1/chat/completions session=log-session status=200 tokens=\\d+\\+[1-3] \\d+ ms"),
+                                "POST /v1/chat/completions agent=agent-test session=log-session status=200 tokens=\\d+\\+[1-3] \\d+ ms"),
                 lines.get(0));
-        assertTrue(lines.get(1).startsWith("POST /v1/nope session=- status=404 tokens=- "), lines.get(1));
+        assertTrue(lines.get(1).startsWith("POST /v1/nope agent=- session=- status=404 tokens=- "), lines.get(1));
     }
 }

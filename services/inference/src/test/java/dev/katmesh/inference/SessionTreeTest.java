@@ -102,6 +102,7 @@ class SessionTreeTest {
         assertEquals("t", second.getTree().getParentTrajectoryId());
         assertEquals(a.start(), second.getTree().getBranchTokenIndex(), "linked where the two paths part");
         assertEquals("3", second.getMetadataOrThrow("tree_requests"));
+        assertEquals("t", second.getMetadataOrThrow("tree_id"), "every leaf names its tree");
         assertEquals(
                 leaves.get(0).getTokenIdsCount() + second.getTokenIdsCount() - a.start(),
                 SessionTree.nodes(leaves),

@@ -87,12 +87,20 @@ public interface LearnerSettings {
     double epsHigh();
 
     /**
-     * The most rows one prefix tree of a step may have: a group's trajectories (or an SFT batch) are
-     * packed into trees up to this size, each back-propagated on its own. Tree attention is quadratic in
-     * a tree's rows, so this bounds the learner's memory; larger trees share more prefix computation.
+     * The most rows one prefix tree of unrelated samples may have: a group's trajectories (or an SFT batch)
+     * are packed into trees up to this size, each back-propagated on its own. Attention between unrelated
+     * samples is wasted work, quadratic in a tree's rows.
      */
     @WithDefault("4096")
     int maxTreeTokens();
+
+    /**
+     * The most rows one prefix tree of samples sharing prefixes may have (a captured session tree, a group on
+     * one prompt): it is computed once, each shared token once, and in pieces when its whole attention would
+     * exceed 64M scores a layer (memory then grows with rows × hidden × layers, not rows²).
+     */
+    @WithDefault("65536")
+    int maxSharedTreeTokens();
 
     /** Checkpoints kept on disk (older ones are deleted). */
     @WithDefault("3")

@@ -110,7 +110,8 @@ final class TrainingRun {
                         AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)),
                         reference,
                         s.learningRate() / settings.learningRate())
-                .maxTreeTokens(settings.maxTreeTokens());
+                .maxTreeTokens(settings.maxTreeTokens())
+                .maxSharedTreeTokens(settings.maxSharedTreeTokens());
         recentRewards.clear();
         progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
         LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);

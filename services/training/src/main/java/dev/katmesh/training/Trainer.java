@@ -39,6 +39,7 @@ public final class Trainer {
     private final DecoderModel reference;
     private final double lrScale;
     private int maxTreeTokens = Integer.MAX_VALUE;
+    private int maxSharedTreeTokens = Integer.MAX_VALUE;
 
     public Trainer(
             DecoderModel model,
@@ -90,6 +91,18 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * Bounds the rows of a tree of samples that share prefixes (by default as {@link #maxTreeTokens}): such a tree
+     * is computed once whatever its length, in pieces when its attention would not fit.
+     */
+    public Trainer maxSharedTreeTokens(int rows) {
+        if (rows < 1) {
+            throw new IllegalArgumentException("maxSharedTreeTokens must be >= 1");
+        }
+        this.maxSharedTreeTokens = rows;
+        return this;
+    }
+
     public AdamW optimizer() {
         return optimizer;
     }
@@ -133,7 +146,8 @@ public final class Trainer {
             int offset = 0;
             int tree = 0;
             for (List<TrainingSample> group : withAdvantages) {
-                for (int[] packed : TreeBatch.pack(group, maxTreeTokens)) {
+                for (int[] packed :
+                        TreeBatch.pack(group, maxTreeTokens, Math.max(maxTreeTokens, maxSharedTreeTokens))) {
                     List<TrainingSample> members = new ArrayList<>();
                     double[][] groupWeights = new double[packed.length][];
                     for (int k = 0; k < packed.length; k++) {

@@ -40,14 +40,21 @@ public final class TreeBatch {
         this.flatTokens = flatTokens;
     }
 
-    /**
-     * Splits samples into trees of at most {@code maxTokens} rows each (a longer sample gets a tree of
-     * its own): tree attention is quadratic in a tree's rows, so bounding them bounds memory. Samples are
-     * taken in token order, which puts those sharing prefixes next to each other; a tree's size is then
-     * exactly the sum of each sample's length minus its common prefix with the one before.
-     * Returns, per tree, the indices of its samples in {@code samples}.
-     */
+    /** As {@link #pack(List, int, int)} with one bound for every tree. */
     public static List<int[]> pack(List<TrainingSample> samples, int maxTokens) {
+        return pack(samples, maxTokens, maxTokens);
+    }
+
+    /**
+     * Splits samples into trees. Samples are taken in token order, which puts those sharing prefixes next to each
+     * other; a tree's size is then exactly the sum of each sample's length minus its common prefix with the one
+     * before. A sample that shares a prefix with the one before joins its tree while the tree stays within
+     * {@code maxSharedTokens} rows (a session tree or a group on one prompt is computed once: a long one in pieces,
+     * {@link CheckpointedForward}); an unrelated one joins while it stays within {@code maxTokens} (small samples are
+     * batched, but attention between unrelated samples is wasted work, quadratic in the rows). A longer sample gets a
+     * tree of its own. Returns, per tree, the indices of its samples in {@code samples}.
+     */
+    public static List<int[]> pack(List<TrainingSample> samples, int maxTokens, int maxSharedTokens) {
         Integer[] order = new Integer[samples.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
@@ -61,11 +68,11 @@ public final class TreeBatch {
         int[] previous = null;
         for (int i : order) {
             int[] t = samples.get(i).tokens();
-            int added = t.length
-                    - (previous == null
-                            ? 0
-                            : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t));
-            if (!current.isEmpty() && rows + added > maxTokens) {
+            int common =
+                    previous == null ? 0 : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t);
+            int added = t.length - common;
+            int bound = common > 0 ? maxSharedTokens : maxTokens;
+            if (!current.isEmpty() && rows + added > bound) {
                 trees.add(current.stream().mapToInt(Integer::intValue).toArray());
                 current.clear();
                 rows = 0;

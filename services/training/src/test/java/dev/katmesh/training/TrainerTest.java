@@ -1,5 +1,6 @@
 package dev.katmesh.training;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -202,5 +203,25 @@ class TrainerTest {
                 TreeBatch.pack(samples, 1000).size()
                         < TreeBatch.pack(samples, 40).size(),
                 "a larger budget makes fewer trees");
+    }
+
+    @Test
+    void samplesSharingPrefixesStayInOneTreeBeyondTheBoundForUnrelatedOnes() {
+        List<TrainingSample> session = TreeTrainingTest.branchingSamples(6, 6); // branches of one tree
+        List<TrainingSample> other = TreeTrainingTest.branchingSamples(7, 3); // another root
+        List<TrainingSample> samples = new ArrayList<>(session);
+        samples.addAll(other);
+        int sessionRows = TreeBatch.of(session).size();
+        int otherRows = TreeBatch.of(other).size();
+        int longest = samples.stream().mapToInt(s -> s.tokens().length).max().orElseThrow();
+        List<int[]> trees = TreeBatch.pack(samples, longest, sessionRows + otherRows);
+        assertEquals(2, trees.size(), "one tree a root: the shared bound holds each, the small one keeps them apart");
+        for (int[] tree : trees) {
+            boolean first = tree[0] < session.size();
+            for (int i : tree) {
+                assertEquals(first, i < session.size(), "a tree holds one root's samples only");
+            }
+            assertEquals(first ? session.size() : other.size(), tree.length, "and all of them");
+        }
     }
 }

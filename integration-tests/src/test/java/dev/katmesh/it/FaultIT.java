@@ -149,7 +149,7 @@ class FaultIT {
             JsonNode audit = null;
             long deadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
             while (System.nanoTime() < deadline) {
-                audit = audit(mesh);
+                audit = mesh.audit();
                 if (audit.path("pending").path("reward").asInt() == 0
                         && audit.path("pending").path("learner").asInt() == 0) {
                     break;
@@ -231,15 +231,6 @@ class FaultIT {
                 out.toString(),
                 "--no-teacher",
                 "--publish");
-    }
-
-    private static JsonNode audit(Mesh mesh) throws Exception {
-        String out = mesh.katmesh(Duration.ofMinutes(5), "audit", "--json");
-        String line = out.lines()
-                .filter(l -> l.startsWith("{"))
-                .reduce((a, b) -> b)
-                .orElseThrow(() -> new AssertionError("no JSON from audit:\n" + out));
-        return JSON.readTree(line);
     }
 
     /** Deployed agents: a trajectory every 100 ms (groups of 4), riding through the broker's restart. */

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
@@ -142,12 +141,7 @@ class LearnerIT {
             assertEquals(8.0, Mesh.metric(learner, TRAINED, null), "nothing else was trained");
 
             // The lineage agrees: the ledger names every group once, and the audit finds nothing lost or twice.
-            String out = mesh.katmesh(Duration.ofMinutes(2), "audit", "--json");
-            JsonNode audit = new ObjectMapper()
-                    .readTree(out.lines()
-                            .filter(l -> l.startsWith("{"))
-                            .reduce((a, b) -> b)
-                            .orElseThrow());
+            JsonNode audit = mesh.audit();
             assertEquals(28, audit.path("scored").asInt(), audit.toString());
             assertEquals(24, audit.path("trained").asInt(), "g1..g4, fresh and after-restart: " + audit);
             assertEquals(4, audit.path("dropped_reasons").path("stale").asInt(), audit.toString());

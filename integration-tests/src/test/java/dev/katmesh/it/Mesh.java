@@ -149,6 +149,16 @@ final class Mesh implements AutoCloseable {
         return JSON.readTree(katmesh(Duration.ofSeconds(60), "status", "--json"));
     }
 
+    /** `./katmesh audit --json`: published, scored, dead-lettered and trained ids reconciled. */
+    JsonNode audit() throws IOException, InterruptedException {
+        String out = katmesh(Duration.ofMinutes(5), "audit", "--json");
+        String line = out.lines()
+                .filter(l -> l.startsWith("{"))
+                .reduce((a, b) -> b)
+                .orElseThrow(() -> new AssertionError("no JSON from audit:\n" + out));
+        return JSON.readTree(line);
+    }
+
     /** Endpoints from the last status; ports are kept across restarts, so they are read once. */
     private JsonNode endpoints;
 

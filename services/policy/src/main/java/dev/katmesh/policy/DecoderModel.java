@@ -284,6 +284,11 @@ public final class DecoderModel implements AutoCloseable {
      */
     public NDArray layerRows(NDManager scope, int l, NDArray x, NDArray[] rotary, NDArray ends, long from, long to) {
         long n = x.getShape().get(1);
+        // A view of x owned by the scope: results of an op belong to its first operand's manager, so every
+        // intermediate of this piece (its [heads, rows, n] scores among them) is freed with the scope, not kept
+        // until x's manager closes. The view shares x's storage and its place in the autograd graph.
+        x = x.reshape(x.getShape());
+        x.attach(scope);
         NDArray keys = scope.arange(0, n, 1, DataType.INT64).reshape(1, n);
         NDArray queries = scope.arange(from, to, 1, DataType.INT64).reshape(to - from, 1);
         NDArray visible = keys.lte(queries).logicalAnd(queries.lt(ends.reshape(1, n)));

@@ -86,8 +86,9 @@ final class CheckpointedForward {
                 long to = Math.min(ids.length, from + chunk);
                 try (NDManager piece = scope.newSubManager()) {
                     NDArray out = model.layerRows(piece, l, x, rotary, ends, from, to);
-                    gc.backward(
-                            out.mul(g.get(new NDIndex(":, {}:{}, :", from, to))).sum());
+                    NDArray gPiece = g.get(new NDIndex(":, {}:{}, :", from, to));
+                    gPiece.attach(piece);
+                    gc.backward(out.mul(gPiece).sum());
                 }
             }
             NDArray next = detached(x.getGradient());

@@ -48,7 +48,8 @@ public final class TreeBatch {
     /**
      * Splits samples into trees. Samples are taken in token order, which puts those sharing prefixes next to each
      * other; a tree's size is then exactly the sum of each sample's length minus its common prefix with the one
-     * before. A sample that shares a prefix with the one before joins its tree while the tree stays within
+     * before. A sample that shares a prefix with the one before (at least a quarter of its tokens) joins its tree
+     * while the tree stays within
      * {@code maxSharedTokens} rows (a session tree or a group on one prompt is computed once: a long one in pieces,
      * {@link CheckpointedForward}); an unrelated one joins while it stays within {@code maxTokens} (small samples are
      * batched, but attention between unrelated samples is wasted work, quadratic in the rows). A longer sample gets a
@@ -71,7 +72,9 @@ public final class TreeBatch {
             int common =
                     previous == null ? 0 : Arrays.mismatch(previous, t) < 0 ? t.length : Arrays.mismatch(previous, t);
             int added = t.length - common;
-            int bound = common > 0 ? maxSharedTokens : maxTokens;
+            // Sharing: at least a quarter of the sample is its common prefix (a session's branches, a retried
+            // turn); a chat template's first tokens alone do not make two conversations one tree.
+            int bound = common > 0 && 4L * common >= t.length ? maxSharedTokens : maxTokens;
             if (!current.isEmpty() && rows + added > bound) {
                 trees.add(current.stream().mapToInt(Integer::intValue).toArray());
                 current.clear();

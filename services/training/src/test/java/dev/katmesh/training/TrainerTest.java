@@ -12,6 +12,7 @@ import dev.katmesh.policy.SamplingParams;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.Set;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -207,21 +208,41 @@ class TrainerTest {
 
     @Test
     void samplesSharingPrefixesStayInOneTreeBeyondTheBoundForUnrelatedOnes() {
-        List<TrainingSample> session = TreeTrainingTest.branchingSamples(6, 6); // branches of one tree
-        List<TrainingSample> other = TreeTrainingTest.branchingSamples(7, 3); // another root
+        Random r = new Random(5);
+        List<TrainingSample> session = branches(TreeTrainingTest.randomTokens(r, 40), 4, r); // one session's tree
+        List<TrainingSample> other = branches(TreeTrainingTest.randomTokens(r, 40), 2, r); // another session
         List<TrainingSample> samples = new ArrayList<>(session);
         samples.addAll(other);
         int sessionRows = TreeBatch.of(session).size();
         int otherRows = TreeBatch.of(other).size();
-        int longest = samples.stream().mapToInt(s -> s.tokens().length).max().orElseThrow();
-        List<int[]> trees = TreeBatch.pack(samples, longest, sessionRows + otherRows);
-        assertEquals(2, trees.size(), "one tree a root: the shared bound holds each, the small one keeps them apart");
+        List<int[]> trees = TreeBatch.pack(samples, 48, sessionRows + otherRows);
+        assertEquals(
+                2, trees.size(), "one tree a session: the shared bound holds each, the small one keeps them apart");
         for (int[] tree : trees) {
             boolean first = tree[0] < session.size();
             for (int i : tree) {
-                assertEquals(first, i < session.size(), "a tree holds one root's samples only");
+                assertEquals(first, i < session.size(), "a tree holds one session's samples only");
             }
             assertEquals(first ? session.size() : other.size(), tree.length, "and all of them");
         }
+        assertEquals(
+                samples.size(),
+                TreeBatch.pack(samples, 48, 48).size(),
+                "with one bound for all, every 48-token sample is a tree of its own");
+    }
+
+    /** {@code n} samples: the history followed by 8 tokens of their own. */
+    static List<TrainingSample> branches(int[] history, int n, Random r) {
+        List<TrainingSample> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] tokens = Arrays.copyOf(history, history.length + 8);
+            System.arraycopy(TreeTrainingTest.randomTokens(r, 8), 0, tokens, history.length, 8);
+            boolean[] trainable = new boolean[tokens.length];
+            Arrays.fill(trainable, history.length, tokens.length, true);
+            float[] behaviour = new float[tokens.length];
+            Arrays.fill(behaviour, Float.NaN);
+            out.add(new TrainingSample(tokens, trainable, behaviour, 0));
+        }
+        return out;
     }
 }

@@ -44,8 +44,46 @@ class LauncherIT {
             assertNotEquals(
                     pid, after.path("services").path("reward").path("pid").asLong(), "a new process");
             assertEquals(portsA, ports(after), "a restarted service keeps its ports");
+            assertEquals(
+                    0, after.path("services").path("reward").path("restarts").asInt(), "a deliberate restart");
             publishAndAwaitCount(a, "after-restart", 1);
+
+            // A service that dies with nobody there: the mesh's supervisor starts it again and counts it.
+            assertEquals("UP", after.path("supervisor").path("health").asText(), "the supervisor runs: " + after);
+            long crashed = a.sigkill("reward");
+            Mesh.awaitAtLeast(
+                    () -> {
+                        try {
+                            JsonNode s = a.status().path("services").path("reward");
+                            return "UP".equals(s.path("health").asText())
+                                            && s.path("pid").asLong() != crashed
+                                    ? s.path("restarts").asDouble()
+                                    : 0;
+                        } catch (Exception e) {
+                            return 0;
+                        }
+                    },
+                    1,
+                    Duration.ofMinutes(3),
+                    "the supervisor restarts the killed reward service");
+            assertEquals(
+                    "UP",
+                    b.status().path("supervisor").path("health").asText(),
+                    "the other mesh's supervisor is its own");
+            assertEquals(
+                    0,
+                    b.status().path("services").path("reward").path("restarts").asInt(),
+                    "and restarted nothing");
+            assertTrue(
+                    a.katmesh(Duration.ofSeconds(30), "status").contains("restarts=1 (last crash "),
+                    "status shows the restart");
+            publishAndAwaitCount(a, "after-crash", 2);
         }
+        assertTrue(
+                ProcessHandle.allProcesses()
+                        .noneMatch(h -> h.info().commandLine().orElse("").contains("supervise --data-dir")
+                                && h.info().commandLine().orElse("").contains("side-")),
+                "down stops the supervisors");
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.katmesh.launcher.bench.AsyncBenchmark;
 import dev.katmesh.launcher.bench.CopyingBenchmark;
 import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
+import dev.katmesh.launcher.bench.LongTreeBenchmark;
 import dev.katmesh.launcher.bench.PrefillBenchmark;
 import dev.katmesh.launcher.bench.ServingBenchmark;
 import dev.katmesh.launcher.bench.SwapBenchmark;
@@ -27,6 +28,7 @@ import picocli.CommandLine.Option;
         subcommands = {
             BenchCommand.Decode.class,
             BenchCommand.Prefill.class,
+            BenchCommand.LongTree.class,
             BenchCommand.Tree.class,
             BenchCommand.Inference.class,
             BenchCommand.Ingestion.class,
@@ -92,6 +94,35 @@ public final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = PrefillBenchmark.run(PolicyModel.device(device), lengths, onePass);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "long-tree",
+            description = "One training step on a session-shaped tree of N rows: checkpointed pieces beside one plain"
+                    + " pass (step time, peak memory).")
+    static final class LongTree implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--rows", split = ",", defaultValue = "2048,4096,8192,16384")
+        int[] rows;
+
+        @Option(
+                names = "--plain",
+                negatable = true,
+                defaultValue = "true",
+                description = "Also train each tree in one plain pass (the peer the pieces are compared with).")
+        boolean plain;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = LongTreeBenchmark.run(PolicyModel.device(device), rows, plain);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

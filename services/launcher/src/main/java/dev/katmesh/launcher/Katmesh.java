@@ -7,6 +7,7 @@ import dev.katmesh.launcher.mesh.ApiKey;
 import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshService;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
+import dev.katmesh.launcher.mesh.ServiceWatch;
 import dev.katmesh.launcher.mesh.TopicSpec;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -36,6 +37,7 @@ import picocli.CommandLine.Parameters;
             Katmesh.Down.class,
             Katmesh.Logs.class,
             Katmesh.Restart.class,
+            Katmesh.Supervise.class,
             Katmesh.Topics.class,
             DemoCommand.class,
             PolicyCommand.class,
@@ -175,13 +177,23 @@ public final class Katmesh {
             status.get("services").fields().forEachRemaining(e -> {
                 JsonNode s = e.getValue();
                 System.out.printf(
-                        "%-10s %-5s %-8s %s %s%n",
+                        "%-10s %-5s %-8s %s %s%s%n",
                         e.getKey(),
                         s.path("health").asText(),
                         s.path("pid").asText("-"),
                         s.path("http").asText("-"),
-                        s.has("grpc") ? "grpc " + s.get("grpc").asText() : "");
+                        s.has("grpc") ? "grpc " + s.get("grpc").asText() : "",
+                        s.path("restarts").asInt() > 0
+                                ? "  restarted " + s.path("restarts").asInt() + "× (last "
+                                        + s.path("last_crash").asText() + ")"
+                                : "");
             });
+            JsonNode watch = status.path("supervisor");
+            System.out.printf(
+                    "%-10s %-5s %-8s restarts crashed services%n",
+                    "supervisor",
+                    watch.path("health").asText(),
+                    watch.path("pid").asText("-"));
             return 0;
         }
     }
@@ -220,7 +232,24 @@ public final class Katmesh {
         }
     }
 
-    @Command(name = "logs", description = "Prints a process's log (inference, rollout, reward, learner or kafka).")
+    @Command(
+            name = "supervise",
+            hidden = true,
+            description = "The mesh's supervisor process (started by up, stopped by down): restarts crashed services.")
+    static final class Supervise implements Callable<Integer> {
+        @CommandLine.Mixin
+        MeshOptions mesh = new MeshOptions();
+
+        @Override
+        public Integer call() throws Exception {
+            ServiceWatch.run(mesh.supervisor());
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "logs",
+            description = "Prints a process's log (inference, rollout, reward, learner, kafka or supervisor).")
     static final class Logs implements Callable<Integer> {
         @CommandLine.Mixin
         MeshOptions mesh = new MeshOptions();
@@ -241,7 +270,7 @@ public final class Katmesh {
 
         @Override
         public Integer call() throws Exception {
-            if (!service.equals("kafka")) {
+            if (!service.equals("kafka") && !service.equals("supervisor")) {
                 MeshService.of(service);
             }
             Path log = mesh.supervisor().layout().logFile(service);

@@ -1,8 +1,15 @@
 package dev.katmesh.launcher.bench;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
-/** Small helpers the benchmarks share: medians of repeated measurements, rounding for reports. */
+/** Small helpers the benchmarks share: medians of repeated measurements, rounding, peak memory. */
 public final class Measurements {
 
     private Measurements() {}
@@ -16,5 +23,62 @@ public final class Measurements {
     /** Rounded to two decimals, for JSON reports. */
     public static double round(double x) {
         return Math.round(x * 100) / 100.0;
+    }
+
+    /**
+     * Peak memory of a measured piece of work, above the level before it: the Java heap's (its pools' peaks) and the
+     * process's resident set (Linux: VmHWM after clear_refs 5; left out where that is not possible).
+     */
+    public static final class Memory {
+        private final List<MemoryPoolMXBean> heap;
+        private final long heapBefore;
+        private final long rssBefore;
+
+        private Memory() {
+            System.gc();
+            heap = ManagementFactory.getMemoryPoolMXBeans().stream()
+                    .filter(p -> p.getType() == MemoryType.HEAP)
+                    .toList();
+            heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+            heapBefore = heap.stream().mapToLong(p -> p.getUsage().getUsed()).sum();
+            rssBefore = resetPeakRss();
+        }
+
+        /** Starts measuring from now. */
+        public static Memory start() {
+            return new Memory();
+        }
+
+        /** Puts heap_peak_above_before_mb and rss_peak_above_before_mb into {@code r}. */
+        public void report(ObjectNode r) {
+            long heapPeak =
+                    heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+            r.put("heap_peak_above_before_mb", round((heapPeak - heapBefore) / 1048576.0));
+            if (rssBefore > 0) {
+                r.put("rss_peak_above_before_mb", round((status("VmHWM:") - rssBefore) / 1048576.0));
+            }
+        }
+
+        private static long resetPeakRss() {
+            try {
+                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+                return status("VmRSS:");
+            } catch (Exception e) {
+                return 0;
+            }
+        }
+
+        private static long status(String field) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                    if (line.startsWith(field)) {
+                        return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                    }
+                }
+            } catch (Exception e) {
+                return 0;
+            }
+            return 0;
+        }
     }
 }

@@ -11,11 +11,6 @@ import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.SamplingParams;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryPoolMXBean;
-import java.lang.management.MemoryType;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -95,22 +90,11 @@ public final class PrefillBenchmark {
 
     private static ObjectNode measure(DecoderModel model, int length, long elements, double peak) throws Exception {
         ObjectNode r = new ObjectMapper().createObjectNode();
-        System.gc();
-        List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
-                .filter(p -> p.getType() == MemoryType.HEAP)
-                .toList();
-        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
-        long heapBefore = heap.stream().mapToLong(p -> p.getUsage().getUsed()).sum();
-        long rssBefore = resetPeakRss();
+        Measurements.Memory memory = Measurements.Memory.start();
         try {
             double seconds = prefill(model, length, elements);
-            long heapPeak =
-                    heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
             r.put("ttft_s", Measurements.round(seconds));
-            r.put("heap_peak_above_before_mb", Measurements.round((heapPeak - heapBefore) / 1048576.0));
-            if (rssBefore > 0) {
-                r.put("rss_peak_above_before_mb", Measurements.round((peakRss() - rssBefore) / 1048576.0));
-            }
+            memory.report(r);
             r.put("prefill_gflops", Measurements.round(flops(length) / seconds / 1e9));
             r.put("mfu", Measurements.round(flops(length) / seconds / peak));
         } catch (Exception | OutOfMemoryError e) {
@@ -157,28 +141,5 @@ public final class PrefillBenchmark {
             }
             return best;
         }
-    }
-
-    /** Resets the process's peak RSS (Linux: clear_refs 5) and returns the RSS now; 0 where that is not possible. */
-    private static long resetPeakRss() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            return status("VmRSS:");
-        } catch (Exception e) {
-            return 0;
-        }
-    }
-
-    private static long peakRss() throws Exception {
-        return status("VmHWM:");
-    }
-
-    private static long status(String field) throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(field)) {
-                return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
-            }
-        }
-        return 0;
     }
 }

@@ -28,6 +28,10 @@ public final class MeshState {
         public Long pid;
         /** Start time of the process (epoch ms), to tell it from a later process with the same pid. */
         public Long startedAtMs;
+        /** Times the supervisor restarted the process after it died without `down` (null: never). */
+        public Integer restarts;
+        /** When the supervisor last found it dead (epoch ms). */
+        public Long lastCrashAtMs;
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -53,6 +57,8 @@ public final class MeshState {
 
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
+    /** The supervisor process ({@link ServiceWatch}) while the mesh is up. */
+    public Proc supervisor;
 
     public static MeshState load(Path file) {
         if (!Files.exists(file)) {

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -154,6 +155,8 @@ public final class MeshSupervisor {
                 for (MeshService s : MeshService.values()) {
                     awaitHealthy(state, s, deadline);
                 }
+                ensureWatch(state);
+                state.save(layout.stateFile());
                 return state;
             } catch (RuntimeException | IOException | InterruptedException e) {
                 out.println("start-up failed: " + e.getMessage() + "; stopping what this call started: " + started);
@@ -168,6 +171,11 @@ public final class MeshSupervisor {
     public List<String> down() throws IOException, InterruptedException {
         return locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
+            if (state.supervisor != null) { // first, so that nothing stopped below is started again
+                ManagedProcess.stop(state.supervisor, SERVICE_GRACE);
+                state.supervisor.pid = null;
+                state.supervisor.startedAtMs = null;
+            }
             List<String> running = new ArrayList<>();
             for (MeshService s : MeshService.values()) {
                 if (ManagedProcess.isAlive(state.service(s))) {
@@ -206,8 +214,43 @@ public final class MeshSupervisor {
                 state.save(layout.stateFile());
                 awaitHealthy(state, service, deadline);
             }
+            ensureWatch(state);
+            state.save(layout.stateFile());
             return null;
         });
+    }
+
+    /**
+     * Starts a service again that died without {@code down} (the supervisor's call, {@link ServiceWatch}), counting
+     * the restart; nothing when it was stopped or started again meanwhile. A start that fails is logged: the
+     * supervisor finds the service dead again and retries later.
+     */
+    void recover(MeshService s) throws IOException, InterruptedException {
+        locked(() -> {
+            MeshState state = MeshState.load(layout.stateFile());
+            MeshState.Proc p = state.service(s);
+            if (p == null || p.pid == null || ManagedProcess.isAlive(p)) {
+                return null;
+            }
+            p.restarts = p.restarts == null ? 1 : p.restarts + 1;
+            p.lastCrashAtMs = System.currentTimeMillis();
+            out.printf("%s (pid %d) died; restarting it (restart %d)%n", s.id(), p.pid, p.restarts);
+            startService(state, s);
+            state.save(layout.stateFile());
+            try {
+                awaitHealthy(state, s, System.nanoTime() + Duration.ofMinutes(4).toNanos());
+            } catch (IllegalStateException e) {
+                out.println("restart of " + s.id() + " failed: " + e.getMessage());
+            }
+            return null;
+        });
+    }
+
+    /** Starts the supervisor process if it does not run (the caller holds the lock and saves the state). */
+    private void ensureWatch(MeshState state) throws IOException {
+        if (!ManagedProcess.isAlive(state.supervisor)) {
+            state.supervisor = ServiceWatch.start(layout);
+        }
     }
 
     /** The credential inference presents to the learner's Weights service (kept in secrets/weights-token). */
@@ -267,8 +310,17 @@ public final class MeshSupervisor {
             boolean alive = ManagedProcess.isAlive(p);
             node.put("health", alive ? HealthProbe.health(p.port) : "DOWN");
             putPid(node, p, alive);
+            node.put("restarts", p.restarts == null ? 0 : p.restarts);
+            if (p.lastCrashAtMs != null) {
+                node.put("last_crash", Instant.ofEpochMilli(p.lastCrashAtMs).toString());
+            }
             node.put("log", layout.logFile(s.id()).toString());
         }
+        ObjectNode watch = root.putObject("supervisor");
+        boolean watching = ManagedProcess.isAlive(state.supervisor);
+        watch.put("health", watching ? "UP" : "DOWN");
+        putPid(watch, state.supervisor, watching);
+        watch.put("log", layout.logFile("supervisor").toString());
         return root;
     }
 

@@ -279,22 +279,30 @@ public final class DecoderModel implements AutoCloseable {
      * Layer {@code l}'s output for query rows [from, to) of {@code x} [1, n, hidden], every row a key, under the
      * mask of a depth-first serialised prefix tree: row i sees row j iff j ≤ i < ends[j] (j is i or an ancestor; a
      * node's subtree is rows [j, ends[j])), {@code ends} [n] as int64. What {@link #hidden}'s layer computes for
-     * those rows, with attention scores of [heads, to - from, n] instead of [heads, n, n], and a mask made on the
+     * those rows, with attention scores of [heads, to - from, to] instead of [heads, n, n], and a mask made on the
      * device from O(n) data: the piece of training on sequences whose whole attention does not fit.
      */
     public NDArray layerRows(NDManager scope, int l, NDArray x, NDArray[] rotary, NDArray ends, long from, long to) {
-        long n = x.getShape().get(1);
-        // A view of x owned by the scope: results of an op belong to its first operand's manager, so every
-        // intermediate of this piece (its [heads, rows, n] scores among them) is freed with the scope, not kept
-        // until x's manager closes. The view shares x's storage and its place in the autograd graph.
-        x = x.reshape(x.getShape());
-        x.attach(scope);
-        NDArray keys = scope.arange(0, n, 1, DataType.INT64).reshape(1, n);
+        // Row i sees only rows j ≤ i, so the piece needs the rows before `to` alone: keys, values and scores of
+        // [heads, to - from, to], half of the whole width on average. The slice is a view of x owned by the scope
+        // (results of an op belong to its first operand's manager, so every intermediate of this piece is freed with
+        // the scope, not kept until x's manager closes); it shares x's storage and its place in the autograd graph.
+        NDArray head = x.get(new NDIndex(":, 0:{}, :", to));
+        head.attach(scope);
+        NDArray[] rope = {
+            rotary[0].get(new NDIndex(":, :, 0:{}, :", to)), rotary[1].get(new NDIndex(":, :, 0:{}, :", to))
+        };
+        for (NDArray a : rope) {
+            a.attach(scope);
+        }
+        NDArray end = ends.get(new NDIndex("0:{}", to)).reshape(1, to);
+        end.attach(scope);
+        NDArray keys = scope.arange(0, to, 1, DataType.INT64).reshape(1, to);
         NDArray queries = scope.arange(from, to, 1, DataType.INT64).reshape(to - from, 1);
-        NDArray visible = keys.lte(queries).logicalAnd(queries.lt(ends.reshape(1, n)));
+        NDArray visible = keys.lte(queries).logicalAnd(queries.lt(end));
         NDArray mask =
-                visible.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(1, 1, to - from, n);
-        return block(scope, l, x, from, to, rotary, mask, null);
+                visible.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(1, 1, to - from, to);
+        return block(scope, l, head, from, to, rope, mask, null);
     }
 
     /** The final norm of the last layer's output: the hidden states the LM head reads. */

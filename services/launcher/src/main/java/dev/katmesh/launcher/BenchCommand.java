@@ -14,6 +14,7 @@ import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.PolicyModel;
+import dev.katmesh.training.PolicyLoss;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -111,18 +112,24 @@ public final class BenchCommand {
         int[] rows;
 
         @Option(
-                names = "--plain",
-                negatable = true,
-                defaultValue = "true",
-                description = "Also train each tree in one plain pass (the peer the pieces are compared with).")
-        boolean plain;
+                names = "--plain-max-rows",
+                defaultValue = "8192",
+                description = "Also train trees of up to this many rows in one plain pass (the peer the pieces are"
+                        + " compared with; its memory grows with rows², 11 GB at 8192).")
+        int plainMaxRows;
+
+        @Option(
+                names = "--attention-elements",
+                defaultValue = "" + PolicyLoss.ATTENTION_ELEMENTS,
+                description = "Attention scores one piece may hold (heads × query rows × keys).")
+        long elements;
 
         @Option(names = "--device", defaultValue = "cpu")
         String device;
 
         @Override
         public Integer call() throws Exception {
-            ObjectNode result = LongTreeBenchmark.run(PolicyModel.device(device), rows, plain);
+            ObjectNode result = LongTreeBenchmark.run(PolicyModel.device(device), rows, plainMaxRows, elements);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

@@ -97,7 +97,7 @@ public interface LearnerSettings {
     /**
      * The most rows one prefix tree of samples sharing prefixes may have (a captured session tree, a group on
      * one prompt): it is computed once, each shared token once, and in pieces when its whole attention would
-     * exceed 64M scores a layer (memory then grows with rows × hidden × layers, not rows²).
+     * exceed 8M scores a layer (memory then grows with rows × hidden × layers, not rows²).
      */
     @WithDefault("65536")
     int maxSharedTreeTokens();

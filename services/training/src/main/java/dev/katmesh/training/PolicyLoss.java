@@ -28,10 +28,13 @@ import java.util.Map;
 public final class PolicyLoss {
 
     /**
-     * Attention scores one layer of a plain forward may hold (heads × rows²): 64M floats, 256 MB. A longer tree is
-     * computed in pieces ({@link CheckpointedForward}).
+     * Attention scores one layer of a plain forward may hold (heads × rows²): 8M floats, 32 MB. A longer tree is
+     * computed in pieces ({@link CheckpointedForward}) of at most this many scores. Measured (`./katmesh bench
+     * long-tree`, docs/benchmarks.md): pieces of 8M beat one plain pass from 2 048 rows on (1.9× at 2 048, 4.7× at
+     * 8 192, with 4–110× less memory), and beat pieces of 64M (3×: a piece's tensors small enough for the allocator
+     * to reuse) and of 1–2M (per-piece overhead).
      */
-    public static final long ATTENTION_ELEMENTS = 64L << 20;
+    public static final long ATTENTION_ELEMENTS = 8L << 20;
 
     /**
      * The scalar loss and the statistics a step reports; {@link #backward} back-propagates it (through the pieces of a
@@ -50,6 +53,11 @@ public final class PolicyLoss {
     }
 
     private PolicyLoss() {}
+
+    /** Whether {@link #compute} runs {@code batch} in pieces under a budget of {@code attentionElements}. */
+    public static boolean inPieces(DecoderModel model, TreeBatch batch, long attentionElements) {
+        return CheckpointedForward.needed(model, batch, attentionElements);
+    }
 
     public static Result compute(
             NDManager scope,

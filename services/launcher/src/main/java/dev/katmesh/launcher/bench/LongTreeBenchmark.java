@@ -28,7 +28,7 @@ public final class LongTreeBenchmark {
 
     private LongTreeBenchmark() {}
 
-    public static ObjectNode run(Device device, int[] rows, boolean plain) throws Exception {
+    public static ObjectNode run(Device device, int[] rows, int plainMaxRows, long elements) throws Exception {
         ModelConfig config = PrefillBenchmark.MODEL;
         ObjectNode out = new ObjectMapper().createObjectNode();
         try (DecoderModel model = DecoderModel.random(config, 1, device)) {
@@ -40,8 +40,8 @@ public final class LongTreeBenchmark {
             info.put("heads", config.numHeads());
             info.put("device", device.toString());
             out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
-            out.put("attention_elements", PolicyLoss.ATTENTION_ELEMENTS);
-            step(model, sessionTree(256), PolicyLoss.ATTENTION_ELEMENTS); // warm-up
+            out.put("attention_elements", elements);
+            step(model, sessionTree(256), elements); // warm-up
             ArrayNode table = out.putArray("trees");
             for (int n : rows) {
                 List<TrainingSample> samples = sessionTree(n);
@@ -50,8 +50,10 @@ public final class LongTreeBenchmark {
                 row.put(
                         "plain_attention_mb_per_layer",
                         Measurements.round(4.0 * config.numHeads() * n * n / 1048576.0));
-                row.set("pieces", measure(model, samples, PolicyLoss.ATTENTION_ELEMENTS));
-                if (plain) {
+                TreeBatch tree = TreeBatch.of(samples);
+                row.put("in_pieces", PolicyLoss.inPieces(model, tree, elements));
+                row.set("as_trained", measure(model, samples, elements));
+                if (n <= plainMaxRows) {
                     row.set("plain", measure(model, samples, Long.MAX_VALUE));
                 }
             }

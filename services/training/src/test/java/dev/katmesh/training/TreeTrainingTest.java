@@ -137,12 +137,7 @@ class TreeTrainingTest {
                             flatLoss[0], treeLoss[0], 1e-5 * Math.max(1, Math.abs(flatLoss[0])), "loss, " + objective);
                     double worst = 0;
                     String worstName = "";
-                    double global = 0;
-                    for (float[] g : flat.values()) {
-                        for (float x : g) {
-                            global = Math.max(global, Math.abs(x));
-                        }
-                    }
+                    double global = largestEntry(flat);
                     for (String name : flat.keySet()) {
                         double rel = relativeError(flat.get(name), treeGrads.get(name), global);
                         if (rel > worst) {
@@ -186,12 +181,7 @@ class TreeTrainingTest {
                                     scope, model, tree, samples, weights, objective, reference, pieces),
                             piecesLoss);
                     assertEquals(plainLoss[0], piecesLoss[0], 1e-5 * Math.max(1, Math.abs(plainLoss[0])), "loss");
-                    double global = 0;
-                    for (float[] g : plain.values()) {
-                        for (float x : g) {
-                            global = Math.max(global, Math.abs(x));
-                        }
-                    }
+                    double global = largestEntry(plain);
                     for (String name : plain.keySet()) {
                         double rel = relativeError(plain.get(name), inPieces.get(name), global);
                         assertTrue(
@@ -201,6 +191,17 @@ class TreeTrainingTest {
                 }
             }
         }
+    }
+
+    /** The largest |entry| of a model's gradients. */
+    static double largestEntry(Map<String, float[]> gradients) {
+        double largest = 0;
+        for (float[] g : gradients.values()) {
+            for (float x : g) {
+                largest = Math.max(largest, Math.abs(x));
+            }
+        }
+        return largest;
     }
 
     /** As {@link #gradients}, back-propagating a PolicyLoss result (through its pieces, if any). */

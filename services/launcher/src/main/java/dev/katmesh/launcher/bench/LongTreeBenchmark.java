@@ -33,13 +33,7 @@ public final class LongTreeBenchmark {
         ObjectNode out = new ObjectMapper().createObjectNode();
         try (DecoderModel model = DecoderModel.random(config, 1, device)) {
             model.parameters().values().forEach(p -> p.setRequiresGradient(true));
-            ObjectNode info = out.putObject("model");
-            info.put("parameters", config.parameterCount());
-            info.put("layers", config.numLayers());
-            info.put("hidden", config.hiddenSize());
-            info.put("heads", config.numHeads());
-            info.put("device", device.toString());
-            out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
+            Measurements.putModel(out, config, device);
             out.put("attention_elements", elements);
             step(model, sessionTree(256), elements); // warm-up
             ArrayNode table = out.putArray("trees");

@@ -1,6 +1,8 @@
 package dev.katmesh.launcher.bench;
 
+import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.ModelConfig;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
@@ -18,6 +20,17 @@ public final class Measurements {
         double[] s = xs.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** The model a benchmark ran: its size and shape, and the device. */
+    public static void putModel(ObjectNode out, ModelConfig config, Device device) {
+        ObjectNode info = out.putObject("model");
+        info.put("parameters", config.parameterCount());
+        info.put("layers", config.numLayers());
+        info.put("hidden", config.hiddenSize());
+        info.put("heads", config.numHeads());
+        info.put("device", device.toString());
+        out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
     }
 
     /** Rounded to two decimals, for JSON reports. */

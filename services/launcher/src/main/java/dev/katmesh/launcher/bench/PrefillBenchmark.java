@@ -50,13 +50,7 @@ public final class PrefillBenchmark {
     public static ObjectNode run(Device device, int[] lengths, boolean onePass) throws Exception {
         ObjectNode out = new ObjectMapper().createObjectNode();
         try (DecoderModel model = DecoderModel.random(MODEL, 1, device)) {
-            ObjectNode info = out.putObject("model");
-            info.put("parameters", MODEL.parameterCount());
-            info.put("layers", MODEL.numLayers());
-            info.put("hidden", MODEL.hiddenSize());
-            info.put("heads", MODEL.numHeads());
-            info.put("device", device.toString());
-            out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
+            Measurements.putModel(out, MODEL, device);
             out.put("prefill_chunk_elements", ContinuousBatcher.PREFILL_ELEMENTS);
             double peak = matmulPeak(model.manager());
             out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));

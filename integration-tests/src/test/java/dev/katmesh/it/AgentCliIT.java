@@ -53,7 +53,7 @@ class AgentCliIT {
     void fourRealAgentsAreServedCapturedAsSessionTreesScoredAndTrained() throws Exception {
         Path bin = NODE.resolve("node_modules/.bin");
         for (String cli : List.of("claude", "codex", "qwen", "opencode")) {
-            assertTrue(Files.isExecutable(bin.resolve(cli)), "npm ci in " + NODE + " installs " + cli);
+            assertTrue(Files.isExecutable(bin.resolve(cli)), "./katmesh test installs " + cli + " in " + NODE);
         }
         Path model = qwen3TokenizerModel();
         Path work = Files.createDirectories(Mesh.HOME.resolve("integration-tests/target/agent-cli"));

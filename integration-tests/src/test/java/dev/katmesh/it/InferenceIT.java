@@ -514,7 +514,7 @@ class InferenceIT {
     JsonNode node(Map<String, String> env, String script, String... args) throws Exception {
         assertTrue(
                 Files.isDirectory(NODE.resolve("node_modules")),
-                "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
+                "the node clients are not installed: run ./katmesh test, or npm install --no-save --prefix " + NODE);
         List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

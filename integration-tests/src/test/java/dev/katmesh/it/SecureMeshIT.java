@@ -381,7 +381,7 @@ class SecureMeshIT {
     static JsonNode agentWithPassword(String password, String... args) throws Exception {
         assertTrue(
                 Files.isDirectory(NODE.resolve("node_modules/kafkajs")),
-                "the node clients are not installed: run ./katmesh test, or npm ci --prefix " + NODE);
+                "the node clients are not installed: run ./katmesh test, or npm install --no-save --prefix " + NODE);
         List<String> cmd =
                 new ArrayList<>(List.of("node", NODE.resolve("kafka-agent.mjs").toString()));
         cmd.addAll(List.of(args));

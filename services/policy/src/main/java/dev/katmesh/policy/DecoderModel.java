@@ -8,14 +8,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -167,43 +162,14 @@ public final class DecoderModel implements AutoCloseable {
 
     /** Loads model.safetensors, or the shards of model.safetensors.index.json, of a checkpoint folder. */
     public static DecoderModel load(Path dir, ModelConfig config, Device device) {
-        Path single = dir.resolve(Checkpoints.MODEL_FILE);
-        Path source = Files.isRegularFile(single) ? single : dir.resolve("model.safetensors.index.json");
-        return fromTensors(config, readWeights(dir), device, source);
-    }
-
-    static Map<String, SafeTensors.Tensor> readWeights(Path dir) {
-        Path single = dir.resolve(Checkpoints.MODEL_FILE);
-        Path index = dir.resolve("model.safetensors.index.json");
-        if (Files.isRegularFile(single)) {
-            return SafeTensors.read(single);
-        }
-        if (!Files.isRegularFile(index)) {
-            throw new CheckpointException(dir, "missing model.safetensors (or model.safetensors.index.json)");
-        }
-        Map<String, SafeTensors.Tensor> all = new LinkedHashMap<>();
+        MemoryBudget.require(dir, parameterShapes(config));
+        NDManager manager = NDManager.newBaseManager(device);
         try {
-            var weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
-            if (!weightMap.isObject()) {
-                throw new CheckpointException(index, "no weight_map object");
-            }
-            List<String> shards = new ArrayList<>();
-            weightMap.fields().forEachRemaining(e -> {
-                if (!shards.contains(e.getValue().asText())) {
-                    shards.add(e.getValue().asText());
-                }
-            });
-            for (String shard : shards) {
-                Path f = dir.resolve(shard);
-                if (!Files.isRegularFile(f)) {
-                    throw new CheckpointException(f, "missing shard named in " + index.getFileName());
-                }
-                all.putAll(SafeTensors.read(f));
-            }
-        } catch (IOException e) {
-            throw new CheckpointException(index, "not readable JSON: " + e.getMessage(), e);
+            return new DecoderModel(config, manager, MappedWeights.load(dir, parameterShapes(config), manager));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
         }
-        return all;
     }
 
     /** A copy of every parameter as floats, by name (for checkpoints and the weights stream). */

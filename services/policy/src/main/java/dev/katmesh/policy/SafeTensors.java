@@ -70,17 +70,15 @@ public final class SafeTensors {
 
     private record Range(String name, String dtype, long[] shape, long position, int length) {}
 
-    /** Every tensor of a file, in file order, its bytes mapped rather than read (checked as {@link #read} checks). */
+    /**
+     * Every tensor of a file, in file order, its bytes mapped rather than read (checked as {@link #read} checks).
+     * Each tensor is mapped on its own, so files of any size map; the views stay valid after this returns.
+     */
     public static List<Slot> map(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            if (ch.size() > Integer.MAX_VALUE) {
-                throw new CheckpointException(
-                        file, "a file over 2 GiB cannot be mapped whole; shard it (HF does at 5 GB)");
-            }
-            ByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
             List<Slot> out = new ArrayList<>();
             for (Range r : ranges(file, ch)) {
-                ByteBuffer view = mapped.slice((int) r.position(), r.length())
+                ByteBuffer view = ch.map(FileChannel.MapMode.READ_ONLY, r.position(), r.length())
                         .asReadOnlyBuffer()
                         .order(ByteOrder.LITTLE_ENDIAN);
                 out.add(new Slot(r.name(), r.dtype(), r.shape(), view));
@@ -130,7 +128,11 @@ public final class SafeTensors {
                         "truncated safetensors: tensor '" + e.getKey() + "' ends at byte " + (dataStart + end)
                                 + " but the file has " + fileSize);
             }
-            if ((end - begin) != count(shape) * width(dtype, file, e.getKey()) || end - begin > Integer.MAX_VALUE) {
+            if (end - begin > Integer.MAX_VALUE) {
+                throw new CheckpointException(
+                        file, "tensor '" + e.getKey() + "' is over 2 GiB (" + (end - begin) + " bytes); shard it");
+            }
+            if ((end - begin) != count(shape) * width(dtype, file, e.getKey())) {
                 throw new CheckpointException(
                         file,
                         "tensor '" + e.getKey() + "' has " + (end - begin) + " bytes for shape "

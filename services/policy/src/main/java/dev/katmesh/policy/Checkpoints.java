@@ -1,6 +1,7 @@
 package dev.katmesh.policy;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ public final class Checkpoints {
      */
     public static String saveModel(DecoderModel model, Path dir, Path tokenizerDir) throws IOException {
         Files.createDirectories(dir);
-        String sha256 = SafeTensors.write(dir.resolve(MODEL_FILE), model.toTensors(), Map.of());
+        String sha256 = writeArrays(dir.resolve(MODEL_FILE), model.parameters(), Map.of());
         model.config().write(dir.resolve("config.json"));
         if (tokenizerDir != null
                 && !tokenizerDir
@@ -69,11 +70,29 @@ public final class Checkpoints {
     public record OptimizerState(long step, Map<String, SafeTensors.Tensor> tensors) {}
 
     public static void saveOptimizer(Path dir, long step, Map<String, NDArray> state) throws IOException {
-        Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>();
-        state.forEach((name, a) ->
-                tensors.put(name, new SafeTensors.Tensor(a.getShape().getShape(), a.toFloatArray(), "F32")));
         Files.createDirectories(dir);
-        SafeTensors.write(dir.resolve(OPTIMIZER_FILE), tensors, Map.of("step", Long.toString(step)));
+        writeArrays(dir.resolve(OPTIMIZER_FILE), state, Map.of("step", Long.toString(step)));
+    }
+
+    /**
+     * Engine arrays as float32 safetensors, one tensor's bytes at a time straight from engine memory: a 0.6B
+     * model's weights and its optimizer moments (7 GB) never pass through the Java heap.
+     */
+    private static String writeArrays(Path file, Map<String, NDArray> arrays, Map<String, String> metadata)
+            throws IOException {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        arrays.forEach((name, a) -> shapes.put(name, a.getShape().getShape()));
+        return SafeTensors.write(
+                file,
+                shapes,
+                name -> {
+                    NDArray a = arrays.get(name);
+                    if (a.getDataType() != DataType.FLOAT32) {
+                        throw new IllegalStateException("'" + name + "' is " + a.getDataType() + ", not float32");
+                    }
+                    return a.toByteBuffer(true);
+                },
+                metadata);
     }
 
     public static OptimizerState loadOptimizer(Path dir) {

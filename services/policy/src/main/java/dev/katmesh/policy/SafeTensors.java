@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -23,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
@@ -211,47 +211,78 @@ public final class SafeTensors {
      */
     public static String write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
             throws IOException {
-        Map<String, Tensor> sorted = new TreeMap<>(tensors);
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> shapes.put(name, t.shape()));
+        return write(
+                file,
+                shapes,
+                name -> {
+                    float[] data = tensors.get(name).data();
+                    ByteBuffer b = ByteBuffer.allocate(4 * data.length).order(ByteOrder.LITTLE_ENDIAN);
+                    b.asFloatBuffer().put(data);
+                    return b;
+                },
+                metadata);
+    }
+
+    /**
+     * Writes F32 tensors in name order, each one's little-endian bytes asked of {@code bytes} only when it is
+     * written, so that a writer from engine memory holds one tensor at a time and nothing on the Java heap.
+     * Written to a temporary file and moved into place: a reader never sees half a file. Returns the SHA-256 of
+     * the tensors' bytes (the header excluded), what the Weights stream's receivers check.
+     */
+    public static String write(
+            Path file, Map<String, long[]> shapes, Function<String, ByteBuffer> bytes, Map<String, String> metadata)
+            throws IOException {
+        Map<String, long[]> sorted = new TreeMap<>(shapes);
         ObjectNode header = JSON.createObjectNode();
         ObjectNode meta = header.putObject("__metadata__");
         meta.put("format", "pt");
         metadata.forEach(meta::put);
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : sorted.entrySet()) {
+        for (Map.Entry<String, long[]> e : sorted.entrySet()) {
             ObjectNode t = header.putObject(e.getKey());
             t.put("dtype", "F32");
             var shape = t.putArray("shape");
-            for (long d : e.getValue().shape()) {
+            for (long d : e.getValue()) {
                 shape.add(d);
             }
-            long bytes = 4L * e.getValue().data().length;
-            t.putArray("data_offsets").add(offset).add(offset + bytes);
-            offset += bytes;
+            long n = 4L * count(e.getValue());
+            t.putArray("data_offsets").add(offset).add(offset + n);
+            offset += n;
         }
         byte[] headerBytes = JSON.writeValueAsBytes(header);
         int pad = (8 - headerBytes.length % 8) % 8; // data starts 8-byte aligned
-        byte[] padded = new byte[headerBytes.length + pad];
-        System.arraycopy(headerBytes, 0, padded, 0, headerBytes.length);
-        for (int i = headerBytes.length; i < padded.length; i++) {
-            padded[i] = ' ';
+        ByteBuffer head = ByteBuffer.allocate(8 + headerBytes.length + pad).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(headerBytes.length + pad).put(headerBytes);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         MessageDigest sha = sha256();
-        try (OutputStream out = Files.newOutputStream(tmp)) {
-            out.write(ByteBuffer.allocate(8)
-                    .order(ByteOrder.LITTLE_ENDIAN)
-                    .putLong(padded.length)
-                    .array());
-            out.write(padded);
-            for (Tensor t : sorted.values()) {
-                ByteBuffer b = ByteBuffer.allocate(4 * t.data().length).order(ByteOrder.LITTLE_ENDIAN);
-                b.asFloatBuffer().put(t.data());
-                sha.update(b.array());
-                out.write(b.array());
+        try (FileChannel out = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            writeAll(out, head.flip(), null);
+            for (Map.Entry<String, long[]> e : sorted.entrySet()) {
+                ByteBuffer b = bytes.apply(e.getKey()).duplicate().order(ByteOrder.LITTLE_ENDIAN);
+                if (b.remaining() != 4L * count(e.getValue())) {
+                    throw new IOException("tensor '" + e.getKey() + "' gave " + b.remaining() + " bytes for shape "
+                            + Arrays.toString(e.getValue()));
+                }
+                writeAll(out, b, sha);
             }
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static void writeAll(FileChannel out, ByteBuffer b, MessageDigest sha) throws IOException {
+        if (sha != null) {
+            sha.update(b.duplicate());
+        }
+        while (b.hasRemaining()) {
+            out.write(b);
+        }
     }
 
     private static MessageDigest sha256() {

@@ -37,15 +37,29 @@ public final class PolicyLoss {
     public static final long ATTENTION_ELEMENTS = 8L << 20;
 
     /**
+     * Logits the LM head may hold at once (rows × vocabulary): 16M floats, 64 MB, about 110 rows of Qwen3's 151 936
+     * tokens. More rows go through the head in chunks ({@link ChunkedHead}), with the same gradients.
+     */
+    public static final long LOGIT_ELEMENTS = 16L << 20;
+
+    /**
      * The scalar loss and the statistics a step reports; {@link #backward} back-propagates it (through the pieces of a
      * checkpointed forward, when the tree needed one).
      */
     public record Result(
-            NDArray loss, int tokens, double clippedFraction, double meanRatio, CheckpointedForward pieces) {
+            NDArray loss,
+            int tokens,
+            double clippedFraction,
+            double meanRatio,
+            ChunkedHead head,
+            CheckpointedForward pieces) {
 
-        /** Adds the loss's gradients into the parameters'. */
+        /** Adds the loss's gradients into the parameters': through the head's chunks, then the model's pieces. */
         public void backward(GradientCollector gc) {
             gc.backward(loss);
+            if (head != null) {
+                head.backward(gc);
+            }
             if (pieces != null) {
                 pieces.backward(gc);
             }
@@ -80,10 +94,24 @@ public final class PolicyLoss {
             Objective objective,
             DecoderModel reference,
             long attentionElements) {
+        return compute(scope, model, batch, samples, weights, objective, reference, attentionElements, LOGIT_ELEMENTS);
+    }
+
+    /** As above, with more than {@code logitElements} logits (rows × vocabulary) computed in chunks. */
+    public static Result compute(
+            NDManager scope,
+            DecoderModel model,
+            TreeBatch batch,
+            List<TrainingSample> samples,
+            double[][] weights,
+            Objective objective,
+            DecoderModel reference,
+            long attentionElements,
+            long logitElements) {
         List<TreeBatch.Occurrence> occ = batch.occurrences();
         int k = occ.size();
         if (k == 0) {
-            return new Result(scope.zeros(new Shape()), 0, 0, 1, null);
+            return new Result(scope.zeros(new Shape()), 0, 0, 1, null, null);
         }
         long[] rows = new long[k];
         int[][] targets = new int[1][k];
@@ -105,8 +133,9 @@ public final class PolicyLoss {
         CheckpointedForward pieces = CheckpointedForward.needed(model, batch, attentionElements)
                 ? CheckpointedForward.of(scope, model, batch, attentionElements)
                 : null;
-        NDArray logp = occurrenceLogProbs(
-                scope, model, hidden(scope, model, batch, pieces), batch, rows, targets, temperature);
+        Head head = occurrenceLogProbs(
+                scope, model, hidden(scope, model, batch, pieces), batch, rows, targets, temperature, logitElements);
+        NDArray logp = head.logProbs();
         NDArray weight = Tensors.of(scope, w, new Shape(k));
         NDArray perToken;
         double clipped = 0;
@@ -149,12 +178,14 @@ public final class PolicyLoss {
                             batch,
                             rows,
                             targets,
-                            temperature)
+                            temperature,
+                            logitElements)
+                    .logProbs()
                     .stopGradient();
             NDArray diff = refLogp.sub(logp);
             perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
         }
-        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio, pieces);
+        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio, head.chunked(), pieces);
     }
 
     /** The final hidden states of the tree [1, rows, hidden]: one plain forward, or the pieces' last. */
@@ -169,19 +200,24 @@ public final class PolicyLoss {
                         null);
     }
 
+    /** The occurrences' log-probs, and the chunked head that made them when the rows were too many for one pass. */
+    record Head(NDArray logProbs, ChunkedHead chunked) {}
+
     /**
      * log π(target) at each occurrence's row: one forward over the tree, then the LM head and the
      * log-softmax once per distinct row (a branch point is one row with several targets), and a
-     * gather of each occurrence's target from its row.
+     * gather of each occurrence's target from its row; in chunks when the rows' logits would exceed
+     * {@code logitElements}.
      */
-    static NDArray occurrenceLogProbs(
+    static Head occurrenceLogProbs(
             NDManager scope,
             DecoderModel model,
             NDArray hidden,
             TreeBatch batch,
             long[] rows,
             int[][] targets,
-            float temperature) {
+            float temperature,
+            long logitElements) {
         int h = (int) hidden.getShape().get(2);
         int vocab = model.config().vocabSize();
         Map<Long, Integer> distinct = new LinkedHashMap<>();
@@ -196,6 +232,14 @@ public final class PolicyLoss {
         }
         NDArray picked =
                 hidden.reshape(batch.size(), h).gather(Tensors.of(scope, rowIndex, new Shape(distinct.size(), h)), 0);
+        if (ChunkedHead.needed(model, distinct.size(), logitElements)) {
+            int[] rowOf = new int[rows.length];
+            for (int i = 0; i < rows.length; i++) {
+                rowOf[i] = distinct.get(rows[i]);
+            }
+            ChunkedHead chunked = ChunkedHead.of(scope, model, picked, rowOf, targets[0], temperature, logitElements);
+            return new Head(chunked.logProbs(), chunked);
+        }
         NDArray logits = model.logits(scope, picked);
         if (temperature != 1f) {
             // Divide by a scalar array, not a Java number: the scalar overloads lose the autograd graph
@@ -207,6 +251,6 @@ public final class PolicyLoss {
         for (int i = 0; i < rows.length; i++) {
             flatIndex[i] = (long) distinct.get(rows[i]) * vocab + targets[0][i];
         }
-        return logSoftmax.gather(Tensors.of(scope, flatIndex, new Shape(rows.length)), 0);
+        return new Head(logSoftmax.gather(Tensors.of(scope, flatIndex, new Shape(rows.length)), 0), null);
     }
 }

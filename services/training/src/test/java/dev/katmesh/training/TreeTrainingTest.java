@@ -193,6 +193,50 @@ class TreeTrainingTest {
         }
     }
 
+    /**
+     * The LM head in chunks of 3 rows (a real vocabulary's logits never held at once) gives the plain head's loss and
+     * gradients, for SFT and for a clipped policy gradient with a KL penalty and a temperature, alone and together with
+     * a checkpointed forward (the head's backward runs between the loss's and the pieces').
+     */
+    @Test
+    void aHeadComputedInChunksHasThePlainHeadsLossAndGradients() {
+        List<Objective> objectives = List.of(
+                Objective.sft(),
+                new Objective(Objective.Kind.POLICY_GRADIENT, 0.2, 0.2, 0.05, LossAggregation.SEQUENCE_MEAN)
+                        .withTemperature(0.7));
+        try (DecoderModel model = DecoderModel.random(CONFIG, 21, Device.cpu());
+                DecoderModel reference = DecoderModel.random(CONFIG, 22, Device.cpu())) {
+            model.parameters().values().forEach(p -> p.setRequiresGradient(true));
+            List<TrainingSample> samples = branchingSamples(3, 6, model);
+            TreeBatch tree = TreeBatch.of(samples);
+            long chunkOf3 = 3L * CONFIG.vocabSize();
+            long pieces = (long) CONFIG.numHeads() * tree.size() * 7;
+            assertTrue(ChunkedHead.needed(model, tree.size() / 2, chunkOf3), "the budget forces chunks: " + tree);
+            for (Objective objective : objectives) {
+                double[][] weights = objective.aggregation().weights(samples);
+                float[] plainLoss = new float[1];
+                Map<String, float[]> plain = gradientsOf(
+                        model,
+                        scope -> PolicyLoss.compute(scope, model, tree, samples, weights, objective, reference),
+                        plainLoss);
+                for (long attention : new long[] {PolicyLoss.ATTENTION_ELEMENTS, pieces}) {
+                    float[] chunkedLoss = new float[1];
+                    Map<String, float[]> chunked = gradientsOf(
+                            model,
+                            scope -> PolicyLoss.compute(
+                                    scope, model, tree, samples, weights, objective, reference, attention, chunkOf3),
+                            chunkedLoss);
+                    assertEquals(plainLoss[0], chunkedLoss[0], 1e-5 * Math.max(1, Math.abs(plainLoss[0])), "loss");
+                    double global = largestEntry(plain);
+                    for (String name : plain.keySet()) {
+                        double rel = relativeError(plain.get(name), chunked.get(name), global);
+                        assertTrue(rel < 1e-5, objective + ": relative gradient error " + rel + " in " + name);
+                    }
+                }
+            }
+        }
+    }
+
     /** The largest |entry| of a model's gradients. */
     static double largestEntry(Map<String, float[]> gradients) {
         double largest = 0;

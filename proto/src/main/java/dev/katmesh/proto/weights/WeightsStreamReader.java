@@ -20,7 +20,9 @@ import java.util.Map;
  * trailer and the announced version's. Anything else is a {@link BadWeightsException}: nothing may be
  * installed from a stream that did not verify, so tensors reach the {@link Sink} only after every check.
  *
- * <p>Each chunk is decoded straight into its tensor's floats as it arrives (no per-tensor byte buffer).
+ * <p>Each chunk goes straight into its tensor's staging place as it arrives: the caller's {@link Staging}
+ * (engine memory, on inference, so that a model's weights never pass through the Java heap), or floats for a
+ * {@link Sink}. Staged data is the caller's to install only when {@link #read} returns.
  */
 public final class WeightsStreamReader {
 
@@ -30,6 +32,18 @@ public final class WeightsStreamReader {
         void tensor(String name, long[] shape, float[] data);
     }
 
+    /**
+     * Where chunks land as they arrive, before the stream verified: staged data must not be installed (served,
+     * trained) unless {@link #read} returns normally.
+     */
+    public interface Staging {
+        /** The first chunk of a tensor: make room for {@code elements} floats of {@code shape}. */
+        void begin(String name, long[] shape, long elements);
+
+        /** Little-endian float32 bytes of {@code name}, starting at float {@code offset}; the buffer is lent. */
+        void write(String name, long offset, ByteBuffer littleEndianFloats);
+    }
+
     /** A stream that did not verify (retriable: the next fetch may succeed). */
     public static final class BadWeightsException extends RuntimeException {
         public BadWeightsException(String message) {
@@ -37,12 +51,37 @@ public final class WeightsStreamReader {
         }
     }
 
-    private record Receiving(long[] shape, float[] data, int[] filled) {}
+    private record Receiving(long[] shape, long elements, long[] filled) {}
 
     private WeightsStreamReader() {}
 
     /** Reads {@code version} from {@code chunks} and, once every check passed, gives each tensor to {@code sink}. */
     public static void read(Iterator<WeightsChunk> chunks, PolicyVersion version, Sink sink) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, float[]> floats = new LinkedHashMap<>();
+        read(chunks, version, new Staging() {
+            @Override
+            public void begin(String name, long[] shape, long elements) {
+                if (elements > Integer.MAX_VALUE - 8) {
+                    throw new BadWeightsException(
+                            "tensor " + name + " of shape " + Arrays.toString(shape) + " is too large");
+                }
+                shapes.put(name, shape);
+                floats.put(name, new float[(int) elements]);
+            }
+
+            @Override
+            public void write(String name, long offset, ByteBuffer data) {
+                data.order(ByteOrder.LITTLE_ENDIAN)
+                        .asFloatBuffer()
+                        .get(floats.get(name), (int) offset, data.remaining() / 4);
+            }
+        });
+        shapes.forEach((name, shape) -> sink.tensor(name, shape, floats.get(name)));
+    }
+
+    /** Reads {@code version} from {@code chunks} into {@code staging}; returns only when every check passed. */
+    public static void read(Iterator<WeightsChunk> chunks, PolicyVersion version, Staging staging) {
         MessageDigest md = sha256();
         Map<String, Receiving> tensors = new LinkedHashMap<>();
         String trailer = null;
@@ -65,19 +104,24 @@ public final class WeightsStreamReader {
                     throw new BadWeightsException(
                             "tensor " + t.getName() + " has dtype " + t.getDtype() + ", F32 expected");
                 }
-                Receiving r = tensors.computeIfAbsent(t.getName(), k -> receiving(t));
+                Receiving r = tensors.get(t.getName());
+                if (r == null) {
+                    r = receiving(t);
+                    tensors.put(t.getName(), r);
+                    staging.begin(t.getName(), r.shape(), r.elements());
+                }
                 ByteString data = t.getData();
                 if (t.getOffset() != 4L * r.filled()[0]) {
                     throw new BadWeightsException("tensor " + t.getName() + ": chunk at offset " + t.getOffset()
                             + ", expected " + 4L * r.filled()[0]);
                 }
-                if (data.size() % 4 != 0 || r.filled()[0] + data.size() / 4 > r.data().length) {
+                if (data.size() % 4 != 0 || r.filled()[0] + data.size() / 4 > r.elements()) {
                     throw new BadWeightsException("tensor " + t.getName() + " has more bytes than its shape "
                             + Arrays.toString(r.shape()) + " holds, or a partial float");
                 }
                 ByteBuffer b = data.asReadOnlyByteBuffer();
                 md.update(b.duplicate());
-                b.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(r.data(), r.filled()[0], data.size() / 4);
+                staging.write(t.getName(), r.filled()[0], b.order(ByteOrder.LITTLE_ENDIAN));
                 r.filled()[0] += data.size() / 4;
             } else if (c.hasTrailer()) {
                 trailer = c.getTrailer().getSha256();
@@ -92,12 +136,11 @@ public final class WeightsStreamReader {
                     "sha256 mismatch: data " + sha + ", trailer " + trailer + ", announced " + version.getSha256());
         }
         tensors.forEach((name, r) -> {
-            if (r.filled()[0] != r.data().length) {
+            if (r.filled()[0] != r.elements()) {
                 throw new BadWeightsException("tensor " + name + " has " + 4L * r.filled()[0] + " bytes for shape "
                         + Arrays.toString(r.shape()));
             }
         });
-        tensors.forEach((name, r) -> sink.tensor(name, r.shape(), r.data()));
     }
 
     /** A tensor's floats, sized by the shape its first chunk names. */
@@ -108,13 +151,13 @@ public final class WeightsStreamReader {
             if (d < 0) {
                 throw new BadWeightsException("tensor " + first.getName() + " has shape " + Arrays.toString(shape));
             }
-            n *= d;
+            try {
+                n = Math.multiplyExact(n, d);
+            } catch (ArithmeticException e) {
+                throw new BadWeightsException("tensor " + first.getName() + " has shape " + Arrays.toString(shape));
+            }
         }
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new BadWeightsException(
-                    "tensor " + first.getName() + " of shape " + Arrays.toString(shape) + " is too large");
-        }
-        return new Receiving(shape, new float[(int) n], new int[1]);
+        return new Receiving(shape, n, new long[1]);
     }
 
     private static MessageDigest sha256() {

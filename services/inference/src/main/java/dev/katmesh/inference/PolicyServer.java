@@ -1,5 +1,6 @@
 package dev.katmesh.inference;
 
+import ai.djl.ndarray.NDArray;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.PolicyModel;
@@ -81,6 +82,12 @@ public class PolicyServer {
     public CompletableFuture<Long> swap(long version, Map<String, SafeTensors.Tensor> weights) {
         model();
         return batcher.swap(version, weights);
+    }
+
+    /** As {@link #swap}, from weights staged in engine memory (the caller closes them after the future completes). */
+    public CompletableFuture<Long> swapStaged(long version, Map<String, NDArray> staged) {
+        model();
+        return batcher.swapStaged(version, staged);
     }
 
     /** Requests running and queued now (zeros without a model). */

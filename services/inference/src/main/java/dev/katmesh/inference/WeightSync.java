@@ -1,7 +1,6 @@
 package dev.katmesh.inference;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.katmesh.policy.SafeTensors;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;
@@ -15,7 +14,6 @@ import io.smallrye.common.annotation.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -77,25 +75,28 @@ public class WeightSync {
                 WeightsGrpc.WeightsBlockingStub weights = weights();
                 PolicyVersion target = announced;
                 long t0 = System.nanoTime();
-                Map<String, SafeTensors.Tensor> tensors;
-                try {
-                    // The version announced, verified against the announcement's own SHA-256.
-                    tensors = WeightsFetcher.fetch(
-                            weights, target, settings.swap().fetchTimeout());
-                } catch (StatusRuntimeException e) {
-                    if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
-                        throw e;
+                long swapNanos;
+                Duration fetch;
+                try (StagedWeights staged = new StagedWeights(server.model().decoder())) {
+                    try {
+                        // The version announced, verified against the announcement's own SHA-256.
+                        WeightsFetcher.fetch(weights, target, settings.swap().fetchTimeout(), staged);
+                    } catch (StatusRuntimeException e) {
+                        if (e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+                            throw e;
+                        }
+                        // No longer kept (an instance catching up on the versions topic): the newest kept one.
+                        target = weights.withDeadlineAfter(10, TimeUnit.SECONDS)
+                                .latest(LatestRequest.getDefaultInstance());
+                        if (target.getVersion() <= server.version()) {
+                            return;
+                        }
+                        WeightsFetcher.fetch(weights, target, settings.swap().fetchTimeout(), staged);
                     }
-                    // No longer kept (an instance catching up on the versions topic): the newest kept one instead.
-                    target = weights.withDeadlineAfter(10, TimeUnit.SECONDS).latest(LatestRequest.getDefaultInstance());
-                    if (target.getVersion() <= server.version()) {
-                        return;
-                    }
-                    tensors = WeightsFetcher.fetch(
-                            weights, target, settings.swap().fetchTimeout());
+                    fetch = Duration.ofNanos(System.nanoTime() - t0);
+                    swapNanos = server.swapStaged(target.getVersion(), staged.tensors())
+                            .get(60, TimeUnit.SECONDS);
                 }
-                Duration fetch = Duration.ofNanos(System.nanoTime() - t0);
-                long swapNanos = server.swap(target.getVersion(), tensors).get(60, TimeUnit.SECONDS);
                 metrics.swap(swapNanos, fetch);
                 LOG.infof(
                         "serving policy v%d (fetched in %d ms, swapped in %.2f ms)",

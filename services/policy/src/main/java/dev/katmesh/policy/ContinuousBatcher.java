@@ -1,5 +1,6 @@
 package dev.katmesh.policy;
 
+import ai.djl.ndarray.NDArray;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -129,7 +130,12 @@ public final class ContinuousBatcher implements AutoCloseable {
     private KvCache cache; // decode thread only; rows = running
     private int width; // columns of cache
 
-    private record PendingSwap(long version, Map<String, SafeTensors.Tensor> weights, CompletableFuture<Long> done) {}
+    /** New weights, as floats on the heap or as arrays staged in engine memory (exactly one is non-null). */
+    private record PendingSwap(
+            long version,
+            Map<String, SafeTensors.Tensor> weights,
+            Map<String, NDArray> staged,
+            CompletableFuture<Long> done) {}
 
     /**
      * @param model   the decoder (used by the decode thread only from now on)
@@ -206,6 +212,19 @@ public final class ContinuousBatcher implements AutoCloseable {
      * weights keep serving then).
      */
     public CompletableFuture<Long> swap(long newVersion, Map<String, SafeTensors.Tensor> weights) {
+        return enqueue(newVersion, weights, null);
+    }
+
+    /**
+     * As {@link #swap(long, Map)}, from arrays staged in engine memory (copied into the model in place; the caller
+     * closes them once the future completes).
+     */
+    public CompletableFuture<Long> swapStaged(long newVersion, Map<String, NDArray> staged) {
+        return enqueue(newVersion, null, staged);
+    }
+
+    private CompletableFuture<Long> enqueue(
+            long newVersion, Map<String, SafeTensors.Tensor> weights, Map<String, NDArray> staged) {
         CompletableFuture<Long> done = new CompletableFuture<>();
         lock.lock();
         try {
@@ -214,7 +233,7 @@ public final class ContinuousBatcher implements AutoCloseable {
                         .done()
                         .completeExceptionally(new IllegalStateException("superseded by version " + newVersion));
             }
-            pendingSwap = new PendingSwap(newVersion, weights, done);
+            pendingSwap = new PendingSwap(newVersion, weights, staged, done);
             work.signalAll();
         } finally {
             lock.unlock();
@@ -348,7 +367,11 @@ public final class ContinuousBatcher implements AutoCloseable {
     private void applySwap(PendingSwap swap) {
         long t0 = System.nanoTime();
         try {
-            model.setWeights(swap.weights());
+            if (swap.staged() != null) {
+                model.copyWeights(swap.staged());
+            } else {
+                model.setWeights(swap.weights());
+            }
             version = swap.version();
             swap.done().complete(System.nanoTime() - t0);
         } catch (RuntimeException e) {

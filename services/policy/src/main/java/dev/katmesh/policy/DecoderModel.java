@@ -192,6 +192,21 @@ public final class DecoderModel implements AutoCloseable {
         params.forEach((name, a) -> Tensors.assign(a, tensors.get(name).data()));
     }
 
+    /**
+     * Replaces parameter values in place from arrays staged in engine memory (a hot weight swap that never touches
+     * the Java heap); every parameter must be there with its shape.
+     */
+    public void copyWeights(Map<String, NDArray> staged) {
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            NDArray s = staged.get(e.getKey());
+            if (s == null || !s.getShape().equals(e.getValue().getShape())) {
+                throw new IllegalArgumentException(
+                        "weights for '" + e.getKey() + "' are missing or have another shape");
+            }
+        }
+        params.forEach((name, a) -> a.set(new NDIndex("..."), staged.get(name)));
+    }
+
     /** A KV cache for this model. */
     public KvCache newCache() {
         return new KvCache(manager, config.numLayers());

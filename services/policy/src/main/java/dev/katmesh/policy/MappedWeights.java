@@ -107,8 +107,9 @@ final class MappedWeights {
                 weight = widenBf16(manager, slot, scratch);
             } else {
                 try (NDArray view = manager.create(slot.bytes(), new Shape(slot.shape()), stored)) {
-                    // A copy the engine owns: the view is of the read-only mapping.
-                    weight = view.toType(DataType.FLOAT32, true);
+                    // A copy the engine owns: the view is of the read-only mapping, which goes when the buffer is
+                    // collected. toType(FLOAT32, true) of a float32 view is the view itself (a crash, later).
+                    weight = stored == DataType.FLOAT32 ? view.duplicate() : view.toType(DataType.FLOAT32, true);
                 }
             }
             weight.setName(name);

@@ -54,6 +54,30 @@ class CheckpointTest {
         }
     }
 
+    /**
+     * Loaded weights are the engine's own memory, not views of the file's mapping: the mapping is unmapped when its
+     * buffer is collected, and a float32 weight that still pointed into it crashed the process at its next use
+     * (toType to the same type is no copy).
+     */
+    @Test
+    void loadedWeightsOutliveTheFilesMapping() throws Exception {
+        Path dir = tmp.resolve("unmapped");
+        try (DecoderModel m = DecoderModel.random(DecoderModelTest.QWEN3, 9, Device.cpu())) {
+            Checkpoints.saveModel(m, dir, null);
+            try (DecoderModel back = DecoderModel.load(dir, DecoderModelTest.QWEN3, Device.cpu())) {
+                for (int i = 0; i < 5; i++) {
+                    System.gc(); // collects the mapped buffers, which unmaps them
+                    Thread.sleep(20);
+                }
+                Files.delete(dir.resolve(Checkpoints.MODEL_FILE));
+                back.parameters().forEach((name, p) -> p.muli(1f)); // touches every weight in place
+                m.parameters()
+                        .forEach((name, p) -> assertArrayEquals(
+                                p.toFloatArray(), back.parameters().get(name).toFloatArray(), name));
+            }
+        }
+    }
+
     @Test
     void theWeightsAreHashedAsWrittenAndMappedAsTheStreamSendsThem() throws Exception {
         Path dir = tmp.resolve("hashed");

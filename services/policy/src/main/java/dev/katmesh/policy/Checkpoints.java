@@ -3,6 +3,7 @@ package dev.katmesh.policy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -67,7 +68,7 @@ public final class Checkpoints {
     }
 
     /** Optimizer state: named tensors (e.g. "exp_avg/model.norm.weight") and the step count. */
-    public record OptimizerState(long step, Map<String, SafeTensors.Tensor> tensors) {}
+    public record OptimizerState(long step, Map<String, ByteBuffer> tensors) {}
 
     public static void saveOptimizer(Path dir, long step, Map<String, NDArray> state) throws IOException {
         Files.createDirectories(dir);
@@ -104,6 +105,13 @@ public final class Checkpoints {
         if (step == null) {
             throw new CheckpointException(f, "no step in the metadata");
         }
-        return new OptimizerState(Long.parseLong(step), SafeTensors.read(f));
+        Map<String, ByteBuffer> tensors = new LinkedHashMap<>();
+        for (SafeTensors.Slot slot : SafeTensors.map(f)) {
+            if (!slot.dtype().equals("F32")) {
+                throw new CheckpointException(f, "tensor '" + slot.name() + "' is " + slot.dtype() + ", F32 expected");
+            }
+            tensors.put(slot.name(), slot.bytes());
+        }
+        return new OptimizerState(Long.parseLong(step), tensors);
     }
 }

@@ -72,6 +72,16 @@ public final class Measurements {
             }
         }
 
+        /** The process's resident set now (Linux: VmRSS; 0 where unknown). */
+        public static long residentBytes() {
+            return status("VmRSS:");
+        }
+
+        /** The process's peak resident set since the last {@link #start} (Linux: VmHWM; 0 where unknown). */
+        public static long residentPeakBytes() {
+            return status("VmHWM:");
+        }
+
         private static long resetPeakRss() {
             try {
                 Files.writeString(Path.of("/proc/self/clear_refs"), "5");

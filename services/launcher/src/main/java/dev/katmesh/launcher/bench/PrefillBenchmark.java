@@ -98,8 +98,9 @@ public final class PrefillBenchmark {
     }
 
     /** Seconds from submitting a prompt of {@code length} random tokens to its first token. */
-    private static double prefill(DecoderModel model, int length, long elements) throws Exception {
-        int[] prompt = new Random(length).ints(length, 3, MODEL.vocabSize()).toArray();
+    static double prefill(DecoderModel model, int length, long elements) throws Exception {
+        int[] prompt =
+                new Random(length).ints(length, 3, model.config().vocabSize()).toArray();
         try (ContinuousBatcher b = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(1, length + 1, 1))) {
             b.prefillElements(elements);
             CompletableFuture<Long> first = new CompletableFuture<>();

@@ -1,12 +1,10 @@
 package dev.katmesh.launcher.bench;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,16 +14,13 @@ import dev.katmesh.policy.MemoryBudget;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.SamplingParams;
 import dev.katmesh.training.AdamW;
-import dev.katmesh.training.Objective;
 import dev.katmesh.training.PolicyLoss;
 import dev.katmesh.training.TrainingSample;
-import dev.katmesh.training.TreeBatch;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -71,7 +66,7 @@ public final class RealModelBenchmark {
                 progress("decoded at batch " + batch);
             }
             double flopsPerToken = 2.0 * matmulParameters(config);
-            double prefillSeconds = prefill(model, prefillTokens);
+            double prefillSeconds = PrefillBenchmark.prefill(model, prefillTokens, ContinuousBatcher.PREFILL_ELEMENTS);
             ObjectNode prefill = out.putObject("prefill");
             prefill.put("tokens", prefillTokens);
             prefill.put("tokens_per_s", Measurements.round(prefillTokens / prefillSeconds));
@@ -152,29 +147,6 @@ public final class RealModelBenchmark {
         }
     }
 
-    private static double prefill(DecoderModel model, int tokens) throws Exception {
-        int[] prompt = new Random(7).ints(tokens, 3, model.config().vocabSize()).toArray();
-        try (ContinuousBatcher b = new ContinuousBatcher(model, 0, new ContinuousBatcher.Limits(1, tokens + 1, 1))) {
-            CompletableFuture<Long> first = new CompletableFuture<>();
-            long t0 = System.nanoTime();
-            b.submit(prompt, SamplingParams.greedy(1), 0, new ContinuousBatcher.Listener() {
-                @Override
-                public boolean onToken(int token, float logprob, long version) {
-                    first.complete(System.nanoTime());
-                    return false;
-                }
-
-                @Override
-                public void onFinish(ContinuousBatcher.Finish finish, String message) {
-                    if (finish == ContinuousBatcher.Finish.ERROR) {
-                        first.completeExceptionally(new IllegalStateException(message));
-                    }
-                }
-            });
-            return (first.get(30, TimeUnit.MINUTES) - t0) / 1e9;
-        }
-    }
-
     /** One SFT step (forward, backward, AdamW) on one sequence: time, MFU and peak memory against its minimum. */
     private static ObjectNode trainStep(
             DecoderModel model, AdamW optimizer, int tokens, double flopsPerToken, double peak, long weightBytes) {
@@ -187,23 +159,10 @@ public final class RealModelBenchmark {
         float[] behaviour = new float[tokens];
         Arrays.fill(behaviour, Float.NaN);
         List<TrainingSample> samples = new ArrayList<>(List.of(new TrainingSample(ids, trainable, behaviour, 0)));
-        Objective sft = Objective.sft();
         Measurements.Memory memory = Measurements.Memory.start();
         try {
             long t0 = System.nanoTime();
-            try (NDManager scope = model.manager().newSubManager();
-                    GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                gc.zeroGradients();
-                PolicyLoss.compute(
-                                scope,
-                                model,
-                                TreeBatch.of(samples),
-                                samples,
-                                sft.aggregation().weights(samples),
-                                sft,
-                                null)
-                        .backward(gc);
-            }
+            LongTreeBenchmark.step(model, samples, PolicyLoss.ATTENTION_ELEMENTS);
             long t1 = System.nanoTime();
             optimizer.update(1.0); // outside the collector: autograd must not record the update
             r.put("forward_backward_s", Measurements.round((t1 - t0) / 1e9));

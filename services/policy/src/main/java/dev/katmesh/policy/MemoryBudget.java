@@ -20,8 +20,12 @@ public final class MemoryBudget {
 
     /** Refuses a model whose float32 weights would not fit what this process may still use. */
     static void require(Path dir, Map<String, long[]> shapes) {
+        require(dir, shapes, available());
+    }
+
+    /** As above, against a given amount of memory (the kernel's figure, or a test's). */
+    static void require(Path dir, Map<String, long[]> shapes, OptionalLong available) {
         long need = weightBytes(shapes);
-        OptionalLong available = available();
         if (available.isPresent() && need > available.getAsLong()) {
             throw new CheckpointException(
                     dir,

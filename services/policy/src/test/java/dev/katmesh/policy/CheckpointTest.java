@@ -19,6 +19,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -206,6 +207,45 @@ class CheckpointTest {
         Path noTokenizer = copyFixture("no-tokenizer");
         Files.delete(noTokenizer.resolve("tokenizer.json"));
         assertMessage(noTokenizer, "tokenizer.json", "missing tokenizer.json");
+
+        Path missingShard = copyFixture("missing-shard");
+        Files.delete(missingShard.resolve("model.safetensors"));
+        Files.writeString(
+                missingShard.resolve("model.safetensors.index.json"),
+                "{\"weight_map\":{\"model.norm.weight\":\"model-00002-of-00002.safetensors\"}}");
+        assertMessage(missingShard, "model-00002-of-00002.safetensors", "missing shard named in");
+
+        Path intWeights = copyFixture("int-weights");
+        Map<String, long[]> shapes = DecoderModel.parameterShapes(ModelConfig.read(intWeights.resolve("config.json")));
+        StringBuilder header = new StringBuilder("{");
+        long offset = 0;
+        for (var e : shapes.entrySet()) {
+            long size = 4 * Arrays.stream(e.getValue()).reduce(1, (a, b) -> a * b);
+            header.append(offset == 0 ? "" : ",")
+                    .append('"')
+                    .append(e.getKey())
+                    .append("\":{\"dtype\":\"I32\",\"shape\":")
+                    .append(Arrays.toString(e.getValue()).replace(" ", ""))
+                    .append(",\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + size)
+                    .append("]}");
+            offset += size;
+        }
+        byte[] head = header.append('}').toString().getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer file = ByteBuffer.allocate((int) (8 + head.length + offset)).order(ByteOrder.LITTLE_ENDIAN);
+        file.putLong(head.length).put(head);
+        Files.write(intWeights.resolve("model.safetensors"), file.array());
+        assertMessage(intWeights, "model.safetensors", "has dtype I32; weights must be F32, BF16 or F16");
+
+        CheckpointException tooBig = assertThrows(
+                CheckpointException.class,
+                () -> MemoryBudget.require(tmp, shapes, OptionalLong.of(1_000)),
+                "a model larger than the memory left is refused before loading");
+        assertTrue(
+                tooBig.getMessage().contains("for its float32 weights but this process may use only 0.00 GB"),
+                tooBig.getMessage());
 
         Path noWeights = copyFixture("no-weights");
         Files.delete(noWeights.resolve("model.safetensors"));

@@ -162,7 +162,7 @@ public final class DecoderModel implements AutoCloseable {
 
     /** Loads model.safetensors, or the shards of model.safetensors.index.json, of a checkpoint folder. */
     public static DecoderModel load(Path dir, ModelConfig config, Device device) {
-        MemoryBudget.require(dir, parameterShapes(config));
+        MemoryBudget.require(dir, config);
         NDManager manager = NDManager.newBaseManager(device);
         try {
             return new DecoderModel(config, manager, MappedWeights.load(dir, parameterShapes(config), manager));

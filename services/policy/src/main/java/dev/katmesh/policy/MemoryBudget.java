@@ -3,7 +3,6 @@ package dev.katmesh.policy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.OptionalLong;
 
 /**
@@ -19,13 +18,13 @@ public final class MemoryBudget {
     private MemoryBudget() {}
 
     /** Refuses a model whose float32 weights would not fit what this process may still use. */
-    static void require(Path dir, Map<String, long[]> shapes) {
-        require(dir, shapes, available());
+    static void require(Path dir, ModelConfig config) {
+        require(dir, config, available());
     }
 
     /** As above, against a given amount of memory (the kernel's figure, or a test's). */
-    static void require(Path dir, Map<String, long[]> shapes, OptionalLong available) {
-        long need = weightBytes(shapes);
+    static void require(Path dir, ModelConfig config, OptionalLong available) {
+        long need = weightBytes(config);
         if (available.isPresent() && need > available.getAsLong()) {
             throw new CheckpointException(
                     dir,
@@ -37,17 +36,9 @@ public final class MemoryBudget {
         }
     }
 
-    /** Bytes of the float32 weights of these parameter shapes. */
-    public static long weightBytes(Map<String, long[]> shapes) {
-        long n = 0;
-        for (long[] shape : shapes.values()) {
-            long size = 1;
-            for (long d : shape) {
-                size *= d;
-            }
-            n += size;
-        }
-        return n * BYTES_PER_PARAMETER;
+    /** Bytes of a model's float32 weights. */
+    public static long weightBytes(ModelConfig config) {
+        return config.parameterCount() * BYTES_PER_PARAMETER;
     }
 
     /** Bytes this process may still allocate, when the kernel says. */

@@ -241,7 +241,8 @@ class CheckpointTest {
 
         CheckpointException tooBig = assertThrows(
                 CheckpointException.class,
-                () -> MemoryBudget.require(tmp, shapes, OptionalLong.of(1_000)),
+                () -> MemoryBudget.require(
+                        tmp, ModelConfig.read(intWeights.resolve("config.json")), OptionalLong.of(1_000)),
                 "a model larger than the memory left is refused before loading");
         assertTrue(
                 tooBig.getMessage().contains("for its float32 weights but this process may use only 0.00 GB"),

@@ -39,7 +39,7 @@ public final class RealModelBenchmark {
             throws Exception {
         ObjectNode out = new ObjectMapper().createObjectNode();
         ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
-        long weightBytes = MemoryBudget.weightBytes(DecoderModel.parameterShapes(config));
+        long weightBytes = MemoryBudget.weightBytes(config);
         out.put("model", dir.getFileName().toString());
         out.put("parameters", config.parameterCount());
         out.put("weights_f32_gb", Measurements.round(weightBytes / 1e9));

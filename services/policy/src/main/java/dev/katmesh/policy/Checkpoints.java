@@ -79,8 +79,7 @@ public final class Checkpoints {
      * Engine arrays as float32 safetensors, one tensor's bytes at a time straight from engine memory: a 0.6B
      * model's weights and its optimizer moments (7 GB) never pass through the Java heap.
      */
-    private static String writeArrays(Path file, Map<String, NDArray> arrays, Map<String, String> metadata)
-            throws IOException {
+    static String writeArrays(Path file, Map<String, NDArray> arrays, Map<String, String> metadata) throws IOException {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         arrays.forEach((name, a) -> shapes.put(name, a.getShape().getShape()));
         return SafeTensors.write(

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.TreeMap;
 
@@ -46,6 +47,7 @@ public final class DecoderModel implements AutoCloseable {
     private final ModelConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> params;
+    private LoraAdapters adapters; // null: the projections are the weights alone
 
     private DecoderModel(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
         this.config = config;
@@ -69,6 +71,43 @@ public final class DecoderModel implements AutoCloseable {
     /** Parameters by Hugging Face name, in a stable order (for optimizers and checkpoints). */
     public Map<String, NDArray> parameters() {
         return params;
+    }
+
+    /** What training updates: the adapters' arrays when adapters are attached (the base frozen), else every weight. */
+    public Map<String, NDArray> trainableParameters() {
+        return adapters == null ? params : adapters.parameters();
+    }
+
+    /** The adapters applied in every forward now, if any. */
+    public Optional<LoraAdapters> adapters() {
+        return Optional.ofNullable(adapters);
+    }
+
+    /**
+     * Applies {@code next} (null: none) in every forward from now on, leaving the weights as they are; returns the
+     * adapters it replaces, for the caller to close. Callers swap between forwards (inference: between two steps).
+     */
+    public LoraAdapters attachAdapters(LoraAdapters next) {
+        LoraAdapters previous = adapters;
+        adapters = next;
+        return previous;
+    }
+
+    /**
+     * Folds the attached adapters into the weights (W += (α/r)·B·A) and detaches them: the same function, with no
+     * adapter arithmetic per forward. Returns the adapters, for the caller to close or to {@link #unmerge}.
+     */
+    public LoraAdapters mergeAdapters() {
+        if (adapters == null) {
+            throw new IllegalStateException("no adapters attached");
+        }
+        adapters.addTo(params, 1f);
+        return attachAdapters(null);
+    }
+
+    /** Takes merged adapters back out of the weights (W -= (α/r)·B·A): exact up to float rounding. */
+    public void unmerge(LoraAdapters merged) {
+        merged.addTo(params, -1f);
     }
 
     // ------------------------------------------------------------------ construction
@@ -344,13 +383,9 @@ public final class DecoderModel implements AutoCloseable {
 
         NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
         NDArray hq = all ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
-        NDArray q = linear(
-                        scope, hq, params.get(p + "self_attn.q_proj.weight"), params.get(p + "self_attn.q_proj.bias"))
-                .reshape(batch, rows, heads, d);
-        NDArray k = linear(scope, h, params.get(p + "self_attn.k_proj.weight"), params.get(p + "self_attn.k_proj.bias"))
-                .reshape(batch, t, kvHeads, d);
-        NDArray v = linear(scope, h, params.get(p + "self_attn.v_proj.weight"), params.get(p + "self_attn.v_proj.bias"))
-                .reshape(batch, t, kvHeads, d);
+        NDArray q = project(scope, hq, p + "self_attn.q_proj").reshape(batch, rows, heads, d);
+        NDArray k = project(scope, h, p + "self_attn.k_proj").reshape(batch, t, kvHeads, d);
+        NDArray v = project(scope, h, p + "self_attn.v_proj").reshape(batch, t, kvHeads, d);
         if (config.qkNorm()) {
             q = rmsNorm(q, params.get(p + "self_attn.q_norm.weight"));
             k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
@@ -380,13 +415,19 @@ public final class DecoderModel implements AutoCloseable {
                 .mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d))))
                 .add(mask);
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, rows, (long) heads * d);
-        x = x.add(linear(scope, attn, params.get(p + "self_attn.o_proj.weight"), null));
+        x = x.add(project(scope, attn, p + "self_attn.o_proj"));
 
         h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
-        NDArray gate = linear(scope, h, params.get(p + "mlp.gate_proj.weight"), null);
-        NDArray up = linear(scope, h, params.get(p + "mlp.up_proj.weight"), null);
+        NDArray gate = project(scope, h, p + "mlp.gate_proj");
+        NDArray up = project(scope, h, p + "mlp.up_proj");
         NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // silu(gate) ⊙ up
-        return x.add(linear(scope, act, params.get(p + "mlp.down_proj.weight"), null));
+        return x.add(project(scope, act, p + "mlp.down_proj"));
+    }
+
+    /** A layer's projection {@code module} (e.g. model.layers.0.mlp.up_proj) of x: its weight, bias and adapter. */
+    private NDArray project(NDManager scope, NDArray x, String module) {
+        NDArray y = linear(scope, x, params.get(module + ".weight"), params.get(module + ".bias"));
+        return adapters == null ? y : adapters.apply(scope, module, x, y);
     }
 
     /**

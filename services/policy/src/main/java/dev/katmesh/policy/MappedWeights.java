@@ -73,9 +73,14 @@ final class MappedWeights {
 
     /** Every expected parameter, checked, as float32 arrays of {@code manager}. */
     static Map<String, NDArray> load(Path dir, Map<String, long[]> expected, NDManager manager) {
+        return load(dir, files(dir), expected, manager);
+    }
+
+    /** As {@link #load(Path, Map, NDManager)} from the given safetensors files of {@code dir}. */
+    static Map<String, NDArray> load(Path dir, List<Path> files, Map<String, long[]> expected, NDManager manager) {
         Map<String, SafeTensors.Slot> slots = new LinkedHashMap<>();
         Map<String, Path> fileOf = new LinkedHashMap<>();
-        for (Path f : files(dir)) {
+        for (Path f : files) {
             for (SafeTensors.Slot slot : SafeTensors.map(f)) {
                 slots.put(slot.name(), slot);
                 fileOf.put(slot.name(), f);

@@ -34,6 +34,8 @@ final class CheckpointedForward {
     private final NDArray[] inputs; // inputs[l]: the input of layer l, without a graph
     private final NDArray last; // the last layer's output: a leaf that the loss's backward gives a gradient
 
+    private static final String EMBEDDING = "model.embed_tokens.weight";
+
     private CheckpointedForward(DecoderModel model, NDManager scope, TreeBatch batch, long chunk) {
         this.model = model;
         this.scope = scope;
@@ -96,8 +98,10 @@ final class CheckpointedForward {
             x.close();
             g = next;
         }
-        try (NDManager piece = scope.newSubManager()) {
-            gc.backward(model.embed(piece, ids).mul(g).sum());
+        if (model.trainableParameters().containsKey(EMBEDDING)) { // frozen under LoRA: nothing to carry g into
+            try (NDManager piece = scope.newSubManager()) {
+                gc.backward(model.embed(piece, ids).mul(g).sum());
+            }
         }
         g.close();
     }

@@ -18,6 +18,9 @@ import java.util.List;
  * them; each replica computes its trees' losses and gradients on its device; the replicas' gradients are added into the
  * first replica's, which the optimizer updates, and its new weights are copied back to the others.
  * The result equals training the same groups on one device.
+ *
+ * <p>What is trained is the model's {@link DecoderModel#trainableParameters()}: every weight, or only the LoRA
+ * adapters attached to it (the optimizer must be made over the same map).
  */
 public final class Trainer {
 
@@ -75,7 +78,9 @@ public final class Trainer {
         this.lrScale = lrScale;
         this.replicas = List.copyOf(replicas);
         this.model = replicas.get(0);
-        this.replicas.forEach(r -> r.parameters().values().forEach(p -> p.setRequiresGradient(true)));
+        // Only what is trained carries gradients: with adapters attached, the base weights stay frozen leaves and
+        // their gradients (a model's worth of memory) are never made.
+        this.replicas.forEach(r -> r.trainableParameters().values().forEach(p -> p.setRequiresGradient(true)));
         this.optimizer = optimizer;
         this.objective = objective;
         this.estimator = estimator;
@@ -174,8 +179,9 @@ public final class Trainer {
             }
         }
         for (int r = 1; r < replicas.size(); r++) {
-            for (var e : model.parameters().entrySet()) {
-                NDArray g = replicas.get(r).parameters().get(e.getKey()).getGradient();
+            for (var e : model.trainableParameters().entrySet()) {
+                NDArray g =
+                        replicas.get(r).trainableParameters().get(e.getKey()).getGradient();
                 try (NDArray moved = g.toDevice(model.device(), true)) {
                     e.getValue().getGradient().addi(moved);
                 }
@@ -183,8 +189,8 @@ public final class Trainer {
         }
         double norm = optimizer.update(lrScale * lrFactor);
         for (int r = 1; r < replicas.size(); r++) {
-            for (var e : model.parameters().entrySet()) {
-                e.getValue().copyTo(replicas.get(r).parameters().get(e.getKey()));
+            for (var e : model.trainableParameters().entrySet()) {
+                e.getValue().copyTo(replicas.get(r).trainableParameters().get(e.getKey()));
             }
         }
         return new StepResult(

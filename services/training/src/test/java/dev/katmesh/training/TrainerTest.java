@@ -33,63 +33,69 @@ class TrainerTest {
                     Objective.dapo(),
                     AdvantageEstimator.GRPO,
                     null);
-            Generator generator = new Generator(model);
-            int[] prompt = {5, 6, 7, 8};
-            int groupSize = 8;
-            double first = 0;
-            double last = 0;
-            int steps = 60;
-            for (int step = 0; step < steps; step++) {
-                List<List<TrainingSample>> groups = new ArrayList<>();
-                List<double[]> rewards = new ArrayList<>();
-                double mean = 0;
-                for (int g = 0; g < 2; g++) {
-                    List<int[]> prompts = new ArrayList<>();
-                    List<SamplingParams> params = new ArrayList<>();
-                    for (int i = 0; i < groupSize; i++) {
-                        prompts.add(prompt);
-                        params.add(new SamplingParams(8, 1f, 0, 1f, step * 1000L + g * 100 + i, Set.of()));
-                    }
-                    List<Generation> gens = generator.generate(prompts, params);
-                    List<TrainingSample> members = new ArrayList<>();
-                    double[] r = new double[groupSize];
-                    for (int i = 0; i < groupSize; i++) {
-                        Generation gen = gens.get(i);
-                        int n = prompt.length + gen.tokens().length;
-                        int[] tokens = Arrays.copyOf(prompt, n);
-                        System.arraycopy(gen.tokens(), 0, tokens, prompt.length, gen.tokens().length);
-                        boolean[] trainable = new boolean[n];
-                        float[] behaviour = new float[n];
-                        Arrays.fill(behaviour, Float.NaN);
-                        int hits = 0;
-                        for (int t = 0; t < gen.tokens().length; t++) {
-                            trainable[prompt.length + t] = true;
-                            behaviour[prompt.length + t] = gen.logprobs()[t];
-                            hits += TARGET.contains(gen.tokens()[t]) ? 1 : 0;
-                        }
-                        r[i] = gen.tokens().length == 0 ? 0 : (double) hits / gen.tokens().length;
-                        mean += r[i] / (2 * groupSize);
-                        members.add(new TrainingSample(tokens, trainable, behaviour, 0));
-                    }
-                    if (AdvantageEstimator.hasSignal(r)) {
-                        groups.add(members);
-                        rewards.add(r);
-                    }
+            double[] firstLast = rewardBeforeAndAfter(model, trainer, 60);
+            assertTrue(
+                    firstLast[1] > firstLast[0] + 0.3,
+                    "mean reward should rise clearly: first 5 steps " + firstLast[0] + ", last 5 steps "
+                            + firstLast[1]);
+        }
+    }
+
+    /** Samples, scores and trains for {@code steps} steps; returns the mean reward of the first and last 5. */
+    static double[] rewardBeforeAndAfter(DecoderModel model, Trainer trainer, int steps) {
+        Generator generator = new Generator(model);
+        int[] prompt = {5, 6, 7, 8};
+        int groupSize = 8;
+        double first = 0;
+        double last = 0;
+        for (int step = 0; step < steps; step++) {
+            List<List<TrainingSample>> groups = new ArrayList<>();
+            List<double[]> rewards = new ArrayList<>();
+            double mean = 0;
+            for (int g = 0; g < 2; g++) {
+                List<int[]> prompts = new ArrayList<>();
+                List<SamplingParams> params = new ArrayList<>();
+                for (int i = 0; i < groupSize; i++) {
+                    prompts.add(prompt);
+                    params.add(new SamplingParams(8, 1f, 0, 1f, step * 1000L + g * 100 + i, Set.of()));
                 }
-                if (step < 5) {
-                    first += mean / 5;
+                List<Generation> gens = generator.generate(prompts, params);
+                List<TrainingSample> members = new ArrayList<>();
+                double[] r = new double[groupSize];
+                for (int i = 0; i < groupSize; i++) {
+                    Generation gen = gens.get(i);
+                    int n = prompt.length + gen.tokens().length;
+                    int[] tokens = Arrays.copyOf(prompt, n);
+                    System.arraycopy(gen.tokens(), 0, tokens, prompt.length, gen.tokens().length);
+                    boolean[] trainable = new boolean[n];
+                    float[] behaviour = new float[n];
+                    Arrays.fill(behaviour, Float.NaN);
+                    int hits = 0;
+                    for (int t = 0; t < gen.tokens().length; t++) {
+                        trainable[prompt.length + t] = true;
+                        behaviour[prompt.length + t] = gen.logprobs()[t];
+                        hits += TARGET.contains(gen.tokens()[t]) ? 1 : 0;
+                    }
+                    r[i] = gen.tokens().length == 0 ? 0 : (double) hits / gen.tokens().length;
+                    mean += r[i] / (2 * groupSize);
+                    members.add(new TrainingSample(tokens, trainable, behaviour, 0));
                 }
-                if (step >= steps - 5) {
-                    last += mean / 5;
-                }
-                if (!groups.isEmpty()) {
-                    trainer.step(groups, rewards);
+                if (AdvantageEstimator.hasSignal(r)) {
+                    groups.add(members);
+                    rewards.add(r);
                 }
             }
-            assertTrue(
-                    last > first + 0.3,
-                    "mean reward should rise clearly: first 5 steps " + first + ", last 5 steps " + last);
+            if (step < 5) {
+                first += mean / 5;
+            }
+            if (step >= steps - 5) {
+                last += mean / 5;
+            }
+            if (!groups.isEmpty()) {
+                trainer.step(groups, rewards);
+            }
         }
+        return new double[] {first, last};
     }
 
     @Test

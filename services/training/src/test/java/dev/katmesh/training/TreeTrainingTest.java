@@ -260,7 +260,8 @@ class TreeTrainingTest {
             result.backward(gc);
             lossOut[0] = result.loss().getFloat();
         }
-        model.parameters().forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
+        model.trainableParameters()
+                .forEach((name, p) -> out.put(name, p.getGradient().toFloatArray()));
         return out;
     }
 

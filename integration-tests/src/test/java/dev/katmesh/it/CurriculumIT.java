@@ -97,24 +97,7 @@ class CurriculumIT {
             v = LearnerIT.awaitVersions(mesh, 6);
             assertEquals("rft", v.get(5L).getStage(), "the RFT stage ends after its 2 steps with a version");
 
-            for (int i = 0; i < 4; i++) {
-                Path json = Mesh.scratchFile("deployed", ".json");
-                Files.writeString(
-                        json,
-                        "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
-                                + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
-                                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"funct"
-                                + "ion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"
-                                + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"lss: not found\"},"
-                                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"func"
-                                + "tion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}]},"
-                                + "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"a.py\"},"
-                                + "{\"role\":\"assistant\",\"content\":\"One file: a.py\"}],"
-                                + "\"steps\":[{\"message_index\":2,\"tool_call_id\":\"c1"
-                                + "\",\"exit_code\":127,\"error_class\":\"nonzero_exit\"},"
-                                + "{\"message_index\":4,\"tool_call_id\":\"c2\",\"exit_code\":0}]}");
-                mesh.kcat("katmesh.trajectories.raw", "sess-" + i, Map.of("content-type", "application/json"), json);
-            }
+            publishDeployedSessions(mesh, 4);
             v = LearnerIT.awaitVersions(mesh, 7);
             assertEquals("adapt", v.get(6L).getStage(), "deployed sessions train the adaptation stage");
             assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null)
@@ -164,6 +147,31 @@ class CurriculumIT {
                     resumed.getStep(),
                     "the restarted learner continues the stage from its checkpoint (step "
                             + before.get(last).getStep() + "), not from 0");
+        }
+    }
+
+    /**
+     * Sends {@code n} deployed agents' sessions (a failed tool call, then a fixed one) to the raw topic as JSON, for
+     * the reward service to score and an adaptation stage to train.
+     */
+    static void publishDeployedSessions(Mesh mesh, int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            Path json = Mesh.scratchFile("deployed", ".json");
+            Files.writeString(
+                    json,
+                    "{\"trajectory_id\":\"dep-" + i + "\",\"group_id\":\"sess-" + i + "\",\"source\":\"deployed\","
+                            + "\"messages\":[{\"role\":\"user\",\"content\":\"List files\"},"
+                            + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"funct"
+                            + "ion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"lss\\\"}\"}}]},"
+                            + "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"lss: not found\"},"
+                            + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c2\",\"type\":\"func"
+                            + "tion\",\"function\":{\"name\":\"bash\",\"arguments\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}]},"
+                            + "{\"role\":\"tool\",\"tool_call_id\":\"c2\",\"content\":\"a.py\"},"
+                            + "{\"role\":\"assistant\",\"content\":\"One file: a.py\"}],"
+                            + "\"steps\":[{\"message_index\":2,\"tool_call_id\":\"c1"
+                            + "\",\"exit_code\":127,\"error_class\":\"nonzero_exit\"},"
+                            + "{\"message_index\":4,\"tool_call_id\":\"c2\",\"exit_code\":0}]}");
+            mesh.kcat("katmesh.trajectories.raw", "sess-" + i, Map.of("content-type", "application/json"), json);
         }
     }
 }

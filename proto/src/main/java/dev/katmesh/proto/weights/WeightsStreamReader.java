@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.TensorChunk;
 import dev.katmesh.proto.v1.WeightsChunk;
+import dev.katmesh.proto.v1.WeightsHeader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
@@ -37,6 +38,9 @@ public final class WeightsStreamReader {
      * trained) unless {@link #read} returns normally.
      */
     public interface Staging {
+        /** The stream's header, before any tensor: what follows (an adapter version's settings, for one). */
+        default void header(WeightsHeader header) {}
+
         /** The first chunk of a tensor: make room for {@code elements} floats of {@code shape}. */
         void begin(String name, long[] shape, long elements);
 
@@ -93,6 +97,12 @@ public final class WeightsStreamReader {
                     throw new BadWeightsException("asked for v" + version.getVersion() + ", got v"
                             + c.getHeader().getVersion().getVersion());
                 }
+                if (c.getHeader().getVersion().getAdapter() != version.getAdapter()) {
+                    throw new BadWeightsException("v" + version.getVersion() + " was announced as "
+                            + (version.getAdapter() ? "an adapter version" : "a full version")
+                            + ", its stream says otherwise");
+                }
+                staging.header(c.getHeader());
             } else if (c.hasTensor()) {
                 TensorChunk t = c.getTensor();
                 if (t.getIndex() != expectIndex) {

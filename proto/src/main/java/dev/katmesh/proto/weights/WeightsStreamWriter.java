@@ -34,6 +34,18 @@ public final class WeightsStreamWriter {
             int chunkBytes,
             long startChunk,
             Consumer<WeightsChunk> out) {
+        write(version, configJson, "", parts, chunkBytes, startChunk, out);
+    }
+
+    /** As above, for an adapter version with its PEFT adapter_config.json (empty for a full version). */
+    public static void write(
+            PolicyVersion version,
+            String configJson,
+            String adapterConfigJson,
+            List<Part> parts,
+            int chunkBytes,
+            long startChunk,
+            Consumer<WeightsChunk> out) {
         if (chunkBytes <= 0) {
             throw new IllegalArgumentException("chunkBytes must be positive, got " + chunkBytes);
         }
@@ -42,6 +54,7 @@ public final class WeightsStreamWriter {
                 .setHeader(WeightsHeader.newBuilder()
                         .setVersion(version)
                         .setConfigJson(configJson)
+                        .setAdapterConfigJson(adapterConfigJson)
                         .setTensorCount(parts.size())
                         .setTotalBytes(total))
                 .build());

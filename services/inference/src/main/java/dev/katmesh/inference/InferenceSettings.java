@@ -114,5 +114,13 @@ public interface InferenceSettings {
         /** Deadline of one fetch. */
         @WithDefault("120s")
         Duration fetchTimeout();
+
+        /**
+         * Adapter versions (LoRA): fold each into the weights as it arrives ({@code true}: a plain forward, a B·A
+         * product per projection at each swap) rather than apply it in every forward ({@code false}, the default:
+         * exact, two rank-r products per projection and token).
+         */
+        @WithDefault("false")
+        boolean mergeAdapters();
     }
 }

@@ -3,9 +3,11 @@ package dev.katmesh.inference;
 import ai.djl.ndarray.NDArray;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.ContinuousBatcher;
+import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.SafeTensors;
 import dev.katmesh.policy.SamplingParams;
+import dev.katmesh.policy.ServedAdapters;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolSchema;
@@ -41,6 +43,7 @@ public class PolicyServer {
 
     private PolicyModel model;
     private ContinuousBatcher batcher;
+    private ServedAdapters adapters; // decode thread only, inside installations
     private String name = "none";
 
     @PostConstruct
@@ -55,6 +58,7 @@ public class PolicyServer {
         model = PolicyModel.load(path, PolicyModel.device(settings.device()));
         name = settings.modelName().orElse(path.getFileName().toString());
         KvBudget kv = KvBudget.of(model.config(), settings.kvCacheMemory().asLongValue(), settings.maxBatchTokens());
+        adapters = new ServedAdapters(settings.swap().mergeAdapters(), 0);
         batcher = new ContinuousBatcher(
                 model.decoder(),
                 0,
@@ -84,10 +88,21 @@ public class PolicyServer {
         return batcher.swap(version, weights);
     }
 
-    /** As {@link #swap}, from weights staged in engine memory (the caller closes them after the future completes). */
-    public CompletableFuture<Long> swapStaged(long version, Map<String, NDArray> staged) {
+    /**
+     * Installs policy version {@code version} between two decode steps: the full version's weights staged in engine
+     * memory ({@code weights}, for {@code weightsVersion}; null: keep those served), with {@code adapters} on them
+     * (null: none), which this takes over. The caller closes the staged weights after the future completes.
+     */
+    public CompletableFuture<Long> install(
+            long version, long weightsVersion, Map<String, NDArray> weights, LoraAdapters adapters) {
         model();
-        return batcher.swapStaged(version, staged);
+        ServedAdapters served = this.adapters;
+        return batcher.install(version, m -> served.install(m, weightsVersion, weights, adapters));
+    }
+
+    /** The full version whose weights serve now (an adapter version's base, or the version itself). */
+    public long weightsVersion() {
+        return adapters == null ? 0 : adapters.weightsVersion();
     }
 
     /** Requests running and queued now (zeros without a model). */

@@ -1,6 +1,9 @@
 package dev.katmesh.inference;
 
+import ai.djl.ndarray.NDArray;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;
@@ -14,6 +17,7 @@ import io.smallrye.common.annotation.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -22,7 +26,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Hot weight swap: a PolicyVersion on katmesh.policy.versions newer than the one served makes this
- * instance fetch that version over the Weights stream, verify it against the announcement (its SHA-256), and
+ * instance fetch that version over the Weights stream (an adapter version: its adapters alone, and its base version's
+ * weights only when those are not the ones served), verify it against the announcement (its SHA-256), and
  * install it between two decode steps ({@link PolicyServer#swap}); a version no longer kept (an instance reading
  * old announcements as it starts) is replaced by the newest kept one. A failed fetch keeps the old version
  * serving and is retried with backoff; after the last attempt the next announcement tries again.
@@ -55,6 +60,14 @@ public class WeightSync {
                 .orElse(learner);
     }
 
+    /** The base of an adapter version, as its announcement describes it. */
+    private static PolicyVersion baseOf(PolicyVersion adapterVersion) {
+        return PolicyVersion.newBuilder()
+                .setVersion(adapterVersion.getBaseVersion())
+                .setSha256(adapterVersion.getBaseSha256())
+                .build();
+    }
+
     @Incoming("policy-versions")
     @Blocking
     public void onVersion(byte[] payload) throws InterruptedException {
@@ -77,7 +90,9 @@ public class WeightSync {
                 long t0 = System.nanoTime();
                 long swapNanos;
                 Duration fetch;
-                try (StagedWeights staged = new StagedWeights(server.model().decoder())) {
+                DecoderModel decoder = server.model().decoder();
+                try (StagedWeights staged = new StagedWeights(decoder);
+                        StagedWeights base = new StagedWeights(decoder)) {
                     try {
                         // The version announced, verified against the announcement's own SHA-256.
                         WeightsFetcher.fetch(weights, target, settings.swap().fetchTimeout(), staged);
@@ -93,9 +108,26 @@ public class WeightSync {
                         }
                         WeightsFetcher.fetch(weights, target, settings.swap().fetchTimeout(), staged);
                     }
+                    Map<String, NDArray> full = target.getAdapter() ? null : staged.tensors();
+                    long weightsVersion = target.getAdapter() ? target.getBaseVersion() : target.getVersion();
+                    if (target.getAdapter() && weightsVersion != server.weightsVersion()) {
+                        // Adapters on weights this instance does not have (it started later, or missed the base):
+                        // the base first, checked against the SHA-256 the adapter version's announcement gives it.
+                        WeightsFetcher.fetch(
+                                weights, baseOf(target), settings.swap().fetchTimeout(), base);
+                        full = base.tensors();
+                    }
+                    LoraAdapters adapters = target.getAdapter() ? staged.adapters(decoder.manager()) : null;
                     fetch = Duration.ofNanos(System.nanoTime() - t0);
-                    swapNanos = server.swapStaged(target.getVersion(), staged.tensors())
-                            .get(60, TimeUnit.SECONDS);
+                    try {
+                        swapNanos = server.install(target.getVersion(), weightsVersion, full, adapters)
+                                .get(60, TimeUnit.SECONDS);
+                    } catch (ExecutionException e) {
+                        if (adapters != null) {
+                            adapters.close(); // refused before anything changed: never attached
+                        }
+                        throw e;
+                    }
                 }
                 metrics.swap(swapNanos, fetch);
                 LOG.infof(

@@ -4,22 +4,28 @@ import ai.djl.ndarray.NDArray;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.proto.v1.PolicyVersion;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
  * Checkpoints of the learner, one folder per policy version ({@code v000012/}): the Hugging Face model
- * (config.json, model.safetensors, tokenizer files), the optimizer state, and {@code learner.json}
- * with the version, step, stage, SHA-256 of the weights and the consumed Kafka offsets.
+ * (config.json, model.safetensors, tokenizer files), or for an adapter version a PEFT adapter folder
+ * (adapter_config.json, adapter_model.safetensors) whose base is an earlier full version kept as long as it is; the
+ * optimizer state of what was trained; and {@code learner.json} with the version, step, stage, SHA-256 of the
+ * weights, the consumed Kafka offsets and, for an adapter version, its base version.
  *
  * <p>DESIGN: a checkpoint is written into a temporary folder and renamed into place, so a crash leaves
  * either the whole checkpoint or none; the offsets it records are the ones the consumer commits after
@@ -33,7 +39,11 @@ public final class CheckpointStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** What a checkpoint records besides the tensors. */
+    /**
+     * What a checkpoint records besides the tensors.
+     *
+     * @param baseVersion for an adapter version, the full version its adapters apply to; null for a full version
+     */
     public record State(
             long version,
             long step,
@@ -41,7 +51,19 @@ public final class CheckpointStore {
             long stageStep,
             String sha256,
             Map<String, Long> offsets,
-            long createdAtMs) {}
+            long createdAtMs,
+            Long baseVersion) {
+
+        /** Whether this version is LoRA adapters on {@link #baseVersion} rather than a model. */
+        public boolean adapter() {
+            return baseVersion != null;
+        }
+
+        /** The full version whose weights this version serves on: its base, or itself. */
+        public long weightsVersion() {
+            return adapter() ? baseVersion : version;
+        }
+    }
 
     private final Path root;
     private final int keep;
@@ -64,7 +86,10 @@ public final class CheckpointStore {
                 .setCheckpointUri(folder(s.version()).toUri().toString())
                 .setCreatedAtMs(s.createdAtMs())
                 .setParentVersion(Math.max(0, s.version() - 1))
-                .setModelName("katmesh");
+                .setModelName("katmesh")
+                .setAdapter(s.adapter())
+                .setBaseVersion(s.adapter() ? s.baseVersion() : 0)
+                .setBaseSha256(s.adapter() ? baseSha256(s.baseVersion()) : "");
         metrics.forEach((k, v) -> {
             if (!Double.isNaN(v)) {
                 pv.putMetrics(k, v);
@@ -73,13 +98,25 @@ public final class CheckpointStore {
         return pv.build();
     }
 
+    /** The weights' SHA-256 of a kept full version (an adapter version's base is kept as long as it is). */
+    private String baseSha256(long version) {
+        try {
+            return state(version)
+                    .orElseThrow(() -> new IllegalStateException("base version " + version + " is not kept"))
+                    .sha256();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     public Path folder(long version) {
         return root.resolve(String.format("v%06d", version));
     }
 
     /**
      * Writes a checkpoint atomically, with the version's {@link TrainingLedger} entry and its announcement (built
-     * with {@code metrics}) inside it; returns its state (with the weights' SHA-256).
+     * with {@code metrics}) inside it; returns its state (with the weights' SHA-256). A model with adapters attached
+     * is written as an adapter version on {@code baseVersion}: the adapters alone.
      */
     public State write(
             long version,
@@ -92,17 +129,36 @@ public final class CheckpointStore {
             long optimizerStep,
             Map<String, Long> offsets,
             TrainingLedger.Entry ledgerEntry,
-            Map<String, Double> metrics)
+            Map<String, Double> metrics,
+            Long baseVersion)
             throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
         deleteRecursively(tmp);
-        String sha256 = Checkpoints.saveModel(model, tmp, tokenizerDir);
+        Optional<LoraAdapters> adapters = model.adapters();
+        if (adapters.isPresent() != (baseVersion != null)) {
+            throw new IllegalArgumentException("an adapter version needs its base version, and only it has one");
+        }
+        String sha256 = adapters.isPresent()
+                ? Checkpoints.saveAdapters(
+                        adapters.get(),
+                        model.config(),
+                        tmp,
+                        tokenizerDir,
+                        folder(baseVersion).toString())
+                : Checkpoints.saveModel(model, tmp, tokenizerDir);
         if (optimizerState != null) {
             Checkpoints.saveOptimizer(tmp, optimizerStep, optimizerState);
         }
-        State state =
-                new State(version, step, stage, stageStep, sha256, new TreeMap<>(offsets), System.currentTimeMillis());
+        State state = new State(
+                version,
+                step,
+                stage,
+                stageStep,
+                sha256,
+                new TreeMap<>(offsets),
+                System.currentTimeMillis(),
+                baseVersion);
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(STATE_FILE).toFile(), state);
         if (ledgerEntry != null) {
             Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
@@ -148,13 +204,26 @@ public final class CheckpointStore {
         return Files.isRegularFile(f) ? Optional.of(JSON.readValue(f.toFile(), State.class)) : Optional.empty();
     }
 
+    /** Keeps the newest {@code keep} versions, and the full versions that kept adapter versions apply to. */
     private void prune() throws IOException {
         try (Stream<Path> s = Files.list(root)) {
             List<Path> versions = s.filter(p -> p.getFileName().toString().matches("v\\d{6}"))
                     .sorted(Comparator.comparing(p -> p.getFileName().toString()))
                     .toList();
+            Set<Path> bases = new HashSet<>();
+            for (Path v : versions.subList(Math.max(0, versions.size() - keep), versions.size())) {
+                Path f = v.resolve(STATE_FILE);
+                if (Files.isRegularFile(f)) {
+                    State st = JSON.readValue(f.toFile(), State.class);
+                    if (st.adapter()) {
+                        bases.add(folder(st.baseVersion()));
+                    }
+                }
+            }
             for (int i = 0; i < versions.size() - keep; i++) {
-                deleteRecursively(versions.get(i));
+                if (!bases.contains(versions.get(i))) {
+                    deleteRecursively(versions.get(i));
+                }
             }
         }
     }

@@ -62,6 +62,23 @@ public interface LearnerSettings {
     @WithDefault("1e-4")
     double learningRate();
 
+    /**
+     * What stages that name no method train: {@code full} (every weight), {@code lora} (adapters of
+     * {@link #loraRank()} on every projection, the base frozen) or {@code auto}: LoRA for models above
+     * {@link #loraAboveParameters()} parameters, whose full fine-tuning (20 bytes a parameter with AdamW in float32)
+     * would not fit beside serving, full fine-tuning below.
+     */
+    @WithDefault("auto")
+    String method();
+
+    /** The adapters' rank where LoRA is the default (α = 2·rank). */
+    @WithDefault("16")
+    int loraRank();
+
+    /** {@code auto}: the parameter count above which LoRA is the default. */
+    @WithDefault("100000000")
+    long loraAboveParameters();
+
     /** How token losses are summed: TOKEN_MEAN (DAPO), SEQUENCE_MEAN (GRPO) or CONSTANT (Dr. GRPO). */
     @WithDefault("TOKEN_MEAN")
     String lossAggregation();

@@ -4,14 +4,16 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraAdapters;
+import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.Topics;
-import dev.katmesh.training.AdamW;
 import dev.katmesh.training.Curriculum;
+import dev.katmesh.training.TrainingMethod;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
@@ -22,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -176,9 +179,11 @@ public class TrainingLoop {
         ModelConfig config = ModelConfig.read(modelDir.resolve("config.json"));
         Curriculum curriculum = settings.curriculum()
                 .map(f -> Curriculum.load(Path.of(f), settings.learningRate()))
-                .orElse(Curriculum.rftOnly(settings.learningRate()));
+                .orElse(Curriculum.rftOnly(settings.learningRate()))
+                .withDefaultMethod(defaultMethod(config));
         Optional<CheckpointStore.State> resume = store.latest();
-        Path weightsDir = resume.map(s -> store.folder(s.version())).orElse(modelDir);
+        // An adapter version resumes on its base version's weights with its own adapters attached.
+        Path weightsDir = resume.map(s -> store.folder(s.weightsVersion())).orElse(modelDir);
         List<String> devices = settings.devices().filter(d -> !d.isEmpty()).orElse(List.of(settings.device()));
         List<DecoderModel> replicas = new ArrayList<>();
         DecoderModel reference = null;
@@ -189,11 +194,22 @@ public class TrainingLoop {
                 replicas.add(DecoderModel.fromTensors(
                         config, replicas.get(0).toTensors(), PolicyModel.device(d), weightsDir));
             }
+            if (resume.isPresent() && resume.get().adapter()) {
+                Path folder = store.folder(resume.get().version());
+                LoraAdapters adapters =
+                        LoraAdapters.load(folder, config, replicas.get(0).manager());
+                for (DecoderModel r : replicas) {
+                    r.attachAdapters(
+                            r == replicas.get(0)
+                                    ? adapters
+                                    : LoraAdapters.copyOf(
+                                            config, adapters.settings(), adapters.parameters(), r.manager()));
+                }
+            }
             // The KL penalty's frozen reference: the initial policy, never trained.
             reference = settings.klBeta() > 0
                     ? DecoderModel.load(modelDir, config, PolicyModel.device(devices.get(0)))
                     : null;
-            AdamW optimizer = new AdamW(replicas.get(0).parameters(), AdamW.Settings.defaults(settings.learningRate()));
             ChatTemplate template = ChatTemplate.load(modelDir);
             VersionPublisher publisher = new VersionPublisher(store, ledger, producer, published);
             VersionEvaluation evaluation = new VersionEvaluation(
@@ -201,13 +217,14 @@ public class TrainingLoop {
             progress.curriculum(
                     curriculum.stages().stream().map(Curriculum.Stage::name).toList());
             CheckpointStore.State from = resume.isPresent()
-                    ? resumed(resume.get(), weightsDir, optimizer, publisher)
-                    : base(replicas.get(0), modelDir, optimizer, publisher, evaluation);
+                    ? resumed(resume.get(), publisher)
+                    : base(replicas.get(0), modelDir, publisher, evaluation);
+            Path fromFolder = store.folder(from.version());
             TrainingRun run = new TrainingRun(
                     replicas,
                     reference,
                     modelDir,
-                    optimizer,
+                    Checkpoints.hasOptimizer(fromFolder) ? Checkpoints.loadOptimizer(fromFolder) : null,
                     settings,
                     metrics,
                     progress,
@@ -245,33 +262,46 @@ public class TrainingLoop {
         }
     }
 
-    /** Resumes at the latest checkpoint: its optimiser state, servable again, its ledger entry there. */
-    private CheckpointStore.State resumed(
-            CheckpointStore.State from, Path weightsDir, AdamW optimizer, VersionPublisher publisher) throws Exception {
-        var opt = Checkpoints.loadOptimizer(weightsDir);
-        optimizer.restore(opt.step(), opt.tensors());
+    /** Resumes at the latest checkpoint: servable again, its ledger entry there (its optimizer state: the run's). */
+    private CheckpointStore.State resumed(CheckpointStore.State from, VersionPublisher publisher) throws Exception {
         if (publisher.resume(from)) {
             LOG.infof(
                     "the ledger entry of policy version %d was appended on resume (a crash came between its checkpoint and the ledger)",
                     from.version());
         }
         LOG.infof(
-                "resuming from policy version %d (step %d, stage %s step %d) at offsets %s",
-                from.version(), from.step(), from.stage(), from.stageStep(), from.offsets());
+                "resuming from policy version %d%s (step %d, stage %s step %d) at offsets %s",
+                from.version(),
+                from.adapter() ? " (adapters on version " + from.baseVersion() + ")" : "",
+                from.step(),
+                from.stage(),
+                from.stageStep(),
+                from.offsets());
         return from;
+    }
+
+    /** What stages that name no method train on this model (katmesh.learner.method). */
+    private TrainingMethod defaultMethod(ModelConfig config) {
+        return switch (settings.method().toLowerCase(Locale.ROOT)) {
+            case "full" -> TrainingMethod.FULL;
+            case "lora" -> new TrainingMethod(LoraSettings.of(settings.loraRank()));
+            case "auto" ->
+                config.parameterCount() > settings.loraAboveParameters()
+                        ? new TrainingMethod(LoraSettings.of(settings.loraRank()))
+                        : TrainingMethod.FULL;
+            default ->
+                throw new IllegalArgumentException(
+                        "katmesh.learner.method must be full, lora or auto, not " + settings.method());
+        };
     }
 
     /** Version 0: the initial weights, published and evaluated before any step. */
     private CheckpointStore.State base(
-            DecoderModel model,
-            Path modelDir,
-            AdamW optimizer,
-            VersionPublisher publisher,
-            VersionEvaluation evaluation)
+            DecoderModel model, Path modelDir, VersionPublisher publisher, VersionEvaluation evaluation)
             throws Exception {
         TrainingLedger.Entry entry =
                 new TrainingLedger.Entry(0, 0, "base", List.of(), Map.of(), System.currentTimeMillis());
-        CheckpointStore.State base = publisher.publish(entry, 0, model, modelDir, optimizer, Map.of(), Map.of());
+        CheckpointStore.State base = publisher.publish(entry, 0, model, modelDir, null, Map.of(), Map.of(), null);
         LOG.infof("initial policy version 0 written to %s", store.folder(0));
         evaluation.record(base, true);
         return base;

@@ -1,12 +1,15 @@
 package dev.katmesh.learner;
 
+import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.training.AdamW;
 import dev.katmesh.training.AdvantageEstimator;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.LossAggregation;
 import dev.katmesh.training.Trainer;
+import dev.katmesh.training.TrainingMethod;
 import dev.katmesh.training.TrainingSample;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -39,7 +42,9 @@ final class TrainingRun {
     private final List<DecoderModel> replicas;
     private final DecoderModel reference;
     private final Path tokenizerDir;
-    private final AdamW optimizer;
+    private AdamW optimizer; // over the model's trainable parameters; made when a stage first trains them
+    private Checkpoints.OptimizerState restore; // a resumed checkpoint's optimizer state, for that optimizer
+    private Long baseVersion; // the full version the attached adapters apply to; null without adapters
     private final LearnerSettings settings;
     private final VersionPublisher publisher;
     private final VersionEvaluation evaluation;
@@ -56,7 +61,7 @@ final class TrainingRun {
             List<DecoderModel> replicas,
             DecoderModel reference,
             Path tokenizerDir,
-            AdamW optimizer,
+            Checkpoints.OptimizerState restore,
             LearnerSettings settings,
             LearnerMetrics metrics,
             LearnerProgress progress,
@@ -68,7 +73,7 @@ final class TrainingRun {
         this.replicas = replicas;
         this.reference = reference;
         this.tokenizerDir = tokenizerDir;
-        this.optimizer = optimizer;
+        this.restore = restore;
         this.settings = settings;
         this.metrics = metrics;
         this.progress = progress;
@@ -77,6 +82,7 @@ final class TrainingRun {
         this.evaluation = evaluation;
         this.last = from;
         this.step = from.step();
+        this.baseVersion = from.baseVersion();
     }
 
     long version() {
@@ -95,6 +101,7 @@ final class TrainingRun {
     void begin(Curriculum.Stage s, long fromStep) {
         stage = s;
         stageStep = fromStep;
+        train(s.method());
         boolean rl = s.kind() == Curriculum.Kind.POLICY_GRADIENT;
         trainer = new Trainer(
                         replicas,
@@ -115,6 +122,45 @@ final class TrainingRun {
         recentRewards.clear();
         progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
         LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
+    }
+
+    /**
+     * Puts the replicas in {@code method}: fresh adapters on the weights of the last (full) version, the adapters
+     * merged into the weights for full fine-tuning, or as they are; and an optimizer over what is trained (with a
+     * resumed checkpoint's state, when it is for that).
+     */
+    private void train(TrainingMethod method) {
+        boolean adapted = model.adapters().isPresent();
+        if (method.isLora() && !adapted) {
+            baseVersion = last.version(); // without adapters, the last version published is a full one
+            replicas.forEach(r -> r.parameters().values().forEach(p -> p.setRequiresGradient(false)));
+            LoraAdapters fresh =
+                    LoraAdapters.create(model.config(), method.lora(), 1000 + last.version(), model.manager());
+            for (DecoderModel r : replicas) {
+                r.attachAdapters(
+                        r == model
+                                ? fresh
+                                : LoraAdapters.copyOf(r.config(), method.lora(), fresh.parameters(), r.manager()));
+            }
+            optimizer = null;
+            LOG.infof(
+                    "training LoRA adapters %s (%d parameters) on version %d, its weights frozen",
+                    method, fresh.size(), baseVersion);
+        } else if (!method.isLora() && adapted) {
+            for (DecoderModel r : replicas) {
+                r.mergeAdapters().close();
+            }
+            baseVersion = null;
+            optimizer = null;
+            LOG.info("the adapters are merged into the weights: full fine-tuning from here");
+        }
+        if (optimizer == null) {
+            optimizer = new AdamW(model.trainableParameters(), AdamW.Settings.defaults(settings.learningRate()));
+            if (restore != null) {
+                optimizer.restore(restore.step(), restore.tensors());
+            }
+        }
+        restore = null;
     }
 
     /** The stage has taken its steps, or met its {@code until} (mean reward of the last 5 RL steps). */
@@ -197,7 +243,8 @@ final class TrainingRun {
                 tokenizerDir,
                 optimizer,
                 offsets,
-                Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean));
+                Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean),
+                baseVersion);
         if (positions != null) {
             positions.committed(offsets);
         }

@@ -35,7 +35,10 @@ final class VersionPublisher {
         this.published = published;
     }
 
-    /** Writes, records, serves and announces version {@code entry.version()}; returns its state. */
+    /**
+     * Writes, records, serves and announces version {@code entry.version()}; returns its state. {@code optimizer} is
+     * null before any step (version 0); {@code baseVersion} is the full version an adapter version applies to.
+     */
     CheckpointStore.State publish(
             TrainingLedger.Entry entry,
             long stageStep,
@@ -43,7 +46,8 @@ final class VersionPublisher {
             Path tokenizerDir,
             AdamW optimizer,
             Map<String, Long> offsets,
-            Map<String, Double> metrics)
+            Map<String, Double> metrics,
+            Long baseVersion)
             throws Exception {
         CheckpointStore.State state = store.write(
                 entry.version(),
@@ -52,11 +56,12 @@ final class VersionPublisher {
                 stageStep,
                 model,
                 tokenizerDir,
-                optimizer.state(),
-                optimizer.step(),
+                optimizer == null ? null : optimizer.state(),
+                optimizer == null ? 0 : optimizer.step(),
                 offsets,
                 entry,
-                metrics);
+                metrics,
+                baseVersion);
         ledger.append(entry);
         // Servable before announced: an inference instance that hears of it asks Weights for it at once.
         published.set(state);

@@ -2,6 +2,7 @@ package dev.katmesh.learner;
 
 import dev.katmesh.policy.CheckpointException;
 import dev.katmesh.policy.Checkpoints;
+import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.proto.v1.FetchWeightsRequest;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
@@ -21,10 +22,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * katmesh.v1.Weights: a published policy version's tensors in chunks ({@link WeightsStreamWriter}) — a header
- * (the version and its config.json), the tensor chunks (numbered, so an interrupted fetch resumes from a chunk
- * index), and a trailer with the SHA-256 taken as the checkpoint was written, which equals the PolicyVersion's.
- * The chunks are the checkpoint file's bytes, mapped: nothing is decoded or hashed again to send them.
+ * katmesh.v1.Weights: a published policy version's tensors in chunks ({@link WeightsStreamWriter}): a header (the
+ * version, its config.json and, for an adapter version, its adapter_config.json), the tensor chunks (numbered, so an
+ * interrupted fetch resumes from a chunk index; an adapter version's are its adapters'), and a trailer with the
+ * SHA-256 taken as the checkpoint was written, which equals the PolicyVersion's. The chunks are the checkpoint
+ * file's bytes, mapped: nothing is decoded or hashed again to send them.
  */
 @GrpcService
 public class WeightsEndpoint implements Weights {
@@ -68,9 +70,11 @@ public class WeightsEndpoint implements Weights {
                         List<WeightsStreamWriter.Part> parts = Checkpoints.mappedWeights(folder).stream()
                                 .map(t -> new WeightsStreamWriter.Part(t.name(), t.shape(), t.bytes()))
                                 .toList();
+                        Path adapterConfig = folder.resolve(LoraSettings.CONFIG_FILE);
                         WeightsStreamWriter.write(
                                 version(state),
                                 Files.readString(folder.resolve("config.json")),
+                                state.adapter() ? Files.readString(adapterConfig) : "",
                                 parts,
                                 chunkBytes,
                                 request.getStartChunk(),

@@ -32,7 +32,8 @@ class AdmissionTest {
                 minReward,
                 1,
                 LearningRateSchedule.CONSTANT,
-                taskless);
+                taskless,
+                null);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

@@ -49,7 +49,7 @@ class VersionPublisherTest {
             broker.start();
             ExecutionException died = assertThrows(
                     ExecutionException.class,
-                    () -> before.publish(entry, 80, m, model, optimizer, Map.of(), Map.of("loss", 1.5)),
+                    () -> before.publish(entry, 80, m, model, optimizer, Map.of(), Map.of("loss", 1.5), null),
                     "the announcement failed: the process would die here");
             broker.join();
             assertTrue(died.getCause().getMessage().contains("broker"), died.toString());

@@ -37,6 +37,29 @@ public final class Checkpoints {
         Files.createDirectories(dir);
         String sha256 = writeArrays(dir.resolve(MODEL_FILE), model.parameters(), Map.of());
         model.config().write(dir.resolve("config.json"));
+        copyTokenizer(tokenizerDir, dir);
+        return sha256;
+    }
+
+    /**
+     * Writes an adapter version: a PEFT adapter folder (adapter_config.json naming {@code base}, the weights it applies
+     * to; adapter_model.safetensors) with the model's config.json and the tokenizer files of {@code tokenizerDir}.
+     * Returns the adapters' SHA-256, what the Weights stream of this version carries.
+     */
+    public static String saveAdapters(
+            LoraAdapters adapters, ModelConfig config, Path dir, Path tokenizerDir, String base) throws IOException {
+        String sha256 = adapters.save(dir, base);
+        config.write(dir.resolve("config.json"));
+        copyTokenizer(tokenizerDir, dir);
+        return sha256;
+    }
+
+    /** Whether {@code dir} holds adapters (a PEFT adapter folder) rather than a model's weights. */
+    public static boolean isAdapter(Path dir) {
+        return Files.isRegularFile(dir.resolve(LoraAdapters.WEIGHTS_FILE));
+    }
+
+    private static void copyTokenizer(Path tokenizerDir, Path dir) throws IOException {
         if (tokenizerDir != null
                 && !tokenizerDir
                         .toAbsolutePath()
@@ -49,15 +72,15 @@ public final class Checkpoints {
                 }
             }
         }
-        return sha256;
     }
 
     /**
-     * The weights of a checkpoint this project wrote, mapped, in file order: what the Weights stream sends. A
+     * The weights (or an adapter version's adapters) of a checkpoint this project wrote, mapped, in file order: what
+     * the Weights stream sends. A
      * tensor in another dtype is a {@link CheckpointException} (the stream carries F32 only).
      */
     public static List<SafeTensors.Slot> mappedWeights(Path dir) {
-        Path file = dir.resolve(MODEL_FILE);
+        Path file = dir.resolve(isAdapter(dir) ? LoraAdapters.WEIGHTS_FILE : MODEL_FILE);
         List<SafeTensors.Slot> slots = SafeTensors.map(file);
         for (SafeTensors.Slot s : slots) {
             if (!s.dtype().equals("F32")) {
@@ -93,6 +116,11 @@ public final class Checkpoints {
                     return a.toByteBuffer(true);
                 },
                 metadata);
+    }
+
+    /** Whether {@code dir} has optimizer state (version 0, written before any step, has none). */
+    public static boolean hasOptimizer(Path dir) {
+        return Files.isRegularFile(dir.resolve(OPTIMIZER_FILE));
     }
 
     public static OptimizerState loadOptimizer(Path dir) {

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * Continuous batching: one decode thread runs every admitted sequence one token per step, and
@@ -130,12 +131,8 @@ public final class ContinuousBatcher implements AutoCloseable {
     private KvCache cache; // decode thread only; rows = running
     private int width; // columns of cache
 
-    /** New weights, as floats on the heap or as arrays staged in engine memory (exactly one is non-null). */
-    private record PendingSwap(
-            long version,
-            Map<String, SafeTensors.Tensor> weights,
-            Map<String, NDArray> staged,
-            CompletableFuture<Long> done) {}
+    /** A version to install: what to do to the model, on the decode thread between two steps. */
+    private record PendingSwap(long version, Consumer<DecoderModel> installation, CompletableFuture<Long> done) {}
 
     /**
      * @param model   the decoder (used by the decode thread only from now on)
@@ -212,7 +209,7 @@ public final class ContinuousBatcher implements AutoCloseable {
      * weights keep serving then).
      */
     public CompletableFuture<Long> swap(long newVersion, Map<String, SafeTensors.Tensor> weights) {
-        return enqueue(newVersion, weights, null);
+        return install(newVersion, m -> m.setWeights(weights));
     }
 
     /**
@@ -220,11 +217,15 @@ public final class ContinuousBatcher implements AutoCloseable {
      * closes them once the future completes).
      */
     public CompletableFuture<Long> swapStaged(long newVersion, Map<String, NDArray> staged) {
-        return enqueue(newVersion, null, staged);
+        return install(newVersion, m -> m.copyWeights(staged));
     }
 
-    private CompletableFuture<Long> enqueue(
-            long newVersion, Map<String, SafeTensors.Tensor> weights, Map<String, NDArray> staged) {
+    /**
+     * As {@link #swap(long, Map)} for any change of the model that makes it compute {@code newVersion} (new weights,
+     * adapters: see {@link ServedAdapters}), run on the decode thread between two steps; a failure leaves the old
+     * version serving only if {@code installation} changed nothing before it failed.
+     */
+    public CompletableFuture<Long> install(long newVersion, Consumer<DecoderModel> installation) {
         CompletableFuture<Long> done = new CompletableFuture<>();
         lock.lock();
         try {
@@ -233,7 +234,7 @@ public final class ContinuousBatcher implements AutoCloseable {
                         .done()
                         .completeExceptionally(new IllegalStateException("superseded by version " + newVersion));
             }
-            pendingSwap = new PendingSwap(newVersion, weights, staged, done);
+            pendingSwap = new PendingSwap(newVersion, installation, done);
             work.signalAll();
         } finally {
             lock.unlock();
@@ -367,11 +368,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     private void applySwap(PendingSwap swap) {
         long t0 = System.nanoTime();
         try {
-            if (swap.staged() != null) {
-                model.copyWeights(swap.staged());
-            } else {
-                model.setWeights(swap.weights());
-            }
+            swap.installation().accept(model);
             version = swap.version();
             swap.done().complete(System.nanoTime() - t0);
         } catch (RuntimeException e) {

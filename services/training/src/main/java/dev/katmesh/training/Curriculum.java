@@ -45,6 +45,8 @@ import java.util.Locale;
  *     min_reward: 0.5                  # only sessions scored at least this (SFT stages on a topic)
  *     taskless: exclude                # include (default) | exclude | only: trajectories scored without a task
  *     steps: 100
+ *     method: lora                     # full | lora (default: the learner's, LoRA for models above 100M)
+ *     lora: {rank: 16, alpha: 32, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}
  * </pre>
  *
  * File paths are relative to the curriculum file. The learner records the stage and its step in each
@@ -98,6 +100,7 @@ public record Curriculum(List<Stage> stages) {
      * @param schedule     the learning rate over the stage's steps, a factor of {@code learningRate}
      * @param taskless     topic stages: whether trajectories scored without a task (their reward rests on no
      *                     verified evidence) are trained: {@code include} (the default), {@code exclude}, {@code only}
+     * @param method       full fine-tuning or LoRA adapters; null: the learner's default for its model
      */
     public record Stage(
             String name,
@@ -112,7 +115,8 @@ public record Curriculum(List<Stage> stages) {
             double minReward,
             int updatesPerBatch,
             LearningRateSchedule schedule,
-            Taskless taskless) {
+            Taskless taskless,
+            TrainingMethod method) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -135,7 +139,8 @@ public record Curriculum(List<Stage> stages) {
                 Double.NaN,
                 1,
                 LearningRateSchedule.CONSTANT,
-                Taskless.INCLUDE)));
+                Taskless.INCLUDE,
+                null)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -240,9 +245,28 @@ public record Curriculum(List<Stage> stages) {
                     minReward,
                     updates,
                     schedule,
-                    taskless));
+                    taskless,
+                    TrainingMethod.parse(s, where)));
         }
+        requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));
+    }
+
+    /**
+     * LoRA stages in a row train the same adapters on, so they must agree on the adapters' shape (a full stage between
+     * them merges the first adapters into the weights and ends them).
+     */
+    private static void requireOneAdapterShape(String file, List<Stage> stages) {
+        for (int i = 1; i < stages.size(); i++) {
+            TrainingMethod a = stages.get(i - 1).method();
+            TrainingMethod b = stages.get(i).method();
+            if (a != null && b != null && a.isLora() && b.isLora() && !a.lora().equals(b.lora())) {
+                throw new IllegalArgumentException(file + ": stages '"
+                        + stages.get(i - 1).name() + "' and '"
+                        + stages.get(i).name() + "' train the same adapters in a row, so their lora settings must"
+                        + " be equal (" + a + " against " + b + ")");
+            }
+        }
     }
 
     private static LearningRateSchedule schedule(JsonNode node, String where) {
@@ -264,6 +288,36 @@ public record Curriculum(List<Stage> stages) {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(where + ": lr_schedule: " + e.getMessage());
         }
+    }
+
+    /**
+     * These stages with {@code method} wherever a stage names none (the learner's default for its model), checked as a
+     * file's stages are.
+     */
+    public Curriculum withDefaultMethod(TrainingMethod method) {
+        List<Stage> out = new ArrayList<>();
+        for (Stage s : stages) {
+            out.add(
+                    s.method() != null
+                            ? s
+                            : new Stage(
+                                    s.name(),
+                                    s.kind(),
+                                    s.sources(),
+                                    s.steps(),
+                                    s.until(),
+                                    s.batch(),
+                                    s.learningRate(),
+                                    s.balanceBy(),
+                                    s.versionEvery(),
+                                    s.minReward(),
+                                    s.updatesPerBatch(),
+                                    s.schedule(),
+                                    s.taskless(),
+                                    method));
+        }
+        requireOneAdapterShape("the curriculum with the default method " + method, out);
+        return new Curriculum(List.copyOf(out));
     }
 
     /** The index of the stage named {@code name}, or 0 when absent (a fresh start). */

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.katmesh.policy.LoraSettings;
+import dev.katmesh.policy.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -96,6 +98,51 @@ class CurriculumTest {
                         .getMessage()
                         .contains("updates_per_batch"),
                 "several updates per batch only make sense with a clipped policy gradient");
+    }
+
+    @Test
+    void eachStageChoosesFullFineTuningOrLoraAndTheLearnersDefaultFollowsTheModelsSize() throws Exception {
+        Path f = tmp.resolve("methods.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: a, objective: sft, sources: [{file: a.jsonl}], steps: 1}
+                  - {name: b, objective: sft, sources: [{file: a.jsonl}], steps: 1, method: full}
+                  - {name: c, objective: sft, sources: [{file: a.jsonl}], steps: 1, method: lora}
+                  - name: d
+                    objective: policy_gradient
+                    sources: [{topic: t}]
+                    steps: 1
+                    lora: {rank: 16, alpha: 32, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}
+                """);
+        List<Curriculum.Stage> s = Curriculum.load(f, 1e-4).stages();
+        assertEquals(null, s.get(0).method(), "no method: the learner's default");
+        assertEquals(TrainingMethod.FULL, s.get(1).method());
+        assertEquals(new TrainingMethod(LoraSettings.of(16)), s.get(2).method(), "lora: rank 16, alpha 32, all");
+        assertEquals(s.get(2).method(), s.get(3).method(), "spelled out, the same adapters");
+        Files.writeString(f, """
+                stages:
+                  - {name: c, objective: sft, sources: [{file: a.jsonl}], steps: 1, lora: {rank: 8}}
+                  - {name: d, objective: sft, sources: [{file: a.jsonl}], steps: 1, lora: {rank: 4}}
+                """);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(
+                e.getMessage().contains("stages 'c' and 'd'") && e.getMessage().contains("must be equal"),
+                e.getMessage());
+        Files.writeString(
+                f, "stages:\n  - {name: x, objective: sft, sources: [{file: a.jsonl}], steps: 1, method: qlora}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(e.getMessage().contains("method must be full or lora"), e.getMessage());
+        Files.writeString(
+                f, "stages:\n  - {name: x, objective: sft, sources: [{file: a.jsonl}], steps: 1, lora: {rank: 0}}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(e.getMessage().contains("stage 'x': lora: LoRA rank must be at least 1"), e.getMessage());
+
+        ModelConfig small = ModelConfig.qwen3(512, 64, 128, 2, 4, 2, 16);
+        ModelConfig qwen3 = ModelConfig.qwen3(151_936, 1024, 3072, 28, 16, 8, 128); // Qwen3-0.6B's shape
+        assertEquals(TrainingMethod.FULL, TrainingMethod.auto(small, TrainingMethod.LORA_ABOVE_PARAMETERS));
+        assertEquals(
+                new TrainingMethod(LoraSettings.of(16)),
+                TrainingMethod.auto(qwen3, TrainingMethod.LORA_ABOVE_PARAMETERS));
     }
 
     @Test

@@ -14,6 +14,7 @@ import dev.katmesh.launcher.bench.TreeBenchmark;
 import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.training.PolicyLoss;
 import java.nio.file.Path;
@@ -118,10 +119,17 @@ public final class BenchCommand {
                 description = "A Hugging Face checkpoint folder.")
         Path model;
 
-        @Option(names = "--batches", split = ",", defaultValue = "1,16", description = "Decode batch sizes.")
+        @Option(
+                names = "--batches",
+                split = ",",
+                defaultValue = "1,16",
+                description = "Decode batch sizes (0: no decode phase).")
         int[] batches;
 
-        @Option(names = "--prefill-tokens", defaultValue = "512")
+        @Option(
+                names = "--prefill-tokens",
+                defaultValue = "512",
+                description = "Prompt of the prefill phase (0: none).")
         int prefillTokens;
 
         @Option(
@@ -132,13 +140,26 @@ public final class BenchCommand {
                         + " outgrows 24 GB: docs/benchmarks.md).")
         int[] trainTokens;
 
+        @Option(
+                names = "--lora-rank",
+                defaultValue = "0",
+                description = "Train LoRA adapters of this rank (on every projection, alpha = 2 x rank) on the frozen"
+                        + " weights instead of every weight, and compare a LoRA version's sync with a full version's"
+                        + " (0: full fine-tuning).")
+        int loraRank;
+
         @Option(names = "--device", defaultValue = "cpu")
         String device;
 
         @Override
         public Integer call() throws Exception {
-            ObjectNode result =
-                    RealModelBenchmark.run(model, PolicyModel.device(device), batches, prefillTokens, trainTokens);
+            ObjectNode result = RealModelBenchmark.run(
+                    model,
+                    PolicyModel.device(device),
+                    batches,
+                    prefillTokens,
+                    trainTokens,
+                    loraRank > 0 ? LoraSettings.of(loraRank) : null);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.LoraAdapters;
+import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.MemoryBudget;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.SamplingParams;
@@ -29,13 +31,23 @@ import java.util.concurrent.TimeUnit;
  * decode tokens/s at batch 1 and 16 against the memory-bandwidth bound (the float32 weights read once per step ÷
  * the read bandwidth of a 512 MB sum), prefill and full fine-tuning tokens/s against the matmul peak (model FLOPs
  * utilisation: 2·N per token forward, 6·N with the backward pass), and a fine-tuning step's peak resident memory
- * against what the method must hold (weights, gradients and AdamW's two moments: 4 × the float32 weights).
+ * against what the method must hold: for full fine-tuning, weights, gradients and AdamW's two moments (4 × the
+ * float32 weights); for LoRA, the frozen weights, the adapters four times over and the layer inputs the checkpointed
+ * backward pass keeps. With LoRA, it also compares a LoRA version's sync with a full version's ({@link VersionSync}).
  */
 public final class RealModelBenchmark {
 
     private RealModelBenchmark() {}
 
-    public static ObjectNode run(Path dir, Device device, int[] batches, int prefillTokens, int[] trainTokens)
+    /**
+     * @param batches       decode batch sizes (none: no decode phase)
+     * @param prefillTokens the prefill phase's prompt (0: none)
+     * @param trainTokens   sequence lengths of the training steps
+     * @param lora          train LoRA adapters of this shape on the frozen weights, and compare a LoRA version's sync
+     *                      with a full version's; null: full fine-tuning
+     */
+    public static ObjectNode run(
+            Path dir, Device device, int[] batches, int prefillTokens, int[] trainTokens, LoraSettings lora)
             throws Exception {
         ObjectNode out = new ObjectMapper().createObjectNode();
         ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
@@ -57,6 +69,9 @@ public final class RealModelBenchmark {
             progress("loaded");
             ArrayNode decode = out.putArray("decode");
             for (int batch : batches) {
+                if (batch <= 0) {
+                    continue;
+                }
                 double tokensPerSecond = decode(model, batch, 16);
                 ObjectNode row = decode.addObject();
                 row.put("batch", batch);
@@ -66,19 +81,47 @@ public final class RealModelBenchmark {
                 progress("decoded at batch " + batch);
             }
             double flopsPerToken = 2.0 * matmulParameters(config);
-            double prefillSeconds = PrefillBenchmark.prefill(model, prefillTokens, ContinuousBatcher.PREFILL_ELEMENTS);
-            ObjectNode prefill = out.putObject("prefill");
-            prefill.put("tokens", prefillTokens);
-            prefill.put("tokens_per_s", Measurements.round(prefillTokens / prefillSeconds));
-            prefill.put("mfu", Measurements.round(flopsPerToken * prefillTokens / prefillSeconds / peak));
-            progress("prefilled " + prefillTokens + " tokens");
-            ArrayNode training = out.putArray("full_fine_tuning");
-            model.parameters().values().forEach(p -> p.setRequiresGradient(true));
-            // The moments exist from here on: a step's peak below includes them, as a learner's does.
-            AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(1e-6));
-            for (int tokens : trainTokens) {
-                training.add(trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, weightBytes));
-                progress("trained on " + tokens + " tokens");
+            if (prefillTokens > 0) {
+                double prefillSeconds =
+                        PrefillBenchmark.prefill(model, prefillTokens, ContinuousBatcher.PREFILL_ELEMENTS);
+                ObjectNode prefill = out.putObject("prefill");
+                prefill.put("tokens", prefillTokens);
+                prefill.put("tokens_per_s", Measurements.round(prefillTokens / prefillSeconds));
+                prefill.put("mfu", Measurements.round(flopsPerToken * prefillTokens / prefillSeconds / peak));
+                progress("prefilled " + prefillTokens + " tokens");
+            }
+            if (lora == null) {
+                ArrayNode training = out.putArray("full_fine_tuning");
+                model.parameters().values().forEach(p -> p.setRequiresGradient(true));
+                // The moments exist from here on: a step's peak below includes them, as a learner's does.
+                AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(1e-6));
+                for (int tokens : trainTokens) {
+                    // Forward 2N, backward 4N (the activations' gradients and the weights').
+                    training.add(trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, 4.0 * weightBytes));
+                    progress("trained on " + tokens + " tokens");
+                }
+            } else {
+                LoraAdapters adapters = LoraAdapters.create(config, lora, 1, model.manager());
+                model.attachAdapters(adapters);
+                adapters.parameters().values().forEach(p -> p.setRequiresGradient(true));
+                AdamW optimizer = new AdamW(adapters.parameters(), AdamW.Settings.defaults(1e-4));
+                ObjectNode loraNode = out.putObject("lora");
+                loraNode.put("rank", lora.rank());
+                loraNode.put("adapter_parameters", adapters.size());
+                ArrayNode training = loraNode.putArray("steps");
+                for (int tokens : trainTokens) {
+                    // The minimum: the weights, each adapter element 4 times (value, gradient, two moments), and the
+                    // input of every layer, which the checkpointed backward pass recomputes each layer from.
+                    double minimum = weightBytes
+                            + 16.0 * adapters.size()
+                            + 4.0 * config.numLayers() * tokens * config.hiddenSize();
+                    // Forward 2N, backward 2N: the activations' gradients only (no weight gradients but the adapters').
+                    ObjectNode step = trainStep(model, optimizer, tokens, 2 * flopsPerToken, peak, minimum);
+                    training.add(step);
+                    progress("LoRA step on " + tokens + " tokens");
+                }
+                loraNode.set("sync", VersionSync.compare(model, adapters, dir));
+                progress("compared a LoRA version's sync with a full version's");
             }
         }
         return out;
@@ -149,7 +192,7 @@ public final class RealModelBenchmark {
 
     /** One SFT step (forward, backward, AdamW) on one sequence: time, MFU and peak memory against its minimum. */
     private static ObjectNode trainStep(
-            DecoderModel model, AdamW optimizer, int tokens, double flopsPerToken, double peak, long weightBytes) {
+            DecoderModel model, AdamW optimizer, int tokens, double flopsPerToken, double peak, double minimumBytes) {
         ObjectNode r = new ObjectMapper().createObjectNode();
         r.put("tokens", tokens);
         int[] ids =
@@ -173,8 +216,8 @@ public final class RealModelBenchmark {
             memory.report(r);
             long resident = Measurements.Memory.residentPeakBytes();
             r.put("rss_peak_gb", Measurements.round(resident / 1e9));
-            r.put("minimum_gb_weights_gradients_adamw", Measurements.round(4.0 * weightBytes / 1e9));
-            r.put("rss_peak_over_minimum", Measurements.round(resident / (4.0 * weightBytes)));
+            r.put("minimum_gb", Measurements.round(minimumBytes / 1e9));
+            r.put("rss_peak_over_minimum", Measurements.round(resident / minimumBytes));
         } catch (Exception | OutOfMemoryError e) {
             r.put("failed", String.valueOf(e.getMessage()));
         }

@@ -94,7 +94,9 @@ class HotSwapIT {
                 + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"functi"
                 + "on\",\"function\":{\"name\":\"bash\",\"arguments\":{\"command\":\"wc -l a.py\"}}}]}]}\n";
         Files.writeString(dir.resolve("sft.jsonl"), line);
-        int steps = 150;
+        // Long enough that training outlasts the mesh's start and the load's ramp (a step of this model takes about
+        // 70 ms here: 150 steps ended before the streams began, and no stream could span a swap).
+        int steps = 900;
         Files.writeString(dir.resolve("curriculum.yaml"), """
                 stages:
                   - name: sft
@@ -107,11 +109,11 @@ class HotSwapIT {
                 " ",
                 "-Dkatmesh.learner.model-dir=" + model,
                 "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
-                "-Dkatmesh.learner.version-every=15",
+                "-Dkatmesh.learner.version-every=90",
                 "-Dkatmesh.learner.learning-rate=1e-2");
         String inference = "-Dkatmesh.inference.model-dir=" + model;
         String rollout = "-Dkatmesh.rollout.group-size=1 -Dkatmesh.rollout.max-turns=1 -Dkatmesh.rollout.temperature=0";
-        long finalVersion = steps / 15;
+        long finalVersion = steps / 90;
         try (Mesh mesh = Mesh.up(
                 "hot-swap",
                 Map.of(

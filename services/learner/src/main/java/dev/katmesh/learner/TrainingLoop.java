@@ -5,7 +5,6 @@ import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.LoraAdapters;
-import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
@@ -24,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -180,7 +178,8 @@ public class TrainingLoop {
         Curriculum curriculum = settings.curriculum()
                 .map(f -> Curriculum.load(Path.of(f), settings.learningRate()))
                 .orElse(Curriculum.rftOnly(settings.learningRate()))
-                .withDefaultMethod(defaultMethod(config));
+                .withDefaultMethod(TrainingMethod.of(
+                        settings.method(), settings.loraRank(), settings.loraAboveParameters(), config));
         Optional<CheckpointStore.State> resume = store.latest();
         // An adapter version resumes on its base version's weights with its own adapters attached.
         Path weightsDir = resume.map(s -> store.folder(s.weightsVersion())).orElse(modelDir);
@@ -278,21 +277,6 @@ public class TrainingLoop {
                 from.stageStep(),
                 from.offsets());
         return from;
-    }
-
-    /** What stages that name no method train on this model (katmesh.learner.method). */
-    private TrainingMethod defaultMethod(ModelConfig config) {
-        return switch (settings.method().toLowerCase(Locale.ROOT)) {
-            case "full" -> TrainingMethod.FULL;
-            case "lora" -> new TrainingMethod(LoraSettings.of(settings.loraRank()));
-            case "auto" ->
-                config.parameterCount() > settings.loraAboveParameters()
-                        ? new TrainingMethod(LoraSettings.of(settings.loraRank()))
-                        : TrainingMethod.FULL;
-            default ->
-                throw new IllegalArgumentException(
-                        "katmesh.learner.method must be full, lora or auto, not " + settings.method());
-        };
     }
 
     /** Version 0: the initial weights, published and evaluated before any step. */

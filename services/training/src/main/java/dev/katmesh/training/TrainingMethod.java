@@ -5,6 +5,7 @@ import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.ModelConfig;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What a stage trains: every weight (full fine-tuning), or LoRA adapters on the frozen weights. Full fine-tuning
@@ -34,7 +35,21 @@ public record TrainingMethod(LoraSettings lora) {
      * fine-tuning below.
      */
     public static TrainingMethod auto(ModelConfig config, long aboveParameters) {
-        return config.parameterCount() > aboveParameters ? new TrainingMethod(LoraSettings.of(DEFAULT_RANK)) : FULL;
+        return of("auto", DEFAULT_RANK, aboveParameters, config);
+    }
+
+    /**
+     * A learner's setting for stages that name no method: {@code full}, {@code lora} (rank {@code rank}, α = 2·rank,
+     * every projection) or {@code auto} (that LoRA above {@code aboveParameters}, full below).
+     */
+    public static TrainingMethod of(String setting, int rank, long aboveParameters, ModelConfig config) {
+        TrainingMethod lora = new TrainingMethod(LoraSettings.of(rank));
+        return switch (setting.toLowerCase(Locale.ROOT)) {
+            case "full" -> FULL;
+            case "lora" -> lora;
+            case "auto" -> config.parameterCount() > aboveParameters ? lora : FULL;
+            default -> throw new IllegalArgumentException("the method must be full, lora or auto, not " + setting);
+        };
     }
 
     /**

@@ -143,6 +143,11 @@ class CurriculumTest {
         assertEquals(
                 new TrainingMethod(LoraSettings.of(16)),
                 TrainingMethod.auto(qwen3, TrainingMethod.LORA_ABOVE_PARAMETERS));
+        assertEquals(new TrainingMethod(LoraSettings.of(8)), TrainingMethod.of("lora", 8, Long.MAX_VALUE, small));
+        assertEquals(TrainingMethod.FULL, TrainingMethod.of("full", 8, 0, qwen3));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> TrainingMethod.of("qlora", 8, 0, qwen3))
+                .getMessage()
+                .contains("full, lora or auto"));
     }
 
     @Test

@@ -9,6 +9,7 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolSchema;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -17,13 +18,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * 400 naming it. OpenAI chat completions and completions parse here ({@link #chat}, {@link #completion});
  * Anthropic Messages ({@link MessagesRequest}) and OpenAI Responses ({@link ResponsesRequest}) translate their
  * bodies into the same conversation through {@link #conversation}. Fields katmesh does not use (user,
- * metadata, ...) are ignored, as OpenAI-compatible servers do.
+ * metadata, ...) are ignored, as OpenAI-compatible servers do. {@code templateVariables} are the chat template's
+ * extra variables ({@link TemplateVariables}).
  */
 record GenerationRequest(
         String model,
         List<ChatMessage> messages,
         List<ToolSchema> tools,
         boolean toolsEnabled,
+        Map<String, Object> templateVariables,
         String prompt,
         int[] promptIds,
         int maxTokens,
@@ -81,6 +84,7 @@ record GenerationRequest(
                 messages,
                 tools,
                 toolsEnabled,
+                TemplateVariables.parse(o.get(TemplateVariables.FIELD)),
                 null,
                 null,
                 max,
@@ -135,6 +139,7 @@ record GenerationRequest(
                 List.of(),
                 List.of(),
                 false,
+                Map.of(),
                 prompt,
                 ids,
                 positive(o, "max_tokens", 16),
@@ -158,6 +163,7 @@ record GenerationRequest(
             List<ChatMessage> messages,
             List<ToolSchema> tools,
             boolean toolsEnabled,
+            Map<String, Object> templateVariables,
             int maxTokens,
             float temperature,
             float topP,
@@ -175,6 +181,7 @@ record GenerationRequest(
                 messages,
                 tools,
                 toolsEnabled && !tools.isEmpty(),
+                templateVariables,
                 null,
                 null,
                 maxTokens,
@@ -221,6 +228,7 @@ record GenerationRequest(
                 messages,
                 tools,
                 toolsEnabled,
+                templateVariables,
                 prompt,
                 promptIds,
                 max,

@@ -20,6 +20,7 @@ import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -170,7 +171,8 @@ public class InferenceEndpoint implements Inference {
             return out;
         }
         ChatValidation.check(r.getMessagesList(), r.getToolsList());
-        return server.chatPrompt(r.getMessagesList(), r.getToolsList());
+        return server.chatPrompt(
+                r.getMessagesList(), r.getToolsList(), TemplateVariables.of(r.getChatTemplateKwargs()));
     }
 
     private SamplingParams params(dev.katmesh.proto.v1.SamplingParams s) {
@@ -239,13 +241,17 @@ public class InferenceEndpoint implements Inference {
         return Uni.createFrom().item(() -> {
             try {
                 String text;
+                Map<String, Object> variables = TemplateVariables.of(request.getChatTemplateKwargs());
                 if (request.getMessagesCount() > 0) {
                     if (!request.getText().isEmpty()) {
                         throw ServingError.INVALID_REQUEST.with("set text or messages, not both", "text");
                     }
                     ChatValidation.check(request.getMessagesList(), request.getToolsList());
                     text = server.render(
-                            request.getMessagesList(), request.getToolsList(), request.getAddGenerationPrompt());
+                            request.getMessagesList(),
+                            request.getToolsList(),
+                            request.getAddGenerationPrompt(),
+                            variables);
                 } else {
                     text = request.getText();
                 }
@@ -259,8 +265,8 @@ public class InferenceEndpoint implements Inference {
                                         + request.getMessagesCount() + ")",
                                 "continue_after");
                     }
-                    String head =
-                            server.render(request.getMessagesList().subList(0, after), request.getToolsList(), false);
+                    String head = server.render(
+                            request.getMessagesList().subList(0, after), request.getToolsList(), false, variables);
                     String rest = server.continuation(head, text)
                             .orElseThrow(() -> ServingError.INVALID_REQUEST.with(
                                     "the chat template does not render this conversation incrementally (the first "

@@ -57,7 +57,8 @@ public class MessagesApi {
     private void countTokens(RoutingContext ctx, String agent) {
         GenerationRequest req = MessagesRequest.countable(HttpReplies.body(ctx)).generation();
         server.requireModel(req.model());
-        int n = server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of()).length;
+        int n = server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of(), req.templateVariables())
+                .length;
         HttpReplies.json(ctx.response(), 200, JSON.createObjectNode().put("input_tokens", n));
         metrics.request(API, "ok");
     }
@@ -75,7 +76,8 @@ public class MessagesApi {
                 session,
                 ctx.request().getHeader(SessionRecorder.TASK_HEADER),
                 req.messages(),
-                req.toolsEnabled() ? req.tools() : List.of());
+                req.toolsEnabled() ? req.tools() : List.of(),
+                req.templateVariables());
         // Claude Code asks for 32 000 new tokens whatever the model (it assumes a window of a million): beyond the
         // room the context leaves, max_tokens is clamped, and the answer ends with stop_reason max_tokens there.
         int room = server.room(turn.prompt().length);

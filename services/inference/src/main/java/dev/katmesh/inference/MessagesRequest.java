@@ -93,6 +93,8 @@ record MessagesRequest(GenerationRequest generation, String userId) {
                 messages,
                 tools,
                 toolsEnabled,
+                TemplateVariables.withThinking(
+                        TemplateVariables.parse(o.get(TemplateVariables.FIELD)), thinking(o.get("thinking"))),
                 maxTokens,
                 GenerationRequest.number(o, "temperature", 1f, 0f, 1f),
                 topP(o),
@@ -101,6 +103,18 @@ record MessagesRequest(GenerationRequest generation, String userId) {
                 GenerationRequest.bool(o, "stream"),
                 "messages");
         return new MessagesRequest(g, userId);
+    }
+
+    /** The request's thinking switch as the template's enable_thinking ({@code null}: the request has none). */
+    private static Boolean thinking(JsonNode thinking) {
+        if (thinking == null || thinking.isNull()) {
+            return null;
+        }
+        return switch (thinking.path("type").asText("")) {
+            case "enabled", "adaptive" -> true;
+            case "disabled" -> false;
+            default -> throw invalid("thinking.type", "must be enabled, adaptive or disabled");
+        };
     }
 
     private static void turn(JsonNode m, String at, Set<String> callIds, List<ChatMessage> out) {

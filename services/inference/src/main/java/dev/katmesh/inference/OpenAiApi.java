@@ -125,11 +125,13 @@ public class OpenAiApi {
                         ctx.request().getHeader(SessionRecorder.SESSION_HEADER),
                         ctx.request().getHeader(SessionRecorder.TASK_HEADER),
                         req.messages(),
-                        req.toolsEnabled() ? req.tools() : List.of())
+                        req.toolsEnabled() ? req.tools() : List.of(),
+                        req.templateVariables())
                 : null;
         int[] prompt = turn != null
                 ? turn.prompt()
-                : server.chatPrompt(req.messages(), req.toolsEnabled() ? req.tools() : List.of());
+                : server.chatPrompt(
+                        req.messages(), req.toolsEnabled() ? req.tools() : List.of(), req.templateVariables());
         new OpenAiGeneration(ctx, req, "chatcmpl-", "chat.completion", prompt, turn) {
             @Override
             ObjectNode streamDelta(int index, String text, boolean first) {

@@ -136,8 +136,8 @@ public class PolicyServer {
     }
 
     /** The prompt ids of a conversation: the chat template with the generation prompt, tokenized. */
-    public int[] chatPrompt(List<ChatMessage> messages, List<ToolSchema> tools) {
-        return model().tokenizer().encode(render(messages, tools, true));
+    public int[] chatPrompt(List<ChatMessage> messages, List<ToolSchema> tools, Map<String, Object> variables) {
+        return model().tokenizer().encode(render(messages, tools, true, variables));
     }
 
     /**
@@ -167,9 +167,18 @@ public class PolicyServer {
         return ChatTemplate.continuation(head, full, marks);
     }
 
-    public String render(List<ChatMessage> messages, List<ToolSchema> tools, boolean generationPrompt) {
-        return model().render(
-                        ChatMaps.messages(messages), tools.isEmpty() ? null : ChatMaps.tools(tools), generationPrompt);
+    /** The conversation as the chat template renders it, with the request's extra template variables. */
+    public String render(
+            List<ChatMessage> messages,
+            List<ToolSchema> tools,
+            boolean generationPrompt,
+            Map<String, Object> variables) {
+        return model().chatTemplate()
+                .render(
+                        ChatMaps.messages(messages),
+                        tools.isEmpty() ? null : ChatMaps.tools(tools),
+                        generationPrompt,
+                        variables);
     }
 
     /** Starts a request (see {@link ContinuousBatcher#submit}). */

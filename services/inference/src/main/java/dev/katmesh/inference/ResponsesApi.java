@@ -113,7 +113,8 @@ public class ResponsesApi {
                 session,
                 ctx.request().getHeader(SessionRecorder.TASK_HEADER),
                 req.messages(),
-                req.toolsEnabled() ? req.tools() : List.of());
+                req.toolsEnabled() ? req.tools() : List.of(),
+                req.templateVariables());
         ctx.put(RequestLog.SESSION, session);
         new ResponseGeneration(ctx, req, parsed, agent, session, turn).start();
     }

@@ -72,6 +72,8 @@ record ResponsesRequest(
                 messages,
                 tools,
                 toolsEnabled,
+                TemplateVariables.withThinking(
+                        TemplateVariables.parse(o.get(TemplateVariables.FIELD)), thinking(o.get("reasoning"))),
                 GenerationRequest.positive(o, "max_output_tokens", defaultMaxTokens),
                 GenerationRequest.number(o, "temperature", 1f, 0f, 2f),
                 topP(o),
@@ -84,6 +86,20 @@ record ResponsesRequest(
         String cacheKey = o.hasNonNull("prompt_cache_key") ? text(o, "prompt_cache_key") : null;
         return new ResponsesRequest(
                 g, instructions, items, Set.copyOf(custom), List.copyOf(notOffered), previous, store, cacheKey, o);
+    }
+
+    /** reasoning.effort as the template's enable_thinking: "none" turns thinking off, any other effort on. */
+    private static Boolean thinking(JsonNode reasoning) {
+        JsonNode effort = reasoning == null ? null : reasoning.get("effort");
+        if (effort == null || effort.isNull()) {
+            return null;
+        }
+        return switch (effort.asText("")) {
+            case "none" -> false;
+            case "minimal", "low", "medium", "high", "xhigh" -> true;
+            default ->
+                throw invalid("reasoning.effort", "must be none, minimal, low, medium, high or xhigh, got " + effort);
+        };
     }
 
     private static void input(JsonNode input, List<ChatMessage> out) {

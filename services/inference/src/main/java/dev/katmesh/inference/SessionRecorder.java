@@ -102,8 +102,13 @@ public class SessionRecorder {
      * tree is at {@code capture.max-branches}.
      */
     public Turn begin(
-            String agent, String sessionId, String taskId, List<ChatMessage> messages, List<ToolSchema> tools) {
-        String text = server.render(messages, tools, true);
+            String agent,
+            String sessionId,
+            String taskId,
+            List<ChatMessage> messages,
+            List<ToolSchema> tools,
+            Map<String, Object> templateVariables) {
+        String text = server.render(messages, tools, true, templateVariables);
         if (!settings.capture().enabled()) {
             return uncaptured(server.model().tokenizer().encode(text));
         }

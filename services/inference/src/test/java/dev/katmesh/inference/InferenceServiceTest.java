@@ -118,6 +118,24 @@ class InferenceServiceTest {
     }
 
     @Test
+    void chatTemplateKwargsReachTheTemplateAndTheRequestsOwnFieldsStayItsOwn() throws Exception {
+        String ok = "{\"model\":\"qwen3-tiny\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"chat_template_kwargs\":{\"enable_thinking\":false}}";
+        HttpResponse<String> r = post("v1/chat/completions", ok, "test-key", null);
+        assertEquals(200, r.statusCode(), r.body());
+        HttpResponse<String> bad = post(
+                "v1/chat/completions",
+                ok.replace("\"enable_thinking\":false", "\"add_generation_prompt\":false"),
+                "test-key",
+                null);
+        assertEquals(400, bad.statusCode(), bad.body());
+        assertEquals(
+                "chat_template_kwargs.add_generation_prompt",
+                JSON.readTree(bad.body()).at("/error/param").asText(),
+                bad.body());
+    }
+
+    @Test
     void aPromptLongerThanTheContextIsRefusedNamingTheField() throws Exception {
         String longText = "lorem ipsum ".repeat(4000);
         HttpResponse<String> r = post(

@@ -403,18 +403,26 @@ public final class DecoderModel implements AutoCloseable {
         }
         v = v.transpose(0, 2, 1, 3);
         if (cache != null) {
-            NDArray[] kv = cache.append(l, k, v);
+            NDArray[] kv = cache.append(scope, l, k, v);
             k = kv[0];
             v = kv[1];
         }
-        if (heads != kvHeads) {
-            k = expandKv(scope, k, heads / kvHeads);
-            v = expandKv(scope, v, heads / kvHeads);
-        }
-        NDArray scores = q.matMul(owned(scope, k.transpose(0, 1, 3, 2)))
+        // Grouped-query attention without copying keys and values: query heads i·g .. i·g+g-1 share kv head i (as
+        // repeat_interleave), so q [B, H, rows, D] is read as [B, KV, g·rows, D] against k and v [B, KV, S, D].
+        // Expanding k and v to H heads instead copied the whole cache in every layer at every decode step.
+        int g = heads / kvHeads;
+        long keys = k.getShape().get(2);
+        NDArray scores = q.reshape(batch, kvHeads, g * rows, d)
+                .matMul(owned(scope, k.transpose(0, 1, 3, 2)))
                 .mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d))))
-                .add(mask);
-        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, rows, (long) heads * d);
+                .reshape(batch, kvHeads, g, rows, keys)
+                .add(mask.expandDims(2)); // [B, 1, rows, S] -> [B, 1, 1, rows, S]
+        NDArray attn = scores.softmax(-1)
+                .reshape(batch, kvHeads, g * rows, keys)
+                .matMul(v)
+                .reshape(batch, heads, rows, d)
+                .transpose(0, 2, 1, 3)
+                .reshape(batch, rows, (long) heads * d);
         x = x.add(project(scope, attn, p + "self_attn.o_proj"));
 
         h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
@@ -428,20 +436,6 @@ public final class DecoderModel implements AutoCloseable {
     private NDArray project(NDManager scope, NDArray x, String module) {
         NDArray y = linear(scope, x, params.get(module + ".weight"), params.get(module + ".bias"));
         return adapters == null ? y : adapters.apply(scope, module, x, y);
-    }
-
-    /**
-     * Grouped-query attention: [B, KV, S, D] -> [B, KV·g, S, D], each kv head serving g query heads
-     * (as repeat_interleave). Broadcast + reshape rather than repeat: its backward is a plain sum.
-     */
-    private static NDArray expandKv(NDManager scope, NDArray x, int groups) {
-        Shape s = x.getShape();
-        // x may be the KV cache's array: results of ops on it belong to the cache's manager, which lives
-        // as long as the batch does (under continuous batching, indefinitely). Every intermediate goes to
-        // the step's scope, or each step would leave an expanded copy of the cache behind.
-        NDArray expanded = owned(scope, x.expandDims(2));
-        NDArray broadcast = owned(scope, expanded.broadcast(new Shape(s.get(0), s.get(1), groups, s.get(2), s.get(3))));
-        return owned(scope, broadcast.reshape(s.get(0), s.get(1) * groups, s.get(2), s.get(3)));
     }
 
     /** x·Wᵀ (+b), with W in Hugging Face's [out, in] layout. */

@@ -76,6 +76,7 @@ public final class Generator {
         int[] produced = new int[batch];
 
         try (KvCache cache = model.newCache()) {
+            cache.reserve(width + maxNew);
             boolean[][][] attend = new boolean[batch][width][];
             for (int b = 0; b < batch; b++) {
                 for (int q = 0; q < width; q++) {

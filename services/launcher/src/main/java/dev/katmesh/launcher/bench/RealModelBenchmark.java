@@ -72,6 +72,8 @@ public final class RealModelBenchmark {
             double peak = PrefillBenchmark.matmulPeak(model.manager());
             out.put("read_bandwidth_gbs", Measurements.round(bandwidth / 1e9));
             out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));
+            // What decode's matrix-vector products read at: one row times the LM head, the largest of them.
+            out.put("head_gemv_bandwidth_gbs", Measurements.round(gemvBandwidth(model) / 1e9));
             progress("loaded");
             ArrayNode decode = out.putArray("decode");
             for (int batch : batches) {
@@ -98,6 +100,9 @@ public final class RealModelBenchmark {
                 // The moments exist from here on: a step's peak below includes them, as a learner's does.
                 AdamW optimizer = new AdamW(model.parameters(), AdamW.Settings.defaults(1e-6));
                 for (int tokens : trainTokens) {
+                    if (tokens <= 0) {
+                        continue;
+                    }
                     // Forward 2N, backward 4N (the activations' gradients and the weights').
                     training.add(trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, 4.0 * weightBytes));
                     progress("trained on " + tokens + " tokens");
@@ -112,6 +117,9 @@ public final class RealModelBenchmark {
                 loraNode.put("adapter_parameters", adapters.size());
                 ArrayNode training = loraNode.putArray("steps");
                 for (int tokens : trainTokens) {
+                    if (tokens <= 0) {
+                        continue;
+                    }
                     // The minimum: the weights, each adapter element 4 times (value, gradient, two moments), and the
                     // input of every layer, which the checkpointed backward pass recomputes each layer from.
                     double minimum = weightBytes
@@ -141,6 +149,25 @@ public final class RealModelBenchmark {
     }
 
     /** Bytes/s of summing a 512 MB float32 array, the best of several: the rate weights can be read at. */
+    /** Bytes/s of one hidden row times the embedding matrix (the tied head's product at a decode step). */
+    private static double gemvBandwidth(DecoderModel model) {
+        try (NDManager m = model.manager().newSubManager()) {
+            NDArray head = model.parameters().get("model.embed_tokens.weight");
+            NDArray x = m.ones(new Shape(1, head.getShape().get(1)), DataType.FLOAT32);
+            NDArray headT = head.transpose();
+            headT.attach(m);
+            double best = 0;
+            for (int i = 0; i < 5; i++) {
+                long t0 = System.nanoTime();
+                try (NDArray y = x.matMul(headT)) {
+                    y.toFloatArray();
+                }
+                best = Math.max(best, head.size() * 4.0 / ((System.nanoTime() - t0) / 1e9));
+            }
+            return best;
+        }
+    }
+
     static double readBandwidth(NDManager parent) {
         try (NDManager m = parent.newSubManager()) {
             NDArray a = m.ones(new Shape(128L << 20), DataType.FLOAT32);

@@ -91,8 +91,8 @@ public class WeightSync {
                 long swapNanos;
                 Duration fetch;
                 DecoderModel decoder = server.model().decoder();
-                try (StagedWeights staged = new StagedWeights(decoder);
-                        StagedWeights base = new StagedWeights(decoder)) {
+                StagedWeights base = null; // staged only when adapters arrive for weights this instance lacks
+                try (StagedWeights staged = new StagedWeights(decoder)) {
                     try {
                         // The version announced, verified against the announcement's own SHA-256.
                         WeightsFetcher.fetch(weights, target, settings.swap().fetchTimeout(), staged);
@@ -113,6 +113,7 @@ public class WeightSync {
                     if (target.getAdapter() && weightsVersion != server.weightsVersion()) {
                         // Adapters on weights this instance does not have (it started later, or missed the base):
                         // the base first, checked against the SHA-256 the adapter version's announcement gives it.
+                        base = new StagedWeights(decoder);
                         WeightsFetcher.fetch(
                                 weights, baseOf(target), settings.swap().fetchTimeout(), base);
                         full = base.tensors();
@@ -127,6 +128,10 @@ public class WeightSync {
                             adapters.close(); // refused before anything changed: never attached
                         }
                         throw e;
+                    }
+                } finally {
+                    if (base != null) {
+                        base.close();
                     }
                 }
                 metrics.swap(swapNanos, fetch);

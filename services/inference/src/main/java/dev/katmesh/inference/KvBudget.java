@@ -1,5 +1,6 @@
 package dev.katmesh.inference;
 
+import dev.katmesh.policy.MemoryBudget;
 import dev.katmesh.policy.ModelConfig;
 
 /**
@@ -13,7 +14,7 @@ record KvBudget(long bytesPerToken, long memoryBytes, int tokens) {
 
     /** The budget of {@code config} within {@code memoryBytes}, and never above {@code maxBatchTokens}. */
     static KvBudget of(ModelConfig config, long memoryBytes, int maxBatchTokens) {
-        long perToken = 2L * config.numLayers() * config.numKvHeads() * config.headDim() * Float.BYTES;
+        long perToken = MemoryBudget.kvBytesPerToken(config);
         long fit = memoryBytes / perToken * 8 / 9;
         if (fit < 1) {
             throw new IllegalStateException("katmesh.inference.kv-cache-memory (" + memoryBytes

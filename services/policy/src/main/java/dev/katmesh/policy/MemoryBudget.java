@@ -41,6 +41,11 @@ public final class MemoryBudget {
         return config.parameterCount() * BYTES_PER_PARAMETER;
     }
 
+    /** Bytes of one position of a KV cache: keys and values of every layer, float32. */
+    public static long kvBytesPerToken(ModelConfig config) {
+        return 2L * config.numLayers() * config.numKvHeads() * config.headDim() * BYTES_PER_PARAMETER;
+    }
+
     /** Bytes this process may still allocate, when the kernel says. */
     public static OptionalLong available() {
         OptionalLong memAvailable = memInfo("MemAvailable:");

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ContinuousBatcher;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.MemoryBudget;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.SamplingParams;
 import java.util.List;
@@ -71,7 +72,7 @@ public final class PrefillBenchmark {
 
     /** The KV cache of {@code tokens} positions: keys and values of every layer, f32. */
     static long kvBytes(int tokens) {
-        return 2L * MODEL.numLayers() * MODEL.numKvHeads() * MODEL.headDim() * 4L * tokens;
+        return MemoryBudget.kvBytesPerToken(MODEL) * tokens;
     }
 
     /** Model FLOPs of a prefill: 2 per parameter per token (embeddings aside), and the attention's two products. */

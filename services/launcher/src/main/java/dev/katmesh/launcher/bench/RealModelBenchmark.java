@@ -187,8 +187,7 @@ public final class RealModelBenchmark {
      */
     private static ObjectNode decodeRow(DecoderModel model, int batch, int context, double bandwidth, long weightBytes)
             throws Exception {
-        ModelConfig c = model.config();
-        long kvBytes = 2L * c.numLayers() * c.numKvHeads() * c.headDim() * Float.BYTES * context * batch;
+        long kvBytes = MemoryBudget.kvBytesPerToken(model.config()) * context * batch;
         double bound = batch * bandwidth / (weightBytes + kvBytes);
         double tokensPerSecond = decode(model, batch, context, 16);
         ObjectNode row = new ObjectMapper().createObjectNode();

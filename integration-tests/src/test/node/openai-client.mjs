@@ -188,6 +188,19 @@ async function main(mode) {
         return { status: e.status, code: e.code, param: e.param, message: e.message };
       }
     }
+    case "template-kwargs": {
+      // chat_template_kwargs travels as an extra body field, as users send it to vLLM with this SDK.
+      const messages = [{ role: "user", content: "hi" }];
+      const ok = await client.chat.completions.create({
+        model, messages, max_tokens: 1, chat_template_kwargs: { enable_thinking: false },
+      });
+      try {
+        await client.chat.completions.create({ model, messages, max_tokens: 1, chat_template_kwargs: { messages: [] } });
+        return { ok: ok.choices.length, status: 200 };
+      } catch (e) {
+        return { ok: ok.choices.length, status: e.status, param: e.param, message: e.message };
+      }
+    }
     default:
       throw new Error("unknown mode " + mode);
   }

@@ -488,6 +488,10 @@ class InferenceIT {
         JsonNode bad = node("openai-client.mjs", "bad-request");
         assertEquals(400, bad.path("status").asInt(), bad.toString());
         assertEquals("temperature", bad.path("param").asText(), bad.toString());
+        JsonNode kwargs = node("openai-client.mjs", "template-kwargs");
+        assertEquals(1, kwargs.path("ok").asInt(), "a chat with chat_template_kwargs is answered: " + kwargs);
+        assertEquals(400, kwargs.path("status").asInt(), kwargs.toString());
+        assertEquals("chat_template_kwargs.messages", kwargs.path("param").asText(), kwargs.toString());
 
         String grpc =
                 mesh.status().path("services").path("inference").path("grpc").asText();

@@ -428,7 +428,7 @@ public final class DecoderModel implements AutoCloseable {
                 .matMul(owned(scope, k.transpose(0, 1, 3, 2)))
                 .mul(Tensors.scalar(scope, (float) (1.0 / Math.sqrt(d))))
                 .reshape(batch, kvHeads, g, rows, keys)
-                .add(mask.expandDims(2)); // [B, 1, rows, S] -> [B, 1, 1, rows, S]
+                .add(owned(scope, mask.expandDims(2))); // [B, 1, rows, S] -> [B, 1, 1, rows, S], freed with the layer
         NDArray attn = scores.softmax(-1)
                 .reshape(batch, kvHeads, g * rows, keys)
                 .matMul(v)

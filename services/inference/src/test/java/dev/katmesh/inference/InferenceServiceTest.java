@@ -182,11 +182,20 @@ class InferenceServiceTest {
             log.removeHandler(handler);
         }
         assertEquals(2, lines.size(), "one line per request: " + lines);
+        // The line is written when the response has ended, which may be after the client has read it and sent
+        // the next request: find each request's line by its path, not by its place.
+        String chatLine = lineFor(lines, "POST /v1/chat/completions ");
         assertTrue(
-                lines.get(0)
-                        .matches(
-                                "POST /v1/chat/completions agent=agent-test session=log-session status=200 tokens=\\d+\\+[1-3] \\d+ ms"),
-                lines.get(0));
-        assertTrue(lines.get(1).startsWith("POST /v1/nope agent=- session=- status=404 tokens=- "), lines.get(1));
+                chatLine.matches(
+                        "POST /v1/chat/completions agent=agent-test session=log-session status=200 tokens=\\d+\\+[1-3] \\d+ ms"),
+                chatLine);
+        assertTrue(lineFor(lines, "POST /v1/nope ").startsWith("POST /v1/nope agent=- session=- status=404 tokens=- "));
+    }
+
+    private static String lineFor(List<String> lines, String prefix) {
+        return lines.stream()
+                .filter(l -> l.startsWith(prefix))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no line starting " + prefix + " in " + lines));
     }
 }

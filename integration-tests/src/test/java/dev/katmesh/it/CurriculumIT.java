@@ -3,6 +3,7 @@ package dev.katmesh.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.katmesh.proto.v1.PolicyVersion;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,6 +65,11 @@ class CurriculumIT {
                     objective: policy_gradient
                     sources: [{topic: katmesh.trajectories.scored, source: rollout}]
                     steps: 2
+                  - name: rft-budget
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    steps: 5
+                    max_trajectories: 8
                   - name: adapt
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
@@ -96,6 +102,14 @@ class CurriculumIT {
             LearnerIT.publishGroup(mesh, "rft-2", 4);
             v = LearnerIT.awaitVersions(mesh, 6);
             assertEquals("rft", v.get(5L).getStage(), "the RFT stage ends after its 2 steps with a version");
+
+            // Groups without reward variance teach nothing and are dropped; the budget of 8 trajectories ends the stage
+            // without a step (and so without a version), where it would otherwise wait for ever.
+            LearnerIT.publishGroup(mesh, "flat-1", 5, new double[] {0, 0, 0, 0});
+            LearnerIT.publishGroup(mesh, "flat-2", 5, new double[] {1, 1, 1, 1});
+            JsonNode ended = awaitStageEnded(mesh, "rft-budget");
+            assertEquals(0, ended.path("steps").asLong(), ended.toString());
+            assertEquals("budget", ended.path("ended_by").asText(), ended.toString());
 
             publishDeployedSessions(mesh, 4);
             v = LearnerIT.awaitVersions(mesh, 7);
@@ -148,6 +162,22 @@ class CurriculumIT {
                     "the restarted learner continues the stage from its checkpoint (step "
                             + before.get(last).getStep() + "), not from 0");
         }
+    }
+
+    /** The learner's record of a stage's end, once it has one. */
+    static JsonNode awaitStageEnded(Mesh mesh, String stage) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        JsonNode progress = null;
+        while (System.nanoTime() < deadline) {
+            progress = Mesh.getJson(mesh.http("learner") + "/katmesh/progress");
+            for (JsonNode e : progress.path("stages_ended")) {
+                if (e.path("stage").asText().equals(stage)) {
+                    return e;
+                }
+            }
+            Thread.sleep(300);
+        }
+        throw new AssertionError("stage " + stage + " did not end in 2 minutes: " + progress);
     }
 
     /**

@@ -155,8 +155,12 @@ class LearnerIT {
     }
 
     static void publishGroup(Mesh mesh, String group, long policyVersion) throws Exception {
+        publishGroup(mesh, group, policyVersion, new double[] {1, 0, 0, 1});
+    }
+
+    /** Four scored rollouts of one group, with these rewards. */
+    static void publishGroup(Mesh mesh, String group, long policyVersion, double[] rewards) throws Exception {
         Random r = new Random(group.hashCode());
-        double[] rewards = {1, 0, 0, 1};
         for (int i = 0; i < 4; i++) {
             Trajectory.Builder t = Trajectory.newBuilder()
                     .setTrajectoryId(group + "-" + i)

@@ -3,7 +3,6 @@ package dev.katmesh.it;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.Generation;
 import dev.katmesh.policy.Generator;
@@ -25,10 +24,6 @@ import dev.katmesh.proto.weights.WeightsStreamReader;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -147,12 +142,9 @@ class LearnerRewardIT {
 
     /** Records the learner's RL stage has taken from the topic (its /katmesh/progress). */
     static double consumed(String learner) throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient()
-                .send(
-                        HttpRequest.newBuilder(URI.create(learner + "/katmesh/progress"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString());
-        return new ObjectMapper().readTree(r.body()).path("records_consumed").asDouble();
+        return Mesh.getJson(learner + "/katmesh/progress")
+                .path("records_consumed")
+                .asDouble();
     }
 
     static double reward(Generation g) {

@@ -12,6 +12,10 @@ import io.grpc.Channel;
 import io.grpc.Metadata;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -175,6 +179,13 @@ final class Mesh implements AutoCloseable {
 
     String http(String service) throws IOException, InterruptedException {
         return endpoints().path("services").path(service).path("http").asText();
+    }
+
+    /** A service's JSON at {@code url} (its progress, its status). */
+    static JsonNode getJson(String url) throws IOException, InterruptedException {
+        HttpResponse<String> r = HttpClient.newHttpClient()
+                .send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+        return JSON.readTree(r.body());
     }
 
     /** Sum of a Prometheus counter's series (matching {@code labelFilter}, e.g. {@code source="deployed"}). */

@@ -64,6 +64,6 @@ final class FileStage {
             }
             run.maybePublish();
         }
-        run.endStage();
+        run.endStage(run.endedBy(0));
     }
 }

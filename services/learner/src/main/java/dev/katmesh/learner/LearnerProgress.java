@@ -34,6 +34,7 @@ public final class LearnerProgress {
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final ArrayDeque<Long> staleness = new ArrayDeque<>();
     private final Map<String, Long> dropped = new LinkedHashMap<>();
+    private final List<String[]> ended = new ArrayList<>(); // {stage, steps, why} of each stage this process ended
     private List<String> stages = List.of();
     private String stage = "none";
     private String objective = "";
@@ -77,6 +78,11 @@ public final class LearnerProgress {
         this.objective = objective;
         this.stageStep = fromStep;
         this.stageSteps = steps;
+    }
+
+    /** A stage ended after {@code steps} of its steps: on its steps, its {@code until}, or its budget of trajectories. */
+    public synchronized void stageEnded(String name, long steps, String why) {
+        ended.add(new String[] {name, Long.toString(steps), why});
     }
 
     public synchronized void stepped(
@@ -183,6 +189,10 @@ public final class LearnerProgress {
         o.put("complete", complete);
         o.put("records_consumed", recordsConsumed);
         o.put("groups_queued", groupsQueued);
+        ArrayNode en = o.putArray("stages_ended");
+        for (String[] e : ended) {
+            en.addObject().put("stage", e[0]).put("steps", Long.parseLong(e[1])).put("ended_by", e[2]);
+        }
         if (evaluating != null) {
             o.put("evaluating", evaluating);
         }

@@ -13,6 +13,7 @@ import dev.katmesh.training.TrainingSample;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -83,8 +84,14 @@ final class TopicStage implements TrainingRun.Positions {
                 Member::oldestVersion,
                 this::skipped);
         subscribe();
-        while (running.getAsBoolean() && !run.stageDone()) {
+        long startedAt = recordsConsumed;
+        while (running.getAsBoolean() && run.endedBy(recordsConsumed - startedAt) == null) {
+            Map<TopicPartition, Long> unread = new HashMap<>(); // past the budget: left for the next stage
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                if (recordsConsumed - startedAt >= run.stage.maxTrajectories()) {
+                    unread.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
+                    continue;
+                }
                 Member m = accept(r, admission);
                 if (m != null) {
                     for (GroupAssembler.Ready<Member> g : groups.add(m.group(), m)) {
@@ -93,6 +100,7 @@ final class TopicStage implements TrainingRun.Positions {
                 }
                 recordsConsumed++;
             }
+            unread.forEach(consumer::seek);
             for (GroupAssembler.Ready<Member> g : groups.expired()) {
                 run.metrics.groupTimedOut();
                 queue.offer(g.members());
@@ -106,7 +114,7 @@ final class TopicStage implements TrainingRun.Positions {
         }
         // The stage ends with a checkpoint whose offsets stop before what it holds untrained (the last one already
         // does when no step came after it); the next stage reads from there, so those records are not lost.
-        run.endStage();
+        run.endStage(run.endedBy(recordsConsumed - startedAt));
         Map<TopicPartition, Long> read = offsets.readPartitions();
         offsets.reset();
         read.forEach(

@@ -165,18 +165,29 @@ final class TrainingRun {
 
     /** The stage has taken its steps, or met its {@code until} (mean reward of the last 5 RL steps). */
     boolean stageDone() {
+        return endedBy(0) != null;
+    }
+
+    /**
+     * What ends the stage now, having read {@code read} trajectories since it (re)started: "steps", "until",
+     * "budget" (its {@code max_trajectories}), or null while it goes on.
+     */
+    String endedBy(long read) {
         if (stageStep >= stage.steps()) {
-            return true;
+            return "steps";
         }
         Curriculum.Until until = stage.until();
-        return until != null
+        if (until != null
                 && until.metric().equals("reward_mean")
                 && recentRewards.size() >= 5
                 && recentRewards.stream()
                                 .mapToDouble(Double::doubleValue)
                                 .average()
                                 .orElse(0)
-                        >= until.atLeast();
+                        >= until.atLeast()) {
+            return "until";
+        }
+        return read >= stage.maxTrajectories() ? "budget" : null;
     }
 
     /** One optimiser step (GRPO's μ updates) on {@code batch} (groups of samples with their rewards) of {@code n} trajectories. */
@@ -226,8 +237,12 @@ final class TrainingRun {
         }
     }
 
-    /** A version when steps were taken since the last: at a stage's end. */
-    void endStage() throws Exception {
+    /** A version when steps were taken since the last: at a stage's end ({@code why}: see {@link #endedBy}). */
+    void endStage(String why) throws Exception {
+        if (why != null) {
+            progress.stageEnded(stage.name(), stageStep, why);
+            LOG.infof("stage %s ended by its %s after %d steps", stage.name(), why, stageStep);
+        }
         if (stepsSinceVersion > 0) {
             publish(true);
         }

@@ -25,6 +25,7 @@ class AdmissionTest {
                 List.of(new Curriculum.Source(null, "katmesh.trajectories.scored", source, 1)),
                 10,
                 null,
+                Long.MAX_VALUE,
                 0,
                 1e-3,
                 List.of(),

@@ -36,6 +36,7 @@ import java.util.Locale;
  *       - {topic: katmesh.trajectories.scored, source: rollout}
  *     until: {metric: reward_mean, at_least: 0.8}   # ...or a metric (with steps as a cap)
  *     steps: 1000
+ *     max_trajectories: 4000           # ...or a budget: ends after reading this many, trained or dropped
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *   - name: adapt
@@ -89,6 +90,10 @@ public record Curriculum(List<Stage> stages) {
     public record Until(String metric, double atLeast) {}
 
     /**
+     * @param maxTrajectories topic stages: the stage ends once it has read this many trajectories since it
+     *                     (re)started, trained or dropped; {@link Long#MAX_VALUE}: no budget. Without one, a policy
+     *                     that never produces a group with reward variance (or a session above {@code minReward})
+     *                     waits for one for ever.
      * @param versionEvery a new policy version every this many steps of the stage (0: the learner's setting)
      * @param minReward    topic stages with an SFT objective train only trajectories scored at least this
      *                     (rejection sampling of deployed sessions); NaN: all
@@ -108,6 +113,7 @@ public record Curriculum(List<Stage> stages) {
             List<Source> sources,
             long steps,
             Until until,
+            long maxTrajectories,
             int batch,
             double learningRate,
             List<String> balanceBy,
@@ -132,6 +138,7 @@ public record Curriculum(List<Stage> stages) {
                 List.of(new Source(null, "katmesh.trajectories.scored", null, 1)),
                 Long.MAX_VALUE,
                 null,
+                Long.MAX_VALUE,
                 0,
                 learningRate,
                 List.of(),
@@ -200,9 +207,15 @@ public record Curriculum(List<Stage> stages) {
                             s.path("until").path("metric").asText(),
                             s.path("until").path("at_least").asDouble())
                     : null;
-            long steps = s.path("steps").asLong(until == null ? 0 : Long.MAX_VALUE);
+            long maxTrajectories = s.path("max_trajectories").asLong(Long.MAX_VALUE);
+            if (s.has("max_trajectories") && (!topic || maxTrajectories <= 0)) {
+                throw new IllegalArgumentException(
+                        where + ": max_trajectories (> 0) is a budget of a stage on a topic");
+            }
+            long steps = s.path("steps").asLong(until == null && !s.has("max_trajectories") ? 0 : Long.MAX_VALUE);
             if (steps <= 0) {
-                throw new IllegalArgumentException(where + ": 'steps' (> 0) or 'until' is required");
+                throw new IllegalArgumentException(
+                        where + ": 'steps' (> 0), 'until' or 'max_trajectories' is required");
             }
             List<String> balance = new ArrayList<>();
             s.path("balance_by").forEach(t -> balance.add(t.asText()));
@@ -238,6 +251,7 @@ public record Curriculum(List<Stage> stages) {
                     List.copyOf(sources),
                     steps,
                     until,
+                    maxTrajectories,
                     s.path("batch").asInt(8),
                     s.path("learning_rate").asDouble(defaultLearningRate),
                     List.copyOf(balance),
@@ -306,6 +320,7 @@ public record Curriculum(List<Stage> stages) {
                                     s.sources(),
                                     s.steps(),
                                     s.until(),
+                                    s.maxTrajectories(),
                                     s.batch(),
                                     s.learningRate(),
                                     s.balanceBy(),

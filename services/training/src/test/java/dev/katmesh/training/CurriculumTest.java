@@ -44,6 +44,7 @@ class CurriculumTest {
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
                     steps: 10
+                    max_trajectories: 64
                 """);
         Curriculum c = Curriculum.load(f, 3e-4);
         assertEquals(
@@ -61,6 +62,29 @@ class CurriculumTest {
         assertEquals("deployed", c.stages().get(3).sources().get(0).trajectorySource());
         assertEquals(Curriculum.Kind.ERROR_MASKED_SFT, c.stages().get(3).kind());
         assertEquals(2, c.indexOf("rft"));
+        assertEquals(64, c.stages().get(3).maxTrajectories(), "a topic stage's budget");
+        assertEquals(Long.MAX_VALUE, c.stages().get(2).maxTrajectories(), "no budget unless one is given");
+    }
+
+    @Test
+    void aBudgetOfTrajectoriesIsAnEndConditionOfTopicStagesOnly() throws Exception {
+        Path f = tmp.resolve("budget.yaml");
+        Files.writeString(
+                f, "stages:\n  - {name: r, objective: policy_gradient, sources: [{topic: t}], max_trajectories: 40}\n");
+        Curriculum.Stage r = Curriculum.load(f, 1e-4).stages().get(0);
+        assertEquals(40, r.maxTrajectories());
+        assertEquals(Long.MAX_VALUE, r.steps(), "a budget alone ends the stage: steps are not required");
+        Files.writeString(
+                f,
+                "stages:\n  - {name: s, objective: sft, sources: [{file: a.jsonl}], steps: 3, max_trajectories: 9}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("max_trajectories"));
+        Files.writeString(
+                f, "stages:\n  - {name: r, objective: policy_gradient, sources: [{topic: t}], max_trajectories: 0}\n");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage()
+                .contains("max_trajectories (> 0)"));
     }
 
     @Test

@@ -179,6 +179,72 @@ class DemoIT {
         assertFalse(mesh.status().path("kafka").path("health").asText().equals("UP"), "the mesh is stopped");
     }
 
+    /**
+     * {@code ./katmesh demo --model DIR}: the user's checkpoint, with its own tokenizer and chat template, through SFT,
+     * RFT and adaptation in the short plan; the folder is only read. The checkpoint is the qwen3-tiny fixture with
+     * 4 096 positions instead of 512: an agent's first prompt (system, tools, task) is about 850 of its tokens. A
+     * model this small solves nothing, so RFT and adaptation end at their budgets: what is asserted is that they do.
+     */
+    @Test
+    void aUsersCheckpointGoesThroughSftRftAndAdaptationInTheShortPlan() throws Exception {
+        Path model = Mesh.HOME.resolve("integration-tests/target/models/users-checkpoint");
+        Mesh.deleteRecursively(model);
+        Files.createDirectories(model);
+        Path fixture = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
+        try (var files = Files.list(fixture)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        String config = Files.readString(model.resolve("config.json"));
+        Files.writeString(
+                model.resolve("config.json"),
+                config.replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 4096"));
+        byte[] weights = Files.readAllBytes(model.resolve("model.safetensors"));
+        Path report = Mesh.HOME.resolve("integration-tests/target/demo-model-report");
+        Mesh.deleteRecursively(report);
+        Mesh mesh = Mesh.at(Mesh.HOME.resolve("integration-tests/target/meshes/demo-model"), Map.of());
+        try {
+            String out = mesh.katmesh(
+                    Duration.ofMinutes(20),
+                    "demo",
+                    "--model",
+                    model.toString(),
+                    "--quick",
+                    "--max-minutes",
+                    "15",
+                    "--report",
+                    report.toString());
+            assertTrue(out.contains("curriculum: sft → rft → adapt"), "no mid-term stage for a trained model:\n" + out);
+            assertTrue(out.contains("the model is " + model), "the setup line names the checkpoint:\n" + out);
+            assertTrue(out.contains("Peak resident memory: inference "), "the memory line:\n" + out);
+            JsonNode r = JSON.readTree(report.resolve("report.json").toFile());
+            JsonNode s = r.path("summary");
+            assertTrue(s.path("complete").asBoolean(), "summary: " + s);
+            assertEquals(model.toString(), r.path("setup").path("model").asText());
+            List<String> ended = new ArrayList<>();
+            s.path("stages_ended")
+                    .forEach(e -> ended.add(
+                            e.path("stage").asText() + ":" + e.path("ended_by").asText()));
+            assertEquals("sft:steps", ended.get(0), "stages ended: " + ended);
+            assertEquals(
+                    List.of("rft", "adapt"),
+                    ended.subList(1, 3).stream().map(e -> e.split(":")[0]).toList());
+            assertTrue(
+                    s.path("peak_resident_mb").path("learner").asLong() > 0
+                            && s.path("peak_resident_mb").path("inference").asLong() > 0,
+                    "each service's peak resident memory: " + s.path("peak_resident_mb"));
+            assertTrue(s.path("deployed_sessions").asInt() > 0, "deployed agents worked the adaptation stage: " + s);
+            assertEquals(2, s.path("last_heldout_ci95").size(), "the held-out rate with its interval: " + s);
+            assertArrayEquals(
+                    weights,
+                    Files.readAllBytes(model.resolve("model.safetensors")),
+                    "the user's checkpoint is only read");
+        } finally {
+            mesh.katmesh(Duration.ofMinutes(2), "down");
+        }
+    }
+
     /** The DOM of {@code url} after its scripts ran, from headless Chromium. */
     static String chromium(String url) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(

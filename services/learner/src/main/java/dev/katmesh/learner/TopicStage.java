@@ -54,6 +54,7 @@ final class TopicStage implements TrainingRun.Positions {
     private final HeldOffsets offsets = new HeldOffsets();
     private boolean subscribed;
     private long recordsConsumed;
+    private long supplied; // records of the running stage's own source read since it (re)started: its budget's count
 
     TopicStage(
             TrainingRun run,
@@ -84,11 +85,11 @@ final class TopicStage implements TrainingRun.Positions {
                 Member::oldestVersion,
                 this::skipped);
         subscribe();
-        long startedAt = recordsConsumed;
-        while (running.getAsBoolean() && run.endedBy(recordsConsumed - startedAt) == null) {
+        supplied = 0;
+        while (running.getAsBoolean() && run.endedBy(supplied) == null) {
             Map<TopicPartition, Long> unread = new HashMap<>(); // past the budget: left for the next stage
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                if (recordsConsumed - startedAt >= run.stage.maxTrajectories()) {
+                if (supplied >= run.stage.maxTrajectories()) {
                     unread.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
                     continue;
                 }
@@ -114,7 +115,7 @@ final class TopicStage implements TrainingRun.Positions {
         }
         // The stage ends with a checkpoint whose offsets stop before what it holds untrained (the last one already
         // does when no step came after it); the next stage reads from there, so those records are not lost.
-        run.endStage(run.endedBy(recordsConsumed - startedAt));
+        run.endStage(run.endedBy(supplied));
         Map<TopicPartition, Long> read = offsets.readPartitions();
         offsets.reset();
         read.forEach(
@@ -127,6 +128,9 @@ final class TopicStage implements TrainingRun.Positions {
         offsets.read(tp, r.offset());
         ScoredTrajectory s = parse(r);
         Admission.Decision d = admission.decide(s);
+        if (d.dropped() != DropReason.OTHER_SOURCE) {
+            supplied++;
+        }
         String id = s != null ? s.getTrajectory().getTrajectoryId() : headerId(r);
         if (!d.admitted()) {
             run.dropped(d.dropped(), id);

@@ -36,7 +36,7 @@ import java.util.Locale;
  *       - {topic: katmesh.trajectories.scored, source: rollout}
  *     until: {metric: reward_mean, at_least: 0.8}   # ...or a metric (with steps as a cap)
  *     steps: 1000
- *     max_trajectories: 4000           # ...or a budget: ends after reading this many, trained or dropped
+ *     max_trajectories: 4000           # ...or a budget: ends after reading this many of its source, trained or not
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *   - name: adapt
@@ -90,10 +90,10 @@ public record Curriculum(List<Stage> stages) {
     public record Until(String metric, double atLeast) {}
 
     /**
-     * @param maxTrajectories topic stages: the stage ends once it has read this many trajectories since it
-     *                     (re)started, trained or dropped; {@link Long#MAX_VALUE}: no budget. Without one, a policy
-     *                     that never produces a group with reward variance (or a session above {@code minReward})
-     *                     waits for one for ever.
+     * @param maxTrajectories topic stages: the stage ends once it has read this many trajectories of its source since
+     *                     it (re)started, trained or dropped (another source's records do not count); {@link
+     *                     Long#MAX_VALUE}: no budget. Without one, a policy that never produces a group with reward
+     *                     variance (or a session above {@code minReward}) waits for one for ever.
      * @param versionEvery a new policy version every this many steps of the stage (0: the learner's setting)
      * @param minReward    topic stages with an SFT objective train only trajectories scored at least this
      *                     (rejection sampling of deployed sessions); NaN: all

@@ -91,7 +91,7 @@ public final class CopyingBenchmark {
                     Objective.sft(),
                     null,
                     null);
-            // The main job's supervised schedule (DemoPlan.SUPERVISED_SCHEDULE): 10 warm-up steps, cosine to a tenth.
+            // The main job's supervised schedule (DemoPlan.supervisedSchedule): 10 warm-up steps, cosine to a tenth.
             LearningRateSchedule schedule = new LearningRateSchedule(LearningRateSchedule.Kind.COSINE, 10, 0.1);
             SplittableRandom r = new SplittableRandom(s.seed());
             long started = System.nanoTime();

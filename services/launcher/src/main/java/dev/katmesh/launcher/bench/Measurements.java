@@ -91,9 +91,18 @@ public final class Measurements {
             }
         }
 
+        /** Another process's peak resident set over its life (Linux: VmHWM; 0 where unknown or gone). */
+        public static long residentPeakBytes(long pid) {
+            return status(Path.of("/proc", Long.toString(pid), "status"), "VmHWM:");
+        }
+
         private static long status(String field) {
+            return status(Path.of("/proc/self/status"), field);
+        }
+
+        private static long status(Path file, String field) {
             try {
-                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                for (String line : Files.readAllLines(file)) {
                     if (line.startsWith(field)) {
                         return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
                     }

@@ -30,6 +30,11 @@ import java.util.Map;
  * @param learningRate   AdamW's rate for the supervised stages
  * @param rftLearningRate AdamW's rate in RFT
  * @param seed           of the tasks, the model and the sampling
+ * @param episodes       an agent episode's size, in rollouts, evaluation and deployed sessions
+ * @param sftBatch       trajectories per SFT step
+ * @param stageBudget    RFT's and adaptation's budget of trajectories read (Curriculum's max_trajectories): a
+ *                       policy that never yields a group with reward variance or a session worth learning from ends
+ *                       them there; 0: no budget
  */
 public record DemoPlan(
         List<String> families,
@@ -49,7 +54,22 @@ public record DemoPlan(
         int rftVersionEvery,
         double learningRate,
         double rftLearningRate,
-        long seed) {
+        long seed,
+        Episodes episodes,
+        int sftBatch,
+        long stageBudget) {
+
+    /**
+     * An agent episode's size.
+     *
+     * @param maxTurns        agent turns per rollout and evaluation episode (deployed agents get two more)
+     * @param maxNewTokens    tokens per agent turn
+     * @param evalTimeoutSeconds the time one evaluation of a version (all its episodes) may take
+     */
+    public record Episodes(int maxTurns, int maxNewTokens, int evalTimeoutSeconds) {
+        /** Write, test, submit, and one to spare; 160 tokens a turn (a tool call with a short program). */
+        static final Episodes STANDARD = new Episodes(4, 160, 300);
+    }
 
     /**
      * A model this small derails at temperature 1 before SFT (every episode ran out of turns: no reward variance);
@@ -73,7 +93,10 @@ public record DemoPlan(
      * checkpoints differed by up to 10 held-out points (docs/benchmarks.md), so "the SFT checkpoint" RFT starts from
      * and is compared with was wherever the last batches left it. RFT and adaptation keep a constant rate.
      */
-    static final String SUPERVISED_SCHEDULE = "{kind: cosine, warmup_steps: 10, min_ratio: 0.1}";
+    static String supervisedSchedule(int steps) {
+        // A stage of a few steps has no room to warm up: it would end before its rate had risen.
+        return "{kind: cosine, warmup_steps: " + (steps >= 20 ? 10 : 0) + ", min_ratio: 0.1}";
+    }
 
     /**
      * RFT task groups kept in flight by the driver (each {@code groupSize} episodes). Decoding is bound by the cost
@@ -84,9 +107,6 @@ public record DemoPlan(
 
     /** Deployed agents working at once in the adaptation stage (sessions through the OpenAI-compatible API). */
     static final int DEPLOYED_AGENTS = 4;
-
-    /** Agent turns per rollout episode, as in the held-out evaluation: write, test, submit, and one to spare. */
-    static final int MAX_TURNS = 4;
 
     /**
      * The families a ~1M-parameter model learns as procedures on 2 cores: the pipelines, whose instances are unseen
@@ -120,7 +140,10 @@ public record DemoPlan(
                 10,
                 3e-3,
                 3e-4,
-                1);
+                1,
+                Episodes.STANDARD,
+                8,
+                0);
     }
 
     public static DemoPlan quick() {
@@ -144,7 +167,43 @@ public record DemoPlan(
                 4,
                 3e-3,
                 3e-4,
-                1);
+                1,
+                Episodes.STANDARD,
+                8,
+                0);
+    }
+
+    /**
+     * For a checkpoint of the user's ({@code demo --model}): no mid-term training (the model comes trained, with its
+     * own tokenizer), then SFT on the teacher's trajectories, RFT and adaptation, each a few steps, LoRA at the
+     * learner's default above 100M parameters. Sized for a 0.6B model on two cores (docs/benchmarks.md#the-main-job):
+     * 4 validation and 4 held-out tasks, episodes of 2 turns of 48 tokens, and budgets that end RFT and adaptation
+     * after 8 trajectories each whether or not any taught something (a model that solves nothing yields no group with
+     * reward variance).
+     */
+    public static DemoPlan forModel() {
+        return new DemoPlan(
+                LEARNABLE_FAMILIES,
+                120,
+                4,
+                0.1,
+                0,
+                null,
+                0,
+                0,
+                2,
+                1,
+                1,
+                4,
+                1,
+                2,
+                1,
+                1e-4,
+                1e-5,
+                1,
+                new Episodes(2, 48, 3600),
+                1,
+                8);
     }
 
     /** This plan with the command line's choices (null: this plan's own). */
@@ -167,7 +226,10 @@ public record DemoPlan(
                 rftVersionEvery,
                 learningRate,
                 rftLearningRate,
-                seedValue == null ? seed : seedValue);
+                seedValue == null ? seed : seedValue,
+                episodes,
+                sftBatch,
+                stageBudget);
     }
 
     /** The curriculum file of the run (paths relative to it). */
@@ -183,31 +245,36 @@ public record DemoPlan(
                     steps: %d
                     learning_rate: %s
                     version_every: %d
-                    updates_per_batch: %d
+                    updates_per_batch: %d%s
                   - name: adapt
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
                     min_reward: 0.5
                     steps: %d
                     learning_rate: %s
-                    version_every: %d
+                    version_every: %d%s
                 """,
                         rftSteps,
                         rftLearningRate,
                         rftVersionEvery,
                         UPDATES_PER_BATCH,
+                        budgetYaml(),
                         adaptSteps,
                         rftLearningRate,
-                        Math.max(1, adaptSteps));
+                        Math.max(1, adaptSteps),
+                        budgetYaml());
     }
 
-    /** The supervised half of the curriculum (mid-term LM, then SFT): what RFT starts from. */
+    private String budgetYaml() {
+        return stageBudget > 0 ? "\n    max_trajectories: " + stageBudget : "";
+    }
+
+    /** The supervised half of the curriculum (mid-term LM unless it has no steps, then SFT): what RFT starts from. */
     public String supervisedYaml() {
-        return String.format(
-                Locale.ROOT,
-                """
-                # Written by ./katmesh: the KAT-Coder curriculum on the built-in task suite.
-                stages:
+        String midterm = midtermSteps <= 0
+                ? ""
+                : String.format(
+                        Locale.ROOT, """
                   - name: midterm
                     objective: lm
                     sources: [{file: corpus.jsonl}]
@@ -216,24 +283,27 @@ public record DemoPlan(
                     learning_rate: %s
                     lr_schedule: %s
                     version_every: %d
+                """, midtermSteps, learningRate, supervisedSchedule(midtermSteps), midtermSteps);
+        return "# Written by ./katmesh: the KAT-Coder curriculum on the built-in task suite.\nstages:\n"
+                + midterm
+                + String.format(
+                        Locale.ROOT,
+                        """
                   - name: sft
                     objective: sft
                     sources: [{file: sft.jsonl}]
                     balance_by: [language]
                     steps: %d
-                    batch: 8
+                    batch: %d
                     learning_rate: %s
                     lr_schedule: %s
                     version_every: %d
                 """,
-                midtermSteps,
-                learningRate,
-                SUPERVISED_SCHEDULE,
-                Math.max(1, midtermSteps),
-                sftSteps,
-                learningRate,
-                SUPERVISED_SCHEDULE,
-                sftVersionEvery);
+                        sftSteps,
+                        sftBatch,
+                        learningRate,
+                        supervisedSchedule(sftSteps),
+                        sftVersionEvery);
     }
 
     /** The settings each service gets for the run (system properties). */
@@ -252,11 +322,13 @@ public record DemoPlan(
         learner.put("katmesh.learner.loss-aggregation", RFT_LOSS_AGGREGATION);
         // Write, test, submit: a model that solves a task needs three turns; an untrained one would spend every turn it
         // gets.
-        learner.put("katmesh.learner.eval.max-turns", Integer.toString(MAX_TURNS));
+        learner.put("katmesh.learner.eval.max-turns", Integer.toString(episodes.maxTurns()));
+        learner.put("katmesh.learner.eval.max-new-tokens", Integer.toString(episodes.maxNewTokens()));
+        learner.put("katmesh.learner.eval.timeout", episodes.evalTimeoutSeconds() + "s");
         Map<String, String> rollout = new LinkedHashMap<>();
         rollout.put("katmesh.rollout.group-size", Integer.toString(groupSize));
-        rollout.put("katmesh.rollout.max-turns", Integer.toString(MAX_TURNS));
-        rollout.put("katmesh.rollout.max-new-tokens", "160");
+        rollout.put("katmesh.rollout.max-turns", Integer.toString(episodes.maxTurns()));
+        rollout.put("katmesh.rollout.max-new-tokens", Integer.toString(episodes.maxNewTokens()));
         rollout.put("katmesh.rollout.max-context-tokens", "2048");
         rollout.put("katmesh.rollout.temperature", Double.toString(ROLLOUT_TEMPERATURE));
         rollout.put("katmesh.rollout.concurrency.initial", Integer.toString(OUTSTANDING_GROUPS * groupSize));

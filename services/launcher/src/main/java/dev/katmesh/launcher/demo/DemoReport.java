@@ -85,6 +85,15 @@ public final class DemoReport {
         return new Summary(first, last, sft, rft);
     }
 
+    /** " Peak resident memory: learner 9.1 GB, …" (empty where unknown). */
+    public static String memory(Map<String, Long> peaks) {
+        StringBuilder b = new StringBuilder();
+        peaks.forEach((service, bytes) -> b.append(b.isEmpty() ? " Peak resident memory: " : ", ")
+                .append(service)
+                .append(String.format(Locale.ROOT, " %.2f GB", bytes / 1e9)));
+        return b.isEmpty() ? "" : b.append('.').toString();
+    }
+
     private static void putPoint(ObjectNode summary, String name, Point p) {
         summary.put(name + "_version", p.version());
         putRate(summary, name + "_heldout", p.heldout());
@@ -147,6 +156,9 @@ public final class DemoReport {
         summary.set("staleness", fp.path("staleness"));
         summary.set("dropped", fp.path("dropped"));
         summary.put("trajectories_trained", fp.path("trajectories_trained").asLong());
+        summary.set("stages_ended", fp.path("stages_ended"));
+        ObjectNode peaks = summary.putObject("peak_resident_mb");
+        run.peakResidentBytes().forEach((service, bytes) -> peaks.put(service, Math.round(bytes / 1048576.0)));
         ObjectNode setup = report.putObject("setup");
         setup.put("tasks_train", prepared.train().size());
         setup.put("tasks_validation", prepared.validationCount());
@@ -157,6 +169,7 @@ public final class DemoReport {
         setup.put("corpus_documents", prepared.corpusDocuments());
         setup.put("vocab", prepared.vocab());
         setup.put("parameters", prepared.parameters());
+        setup.put("model", prepared.model().toString());
         setup.set("plan", JSON.valueToTree(plan));
         ArrayNode series = report.putArray("series");
         run.series().forEach(series::add);
@@ -215,7 +228,9 @@ public final class DemoReport {
                 .append(prepared.heldoutCount())
                 .append(" held out; ")
                 .append(esc(prepared.overlap().summary()))
-                .append(".</p>");
+                .append(".")
+                .append(memory(run.peakResidentBytes()))
+                .append("</p>");
         html.append("<div class=\"charts\">");
         for (Map.Entry<String, Chart> c : charts) {
             c.getValue().png(dir.resolve(c.getKey() + ".png"));

@@ -3,6 +3,7 @@ package dev.katmesh.launcher.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.bench.Measurements;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.MeshHttp;
 import dev.katmesh.launcher.mesh.PrometheusScrape;
@@ -52,7 +53,8 @@ public final class DemoRun {
             int deployedSessions,
             int deployedSubmitted,
             double wallSeconds,
-            Map<String, String> rftTaskFamilies) {}
+            Map<String, String> rftTaskFamilies,
+            Map<String, Long> peakResidentBytes) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
@@ -62,6 +64,7 @@ public final class DemoRun {
     private final DemoPlan plan;
     private final DemoSetup.Prepared prepared;
     private final KafkaClients kafka;
+    private final JsonNode services;
     private final String learner;
     private final String rollout;
     private final String openAi;
@@ -78,6 +81,7 @@ public final class DemoRun {
         this.plan = plan;
         this.prepared = prepared;
         this.kafka = kafka;
+        this.services = status.path("services");
         this.learner = status.path("services").path("learner").path("http").asText();
         this.rollout = status.path("services").path("rollout").path("http").asText();
         this.openAi = status.path("services").path("inference").path("http").asText();
@@ -156,29 +160,21 @@ public final class DemoRun {
                     lastLine = key;
                     lastPrint = System.nanoTime();
                 }
-                if (progress.path("complete").asBoolean()) {
+                boolean complete = progress.path("complete").asBoolean();
+                if (complete || System.nanoTime() > deadline) {
                     return new Outcome(
-                            true,
-                            "the curriculum is complete",
+                            complete,
+                            complete
+                                    ? "the curriculum is complete"
+                                    : "the time limit of " + limit.toMinutes() + " min passed in stage " + stage,
                             series,
                             progress,
                             published,
                             sessions.get(),
                             submitted.get(),
                             t,
-                            sampler.summary());
-                }
-                if (System.nanoTime() > deadline) {
-                    return new Outcome(
-                            false,
-                            "the time limit of " + limit.toMinutes() + " min passed in stage " + stage,
-                            series,
-                            progress,
-                            published,
-                            sessions.get(),
-                            submitted.get(),
-                            t,
-                            sampler.summary());
+                            sampler.summary(),
+                            peakResident());
                 }
                 Thread.sleep(2000);
             }
@@ -200,7 +196,8 @@ public final class DemoRun {
             return th;
         });
         AgentTools tools = new AgentTools(new BubblewrapSandbox(), Duration.ofSeconds(20));
-        DeployedAgent agent = new DeployedAgent(openAi, apiKey, tools, 160, 0.7);
+        DeployedAgent agent =
+                new DeployedAgent(openAi, apiKey, tools, plan.episodes().maxNewTokens(), 0.7);
         AtomicInteger next = new AtomicInteger();
         for (int a = 0; a < DemoPlan.DEPLOYED_AGENTS; a++) {
             pool.submit(() -> {
@@ -208,7 +205,8 @@ public final class DemoRun {
                     int i = next.getAndIncrement();
                     Task task = tasks.get(i % tasks.size());
                     try {
-                        DeployedAgent.Session s = agent.work(task, "demo-agent-" + i, 6, plan.seed() * 7919 + i);
+                        DeployedAgent.Session s = agent.work(
+                                task, "demo-agent-" + i, plan.episodes().maxTurns() + 2, plan.seed() * 7919 + i);
                         sessions.incrementAndGet();
                         if (s.submitted()) {
                             submitted.incrementAndGet();
@@ -227,6 +225,21 @@ public final class DemoRun {
             });
         }
         return pool;
+    }
+
+    /** Each service's peak resident set so far, by name (Linux; absent where unknown). */
+    private Map<String, Long> peakResident() {
+        Map<String, Long> peaks = new TreeMap<>();
+        services.fields().forEachRemaining(e -> {
+            long bytes = e.getValue().path("pid").isNumber()
+                    ? Measurements.Memory.residentPeakBytes(
+                            e.getValue().path("pid").asLong())
+                    : 0;
+            if (bytes > 0) {
+                peaks.put(e.getKey(), bytes);
+            }
+        });
+        return peaks;
     }
 
     static String family(Task t) {

@@ -3,6 +3,7 @@ package dev.katmesh.launcher.demo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.util.JsonFormat;
 import dev.katmesh.policy.ChatTemplate;
+import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.proto.json.ChatMaps;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.Task;
@@ -67,6 +68,15 @@ public final class DemoSetup {
     }
 
     public static Prepared prepare(DemoPlan plan, Path dir) throws Exception {
+        return prepare(plan, dir, null);
+    }
+
+    /**
+     * As {@link #prepare(DemoPlan, Path)}, on {@code userModel} (a checkpoint folder with its tokenizer) when not null:
+     * then no corpus tokenizer or fresh model is made, and the run trains that checkpoint (left as it is: the learner
+     * writes its versions into the mesh's data directory).
+     */
+    public static Prepared prepare(DemoPlan plan, Path dir, Path userModel) throws Exception {
         Files.createDirectories(dir);
         TaskFiles.Written tasks = TaskFiles.write(dir, plan.seed(), plan.families(), plan.tasks(), plan.mistakes());
         List<Task> train = tasks.tasks().stream()
@@ -75,9 +85,8 @@ public final class DemoSetup {
                 .toList();
 
         // Mid-term corpus: training tasks, or the suite's tasks past the first plan.tasks() (unique by content against
-        // all
-        // of them), so no validation or held-out task, input set or reference is in it; the overlap check below says so
-        // on every run.
+        // all of them), so no validation or held-out task, input set or reference is in it; the overlap check below
+        // says so on every run.
         List<Task> corpusTasks = corpusTasks(plan);
         List<String> corpus = MidTermCorpus.documents(corpusTasks);
         List<Task> evaluation = tasks.tasks().stream()
@@ -96,26 +105,22 @@ public final class DemoSetup {
             }
         }
 
-        // The tokenizer learns from what the model will read: the corpus and the SFT conversations as the
-        // chat template renders them (held-out tasks stay out).
-        Path tokenizer = dir.resolve("tokenizer");
-        Files.createDirectories(tokenizer);
-        String template;
-        try (InputStream in = DemoSetup.class.getResourceAsStream("/model/chat_template.jinja")) {
-            template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        Path model;
+        int vocab;
+        long parameters;
+        if (userModel != null) {
+            ModelConfig c = ModelConfig.read(userModel.resolve("config.json"));
+            model = userModel;
+            vocab = c.vocabSize();
+            parameters = c.parameterCount();
+        } else {
+            // The tokenizer learns from what the model will read: the corpus and the SFT conversations as the
+            // chat template renders them (held-out tasks stay out).
+            Path tokenizer = dir.resolve("tokenizer");
+            vocab = ModelFactory.tokenizer(trainingTexts(dir, corpus), plan.vocab(), tokenizer);
+            model = dir.resolve("model");
+            parameters = ModelFactory.init(tokenizer, plan.shape(), plan.seed(), model);
         }
-        ChatTemplate chat = new ChatTemplate(template, Map.of());
-        List<String> texts = new ArrayList<>(corpus);
-        for (String line : Files.readAllLines(dir.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
-                        .trajectory();
-                texts.add(chat.render(ChatMaps.messages(t.getMessagesList()), ChatMaps.tools(t.getToolsList()), false));
-            }
-        }
-        int vocab = ModelFactory.tokenizer(texts, plan.vocab(), tokenizer);
-        Path model = dir.resolve("model");
-        long parameters = ModelFactory.init(tokenizer, plan.shape(), plan.seed(), model);
 
         Path curriculum = dir.resolve("curriculum.yaml");
         Files.writeString(curriculum, plan.curriculumYaml(), StandardCharsets.UTF_8);
@@ -137,6 +142,24 @@ public final class DemoSetup {
                 vocab,
                 parameters,
                 overlap);
+    }
+
+    /** The corpus and the SFT conversations of {@code dir}/sft.jsonl as katmesh's chat template renders them. */
+    private static List<String> trainingTexts(Path dir, List<String> corpus) throws Exception {
+        String template;
+        try (InputStream in = DemoSetup.class.getResourceAsStream("/model/chat_template.jinja")) {
+            template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        ChatTemplate chat = new ChatTemplate(template, Map.of());
+        List<String> texts = new ArrayList<>(corpus);
+        for (String line : Files.readAllLines(dir.resolve("sft.jsonl"), StandardCharsets.UTF_8)) {
+            if (!line.isBlank()) {
+                Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
+                        .trajectory();
+                texts.add(chat.render(ChatMaps.messages(t.getMessagesList()), ChatMaps.tools(t.getToolsList()), false));
+            }
+        }
+        return texts;
     }
 
     /** The first {@code cap} tasks of a split (all with cap 0), the learner's evaluation set; returns how many. */

@@ -1,0 +1,55 @@
+package dev.katmesh.launcher.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.katmesh.training.Curriculum;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DemoPlanTest {
+
+    @TempDir
+    Path dir;
+
+    private Curriculum curriculum(DemoPlan plan) throws Exception {
+        Path f = dir.resolve("curriculum.yaml");
+        Files.writeString(f, plan.curriculumYaml());
+        return Curriculum.load(f, plan.learningRate());
+    }
+
+    @Test
+    void theDefaultPlanRunsTheWholeCurriculumWithoutBudgets() throws Exception {
+        Curriculum c = curriculum(DemoPlan.standard());
+        assertEquals(
+                List.of("midterm", "sft", "rft", "adapt"),
+                c.stages().stream().map(Curriculum.Stage::name).toList());
+        assertTrue(
+                c.stages().stream().allMatch(s -> s.maxTrajectories() == Long.MAX_VALUE),
+                "the default plan's stages end on their steps");
+        assertEquals(10, c.stages().get(1).schedule().warmupSteps(), "200 SFT steps warm up over 10");
+    }
+
+    @Test
+    void aUsersCheckpointSkipsMidTermTrainingAndItsTopicStagesHaveABudget() throws Exception {
+        DemoPlan plan = DemoPlan.forModel();
+        Curriculum c = curriculum(plan);
+        assertEquals(
+                List.of("sft", "rft", "adapt"),
+                c.stages().stream().map(Curriculum.Stage::name).toList(),
+                "the model comes trained, with its own tokenizer: no mid-term stage on the suite's corpus");
+        assertEquals(plan.sftBatch(), c.stages().get(0).batch());
+        assertEquals(
+                0,
+                c.stages().get(0).schedule().warmupSteps(),
+                "a stage of " + plan.sftSteps() + " steps would end before a 10-step warm-up");
+        assertEquals(plan.stageBudget(), c.stages().get(1).maxTrajectories(), "RFT ends at its budget");
+        assertEquals(plan.stageBudget(), c.stages().get(2).maxTrajectories(), "adaptation ends at its budget");
+        assertEquals(
+                String.valueOf(plan.episodes().maxNewTokens()),
+                plan.serviceSettings("c", "e").get("rollout").get("katmesh.rollout.max-new-tokens"));
+    }
+}

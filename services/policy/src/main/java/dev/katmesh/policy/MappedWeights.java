@@ -119,6 +119,7 @@ final class MappedWeights {
             }
             weight.setName(name);
             params.put(name, weight);
+            SafeTensors.release(slot); // the engine holds its own copy now
         }
         return params;
     }

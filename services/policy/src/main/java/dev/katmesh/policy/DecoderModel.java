@@ -315,6 +315,35 @@ public final class DecoderModel implements AutoCloseable {
      * device from O(n) data: the piece of training on sequences whose whole attention does not fit.
      */
     public NDArray layerRows(NDManager scope, int l, NDArray x, NDArray[] rotary, NDArray ends, long from, long to) {
+        return layerRows(scope, l, x, rotary, ends, from, to, null);
+    }
+
+    /**
+     * Layer {@code l}'s keys and values for every row of {@code x} [1, n, hidden]: {k, v}, each [1, kv heads, n, head
+     * dim], the keys rotated; intermediates belong to {@code scope}. A layer computed in pieces of rows computes them
+     * once and hands them to {@link #layerRows(NDManager, int, NDArray, NDArray[], NDArray, long, long, NDArray[])}:
+     * each piece computing its own would recompute rows [0, to) of both projections, 4.5× the work over 8 pieces.
+     */
+    public NDArray[] keysValues(NDManager scope, int l, NDArray x, NDArray[] rotary) {
+        NDArray in = x.get(new NDIndex(":, :, :"));
+        in.attach(scope); // a view owned by the scope: what is computed from it is freed with the scope
+        String p = "model.layers." + l + ".";
+        long t = x.getShape().get(1);
+        NDArray h = rmsNorm(in, params.get(p + "input_layernorm.weight"));
+        NDArray k = project(scope, h, p + "self_attn.k_proj").reshape(1, t, config.numKvHeads(), config.headDim());
+        NDArray v = project(scope, h, p + "self_attn.v_proj").reshape(1, t, config.numKvHeads(), config.headDim());
+        if (config.qkNorm()) {
+            k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
+        }
+        return new NDArray[] {applyRope(k.transpose(0, 2, 1, 3), rotary), v.transpose(0, 2, 1, 3)};
+    }
+
+    /**
+     * As {@link #layerRows(NDManager, int, NDArray, NDArray[], NDArray, long, long)}, with the layer's keys and values
+     * of every row from {@link #keysValues} ({@code kv} null: computed here for rows [0, to)).
+     */
+    public NDArray layerRows(
+            NDManager scope, int l, NDArray x, NDArray[] rotary, NDArray ends, long from, long to, NDArray[] kv) {
         // Row i sees only rows j ≤ i, so the piece needs the rows before `to` alone: keys, values and scores of
         // [heads, to - from, to], half of the whole width on average. The slice is a view of x owned by the scope
         // (results of an op belong to its first operand's manager, so every intermediate of this piece is freed with
@@ -334,7 +363,16 @@ public final class DecoderModel implements AutoCloseable {
         NDArray visible = keys.lte(queries).logicalAnd(queries.lt(end));
         NDArray mask =
                 visible.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).reshape(1, 1, to - from, to);
-        return block(scope, l, head, from, to, rope, mask, null);
+        NDArray[] given = null;
+        if (kv != null) {
+            given = new NDArray[] {
+                kv[0].get(new NDIndex(":, :, 0:{}, :", to)), kv[1].get(new NDIndex(":, :, 0:{}, :", to))
+            };
+            for (NDArray a : given) {
+                a.attach(scope);
+            }
+        }
+        return block(scope, l, head, from, to, rope, mask, null, given);
     }
 
     /** The final norm of the last layer's output: the hidden states the LM head reads. */
@@ -375,15 +413,24 @@ public final class DecoderModel implements AutoCloseable {
     }
 
     private NDArray layer(NDManager scope, int l, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
-        return block(scope, l, x, 0, x.getShape().get(1), rope, mask, cache);
+        return block(scope, l, x, 0, x.getShape().get(1), rope, mask, cache, null);
     }
 
     /**
      * Layer {@code l} with rows [from, to) of {@code x} as queries and all of its rows as keys (every row when
-     * from = 0 and to = T): the layer's output for those rows, [batch, to - from, hidden].
+     * from = 0 and to = T): the layer's output for those rows, [batch, to - from, hidden]. {@code kv}: the keys and
+     * values of x's rows when already computed ({@link #keysValues}), else null.
      */
     private NDArray block(
-            NDManager scope, int l, NDArray x, long from, long to, NDArray[] rope, NDArray mask, KvCache cache) {
+            NDManager scope,
+            int l,
+            NDArray x,
+            long from,
+            long to,
+            NDArray[] rope,
+            NDArray mask,
+            KvCache cache,
+            NDArray[] kv) {
         String p = "model.layers." + l + ".";
         long batch = x.getShape().get(0);
         long t = x.getShape().get(1);
@@ -393,14 +440,14 @@ public final class DecoderModel implements AutoCloseable {
         int kvHeads = config.numKvHeads();
         int d = config.headDim();
 
-        NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
-        NDArray hq = all ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
+        NDArray norm = params.get(p + "input_layernorm.weight");
+        NDArray h = kv != null ? null : rmsNorm(x, norm);
+        NDArray hq = h == null
+                ? rmsNorm(x.get(new NDIndex(":, {}:{}, :", from, to)), norm) // the norm is a row's own
+                : all ? h : h.get(new NDIndex(":, {}:{}, :", from, to));
         NDArray q = project(scope, hq, p + "self_attn.q_proj").reshape(batch, rows, heads, d);
-        NDArray k = project(scope, h, p + "self_attn.k_proj").reshape(batch, t, kvHeads, d);
-        NDArray v = project(scope, h, p + "self_attn.v_proj").reshape(batch, t, kvHeads, d);
         if (config.qkNorm()) {
             q = rmsNorm(q, params.get(p + "self_attn.q_norm.weight"));
-            k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
         }
         NDArray[] ropeQ = all
                 ? rope
@@ -409,15 +456,27 @@ public final class DecoderModel implements AutoCloseable {
                     rope[1].get(new NDIndex(":, :, {}:{}, :", from, to))
                 };
         q = applyRope(q.transpose(0, 2, 1, 3), ropeQ);
-        k = applyRope(k.transpose(0, 2, 1, 3), rope);
+        NDArray k;
+        NDArray v;
+        if (kv != null) {
+            k = kv[0];
+            v = kv[1];
+        } else {
+            k = project(scope, h, p + "self_attn.k_proj").reshape(batch, t, kvHeads, d);
+            v = project(scope, h, p + "self_attn.v_proj").reshape(batch, t, kvHeads, d);
+            if (config.qkNorm()) {
+                k = rmsNorm(k, params.get(p + "self_attn.k_norm.weight"));
+            }
+            k = applyRope(k.transpose(0, 2, 1, 3), rope);
+            v = v.transpose(0, 2, 1, 3);
+        }
         if (!all) {
             x = x.get(new NDIndex(":, {}:{}, :", from, to)); // the residual stream of the query rows
         }
-        v = v.transpose(0, 2, 1, 3);
         if (cache != null) {
-            NDArray[] kv = cache.append(scope, l, k, v);
-            k = kv[0];
-            v = kv[1];
+            NDArray[] cached = cache.append(scope, l, k, v);
+            k = cached[0];
+            v = cached[1];
         }
         // Grouped-query attention without copying keys and values: query heads i·g .. i·g+g-1 share kv head i (as
         // repeat_interleave), so q [B, H, rows, D] is read as [B, KV, g·rows, D] against k and v [B, KV, S, D].

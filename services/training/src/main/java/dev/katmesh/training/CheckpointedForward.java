@@ -21,7 +21,8 @@ import dev.katmesh.policy.Tensors;
  * given the gradient g of the loss with respect to layer l's output, back-propagating Σ_chunks ⟨out_chunk, g_chunk⟩
  * through a recomputation of the layer gives the loss's gradient with respect to the layer's parameters and its
  * input, which is the g of layer l - 1 (the chain rule, one layer at a time). The price is a second forward of each
- * layer, and the keys and values recomputed for every chunk.
+ * layer. Keys and values are computed once a layer ({@link DecoderModel#keysValues}) and shared by its chunks: in the
+ * backward pass as leaves whose gradients the chunks add up, carried to the layer's input in one pass of their own.
  */
 final class CheckpointedForward {
 
@@ -84,14 +85,28 @@ final class CheckpointedForward {
             NDArray x = inputs[l].duplicate();
             x.attach(scope);
             x.setRequiresGradient(true);
-            for (long from = 0; from < ids.length; from += chunk) {
-                long to = Math.min(ids.length, from + chunk);
-                try (NDManager piece = scope.newSubManager()) {
-                    NDArray out = model.layerRows(piece, l, x, rotary, ends, from, to);
-                    NDArray gPiece = g.get(new NDIndex(":, {}:{}, :", from, to));
-                    gPiece.attach(piece);
-                    gc.backward(out.mul(gPiece).sum());
+            try (NDManager layer = scope.newSubManager()) {
+                // The keys and values once for the layer, as leaves the pieces' backward passes add gradients into;
+                // then one backward pass through them to x and the k and v projections (as ChunkedHead does).
+                NDArray[] kv = model.keysValues(layer, l, x, rotary);
+                NDArray[] leaves = new NDArray[2];
+                for (int i = 0; i < 2; i++) {
+                    leaves[i] = kv[i].stopGradient();
+                    leaves[i].attach(layer);
+                    leaves[i].setRequiresGradient(true);
                 }
+                for (long from = 0; from < ids.length; from += chunk) {
+                    long to = Math.min(ids.length, from + chunk);
+                    try (NDManager piece = layer.newSubManager()) {
+                        NDArray out = model.layerRows(piece, l, x, rotary, ends, from, to, leaves);
+                        NDArray gPiece = g.get(new NDIndex(":, {}:{}, :", from, to));
+                        gPiece.attach(piece);
+                        gc.backward(out.mul(gPiece).sum());
+                    }
+                }
+                gc.backward(kv[0].mul(leaves[0].getGradient())
+                        .sum()
+                        .add(kv[1].mul(leaves[1].getGradient()).sum()));
             }
             NDArray next = detached(x.getGradient());
             g.close();
@@ -109,10 +124,13 @@ final class CheckpointedForward {
     /** Layer l's output for every row, computed a chunk of query rows at a time and kept without its graph. */
     private NDArray layerOutput(int l, NDArray x) {
         NDList parts = new NDList();
-        for (long from = 0; from < ids.length; from += chunk) {
-            long to = Math.min(ids.length, from + chunk);
-            try (NDManager piece = scope.newSubManager()) {
-                parts.add(detached(model.layerRows(piece, l, x, rotary, ends, from, to)));
+        try (NDManager layer = scope.newSubManager()) {
+            NDArray[] kv = model.keysValues(layer, l, x, rotary);
+            for (long from = 0; from < ids.length; from += chunk) {
+                long to = Math.min(ids.length, from + chunk);
+                try (NDManager piece = layer.newSubManager()) {
+                    parts.add(detached(model.layerRows(piece, l, x, rotary, ends, from, to, kv)));
+                }
             }
         }
         if (parts.size() == 1) {

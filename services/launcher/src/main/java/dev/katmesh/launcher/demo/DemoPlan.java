@@ -178,8 +178,9 @@ public record DemoPlan(
      * own tokenizer), then SFT on the teacher's trajectories, RFT and adaptation, each a few steps, LoRA at the
      * learner's default above 100M parameters. Sized for a 0.6B model on two cores (docs/benchmarks.md#the-main-job):
      * 4 validation and 4 held-out tasks, episodes of 2 turns of 48 tokens, and budgets that end RFT and adaptation
-     * after 8 trajectories each whether or not any taught something (a model that solves nothing yields no group with
-     * reward variance).
+     * after 4 trajectories each (one RFT group) whether or not any taught something (a model that solves nothing yields
+     * no group with reward variance). An agent's first prompt (system, tools, task) is about 900 tokens in Qwen3's
+     * template, so prefill is most of the time.
      */
     public static DemoPlan forModel() {
         return new DemoPlan(
@@ -203,7 +204,7 @@ public record DemoPlan(
                 1,
                 new Episodes(2, 48, 3600),
                 1,
-                8);
+                4);
     }
 
     /** This plan with the command line's choices (null: this plan's own). */

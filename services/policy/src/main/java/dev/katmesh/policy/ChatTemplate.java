@@ -109,19 +109,46 @@ public final class ChatTemplate {
     /**
      * What {@code full} adds after {@code head}, counted from the end of the last end-of-turn mark in
      * {@code head} (an agent's context ends with the model's own end-of-turn token, not with what the
-     * template writes after it); empty when {@code full} does not start with {@code head}.
+     * template writes after it); empty when {@code full} does not continue {@code head}.
+     *
+     * <p>Some templates render a turn differently once it is no longer the last: Qwen3's writes an empty
+     * {@code <think>} block into the last assistant turn only, so the rendering of an answer followed by its tool
+     * results does not start with the rendering of the answer alone. There the new messages begin after as many
+     * end-of-turn marks in {@code full} as {@code head} has: every turn ends with one, however it is rendered. The
+     * context keeps the tokens the model saw and wrote for the earlier turns, which is what it was sampled from.
      */
     public static Optional<String> continuation(String head, String full, List<String> endOfTurnMarks) {
-        if (!full.startsWith(head)) {
-            return Optional.empty();
-        }
         int cut = -1;
-        for (String mark : endOfTurnMarks) {
-            int at = mark.isEmpty() ? -1 : head.lastIndexOf(mark);
-            if (at >= 0) {
-                cut = Math.max(cut, at + mark.length());
+        String mark = null;
+        for (String m : endOfTurnMarks) {
+            int at = m.isEmpty() ? -1 : head.lastIndexOf(m);
+            if (at >= 0 && at + m.length() > cut) {
+                cut = at + m.length();
+                mark = m;
             }
         }
-        return Optional.of(full.substring(cut < 0 ? head.length() : cut));
+        if (full.startsWith(head)) {
+            return Optional.of(full.substring(cut < 0 ? head.length() : cut));
+        }
+        if (mark == null) {
+            return Optional.empty();
+        }
+        int turns = occurrences(head, mark);
+        int at = -1;
+        for (int i = 0; i < turns; i++) {
+            at = full.indexOf(mark, at + 1);
+            if (at < 0) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(full.substring(at + mark.length()));
+    }
+
+    private static int occurrences(String text, String mark) {
+        int n = 0;
+        for (int at = text.indexOf(mark); at >= 0; at = text.indexOf(mark, at + mark.length())) {
+            n++;
+        }
+        return n;
     }
 }

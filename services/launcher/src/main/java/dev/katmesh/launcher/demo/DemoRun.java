@@ -161,12 +161,16 @@ public final class DemoRun {
                     lastPrint = System.nanoTime();
                 }
                 boolean complete = progress.path("complete").asBoolean();
-                if (complete || System.nanoTime() > deadline) {
+                String failure = complete ? null : learnerFailure();
+                if (complete || failure != null || System.nanoTime() > deadline) {
                     return new Outcome(
                             complete,
                             complete
                                     ? "the curriculum is complete"
-                                    : "the time limit of " + limit.toMinutes() + " min passed in stage " + stage,
+                                    : failure != null
+                                            ? "the learner's training loop stopped in stage " + stage + ": " + failure
+                                            : "the time limit of " + limit.toMinutes() + " min passed in stage "
+                                                    + stage,
                             series,
                             progress,
                             published,
@@ -251,6 +255,25 @@ public final class DemoRun {
         tasks.forEach(
                 t -> out.computeIfAbsent(family(t), k -> new ArrayList<>()).add(t));
         return out;
+    }
+
+    /** Why the learner's training loop stopped (its health check's failure), or null while it runs or is unknown. */
+    private String learnerFailure() {
+        try {
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create(learner + "/q/health"))
+                            .timeout(Duration.ofSeconds(10))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            for (JsonNode check : JSON.readTree(r.body()).path("checks")) {
+                if (check.path("data").has("failure")) {
+                    return check.path("data").path("failure").asText();
+                }
+            }
+        } catch (Exception e) {
+            // Starting or restarting: the next poll tells.
+        }
+        return null;
     }
 
     private JsonNode fetchProgress() {

@@ -307,6 +307,16 @@ public record DemoPlan(
                         sftVersionEvery);
     }
 
+    /**
+     * RFT task groups the driver keeps in flight: {@link #OUTSTANDING_GROUPS}, or no more than a budget can read (the
+     * rest would be generated and never trained: on a 0.6B model each group is minutes of prefill).
+     */
+    public int outstandingGroups() {
+        return stageBudget > 0
+                ? (int) Math.max(1, Math.min(OUTSTANDING_GROUPS, stageBudget / groupSize))
+                : OUTSTANDING_GROUPS;
+    }
+
     /** The settings each service gets for the run (system properties). */
     public Map<String, Map<String, String>> serviceSettings(String curriculum, String evaluationTasks) {
         Map<String, String> learner = new LinkedHashMap<>();
@@ -332,8 +342,8 @@ public record DemoPlan(
         rollout.put("katmesh.rollout.max-new-tokens", Integer.toString(episodes.maxNewTokens()));
         rollout.put("katmesh.rollout.max-context-tokens", "2048");
         rollout.put("katmesh.rollout.temperature", Double.toString(ROLLOUT_TEMPERATURE));
-        rollout.put("katmesh.rollout.concurrency.initial", Integer.toString(OUTSTANDING_GROUPS * groupSize));
-        rollout.put("katmesh.rollout.concurrency.max", Integer.toString(OUTSTANDING_GROUPS * groupSize));
+        rollout.put("katmesh.rollout.concurrency.initial", Integer.toString(outstandingGroups() * groupSize));
+        rollout.put("katmesh.rollout.concurrency.max", Integer.toString(outstandingGroups() * groupSize));
         return Map.of("learner", learner, "rollout", rollout);
     }
 }

@@ -137,7 +137,7 @@ public final class DemoRun {
                 // would only slow the evaluation and come back staler.
                 if (stage.equals("rft") && !progress.path("complete").asBoolean() && !progress.has("evaluating")) {
                     double done = PrometheusScrape.sum(rollout, "katmesh_rollout_groups_total", null) - groupsBefore;
-                    while (published - done < DemoPlan.OUTSTANDING_GROUPS) {
+                    while (published - done < plan.outstandingGroups()) {
                         TaskFiles.send(tasks, sampler.next());
                         published++;
                     }

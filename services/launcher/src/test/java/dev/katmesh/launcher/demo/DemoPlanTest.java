@@ -48,6 +48,8 @@ class DemoPlanTest {
                 "a stage of " + plan.sftSteps() + " steps would end before a 10-step warm-up");
         assertEquals(plan.stageBudget(), c.stages().get(1).maxTrajectories(), "RFT ends at its budget");
         assertEquals(plan.stageBudget(), c.stages().get(2).maxTrajectories(), "adaptation ends at its budget");
+        assertEquals(1, plan.outstandingGroups(), "no more groups in flight than the budget reads");
+        assertEquals(DemoPlan.OUTSTANDING_GROUPS, DemoPlan.standard().outstandingGroups());
         assertEquals(
                 String.valueOf(plan.episodes().maxNewTokens()),
                 plan.serviceSettings("c", "e").get("rollout").get("katmesh.rollout.max-new-tokens"));

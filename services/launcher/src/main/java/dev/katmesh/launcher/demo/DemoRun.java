@@ -218,6 +218,9 @@ public final class DemoRun {
                     } catch (InterruptedException e) {
                         return;
                     } catch (Exception e) {
+                        if (stop.get()) {
+                            return; // cut off by the end of the run, not a failure of the session
+                        }
                         out.println("deployed agent: session " + i + " failed: " + e.getMessage());
                         try {
                             Thread.sleep(2000);

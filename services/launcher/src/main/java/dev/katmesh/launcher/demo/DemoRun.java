@@ -262,33 +262,30 @@ public final class DemoRun {
 
     /** Why the learner's training loop stopped (its health check's failure), or null while it runs or is unknown. */
     private String learnerFailure() {
-        try {
-            HttpResponse<String> r = http.send(
-                    HttpRequest.newBuilder(URI.create(learner + "/q/health"))
-                            .timeout(Duration.ofSeconds(10))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
-            for (JsonNode check : JSON.readTree(r.body()).path("checks")) {
-                if (check.path("data").has("failure")) {
-                    return check.path("data").path("failure").asText();
-                }
+        JsonNode health = learnerJson("/q/health", false); // DOWN is a 503 with the checks in its body
+        for (JsonNode check : health == null ? JSON.createArrayNode() : health.path("checks")) {
+            if (check.path("data").has("failure")) {
+                return check.path("data").path("failure").asText();
             }
-        } catch (Exception e) {
-            // Starting or restarting: the next poll tells.
         }
         return null;
     }
 
     private JsonNode fetchProgress() {
+        return learnerJson("/katmesh/progress", true);
+    }
+
+    /** The learner's JSON at {@code path}, or null while it is busy starting or restarting (the next poll tells). */
+    private JsonNode learnerJson(String path, boolean only200) {
         try {
             HttpResponse<String> r = http.send(
-                    HttpRequest.newBuilder(URI.create(learner + "/katmesh/progress"))
+                    HttpRequest.newBuilder(URI.create(learner + path))
                             .timeout(Duration.ofSeconds(10))
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() == 200 ? JSON.readTree(r.body()) : null;
+            return only200 && r.statusCode() != 200 ? null : JSON.readTree(r.body());
         } catch (Exception e) {
-            return null; // the learner is busy starting or restarting: the next poll tells
+            return null;
         }
     }
 

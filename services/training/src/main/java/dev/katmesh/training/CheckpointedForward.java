@@ -8,6 +8,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.Tensors;
 
 /**
@@ -57,11 +58,29 @@ final class CheckpointedForward {
 
     /**
      * Whether a plain forward of {@code batch} would hold more than {@code attentionElements} attention scores in
-     * one layer (heads × rows²).
+     * one layer (heads × rows²), or more than {@link PolicyLoss#ACTIVATION_BYTES} of activations in all.
      */
     static boolean needed(DecoderModel model, TreeBatch batch, long attentionElements) {
-        long n = batch.size();
-        return (long) model.config().numHeads() * n * n > attentionElements;
+        return needed(model.config(), batch.size(), attentionElements);
+    }
+
+    static boolean needed(ModelConfig c, long rows, long attentionElements) {
+        return (long) c.numHeads() * rows * rows > attentionElements
+                || plainActivationBytes(c, rows) > PolicyLoss.ACTIVATION_BYTES;
+    }
+
+    /**
+     * The activations a plain forward of {@code rows} rows keeps until its backward pass, every layer's. The
+     * engine's manager keeps every intermediate of the step, not only what autograd saves; the coefficients are
+     * measured: a LoRA step on the Qwen3-0.6B widths (2 layers) grew by 65k floats per row and layer plus 89 per
+     * row² and layer (16 heads) between 256 and 700 rows (docs/benchmarks.md), which the terms below reproduce.
+     */
+    static long plainActivationBytes(ModelConfig c, long rows) {
+        long perRow = 16L * c.hiddenSize()
+                + 8L * c.intermediateSize()
+                + 8L * (c.numHeads() + c.numKvHeads()) * c.headDim()
+                + 6L * c.numHeads() * rows;
+        return 4L * c.numLayers() * rows * perRow;
     }
 
     /** Runs the forward pass; arrays belong to {@code scope}. Chunks hold at most {@code attentionElements} scores. */

@@ -37,6 +37,15 @@ public final class PolicyLoss {
     public static final long ATTENTION_ELEMENTS = 8L << 20;
 
     /**
+     * Activations a plain forward may keep for its backward pass, all layers together: 1 GB. More, and the tree is
+     * computed in checkpointed pieces as a long one is, keeping only each layer's input. At the Qwen3-0.6B shape a
+     * plain forward keeps about 7 MB a row (28 layers), so a 512-token step held 8 GB beside 2.4 GB of weights;
+     * in pieces it holds the layers' inputs (112 KB a row) and one layer's recomputation. The price is a second
+     * forward of each layer. Small models train their usual sequences plain, as before.
+     */
+    public static final long ACTIVATION_BYTES = 1L << 30;
+
+    /**
      * Logits the LM head may hold at once (rows × vocabulary): 16M floats, 64 MB, about 110 rows of Qwen3's 151 936
      * tokens. More rows go through the head in chunks ({@link ChunkedHead}), with the same gradients.
      */

@@ -256,6 +256,37 @@ class ChartTest {
     }
 
     @Test
+    void theLearnerAndInferenceTakeExtraEnvironmentSuchAsTheirAllocator() {
+        List<HasMetadata> all = render(Map.of(
+                "inference.env.LD_PRELOAD", "/usr/lib64/libjemalloc.so.2",
+                "learner.env.MALLOC_CONF", "dirty_decay_ms:-1"));
+        var inference = named(all, Deployment.class, "km-inference")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0)
+                .getEnv();
+        var learner = named(all, StatefulSet.class, "km-learner")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0)
+                .getEnv();
+        assertTrue(
+                inference.stream()
+                        .anyMatch(e ->
+                                e.getName().equals("LD_PRELOAD") && e.getValue().equals("/usr/lib64/libjemalloc.so.2")),
+                "inference.env reaches the inference container: " + inference);
+        assertTrue(
+                learner.stream()
+                        .anyMatch(e -> e.getName().equals("MALLOC_CONF")
+                                && e.getValue().equals("dirty_decay_ms:-1")),
+                "learner.env reaches the learner container: " + learner);
+    }
+
+    @Test
     void servicesFindEachOtherAndShareKeys() {
         List<HasMetadata> all = render(Map.of(
                 "inference.apiKeys",

@@ -3,11 +3,16 @@ package dev.katmesh.launcher.bench;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.policy.ModelConfig;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 
@@ -31,6 +36,53 @@ public final class Measurements {
         info.put("heads", config.numHeads());
         info.put("device", device.toString());
         out.put("heap_max_mb", Runtime.getRuntime().maxMemory() >> 20);
+    }
+
+    /**
+     * The native allocator this process runs with, as figures that allocate depend on it: the preloaded library and
+     * its MALLOC_CONF, or glibc's with any MALLOC_MMAP_THRESHOLD_ (the katmesh script preloads jemalloc).
+     */
+    public static String allocator() {
+        String preload = System.getenv("LD_PRELOAD");
+        if (preload != null && !preload.isBlank()) {
+            String conf = System.getenv("MALLOC_CONF");
+            return Path.of(preload.split(":")[0]).getFileName() + (conf == null ? "" : " " + conf);
+        }
+        String threshold = System.getenv("MALLOC_MMAP_THRESHOLD_");
+        return "glibc" + (threshold == null ? "" : " MALLOC_MMAP_THRESHOLD_=" + threshold);
+    }
+
+    /**
+     * Bytes/s of writing 256 MB into pages new to the process (a fresh shared-memory mapping), then into the same
+     * pages again: {fresh, reused}. A VM that hands freed memory back to its host (free page reporting) makes the
+     * first far slower than the second, and then every buffer an allocator takes from the kernel anew costs that.
+     */
+    public static double[] pageFill() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        long n = 256L << 20;
+        Path dir = Files.isDirectory(shm) && Files.getFileStore(shm).getUsableSpace() > 2 * n
+                ? shm
+                : Path.of(System.getProperty("java.io.tmpdir"));
+        fill(ByteBuffer.allocateDirect(1 << 20)); // the loop compiled before it is timed
+        Path file = Files.createTempFile(dir, "katmesh-pages", ".bin");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MappedByteBuffer pages = ch.map(FileChannel.MapMode.READ_WRITE, 0, n);
+            double[] rates = new double[2];
+            for (int pass = 0; pass < 2; pass++) {
+                long t0 = System.nanoTime();
+                fill(pages);
+                rates[pass] = n / ((System.nanoTime() - t0) / 1e9);
+            }
+            return rates;
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    private static void fill(ByteBuffer b) {
+        for (int i = 0; i + 8 <= b.capacity(); i += 8) {
+            b.putLong(i, i);
+        }
     }
 
     /** Rounded to two decimals, for JSON reports. */

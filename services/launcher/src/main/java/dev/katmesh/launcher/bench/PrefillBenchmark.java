@@ -124,18 +124,25 @@ public final class PrefillBenchmark {
         }
     }
 
-    /** FLOP/s of a 1024 x 1024 f32 matmul, the best of several: this process's compute limit. */
+    /**
+     * FLOP/s of float32 matmuls, the best of several runs of three shapes (1024³, 2048³, and a 512-row MLP projection
+     * of 1024 → 3072): this process's compute limit. One 1024³ product alone read low where its 4 MB output was fresh
+     * pages each time, and a model's larger products then ran above its "peak" (MFU over 1).
+     */
     static double matmulPeak(NDManager parent) {
-        try (NDManager m = parent.newSubManager()) {
-            NDArray a = m.randomUniform(-1, 1, new Shape(1024, 1024));
-            NDArray b = m.randomUniform(-1, 1, new Shape(1024, 1024));
-            double best = 0;
-            for (int i = 0; i < 12; i++) {
-                long t0 = System.nanoTime();
-                a.matMul(b).close();
-                best = Math.max(best, 2.0 * 1024 * 1024 * 1024 / ((System.nanoTime() - t0) / 1e9));
+        long[][] shapes = {{1024, 1024, 1024}, {2048, 2048, 2048}, {512, 1024, 3072}};
+        double best = 0;
+        for (long[] mkn : shapes) {
+            try (NDManager m = parent.newSubManager()) {
+                NDArray a = m.randomUniform(-1, 1, new Shape(mkn[0], mkn[1]));
+                NDArray b = m.randomUniform(-1, 1, new Shape(mkn[1], mkn[2]));
+                for (int i = 0; i < 6; i++) {
+                    long t0 = System.nanoTime();
+                    a.matMul(b).close();
+                    best = Math.max(best, 2.0 * mkn[0] * mkn[1] * mkn[2] / ((System.nanoTime() - t0) / 1e9));
+                }
             }
-            return best;
         }
+        return best;
     }
 }

@@ -62,6 +62,7 @@ public final class RealModelBenchmark {
         out.put("model", dir.getFileName().toString());
         out.put("parameters", config.parameterCount());
         out.put("weights_f32_gb", Measurements.round(weightBytes / 1e9));
+        out.put("allocator", Measurements.allocator());
         Measurements.Memory loading = Measurements.Memory.start();
         long t0 = System.nanoTime();
         try (DecoderModel model = DecoderModel.load(dir, config, device)) {
@@ -74,6 +75,9 @@ public final class RealModelBenchmark {
             out.put("matmul_peak_gflops", Measurements.round(peak / 1e9));
             // What decode's matrix-vector products read at: one row times the LM head, the largest of them.
             out.put("head_gemv_bandwidth_gbs", Measurements.round(gemvBandwidth(model) / 1e9));
+            double[] pages = Measurements.pageFill();
+            out.put("fresh_page_fill_gbs", Measurements.round(pages[0] / 1e9));
+            out.put("reused_page_fill_gbs", Measurements.round(pages[1] / 1e9));
             progress("loaded");
             ArrayNode decode = out.putArray("decode");
             for (int batch : batches) {
@@ -148,7 +152,6 @@ public final class RealModelBenchmark {
         return c.parameterCount() - (c.tieWordEmbeddings() ? 0 : embedding);
     }
 
-    /** Bytes/s of summing a 512 MB float32 array, the best of several: the rate weights can be read at. */
     /** Bytes/s of one hidden row times the embedding matrix (the tied head's product at a decode step). */
     private static double gemvBandwidth(DecoderModel model) {
         try (NDManager m = model.manager().newSubManager()) {
@@ -168,6 +171,7 @@ public final class RealModelBenchmark {
         }
     }
 
+    /** Bytes/s of summing a 512 MB float32 array, the best of several: the rate weights can be read at. */
     static double readBandwidth(NDManager parent) {
         try (NDManager m = parent.newSubManager()) {
             NDArray a = m.ones(new Shape(128L << 20), DataType.FLOAT32);

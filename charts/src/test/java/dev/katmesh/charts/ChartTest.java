@@ -13,10 +13,12 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.KubernetesList;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
@@ -260,20 +262,10 @@ class ChartTest {
         List<HasMetadata> all = render(Map.of(
                 "inference.env.LD_PRELOAD", "/usr/lib64/libjemalloc.so.2",
                 "learner.env.MALLOC_CONF", "dirty_decay_ms:-1"));
-        var inference = named(all, Deployment.class, "km-inference")
-                .getSpec()
-                .getTemplate()
-                .getSpec()
-                .getContainers()
-                .get(0)
-                .getEnv();
-        var learner = named(all, StatefulSet.class, "km-learner")
-                .getSpec()
-                .getTemplate()
-                .getSpec()
-                .getContainers()
-                .get(0)
-                .getEnv();
+        var inference = firstContainersEnv(
+                named(all, Deployment.class, "km-inference").getSpec().getTemplate());
+        var learner = firstContainersEnv(
+                named(all, StatefulSet.class, "km-learner").getSpec().getTemplate());
         assertTrue(
                 inference.stream()
                         .anyMatch(e ->
@@ -284,6 +276,10 @@ class ChartTest {
                         .anyMatch(e -> e.getName().equals("MALLOC_CONF")
                                 && e.getValue().equals("dirty_decay_ms:-1")),
                 "learner.env reaches the learner container: " + learner);
+    }
+
+    static List<EnvVar> firstContainersEnv(PodTemplateSpec pod) {
+        return pod.getSpec().getContainers().get(0).getEnv();
     }
 
     @Test

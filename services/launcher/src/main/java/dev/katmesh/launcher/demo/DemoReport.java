@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.bench.Measurements;
 import dev.katmesh.tasks.PassRate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -170,6 +171,7 @@ public final class DemoReport {
         setup.put("vocab", prepared.vocab());
         setup.put("parameters", prepared.parameters());
         setup.put("model", prepared.model().toString());
+        setup.put("allocator", Measurements.allocator()); // the services' memory figures depend on it
         setup.set("plan", JSON.valueToTree(plan));
         ArrayNode series = report.putArray("series");
         run.series().forEach(series::add);

@@ -40,7 +40,7 @@ public final class Measurements {
 
     /**
      * The native allocator this process runs with, as figures that allocate depend on it: the preloaded library and
-     * its MALLOC_CONF, or glibc's with any MALLOC_MMAP_THRESHOLD_ (the katmesh script preloads jemalloc).
+     * its MALLOC_CONF, or glibc's with any MALLOC_MMAP_THRESHOLD_ (the katmesh script preloads tcmalloc).
      */
     public static String allocator() {
         String preload = System.getenv("LD_PRELOAD");

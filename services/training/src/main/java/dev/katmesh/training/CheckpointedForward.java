@@ -99,7 +99,7 @@ final class CheckpointedForward {
      * layer and the embedding, adding into the parameters' gradients.
      */
     void backward(GradientCollector gc) {
-        NDArray g = detached(last.getGradient());
+        NDArray g = detachedGradient(last);
         for (int l = inputs.length - 1; l >= 0; l--) {
             NDArray x = inputs[l].duplicate();
             x.attach(scope);
@@ -127,7 +127,7 @@ final class CheckpointedForward {
                         .sum()
                         .add(kv[1].mul(leaves[1].getGradient()).sum()));
             }
-            NDArray next = detached(x.getGradient());
+            NDArray next = detachedGradient(x);
             g.close();
             x.close();
             g = next;
@@ -159,6 +159,16 @@ final class CheckpointedForward {
         out.attach(scope);
         parts.close();
         return out;
+    }
+
+    /**
+     * {@code a}'s gradient without a graph, owned by the scope. The handle {@code getGradient} makes belongs to
+     * {@code a}'s manager, the scope: left open, it kept every layer's input gradient until the step ended.
+     */
+    private NDArray detachedGradient(NDArray a) {
+        try (NDArray gradient = a.getGradient()) {
+            return detached(gradient);
+        }
     }
 
     /** A copy of {@code a} without a graph, owned by the scope. */

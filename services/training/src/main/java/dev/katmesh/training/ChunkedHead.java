@@ -93,7 +93,10 @@ final class ChunkedHead {
 
     /** After the loss's backward pass: the head's gradients, then the rows' gradient into the model below. */
     void backward(GradientCollector gc) {
-        float[] g = logProbs.getGradient().toFloatArray();
+        float[] g;
+        try (NDArray gradient = logProbs.getGradient()) {
+            g = gradient.toFloatArray();
+        }
         long u = rows.getShape().get(0);
         for (long from = 0; from < u; from += chunk) {
             long to = Math.min(u, from + chunk);
@@ -112,8 +115,9 @@ final class ChunkedHead {
             }
         }
         try (NDManager piece = scope.newSubManager()) {
-            NDArray rowGradient = leafRows.getGradient().stopGradient();
-            rowGradient.attach(piece);
+            NDArray gradient = leafRows.getGradient(); // a handle in the scope: attached to the piece to be closed
+            gradient.attach(piece);
+            NDArray rowGradient = gradient.stopGradient();
             gc.backward(rows.mul(rowGradient).sum());
         }
     }

@@ -2,6 +2,7 @@ package dev.katmesh.launcher.bench;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.jna.NativeLibrary;
 import dev.katmesh.policy.ModelConfig;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -50,6 +51,35 @@ public final class Measurements {
         }
         String threshold = System.getenv("MALLOC_MMAP_THRESHOLD_");
         return "glibc" + (threshold == null ? "" : " MALLOC_MMAP_THRESHOLD_=" + threshold);
+    }
+
+    /**
+     * Hands the pages the native allocator keeps free back to the system, so that a phase's peak resident set starts
+     * from what is live, not from buffers earlier phases (this benchmark's own limits among them) freed: tcmalloc's
+     * {@code MallocExtension_ReleaseFreeMemory}, jemalloc's purge of all arenas, or glibc's {@code malloc_trim}.
+     * Returns the one it called, or "none" where no such symbol is in the process.
+     */
+    public static String releaseFreeMemory() {
+        NativeLibrary process = NativeLibrary.getProcess();
+        try {
+            process.getFunction("MallocExtension_ReleaseFreeMemory").invokeVoid(new Object[0]);
+            return "MallocExtension_ReleaseFreeMemory";
+        } catch (UnsatisfiedLinkError notTcmalloc) {
+            // not tcmalloc: the next
+        }
+        try {
+            // 4096 is MALLCTL_ARENAS_ALL.
+            process.getFunction("mallctl").invokeInt(new Object[] {"arena.4096.purge", null, null, null, 0L});
+            return "mallctl arena.4096.purge";
+        } catch (UnsatisfiedLinkError notJemalloc) {
+            // not jemalloc: the next
+        }
+        try {
+            process.getFunction("malloc_trim").invokeInt(new Object[] {0L});
+            return "malloc_trim";
+        } catch (UnsatisfiedLinkError none) {
+            return "none";
+        }
     }
 
     /**

@@ -63,6 +63,12 @@ public final class RealModelBenchmark {
         out.put("parameters", config.parameterCount());
         out.put("weights_f32_gb", Measurements.round(weightBytes / 1e9));
         out.put("allocator", Measurements.allocator());
+        // The runtime before any weight: the JVM, the engine's native libraries, the launcher. Not the method's.
+        try (NDManager engine = NDManager.newBaseManager(device)) {
+            engine.ones(new Shape(64, 64)).matMul(engine.ones(new Shape(64, 64))); // loads and starts the engine
+        }
+        long runtime = Measurements.Memory.residentBytes();
+        out.put("runtime_resident_gb", Measurements.round(runtime / 1e9));
         Measurements.Memory loading = Measurements.Memory.start();
         long t0 = System.nanoTime();
         try (DecoderModel model = DecoderModel.load(dir, config, device)) {
@@ -108,7 +114,8 @@ public final class RealModelBenchmark {
                         continue;
                     }
                     // Forward 2N, backward 4N (the activations' gradients and the weights').
-                    training.add(trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, 4.0 * weightBytes));
+                    training.add(
+                            trainStep(model, optimizer, tokens, 3 * flopsPerToken, peak, 4.0 * weightBytes, runtime));
                     progress("trained on " + tokens + " tokens");
                 }
             } else {
@@ -130,7 +137,7 @@ public final class RealModelBenchmark {
                             + 16.0 * adapters.size()
                             + 4.0 * config.numLayers() * tokens * config.hiddenSize();
                     // Forward 2N, backward 2N: the activations' gradients only (no weight gradients but the adapters').
-                    ObjectNode step = trainStep(model, optimizer, tokens, 2 * flopsPerToken, peak, minimum);
+                    ObjectNode step = trainStep(model, optimizer, tokens, 2 * flopsPerToken, peak, minimum, runtime);
                     training.add(step);
                     progress("LoRA step on " + tokens + " tokens");
                 }
@@ -245,7 +252,13 @@ public final class RealModelBenchmark {
 
     /** One SFT step (forward, backward, AdamW) on one sequence: time, MFU and peak memory against its minimum. */
     private static ObjectNode trainStep(
-            DecoderModel model, AdamW optimizer, int tokens, double flopsPerToken, double peak, double minimumBytes) {
+            DecoderModel model,
+            AdamW optimizer,
+            int tokens,
+            double flopsPerToken,
+            double peak,
+            double minimumBytes,
+            long runtimeBytes) {
         ObjectNode r = new ObjectMapper().createObjectNode();
         r.put("tokens", tokens);
         int[] ids =
@@ -255,6 +268,9 @@ public final class RealModelBenchmark {
         float[] behaviour = new float[tokens];
         Arrays.fill(behaviour, Float.NaN);
         List<TrainingSample> samples = new ArrayList<>(List.of(new TrainingSample(ids, trainable, behaviour, 0)));
+        // The step's peak from what is live: the weights and optimizer state, not the buffers earlier phases freed.
+        r.put("released_free_memory", Measurements.releaseFreeMemory());
+        r.put("resident_before_gb", Measurements.round(Measurements.Memory.residentBytes() / 1e9));
         Measurements.Memory memory = Measurements.Memory.start();
         try {
             long t0 = System.nanoTime();
@@ -271,6 +287,8 @@ public final class RealModelBenchmark {
             r.put("rss_peak_gb", Measurements.round(resident / 1e9));
             r.put("minimum_gb", Measurements.round(minimumBytes / 1e9));
             r.put("rss_peak_over_minimum", Measurements.round(resident / minimumBytes));
+            // The same without the runtime the process held before loading the model (runtime_resident_gb).
+            r.put("rss_peak_above_runtime_over_minimum", Measurements.round((resident - runtimeBytes) / minimumBytes));
         } catch (Exception | OutOfMemoryError e) {
             r.put("failed", String.valueOf(e.getMessage()));
         }

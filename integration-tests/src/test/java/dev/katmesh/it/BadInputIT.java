@@ -106,6 +106,15 @@ class BadInputIT {
                         "application/json",
                         "{\"trajectory_id\":\"\u00ff\u00fe\"}".getBytes(StandardCharsets.ISO_8859_1),
                         false));
+        // A lone surrogate, escaped in ASCII JSON: no UTF-8 form, so refused rather than re-encoded lossily.
+        cases.put(
+                "lone-surrogate",
+                new Case(
+                        "INVALID_UTF8",
+                        "application/json",
+                        utf8("{\"trajectory_id\":\"x\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\","
+                                + "\"content\":\"half \\ud83d of a face\"}]}"),
+                        true));
         cases.put("truncated-protobuf", new Case("TRUNCATED_PROTOBUF", "application/x-protobuf", truncated, false));
         cases.put(
                 "garbage-protobuf",

@@ -90,6 +90,7 @@ public final class TrajectoryJson {
         if (root == null || root.isMissingNode()) {
             throw new TrajectoryJsonException(Kind.MALFORMED_JSON, "$", "empty document");
         }
+        WellFormedText.check(root, "$");
         return new Reader().trajectory(root);
     }
 
@@ -107,6 +108,7 @@ public final class TrajectoryJson {
         if (array == null || !array.isArray()) {
             throw wrongType(path, "an array of messages", array == null ? MissingNode.getInstance() : array);
         }
+        WellFormedText.check(array, path);
         Reader r = new Reader();
         List<ChatMessage> out = new ArrayList<>();
         for (int i = 0; i < array.size(); i++) {
@@ -117,6 +119,9 @@ public final class TrajectoryJson {
 
     /** Parses an outcome object (a trajectory's {@code outcome}, or what an agent reports when it ends a session). */
     public static Outcome outcome(JsonNode node, String path) throws TrajectoryJsonException {
+        if (node != null) {
+            WellFormedText.check(node, path);
+        }
         return new Reader().outcome(node, path);
     }
 

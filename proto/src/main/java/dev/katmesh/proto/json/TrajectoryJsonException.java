@@ -15,7 +15,9 @@ public final class TrajectoryJsonException extends Exception {
         /** A required field is absent or empty. */
         MISSING_FIELD,
         /** A field has the right type but a value outside its domain (negative id, unknown enum). */
-        INVALID_VALUE
+        INVALID_VALUE,
+        /** A string that is not valid Unicode (an unpaired surrogate): it has no UTF-8 encoding. */
+        INVALID_TEXT
     }
 
     private final Kind kind;

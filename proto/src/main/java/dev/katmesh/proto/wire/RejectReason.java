@@ -24,7 +24,7 @@ public enum RejectReason {
     TRUNCATED_PROTOBUF,
     /** Protobuf bytes that are not a Trajectory (bad tag, wire type or length). */
     MALFORMED_PROTOBUF,
-    /** Text that is not valid UTF-8. */
+    /** Text that is not valid UTF-8, or a JSON string escaping an unpaired surrogate (which has no UTF-8 form). */
     INVALID_UTF8,
     /** The trajectory names a task that did not arrive on katmesh.tasks within {@code katmesh.reward.task-wait}. */
     UNKNOWN_TASK,

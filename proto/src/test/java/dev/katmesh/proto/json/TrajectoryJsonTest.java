@@ -214,6 +214,44 @@ class TrajectoryJsonTest {
         assertError(Kind.MALFORMED_JSON, "$", "[".repeat(100) + "]".repeat(100));
     }
 
+    /**
+     * Text survives byte for byte or is refused: a JSON escape of a lone surrogate (which protobuf would write as '?')
+     * is refused with the string's path, wherever it is; a pair of escapes for one character is kept exactly.
+     */
+    @Test
+    void stringsThatAreNotUnicodeAreRefusedAndPairsAreKept() throws Exception {
+        String head = "{\"trajectory_id\":\"t\",\"group_id\":\"g\",";
+        assertError(
+                Kind.INVALID_TEXT,
+                "$.messages[0].content",
+                head + "\"messages\":[{\"role\":\"user\",\"content\":\"a\\ud800b\"}]}");
+        assertError(
+                Kind.INVALID_TEXT,
+                "$.messages[0].content",
+                head + "\"messages\":[{\"role\":\"user\",\"content\":\"\\udc00\"}]}");
+        assertError(
+                Kind.INVALID_TEXT,
+                "$.messages[0].tool_calls[0].function.arguments.path",
+                head + "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\","
+                        + "\"function\":{\"name\":\"edit\",\"arguments\":{\"path\":\"\\ud83d.py\"}}}]}]}");
+        // In a field name the parser itself refuses a surrogate without its pair.
+        for (String name : List.of("\\ud800", "\\udc00")) {
+            assertError(
+                    Kind.MALFORMED_JSON,
+                    "$",
+                    head + "\"messages\":[{\"role\":\"user\"}],\"metadata\":{\"" + name + "\":\"x\"}}");
+        }
+        Trajectory kept = TrajectoryJson.parse(
+                        (head + "\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00 ok\"}]}")
+                                .getBytes(StandardCharsets.UTF_8))
+                .trajectory();
+        assertEquals("\ud83d\ude00 ok", kept.getMessages(0).getContent());
+        assertEquals(
+                kept.getMessages(0).getContent(),
+                Trajectory.parseFrom(kept.toByteArray()).getMessages(0).getContent(),
+                "the pair survives protobuf");
+    }
+
     private static void assertError(Kind kind, String path, String json) {
         TrajectoryJsonException e = assertThrows(
                 TrajectoryJsonException.class,

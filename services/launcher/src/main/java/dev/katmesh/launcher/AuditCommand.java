@@ -82,7 +82,7 @@ public final class AuditCommand implements Callable<Integer> {
     }
 
     /** Reads the records of the mesh in {@code supervisor}'s data directory and reconciles them. */
-    static ObjectNode audit(MeshSupervisor supervisor) throws Exception {
+    public static ObjectNode audit(MeshSupervisor supervisor) throws Exception {
         JsonNode status = supervisor.status();
         if (!status.path("kafka").path("health").asText().equals("UP")) {
             throw new IllegalStateException("the broker of "

@@ -299,8 +299,20 @@ public final class BenchCommand {
         @Option(names = "--json", description = "Print one JSON object (default: indented).")
         boolean json;
 
-        @Option(names = "--records", defaultValue = "20000")
+        @Option(
+                names = "--records",
+                defaultValue = "20000",
+                description = "Records of the 1 KB row; a larger size publishes 256 MB of records (at least 200).")
         int records;
+
+        @Option(
+                names = "--record-bytes",
+                split = ",",
+                defaultValue = "1000",
+                description = "Record sizes, one row each: up to 2048 the 1 KB trajectory of a tool call, above it a "
+                        + "coding session of about that many bytes (tool calls, file contents, test logs), e.g. "
+                        + "1000,50000,500000 (default ${DEFAULT-VALUE}).")
+        int[] recordBytes;
 
         @Override
         public Integer call() throws Exception {
@@ -311,7 +323,7 @@ public final class BenchCommand {
             MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
             supervisor.up(Duration.ofMinutes(4)); // no model: the learner counts what it receives
             try {
-                ObjectNode result = IngestionBenchmark.run(supervisor, records, Duration.ofMinutes(10));
+                ObjectNode result = IngestionBenchmark.run(supervisor, records, recordBytes, Duration.ofMinutes(10));
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
                 return 0;
             } finally {

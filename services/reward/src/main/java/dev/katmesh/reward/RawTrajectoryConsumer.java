@@ -33,11 +33,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.eclipse.microprofile.reactive.messaging.Metadata;
+import org.eclipse.microprofile.reactive.messaging.OnOverflow;
 import org.jboss.logging.Logger;
 
 /**
@@ -47,12 +49,18 @@ import org.jboss.logging.Logger;
  * id to katmesh.trajectories.scored, and dead-letters the rest with their reason.
  *
  * <p>A raw record is acknowledged (so its offset may be committed) only after the broker acknowledged
- * its scored record or its dead-letter record: a crash in between replays it, never loses it.
+ * its scored record or its dead-letter record: a crash in between replays it, never loses it. A scoring thread does
+ * not wait for that acknowledgement: it hands the record to the producer and scores the next, so the producer batches
+ * many records a request (as Kafka's own producer does) instead of one acks=all round trip per record and thread;
+ * at most {@code katmesh.reward.max-publishing} records wait for the broker at once.
  */
 @ApplicationScoped
 public class RawTrajectoryConsumer {
 
     private static final Logger LOG = Logger.getLogger(RawTrajectoryConsumer.class);
+
+    /** The most records katmesh.reward.max-publishing may allow: the scored emitter's buffer holds that many. */
+    static final int MAX_PUBLISHING = 8192;
 
     private final RawTrajectoryDecoder decoder;
     private final MultiGroundTruthReward reward;
@@ -67,7 +75,8 @@ public class RawTrajectoryConsumer {
     private final Counter ignoredFields;
     private final Counter duplicates;
     private final Timer scoring;
-    private final ScoringSlots slots;
+    private final Slots slots;
+    private final Slots publishing;
     private final ExecutorService pool;
     private final ConcurrentHashMap<String, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
     private final CompletableFuture<Void> recovered = new CompletableFuture<>();
@@ -76,12 +85,16 @@ public class RawTrajectoryConsumer {
 
     @Inject
     public RawTrajectoryConsumer(
-            @Channel("trajectories-scored") MutinyEmitter<byte[]> scored,
+            @Channel("trajectories-scored") @OnOverflow(value = OnOverflow.Strategy.BUFFER, bufferSize = MAX_PUBLISHING)
+                    MutinyEmitter<byte[]> scored,
             MeterRegistry registry,
             TaskStore tasks,
             @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
             // Records scored at once (each may run its task's tests in the sandbox): the pool's size.
             @ConfigProperty(name = "katmesh.reward.scoring-concurrency", defaultValue = "4") int concurrency,
+            // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
+            // most; a scoring thread waits for room past it. At most MAX_PUBLISHING (the emitter's buffer).
+            @ConfigProperty(name = "katmesh.reward.max-publishing", defaultValue = "1024") int maxPublishing,
             // Largest raw record accepted; keep it at or below the topic's max.message.bytes.
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
             // Token ids must be below the policy's vocabulary size.
@@ -115,7 +128,15 @@ public class RawTrajectoryConsumer {
         this.seen = new SeenTrajectories(dedupeCapacity);
         this.dedupeCapacity = dedupeCapacity;
         this.kafkaConfig = kafkaConfig;
-        this.slots = new ScoringSlots(concurrency);
+        this.slots = new Slots(concurrency);
+        if (maxPublishing > MAX_PUBLISHING) {
+            throw new IllegalArgumentException("katmesh.reward.max-publishing is at most " + MAX_PUBLISHING
+                    + " (the scored channel's buffer), got " + maxPublishing);
+        }
+        this.publishing = new Slots(maxPublishing);
+        Gauge.builder("katmesh.reward.publishing", publishing::inUse)
+                .description("Records handed to the producer and not yet acknowledged by the broker")
+                .register(registry);
         this.pool = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "katmesh-scoring");
             t.setDaemon(true);
@@ -209,13 +230,11 @@ public class RawTrajectoryConsumer {
             try {
                 decoded = decoder.decode(raw.getPayload(), header(raw, "content-type"));
             } catch (RejectedTrajectoryException e) {
-                reject(raw, e).await().indefinitely();
+                send(raw, () -> reject(raw, e));
                 return;
             } catch (RuntimeException e) {
                 LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
-                reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)))
-                        .await()
-                        .indefinitely();
+                send(raw, () -> reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))));
                 return;
             }
             RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
@@ -275,12 +294,34 @@ public class RawTrajectoryConsumer {
 
     private void scoreAndPublish(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
         try {
-            score(raw, decoded, task).publish(raw).await().indefinitely();
+            Outcome outcome = score(raw, decoded, task);
+            send(raw, () -> outcome.publish(raw));
         } catch (RuntimeException e) {
             LOG.errorf(
                     e,
                     "handling the record at %s failed; it is not acknowledged and will be redelivered",
                     position(raw));
+        }
+    }
+
+    /**
+     * Starts {@code publishing} once fewer than max-publishing records wait for the broker (waiting here
+     * otherwise: back-pressure on the scoring threads), without waiting for it to finish.
+     */
+    private void send(Message<byte[]> raw, Supplier<Uni<Void>> publishing) {
+        this.publishing.acquire().join();
+        try {
+            publishing.get().subscribe().with(done -> this.publishing.release(), e -> {
+                this.publishing.release();
+                LOG.errorf(
+                        e,
+                        "publishing the outcome of the record at %s failed; it is not acknowledged and will be"
+                                + " redelivered",
+                        position(raw));
+            });
+        } catch (RuntimeException e) {
+            this.publishing.release();
+            throw e;
         }
     }
 

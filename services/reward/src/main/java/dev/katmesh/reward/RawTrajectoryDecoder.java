@@ -85,6 +85,7 @@ public final class RawTrajectoryDecoder {
                 case WRONG_TYPE -> RejectReason.WRONG_TYPE;
                 case MISSING_FIELD -> RejectReason.MISSING_FIELD;
                 case INVALID_VALUE -> RejectReason.INVALID_VALUE;
+                case INVALID_TEXT -> RejectReason.INVALID_UTF8;
             };
             throw new RejectedTrajectoryException(reason, e.getMessage());
         }

@@ -4,19 +4,20 @@ import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * At most {@code n} records scored at once. The consumer asks for a slot before it hands a record to
- * the scoring pool; while every slot is taken it gets a pending future, so the connector stops
- * pulling records (back-pressure) instead of queueing them in memory.
+ * At most {@code n} of something at once, waited for asynchronously: records being scored (the consumer asks for a
+ * slot before it hands a record to the scoring pool, and while every slot is taken the connector stops pulling
+ * records: back-pressure instead of a queue in memory), or records handed to the producer and not yet acknowledged by
+ * the broker.
  */
-final class ScoringSlots {
+final class Slots {
 
     private final int capacity;
     private final ArrayDeque<CompletableFuture<Void>> waiting = new ArrayDeque<>();
     private int taken;
 
-    ScoringSlots(int capacity) {
+    Slots(int capacity) {
         if (capacity < 1) {
-            throw new IllegalArgumentException("scoring concurrency must be at least 1, got " + capacity);
+            throw new IllegalArgumentException("slots must be at least 1, got " + capacity);
         }
         this.capacity = capacity;
     }

@@ -75,6 +75,24 @@ class RawTrajectoryDecoderTest {
         assertReason(RejectReason.INVALID_UTF8, badUtf8, "application/json");
         // A protobuf string field (field 1, wire type 2) holding an invalid UTF-8 byte.
         assertReason(RejectReason.INVALID_UTF8, new byte[] {0x0A, 0x01, (byte) 0xC3}, "application/x-protobuf");
+        // A JSON escape of a lone surrogate: no UTF-8 form, so refused rather than written lossily into protobuf.
+        assertReason(
+                RejectReason.INVALID_UTF8,
+                "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}"
+                        .getBytes(StandardCharsets.UTF_8),
+                "application/json");
+        // The same surrogate as raw bytes (CESU-8 style ED A0 80): not UTF-8 either.
+        byte[] cesu =
+                "{\"trajectory_id\":\"t\",\"group_id\":\"g\",\"messages\":[{\"role\":\"user\",\"content\":\"#\"}]}"
+                        .getBytes(StandardCharsets.UTF_8);
+        int hash = new String(cesu, StandardCharsets.UTF_8).indexOf('#');
+        byte[] withSurrogate = new byte[cesu.length + 2];
+        System.arraycopy(cesu, 0, withSurrogate, 0, hash);
+        withSurrogate[hash] = (byte) 0xED;
+        withSurrogate[hash + 1] = (byte) 0xA0;
+        withSurrogate[hash + 2] = (byte) 0x80;
+        System.arraycopy(cesu, hash + 1, withSurrogate, hash + 3, cesu.length - hash - 1);
+        assertReason(RejectReason.INVALID_UTF8, withSurrogate, "application/json");
     }
 
     private void assertReason(RejectReason reason, byte[] value, String contentType) {

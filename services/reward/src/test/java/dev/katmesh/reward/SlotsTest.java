@@ -11,11 +11,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-class ScoringSlotsTest {
+class SlotsTest {
 
     @Test
     void atMostNRunAndEveryWaiterGetsASlotInTurn() throws Exception {
-        ScoringSlots slots = new ScoringSlots(3);
+        Slots slots = new Slots(3);
         AtomicInteger running = new AtomicInteger();
         AtomicInteger peak = new AtomicInteger();
         AtomicInteger done = new AtomicInteger();
@@ -49,7 +49,7 @@ class ScoringSlotsTest {
 
     @Test
     void aFullPoolMakesTheCallerWait() {
-        ScoringSlots slots = new ScoringSlots(1);
+        Slots slots = new Slots(1);
         assertTrue(slots.acquire().isDone());
         CompletableFuture<Void> second = slots.acquire();
         assertFalse(second.isDone(), "the second waits while the only slot is taken");

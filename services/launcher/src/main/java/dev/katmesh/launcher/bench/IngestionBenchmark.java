@@ -3,6 +3,7 @@ package dev.katmesh.launcher.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.AuditCommand;
 import dev.katmesh.launcher.demo.TaskFiles;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.ManagedProcess;
@@ -18,6 +19,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -45,7 +48,37 @@ public final class IngestionBenchmark {
 
     private IngestionBenchmark() {}
 
-    public static ObjectNode run(MeshSupervisor mesh, int records, Duration timeout) throws Exception {
+    /**
+     * One row per record size: {@code records} records of about 1 KB, and for a larger size as many as make
+     * {@link #BYTES_PER_SIZE} (at least {@link #MIN_RECORDS}); then the audit of everything the mesh took in.
+     */
+    public static ObjectNode run(MeshSupervisor mesh, int records, int[] recordBytes, Duration timeout)
+            throws Exception {
+        ObjectNode o = JSON.createObjectNode();
+        ArrayNode rows = o.putArray("sizes");
+        for (int size : recordBytes) {
+            int n = size <= SMALL ? records : (int) Math.max(MIN_RECORDS, Math.min(records, BYTES_PER_SIZE / size));
+            rows.add(row(mesh, n, size, timeout));
+        }
+        // Everything published, scored once, dead-lettered with a reason or not at all: the accounting intact.
+        o.set("audit", AuditCommand.audit(mesh));
+        ArrayNode notes = o.putArray("notes");
+        notes.add("ingestion: publish to katmesh.trajectories.raw until the learner received "
+                + "every record (reward: decode, validate, score, republish)");
+        notes.add("kafka perf tools: same records, same broker, scratch topic " + SCRATCH
+                + " with the raw topic's partitions");
+        return o;
+    }
+
+    /** Records of at most this many bytes are the 1 KB trajectory of the first figures; above, sessions. */
+    static final int SMALL = 2048;
+    /** Bytes of records a larger size's row publishes: enough for a steady rate, little enough for the disk. */
+    static final long BYTES_PER_SIZE = 256L << 20;
+    /** Records a row publishes at least. */
+    static final int MIN_RECORDS = 200;
+
+    private static ObjectNode row(MeshSupervisor mesh, int records, int recordBytes, Duration timeout)
+            throws Exception {
         var status = mesh.status();
         KafkaClients kafka = mesh.kafkaClients();
         String bootstrap = kafka.bootstrap();
@@ -63,7 +96,7 @@ public final class IngestionBenchmark {
         List<byte[]> values = new ArrayList<>();
         try (BufferedWriter w = Files.newBufferedWriter(payload, StandardCharsets.UTF_8)) {
             for (int i = 0; i < records; i++) {
-                String json = trajectory(run, i);
+                String json = recordBytes <= SMALL ? trajectory(run, i) : session(run, i, recordBytes);
                 w.write(json);
                 w.write('\n');
                 values.add(json.getBytes(StandardCharsets.UTF_8));
@@ -79,7 +112,8 @@ public final class IngestionBenchmark {
                     .partitions()
                     .size();
             if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
-                admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1)))
+                admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1)
+                                .configs(Map.of("max.message.bytes", Integer.toString(16 << 20)))))
                         .all()
                         .get(30, TimeUnit.SECONDS);
             }
@@ -98,6 +132,7 @@ public final class IngestionBenchmark {
                 "--producer-props",
                 "bootstrap.servers=" + bootstrap,
                 "acks=all",
+                "max.request.size=" + (16 << 20),
                 "--producer.config",
                 clientConfig.toString());
         double produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
@@ -144,22 +179,20 @@ public final class IngestionBenchmark {
                     "the learner received " + (long) received + " of " + records + " in " + timeout.toSeconds() + " s");
         }
         double ingestRate = records / ingestSeconds;
+        double meanBytes = (double) bytes / records;
 
         ObjectNode o = JSON.createObjectNode();
         o.put("records", records);
-        o.put("record_bytes_mean", bytes / records);
+        o.put("record_bytes_mean", Math.round(meanBytes));
         o.put("partitions", partitions);
         o.put("kafka_producer_perf_records_per_s", round(produceRate));
+        o.put("kafka_producer_perf_mb_per_s", round(produceRate * meanBytes / 1e6));
         o.put("kafka_consumer_perf_records_per_s", round(consumeRate));
         o.put("publish_to_raw_seconds", round(publishSeconds));
         o.put("ingestion_records_per_s", round(ingestRate));
+        o.put("ingestion_mb_per_s", round(ingestRate * meanBytes / 1e6));
         o.put("ingestion_vs_producer_perf", round(ingestRate / produceRate));
         o.put("ingestion_vs_consumer_perf", round(ingestRate / consumeRate));
-        ArrayNode notes = o.putArray("notes");
-        notes.add("ingestion: publish to katmesh.trajectories.raw until the learner received "
-                + "every record (reward: decode, validate, score, republish)");
-        notes.add("kafka perf tools: same records, same broker, scratch topic " + SCRATCH
-                + " with the raw topic's partitions");
         return o;
     }
 
@@ -269,5 +302,121 @@ public final class IngestionBenchmark {
                 JSON.readTree("{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
                         + "\"content\":{\"type\":\"string\"}},\"required\":[\"path\",\"content\"]}"));
         return JSON.writeValueAsString(t);
+    }
+
+    /** Words the generated sessions' code and logs are made of: text that compresses about as source code does. */
+    private static final String[] WORDS = {
+        "def",
+        "return",
+        "self",
+        "import",
+        "from",
+        "class",
+        "if",
+        "else",
+        "for",
+        "in",
+        "range",
+        "len",
+        "None",
+        "True",
+        "False",
+        "assert",
+        "raise",
+        "ValueError",
+        "config",
+        "path",
+        "data",
+        "items",
+        "result",
+        "value",
+        "index",
+        "count",
+        "total",
+        "parse",
+        "load",
+        "write",
+        "read",
+        "open",
+        "with",
+        "as",
+        "yield",
+        "lambda",
+        "request",
+        "response",
+        "status",
+        "error",
+        "user",
+        "session",
+        "token",
+        "cache",
+        "key",
+        "node",
+        "tree"
+    };
+
+    /**
+     * A coding agent's session of about {@code bytes} bytes of JSON, the size deployed sessions have (50–500 KB): a
+     * task, then turns of tool calls (read a file, run the tests, edit the file) with their results (file contents,
+     * test logs), and an answer. Deterministic in {@code i}.
+     */
+    static String session(String run, int i, int bytes) throws Exception {
+        Random random = new Random(i);
+        ObjectNode t = JSON.createObjectNode();
+        t.put("trajectory_id", "bench-" + run + "-" + i);
+        t.put("group_id", "bench-" + run + "-g" + (i % 64));
+        t.put("agent_id", "bench-agent-" + (i % 8));
+        t.put("source", "deployed");
+        ArrayNode messages = t.putArray("messages");
+        messages.addObject().put("role", "system").put("content", "You are a coding agent. Use the tools.");
+        messages.addObject().put("role", "user").put("content", "Fix the failing test in module_" + i % 97 + ".");
+        int size = 200;
+        for (int turn = 0; size < bytes; turn++) {
+            String tool = new String[] {"read_file", "run_command", "edit_file"}[turn % 3];
+            String file = "src/module_" + random.nextInt(40) + ".py";
+            ObjectNode arguments = JSON.createObjectNode();
+            String result;
+            switch (tool) {
+                case "read_file" -> {
+                    arguments.put("path", file);
+                    result = code(random, Math.min(8000, bytes - size));
+                }
+                case "run_command" -> {
+                    arguments.put("command", "python -m pytest -x tests/test_" + random.nextInt(40) + ".py");
+                    result = "FAILED tests/test_x.py::test_case - AssertionError\n"
+                            + code(random, Math.min(3000, bytes - size));
+                }
+                default -> {
+                    arguments.put("path", file).put("new_text", code(random, Math.min(2000, bytes - size)));
+                    result = "edited " + file;
+                }
+            }
+            String id = "call_" + turn;
+            ObjectNode call = JSON.createObjectNode().put("id", id).put("type", "function");
+            call.putObject("function").put("name", tool).put("arguments", JSON.writeValueAsString(arguments));
+            ObjectNode assistant = messages.addObject().put("role", "assistant");
+            assistant.put("content", "Next I " + tool.replace('_', ' ') + " " + file + ".");
+            assistant.putArray("tool_calls").add(call);
+            messages.addObject().put("role", "tool").put("tool_call_id", id).put("content", result);
+            size += 160 + arguments.toString().length() + result.length();
+        }
+        messages.addObject().put("role", "assistant").put("content", "The test passes now.");
+        ArrayNode tools = t.putArray("tools");
+        for (String name : List.of("read_file", "run_command", "edit_file")) {
+            tools.addObject().put("type", "function").putObject("function").put("name", name);
+        }
+        return JSON.writeValueAsString(t);
+    }
+
+    /** About {@code chars} characters of code-like lines. */
+    private static String code(Random random, int chars) {
+        StringBuilder b = new StringBuilder(Math.max(0, chars) + 64);
+        while (b.length() < chars) {
+            b.append("    ".repeat(random.nextInt(3)));
+            for (int w = 2 + random.nextInt(6); w > 0; w--) {
+                b.append(WORDS[random.nextInt(WORDS.length)]).append(w > 1 ? ' ' : '\n');
+            }
+        }
+        return b.toString();
     }
 }

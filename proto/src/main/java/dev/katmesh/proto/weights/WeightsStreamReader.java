@@ -7,10 +7,7 @@ import dev.katmesh.proto.v1.WeightsChunk;
 import dev.katmesh.proto.v1.WeightsHeader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -86,7 +83,13 @@ public final class WeightsStreamReader {
 
     /** Reads {@code version} from {@code chunks} into {@code staging}; returns only when every check passed. */
     public static void read(Iterator<WeightsChunk> chunks, PolicyVersion version, Staging staging) {
-        MessageDigest md = sha256();
+        try (PipelinedDigest md = new PipelinedDigest()) {
+            read(chunks, version, staging, md);
+        }
+    }
+
+    private static void read(
+            Iterator<WeightsChunk> chunks, PolicyVersion version, Staging staging, PipelinedDigest md) {
         Map<String, Receiving> tensors = new LinkedHashMap<>();
         String trailer = null;
         long expectIndex = 0;
@@ -137,7 +140,7 @@ public final class WeightsStreamReader {
                 trailer = c.getTrailer().getSha256();
             }
         }
-        String sha = HexFormat.of().formatHex(md.digest());
+        String sha = md.hex();
         if (trailer == null) {
             throw new BadWeightsException("the stream ended without its trailer");
         }
@@ -168,13 +171,5 @@ public final class WeightsStreamReader {
             }
         }
         return new Receiving(shape, n, new long[1]);
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.LoraAdapters;
+import dev.katmesh.policy.StagedWeights;
 import dev.katmesh.proto.v1.LatestRequest;
 import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.WeightsGrpc;

@@ -35,6 +35,7 @@ import picocli.CommandLine.Option;
             BenchCommand.LongTree.class,
             BenchCommand.Tree.class,
             BenchCommand.Inference.class,
+            BenchCommand.Swap.class,
             BenchCommand.Ingestion.class,
             BenchCommand.Async.class,
             BenchCommand.Copying.class
@@ -282,6 +283,35 @@ public final class BenchCommand {
                                 next,
                                 repeats,
                                 Arrays.stream(streams).max().orElse(16)));
+                System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            }
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "swap",
+            description = "A hot swap (fetch, verify, stage, install) vs a raw loopback gRPC copy of the same bytes, "
+                    + "idle and while decoding (the swap part of bench inference, alone).")
+    static final class Swap implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(
+                names = "--repeats",
+                defaultValue = "21",
+                description = "Swaps and raw copies per phase, alternating (the median is kept).")
+        int repeats;
+
+        @Option(names = "--streams", defaultValue = "16", description = "Streams decoding during the second phase.")
+        int streams;
+
+        @Override
+        public Integer call() throws Exception {
+            try (DecoderModel model = DecoderModel.random(DecodeBenchmark.MODEL, 1, PolicyModel.device("cpu"));
+                    DecoderModel next = DecoderModel.random(DecodeBenchmark.MODEL, 2, PolicyModel.device("cpu"))) {
+                ObjectNode result = SwapBenchmark.run(model, next, repeats, streams);
+                result.putObject("model").put("parameters", DecodeBenchmark.MODEL.parameterCount());
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
             }
             return 0;

@@ -3,8 +3,13 @@ package dev.katmesh.learner;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeSet;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.jboss.logging.Logger;
 
 /**
  * The positions the learner may commit: per partition, the next offset to read and the offsets of records it
@@ -13,6 +18,8 @@ import org.apache.kafka.common.TopicPartition;
  * checkpoints store them: "topic-partition".
  */
 final class HeldOffsets {
+
+    private static final Logger LOG = Logger.getLogger(HeldOffsets.class);
 
     private final Map<TopicPartition, TreeSet<Long>> held = new HashMap<>();
     private final Map<TopicPartition, Long> next = new HashMap<>();
@@ -52,6 +59,23 @@ final class HeldOffsets {
     void reset() {
         held.clear();
         next.clear();
+    }
+
+    /**
+     * Commits checkpointed {@code positions} to the consumer group; false when the group refused them for now. That
+     * is not fatal: the checkpoint just written holds these positions (a restart or a new assignment seeks to them),
+     * and the next checkpoint's commit carries them to the group. A broker restart makes the group rebalance, and a
+     * commit in the middle of it once stopped the training loop (FaultIT). Other errors (authorization, a closed
+     * consumer) are fatal and thrown.
+     */
+    static boolean commit(Consumer<?, ?> consumer, Map<String, Long> positions) {
+        try {
+            consumer.commitSync(commitable(positions));
+            return true;
+        } catch (RebalanceInProgressException | CommitFailedException | RetriableException e) {
+            LOG.warnf("committing the learner's offsets failed, the next checkpoint commits them: %s", e);
+            return false;
+        }
     }
 
     static Map<TopicPartition, OffsetAndMetadata> commitable(Map<String, Long> positions) {

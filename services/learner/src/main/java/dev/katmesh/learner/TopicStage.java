@@ -18,13 +18,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
-import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.RebalanceInProgressException;
-import org.apache.kafka.common.errors.RetriableException;
 import org.jboss.logging.Logger;
 
 /**
@@ -237,14 +234,7 @@ final class TopicStage implements TrainingRun.Positions {
     @Override
     public void committed(Map<String, Long> positions) {
         if (subscribed && !positions.isEmpty()) {
-            try {
-                consumer.commitSync(HeldOffsets.commitable(positions));
-            } catch (RebalanceInProgressException | CommitFailedException | RetriableException e) {
-                // Not fatal: the checkpoint just written holds these positions (a restart or a new assignment seeks
-                // to them), and the next checkpoint's commit carries them to the group. A broker restart makes the
-                // group rebalance, and a commit in the middle of it once stopped the training loop (FaultIT).
-                LOG.warnf("committing the learner's offsets failed, the next checkpoint commits them: %s", e);
-            }
+            HeldOffsets.commit(consumer, positions);
         }
     }
 

@@ -1,9 +1,21 @@
 package dev.katmesh.learner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupAuthorizationException;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.junit.jupiter.api.Test;
 
 class HeldOffsetsTest {
@@ -45,5 +57,53 @@ class HeldOffsetsTest {
         o.reset();
         assertEquals(Map.of(), o.positions(Map.of()));
         assertEquals(Map.of(), o.readPartitions());
+    }
+
+    @Test
+    void aCommitTheGroupRefusesForNowIsLoggedNotThrownAndTheNextOneCarriesThePositions() {
+        for (Supplier<RuntimeException> refusal : List.<Supplier<RuntimeException>>of(
+                () -> new RebalanceInProgressException("the group is rebalancing"),
+                () -> new CommitFailedException("the generation moved on"),
+                () -> new TimeoutException("the coordinator did not answer"))) {
+            RefusingConsumer consumer = new RefusingConsumer();
+            consumer.refusal = refusal;
+            assertFalse(
+                    HeldOffsets.commit(consumer, Map.of("katmesh.trajectories.scored-0", 5L)),
+                    "a " + refusal.get().getClass().getSimpleName() + " refuses the commit without stopping training");
+            consumer.refusal = null;
+            assertTrue(HeldOffsets.commit(consumer, Map.of("katmesh.trajectories.scored-0", 7L)));
+            assertEquals(
+                    new OffsetAndMetadata(7L),
+                    consumer.committed(Set.of(P0)).get(P0),
+                    "the next checkpoint's commit carries the positions");
+        }
+    }
+
+    @Test
+    void aFatalCommitErrorIsThrown() {
+        RefusingConsumer consumer = new RefusingConsumer();
+        consumer.refusal = () -> new GroupAuthorizationException("not allowed");
+        assertThrows(
+                GroupAuthorizationException.class,
+                () -> HeldOffsets.commit(consumer, Map.of("katmesh.trajectories.scored-0", 5L)),
+                "an authorization failure is not retried silently");
+    }
+
+    /** A consumer whose next commit fails with {@code refusal}, as a broker restart or rebalance makes it. */
+    private static final class RefusingConsumer extends MockConsumer<String, byte[]> {
+        Supplier<RuntimeException> refusal;
+
+        RefusingConsumer() {
+            super("earliest");
+            assign(List.of(P0));
+        }
+
+        @Override
+        public synchronized void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
+            if (refusal != null) {
+                throw refusal.get();
+            }
+            super.commitSync(offsets);
+        }
     }
 }

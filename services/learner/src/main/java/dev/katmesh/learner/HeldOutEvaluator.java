@@ -16,9 +16,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Evaluates the learner's weights on the evaluation tasks, validation and held out ({@link HeldOutEvaluation}), greedily, in the
- * training thread right after a version is published: the figure belongs to exactly that version, and
- * training waits for it (evaluation every N versions bounds that cost).
+ * Evaluates a version's weights on the evaluation tasks, validation and held out ({@link HeldOutEvaluation}),
+ * greedily: a copy of the weights taken when the version was published, on the evaluation thread beside training
+ * ({@link VersionEvaluation}); evaluating every N versions bounds the CPU it takes from training.
  */
 final class HeldOutEvaluator {
 

@@ -32,6 +32,9 @@ public final class LearnerProgress {
     private final List<VersionPoint> versions = new ArrayList<>();
     private final ArrayDeque<long[]> trainedAt = new ArrayDeque<>(); // {time ms, trajectories}
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
+    // Per stage: latencies, and the wall time of its optimiser steps (what a p99 within one step is measured by).
+    private final Map<String, ArrayDeque<Long>> latenciesByStage = new LinkedHashMap<>();
+    private final Map<String, ArrayDeque<Long>> stepMsByStage = new LinkedHashMap<>();
     private final ArrayDeque<Long> staleness = new ArrayDeque<>();
     private final Map<String, Long> dropped = new LinkedHashMap<>();
     private final List<String[]> ended = new ArrayList<>(); // {stage, steps, why} of each stage this process ended
@@ -86,8 +89,9 @@ public final class LearnerProgress {
     }
 
     public synchronized void stepped(
-            long step, long stageStep, double loss, double rewardMean, int trajectories, long tokens) {
+            long step, long stageStep, double loss, double rewardMean, int trajectories, long tokens, long stepMs) {
         this.step = step;
+        bounded(stepMsByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), stepMs);
         this.stageStep = stageStep;
         this.loss = loss;
         if (!Double.isNaN(rewardMean)) {
@@ -103,9 +107,14 @@ public final class LearnerProgress {
 
     /** From a trajectory's publication to the gradient step that first trained it. */
     public synchronized void latency(long ms) {
-        latenciesMs.add(ms);
-        while (latenciesMs.size() > WINDOW) {
-            latenciesMs.poll();
+        bounded(latenciesMs, ms);
+        bounded(latenciesByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), ms);
+    }
+
+    private static void bounded(ArrayDeque<Long> window, long value) {
+        window.add(value);
+        while (window.size() > WINDOW) {
+            window.poll();
         }
     }
 
@@ -204,6 +213,22 @@ public final class LearnerProgress {
             l.put("p99", percentile(lat, 0.99));
             l.put("max", lat[lat.length - 1]);
         }
+        ObjectNode byStage = o.putObject("agent_to_trainer_by_stage");
+        latenciesByStage.forEach((name, window) -> {
+            long[] ms = sorted(window);
+            ObjectNode one = byStage.putObject(name);
+            one.put("count", ms.length);
+            one.put("p50", percentile(ms, 0.50));
+            one.put("p99", percentile(ms, 0.99));
+            one.put("max", ms[ms.length - 1]);
+            long[] steps = sorted(stepMsByStage.getOrDefault(name, new ArrayDeque<>()));
+            if (steps.length > 0) {
+                one.put("step_p50_ms", percentile(steps, 0.50));
+                one.put("step_max_ms", steps[steps.length - 1]);
+                // The goal a deployed stage is held to: p99 within one learner step plus one second.
+                one.put("p99_minus_step_max_ms", percentile(ms, 0.99) - steps[steps.length - 1]);
+            }
+        });
         long[] stl = staleness.stream().mapToLong(Long::longValue).sorted().toArray();
         ObjectNode s = o.putObject("staleness");
         s.put("count", stl.length);
@@ -231,6 +256,10 @@ public final class LearnerProgress {
         }
         double span = Math.max(1_000, Math.min(windowMs, now - Math.min(first, now - 1)));
         return n == 0 ? 0 : n * 1000.0 / span;
+    }
+
+    private static long[] sorted(ArrayDeque<Long> window) {
+        return window.stream().mapToLong(Long::longValue).sorted().toArray();
     }
 
     private static long percentile(long[] sorted, double q) {

@@ -213,45 +213,50 @@ public class TrainingLoop {
             VersionPublisher publisher = new VersionPublisher(store, ledger, producer, published);
             VersionEvaluation evaluation = new VersionEvaluation(
                     HeldOutEvaluator.of(settings.eval()), replicas.get(0), tokenizer, template, progress, metrics);
-            progress.curriculum(
-                    curriculum.stages().stream().map(Curriculum.Stage::name).toList());
-            CheckpointStore.State from = resume.isPresent()
-                    ? resumed(resume.get(), publisher)
-                    : base(replicas.get(0), modelDir, publisher, evaluation);
-            Path fromFolder = store.folder(from.version());
-            TrainingRun run = new TrainingRun(
-                    replicas,
-                    reference,
-                    modelDir,
-                    Checkpoints.hasOptimizer(fromFolder) ? Checkpoints.loadOptimizer(fromFolder) : null,
-                    settings,
-                    metrics,
-                    progress,
-                    new Lineage(ledger.trainedIds()),
-                    publisher,
-                    evaluation,
-                    from);
-            ChatSamples chat = new ChatSamples(template, tokenizer);
-            FileStage files = new FileStage(run, chat, () -> running);
-            TopicStage topic = new TopicStage(run, chat, c, settings, () -> running);
-            boolean fresh = from.stage().equals("base");
-            int first = fresh ? 0 : curriculum.indexOf(from.stage());
-            for (int i = first; i < curriculum.stages().size() && running; i++) {
-                Curriculum.Stage s = curriculum.stages().get(i);
-                currentStage = s.name();
-                run.begin(s, i == first && !fresh ? from.stageStep() : 0);
-                if (s.fromTopic()) {
-                    topic.run();
-                } else {
-                    files.run();
+            try {
+                progress.curriculum(
+                        curriculum.stages().stream().map(Curriculum.Stage::name).toList());
+                CheckpointStore.State from = resume.isPresent()
+                        ? resumed(resume.get(), publisher)
+                        : base(replicas.get(0), modelDir, publisher, evaluation);
+                Path fromFolder = store.folder(from.version());
+                TrainingRun run = new TrainingRun(
+                        replicas,
+                        reference,
+                        modelDir,
+                        Checkpoints.hasOptimizer(fromFolder) ? Checkpoints.loadOptimizer(fromFolder) : null,
+                        settings,
+                        metrics,
+                        progress,
+                        new Lineage(ledger.trainedIds()),
+                        publisher,
+                        evaluation,
+                        from);
+                ChatSamples chat = new ChatSamples(template, tokenizer);
+                FileStage files = new FileStage(run, chat, () -> running);
+                TopicStage topic = new TopicStage(run, chat, c, settings, () -> running);
+                boolean fresh = from.stage().equals("base");
+                int first = fresh ? 0 : curriculum.indexOf(from.stage());
+                for (int i = first; i < curriculum.stages().size() && running; i++) {
+                    Curriculum.Stage s = curriculum.stages().get(i);
+                    currentStage = s.name();
+                    run.begin(s, i == first && !fresh ? from.stageStep() : 0);
+                    if (s.fromTopic()) {
+                        topic.run();
+                    } else {
+                        files.run();
+                    }
                 }
-            }
-            if (running) {
-                LOG.info("the curriculum is complete");
-                progress.complete();
-            }
-            while (running) {
-                Thread.sleep(500);
+                if (running) {
+                    evaluation.awaitAll(); // complete means evaluated: drivers read the last version's figures then
+                    LOG.info("the curriculum is complete");
+                    progress.complete();
+                }
+                while (running) {
+                    Thread.sleep(500);
+                }
+            } finally {
+                evaluation.close(); // before the tokenizer it uses is closed
             }
         } finally {
             replicas.forEach(DecoderModel::close);

@@ -192,6 +192,7 @@ final class TrainingRun {
 
     /** One optimiser step (GRPO's μ updates) on {@code batch} (groups of samples with their rewards) of {@code n} trajectories. */
     void step(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
+        long t0 = System.nanoTime();
         double lrFactor = stage.schedule().factor(stageStep, stage.steps());
         Trainer.StepResult result = trainer.step(batch, rewards, lrFactor);
         for (int u = 1; u < stage.updatesPerBatch(); u++) {
@@ -214,7 +215,14 @@ final class TrainingRun {
             }
         }
         metrics.trained(n, batch.size(), result.tokens());
-        progress.stepped(step, stageStep + 1, result.loss(), rl ? mean : Double.NaN, n, result.tokens());
+        progress.stepped(
+                step,
+                stageStep + 1,
+                result.loss(),
+                rl ? mean : Double.NaN,
+                n,
+                result.tokens(),
+                (System.nanoTime() - t0) / 1_000_000);
         LOG.debugf(
                 "step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f",
                 step, stage.name(), stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);

@@ -81,7 +81,12 @@ class LearnerProgressTest {
         }
         p.staleness(0);
         p.staleness(2);
-        p.stepped(7, 4, 0.25, 0.6, 8, 4000);
+        p.stepped(7, 4, 0.25, 0.6, 8, 4000, 700);
+        p.stage("adapt", "error_masked_sft", 0, 10);
+        p.latency(1200);
+        p.latency(300);
+        p.stepped(8, 1, 0.2, Double.NaN, 2, 900, 400);
+        p.stage("rft", "policy_gradient", 4, 40);
         p.dropped("stale", 3);
         JsonNode s = p.snapshot();
         assertEquals("rft", s.path("stage").asText());
@@ -89,10 +94,19 @@ class LearnerProgressTest {
         assertEquals(40, s.path("stage_steps").asLong());
         assertEquals(1, s.path("policy_version").asLong());
         assertEquals(500, s.path("agent_to_trainer_ms").path("p50").asLong());
-        assertEquals(990, s.path("agent_to_trainer_ms").path("p99").asLong());
+        assertEquals(1000, s.path("agent_to_trainer_ms").path("p99").asLong(), "the window over every stage");
+        JsonNode rft = s.path("agent_to_trainer_by_stage").path("rft");
+        assertEquals(100, rft.path("count").asInt(), "rft's own latencies: " + s.path("agent_to_trainer_by_stage"));
+        assertEquals(990, rft.path("p99").asLong());
+        assertEquals(700, rft.path("step_max_ms").asLong());
+        assertEquals(290, rft.path("p99_minus_step_max_ms").asLong(), "p99 against one step of the stage");
+        JsonNode adapt = s.path("agent_to_trainer_by_stage").path("adapt");
+        assertEquals(2, adapt.path("count").asInt());
+        assertEquals(1200, adapt.path("p99").asLong());
+        assertEquals(800, adapt.path("p99_minus_step_max_ms").asLong());
         assertEquals(1.0, s.path("staleness").path("mean").asDouble(), 1e-9);
         assertEquals(3, s.path("dropped").path("stale").asLong());
-        assertEquals(8, s.path("trajectories_trained").asLong());
+        assertEquals(10, s.path("trajectories_trained").asLong());
         assertTrue(s.path("trajectories_per_s").asDouble() > 0);
         assertEquals(2, s.path("policy_versions").size());
         assertEquals(

@@ -211,6 +211,33 @@ public final class DecoderModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A copy of the weights and the attached adapters, in memory of its own and outside autograd: a version
+     * evaluated (or served) while this model trains on.
+     */
+    public DecoderModel snapshot() {
+        NDManager copyManager = NDManager.newBaseManager(device());
+        try {
+            Map<String, NDArray> copy = new LinkedHashMap<>();
+            params.forEach((name, a) -> {
+                try (NDArray detached = a.stopGradient()) {
+                    NDArray c = detached.duplicate();
+                    c.attach(copyManager);
+                    c.setName(name);
+                    copy.put(name, c);
+                }
+            });
+            DecoderModel s = new DecoderModel(config, copyManager, copy);
+            if (adapters != null) {
+                s.adapters = LoraAdapters.copyOf(config, adapters.settings(), adapters.parameters(), copyManager);
+            }
+            return s;
+        } catch (RuntimeException e) {
+            copyManager.close();
+            throw e;
+        }
+    }
+
     /** A copy of every parameter as floats, by name (for checkpoints and the weights stream). */
     public Map<String, SafeTensors.Tensor> toTensors() {
         Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();

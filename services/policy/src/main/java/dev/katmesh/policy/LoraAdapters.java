@@ -111,7 +111,10 @@ public final class LoraAdapters implements AutoCloseable {
                 if (a == null || !a.getShape().equals(new Shape(shape))) {
                     throw new IllegalArgumentException("adapter '" + name + "' is missing or has another shape");
                 }
-                NDArray copy = a.duplicate();
+                NDArray copy;
+                try (NDArray detached = a.stopGradient()) { // a trained adapter's copy carries no autograd history
+                    copy = detached.duplicate();
+                }
                 copy.attach(manager);
                 copy.setName(name);
                 params.put(name, copy);

@@ -2,6 +2,7 @@ package dev.katmesh.policy;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,6 +60,30 @@ class LoraAdaptersTest {
             d = Math.max(d, Math.abs(a[i] - b[i]));
         }
         return d;
+    }
+
+    @Test
+    void aSnapshotComputesAsItsModelDidWhenTakenAndNotAsItTrainsOn() {
+        try (DecoderModel m = DecoderModel.random(DecoderModelTest.QWEN3, 7, Device.cpu())) {
+            LoraAdapters adapters = LoraAdapters.create(DecoderModelTest.QWEN3, LoraSettings.of(4), 1, m.manager());
+            m.attachAdapters(adapters);
+            randomizeB(adapters, 2);
+            m.trainableParameters().values().forEach(p -> p.setRequiresGradient(true)); // as a training step has them
+            float[] before = logits(m);
+            try (DecoderModel snapshot = m.snapshot()) {
+                assertTrue(snapshot.adapters().isPresent(), "the adapters are copied with the weights");
+                assertArrayEquals(before, logits(snapshot), "the snapshot computes as the model did");
+                snapshot.parameters().values().forEach(p -> assertFalse(p.hasGradient(), "no autograd in a copy"));
+                snapshot.trainableParameters()
+                        .values()
+                        .forEach(p -> assertFalse(p.hasGradient(), "no autograd in a copy"));
+                randomizeB(adapters, 3); // the model trains on
+                m.parameters().get("model.norm.weight").muli(2f);
+                assertTrue(maxDiff(before, logits(m)) > 1e-3, "the model moved");
+                assertArrayEquals(before, logits(snapshot), "the snapshot did not");
+            }
+            assertTrue(maxDiff(before, logits(m)) > 1e-3, "closing the snapshot leaves the model's memory alone");
+        }
     }
 
     @Test

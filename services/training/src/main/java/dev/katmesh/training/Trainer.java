@@ -87,6 +87,23 @@ public final class Trainer {
         this.reference = reference;
     }
 
+    /**
+     * Zeroes the gradients of what {@code models} train. DJL's {@code GradientCollector.zeroGradients} walks every array
+     * of the process instead: it raced with the evaluation thread's arrays (one closed under it stopped the training
+     * loop), and it left a gradient handle per array behind.
+     */
+    public static void zeroGradients(List<DecoderModel> models) {
+        for (DecoderModel m : models) {
+            for (NDArray p : m.trainableParameters().values()) {
+                if (p.hasGradient()) {
+                    try (NDArray g = p.getGradient()) {
+                        g.subi(g); // in place, as DJL zeroes (a fill would leave a scalar array per call behind)
+                    }
+                }
+            }
+        }
+    }
+
     /** Bounds the rows of one prefix tree (memory is quadratic in them); by default a group is one tree. */
     public Trainer maxTreeTokens(int rows) {
         if (rows < 1) {
@@ -147,7 +164,7 @@ public final class Trainer {
         // (gradients add up in the parameters), so memory holds one group's activations, not the step's.
         // Weights are normalised over the whole step, so the sum equals one backward of the total.
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            gc.zeroGradients();
+            zeroGradients(replicas);
             int offset = 0;
             int tree = 0;
             for (List<TrainingSample> group : withAdvantages) {

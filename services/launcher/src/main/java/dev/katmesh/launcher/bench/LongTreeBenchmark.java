@@ -11,6 +11,7 @@ import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.training.Objective;
 import dev.katmesh.training.PolicyLoss;
+import dev.katmesh.training.Trainer;
 import dev.katmesh.training.TrainingSample;
 import dev.katmesh.training.TreeBatch;
 import java.util.Arrays;
@@ -94,7 +95,7 @@ public final class LongTreeBenchmark {
         long t0 = System.nanoTime();
         try (NDManager scope = model.manager().newSubManager();
                 GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            gc.zeroGradients();
+            Trainer.zeroGradients(List.of(model));
             PolicyLoss.compute(
                             scope,
                             model,

@@ -12,6 +12,7 @@ import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.training.Objective;
 import dev.katmesh.training.PolicyLoss;
+import dev.katmesh.training.Trainer;
 import dev.katmesh.training.TrainingSample;
 import dev.katmesh.training.TreeBatch;
 import java.util.ArrayList;
@@ -114,7 +115,7 @@ public final class TreeBenchmark {
         double[][] weights = objective.aggregation().weights(samples);
         try (NDManager scope = model.manager().newSubManager();
                 GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            gc.zeroGradients();
+            Trainer.zeroGradients(List.of(model));
             NDArray loss;
             if (asTree) {
                 loss = PolicyLoss.compute(scope, model, TreeBatch.of(samples), samples, weights, objective, null)

@@ -154,6 +154,7 @@ public final class DemoReport {
         summary.put("deployed_sessions_submitted", run.deployedSubmitted());
         JsonNode fp = run.finalProgress();
         summary.set("agent_to_trainer_ms", fp.path("agent_to_trainer_ms"));
+        summary.set("agent_to_trainer_by_stage", fp.path("agent_to_trainer_by_stage"));
         summary.set("staleness", fp.path("staleness"));
         summary.set("dropped", fp.path("dropped"));
         summary.put("trajectories_trained", fp.path("trajectories_trained").asLong());

@@ -133,9 +133,9 @@ public final class DemoRun {
                     progress = JSON.createObjectNode();
                 }
                 String stage = progress.path("stage").asText("starting");
-                // While the learner evaluates a version, no new groups: on a machine this small the rollouts
-                // would only slow the evaluation and come back staler.
-                if (stage.equals("rft") && !progress.path("complete").asBoolean() && !progress.has("evaluating")) {
+                // Groups keep coming while the learner evaluates a version: the evaluation runs beside training on a
+                // copy of the weights, and training goes on (it once paused supply: rollouts slowed the evaluation).
+                if (stage.equals("rft") && !progress.path("complete").asBoolean()) {
                     double done = PrometheusScrape.sum(rollout, "katmesh_rollout_groups_total", null) - groupsBefore;
                     while (published - done < plan.outstandingGroups()) {
                         TaskFiles.send(tasks, sampler.next());

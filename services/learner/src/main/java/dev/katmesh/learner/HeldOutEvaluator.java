@@ -20,7 +20,7 @@ import java.util.List;
  * greedily: a copy of the weights taken when the version was published, on the evaluation thread beside training
  * ({@link VersionEvaluation}); evaluating every N versions bounds the CPU it takes from training.
  */
-final class HeldOutEvaluator {
+final class HeldOutEvaluator implements VersionEvaluation.Evaluator {
 
     private final HeldOutEvaluation evaluation;
     private final LearnerSettings.Eval settings;
@@ -52,15 +52,18 @@ final class HeldOutEvaluator {
         return new HeldOutEvaluator(e, settings);
     }
 
-    boolean due(long version, boolean stageEnd) {
+    @Override
+    public boolean due(long version, boolean stageEnd) {
         return version == 0 || stageEnd || version % Math.max(1, settings.every()) == 0;
     }
 
-    int size() {
+    @Override
+    public int size() {
         return evaluation.size();
     }
 
-    HeldOutEvaluation.Result evaluate(
+    @Override
+    public HeldOutEvaluation.Result evaluate(
             DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, long version)
             throws IOException, InterruptedException {
         return evaluation.evaluate(new InProcessPolicy(model, tokenizer, template, version));

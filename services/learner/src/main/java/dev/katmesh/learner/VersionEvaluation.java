@@ -27,7 +27,17 @@ final class VersionEvaluation implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(VersionEvaluation.class);
 
-    private final HeldOutEvaluator evaluator;
+    /** What evaluates a version ({@link HeldOutEvaluator}; a test's own in {@code VersionEvaluationTest}). */
+    interface Evaluator {
+        boolean due(long version, boolean stageEnd);
+
+        int size();
+
+        HeldOutEvaluation.Result evaluate(
+                DecoderModel model, PolicyTokenizer tokenizer, ChatTemplate template, long version) throws Exception;
+    }
+
+    private final Evaluator evaluator;
     private final DecoderModel model;
     private final PolicyTokenizer tokenizer;
     private final ChatTemplate template;
@@ -41,7 +51,7 @@ final class VersionEvaluation implements AutoCloseable {
 
     /** @param evaluator null: no evaluation tasks */
     VersionEvaluation(
-            HeldOutEvaluator evaluator,
+            Evaluator evaluator,
             DecoderModel model,
             PolicyTokenizer tokenizer,
             ChatTemplate template,

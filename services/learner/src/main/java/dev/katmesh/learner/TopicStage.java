@@ -76,8 +76,14 @@ final class TopicStage implements TrainingRun.Positions {
                 run.stage, run.lineage::alreadyTrained, run.model.config().maxPositionEmbeddings());
         boolean rl = admission.rl();
         int size = rl ? settings.groupSize() : settings.groupSize() * settings.groupsPerStep();
-        GroupAssembler<Member> groups =
-                new GroupAssembler<>(size, settings.groupTimeout().toMillis(), System::currentTimeMillis);
+        // A policy-gradient group waits for its members (or the group-timeout); a supervised batch may be told to
+        // train with what it has after the stage's batch_wait_ms (latency against batch size).
+        long waitMs = !rl && run.stage.batchWaitMs() >= 0
+                ? run.stage.batchWaitMs()
+                : settings.groupTimeout().toMillis();
+        GroupAssembler<Member> groups = new GroupAssembler<>(size, waitMs, System::currentTimeMillis);
+        // A batch's wait is checked after each poll: polling at half the wait keeps the overshoot under half of it.
+        Duration poll = Duration.ofMillis(Math.max(20, Math.min(500, waitMs / 2)));
         StepQueue<Member> queue = new StepQueue<>(
                 settings.groupsPerStep(),
                 rl ? new StalenessGate(settings.maxStaleness()) : null,
@@ -88,7 +94,7 @@ final class TopicStage implements TrainingRun.Positions {
         supplied = 0;
         while (running.getAsBoolean() && run.endedBy(supplied) == null) {
             Map<TopicPartition, Long> unread = new HashMap<>(); // past the budget: left for the next stage
-            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(poll)) {
                 if (supplied >= run.stage.maxTrajectories()) {
                     unread.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
                     continue;

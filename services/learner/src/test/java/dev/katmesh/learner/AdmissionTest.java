@@ -34,7 +34,8 @@ class AdmissionTest {
                 1,
                 LearningRateSchedule.CONSTANT,
                 taskless,
-                null);
+                null,
+                -1);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

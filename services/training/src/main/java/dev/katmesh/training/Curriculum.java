@@ -106,6 +106,10 @@ public record Curriculum(List<Stage> stages) {
      * @param taskless     topic stages: whether trajectories scored without a task (their reward rests on no
      *                     verified evidence) are trained: {@code include} (the default), {@code exclude}, {@code only}
      * @param method       full fine-tuning or LoRA adapters; null: the learner's default for its model
+     * @param batchWaitMs  supervised stages on a topic: the longest an admitted trajectory waits for its batch to fill
+     *                     before the batch trains with what it has (latency against batch size: a trajectory then
+     *                     trains within about one step plus this wait and the learner's poll); -1: the learner's
+     *                     group-timeout
      */
     public record Stage(
             String name,
@@ -122,7 +126,8 @@ public record Curriculum(List<Stage> stages) {
             int updatesPerBatch,
             LearningRateSchedule schedule,
             Taskless taskless,
-            TrainingMethod method) {
+            TrainingMethod method,
+            long batchWaitMs) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -147,7 +152,8 @@ public record Curriculum(List<Stage> stages) {
                 1,
                 LearningRateSchedule.CONSTANT,
                 Taskless.INCLUDE,
-                null)));
+                null,
+                -1)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -245,6 +251,11 @@ public record Curriculum(List<Stage> stages) {
                 throw new IllegalArgumentException(where + ": taskless must be include, exclude or only, not "
                         + s.path("taskless").asText());
             }
+            long batchWaitMs = s.path("batch_wait_ms").asLong(-1);
+            if (s.has("batch_wait_ms") && (batchWaitMs < 0 || !topic || kind == Kind.POLICY_GRADIENT)) {
+                throw new IllegalArgumentException(where + ": batch_wait_ms (>= 0) is for a supervised stage on a topic"
+                        + " (a policy-gradient group trains whole)");
+            }
             stages.add(new Stage(
                     name,
                     kind,
@@ -260,7 +271,8 @@ public record Curriculum(List<Stage> stages) {
                     updates,
                     schedule,
                     taskless,
-                    TrainingMethod.parse(s, where)));
+                    TrainingMethod.parse(s, where),
+                    batchWaitMs));
         }
         requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));
@@ -329,7 +341,8 @@ public record Curriculum(List<Stage> stages) {
                                     s.updatesPerBatch(),
                                     s.schedule(),
                                     s.taskless(),
-                                    method));
+                                    method,
+                                    s.batchWaitMs()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));

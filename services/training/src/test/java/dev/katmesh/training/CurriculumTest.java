@@ -175,6 +175,31 @@ class CurriculumTest {
     }
 
     @Test
+    void aSupervisedStageOnATopicMayTrainAPartialBatchAfterAWait() throws Exception {
+        Path f = tmp.resolve("wait.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: adapt, objective: error_masked_sft, sources: [{topic: katmesh.trajectories.scored}],
+                     steps: 20, batch_wait_ms: 500}
+                  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 2}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(500, c.stages().get(0).batchWaitMs());
+        assertEquals(-1, c.stages().get(1).batchWaitMs(), "-1: the learner's group-timeout");
+        for (String bad : List.of(
+                "{name: r, objective: policy_gradient, sources: [{topic: t}], steps: 2, batch_wait_ms: 500}",
+                "{name: s, objective: sft, sources: [{file: a.jsonl}], steps: 2, batch_wait_ms: 500}",
+                "{name: s, objective: sft, sources: [{topic: t}], steps: 2, batch_wait_ms: -5}")) {
+            Files.writeString(f, "stages:\n  - " + bad + "\n");
+            assertTrue(
+                    assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                            .getMessage()
+                            .contains("batch_wait_ms"),
+                    "refused: " + bad);
+        }
+    }
+
+    @Test
     void stagesMayHaveTheirOwnVersionCadenceAndAMinimumReward() throws Exception {
         Path f = tmp.resolve("cadence.yaml");
         Files.writeString(f, """

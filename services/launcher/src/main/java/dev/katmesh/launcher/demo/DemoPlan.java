@@ -251,6 +251,7 @@ public record DemoPlan(
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
                     min_reward: 0.5
+                    batch_wait_ms: %d
                     steps: %d
                     learning_rate: %s
                     version_every: %d%s
@@ -260,10 +261,31 @@ public record DemoPlan(
                         rftVersionEvery,
                         UPDATES_PER_BATCH,
                         budgetYaml(),
-                        adaptSteps,
-                        rftLearningRate,
-                        Math.max(1, adaptSteps),
+                        ADAPT_BATCH_WAIT_MS,
+                        adaptStageSteps(),
+                        rftLearningRate / adaptBatch(),
+                        Math.max(1, adaptStageSteps()),
                         budgetYaml());
+    }
+
+    /**
+     * A deployed session trains within about one step and a second of its arrival: a batch trains with what it has
+     * after this wait instead of waiting for {@link #adaptBatch} sessions (the learner's group-timeout).
+     */
+    static final int ADAPT_BATCH_WAIT_MS = 200;
+
+    /** Sessions an adaptation step trains at most. */
+    int adaptBatch() {
+        return groupSize * groupsPerStep;
+    }
+
+    /**
+     * Adaptation's steps: as many as it takes to train {@code adaptSteps} full batches one session at a time, at the
+     * learning rate divided by the batch, so the stage's sum of learning rates (Adam's update budget) is what
+     * {@code adaptSteps} full steps had.
+     */
+    int adaptStageSteps() {
+        return adaptSteps * adaptBatch();
     }
 
     private String budgetYaml() {

@@ -54,4 +54,27 @@ class DemoPlanTest {
                 String.valueOf(plan.episodes().maxNewTokens()),
                 plan.serviceSettings("c", "e").get("rollout").get("katmesh.rollout.max-new-tokens"));
     }
+
+    @Test
+    void adaptationTrainsWhatHasArrivedAfterAShortWaitWithTheSameSumOfLearningRates() throws Exception {
+        for (DemoPlan plan : List.of(DemoPlan.standard(), DemoPlan.quick(), DemoPlan.forModel())) {
+            Curriculum.Stage adapt = curriculum(plan).stages().stream()
+                    .filter(st -> st.name().equals("adapt"))
+                    .findFirst()
+                    .orElseThrow();
+            Curriculum.Stage rft = curriculum(plan).stages().stream()
+                    .filter(st -> st.name().equals("rft"))
+                    .findFirst()
+                    .orElseThrow();
+            assertEquals(
+                    DemoPlan.ADAPT_BATCH_WAIT_MS, adapt.batchWaitMs(), "a deployed session waits 200 ms for others");
+            assertEquals((long) plan.adaptSteps() * plan.adaptBatch(), adapt.steps());
+            assertEquals(
+                    plan.adaptSteps() * rft.learningRate(),
+                    adapt.steps() * adapt.learningRate(),
+                    1e-12,
+                    "steps of one session at the rate divided by the batch: the full batches' sum of rates");
+            assertEquals(adapt.steps(), adapt.versionEvery(), "one version at the stage's end");
+        }
+    }
 }

@@ -1,28 +1,16 @@
 package dev.katmesh.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -41,49 +29,17 @@ class FaultIT {
 
     @Test
     void everyTrajectoryIsTrainedExactlyOnceThroughCrashesOfEveryProcess() throws Exception {
-        Path model = Mesh.tinyModel("fault-it", 5);
-        Path curriculum = Mesh.HOME.resolve("integration-tests/target/fault-it-curriculum.yaml");
-        Files.writeString(curriculum, """
-                stages:
-                  - name: online-sft
-                    objective: sft
-                    sources: [{topic: katmesh.trajectories.scored}]
-                    steps: 1000000
-                    learning_rate: 1e-3
-                    version_every: 1
-                """);
-        String learner = String.join(
-                " ",
-                "-Dkatmesh.learner.model-dir=" + model,
-                "-Dkatmesh.learner.curriculum=" + curriculum,
-                "-Dkatmesh.learner.group-size=4",
-                "-Dkatmesh.learner.groups-per-step=1",
-                "-Dkatmesh.learner.group-timeout=3s",
-                "-Dkatmesh.learner.keep-checkpoints=2");
-        String rollout = String.join(
-                " ",
-                "-Dkatmesh.rollout.group-size=2",
-                "-Dkatmesh.rollout.max-turns=2",
-                "-Dkatmesh.rollout.max-new-tokens=24",
-                "-Dkatmesh.rollout.splits=train,heldout");
-        Map<String, String> env = Map.of(
-                "KATMESH_LEARNER_OPTS",
-                learner,
-                "KATMESH_ROLLOUT_OPTS",
-                rollout,
-                "KATMESH_INFERENCE_OPTS",
-                "-Dkatmesh.inference.model-dir=" + model,
-                "KATMESH_API_KEY",
-                "fault-it-key");
+        Map<String, String> env = DeployedAgents.onlineSftMesh("fault-it", "fault-it-key");
         ObjectNode recovery = JSON.createObjectNode();
         try (Mesh mesh = Mesh.up("fault", env)) {
             AtomicBoolean stop = new AtomicBoolean();
             AtomicInteger sent = new AtomicInteger();
             AtomicInteger sendFailures = new AtomicInteger();
-            Thread agents = new Thread(() -> publishUntil(mesh, stop, sent, sendFailures), "fault-it-agents");
+            Thread agents =
+                    new Thread(() -> DeployedAgents.publishUntil(mesh, stop, sent, sendFailures), "fault-it-agents");
             agents.start();
             try {
-                tasks(mesh, 1);
+                DeployedAgents.tasks(mesh, 1);
                 String learnerHttp = mesh.http("learner");
                 Mesh.awaitMetric(
                         learnerHttp,
@@ -106,7 +62,7 @@ class FaultIT {
                 long t0 = System.nanoTime();
                 mesh.sigkill("rollout");
                 mesh.katmesh(RECOVERY, "restart", "rollout");
-                tasks(mesh, 2);
+                DeployedAgents.tasks(mesh, 2);
                 Mesh.awaitMetric(
                         mesh.http("rollout"),
                         "katmesh_rollout_trajectories_published_total",
@@ -145,39 +101,7 @@ class FaultIT {
             Files.writeString(
                     Mesh.HOME.resolve("integration-tests/target/fault-recovery.json"), recovery.toPrettyString());
 
-            // Drained: the audit finds nothing pending, and every account balances.
-            JsonNode audit = null;
-            long deadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
-            while (System.nanoTime() < deadline) {
-                audit = mesh.audit();
-                if (audit.path("pending").path("reward").asInt() == 0
-                        && audit.path("pending").path("learner").asInt() == 0) {
-                    break;
-                }
-                Thread.sleep(3000);
-            }
-            System.out.println("audit after the faults: " + audit);
-            assertEquals(0, audit.path("pending").path("reward").asInt(), "the reward drained: " + audit);
-            assertEquals(0, audit.path("pending").path("learner").asInt(), "the learner drained: " + audit);
-            assertEquals(0, audit.path("lost").size(), "nothing lost: " + audit);
-            assertEquals(0, audit.path("trained_twice").size(), "nothing trained twice: " + audit);
-            assertEquals(0, audit.path("scored_twice").size(), "nothing scored twice: " + audit);
-            assertTrue(audit.path("ok").asBoolean(), audit.toString());
-            assertTrue(
-                    audit.path("published").asInt() >= sent.get() - sendFailures.get(),
-                    "every acknowledged send is on the raw topic: " + audit);
-            int scoredIds = audit.path("scored").asInt();
-            assertEquals(
-                    scoredIds,
-                    audit.path("trained").asInt() + audit.path("dropped").asInt(),
-                    "every scored id trained or dropped: " + audit);
-            assertTrue(
-                    audit.path("trained").asInt() >= 0.9 * scoredIds,
-                    "online SFT trains (nearly) everything: " + audit);
-            assertEquals(
-                    audit.path("published_ids").asInt(),
-                    scoredIds + audit.path("dead_lettered").asInt(),
-                    "every published id scored or dead-lettered, once: " + audit);
+            DeployedAgents.assertEveryTrajectoryOnce(mesh, sent.get(), sendFailures.get());
         }
     }
 
@@ -215,60 +139,6 @@ class FaultIT {
             Thread.sleep(200);
         }
         throw new AssertionError("inference did not serve again within " + RECOVERY + " (last status " + status + ")");
-    }
-
-    private static void tasks(Mesh mesh, int seed) throws Exception {
-        Path out = Mesh.HOME.resolve("integration-tests/target/fault-tasks-" + seed);
-        mesh.katmesh(
-                Duration.ofMinutes(2),
-                "tasks",
-                "generate",
-                "--count",
-                "2",
-                "--seed",
-                Integer.toString(seed),
-                "--out",
-                out.toString(),
-                "--no-teacher",
-                "--publish");
-    }
-
-    /** Deployed agents: a trajectory every 100 ms (groups of 4), riding through the broker's restart. */
-    private static void publishUntil(Mesh mesh, AtomicBoolean stop, AtomicInteger sent, AtomicInteger failures) {
-        Properties p = new Properties();
-        try {
-            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, mesh.bootstrap());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "180000"); // longer than a broker restart
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "180000");
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p)) {
-            for (int i = 0; !stop.get(); i++) {
-                String group = "agent-g" + (i / 4);
-                String json = """
-                        {"trajectory_id":"agent-%d","group_id":"%s","agent_id":"agent-%d","source":"deployed","model":"katmesh",
-                         "messages":[{"role":"user","content":"Say %d."},{"role":"assistant","content":"%d"}],
-                         "outcome":{"submitted":true,"kind":"answer","content":"%d"}}
-                        """.formatted(i, group, i % 3, i, i, i);
-                ProducerRecord<String, byte[]> r =
-                        new ProducerRecord<>("katmesh.trajectories.raw", group, json.getBytes(StandardCharsets.UTF_8));
-                r.headers().add("content-type", "application/json".getBytes(StandardCharsets.UTF_8));
-                producer.send(r, (md, e) -> {
-                    if (e != null) {
-                        failures.incrementAndGet();
-                    }
-                });
-                sent.incrementAndGet();
-                Thread.sleep(100);
-            }
-            producer.flush();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static double seconds(long nanos) {

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.mesh.ApiKey;
 import dev.katmesh.launcher.mesh.MeshLayout;
-import dev.katmesh.launcher.mesh.MeshService;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
+import dev.katmesh.launcher.mesh.ServiceInstance;
 import dev.katmesh.launcher.mesh.ServiceWatch;
 import dev.katmesh.launcher.mesh.TopicSpec;
 import java.io.IOException;
@@ -99,9 +99,17 @@ public final class Katmesh {
                 names = "--cpus",
                 paramLabel = "PROCESS=CPUS",
                 description =
-                        "Pin a process (kafka, inference, rollout, reward or learner) to CPUs with taskset, e.g. --cpus learner=1 "
-                                + "--cpus inference=0; repeatable, kept for later starts.")
+                        "Pin a process (kafka, inference, rollout, reward or learner, or one instance such as reward-2) to CPUs "
+                                + "with taskset, e.g. --cpus learner=1 --cpus inference=0; repeatable, kept for later starts.")
         Map<String, String> cpus = new LinkedHashMap<>();
+
+        @Option(
+                names = "--instances",
+                paramLabel = "SERVICE=N",
+                description = "Run N instances of rollout or reward, named reward, reward-2, ...: Kafka shares the "
+                        + "partitions of their consumer group among them. Repeatable, kept for later starts; a smaller "
+                        + "N stops the surplus.")
+        Map<String, Integer> instances = new LinkedHashMap<>();
 
         @Option(
                 names = "--secure",
@@ -115,7 +123,8 @@ public final class Katmesh {
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
-            supervisor.up(Duration.ofSeconds(timeout), model, Map.of(), cpus, secure);
+            supervisor.up(
+                    Duration.ofSeconds(timeout), new MeshSupervisor.Start(model, Map.of(), cpus, secure, instances));
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf(
@@ -218,7 +227,9 @@ public final class Katmesh {
         @CommandLine.Mixin
         MeshOptions mesh = new MeshOptions();
 
-        @Parameters(paramLabel = "SERVICE", description = "inference, rollout, reward, learner or kafka")
+        @Parameters(
+                paramLabel = "SERVICE",
+                description = "inference, rollout, reward, learner, kafka or an instance such as reward-2")
         String service;
 
         @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "180")
@@ -271,7 +282,7 @@ public final class Katmesh {
         @Override
         public Integer call() throws Exception {
             if (!service.equals("kafka") && !service.equals("supervisor")) {
-                MeshService.of(service);
+                ServiceInstance.parse(service);
             }
             Path log = mesh.supervisor().layout().logFile(service);
             if (!Files.exists(log)) {

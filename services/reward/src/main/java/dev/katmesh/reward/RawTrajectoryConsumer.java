@@ -14,18 +14,14 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.quarkus.runtime.StartupEvent;
-import io.smallrye.common.annotation.Identifier;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,7 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Supplier;
+import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
@@ -68,7 +64,8 @@ public class RawTrajectoryConsumer {
     private final Duration taskWait;
     private final int maxParked;
     private final AtomicInteger parked = new AtomicInteger();
-    private final SeenTrajectories seen;
+    private final ScoredIds scoredIds;
+    private final PartitionOwnership ownership;
     private final MutinyEmitter<byte[]> scored;
     private final MeterRegistry registry;
     private final Counter scoredCounter;
@@ -79,9 +76,6 @@ public class RawTrajectoryConsumer {
     private final Slots publishing;
     private final ExecutorService pool;
     private final ConcurrentHashMap<String, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
-    private final CompletableFuture<Void> recovered = new CompletableFuture<>();
-    private final Map<String, Object> kafkaConfig;
-    private final int dedupeCapacity;
 
     @Inject
     public RawTrajectoryConsumer(
@@ -89,7 +83,8 @@ public class RawTrajectoryConsumer {
                     MutinyEmitter<byte[]> scored,
             MeterRegistry registry,
             TaskStore tasks,
-            @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
+            ScoredIds scoredIds,
+            PartitionOwnership ownership,
             // Records scored at once (each may run its task's tests in the sandbox): the pool's size.
             @ConfigProperty(name = "katmesh.reward.scoring-concurrency", defaultValue = "4") int concurrency,
             // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
@@ -106,8 +101,6 @@ public class RawTrajectoryConsumer {
             // Records parked waiting for their task at most; past it a record waits on its scoring slot
             // (back-pressure).
             @ConfigProperty(name = "katmesh.reward.max-parked", defaultValue = "10000") int maxParked,
-            // Trajectory ids remembered for deduplication.
-            @ConfigProperty(name = "katmesh.reward.dedupe-capacity", defaultValue = "100000") int dedupeCapacity,
             @ConfigProperty(name = "katmesh.reward.weight.tests", defaultValue = "1.0") double wTests,
             @ConfigProperty(name = "katmesh.reward.weight.similarity", defaultValue = "0.2") double wSimilarity,
             @ConfigProperty(name = "katmesh.reward.weight.format", defaultValue = "0.5") double wFormat,
@@ -125,9 +118,8 @@ public class RawTrajectoryConsumer {
         Gauge.builder("katmesh.reward.parked", parked::get)
                 .description("Records waiting, without a scoring slot, for their task to arrive")
                 .register(registry);
-        this.seen = new SeenTrajectories(dedupeCapacity);
-        this.dedupeCapacity = dedupeCapacity;
-        this.kafkaConfig = kafkaConfig;
+        this.scoredIds = scoredIds;
+        this.ownership = ownership;
         this.slots = new Slots(concurrency);
         if (maxPublishing > MAX_PUBLISHING) {
             throw new IllegalArgumentException("katmesh.reward.max-publishing is at most " + MAX_PUBLISHING
@@ -168,46 +160,6 @@ public class RawTrajectoryConsumer {
     }
 
     /**
-     * Read the newest scored ids back from katmesh.trajectories.scored before the first record (on by default:
-     * off only where no broker holds them, as in the service's bean tests).
-     */
-    @ConfigProperty(name = "katmesh.reward.recover-scored-ids", defaultValue = "true")
-    boolean recoverScoredIds;
-
-    /** Before the first record: the ids already scored, read back from katmesh.trajectories.scored. */
-    void recover(@Observes StartupEvent started) {
-        if (!recoverScoredIds) {
-            recovered.complete(null);
-            return;
-        }
-        Thread t = new Thread(
-                () -> {
-                    for (int attempt = 1; !recovered.isDone(); attempt++) {
-                        try {
-                            int n = ScoredIdsRecovery.recover(
-                                    kafkaConfig, seen, dedupeCapacity, Duration.ofSeconds(60));
-                            LOG.infof(
-                                    "dedupe store recovered %d scored trajectory ids from %s",
-                                    n, ScoredIdsRecovery.TOPIC);
-                            recovered.complete(null);
-                        } catch (RuntimeException e) {
-                            LOG.warnf(
-                                    "recovering the scored ids failed (attempt %d), retrying: %s",
-                                    attempt, e.getMessage());
-                            try {
-                                Thread.sleep(Math.min(10_000, 500L * attempt));
-                            } catch (InterruptedException ie) {
-                                return;
-                            }
-                        }
-                    }
-                },
-                "katmesh-dedupe-recovery");
-        t.setDaemon(true);
-        t.start();
-    }
-
-    /**
      * Hands the record to the scoring pool once a slot is free, and returns: records are scored in
      * parallel, each acknowledged (or dead-lettered) when its own output is; the connector commits an
      * offset only when every record before it is acknowledged too.
@@ -225,16 +177,16 @@ public class RawTrajectoryConsumer {
     private void handle(Message<byte[]> raw) {
         boolean slotHandedOn = false;
         try {
-            recovered.join();
+            scoredIds.awaitReady();
             RawTrajectoryDecoder.Decoded decoded;
             try {
                 decoded = decoder.decode(raw.getPayload(), header(raw, "content-type"));
             } catch (RejectedTrajectoryException e) {
-                send(raw, () -> reject(raw, e));
+                send(raw, r -> reject(r, e));
                 return;
             } catch (RuntimeException e) {
                 LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
-                send(raw, () -> reject(raw, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))));
+                send(raw, r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))));
                 return;
             }
             RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
@@ -295,7 +247,7 @@ public class RawTrajectoryConsumer {
     private void scoreAndPublish(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
         try {
             Outcome outcome = score(raw, decoded, task);
-            send(raw, () -> outcome.publish(raw));
+            send(raw, outcome);
         } catch (RuntimeException e) {
             LOG.errorf(
                     e,
@@ -308,11 +260,18 @@ public class RawTrajectoryConsumer {
      * Starts {@code publishing} once fewer than max-publishing records wait for the broker (waiting here
      * otherwise: back-pressure on the scoring threads), without waiting for it to finish.
      */
-    private void send(Message<byte[]> raw, Supplier<Uni<Void>> publishing) {
+    private void send(Message<byte[]> raw, Outcome outcome) {
+        TopicPartition tp = partition(raw);
         this.publishing.acquire().join();
+        if (!ownership.startPublishing(tp)) { // the partition moved on: its new owner publishes this record's outcome
+            this.publishing.release();
+            outcome.handedOver();
+            LOG.debugf("the record at %s is handed over to its partition's new owner", position(raw));
+            return;
+        }
         try {
-            publishing.get().subscribe().with(done -> this.publishing.release(), e -> {
-                this.publishing.release();
+            outcome.publish(raw).subscribe().with(done -> published(tp), e -> {
+                published(tp);
                 LOG.errorf(
                         e,
                         "publishing the outcome of the record at %s failed; it is not acknowledged and will be"
@@ -320,14 +279,22 @@ public class RawTrajectoryConsumer {
                         position(raw));
             });
         } catch (RuntimeException e) {
-            this.publishing.release();
+            published(tp);
             throw e;
         }
+    }
+
+    private void published(TopicPartition tp) {
+        publishing.release();
+        ownership.published(tp);
     }
 
     /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
     private interface Outcome {
         Uni<Void> publish(Message<byte[]> raw);
+
+        /** Not published: the record's partition moved to another instance, which will decide it again. */
+        default void handedOver() {}
     }
 
     private Outcome score(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
@@ -358,7 +325,7 @@ public class RawTrajectoryConsumer {
     }
 
     private Outcome score(RawTrajectoryDecoder.Decoded decoded, String id, Task task, Message<byte[]> raw) {
-        if (seen.contains(id)) {
+        if (scoredIds.contains(id)) {
             duplicates.increment();
             return r -> Uni.createFrom().completionStage(r.ack());
         }
@@ -377,26 +344,38 @@ public class RawTrajectoryConsumer {
             scoring.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         }
         ignoredFields.increment(decoded.ignoredAgentFields().size());
-        seen.add(id); // before the in-flight mark is lifted: a copy waiting on it is a duplicate now
-        return r -> {
-            OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
-                    .withKey(result.getTrajectory().getGroupId())
-                    // when the agent published it: the learner measures agent-to-trainer latency from here
-                    .withHeaders(RecordHeaders.scored(id, publishedAtMs(raw)))
-                    .build();
-            return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
-                    .invoke(() -> scoredCounter.increment())
-                    .chain(() -> Uni.createFrom().completionStage(r.ack()))
-                    .onFailure()
-                    .recoverWithUni(e -> {
-                        // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
-                        seen.remove(id);
-                        return reject(
-                                r,
-                                new RejectedTrajectoryException(
-                                        RejectReason.INTERNAL, "publishing the score failed: " + e));
-                    });
+        scoredIds.add(id); // before the in-flight mark is lifted: a copy waiting on it is a duplicate now
+        return new Outcome() {
+            @Override
+            public Uni<Void> publish(Message<byte[]> r) {
+                return publishScore(r, id, result);
+            }
+
+            @Override
+            public void handedOver() {
+                scoredIds.remove(id); // not scored here after all: the new owner's copy must not count as a duplicate
+            }
         };
+    }
+
+    private Uni<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
+        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
+                .withKey(result.getTrajectory().getGroupId())
+                // when the agent published it: the learner measures agent-to-trainer latency from here
+                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r)))
+                .build();
+        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
+                .invoke(() -> scoredCounter.increment())
+                .chain(() -> Uni.createFrom().completionStage(r.ack()))
+                .onFailure()
+                .recoverWithUni(e -> {
+                    // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
+                    scoredIds.remove(id);
+                    return reject(
+                            r,
+                            new RejectedTrajectoryException(
+                                    RejectReason.INTERNAL, "publishing the score failed: " + e));
+                });
     }
 
     private Uni<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {
@@ -418,6 +397,12 @@ public class RawTrajectoryConsumer {
         return raw.getMetadata(IncomingKafkaRecordMetadata.class)
                 .map(m -> m.getTimestamp().toEpochMilli())
                 .orElse(System.currentTimeMillis());
+    }
+
+    private static TopicPartition partition(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> new TopicPartition(m.getTopic(), m.getPartition()))
+                .orElse(null);
     }
 
     private static String position(Message<byte[]> raw) {

@@ -52,7 +52,12 @@ public record MeshLayout(Path home, Path dataDir) {
 
     /** Where a service keeps its own durable files (checkpoints, ledgers). */
     public Path serviceDataDir(MeshService service) {
-        return dataDir.resolve(service.id());
+        return serviceDataDir(ServiceInstance.first(service));
+    }
+
+    /** An instance's own durable files: the service's folder for the first, "reward-2" and so on for the others. */
+    public Path serviceDataDir(ServiceInstance instance) {
+        return dataDir.resolve(instance.id());
     }
 
     public Path topicsDir() {

@@ -4,17 +4,30 @@ import java.util.Locale;
 
 /** The four services of the mesh, as the launcher starts them. */
 public enum MeshService {
-    INFERENCE(true, "768m"),
-    ROLLOUT(false, "384m"),
-    REWARD(false, "384m"),
-    LEARNER(true, "1g");
+    INFERENCE(true, false, "768m"),
+    ROLLOUT(false, true, "384m"),
+    REWARD(false, true, "384m"),
+    LEARNER(true, false, "1g");
 
     private final boolean grpc;
+    private final boolean scalable;
     private final String heap;
 
-    MeshService(boolean grpc, String heap) {
+    MeshService(boolean grpc, boolean scalable, String heap) {
         this.grpc = grpc;
+        this.scalable = scalable;
         this.heap = heap;
+    }
+
+    /**
+     * Whether the launcher runs several instances of it ({@code up --instances}). Rollout and reward are workers
+     * of a consumer group (katmesh-rollout on katmesh.tasks, katmesh-reward on the trajectory topics): Kafka
+     * shares their partitions among the instances and moves a dead one's to the others. Inference's clients
+     * address one endpoint and the learner is one trainer, so each runs once here (the chart scales inference
+     * behind a Service).
+     */
+    public boolean scalable() {
+        return scalable;
     }
 
     /** Whether the service serves gRPC on a port of its own. */

@@ -8,6 +8,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -55,6 +57,12 @@ public final class MeshState {
      */
     public Map<String, String> cpus = new TreeMap<>();
 
+    /**
+     * Instances of a scalable service (service id → count; absent: one), given to {@code up --instances}. Kept so
+     * later starts and the supervisor keep that many running.
+     */
+    public Map<String, Integer> instances = new TreeMap<>();
+
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
     /** The supervisor process ({@link ServiceWatch}) while the mesh is up. */
@@ -82,7 +90,26 @@ public final class MeshState {
         }
     }
 
+    /** The first (or only) instance of a service. */
     public Proc service(MeshService s) {
         return services.get(s.id());
+    }
+
+    public Proc service(ServiceInstance i) {
+        return services.get(i.id());
+    }
+
+    /** How many instances of the service the mesh runs. */
+    public int instanceCount(MeshService s) {
+        return instances.getOrDefault(s.id(), 1);
+    }
+
+    /** Every instance the mesh runs, service by service in start order. */
+    public List<ServiceInstance> instances() {
+        List<ServiceInstance> all = new ArrayList<>();
+        for (MeshService s : MeshService.values()) {
+            all.addAll(ServiceInstance.of(s, instanceCount(s)));
+        }
+        return all;
     }
 }

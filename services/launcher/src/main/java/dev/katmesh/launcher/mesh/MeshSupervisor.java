@@ -53,7 +53,7 @@ public final class MeshSupervisor {
      * chosen at the first start are kept for later ones. On failure, stops what this call started.
      */
     public MeshState up(Duration timeout) throws IOException, InterruptedException {
-        return up(timeout, null);
+        return up(timeout, (Path) null);
     }
 
     /**
@@ -95,16 +95,61 @@ public final class MeshSupervisor {
             Map<String, String> cpus,
             boolean secure)
             throws IOException, InterruptedException {
-        checkBuilt();
-        for (Map.Entry<String, String> e : cpus.entrySet()) {
-            if (!e.getKey().equals("kafka")) {
-                MeshService.of(e.getKey());
+        return up(timeout, new Start(model, settings, cpus, secure, Map.of()));
+    }
+
+    /**
+     * What an {@code up} asks for beyond the defaults; each part replaces what earlier starts kept for the
+     * processes it names.
+     *
+     * @param model a Hugging Face checkpoint folder: the policy the learner starts from and inference serves
+     *     (null: keep the one chosen earlier, or none)
+     * @param settings system properties per service id
+     * @param cpus taskset lists per process ("kafka", a service id for all its instances, or an instance id)
+     * @param secure secure mode for a new mesh ({@link KafkaAccess})
+     * @param instances instances per scalable service id ({@link MeshService#scalable()}); fewer than
+     *     running stops the surplus, newest first
+     */
+    public record Start(
+            Path model,
+            Map<String, Map<String, String>> settings,
+            Map<String, String> cpus,
+            boolean secure,
+            Map<String, Integer> instances) {
+
+        /** The most instances of one service the launcher starts on one machine. */
+        static final int MAX_INSTANCES = 8;
+
+        void validate() {
+            for (Map.Entry<String, String> e : cpus.entrySet()) {
+                if (!e.getKey().equals("kafka")) {
+                    ServiceInstance.parse(e.getKey());
+                }
+                ManagedProcess.cpuCount(e.getValue());
             }
-            ManagedProcess.cpuCount(e.getValue());
+            instances.forEach((id, n) -> {
+                MeshService s = MeshService.of(id);
+                if (!s.scalable() && n != 1) {
+                    throw new IllegalArgumentException(
+                            id + " runs as one instance; rollout and reward run several (--instances reward=2)");
+                }
+                if (n < 1 || n > MAX_INSTANCES) {
+                    throw new IllegalArgumentException(
+                            "--instances " + id + "=" + n + ": between 1 and " + MAX_INSTANCES);
+                }
+            });
+            if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
+                throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
+            }
         }
-        if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
-            throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
-        }
+    }
+
+    /** Starts the mesh as {@link #up(Duration, Path, Map, Map, boolean)} with everything a {@link Start} names. */
+    public MeshState up(Duration timeout, Start start) throws IOException, InterruptedException {
+        checkBuilt();
+        start.validate();
+        Path model = start.model();
+        boolean secure = start.secure();
         return locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
             if (secure && !state.secure) {
@@ -118,10 +163,13 @@ public final class MeshSupervisor {
             if (model != null) {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
-            settings.forEach((service, props) -> state.settings.put(service, new TreeMap<>(props)));
-            state.cpus.putAll(cpus);
+            start.settings().forEach((service, props) -> state.settings.put(service, new TreeMap<>(props)));
+            state.cpus.putAll(start.cpus());
+            start.instances().forEach((id, n) -> state.instances.put(id, n));
+            state.instances.values().removeIf(n -> n == 1);
             List<String> started = new ArrayList<>();
             try {
+                retireSurplus(state);
                 assignPorts(state);
                 state.save(layout.stateFile());
                 long deadline = System.nanoTime() + timeout.toNanos();
@@ -144,7 +192,7 @@ public final class MeshSupervisor {
                         access.writeAgentConfig(layout, clients.bootstrap());
                     }
                 }
-                for (MeshService s : MeshService.values()) {
+                for (ServiceInstance s : state.instances()) {
                     if (!ManagedProcess.isAlive(state.service(s))) {
                         out.printf("starting %s on http://127.0.0.1:%d%n", s.id(), state.service(s).port);
                         startService(state, s);
@@ -152,7 +200,7 @@ public final class MeshSupervisor {
                         started.add(s.id());
                     }
                 }
-                for (MeshService s : MeshService.values()) {
+                for (ServiceInstance s : state.instances()) {
                     awaitHealthy(state, s, deadline);
                 }
                 ensureWatch(state);
@@ -177,11 +225,11 @@ public final class MeshSupervisor {
                 state.supervisor.startedAtMs = null;
             }
             List<String> running = new ArrayList<>();
-            for (MeshService s : MeshService.values()) {
-                if (ManagedProcess.isAlive(state.service(s))) {
-                    running.add(s.id());
+            state.services.forEach((id, p) -> {
+                if (ManagedProcess.isAlive(p)) {
+                    running.add(id);
                 }
-            }
+            });
             if (ManagedProcess.isAlive(state.kafka)) {
                 running.add("kafka");
             }
@@ -193,11 +241,17 @@ public final class MeshSupervisor {
 
     /** Stops (if running) and starts one process: a service name or "kafka"; waits until it is healthy. */
     public void restart(String name, Duration timeout) throws IOException, InterruptedException {
-        MeshService service = name.equals("kafka") ? null : MeshService.of(name);
+        ServiceInstance service = name.equals("kafka") ? null : ServiceInstance.parse(name);
         locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
             if (state.kafka == null) {
                 throw new IllegalStateException("no mesh in " + layout.dataDir() + ": run `./katmesh up` first");
+            }
+            if (service != null && !state.instances().contains(service)) {
+                throw new IllegalArgumentException(name + " is not an instance of this mesh (it runs "
+                        + state.instanceCount(service.service()) + " of "
+                        + service.service().id()
+                        + "; `./katmesh up --instances " + service.service().id() + "=N` changes that)");
             }
             long deadline = System.nanoTime() + timeout.toNanos();
             stopParts(state, List.of(name));
@@ -225,7 +279,7 @@ public final class MeshSupervisor {
      * the restart; nothing when it was stopped or started again meanwhile. A start that fails is logged: the
      * supervisor finds the service dead again and retries later.
      */
-    void recover(MeshService s) throws IOException, InterruptedException {
+    void recover(ServiceInstance s) throws IOException, InterruptedException {
         locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
             MeshState.Proc p = state.service(s);
@@ -293,8 +347,10 @@ public final class MeshSupervisor {
             kafka.put("health", "DOWN");
         }
         ObjectNode services = root.putObject("services");
-        for (MeshService s : MeshService.values()) {
+        for (ServiceInstance s : state.instances()) {
             ObjectNode node = services.putObject(s.id());
+            node.put("service", s.service().id());
+            node.put("instance", s.ordinal());
             MeshState.Proc p = state.service(s);
             if (p == null) {
                 node.put("health", "DOWN");
@@ -304,7 +360,7 @@ public final class MeshSupervisor {
             if (p.grpcPort != null) {
                 node.put("grpc", "127.0.0.1:" + p.grpcPort);
             }
-            if (s == MeshService.INFERENCE) {
+            if (s.service() == MeshService.INFERENCE) {
                 node.put("openai", "http://127.0.0.1:" + p.port + "/v1");
             }
             boolean alive = ManagedProcess.isAlive(p);
@@ -359,13 +415,28 @@ public final class MeshSupervisor {
             state.kafka.controllerPort =
                     keepOrPick(state.kafka.controllerPort == null ? 0 : state.kafka.controllerPort, taken);
         }
-        for (MeshService s : MeshService.values()) {
+        for (ServiceInstance s : state.instances()) {
             MeshState.Proc p = state.services.computeIfAbsent(s.id(), k -> new MeshState.Proc());
             if (ManagedProcess.isAlive(p)) {
                 continue;
             }
             p.port = keepOrPick(p.port, taken);
-            p.grpcPort = s.hasGrpc() ? keepOrPick(p.grpcPort == null ? 0 : p.grpcPort, taken) : null;
+            p.grpcPort = s.service().hasGrpc() ? keepOrPick(p.grpcPort == null ? 0 : p.grpcPort, taken) : null;
+        }
+    }
+
+    /**
+     * Stops and forgets the instances beyond the counts now asked for (the caller saves the state). Their
+     * partitions move to the instances that stay once the group's session timeout ends (static members do not
+     * leave the group on shutdown).
+     */
+    private void retireSurplus(MeshState state) throws InterruptedException {
+        List<String> surplus = new ArrayList<>(state.services.keySet());
+        surplus.removeAll(state.instances().stream().map(ServiceInstance::id).toList());
+        if (!surplus.isEmpty()) {
+            out.println("stopping instances no longer asked for: " + surplus);
+            stopParts(state, surplus);
+            surplus.forEach(state.services::remove);
         }
     }
 
@@ -395,9 +466,10 @@ public final class MeshSupervisor {
         }
     }
 
-    private void startService(MeshState state, MeshService s) throws IOException {
-        MeshState.Proc p = state.service(s);
-        Files.createDirectories(layout.serviceDataDir(s));
+    private void startService(MeshState state, ServiceInstance instance) throws IOException {
+        MeshService s = instance.service();
+        MeshState.Proc p = state.service(instance);
+        Files.createDirectories(layout.serviceDataDir(instance));
         List<String> cmd = new ArrayList<>(List.of(
                 ManagedProcess.javaBinary(),
                 "-Xmx" + s.heap(),
@@ -407,9 +479,9 @@ public final class MeshSupervisor {
                 "-Dai.djl.offline=true",
                 "-Dquarkus.http.port=" + p.port,
                 "-Dkafka.bootstrap.servers=" + EmbeddedKafka.bootstrap(state.kafka),
-                "-Dkatmesh.data-dir=" + layout.serviceDataDir(s),
-                // Static group membership: a restarted service takes its partitions back at once.
-                "-Dkafka.group.instance.id=katmesh-" + s.id() + "-0"));
+                "-Dkatmesh.data-dir=" + layout.serviceDataDir(instance),
+                // Static group membership: a restarted instance takes its partitions back at once.
+                "-Dkafka.group.instance.id=" + instance.groupInstanceId()));
         if (p.grpcPort != null) {
             cmd.add("-Dquarkus.grpc.server.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.server.port=" + p.grpcPort);
@@ -464,15 +536,15 @@ public final class MeshSupervisor {
         cmd.add("-jar");
         cmd.add(layout.serviceJar(s).toString());
         MeshState.Proc started = ManagedProcess.start(
-                ManagedProcess.pinned(cmd, state.cpus.get(s.id()), env),
-                layout.logFile(s.id()),
-                layout.serviceDataDir(s),
+                ManagedProcess.pinned(cmd, state.cpus.getOrDefault(instance.id(), state.cpus.get(s.id())), env),
+                layout.logFile(instance.id()),
+                layout.serviceDataDir(instance),
                 env);
         p.pid = started.pid;
         p.startedAtMs = started.startedAtMs;
     }
 
-    private void awaitHealthy(MeshState state, MeshService s, long deadline) throws InterruptedException {
+    private void awaitHealthy(MeshState state, ServiceInstance s, long deadline) throws InterruptedException {
         MeshState.Proc p = state.service(s);
         while (System.nanoTime() < deadline) {
             if (!ManagedProcess.isAlive(p)) {
@@ -489,23 +561,23 @@ public final class MeshSupervisor {
                 s.id() + " did not become healthy in time:\n" + tail(layout.logFile(s.id()), 25));
     }
 
-    /** Stops the named parts: services in parallel first, then Kafka. */
+    /** Stops the named parts: service instances in parallel first, then Kafka. */
     private void stopParts(MeshState state, List<String> names) throws InterruptedException {
         List<Thread> stoppers = new ArrayList<>();
-        for (MeshService s : MeshService.values()) {
-            MeshState.Proc p = state.service(s);
-            if (names.contains(s.id()) && p != null) {
+        for (Map.Entry<String, MeshState.Proc> e : state.services.entrySet()) {
+            String id = e.getKey();
+            MeshState.Proc p = e.getValue();
+            if (names.contains(id) && p != null) {
                 Thread t = new Thread(
                         () -> {
                             if (ManagedProcess.stop(p, SERVICE_GRACE)) {
                                 out.printf(
-                                        "%s did not stop within %d s and was killed%n",
-                                        s.id(), SERVICE_GRACE.toSeconds());
+                                        "%s did not stop within %d s and was killed%n", id, SERVICE_GRACE.toSeconds());
                             }
                             p.pid = null;
                             p.startedAtMs = null;
                         },
-                        "stop-" + s.id());
+                        "stop-" + id);
                 t.start();
                 stoppers.add(t);
             }

@@ -26,8 +26,8 @@ public final class ServiceWatch {
     static final Duration POLL = Duration.ofSeconds(1);
 
     private final MeshSupervisor supervisor;
-    private final Map<MeshService, Long> deadSince = new HashMap<>();
-    private final Map<MeshService, Integer> streak = new HashMap<>();
+    private final Map<ServiceInstance, Long> deadSince = new HashMap<>();
+    private final Map<ServiceInstance, Integer> streak = new HashMap<>();
 
     private ServiceWatch(MeshSupervisor supervisor) {
         this.supervisor = supervisor;
@@ -65,7 +65,7 @@ public final class ServiceWatch {
                 return;
             }
             long now = System.currentTimeMillis();
-            for (MeshService s : MeshService.values()) {
+            for (ServiceInstance s : state.instances()) {
                 MeshState.Proc p = state.service(s);
                 if (p == null || p.pid == null) { // never started, or stopped by down
                     deadSince.remove(s);

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -18,29 +19,32 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
- * Rebuilds the dedupe store from the durable record of what was scored: the trajectory ids (header
- * {@code katmesh-trajectory-id}) of the newest records of katmesh.trajectories.scored.
- *
- * <p>DESIGN. A raw record's offset is committed only after its scored record was acknowledged, so a
- * crash between the two replays the raw record. The in-memory dedupe store died with the process; the
- * scored topic did not. Reading its tail (up to the store's capacity, across all partitions, written by
- * any reward instance) before scoring resumes makes the replay a recognised duplicate, so every
- * trajectory id is scored once across restarts and partition moves.
+ * Reads the trajectory ids (header {@code katmesh-trajectory-id}) of katmesh.trajectories.scored, written by any
+ * reward instance, from where the last read stopped to the end of each partition, at most the newest
+ * {@code capacity} records across partitions ({@link ScoredIds} says why).
  */
-final class ScoredIdsRecovery {
+final class ScoredIdsReader {
 
     static final String TOPIC = Topics.SCORED;
 
-    private ScoredIdsRecovery() {}
+    private final Map<String, Object> kafkaConfig;
+    private final int capacity;
+    /** Per partition, the offset the next read starts at (absent: never read; start at the tail). */
+    private final Map<TopicPartition, Long> next = new HashMap<>();
 
-    /** Adds the newest scored ids (at most {@code capacity}) to {@code seen}; returns how many were read. */
-    static int recover(Map<String, Object> kafkaConfig, SeenTrajectories seen, int capacity, Duration timeout) {
+    ScoredIdsReader(Map<String, Object> kafkaConfig, int capacity) {
+        this.kafkaConfig = kafkaConfig;
+        this.capacity = capacity;
+    }
+
+    /** Hands every id written since the last read to {@code sink}; returns how many were read. */
+    synchronized int readNew(Consumer<String> sink, Duration timeout) {
         Properties p = KafkaClientSettings.consumer(kafkaConfig);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "2000");
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "katmesh-reward-dedupe-recovery");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "katmesh-reward-scored-ids");
         long deadline = System.nanoTime() + timeout.toNanos();
         int read = 0;
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
@@ -52,7 +56,8 @@ final class ScoredIdsRecovery {
             long perPartition = Math.max(1, capacity / Math.max(1, parts.size()));
             Map<TopicPartition, Long> remaining = new HashMap<>();
             for (TopicPartition tp : parts) {
-                long from = Math.max(begin.get(tp), end.get(tp) - perPartition);
+                long from = Math.max(
+                        Math.max(begin.get(tp), end.get(tp) - perPartition), next.getOrDefault(tp, Long.MIN_VALUE));
                 consumer.seek(tp, from);
                 if (end.get(tp) > from) {
                     remaining.put(tp, end.get(tp));
@@ -62,7 +67,7 @@ final class ScoredIdsRecovery {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                     Header h = r.headers().lastHeader(RecordHeaders.TRAJECTORY_ID);
                     if (h != null) {
-                        seen.add(new String(h.value(), StandardCharsets.UTF_8));
+                        sink.accept(new String(h.value(), StandardCharsets.UTF_8));
                         read++;
                     }
                 }
@@ -70,8 +75,10 @@ final class ScoredIdsRecovery {
             }
             if (!remaining.isEmpty()) {
                 throw new IllegalStateException(
-                        "reading the scored ids back did not finish within " + timeout + ": " + remaining.keySet());
+                        "reading the scored ids did not finish within " + timeout + ": " + remaining.keySet());
             }
+            // Only a complete read moves the start of the next (a failed one is read again in full).
+            end.forEach(next::put);
         }
         return read;
     }

@@ -344,6 +344,14 @@ public final class BenchCommand {
                         + "1000,50000,500000 (default ${DEFAULT-VALUE}).")
         int[] recordBytes;
 
+        @Option(
+                names = "--reward-instances",
+                split = ",",
+                defaultValue = "1",
+                description = "Reward instances, one configuration each, measured in turn on the same mesh (scaled "
+                        + "between them), e.g. 1,2 (default ${DEFAULT-VALUE}).")
+        int[] rewardInstances;
+
         @Override
         public Integer call() throws Exception {
             Path home = MeshLayout.defaultHome();
@@ -353,7 +361,8 @@ public final class BenchCommand {
             MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
             supervisor.up(Duration.ofMinutes(4)); // no model: the learner counts what it receives
             try {
-                ObjectNode result = IngestionBenchmark.run(supervisor, records, recordBytes, Duration.ofMinutes(10));
+                ObjectNode result = IngestionBenchmark.run(
+                        supervisor, records, recordBytes, rewardInstances, Duration.ofMinutes(10));
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
                 return 0;
             } finally {

@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.AuditCommand;
 import dev.katmesh.launcher.demo.TaskFiles;
+import dev.katmesh.launcher.mesh.ConsumerGroups;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.ManagedProcess;
+import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.launcher.mesh.PrometheusScrape;
 import dev.katmesh.launcher.mesh.Secrets;
@@ -20,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
@@ -43,20 +46,45 @@ public final class IngestionBenchmark {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String SCRATCH = "katmesh.bench.raw";
+    /** Rows made by this process: part of each row's trajectory ids, so no two rows share one. */
+    private static final AtomicInteger ROWS = new AtomicInteger();
 
     private IngestionBenchmark() {}
 
     /**
-     * One row per record size: {@code records} records of about 1 KB, and for a larger size as many as make
+     * For each count of reward instances in turn (the mesh scaled to it, its consumer group settled), one row per
+     * record size: {@code records} records of about 1 KB, and for a larger size as many as make
      * {@link #BYTES_PER_SIZE} (at least {@link #MIN_RECORDS}); then the audit of everything the mesh took in.
      */
-    public static ObjectNode run(MeshSupervisor mesh, int records, int[] recordBytes, Duration timeout)
+    public static ObjectNode run(
+            MeshSupervisor mesh, int records, int[] recordBytes, int[] rewardInstances, Duration timeout)
             throws Exception {
         ObjectNode o = JSON.createObjectNode();
-        ArrayNode rows = o.putArray("sizes");
-        for (int size : recordBytes) {
-            int n = size <= SMALL ? records : (int) Math.max(MIN_RECORDS, Math.min(records, BYTES_PER_SIZE / size));
-            rows.add(row(mesh, n, size, timeout));
+        ArrayNode configurations = o.putArray("configurations");
+        for (int instances : rewardInstances) {
+            mesh.up(
+                    Duration.ofMinutes(4),
+                    new MeshSupervisor.Start(null, Map.of(), Map.of(), false, Map.of("reward", instances)));
+            ObjectNode c = configurations.addObject();
+            c.put("reward_instances", instances);
+            try (Admin admin = mesh.kafkaClients().admin()) {
+                int partitions = 0;
+                for (String topic : List.of(Topics.RAW, Topics.ROLLOUT)) {
+                    partitions += partitions(admin, topic);
+                }
+                ObjectNode shares = c.putObject("partitions_per_instance");
+                ConsumerGroups.awaitStable(admin, REWARD_GROUP, instances, partitions, Duration.ofMinutes(2))
+                        .forEach((member, parts) -> shares.put(member, parts.size()));
+            }
+            // Unmeasured first, as many records as the row: every JVM on the path (a new instance's too) compiles its
+            // hot code; a cold reward ran at a third of its warm rate, and a quarter of the row was not enough.
+            for (int size : recordBytes) {
+                row(mesh, count(records, size), size, timeout, false);
+            }
+            ArrayNode rows = c.putArray("sizes");
+            for (int size : recordBytes) {
+                rows.add(row(mesh, count(records, size), size, timeout, true));
+            }
         }
         // Everything published, scored once, dead-lettered with a reason or not at all: the accounting intact.
         o.set("audit", AuditCommand.audit(mesh));
@@ -75,14 +103,33 @@ public final class IngestionBenchmark {
     /** Records a row publishes at least. */
     static final int MIN_RECORDS = 200;
 
-    private static ObjectNode row(MeshSupervisor mesh, int records, int recordBytes, Duration timeout)
+    private static int count(int records, int size) {
+        return size <= SMALL ? records : (int) Math.max(MIN_RECORDS, Math.min(records, BYTES_PER_SIZE / size));
+    }
+
+    /**
+     * Publishes {@code records} records of about {@code recordBytes} through the mesh until the learner received
+     * them all; when {@code measured}, Kafka's perf tools first run on the same records. Returns the row (null for a
+     * warm-up round).
+     */
+    private static ObjectNode row(MeshSupervisor mesh, int records, int recordBytes, Duration timeout, boolean measured)
+            throws Exception {
+        Path dir = Files.createTempDirectory("katmesh-bench-ingestion");
+        try {
+            return row(mesh, records, recordBytes, timeout, measured, dir);
+        } finally {
+            MeshLayout.deleteTree(dir); // the payload file: up to 256 MB a row
+        }
+    }
+
+    private static ObjectNode row(
+            MeshSupervisor mesh, int records, int recordBytes, Duration timeout, boolean measured, Path dir)
             throws Exception {
         var status = mesh.status();
         KafkaClients kafka = mesh.kafkaClients();
         String bootstrap = kafka.bootstrap();
         String learner = status.path("services").path("learner").path("http").asText();
-        String run = Long.toString(System.currentTimeMillis(), 36);
-        Path dir = Files.createTempDirectory("katmesh-bench-ingestion");
+        String run = Long.toString(System.currentTimeMillis(), 36) + "-" + ROWS.incrementAndGet();
         Path payload = dir.resolve("trajectories.jsonl");
         // Kafka's perf tools read the same client settings (secure mode: the admin user) from a file.
         Path clientConfig = dir.resolve("client.properties");
@@ -105,12 +152,7 @@ public final class IngestionBenchmark {
         long bytes = values.stream().mapToLong(v -> v.length).sum();
         int partitions;
         try (Admin admin = kafka.admin()) {
-            partitions = admin.describeTopics(List.of(Topics.RAW))
-                    .allTopicNames()
-                    .get(30, TimeUnit.SECONDS)
-                    .get(Topics.RAW)
-                    .partitions()
-                    .size();
+            partitions = partitions(admin, Topics.RAW);
             if (!admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(SCRATCH)) {
                 admin.createTopics(List.of(new NewTopic(SCRATCH, partitions, (short) 1)
                                 .configs(Map.of("max.message.bytes", Integer.toString(16 << 20)))))
@@ -119,38 +161,42 @@ public final class IngestionBenchmark {
             }
         }
 
-        String produced = tool(
-                "org.apache.kafka.tools.ProducerPerformance",
-                "--topic",
-                SCRATCH,
-                "--num-records",
-                Integer.toString(records),
-                "--payload-file",
-                payload.toString(),
-                "--throughput",
-                "-1",
-                "--producer-props",
-                "bootstrap.servers=" + bootstrap,
-                "acks=all",
-                "max.request.size=" + (16 << 20),
-                "--producer.config",
-                clientConfig.toString());
-        double produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
-        String consumed = tool(
-                "org.apache.kafka.tools.ConsumerPerformance",
-                "--bootstrap-server",
-                bootstrap,
-                "--topic",
-                SCRATCH,
-                "--messages",
-                Integer.toString(records),
-                "--timeout",
-                "60000",
-                "--group",
-                "katmesh-bench-" + run,
-                "--consumer.config",
-                clientConfig.toString());
-        double consumeRate = consumerRate(consumed);
+        double produceRate = Double.NaN;
+        double consumeRate = Double.NaN;
+        if (measured) {
+            String produced = tool(
+                    "org.apache.kafka.tools.ProducerPerformance",
+                    "--topic",
+                    SCRATCH,
+                    "--num-records",
+                    Integer.toString(records),
+                    "--payload-file",
+                    payload.toString(),
+                    "--throughput",
+                    "-1",
+                    "--producer-props",
+                    "bootstrap.servers=" + bootstrap,
+                    "acks=all",
+                    "max.request.size=" + (16 << 20),
+                    "--producer.config",
+                    clientConfig.toString());
+            produceRate = number(produced, "(?m)^\\d+ records sent, ([0-9.]+) records/sec");
+            String consumed = tool(
+                    "org.apache.kafka.tools.ConsumerPerformance",
+                    "--bootstrap-server",
+                    bootstrap,
+                    "--topic",
+                    SCRATCH,
+                    "--messages",
+                    Integer.toString(records),
+                    "--timeout",
+                    "60000",
+                    "--group",
+                    "katmesh-bench-" + run,
+                    "--consumer.config",
+                    clientConfig.toString());
+            consumeRate = consumerRate(consumed);
+        }
 
         double before = PrometheusScrape.sum(learner, "katmesh_learner_trajectories_received_total", null);
         long t0 = System.nanoTime();
@@ -178,6 +224,9 @@ public final class IngestionBenchmark {
             throw new IllegalStateException(
                     "the learner received " + (long) received + " of " + records + " in " + timeout.toSeconds() + " s");
         }
+        if (!measured) {
+            return null;
+        }
         double ingestRate = records / ingestSeconds;
         double meanBytes = (double) bytes / records;
 
@@ -194,6 +243,18 @@ public final class IngestionBenchmark {
         o.put("ingestion_vs_producer_perf", round(ingestRate / produceRate));
         o.put("ingestion_vs_consumer_perf", round(ingestRate / consumeRate));
         return o;
+    }
+
+    /** The reward's consumer group (services/reward's application.properties). */
+    private static final String REWARD_GROUP = "katmesh-reward";
+
+    private static int partitions(Admin admin, String topic) throws Exception {
+        return admin.describeTopics(List.of(topic))
+                .allTopicNames()
+                .get(30, TimeUnit.SECONDS)
+                .get(topic)
+                .partitions()
+                .size();
     }
 
     private static double round(double v) {

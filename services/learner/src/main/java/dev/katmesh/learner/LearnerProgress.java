@@ -35,6 +35,10 @@ public final class LearnerProgress {
     // Per stage: latencies, and the wall time of its optimiser steps (what a p99 within one step is measured by).
     private final Map<String, ArrayDeque<Long>> latenciesByStage = new LinkedHashMap<>();
     private final Map<String, ArrayDeque<Long>> stepMsByStage = new LinkedHashMap<>();
+    // Per stage, the two hops of that latency: agent -> scored record (the reward's queue and scoring) and
+    // scored record -> trained (the learner's wait for its batch, and its step).
+    private final Map<String, ArrayDeque<Long>> rewardHopByStage = new LinkedHashMap<>();
+    private final Map<String, ArrayDeque<Long>> learnerHopByStage = new LinkedHashMap<>();
     private final ArrayDeque<Long> staleness = new ArrayDeque<>();
     private final Map<String, Long> dropped = new LinkedHashMap<>();
     private final List<String[]> ended = new ArrayList<>(); // {stage, steps, why} of each stage this process ended
@@ -109,6 +113,18 @@ public final class LearnerProgress {
     public synchronized void latency(long ms) {
         bounded(latenciesMs, ms);
         bounded(latenciesByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), ms);
+    }
+
+    /**
+     * As {@link #latency(long)}, with the part of it since the scored record was written ({@code scoredToTrainedMs}:
+     * the learner's hop); the rest is the reward's. The two hops are timed by the clocks of the agent's and the
+     * reward's producers, so across machines they carry the clocks' skew.
+     */
+    public synchronized void latency(long ms, long scoredToTrainedMs) {
+        latency(ms);
+        long learnerHop = Math.min(ms, Math.max(0, scoredToTrainedMs));
+        bounded(learnerHopByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), learnerHop);
+        bounded(rewardHopByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), ms - learnerHop);
     }
 
     private static void bounded(ArrayDeque<Long> window, long value) {
@@ -228,6 +244,8 @@ public final class LearnerProgress {
                 // The goal a deployed stage is held to: p99 within one learner step plus one second.
                 one.put("p99_minus_step_max_ms", percentile(ms, 0.99) - steps[steps.length - 1]);
             }
+            hop(one, "reward_hop", rewardHopByStage.get(name));
+            hop(one, "learner_hop", learnerHopByStage.get(name));
         });
         long[] stl = staleness.stream().mapToLong(Long::longValue).sorted().toArray();
         ObjectNode s = o.putObject("staleness");
@@ -256,6 +274,15 @@ public final class LearnerProgress {
         }
         double span = Math.max(1_000, Math.min(windowMs, now - Math.min(first, now - 1)));
         return n == 0 ? 0 : n * 1000.0 / span;
+    }
+
+    /** A hop's p50 and p99 ({@code <hop>_p50_ms}, {@code <hop>_p99_ms}) when it was measured. */
+    private static void hop(ObjectNode stage, String hop, ArrayDeque<Long> window) {
+        if (window != null && !window.isEmpty()) {
+            long[] ms = sorted(window);
+            stage.put(hop + "_p50_ms", percentile(ms, 0.50));
+            stage.put(hop + "_p99_ms", percentile(ms, 0.99));
+        }
     }
 
     private static long[] sorted(ArrayDeque<Long> window) {

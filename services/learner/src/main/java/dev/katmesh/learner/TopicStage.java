@@ -43,6 +43,7 @@ final class TopicStage implements TrainingRun.Positions {
             TrainingSample sample,
             double reward,
             long publishedAtMs,
+            long scoredAtMs,
             long oldestVersion) {}
 
     private final TrainingRun run;
@@ -167,6 +168,7 @@ final class TopicStage implements TrainingRun.Positions {
                 sample,
                 s.getReward(),
                 publishedAtMs(r, s),
+                r.timestamp(), // the scored record's creation time: when the reward published it
                 d.oldestVersion());
     }
 
@@ -187,7 +189,7 @@ final class TopicStage implements TrainingRun.Positions {
                 run.lineage.trained(m.trajectoryId());
                 if (m.publishedAtMs() > 0) {
                     run.metrics.latency(Math.max(0, now - m.publishedAtMs()));
-                    run.progress.latency(Math.max(0, now - m.publishedAtMs()));
+                    run.progress.latency(Math.max(0, now - m.publishedAtMs()), now - m.scoredAtMs());
                 }
             }
         }

@@ -83,8 +83,8 @@ class LearnerProgressTest {
         p.staleness(2);
         p.stepped(7, 4, 0.25, 0.6, 8, 4000, 700);
         p.stage("adapt", "error_masked_sft", 0, 10);
-        p.latency(1200);
-        p.latency(300);
+        p.latency(1200, 200);
+        p.latency(300, 250);
         p.stepped(8, 1, 0.2, Double.NaN, 2, 900, 400);
         p.stage("rft", "policy_gradient", 4, 40);
         p.dropped("stale", 3);
@@ -104,6 +104,10 @@ class LearnerProgressTest {
         assertEquals(2, adapt.path("count").asInt());
         assertEquals(1200, adapt.path("p99").asLong());
         assertEquals(800, adapt.path("p99_minus_step_max_ms").asLong());
+        assertEquals(250, adapt.path("learner_hop_p99_ms").asLong(), "scored -> trained: " + adapt);
+        assertEquals(
+                1000, adapt.path("reward_hop_p99_ms").asLong(), "agent -> scored, the rest of each latency: " + adapt);
+        assertTrue(rft.path("learner_hop_p99_ms").isMissingNode(), "no hops where only totals were known: " + rft);
         assertEquals(1.0, s.path("staleness").path("mean").asDouble(), 1e-9);
         assertEquals(3, s.path("dropped").path("stale").asLong());
         assertEquals(10, s.path("trajectories_trained").asLong());

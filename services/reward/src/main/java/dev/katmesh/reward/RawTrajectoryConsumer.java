@@ -15,9 +15,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
-import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -29,13 +27,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
-import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 import org.eclipse.microprofile.reactive.messaging.Message;
-import org.eclipse.microprofile.reactive.messaging.Metadata;
-import org.eclipse.microprofile.reactive.messaging.OnOverflow;
 import org.jboss.logging.Logger;
 
 /**
@@ -46,17 +40,14 @@ import org.jboss.logging.Logger;
  *
  * <p>A raw record is acknowledged (so its offset may be committed) only after the broker acknowledged
  * its scored record or its dead-letter record: a crash in between replays it, never loses it. A scoring thread does
- * not wait for that acknowledgement: it hands the record to the producer and scores the next, so the producer batches
- * many records a request (as Kafka's own producer does) instead of one acks=all round trip per record and thread;
- * at most {@code katmesh.reward.max-publishing} records wait for the broker at once.
+ * not wait for that acknowledgement: it hands the outcome to {@link OutcomePublisher} and scores the next, so the
+ * producer batches many records a request (as Kafka's own producer does) instead of one acks=all round trip per
+ * record and thread.
  */
 @ApplicationScoped
 public class RawTrajectoryConsumer {
 
     private static final Logger LOG = Logger.getLogger(RawTrajectoryConsumer.class);
-
-    /** The most records katmesh.reward.max-publishing may allow: the scored emitter's buffer holds that many. */
-    static final int MAX_PUBLISHING = 8192;
 
     private final RawTrajectoryDecoder decoder;
     private final MultiGroundTruthReward reward;
@@ -65,31 +56,23 @@ public class RawTrajectoryConsumer {
     private final int maxParked;
     private final AtomicInteger parked = new AtomicInteger();
     private final ScoredIds scoredIds;
-    private final PartitionOwnership ownership;
-    private final MutinyEmitter<byte[]> scored;
+    private final OutcomePublisher outcomes;
     private final MeterRegistry registry;
-    private final Counter scoredCounter;
     private final Counter ignoredFields;
     private final Counter duplicates;
     private final Timer scoring;
     private final Slots slots;
-    private final Slots publishing;
     private final ExecutorService pool;
     private final ConcurrentHashMap<String, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
 
     @Inject
     public RawTrajectoryConsumer(
-            @Channel("trajectories-scored") @OnOverflow(value = OnOverflow.Strategy.BUFFER, bufferSize = MAX_PUBLISHING)
-                    MutinyEmitter<byte[]> scored,
+            OutcomePublisher outcomes,
             MeterRegistry registry,
             TaskStore tasks,
             ScoredIds scoredIds,
-            PartitionOwnership ownership,
             // Records scored at once (each may run its task's tests in the sandbox): the pool's size.
             @ConfigProperty(name = "katmesh.reward.scoring-concurrency", defaultValue = "4") int concurrency,
-            // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
-            // most; a scoring thread waits for room past it. At most MAX_PUBLISHING (the emitter's buffer).
-            @ConfigProperty(name = "katmesh.reward.max-publishing", defaultValue = "1024") int maxPublishing,
             // Largest raw record accepted; keep it at or below the topic's max.message.bytes.
             @ConfigProperty(name = "katmesh.reward.max-record-bytes", defaultValue = "8388608") int maxRecordBytes,
             // Token ids must be below the policy's vocabulary size.
@@ -110,7 +93,7 @@ public class RawTrajectoryConsumer {
                     double wUnverifiedTests,
             @ConfigProperty(name = "katmesh.reward.weight.unverified-feedback", defaultValue = "0")
                     double wUnverifiedFeedback) {
-        this.scored = scored;
+        this.outcomes = outcomes;
         this.registry = registry;
         this.tasks = tasks;
         this.taskWait = taskWait;
@@ -119,16 +102,7 @@ public class RawTrajectoryConsumer {
                 .description("Records waiting, without a scoring slot, for their task to arrive")
                 .register(registry);
         this.scoredIds = scoredIds;
-        this.ownership = ownership;
         this.slots = new Slots(concurrency);
-        if (maxPublishing > MAX_PUBLISHING) {
-            throw new IllegalArgumentException("katmesh.reward.max-publishing is at most " + MAX_PUBLISHING
-                    + " (the scored channel's buffer), got " + maxPublishing);
-        }
-        this.publishing = new Slots(maxPublishing);
-        Gauge.builder("katmesh.reward.publishing", publishing::inUse)
-                .description("Records handed to the producer and not yet acknowledged by the broker")
-                .register(registry);
         this.pool = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "katmesh-scoring");
             t.setDaemon(true);
@@ -147,13 +121,6 @@ public class RawTrajectoryConsumer {
         this.scoring = Timer.builder("katmesh.reward.scoring")
                 .description("Time to score a trajectory, sandbox runs included")
                 .register(registry);
-        this.scoredCounter = Counter.builder("katmesh.reward.scored")
-                .description("Trajectories scored and published to katmesh.trajectories.scored")
-                .register(registry);
-        for (RejectReason r :
-                RejectReason.values()) { // at zero: dashboards and rate() see every reason before its first record
-            registry.counter("katmesh.reward.rejected", "reason", r.name());
-        }
         this.ignoredFields = Counter.builder("katmesh.reward.ignored.agent.fields")
                 .description("Reward, mask and advantage fields set by agents: ignored, never trusted")
                 .register(registry);
@@ -182,11 +149,13 @@ public class RawTrajectoryConsumer {
             try {
                 decoded = decoder.decode(raw.getPayload(), header(raw, "content-type"));
             } catch (RejectedTrajectoryException e) {
-                send(raw, r -> reject(r, e));
+                outcomes.send(raw, outcomes.reject(e));
                 return;
             } catch (RuntimeException e) {
-                LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", position(raw));
-                send(raw, r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))));
+                LOG.errorf(e, "unexpected failure decoding a raw trajectory at %s", OutcomePublisher.position(raw));
+                outcomes.send(
+                        raw,
+                        outcomes.reject(new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e))));
                 return;
             }
             RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
@@ -216,7 +185,7 @@ public class RawTrajectoryConsumer {
             LOG.errorf(
                     e,
                     "handling the record at %s failed; it is not acknowledged and will be redelivered",
-                    position(raw));
+                    OutcomePublisher.position(raw));
         } finally {
             if (!slotHandedOn) {
                 slots.release();
@@ -246,67 +215,24 @@ public class RawTrajectoryConsumer {
 
     private void scoreAndPublish(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
         try {
-            Outcome outcome = score(raw, decoded, task);
-            send(raw, outcome);
+            OutcomePublisher.Outcome outcome = score(raw, decoded, task);
+            outcomes.send(raw, outcome);
         } catch (RuntimeException e) {
             LOG.errorf(
                     e,
                     "handling the record at %s failed; it is not acknowledged and will be redelivered",
-                    position(raw));
+                    OutcomePublisher.position(raw));
         }
     }
 
-    /**
-     * Starts {@code publishing} once fewer than max-publishing records wait for the broker (waiting here
-     * otherwise: back-pressure on the scoring threads), without waiting for it to finish.
-     */
-    private void send(Message<byte[]> raw, Outcome outcome) {
-        TopicPartition tp = partition(raw);
-        this.publishing.acquire().join();
-        if (!ownership.startPublishing(tp)) { // the partition moved on: its new owner publishes this record's outcome
-            this.publishing.release();
-            outcome.handedOver();
-            LOG.debugf("the record at %s is handed over to its partition's new owner", position(raw));
-            return;
-        }
-        try {
-            outcome.publish(raw).subscribe().with(done -> published(tp), e -> {
-                published(tp);
-                LOG.errorf(
-                        e,
-                        "publishing the outcome of the record at %s failed; it is not acknowledged and will be"
-                                + " redelivered",
-                        position(raw));
-            });
-        } catch (RuntimeException e) {
-            published(tp);
-            throw e;
-        }
-    }
-
-    private void published(TopicPartition tp) {
-        publishing.release();
-        ownership.published(tp);
-    }
-
-    /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
-    private interface Outcome {
-        Uni<Void> publish(Message<byte[]> raw);
-
-        /** Not published: the record's partition moved to another instance, which will decide it again. */
-        default void handedOver() {}
-    }
-
-    private Outcome score(Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
+    private OutcomePublisher.Outcome score(
+            Message<byte[]> raw, RawTrajectoryDecoder.Decoded decoded, Optional<Task> task) {
         String id = decoded.trajectory().getTrajectoryId();
         String taskId = decoded.trajectory().getTaskId();
         if (!taskId.isEmpty() && task.isEmpty()) {
-            return r -> reject(
-                    r,
-                    new RejectedTrajectoryException(
-                            RejectReason.UNKNOWN_TASK,
-                            "task " + taskId + " did not arrive on katmesh.tasks within " + taskWait.toSeconds()
-                                    + " s"));
+            return outcomes.reject(new RejectedTrajectoryException(
+                    RejectReason.UNKNOWN_TASK,
+                    "task " + taskId + " did not arrive on katmesh.tasks within " + taskWait.toSeconds() + " s"));
         }
         // The same id in flight on another scoring thread: wait for it, then it is a duplicate (or not, if it failed).
         CompletableFuture<Void> mine = new CompletableFuture<>();
@@ -316,18 +242,19 @@ public class RawTrajectoryConsumer {
         try {
             return score(decoded, id, task.orElse(null), raw);
         } catch (RuntimeException e) {
-            LOG.errorf(e, "unexpected failure scoring a raw trajectory at %s", position(raw));
-            return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)));
+            LOG.errorf(e, "unexpected failure scoring a raw trajectory at %s", OutcomePublisher.position(raw));
+            return outcomes.reject(new RejectedTrajectoryException(RejectReason.INTERNAL, String.valueOf(e)));
         } finally {
             inFlight.remove(id, mine);
             mine.complete(null);
         }
     }
 
-    private Outcome score(RawTrajectoryDecoder.Decoded decoded, String id, Task task, Message<byte[]> raw) {
+    private OutcomePublisher.Outcome score(
+            RawTrajectoryDecoder.Decoded decoded, String id, Task task, Message<byte[]> raw) {
         if (scoredIds.contains(id)) {
             duplicates.increment();
-            return r -> Uni.createFrom().completionStage(r.ack());
+            return outcomes.duplicate();
         }
         ScoredTrajectory result;
         long start = System.nanoTime();
@@ -336,78 +263,21 @@ public class RawTrajectoryConsumer {
                     decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return r -> Uni.createFrom().completionStage(r.nack(e));
+            return outcomes.retry(e);
         } catch (IOException | RuntimeException e) {
-            LOG.errorf(e, "scoring failed for %s at %s", id, position(raw));
-            return r -> reject(r, new RejectedTrajectoryException(RejectReason.INTERNAL, "scoring failed: " + e));
+            LOG.errorf(e, "scoring failed for %s at %s", id, OutcomePublisher.position(raw));
+            return outcomes.reject(new RejectedTrajectoryException(RejectReason.INTERNAL, "scoring failed: " + e));
         } finally {
             scoring.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         }
         ignoredFields.increment(decoded.ignoredAgentFields().size());
         scoredIds.add(id); // before the in-flight mark is lifted: a copy waiting on it is a duplicate now
-        return new Outcome() {
-            @Override
-            public Uni<Void> publish(Message<byte[]> r) {
-                return publishScore(r, id, result);
-            }
-
-            @Override
-            public void handedOver() {
-                scoredIds.remove(id); // not scored here after all: the new owner's copy must not count as a duplicate
-            }
-        };
-    }
-
-    private Uni<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
-        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
-                .withKey(result.getTrajectory().getGroupId())
-                // when the agent published it: the learner measures agent-to-trainer latency from here
-                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r)))
-                .build();
-        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
-                .invoke(() -> scoredCounter.increment())
-                .chain(() -> Uni.createFrom().completionStage(r.ack()))
-                .onFailure()
-                .recoverWithUni(e -> {
-                    // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
-                    scoredIds.remove(id);
-                    return reject(
-                            r,
-                            new RejectedTrajectoryException(
-                                    RejectReason.INTERNAL, "publishing the score failed: " + e));
-                });
-    }
-
-    private Uni<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {
-        LOG.warnf("dead-lettering the record at %s: %s", position(raw), e.getMessage());
-        registry.counter("katmesh.reward.rejected", "reason", e.reason().name()).increment();
-        OutgoingKafkaRecordMetadata<?> dlq = OutgoingKafkaRecordMetadata.builder()
-                .withHeaders(RecordHeaders.rejected(e.reason().name()))
-                .build();
-        return Uni.createFrom().completionStage(raw.nack(e, Metadata.of(dlq)));
+        return outcomes.score(id, result);
     }
 
     private static String header(Message<byte[]> raw, String name) {
         return raw.getMetadata(IncomingKafkaRecordMetadata.class)
                 .map(m -> RecordHeaders.text(m.getHeaders(), name))
                 .orElse(null);
-    }
-
-    private static long publishedAtMs(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> m.getTimestamp().toEpochMilli())
-                .orElse(System.currentTimeMillis());
-    }
-
-    private static TopicPartition partition(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> new TopicPartition(m.getTopic(), m.getPartition()))
-                .orElse(null);
-    }
-
-    private static String position(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> m.getTopic() + "-" + m.getPartition() + "@" + m.getOffset())
-                .orElse("?");
     }
 }

@@ -1,0 +1,194 @@
+package dev.katmesh.reward;
+
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.RejectReason;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.reactive.messaging.MutinyEmitter;
+import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
+import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.apache.kafka.common.TopicPartition;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.eclipse.microprofile.reactive.messaging.Channel;
+import org.eclipse.microprofile.reactive.messaging.Message;
+import org.eclipse.microprofile.reactive.messaging.Metadata;
+import org.eclipse.microprofile.reactive.messaging.OnOverflow;
+import org.jboss.logging.Logger;
+
+/**
+ * Publishes what was decided about a raw record: its score to katmesh.trajectories.scored, or its dead letter
+ * with the reason, or nothing for a duplicate; then acknowledges the record, so its offset may be committed. A
+ * scoring thread hands the outcome over and goes on: at most {@code katmesh.reward.max-publishing} outcomes wait
+ * for the broker at once, and an outcome is published only while its record's partition is owned
+ * ({@link PartitionOwnership}).
+ */
+@ApplicationScoped
+class OutcomePublisher {
+
+    private static final Logger LOG = Logger.getLogger(OutcomePublisher.class);
+
+    /** The most records katmesh.reward.max-publishing may allow: the scored emitter's buffer holds that many. */
+    static final int MAX_PUBLISHING = 8192;
+
+    /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
+    interface Outcome {
+        Uni<Void> publish(Message<byte[]> raw);
+
+        /** Not published: the record's partition moved to another instance, which will decide it again. */
+        default void handedOver() {}
+    }
+
+    private final MutinyEmitter<byte[]> scored;
+    private final MeterRegistry registry;
+    private final PartitionOwnership ownership;
+    private final ScoredIds scoredIds;
+    private final Slots publishing;
+    private final Counter scoredCounter;
+
+    @Inject
+    OutcomePublisher(
+            @Channel("trajectories-scored") @OnOverflow(value = OnOverflow.Strategy.BUFFER, bufferSize = MAX_PUBLISHING)
+                    MutinyEmitter<byte[]> scored,
+            MeterRegistry registry,
+            PartitionOwnership ownership,
+            ScoredIds scoredIds,
+            // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
+            // most; a scoring thread waits for room past it. At most MAX_PUBLISHING (the emitter's buffer).
+            @ConfigProperty(name = "katmesh.reward.max-publishing", defaultValue = "1024") int maxPublishing) {
+        if (maxPublishing > MAX_PUBLISHING) {
+            throw new IllegalArgumentException("katmesh.reward.max-publishing is at most " + MAX_PUBLISHING
+                    + " (the scored channel's buffer), got " + maxPublishing);
+        }
+        this.scored = scored;
+        this.registry = registry;
+        this.ownership = ownership;
+        this.scoredIds = scoredIds;
+        this.publishing = new Slots(maxPublishing);
+        Gauge.builder("katmesh.reward.publishing", publishing::inUse)
+                .description("Records handed to the producer and not yet acknowledged by the broker")
+                .register(registry);
+        this.scoredCounter = Counter.builder("katmesh.reward.scored")
+                .description("Trajectories scored and published to katmesh.trajectories.scored")
+                .register(registry);
+        for (RejectReason r :
+                RejectReason.values()) { // at zero: dashboards and rate() see every reason before its first record
+            registry.counter("katmesh.reward.rejected", "reason", r.name());
+        }
+    }
+
+    /**
+     * Starts publishing the outcome once fewer than max-publishing records wait for the broker (waiting here
+     * otherwise: back-pressure on the scoring threads), without waiting for it to finish.
+     */
+    void send(Message<byte[]> raw, Outcome outcome) {
+        TopicPartition tp = partition(raw);
+        publishing.acquire().join();
+        if (!ownership.startPublishing(tp)) { // the partition moved on: its new owner publishes this record's outcome
+            publishing.release();
+            outcome.handedOver();
+            LOG.debugf("the record at %s is handed over to its partition's new owner", position(raw));
+            return;
+        }
+        try {
+            outcome.publish(raw).subscribe().with(done -> published(tp), e -> {
+                published(tp);
+                LOG.errorf(
+                        e,
+                        "publishing the outcome of the record at %s failed; it is not acknowledged and will be"
+                                + " redelivered",
+                        position(raw));
+            });
+        } catch (RuntimeException e) {
+            published(tp);
+            throw e;
+        }
+    }
+
+    /** The score of trajectory {@code id}, already added to the scored ids (forgotten again if not published). */
+    Outcome score(String id, ScoredTrajectory result) {
+        return new Outcome() {
+            @Override
+            public Uni<Void> publish(Message<byte[]> r) {
+                return publishScore(r, id, result);
+            }
+
+            @Override
+            public void handedOver() {
+                scoredIds.remove(id); // not scored here after all: the new owner's copy must not count as a duplicate
+            }
+        };
+    }
+
+    /** The record goes to the dead-letter topic with its reason. */
+    Outcome reject(RejectedTrajectoryException e) {
+        return r -> reject(r, e);
+    }
+
+    /** A duplicate: acknowledged, nothing published. */
+    Outcome duplicate() {
+        return r -> Uni.createFrom().completionStage(r.ack());
+    }
+
+    /** Not decided (scoring was interrupted): neither published nor acknowledged, so it is delivered again. */
+    Outcome retry(Throwable why) {
+        return r -> Uni.createFrom().completionStage(r.nack(why));
+    }
+
+    private void published(TopicPartition tp) {
+        publishing.release();
+        ownership.published(tp);
+    }
+
+    private Uni<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
+        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
+                .withKey(result.getTrajectory().getGroupId())
+                // when the agent published it: the learner measures agent-to-trainer latency from here
+                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r)))
+                .build();
+        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
+                .invoke(() -> scoredCounter.increment())
+                .chain(() -> Uni.createFrom().completionStage(r.ack()))
+                .onFailure()
+                .recoverWithUni(e -> {
+                    // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
+                    scoredIds.remove(id);
+                    return reject(
+                            r,
+                            new RejectedTrajectoryException(
+                                    RejectReason.INTERNAL, "publishing the score failed: " + e));
+                });
+    }
+
+    private Uni<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {
+        LOG.warnf("dead-lettering the record at %s: %s", position(raw), e.getMessage());
+        registry.counter("katmesh.reward.rejected", "reason", e.reason().name()).increment();
+        OutgoingKafkaRecordMetadata<?> dlq = OutgoingKafkaRecordMetadata.builder()
+                .withHeaders(RecordHeaders.rejected(e.reason().name()))
+                .build();
+        return Uni.createFrom().completionStage(raw.nack(e, Metadata.of(dlq)));
+    }
+
+    private static long publishedAtMs(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> m.getTimestamp().toEpochMilli())
+                .orElse(System.currentTimeMillis());
+    }
+
+    private static TopicPartition partition(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> new TopicPartition(m.getTopic(), m.getPartition()))
+                .orElse(null);
+    }
+
+    /** Where a record is ("topic-partition@offset"), for logs. */
+    static String position(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> m.getTopic() + "-" + m.getPartition() + "@" + m.getOffset())
+                .orElse("?");
+    }
+}

@@ -278,6 +278,22 @@ class ChartTest {
                 "learner.env reaches the learner container: " + learner);
     }
 
+    @Test
+    void inferenceTakesFairSharesPerAgent() {
+        List<HasMetadata> all = render(Map.of(
+                "inference.quotas.concurrent", "4",
+                "inference.quotas.tokensPerMinute", "120000",
+                "inference.quotas.agents[0]", "ci-bot:2:20000",
+                "inference.quotas.agents[1]", "alice:8:0"));
+        var env = firstContainersEnv(
+                named(all, Deployment.class, "km-inference").getSpec().getTemplate());
+        Map<String, String> values = new java.util.TreeMap<>();
+        env.stream().filter(e -> e.getValue() != null).forEach(e -> values.put(e.getName(), e.getValue()));
+        assertEquals("4", values.get("KATMESH_INFERENCE_QUOTAS_CONCURRENT"), "the default concurrency: " + env);
+        assertEquals("120000", values.get("KATMESH_INFERENCE_QUOTAS_TOKENS_PER_MINUTE"), "tokens a minute: " + env);
+        assertEquals("ci-bot:2:20000,alice:8:0", values.get("KATMESH_INFERENCE_QUOTAS_AGENTS"), "per agent: " + env);
+    }
+
     static List<EnvVar> firstContainersEnv(PodTemplateSpec pod) {
         return pod.getSpec().getContainers().get(0).getEnv();
     }
@@ -478,7 +494,8 @@ class ChartTest {
                 Map.<String, Object>of("learner.gpus", "two"),
                 Map.<String, Object>of("imagePullPolicy", "Sometimes"),
                 Map.<String, Object>of("sandbox.mode", "docker"),
-                Map.<String, Object>of("inferenceReplicas", 3))) {
+                Map.<String, Object>of("inferenceReplicas", 3),
+                Map.<String, Object>of("inference.quotas.agents[0]", "ci-bot=2"))) {
             Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
             assertTrue(
                     String.valueOf(e.getMessage()).toLowerCase().contains("schema")

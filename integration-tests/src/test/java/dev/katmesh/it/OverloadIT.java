@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -134,6 +135,66 @@ class OverloadIT {
         Files.writeString(Mesh.HOME.resolve("integration-tests/target/overload.json"), report.toPrettyString());
     }
 
+    /**
+     * Fair shares: one greedy agent (16 clients, held to 2 requests in flight and 3 000 tokens a minute) beside three
+     * polite ones (one client each) on the same 4 running + 4 queued slots. The polite agents' latency must stay
+     * near what it was without the greedy one and none of their requests refused; the greedy agent's extra
+     * requests are refused with 429, code rate_limit_exceeded, naming its limits, with a Retry-After.
+     */
+    @Test
+    void oneGreedyAgentCannotTakeThePoliteOnesShare() throws Exception {
+        String keys = "agent=" + KEY + ",greedy=greedy-key,polite-1=polite-key-1,polite-2=polite-key-2,"
+                + "polite-3=polite-key-3";
+        String opts = String.join(
+                " ",
+                "-Dkatmesh.inference.model-dir=" + MODEL,
+                "-Dkatmesh.inference.max-running=4",
+                "-Dkatmesh.inference.max-queued=4",
+                "-Dkatmesh.inference.api-keys=" + keys,
+                "-Dkatmesh.inference.quotas.agents=greedy:2:3000");
+        ObjectNode report = JSON.createObjectNode();
+        try (Mesh mesh = Mesh.up("fair-share", Map.of("KATMESH_INFERENCE_OPTS", opts, "KATMESH_API_KEY", KEY))) {
+            String url = mesh.http("inference") + "/v1/chat/completions";
+            long pid =
+                    mesh.status().path("services").path("inference").path("pid").asLong();
+            Map<String, Integer> polite = Map.of("polite-key-1", 1, "polite-key-2", 1, "polite-key-3", 1);
+            load(url, polite, Duration.ofSeconds(10), pid); // warm-up (JIT, allocator)
+            Map<String, Load> alone = load(url, polite, Duration.ofSeconds(20), pid);
+            Map<String, Integer> all = new TreeMap<>(polite);
+            all.put("greedy-key", 16);
+            Map<String, Load> shared = load(url, all, Duration.ofSeconds(40), pid);
+            Load greedy = shared.get("greedy-key");
+            report.set("greedy", greedy.json());
+            for (String key : polite.keySet()) {
+                Load before = alone.get(key);
+                Load beside = shared.get(key);
+                report.putObject(key).<ObjectNode>set("alone", before.json()).set("beside_greedy", beside.json());
+                assertEquals(0, beside.refused() + beside.other(), key + " is never refused: " + beside.statuses());
+                assertTrue(
+                        beside.p90Ms() <= 2 * before.p90Ms() + 250,
+                        key + "'s latency is held: p90 " + beside.p90Ms() + " ms beside the greedy agent vs "
+                                + before.p90Ms() + " ms alone");
+            }
+            assertEquals(0, greedy.other(), "the greedy agent gets 200 or 429 only: " + greedy.statuses());
+            assertTrue(greedy.ok() > 0, "the greedy agent is served within its share: " + greedy.statuses());
+            assertTrue(
+                    greedy.refusalCodes().getOrDefault("rate_limit_exceeded", 0L) == greedy.refused(),
+                    "its refusals name its own quota, not the server's overload: " + greedy.refusalCodes());
+            assertTrue(
+                    greedy.maxRetryAfterS() > 1,
+                    "the token quota's Retry-After is the time to repay its debt: " + greedy.maxRetryAfterS() + " s");
+            double refusedTokens = Mesh.metric(
+                    mesh.http("inference"), "katmesh_inference_quota_refused_total", "limit=\"tokens_per_minute\"");
+            double refusedConcurrent = Mesh.metric(
+                    mesh.http("inference"), "katmesh_inference_quota_refused_total", "limit=\"concurrent\"");
+            report.put("refused_tokens_per_minute", refusedTokens);
+            report.put("refused_concurrent", refusedConcurrent);
+            assertTrue(refusedTokens > 0 && refusedConcurrent > 0, "both limits acted: " + report);
+        }
+        System.out.println("fair share: " + report.toPrettyString());
+        Files.writeString(Mesh.HOME.resolve("integration-tests/target/fair-share.json"), report.toPrettyString());
+    }
+
     /** What a load phase saw: status counts, latencies by outcome, and the inference process's peak memory. */
     record Load(
             int clients,
@@ -141,7 +202,9 @@ class OverloadIT {
             Map<Integer, Long> statuses,
             List<Long> okMs,
             List<Long> refusedMs,
-            long maxRssMb) {
+            long maxRssMb,
+            Map<String, Long> refusalCodes,
+            long maxRetryAfterS) {
         long ok() {
             return statuses.getOrDefault(200, 0L);
         }
@@ -186,6 +249,8 @@ class OverloadIT {
             o.put("ok_p99_ms", p99Ms());
             o.put("refused_p99_ms", refusedP99Ms());
             o.put("max_rss_mb", maxRssMb);
+            o.set("refusal_codes", JSON.valueToTree(refusalCodes));
+            o.put("max_retry_after_s", maxRetryAfterS);
             return o;
         }
 
@@ -201,50 +266,80 @@ class OverloadIT {
 
     /** {@code clients} closed-loop clients calling the chat API for {@code length}; samples the process's RSS each 200 ms. */
     private static Load load(String url, int clients, Duration length, long pid) throws Exception {
+        return load(url, Map.of(KEY, clients), length, pid).get(KEY);
+    }
+
+    /**
+     * Closed-loop clients calling the chat API for {@code length}, {@code clientsByKey.get(k)} of them with API key k;
+     * what each key's clients saw, with the process's peak RSS (sampled each 200 ms).
+     */
+    private static Map<String, Load> load(String url, Map<String, Integer> clientsByKey, Duration length, long pid)
+            throws Exception {
         HttpClient http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5))
                 .build(); // as the OpenAI SDKs speak
-        Map<Integer, Long> statuses = new ConcurrentHashMap<>();
-        List<Long> okMs = Collections.synchronizedList(new ArrayList<>());
-        List<Long> refusedMs = Collections.synchronizedList(new ArrayList<>());
+        Map<String, Map<Integer, Long>> statuses = new ConcurrentHashMap<>();
+        Map<String, List<Long>> okMs = new ConcurrentHashMap<>();
+        Map<String, List<Long>> refusedMs = new ConcurrentHashMap<>();
+        Map<String, Map<String, Long>> codes = new ConcurrentHashMap<>();
+        Map<String, AtomicLong> retryAfter = new ConcurrentHashMap<>();
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong maxRss = new AtomicLong();
-        ExecutorService pool = Executors.newFixedThreadPool(clients + 1);
+        int total = clientsByKey.values().stream().mapToInt(Integer::intValue).sum();
+        ExecutorService pool = Executors.newFixedThreadPool(total + 1);
         long start = System.nanoTime();
-        for (int c = 0; c < clients; c++) {
-            int client = c;
-            pool.submit(() -> {
-                for (int i = 0; !stop.get(); i++) {
-                    String body = ("{\"model\":\"qwen3-tiny\",\"max_tokens\":24,\"temperature\":0,"
-                                    + "\"messages\":[{\"role\":\"user\",\"content\":\"client %d request %d\"}]}")
-                            .formatted(client, i);
-                    long t0 = System.nanoTime();
-                    int status;
-                    try {
-                        status = http.send(
-                                        HttpRequest.newBuilder(URI.create(url))
-                                                .timeout(Duration.ofSeconds(60))
-                                                .header("authorization", "Bearer " + KEY)
-                                                .header("content-type", "application/json")
-                                                .POST(HttpRequest.BodyPublishers.ofString(body))
-                                                .build(),
-                                        HttpResponse.BodyHandlers.ofString())
-                                .statusCode();
-                    } catch (Exception e) {
-                        status = -1; // a connection error or timeout counts as a failure
+        int client = 0;
+        for (Map.Entry<String, Integer> group : clientsByKey.entrySet()) {
+            String key = group.getKey();
+            statuses.put(key, new ConcurrentHashMap<>());
+            okMs.put(key, Collections.synchronizedList(new ArrayList<>()));
+            refusedMs.put(key, Collections.synchronizedList(new ArrayList<>()));
+            codes.put(key, new ConcurrentHashMap<>());
+            retryAfter.put(key, new AtomicLong());
+            for (int c = 0; c < group.getValue(); c++, client++) {
+                int id = client;
+                pool.submit(() -> {
+                    for (int i = 0; !stop.get(); i++) {
+                        String body = ("{\"model\":\"qwen3-tiny\",\"max_tokens\":24,\"temperature\":0,"
+                                        + "\"messages\":[{\"role\":\"user\",\"content\":\"client %d request %d\"}]}")
+                                .formatted(id, i);
+                        long t0 = System.nanoTime();
+                        int status;
+                        HttpResponse<String> r = null;
+                        try {
+                            r = http.send(
+                                    HttpRequest.newBuilder(URI.create(url))
+                                            .timeout(Duration.ofSeconds(60))
+                                            .header("authorization", "Bearer " + key)
+                                            .header("content-type", "application/json")
+                                            .POST(HttpRequest.BodyPublishers.ofString(body))
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            status = r.statusCode();
+                        } catch (Exception e) {
+                            status = -1; // a connection error or timeout counts as a failure
+                        }
+                        long ms = (System.nanoTime() - t0) / 1_000_000;
+                        statuses.get(key).merge(status, 1L, Long::sum);
+                        if (status == 200) {
+                            okMs.get(key).add(ms);
+                        } else if (status == 429) {
+                            refusedMs.get(key).add(ms);
+                            String code = JSON.readTree(r.body())
+                                    .path("error")
+                                    .path("code")
+                                    .asText();
+                            codes.get(key).merge(code, 1L, Long::sum);
+                            long after =
+                                    r.headers().firstValueAsLong("retry-after").orElse(0);
+                            retryAfter.get(key).accumulateAndGet(after, Math::max);
+                            sleep(50); // a client that honours refusals backs off a little
+                        }
                     }
-                    long ms = (System.nanoTime() - t0) / 1_000_000;
-                    statuses.merge(status, 1L, Long::sum);
-                    if (status == 200) {
-                        okMs.add(ms);
-                    } else if (status == 429) {
-                        refusedMs.add(ms);
-                        sleep(50); // a client that honours refusals backs off a little (Retry-After says 1 s)
-                    }
-                }
-                return null;
-            });
+                    return null;
+                });
+            }
         }
         pool.submit(() -> {
             while (!stop.get()) {
@@ -257,14 +352,22 @@ class OverloadIT {
         stop.set(true);
         pool.shutdown();
         assertTrue(pool.awaitTermination(90, TimeUnit.SECONDS), "the clients finish");
-        double seconds = (System.nanoTime() - start) / 1e9;
-        return new Load(
-                clients,
-                Math.round(seconds * 10) / 10.0,
-                Map.copyOf(statuses),
-                List.copyOf(okMs),
-                List.copyOf(refusedMs),
-                maxRss.get());
+        double seconds = Math.round((System.nanoTime() - start) / 1e8) / 10.0;
+        Map<String, Load> loads = new TreeMap<>();
+        for (String key : clientsByKey.keySet()) {
+            loads.put(
+                    key,
+                    new Load(
+                            clientsByKey.get(key),
+                            seconds,
+                            Map.copyOf(statuses.get(key)),
+                            List.copyOf(okMs.get(key)),
+                            List.copyOf(refusedMs.get(key)),
+                            maxRss.get(),
+                            Map.copyOf(codes.get(key)),
+                            retryAfter.get(key).get()));
+        }
+        return loads;
     }
 
     private static long rssMb(long pid) {

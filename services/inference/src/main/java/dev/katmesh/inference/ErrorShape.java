@@ -54,6 +54,7 @@ enum ErrorShape {
                 case UNAUTHENTICATED -> "authentication_error";
                 case NOT_FOUND, MODEL_NOT_FOUND -> "not_found_error";
                 case OVERLOADED -> "overloaded_error";
+                case RATE_LIMITED -> "rate_limit_error";
                 case DEADLINE_EXCEEDED -> "timeout_error";
                 default -> "api_error";
             };
@@ -70,7 +71,9 @@ enum ErrorShape {
         if (!HttpReplies.writable(response)) {
             return;
         }
-        if (e.error == ServingError.OVERLOADED) {
+        if (e.retryAfterSeconds > 0) {
+            response.putHeader("Retry-After", Long.toString(e.retryAfterSeconds));
+        } else if (e.error == ServingError.OVERLOADED) {
             response.putHeader("Retry-After", "1");
         }
         HttpReplies.json(response, status(e.error), body(e));

@@ -177,6 +177,12 @@ abstract class Generation implements Completion.Observer {
         if (open.decrementAndGet() > 0) {
             return;
         }
+        // The usage's total (the prompt once, every choice's tokens), whatever the outcome: what the agent's quota is
+        // charged (AgentQuotas); a request cancelled midway is charged what it generated.
+        ctx.put(
+                AgentQuotas.TOKENS_USED,
+                (long) prompt.length
+                        + choices.stream().mapToInt(Completion::count).sum());
         Completion failed = choices.stream()
                 .filter(x -> x.finish() != Finish.STOP && x.finish() != Finish.LENGTH)
                 .findFirst()

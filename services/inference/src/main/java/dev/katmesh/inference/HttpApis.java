@@ -28,6 +28,9 @@ public class HttpApis {
     @Inject
     ServingMetrics metrics;
 
+    @Inject
+    AgentQuotas quotas;
+
     /** A protocol's handler of one authenticated request. */
     interface Endpoint {
         void handle(RoutingContext ctx, String agent);
@@ -51,6 +54,21 @@ public class HttpApis {
         } catch (RuntimeException e) {
             shape.reply(ctx.response(), metrics, api, ServingError.from(e, promptField));
         }
+    }
+
+    /**
+     * As {@link #guarded}, for a request that generates: admitted under its agent's quota first (or refused with 429
+     * naming the limit), and charged the tokens it used when its response ends, however it ends.
+     */
+    void generating(RoutingContext ctx, String api, ErrorShape shape, String promptField, Endpoint endpoint) {
+        guarded(ctx, api, shape, promptField, (c, agent) -> {
+            AgentQuotas.Admission admission = quotas.admit(agent);
+            c.addEndHandler(done -> {
+                Long used = c.get(AgentQuotas.TOKENS_USED);
+                admission.release(used == null ? 0 : used);
+            });
+            endpoint.handle(c, agent);
+        });
     }
 
     void routes(@Observes Router router) {

@@ -63,6 +63,25 @@ public interface InferenceSettings {
      */
     Optional<List<String>> apiKeys();
 
+    /** Fair shares among agents (API keys): {@link AgentQuotas}. */
+    Quotas quotas();
+
+    interface Quotas {
+        /** Generation requests in flight per agent at most; 0: no limit. */
+        @WithDefault("0")
+        int concurrent();
+
+        /** Prompt and generated tokens per agent per minute at most; 0: no limit. */
+        @WithDefault("0")
+        long tokensPerMinute();
+
+        /**
+         * Agents with limits of their own, replacing the two above: "agent-id:concurrent:tokens-per-minute" (0: no
+         * limit), e.g. "ci-bot:2:20000,alice:8:0". The agent id is the one its API key names in api-keys.
+         */
+        Optional<List<String>> agents();
+    }
+
     /** Capture of sessions served over the OpenAI API as trajectories on katmesh.trajectories.raw. */
     Capture capture();
 

@@ -44,7 +44,10 @@ public class MessagesApi {
 
     void routes(@Observes Router router) {
         BodyHandler body = BodyHandler.create().setBodyLimit(OpenAiApi.MAX_BODY).setHandleFileUploads(false);
-        router.post("/v1/messages").handler(body).blockingHandler(ctx -> guarded(ctx, this::messages), false);
+        router.post("/v1/messages")
+                .handler(body)
+                .blockingHandler(
+                        ctx -> apis.generating(ctx, API, ErrorShape.ANTHROPIC, "messages", this::messages), false);
         router.post("/v1/messages/count_tokens")
                 .handler(body)
                 .blockingHandler(ctx -> guarded(ctx, this::countTokens), false);

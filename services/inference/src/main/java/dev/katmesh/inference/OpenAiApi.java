@@ -56,15 +56,22 @@ public class OpenAiApi {
 
     void routes(@Observes Router router) {
         BodyHandler body = BodyHandler.create().setBodyLimit(MAX_BODY).setHandleFileUploads(false);
-        router.post("/v1/chat/completions").handler(body).blockingHandler(ctx -> guarded(ctx, this::chat), false);
-        router.post("/v1/completions").handler(body).blockingHandler(ctx -> guarded(ctx, this::completion), false);
+        router.post("/v1/chat/completions").handler(body).blockingHandler(ctx -> generating(ctx, this::chat), false);
+        router.post("/v1/completions").handler(body).blockingHandler(ctx -> generating(ctx, this::completion), false);
         router.get("/v1/models").handler(ctx -> guarded(ctx, this::models));
         router.post("/v1/sessions/:id/end").handler(body).blockingHandler(ctx -> guarded(ctx, this::endSession), false);
     }
 
     private void guarded(RoutingContext ctx, HttpApis.Endpoint endpoint) {
-        String prompt = ctx.request().path().equals("/v1/completions") ? "prompt" : "messages";
-        apis.guarded(ctx, API, ErrorShape.OPENAI, prompt, endpoint);
+        apis.guarded(ctx, API, ErrorShape.OPENAI, promptField(ctx), endpoint);
+    }
+
+    private void generating(RoutingContext ctx, HttpApis.Endpoint endpoint) {
+        apis.generating(ctx, API, ErrorShape.OPENAI, promptField(ctx), endpoint);
+    }
+
+    private static String promptField(RoutingContext ctx) {
+        return ctx.request().path().equals("/v1/completions") ? "prompt" : "messages";
     }
 
     private void models(RoutingContext ctx, String agent) {

@@ -57,7 +57,9 @@ public class ResponsesApi {
 
     void routes(@Observes Router router) {
         BodyHandler body = BodyHandler.create().setBodyLimit(OpenAiApi.MAX_BODY).setHandleFileUploads(false);
-        router.post("/v1/responses").handler(body).blockingHandler(ctx -> guarded(ctx, this::create), false);
+        router.post("/v1/responses")
+                .handler(body)
+                .blockingHandler(ctx -> apis.generating(ctx, API, ErrorShape.OPENAI, "input", this::create), false);
         router.get("/v1/responses/:id").handler(ctx -> guarded(ctx, this::retrieve));
         router.delete("/v1/responses/:id").handler(ctx -> guarded(ctx, this::delete));
     }

@@ -13,6 +13,8 @@ enum ServingError {
     MODEL_NOT_FOUND(404, "invalid_request_error", "model_not_found", Status.Code.NOT_FOUND),
     METHOD_NOT_ALLOWED(405, "invalid_request_error", "method_not_allowed", Status.Code.UNIMPLEMENTED),
     OVERLOADED(429, "rate_limit_error", "overloaded", Status.Code.RESOURCE_EXHAUSTED),
+    /** An agent over its own quota (AgentQuotas), while the server may have room for others. */
+    RATE_LIMITED(429, "rate_limit_error", "rate_limit_exceeded", Status.Code.RESOURCE_EXHAUSTED),
     CANCELLED(499, "server_error", "cancelled", Status.Code.CANCELLED),
     INTERNAL(500, "server_error", "internal_error", Status.Code.INTERNAL),
     NO_MODEL(503, "server_error", "no_model", Status.Code.UNAVAILABLE),
@@ -49,7 +51,12 @@ enum ServingError {
 
     /** A failure with this reason; {@code param} names the offending request field (or null). */
     ServingException with(String message, String param) {
-        return new ServingException(this, message, param);
+        return new ServingException(this, message, param, 0);
+    }
+
+    /** As {@link #with(String, String)}, telling the client to retry after {@code retryAfterSeconds}. */
+    ServingException with(String message, String param, long retryAfterSeconds) {
+        return new ServingException(this, message, param, retryAfterSeconds);
     }
 
     /** The exception of any failure: serving errors as they are, refusals and missing models mapped. */
@@ -82,11 +89,14 @@ enum ServingError {
     static final class ServingException extends RuntimeException {
         final ServingError error;
         final String param;
+        /** Seconds after which a retry may succeed (Retry-After); 0 when not known. */
+        final long retryAfterSeconds;
 
-        ServingException(ServingError error, String message, String param) {
+        ServingException(ServingError error, String message, String param, long retryAfterSeconds) {
             super(message);
             this.error = error;
             this.param = param;
+            this.retryAfterSeconds = retryAfterSeconds;
         }
 
         StatusRuntimeException grpc() {

@@ -41,19 +41,7 @@ class RolloutIT {
                         rollout,
                         "KATMESH_INFERENCE_OPTS",
                         "-Dkatmesh.inference.model-dir=" + model))) {
-            Path out = Mesh.HOME.resolve("integration-tests/target/rollout-tasks");
-            mesh.katmesh(
-                    Duration.ofMinutes(2),
-                    "tasks",
-                    "generate",
-                    "--count",
-                    "2",
-                    "--seed",
-                    "3",
-                    "--out",
-                    out.toString(),
-                    "--no-teacher",
-                    "--publish");
+            DeployedAgents.tasks(mesh, 3);
             // 2 tasks x 2 episodes, each branching once at turn 1: 8 trajectories.
             String http = mesh.http("rollout");
             Mesh.awaitMetric(

@@ -287,7 +287,7 @@ class ChartTest {
                 "inference.quotas.agents[1]", "alice:8:0"));
         var env = firstContainersEnv(
                 named(all, Deployment.class, "km-inference").getSpec().getTemplate());
-        Map<String, String> values = new java.util.TreeMap<>();
+        Map<String, String> values = new TreeMap<>();
         env.stream().filter(e -> e.getValue() != null).forEach(e -> values.put(e.getName(), e.getValue()));
         assertEquals("4", values.get("KATMESH_INFERENCE_QUOTAS_CONCURRENT"), "the default concurrency: " + env);
         assertEquals("120000", values.get("KATMESH_INFERENCE_QUOTAS_TOKENS_PER_MINUTE"), "tokens a minute: " + env);

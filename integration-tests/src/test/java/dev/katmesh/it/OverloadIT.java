@@ -5,6 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.proto.v1.GenerateRequest;
+import dev.katmesh.proto.v1.InferenceGrpc;
+import dev.katmesh.proto.v1.SamplingParams;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -139,7 +148,8 @@ class OverloadIT {
      * Fair shares: one greedy agent (16 clients, held to 2 requests in flight and 3 000 tokens a minute) beside three
      * polite ones (one client each) on the same 4 running + 4 queued slots. The polite agents' latency must stay
      * near what it was without the greedy one and none of their requests refused; the greedy agent's extra
-     * requests are refused with 429, code rate_limit_exceeded, naming its limits, with a Retry-After.
+     * requests are refused with 429, code rate_limit_exceeded, naming its limits, with a Retry-After; over gRPC
+     * Generate the same quota answers RESOURCE_EXHAUSTED.
      */
     @Test
     void oneGreedyAgentCannotTakeThePoliteOnesShare() throws Exception {
@@ -190,9 +200,62 @@ class OverloadIT {
             report.put("refused_tokens_per_minute", refusedTokens);
             report.put("refused_concurrent", refusedConcurrent);
             assertTrue(refusedTokens > 0 && refusedConcurrent > 0, "both limits acted: " + report);
+
+            // gRPC Generate takes the same quota: the greedy agent's burst is refused, a polite call is served.
+            String grpc = mesh.status()
+                    .path("services")
+                    .path("inference")
+                    .path("grpc")
+                    .asText();
+            ManagedChannel channel =
+                    ManagedChannelBuilder.forTarget(grpc).usePlaintext().build();
+            try {
+                GenerateRequest request = GenerateRequest.newBuilder()
+                        .addPromptTokenIds(1)
+                        .addPromptTokenIds(2)
+                        .setSampling(SamplingParams.newBuilder().setMaxNewTokens(24))
+                        .build();
+                List<Status.Code> greedyCodes = Collections.synchronizedList(new ArrayList<>());
+                List<String> greedyMessages = Collections.synchronizedList(new ArrayList<>());
+                ExecutorService burst = Executors.newFixedThreadPool(8);
+                for (int i = 0; i < 8; i++) {
+                    burst.submit(() -> {
+                        try {
+                            grpcStub(channel, "greedy-key").generate(request);
+                            greedyCodes.add(Status.Code.OK);
+                        } catch (StatusRuntimeException e) {
+                            greedyCodes.add(e.getStatus().getCode());
+                            greedyMessages.add(String.valueOf(e.getStatus().getDescription()));
+                        }
+                    });
+                }
+                burst.shutdown();
+                assertTrue(burst.awaitTermination(60, TimeUnit.SECONDS), "the gRPC burst finishes");
+                report.set("grpc_greedy_codes", JSON.valueToTree(greedyCodes));
+                assertTrue(
+                        greedyCodes.contains(Status.Code.RESOURCE_EXHAUSTED)
+                                && greedyMessages.stream().allMatch(m -> m.contains("Agent greedy is over its")),
+                        "the greedy agent's gRPC calls are held to its quota: " + greedyCodes + " " + greedyMessages);
+                assertTrue(
+                        greedyCodes.stream().allMatch(c -> c == Status.Code.OK || c == Status.Code.RESOURCE_EXHAUSTED),
+                        "OK or RESOURCE_EXHAUSTED only: " + greedyCodes);
+                assertTrue(
+                        grpcStub(channel, "polite-key-1").generate(request).getFinished(),
+                        "a polite agent's gRPC call is served");
+            } finally {
+                channel.shutdownNow();
+            }
         }
         System.out.println("fair share: " + report.toPrettyString());
         Files.writeString(Mesh.HOME.resolve("integration-tests/target/fair-share.json"), report.toPrettyString());
+    }
+
+    private static InferenceGrpc.InferenceBlockingStub grpcStub(ManagedChannel channel, String key) {
+        Metadata md = new Metadata();
+        md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+        return InferenceGrpc.newBlockingStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+                .withDeadlineAfter(60, TimeUnit.SECONDS);
     }
 
     /** What a load phase saw: status counts, latencies by outcome, and the inference process's peak memory. */

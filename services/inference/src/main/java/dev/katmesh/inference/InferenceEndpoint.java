@@ -43,11 +43,15 @@ public class InferenceEndpoint implements Inference {
     @Inject
     InferenceSettings settings;
 
+    @Inject
+    AgentQuotas quotas;
+
     @Override
     public Uni<GenerateResponse> generate(GenerateRequest request) {
         long deadline = deadlineNanos();
+        String agent = agent();
         return Uni.createFrom().<GenerateResponse>emitter(emitter -> {
-            Completion c = start(request, deadline, new Completion.Observer() {
+            Completion c = start(request, deadline, agent, new Completion.Observer() {
                 @Override
                 public void onToken(Completion c, int token, float logprob, long version, String textDelta) {}
 
@@ -87,9 +91,10 @@ public class InferenceEndpoint implements Inference {
     @Override
     public Multi<GenerateResponse> generateStream(GenerateRequest request) {
         long deadline = deadlineNanos();
+        String agent = agent();
         return Multi.createFrom().<GenerateResponse>emitter(emitter -> {
             boolean[] first = {true};
-            Completion c = start(request, deadline, new Completion.Observer() {
+            Completion c = start(request, deadline, agent, new Completion.Observer() {
                 @Override
                 public void onToken(Completion c, int token, float logprob, long version, String textDelta) {
                     GenerateResponse.Builder r = GenerateResponse.newBuilder()
@@ -128,11 +133,35 @@ public class InferenceEndpoint implements Inference {
         });
     }
 
-    /** Starts the generation; a refusal fails the call at once with its status. */
-    private Completion start(GenerateRequest request, long deadline, Completion.Observer observer) {
+    /** The agent the call's API key names, read on the thread the call was delivered on (its gRPC context). */
+    private static String agent() {
+        String agent = GrpcAuthInterceptor.AGENT.get();
+        return agent == null ? ApiKeys.ANONYMOUS : agent;
+    }
+
+    /**
+     * Starts the generation under the agent's quota (charged the prompt and generated tokens when it ends); a
+     * refusal fails the call at once with its status.
+     */
+    private Completion start(GenerateRequest request, long deadline, String agent, Completion.Observer observer) {
+        AgentQuotas.Admission admission = null;
         try {
+            admission = quotas.admit(agent);
+            AgentQuotas.Admission held = admission;
             int[] prompt = prompt(request);
             SamplingParams params = params(request.getSampling());
+            Completion.Observer charged = new Completion.Observer() {
+                @Override
+                public void onToken(Completion c, int token, float logprob, long version, String textDelta) {
+                    observer.onToken(c, token, logprob, version, textDelta);
+                }
+
+                @Override
+                public void onDone(Completion c) {
+                    held.release((long) c.prompt().length + c.count());
+                    observer.onDone(c);
+                }
+            };
             return new Completion(
                             server,
                             metrics,
@@ -140,9 +169,12 @@ public class InferenceEndpoint implements Inference {
                             params,
                             request.getSampling().getStopList(),
                             false,
-                            observer)
+                            charged)
                     .start(server, deadline);
         } catch (RuntimeException e) {
+            if (admission != null) {
+                admission.release(0); // refused before it ran
+            }
             ServingError.ServingException s = ServingError.from(e);
             metrics.request(API, s.error.code);
             throw s.grpc();

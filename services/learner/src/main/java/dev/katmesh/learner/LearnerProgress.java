@@ -26,19 +26,13 @@ import java.util.Map;
 public final class LearnerProgress {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int WINDOW = 512;
+    private static final int WINDOW = StageLatencies.WINDOW;
 
     private final Path file;
     private final List<VersionPoint> versions = new ArrayList<>();
     private final ArrayDeque<long[]> trainedAt = new ArrayDeque<>(); // {time ms, trajectories}
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
-    // Per stage: latencies, and the wall time of its optimiser steps (what a p99 within one step is measured by).
-    private final Map<String, ArrayDeque<Long>> latenciesByStage = new LinkedHashMap<>();
-    private final Map<String, ArrayDeque<Long>> stepMsByStage = new LinkedHashMap<>();
-    // Per stage, the two hops of that latency: agent -> scored record (the reward's queue and scoring) and
-    // scored record -> trained (the learner's wait for its batch, and its step).
-    private final Map<String, ArrayDeque<Long>> rewardHopByStage = new LinkedHashMap<>();
-    private final Map<String, ArrayDeque<Long>> learnerHopByStage = new LinkedHashMap<>();
+    private final StageLatencies byStage = new StageLatencies();
     private final ArrayDeque<Long> staleness = new ArrayDeque<>();
     private final Map<String, Long> dropped = new LinkedHashMap<>();
     private final List<String[]> ended = new ArrayList<>(); // {stage, steps, why} of each stage this process ended
@@ -95,7 +89,7 @@ public final class LearnerProgress {
     public synchronized void stepped(
             long step, long stageStep, double loss, double rewardMean, int trajectories, long tokens, long stepMs) {
         this.step = step;
-        bounded(stepMsByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), stepMs);
+        byStage.step(stage, stepMs);
         this.stageStep = stageStep;
         this.loss = loss;
         if (!Double.isNaN(rewardMean)) {
@@ -111,8 +105,8 @@ public final class LearnerProgress {
 
     /** From a trajectory's publication to the gradient step that first trained it. */
     public synchronized void latency(long ms) {
-        bounded(latenciesMs, ms);
-        bounded(latenciesByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), ms);
+        StageLatencies.bounded(latenciesMs, ms);
+        byStage.latency(stage, ms);
     }
 
     /**
@@ -121,17 +115,8 @@ public final class LearnerProgress {
      * reward's producers, so across machines they carry the clocks' skew.
      */
     public synchronized void latency(long ms, long scoredToTrainedMs) {
-        latency(ms);
-        long learnerHop = Math.min(ms, Math.max(0, scoredToTrainedMs));
-        bounded(learnerHopByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), learnerHop);
-        bounded(rewardHopByStage.computeIfAbsent(stage, k -> new ArrayDeque<>()), ms - learnerHop);
-    }
-
-    private static void bounded(ArrayDeque<Long> window, long value) {
-        window.add(value);
-        while (window.size() > WINDOW) {
-            window.poll();
-        }
+        StageLatencies.bounded(latenciesMs, ms);
+        byStage.latency(stage, ms, scoredToTrainedMs);
     }
 
     public synchronized void staleness(long versionsBehind) {
@@ -225,28 +210,11 @@ public final class LearnerProgress {
         ObjectNode l = o.putObject("agent_to_trainer_ms");
         l.put("count", lat.length);
         if (lat.length > 0) {
-            l.put("p50", percentile(lat, 0.50));
-            l.put("p99", percentile(lat, 0.99));
+            l.put("p50", StageLatencies.percentile(lat, 0.50));
+            l.put("p99", StageLatencies.percentile(lat, 0.99));
             l.put("max", lat[lat.length - 1]);
         }
-        ObjectNode byStage = o.putObject("agent_to_trainer_by_stage");
-        latenciesByStage.forEach((name, window) -> {
-            long[] ms = sorted(window);
-            ObjectNode one = byStage.putObject(name);
-            one.put("count", ms.length);
-            one.put("p50", percentile(ms, 0.50));
-            one.put("p99", percentile(ms, 0.99));
-            one.put("max", ms[ms.length - 1]);
-            long[] steps = sorted(stepMsByStage.getOrDefault(name, new ArrayDeque<>()));
-            if (steps.length > 0) {
-                one.put("step_p50_ms", percentile(steps, 0.50));
-                one.put("step_max_ms", steps[steps.length - 1]);
-                // The goal a deployed stage is held to: p99 within one learner step plus one second.
-                one.put("p99_minus_step_max_ms", percentile(ms, 0.99) - steps[steps.length - 1]);
-            }
-            hop(one, "reward_hop", rewardHopByStage.get(name));
-            hop(one, "learner_hop", learnerHopByStage.get(name));
-        });
+        byStage.write(o.putObject("agent_to_trainer_by_stage"));
         long[] stl = staleness.stream().mapToLong(Long::longValue).sorted().toArray();
         ObjectNode s = o.putObject("staleness");
         s.put("count", stl.length);
@@ -274,23 +242,6 @@ public final class LearnerProgress {
         }
         double span = Math.max(1_000, Math.min(windowMs, now - Math.min(first, now - 1)));
         return n == 0 ? 0 : n * 1000.0 / span;
-    }
-
-    /** A hop's p50 and p99 ({@code <hop>_p50_ms}, {@code <hop>_p99_ms}) when it was measured. */
-    private static void hop(ObjectNode stage, String hop, ArrayDeque<Long> window) {
-        if (window != null && !window.isEmpty()) {
-            long[] ms = sorted(window);
-            stage.put(hop + "_p50_ms", percentile(ms, 0.50));
-            stage.put(hop + "_p99_ms", percentile(ms, 0.99));
-        }
-    }
-
-    private static long[] sorted(ArrayDeque<Long> window) {
-        return window.stream().mapToLong(Long::longValue).sorted().toArray();
-    }
-
-    private static long percentile(long[] sorted, double q) {
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
     }
 
     private static void putNumber(ObjectNode o, String name, double v) {

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -294,6 +295,42 @@ class ChartTest {
         assertEquals("ci-bot:2:20000,alice:8:0", values.get("KATMESH_INFERENCE_QUOTAS_AGENTS"), "per agent: " + env);
     }
 
+    @Test
+    void theRewardTakesItsSecretRulesPerSourceAndAFileOfTheOperatorsOwn() {
+        List<HasMetadata> all = render(Map.of(
+                "reward.secrets.deployed", "redact",
+                "reward.secrets.rollout", "reject",
+                "reward.secrets.disabledRules[0]", "high-entropy",
+                "reward.secrets.rules[0]", "acme-token=\\bacme_[a-z0-9]{32}\\b"));
+        PodSpec pod = named(all, Deployment.class, "km-reward")
+                .getSpec()
+                .getTemplate()
+                .getSpec();
+        Map<String, String> values = new TreeMap<>();
+        pod.getContainers().get(0).getEnv().stream()
+                .filter(e -> e.getValue() != null)
+                .forEach(e -> values.put(e.getName(), e.getValue()));
+        assertEquals("redact", values.get("KATMESH_REWARD_SECRETS_DEPLOYED"), values.toString());
+        assertEquals("reject", values.get("KATMESH_REWARD_SECRETS_ROLLOUT"), values.toString());
+        assertEquals("high-entropy", values.get("KATMESH_REWARD_SECRETS_DISABLED_RULES"), values.toString());
+        String file = values.get("KATMESH_REWARD_SECRETS_RULES_FILE");
+        assertEquals("/etc/katmesh/secret-rules/rules.txt", file, values.toString());
+        ConfigMap rules = named(all, ConfigMap.class, "km-secret-rules");
+        assertEquals(
+                "acme-token=\\bacme_[a-z0-9]{32}\\b",
+                rules.getData().get("rules.txt").strip());
+        assertTrue(
+                pod.getVolumes().stream()
+                        .anyMatch(v -> v.getConfigMap() != null
+                                && v.getConfigMap().getName().equals("km-secret-rules")),
+                "the rules are mounted: " + pod.getVolumes());
+        assertTrue(
+                render(Map.of()).stream()
+                        .noneMatch(r -> r instanceof ConfigMap
+                                && r.getMetadata().getName().equals("km-secret-rules")),
+                "no rules of one's own, no ConfigMap");
+    }
+
     static List<EnvVar> firstContainersEnv(PodTemplateSpec pod) {
         return pod.getSpec().getContainers().get(0).getEnv();
     }
@@ -495,7 +532,9 @@ class ChartTest {
                 Map.<String, Object>of("imagePullPolicy", "Sometimes"),
                 Map.<String, Object>of("sandbox.mode", "docker"),
                 Map.<String, Object>of("inferenceReplicas", 3),
-                Map.<String, Object>of("inference.quotas.agents[0]", "ci-bot=2"))) {
+                Map.<String, Object>of("inference.quotas.agents[0]", "ci-bot=2"),
+                Map.<String, Object>of("reward.secrets.deployed", "drop"),
+                Map.<String, Object>of("reward.secrets.rules[0]", "no regex here"))) {
             Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
             assertTrue(
                     String.valueOf(e.getMessage()).toLowerCase().contains("schema")

@@ -28,6 +28,11 @@ public enum RejectReason {
     INVALID_UTF8,
     /** The trajectory names a task that did not arrive on katmesh.tasks within {@code katmesh.reward.task-wait}. */
     UNKNOWN_TASK,
+    /**
+     * A secret (a provider's key, a private key, a password...) found in a trajectory whose source is set to reject
+     * them ({@code katmesh.reward.secrets.<source>=reject}); the reason names the rules, never the secret.
+     */
+    SECRET,
     /** An unexpected failure while processing a valid-looking record (a bug: the record is kept). */
     INTERNAL
 }

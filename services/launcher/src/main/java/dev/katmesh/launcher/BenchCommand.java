@@ -8,6 +8,7 @@ import dev.katmesh.launcher.bench.IngestionBenchmark;
 import dev.katmesh.launcher.bench.LongTreeBenchmark;
 import dev.katmesh.launcher.bench.PrefillBenchmark;
 import dev.katmesh.launcher.bench.RealModelBenchmark;
+import dev.katmesh.launcher.bench.SecretsBenchmark;
 import dev.katmesh.launcher.bench.ServingBenchmark;
 import dev.katmesh.launcher.bench.SwapBenchmark;
 import dev.katmesh.launcher.bench.TreeBenchmark;
@@ -38,7 +39,8 @@ import picocli.CommandLine.Option;
             BenchCommand.Swap.class,
             BenchCommand.Ingestion.class,
             BenchCommand.Async.class,
-            BenchCommand.Copying.class
+            BenchCommand.Copying.class,
+            BenchCommand.Secrets.class
         })
 public final class BenchCommand {
 
@@ -314,6 +316,36 @@ public final class BenchCommand {
                 result.putObject("model").put("parameters", DecodeBenchmark.MODEL.parameterCount());
                 System.out.println(json ? result.toString() : Katmesh.pretty(result));
             }
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "secrets",
+            description =
+                    "The reward's secret scan of a record beside its JSON decode, its protobuf encode and a copy of"
+                            + " the same bytes (MB/s and time ratios), on agent sessions of each size.")
+    static final class Secrets implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(
+                names = "--record-bytes",
+                split = ",",
+                defaultValue = "1000,50000,500000",
+                description = "Session sizes (JSON bytes); 1000 is the ingestion bench's 1 KB trajectory.")
+        int[] sizes;
+
+        @Option(names = "--megabytes", defaultValue = "32", description = "Records of each size, in MB of JSON.")
+        int megabytes;
+
+        @Option(names = "--repeats", defaultValue = "7", description = "Rounds of the four phases (the median kept).")
+        int repeats;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = SecretsBenchmark.run(sizes, megabytes, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }
     }

@@ -5,7 +5,6 @@ import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.Topics;
-import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.training.GroupAssembler;
 import dev.katmesh.training.StalenessGate;
 import dev.katmesh.training.StepQueue;
@@ -16,7 +15,6 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -151,9 +149,7 @@ final class TopicStage implements TrainingRun.Positions {
         boolean hasTokens = s.getTrajectory().getTokenIdsCount() >= 2;
         TrainingSample sample = hasTokens
                 ? TrajectorySamples.of(s, admission.errorMasked())
-                : chat.of(
-                        s.getTrajectory(),
-                        admission.errorMasked() ? TurnAnnotator.erroneous(s.getTurnsList()) : Set.of());
+                : chat.of(s.getTrajectory(), TrajectorySamples.maskedTurns(s, admission.errorMasked()));
         DropReason unfit = admission.fits(sample);
         if (unfit != null) {
             run.dropped(unfit, id);

@@ -1,10 +1,14 @@
 package dev.katmesh.learner;
 
+import dev.katmesh.proto.v1.Redaction;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.training.TrainingSample;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 
 /** A scored trajectory as the trainer sees it: its tokens, which of them are the policy's, their log-probs. */
 final class TrajectorySamples {
@@ -39,6 +43,21 @@ final class TrajectorySamples {
             }
         }
         return new TrainingSample(tokens, trainable, behaviour, 0);
+    }
+
+    /**
+     * The messages that get no loss when the trajectory is rendered from its messages: the turns that held a secret
+     * (redacted: training on them would teach the placeholder), in every objective; and, for error-masked training,
+     * the erroneous turns.
+     */
+    static Set<Integer> maskedTurns(ScoredTrajectory scored, boolean errorMasked) {
+        Set<Integer> masked = new HashSet<>(errorMasked ? TurnAnnotator.erroneous(scored.getTurnsList()) : Set.of());
+        for (Redaction r : scored.getRedactionsList()) {
+            if (r.getMessageIndex() >= 0) {
+                masked.add(r.getMessageIndex());
+            }
+        }
+        return masked;
     }
 
     /** The oldest policy version that generated a token of the trajectory, or -1 if none is known. */

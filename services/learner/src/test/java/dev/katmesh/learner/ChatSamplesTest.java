@@ -1,11 +1,14 @@
 package dev.katmesh.learner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.proto.v1.ChatMessage;
+import dev.katmesh.proto.v1.Redaction;
+import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.ToolCall;
 import dev.katmesh.proto.v1.ToolStep;
 import dev.katmesh.proto.v1.Trajectory;
@@ -101,5 +104,45 @@ class ChatSamplesTest {
                         .setOutput("Traceback (most recent call last):\n  File \"a.py\"\nNameError: x"))
                 .build();
         assertEquals(Set.of(1, 3), TurnAnnotator.annotate(t).erroneous(), "the traceback turn and the malformed call");
+    }
+
+    /** A redacted turn would teach the placeholder: no loss in any objective, plain SFT included; it stays in context. */
+    @Test
+    void aTurnThatHeldASecretGetsNoLossInAnyObjective() {
+        try (PolicyTokenizer tok = PolicyTokenizer.load(FIXTURE)) {
+            ChatSamples samples = new ChatSamples(ChatTemplate.load(FIXTURE), tok);
+            ScoredTrajectory scored = ScoredTrajectory.newBuilder()
+                    .setTrajectory(Trajectory.newBuilder()
+                            .addMessages(
+                                    ChatMessage.newBuilder().setRole("user").setContent("Set the key."))
+                            .addMessages(ChatMessage.newBuilder()
+                                    .setRole("assistant")
+                                    .setContent("export KEY=[REDACTED:openai-api-key]"))
+                            .addMessages(
+                                    ChatMessage.newBuilder().setRole("user").setContent("Thanks."))
+                            .addMessages(ChatMessage.newBuilder()
+                                    .setRole("assistant")
+                                    .setContent("Anytime.")))
+                    .addRedactions(Redaction.newBuilder()
+                            .setRule("openai-api-key")
+                            .setField("messages[1].content")
+                            .setMessageIndex(1))
+                    .addRedactions(Redaction.newBuilder()
+                            .setRule("jwt")
+                            .setField("steps[0].output")
+                            .setMessageIndex(-1))
+                    .build();
+            assertEquals(Set.of(1), TrajectorySamples.maskedTurns(scored, false), "plain SFT masks it too");
+            TrainingSample sample = samples.of(scored.getTrajectory(), TrajectorySamples.maskedTurns(scored, false));
+            StringBuilder trained = new StringBuilder();
+            for (int i = 0; i < sample.tokens().length; i++) {
+                if (sample.trainable()[i]) {
+                    trained.append(tok.decode(new int[] {sample.tokens()[i]}));
+                }
+            }
+            assertTrue(trained.toString().contains("Anytime."), "the clean turn trains: " + trained);
+            assertFalse(trained.toString().contains("REDACTED"), "the placeholder never does: " + trained);
+            assertTrue(tok.decode(sample.tokens()).contains("REDACTED"), "it stays in context");
+        }
     }
 }

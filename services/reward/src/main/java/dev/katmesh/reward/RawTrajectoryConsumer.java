@@ -36,7 +36,8 @@ import org.jboss.logging.Logger;
  * Reads katmesh.trajectories.raw (deployed agents) and katmesh.trajectories.rollout (the rollout
  * service) — the topic, not the record, says which source a trajectory is — scores each valid record with the multi-ground-truth reward
  * (against its task from katmesh.tasks when it has one), publishes one ScoredTrajectory per trajectory
- * id to katmesh.trajectories.scored, and dead-letters the rest with their reason.
+ * id to katmesh.trajectories.scored, and dead-letters the rest with their reason. Secrets are redacted from the
+ * scored record, or the record is rejected, as its source is configured ({@link SecretGate}).
  *
  * <p>A raw record is acknowledged (so its offset may be committed) only after the broker acknowledged
  * its scored record or its dead-letter record: a crash in between replays it, never loses it. A scoring thread does
@@ -56,6 +57,7 @@ public class RawTrajectoryConsumer {
     private final int maxParked;
     private final AtomicInteger parked = new AtomicInteger();
     private final ScoredIds scoredIds;
+    private final SecretGate secrets;
     private final OutcomePublisher outcomes;
     private final MeterRegistry registry;
     private final Counter ignoredFields;
@@ -71,6 +73,7 @@ public class RawTrajectoryConsumer {
             MeterRegistry registry,
             TaskStore tasks,
             ScoredIds scoredIds,
+            SecretGate secrets,
             // Records scored at once (each may run its task's tests in the sandbox): the pool's size.
             @ConfigProperty(name = "katmesh.reward.scoring-concurrency", defaultValue = "4") int concurrency,
             // Largest raw record accepted; keep it at or below the topic's max.message.bytes.
@@ -102,6 +105,7 @@ public class RawTrajectoryConsumer {
                 .description("Records waiting, without a scoring slot, for their task to arrive")
                 .register(registry);
         this.scoredIds = scoredIds;
+        this.secrets = secrets;
         this.slots = new Slots(concurrency);
         this.pool = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "katmesh-scoring");
@@ -159,6 +163,11 @@ public class RawTrajectoryConsumer {
                 return;
             }
             RawTrajectoryDecoder.Decoded sourced = withSourceOfItsTopic(raw, decoded);
+            RejectedTrajectoryException secret = secrets.rejects(sourced.trajectory());
+            if (secret != null) {
+                outcomes.send(raw, outcomes.reject(secret));
+                return;
+            }
             String taskId = sourced.trajectory().getTaskId();
             CompletableFuture<Optional<Task>> task = taskId.isEmpty()
                     ? CompletableFuture.completedFuture(Optional.empty())
@@ -259,8 +268,9 @@ public class RawTrajectoryConsumer {
         ScoredTrajectory result;
         long start = System.nanoTime();
         try {
-            result = reward.score(
-                    decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis());
+            // scored on what the agent did (the sandbox runs the real outcome), then redacted for training
+            result = secrets.redact(reward.score(
+                    decoded.trajectory(), task, decoded.ignoredAgentFields().size(), System.currentTimeMillis()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return outcomes.retry(e);

@@ -1,6 +1,7 @@
 package dev.katmesh.reward;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.katmesh.proto.v1.ScoredTrajectory;
@@ -17,6 +18,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.reactive.messaging.Message;
@@ -42,6 +44,7 @@ class RewardServiceTest {
     @Test
     void aTasklessTrajectoryIsScoredOnItsEvidenceOnlyAndItsOwnClaimsWeighNothing() throws Exception {
         InMemorySink<byte[]> scored = connector.sink("trajectories-scored");
+        scored.clear();
         CompletableFuture<Void> acked = new CompletableFuture<>();
         connector
                 .source("trajectories-raw")
@@ -59,6 +62,44 @@ class RewardServiceTest {
                 s.getReward(),
                 1e-9,
                 "its own test results and feedback are unverified, weight 0: " + s.getComponentsList());
+    }
+
+    @Test
+    void aSecretAnAgentSawIsRedactedBeforeTheScoredTopicAndTheTurnThatWroteItIsNamed() throws Exception {
+        String key = "sk-proj-" + "Zq3".repeat(20);
+        String raw = """
+                {"trajectory_id":"svc-secret","group_id":"g","messages":[{"role":"user","content":"read .env"},
+                 {"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function",
+                   "function":{"name":"bash","arguments":"{\\"command\\":\\"cat .env\\"}"}}]},
+                 {"role":"tool","tool_call_id":"c1","content":"OPENAI_API_KEY=%s"},
+                 {"role":"assistant","content":"Your key is %s"}]}""".formatted(key, key);
+        InMemorySink<byte[]> scored = connector.sink("trajectories-scored");
+        scored.clear();
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        connector
+                .source("trajectories-raw")
+                .send(Message.of(raw.getBytes(StandardCharsets.UTF_8)).withAck(() -> {
+                    acked.complete(null);
+                    return CompletableFuture.completedFuture(null);
+                }));
+        acked.get(30, TimeUnit.SECONDS);
+        assertEquals(1, scored.received().size(), "scored, not rejected: deployed sessions are redacted by default");
+        byte[] bytes = scored.received().get(0).getPayload();
+        assertFalse(new String(bytes, StandardCharsets.ISO_8859_1).contains(key), "the key is not on the scored topic");
+        ScoredTrajectory s = ScoredTrajectory.parseFrom(bytes);
+        assertEquals(
+                "OPENAI_API_KEY=[REDACTED:openai-api-key]",
+                s.getTrajectory().getMessages(2).getContent());
+        assertEquals(
+                List.of("messages[2].content#2", "messages[3].content#3"),
+                s.getRedactionsList().stream()
+                        .map(r -> r.getField() + "#" + r.getMessageIndex())
+                        .toList());
+        assertTrue(
+                get("q/metrics")
+                        .contains(
+                                "katmesh_reward_secrets_total{action=\"redact\",rule=\"openai-api-key\",source=\"deployed\"} 2.0"),
+                "counted by rule");
     }
 
     @Test

@@ -15,6 +15,11 @@ public final class RecordHeaders {
     public static final String TRAJECTORY_ID = "katmesh-trajectory-id";
     /** On a scored record: when its raw record was published (ms since the epoch), for agent-to-trainer latency. */
     public static final String PUBLISHED_MS = "katmesh-published-ms";
+    /**
+     * On a scored record: where its raw record is, {@code topic/partition/offset}. An instance gaining a raw partition
+     * finds with it the ids scored for the records not committed yet, which the group delivers to it again.
+     */
+    public static final String RAW_POSITION = "katmesh-raw-position";
     /** On a dead-letter record: why it was rejected (the name of the reward's RejectReason). */
     public static final String REJECT_REASON = "katmesh-reject-reason";
 
@@ -33,9 +38,15 @@ public final class RecordHeaders {
                 .add(REJECT_REASON, utf8(reason));
     }
 
-    /** The headers of a scored record. */
-    public static Headers scored(String trajectoryId, long publishedAtMs) {
-        return trajectory(trajectoryId).add(PUBLISHED_MS, utf8(Long.toString(publishedAtMs)));
+    /** The headers of a scored record; {@code rawPosition} null when the raw record's position is unknown. */
+    public static Headers scored(String trajectoryId, long publishedAtMs, String rawPosition) {
+        Headers h = trajectory(trajectoryId).add(PUBLISHED_MS, utf8(Long.toString(publishedAtMs)));
+        return rawPosition == null ? h : h.add(RAW_POSITION, utf8(rawPosition));
+    }
+
+    /** A raw record's position as {@link #RAW_POSITION} writes it. */
+    public static String rawPosition(String topic, int partition, long offset) {
+        return topic + "/" + partition + "/" + offset;
     }
 
     /** The last value of header {@code name} as text, or null when absent. */

@@ -50,10 +50,12 @@ class TopicsTest {
 
     @Test
     void recordHeadersAreBuiltAndReadInOneForm() {
-        Headers scored = RecordHeaders.scored("t-1", 1234);
+        Headers scored =
+                RecordHeaders.scored("t-1", 1234, RecordHeaders.rawPosition("katmesh.trajectories.raw", 3, 77));
         assertEquals("t-1", RecordHeaders.text(scored, RecordHeaders.TRAJECTORY_ID));
         assertEquals(RecordHeaders.PROTOBUF, RecordHeaders.text(scored, RecordHeaders.CONTENT_TYPE));
         assertEquals(1234, RecordHeaders.number(scored, RecordHeaders.PUBLISHED_MS));
+        assertEquals("katmesh.trajectories.raw/3/77", RecordHeaders.text(scored, RecordHeaders.RAW_POSITION));
         assertEquals(-1, RecordHeaders.number(RecordHeaders.trajectory("t"), RecordHeaders.PUBLISHED_MS), "absent");
         assertEquals(
                 "UNKNOWN_TASK",

@@ -6,6 +6,7 @@ import dev.katmesh.launcher.bench.CopyingBenchmark;
 import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
 import dev.katmesh.launcher.bench.LongTreeBenchmark;
+import dev.katmesh.launcher.bench.PartitionMovesBenchmark;
 import dev.katmesh.launcher.bench.PrefillBenchmark;
 import dev.katmesh.launcher.bench.RealModelBenchmark;
 import dev.katmesh.launcher.bench.SecretsBenchmark;
@@ -40,9 +41,33 @@ import picocli.CommandLine.Option;
             BenchCommand.Ingestion.class,
             BenchCommand.Async.class,
             BenchCommand.Copying.class,
-            BenchCommand.Secrets.class
+            BenchCommand.Secrets.class,
+            BenchCommand.PartitionMoves.class
         })
 public final class BenchCommand {
+
+    /** A benchmark of a running mesh. */
+    interface MeshBench {
+        ObjectNode run(MeshSupervisor mesh) throws Exception;
+    }
+
+    /**
+     * Runs {@code bench} on a mesh in {@code --data-dir} or {@code <data-dir>/NAME}, started without a model (the
+     * learner counts what it receives), and takes the mesh down after.
+     */
+    static ObjectNode onCountingMesh(Katmesh.MeshOptions options, String name, MeshBench bench) throws Exception {
+        Path home = MeshLayout.defaultHome();
+        Path dir = options.dataDir != null
+                ? options.dataDir
+                : MeshLayout.defaultDataDir(home).resolve(name);
+        MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
+        supervisor.up(Duration.ofMinutes(4));
+        try {
+            return bench.run(supervisor);
+        } finally {
+            supervisor.down();
+        }
+    }
 
     @Command(
             name = "decode",
@@ -386,20 +411,45 @@ public final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            Path home = MeshLayout.defaultHome();
-            Path dir = mesh.dataDir != null
-                    ? mesh.dataDir
-                    : MeshLayout.defaultDataDir(home).resolve("bench-ingestion");
-            MeshSupervisor supervisor = new MeshSupervisor(new MeshLayout(home, dir), System.err);
-            supervisor.up(Duration.ofMinutes(4)); // no model: the learner counts what it receives
-            try {
-                ObjectNode result = IngestionBenchmark.run(
-                        supervisor, records, recordBytes, rewardInstances, Duration.ofMinutes(10));
-                System.out.println(json ? result.toString() : Katmesh.pretty(result));
-                return 0;
-            } finally {
-                supervisor.down();
-            }
+            ObjectNode result = onCountingMesh(
+                    mesh,
+                    "bench-ingestion",
+                    m -> IngestionBenchmark.run(m, records, recordBytes, rewardInstances, Duration.ofMinutes(10)));
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "partition-moves",
+            description =
+                    "Reward instances scaled 1 -> 2 -> 1 -> 2 and one SIGKILLed while a producer publishes at full"
+                            + " speed: each move's time until the group settles and its cost, then the audit (a fresh mesh in"
+                            + " <data-dir>/bench-partition-moves).")
+    static final class PartitionMoves implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(
+                names = "--max-records",
+                defaultValue = "300000",
+                description = "Records published at most (1 KB each); publishing stops after the last move anyway.")
+        int maxRecords;
+
+        @Option(names = "--pause", defaultValue = "10", description = "Seconds of full load before each move.")
+        int pause;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = onCountingMesh(
+                    mesh,
+                    "bench-partition-moves",
+                    m -> PartitionMovesBenchmark.run(m, maxRecords, Duration.ofSeconds(pause), Duration.ofMinutes(10)));
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return result.path("audit").path("ok").asBoolean() ? 0 : 1;
         }
     }
 

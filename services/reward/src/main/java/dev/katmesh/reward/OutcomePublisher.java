@@ -12,6 +12,9 @@ import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
 import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.eclipse.microprofile.reactive.messaging.Channel;
@@ -49,6 +52,8 @@ class OutcomePublisher {
     private final ScoredIds scoredIds;
     private final Slots publishing;
     private final Counter scoredCounter;
+    /** The assignment generation of each record's partition when it was received (until its outcome is sent). */
+    private final Map<Message<byte[]>, Long> received = Collections.synchronizedMap(new WeakHashMap<>());
 
     @Inject
     OutcomePublisher(
@@ -81,14 +86,25 @@ class OutcomePublisher {
         }
     }
 
+    /** A record arrives: its partition's assignment now decides whether its outcome may be published later. */
+    void received(Message<byte[]> raw) {
+        received.put(raw, ownership.generation(partition(raw)));
+    }
+
     /**
      * Starts publishing the outcome once fewer than max-publishing records wait for the broker (waiting here
      * otherwise: back-pressure on the scoring threads), without waiting for it to finish.
      */
     void send(Message<byte[]> raw, Outcome outcome) {
         TopicPartition tp = partition(raw);
+        Long generation = received.remove(raw);
         publishing.acquire().join();
-        if (!ownership.startPublishing(tp)) { // the partition moved on: its new owner publishes this record's outcome
+        if (!ownership.startPublishing(
+                tp,
+                generation != null
+                        ? generation
+                        : ownership.generation(
+                                tp))) { // the partition moved on: its new owner publishes this record's outcome
             publishing.release();
             outcome.handedOver();
             LOG.debugf("the record at %s is handed over to its partition's new owner", position(raw));
@@ -148,7 +164,7 @@ class OutcomePublisher {
         OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
                 .withKey(result.getTrajectory().getGroupId())
                 // when the agent published it: the learner measures agent-to-trainer latency from here
-                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r)))
+                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r), rawPosition(r)))
                 .build();
         return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
                 .invoke(() -> scoredCounter.increment())
@@ -177,6 +193,12 @@ class OutcomePublisher {
         return raw.getMetadata(IncomingKafkaRecordMetadata.class)
                 .map(m -> m.getTimestamp().toEpochMilli())
                 .orElse(System.currentTimeMillis());
+    }
+
+    private static String rawPosition(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+                .map(m -> RecordHeaders.rawPosition(m.getTopic(), m.getPartition(), m.getOffset()))
+                .orElse(null);
     }
 
     private static TopicPartition partition(Message<byte[]> raw) {

@@ -2,6 +2,7 @@ package dev.katmesh.reward;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
@@ -33,8 +35,12 @@ class PartitionOwnership {
 
     private final Set<TopicPartition> owned = new HashSet<>();
     private final Map<TopicPartition, Integer> publishing = new HashMap<>();
+    /** Per partition, how many times it was assigned here: a record received under an earlier one is stale. */
+    private final Map<TopicPartition, Long> generations = new HashMap<>();
+
     private final Duration drain;
     private final Counter handedOver;
+    private final Timer revocations;
 
     @Inject
     PartitionOwnership(
@@ -46,19 +52,30 @@ class PartitionOwnership {
         this.handedOver = Counter.builder("katmesh.reward.handed.over")
                 .description("Records of a partition that moved to another instance before their outcome was published")
                 .register(registry);
+        this.revocations = Timer.builder("katmesh.reward.revocation.drain")
+                .description("Time a revocation waited for the revoked partitions' outcomes to be acknowledged")
+                .register(registry);
     }
 
     synchronized void assigned(Collection<TopicPartition> partitions) {
         owned.addAll(partitions);
+        partitions.forEach(tp -> generations.merge(tp, 1L, Long::sum));
+    }
+
+    /** The partition's current assignment here (0 before the first): taken when a record is received. */
+    synchronized long generation(TopicPartition tp) {
+        return tp == null ? 0 : generations.getOrDefault(tp, 0L);
     }
 
     /** Stops owning the partitions, then waits until their outcomes being published are acknowledged. */
     synchronized void revoked(Collection<TopicPartition> partitions) throws InterruptedException {
         owned.removeAll(partitions);
-        long deadline = System.nanoTime() + drain.toNanos();
+        long start = System.nanoTime();
+        long deadline = start + drain.toNanos();
         for (long left; (left = deadline - System.nanoTime()) > 0 && publishingAny(partitions); ) {
             wait(Math.max(1, left / 1_000_000));
         }
+        revocations.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         if (publishingAny(partitions)) {
             LOG.warnf("revoked %s while outcomes were still being published after %s", partitions, drain);
         }
@@ -69,15 +86,22 @@ class PartitionOwnership {
         owned.removeAll(partitions);
     }
 
+    /** {@link #startPublishing(TopicPartition, long)} for a record received under the current assignment. */
+    synchronized boolean startPublishing(TopicPartition tp) {
+        return startPublishing(tp, generation(tp));
+    }
+
     /**
      * Before publishing a record's outcome: true (and counted as publishing until {@link #published}) if the
-     * record's partition is owned; false if it moved on, and the outcome must not be published.
+     * record's partition is owned, as it was when the record was received ({@code generation}); false if it moved
+     * on, even if it came back since (another instance may have scored the record meanwhile; the group delivers it
+     * here again), and the outcome must not be published.
      */
-    synchronized boolean startPublishing(TopicPartition tp) {
+    synchronized boolean startPublishing(TopicPartition tp, long generation) {
         if (tp == null) {
             return true;
         }
-        if (!owned.contains(tp)) {
+        if (!owned.contains(tp) || generations.getOrDefault(tp, 0L) != generation) {
             handedOver.increment();
             return false;
         }

@@ -5,6 +5,9 @@ import io.smallrye.reactive.messaging.kafka.KafkaConsumerRebalanceListener;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.common.TopicPartition;
 import org.jboss.logging.Logger;
@@ -31,7 +34,11 @@ class RawPartitionsListener implements KafkaConsumerRebalanceListener {
     @Override
     public void onPartitionsAssigned(Consumer<?, ?> consumer, Collection<TopicPartition> partitions) {
         LOG.infof("assigned %s", partitions);
-        scoredIds.partitionsAssigned();
+        Map<TopicPartition, Long> committed = new HashMap<>();
+        consumer.committed(new HashSet<>(partitions))
+                .forEach((tp, o) -> committed.put(tp, o == null ? null : o.offset()));
+        partitions.forEach(tp -> committed.putIfAbsent(tp, null));
+        scoredIds.partitionsAssigned(committed);
         ownership.assigned(partitions);
     }
 
@@ -43,11 +50,13 @@ class RawPartitionsListener implements KafkaConsumerRebalanceListener {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        scoredIds.partitionsRevoked(partitions);
     }
 
     @Override
     public void onPartitionsLost(Consumer<?, ?> consumer, Collection<TopicPartition> partitions) {
         LOG.infof("lost %s", partitions);
         ownership.lost(partitions);
+        scoredIds.partitionsRevoked(partitions);
     }
 }

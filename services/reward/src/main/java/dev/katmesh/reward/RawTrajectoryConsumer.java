@@ -137,6 +137,7 @@ public class RawTrajectoryConsumer {
      */
     @Incoming("trajectories-raw")
     public Uni<Void> onRaw(Message<byte[]> raw) {
+        outcomes.received(raw);
         return Uni.createFrom().completionStage(slots::acquire).invoke(() -> pool.execute(() -> handle(raw)));
     }
 

@@ -1,13 +1,20 @@
 package dev.katmesh.reward;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -20,7 +27,10 @@ import org.jboss.logging.Logger;
  * restart) scored are on katmesh.trajectories.scored. They are read from its tail before the first record is
  * scored, and again, from where the last read stopped, each time this instance is assigned partitions: the
  * instance that had them has published everything it will (it waited for its publishing on revocation:
- * {@link PartitionOwnership}; or it is dead), so a record it scored is a recognised duplicate here.
+ * {@link PartitionOwnership}; or it is dead), so a record it scored is a recognised duplicate here. That store is
+ * bounded ({@code dedupe-capacity}); the ids scored for the assigned partitions' uncommitted records, which are the
+ * ones delivered again, are read besides by their raw positions and kept while the partitions are owned
+ * ({@link HandedOverIds}).
  */
 @ApplicationScoped
 class ScoredIds {
@@ -29,13 +39,20 @@ class ScoredIds {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(60);
 
     private final SeenTrajectories seen;
+    private final Map<String, Object> kafkaConfig;
+    /** Ids scored for the uncommitted records of the partitions this instance owns: kept until they move on. */
+    private final Map<String, TopicPartition> handedOver = new ConcurrentHashMap<>();
+
     private final ScoredIdsReader reader;
     private final boolean recover;
+    private final Timer assignmentReads;
+    private final Counter assignmentIds;
     /** Complete once the ids written before the last assignment are read; scoring waits on it. */
     private volatile CompletableFuture<Void> ready = new CompletableFuture<>();
 
     @Inject
     ScoredIds(
+            MeterRegistry registry,
             @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig,
             // Trajectory ids remembered for deduplication (and read back from the scored topic's tail at most).
             @ConfigProperty(name = "katmesh.reward.dedupe-capacity", defaultValue = "100000") int capacity,
@@ -44,7 +61,15 @@ class ScoredIds {
             @ConfigProperty(name = "katmesh.reward.recover-scored-ids", defaultValue = "true") boolean recover) {
         this.seen = new SeenTrajectories(capacity);
         this.reader = new ScoredIdsReader(kafkaConfig, capacity);
+        this.kafkaConfig = kafkaConfig;
         this.recover = recover;
+        // The price of a partition moving here: this read, during which the instance's consumer does not poll.
+        this.assignmentReads = Timer.builder("katmesh.reward.assignment.read")
+                .description("Time reading the scored ids written since the last read, on partitions assigned")
+                .register(registry);
+        this.assignmentIds = Counter.builder("katmesh.reward.assignment.read.ids")
+                .description("Scored ids read on partitions assigned")
+                .register(registry);
         if (!recover) {
             ready.complete(null);
         }
@@ -52,7 +77,7 @@ class ScoredIds {
 
     void onStart(@Observes StartupEvent started) {
         if (recover) {
-            readInBackground(ready);
+            readInBackground(ready, Map.of());
         }
     }
 
@@ -61,19 +86,33 @@ class ScoredIds {
      * what other instances scored since the last read. If the broker does not answer in time, scoring waits
      * until a background read succeeds.
      */
-    void partitionsAssigned() {
+    void partitionsAssigned(Map<TopicPartition, Long> committed) {
         if (!recover) {
             return;
         }
         try {
+            long start = System.nanoTime();
             int n = reader.readNew(seen::add, READ_TIMEOUT);
-            LOG.infof("read %d scored trajectory ids from %s on partitions assigned", n, ScoredIdsReader.TOPIC);
+            Map<String, TopicPartition> uncommitted = HandedOverIds.read(kafkaConfig, committed, READ_TIMEOUT);
+            handedOver.putAll(uncommitted);
+            long nanos = System.nanoTime() - start;
+            assignmentReads.record(nanos, TimeUnit.NANOSECONDS);
+            assignmentIds.increment(n);
+            LOG.infof(
+                    "read %d scored trajectory ids from %s on partitions assigned, %d of them for records not"
+                            + " committed yet, in %d ms",
+                    n, ScoredIdsReader.TOPIC, uncommitted.size(), nanos / 1_000_000);
         } catch (RuntimeException e) {
             LOG.warnf("reading the scored ids on assignment failed, scoring waits for it: %s", e.getMessage());
             CompletableFuture<Void> gate = new CompletableFuture<>();
             ready = gate;
-            readInBackground(gate);
+            readInBackground(gate, committed);
         }
+    }
+
+    /** The partitions moved on (or were lost): their handed-over ids are the new owner's concern. */
+    void partitionsRevoked(Collection<TopicPartition> partitions) {
+        handedOver.values().removeIf(partitions::contains);
     }
 
     /** Waits until the scored ids are read (a scoring thread, before it decides a record is new). */
@@ -82,7 +121,7 @@ class ScoredIds {
     }
 
     boolean contains(String id) {
-        return seen.contains(id);
+        return seen.contains(id) || handedOver.containsKey(id);
     }
 
     void add(String id) {
@@ -93,12 +132,13 @@ class ScoredIds {
         seen.remove(id);
     }
 
-    private void readInBackground(CompletableFuture<Void> gate) {
+    private void readInBackground(CompletableFuture<Void> gate, Map<TopicPartition, Long> committed) {
         Thread t = new Thread(
                 () -> {
                     for (int attempt = 1; !gate.isDone(); attempt++) {
                         try {
                             int n = reader.readNew(seen::add, READ_TIMEOUT);
+                            handedOver.putAll(HandedOverIds.read(kafkaConfig, committed, READ_TIMEOUT));
                             LOG.infof("read %d scored trajectory ids from %s", n, ScoredIdsReader.TOPIC);
                             gate.complete(null);
                         } catch (RuntimeException e) {

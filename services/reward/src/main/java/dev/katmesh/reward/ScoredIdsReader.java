@@ -37,14 +37,20 @@ final class ScoredIdsReader {
         this.capacity = capacity;
     }
 
-    /** Hands every id written since the last read to {@code sink}; returns how many were read. */
-    synchronized int readNew(Consumer<String> sink, Duration timeout) {
+    /** Settings of a consumer that reads without a group (assigned partitions, nothing committed). */
+    static Properties consumer(Map<String, Object> kafkaConfig, String clientId) {
         Properties p = KafkaClientSettings.consumer(kafkaConfig);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "2000");
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "katmesh-reward-scored-ids");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        return p;
+    }
+
+    /** Hands every id written since the last read to {@code sink}; returns how many were read. */
+    synchronized int readNew(Consumer<String> sink, Duration timeout) {
+        Properties p = consumer(kafkaConfig, "katmesh-reward-scored-ids");
         long deadline = System.nanoTime() + timeout.toNanos();
         int read = 0;
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
@@ -56,6 +62,8 @@ final class ScoredIdsReader {
             long perPartition = Math.max(1, capacity / Math.max(1, parts.size()));
             Map<TopicPartition, Long> remaining = new HashMap<>();
             for (TopicPartition tp : parts) {
+                // Since the last read, at most the newest records: what the store keeps. The ids of records that
+                // come back with a partition are read by their raw positions besides (HandedOverIds).
                 long from = Math.max(
                         Math.max(begin.get(tp), end.get(tp) - perPartition), next.getOrDefault(tp, Long.MIN_VALUE));
                 consumer.seek(tp, from);

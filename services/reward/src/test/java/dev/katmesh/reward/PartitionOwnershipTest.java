@@ -80,4 +80,17 @@ class PartitionOwnershipTest {
         CompletableFuture.runAsync(() -> o.lost(List.of(P0))).get(2, TimeUnit.SECONDS);
         assertFalse(o.startPublishing(P0), "a lost partition is not owned");
     }
+
+    /** A record received before its partition left and came back may have been scored by the other owner meanwhile. */
+    @Test
+    void aRecordReceivedBeforeThePartitionLeftAndCameBackIsNotPublished() throws Exception {
+        PartitionOwnership o = ownership(Duration.ofSeconds(1));
+        o.assigned(List.of(P0));
+        long before = o.generation(P0);
+        o.revoked(List.of(P0));
+        o.assigned(List.of(P0)); // back here (an eager rebalance revokes everything, then assigns)
+        assertFalse(o.startPublishing(P0, before), "stale: its copy delivered again decides");
+        assertTrue(o.startPublishing(P0, o.generation(P0)), "a record received under this assignment publishes");
+        o.published(P0);
+    }
 }

@@ -248,7 +248,7 @@ public final class IngestionBenchmark {
     /** The reward's consumer group (services/reward's application.properties). */
     private static final String REWARD_GROUP = "katmesh-reward";
 
-    private static int partitions(Admin admin, String topic) throws Exception {
+    static int partitions(Admin admin, String topic) throws Exception {
         return admin.describeTopics(List.of(topic))
                 .allTopicNames()
                 .get(30, TimeUnit.SECONDS)

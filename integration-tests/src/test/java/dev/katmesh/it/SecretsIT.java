@@ -16,6 +16,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -66,7 +68,7 @@ class SecretsIT {
 
     @Test
     void secretsAreRedactedOrRejectedAsTheSourceSaysAndNeverReachTheScoredTopic() throws Exception {
-        // 1. A deployed agent publishes its session as JSON, as kcat or kafkajs would.
+        // 1. A deployed agent publishes its session as JSON, with kcat.
         ObjectNode published = JSON.createObjectNode()
                 .put("trajectory_id", "secrets-published")
                 .put("group_id", "g-secrets")
@@ -87,11 +89,9 @@ class SecretsIT {
                 .put("tool_call_id", "c1")
                 .put("content", "DB_HOST=db\nDB_PASSWORD=" + DB_PASSWORD + "\n");
         messages.addObject().put("role", "assistant").put("content", "Deployed.");
-        mesh.send(
-                "katmesh.trajectories.raw",
-                "g-secrets",
-                Map.of("content-type", "application/json"),
-                JSON.writeValueAsBytes(published));
+        Path file = Mesh.scratchFile("secrets-session", ".json");
+        Files.write(file, JSON.writeValueAsBytes(published));
+        mesh.kcat("katmesh.trajectories.raw", "g-secrets", Map.of("content-type", "application/json"), file);
 
         // 2. A session inference captures: the key is in the prompt the agent sent.
         String inference =

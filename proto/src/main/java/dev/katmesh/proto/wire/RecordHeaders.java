@@ -44,9 +44,39 @@ public final class RecordHeaders {
         return rawPosition == null ? h : h.add(RAW_POSITION, utf8(rawPosition));
     }
 
+    /** A raw record's position, as {@link #RAW_POSITION} holds it. */
+    public record RawPosition(String topic, int partition, long offset) {
+
+        /** The header's text, {@code topic/partition/offset}. */
+        @Override
+        public String toString() {
+            return topic + "/" + partition + "/" + offset;
+        }
+
+        /** The position a header's text names, or null when it is not one (absent, or not written by the reward). */
+        public static RawPosition parse(String text) {
+            if (text == null) {
+                return null;
+            }
+            int a = text.indexOf('/');
+            int b = text.lastIndexOf('/');
+            if (a <= 0 || b <= a) {
+                return null;
+            }
+            try {
+                return new RawPosition(
+                        text.substring(0, a),
+                        Integer.parseInt(text.substring(a + 1, b)),
+                        Long.parseLong(text.substring(b + 1)));
+            } catch (NumberFormatException e) {
+                return null;
+            }
+        }
+    }
+
     /** A raw record's position as {@link #RAW_POSITION} writes it. */
     public static String rawPosition(String topic, int partition, long offset) {
-        return topic + "/" + partition + "/" + offset;
+        return new RawPosition(topic, partition, offset).toString();
     }
 
     /** The last value of header {@code name} as text, or null when absent. */

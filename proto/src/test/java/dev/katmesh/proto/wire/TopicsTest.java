@@ -56,6 +56,12 @@ class TopicsTest {
         assertEquals(RecordHeaders.PROTOBUF, RecordHeaders.text(scored, RecordHeaders.CONTENT_TYPE));
         assertEquals(1234, RecordHeaders.number(scored, RecordHeaders.PUBLISHED_MS));
         assertEquals("katmesh.trajectories.raw/3/77", RecordHeaders.text(scored, RecordHeaders.RAW_POSITION));
+        assertEquals(
+                new RecordHeaders.RawPosition("katmesh.trajectories.raw", 3, 77),
+                RecordHeaders.RawPosition.parse(RecordHeaders.text(scored, RecordHeaders.RAW_POSITION)),
+                "read back as written");
+        assertEquals(null, RecordHeaders.RawPosition.parse("raw/x/1"), "not a position");
+        assertEquals(null, RecordHeaders.RawPosition.parse(null), "absent");
         assertEquals(-1, RecordHeaders.number(RecordHeaders.trajectory("t"), RecordHeaders.PUBLISHED_MS), "absent");
         assertEquals(
                 "UNKNOWN_TASK",

@@ -80,25 +80,18 @@ final class HandedOverIds {
 
     private static void keepIfUncommitted(
             ConsumerRecord<byte[], byte[]> r, Map<TopicPartition, Long> committed, Map<String, TopicPartition> ids) {
-        String position = RecordHeaders.text(r.headers(), RecordHeaders.RAW_POSITION);
+        RecordHeaders.RawPosition position =
+                RecordHeaders.RawPosition.parse(RecordHeaders.text(r.headers(), RecordHeaders.RAW_POSITION));
         String id = RecordHeaders.text(r.headers(), RecordHeaders.TRAJECTORY_ID);
         if (position == null || id == null) {
             return;
         }
-        int a = position.indexOf('/');
-        int b = position.lastIndexOf('/');
-        if (a <= 0 || b <= a) {
-            return;
-        }
-        try {
-            TopicPartition tp =
-                    new TopicPartition(position.substring(0, a), Integer.parseInt(position.substring(a + 1, b)));
+        TopicPartition tp = new TopicPartition(position.topic(), position.partition());
+        if (committed.containsKey(tp)) {
             Long c = committed.get(tp);
-            if (committed.containsKey(tp) && Long.parseLong(position.substring(b + 1)) >= (c == null ? 0 : c)) {
+            if (position.offset() >= (c == null ? 0 : c)) {
                 ids.put(id, tp);
             }
-        } catch (NumberFormatException e) {
-            // not a position this service wrote: nothing to keep
         }
     }
 

@@ -124,12 +124,12 @@ class SecretGate {
     static String summary(List<Redaction> found) {
         Map<String, Long> byRule =
                 found.stream().collect(Collectors.groupingBy(Redaction::getRule, TreeMap::new, Collectors.counting()));
-        String fields =
-                found.stream().map(Redaction::getField).distinct().limit(5).collect(Collectors.joining(", "));
+        List<String> fields = found.stream().map(Redaction::getField).distinct().toList();
         return byRule.entrySet().stream()
                         .map(e -> e.getKey() + " x" + e.getValue())
-                        .collect(Collectors.joining(", ")) + " in " + fields
-                + (found.stream().map(Redaction::getField).distinct().count() > 5 ? ", ..." : "");
+                        .collect(Collectors.joining(", "))
+                + " in " + String.join(", ", fields.subList(0, Math.min(5, fields.size())))
+                + (fields.size() > 5 ? ", ..." : "");
     }
 
     private static Action action(String source, String value) {

@@ -65,7 +65,9 @@ class ScoredIds {
         this.recover = recover;
         // The price of a partition moving here: this read, during which the instance's consumer does not poll.
         this.assignmentReads = Timer.builder("katmesh.reward.assignment.read")
-                .description("Time reading the scored ids written since the last read, on partitions assigned")
+                .description(
+                        "Time reading, on partitions assigned, the scored ids written since the last read and those"
+                                + " scored for the partitions' uncommitted records")
                 .register(registry);
         this.assignmentIds = Counter.builder("katmesh.reward.assignment.read.ids")
                 .description("Scored ids read on partitions assigned")
@@ -99,8 +101,8 @@ class ScoredIds {
             assignmentReads.record(nanos, TimeUnit.NANOSECONDS);
             assignmentIds.increment(n);
             LOG.infof(
-                    "read %d scored trajectory ids from %s on partitions assigned, %d of them for records not"
-                            + " committed yet, in %d ms",
+                    "read %d scored trajectory ids from %s on partitions assigned, and %d scored for the new"
+                            + " partitions' records not committed yet, in %d ms",
                     n, ScoredIdsReader.TOPIC, uncommitted.size(), nanos / 1_000_000);
         } catch (RuntimeException e) {
             LOG.warnf("reading the scored ids on assignment failed, scoring waits for it: %s", e.getMessage());

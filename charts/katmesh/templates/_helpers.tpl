@@ -28,6 +28,9 @@ app.kubernetes.io/component: {{ .component }}
 prometheus.io/scrape: "true"
 prometheus.io/path: /q/metrics
 prometheus.io/port: "8080"
+{{- if .Values.tls.enabled }}
+prometheus.io/scheme: https
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -72,17 +75,84 @@ prometheus.io/port: "8080"
   value: "8080"
 - name: KATMESH_DATA_DIR
   value: /data
+{{- with $kafka.tls.caSecret }}
+{{- if not (hasSuffix "SSL" $kafka.securityProtocol) }}
+{{- fail "kafka.tls.caSecret is the CA of a TLS listener: set kafka.securityProtocol to SASL_SSL or SSL" }}
+{{- end }}
+- name: KAFKA_SSL_TRUSTSTORE_TYPE
+  value: PEM
+- name: KAFKA_SSL_TRUSTSTORE_LOCATION
+  value: {{ printf "/etc/katmesh/kafka-ca/%s" $kafka.tls.caKey | quote }}
+{{- end }}
+{{- include "katmesh.tlsEnv" . }}
+{{- end }}
+
+{{/* The secret with the services' certificate (tls.crt, tls.key, ca.crt): given, or the one cert-manager makes. */}}
+{{- define "katmesh.tlsSecret" -}}
+{{ .Values.tls.secretName | default (printf "%s-tls" .Release.Name) }}
+{{- end }}
+
+{{/* With tls.enabled: HTTPS only on the HTTP port, TLS on the gRPC server, and the gRPC client of another
+       service (inference -> learner's Weights, rollout -> inference) trusting the CA. Call as commonEnv. */}}
+{{- define "katmesh.tlsEnv" -}}
+{{- if .root.Values.tls.enabled }}
+- name: QUARKUS_HTTP_SSL_PORT
+  value: "8080"
+- name: QUARKUS_HTTP_INSECURE_REQUESTS
+  value: disabled
+- name: QUARKUS_TLS_KEY_STORE_PEM_MESH_CERT
+  value: /etc/katmesh/tls/tls.crt
+- name: QUARKUS_TLS_KEY_STORE_PEM_MESH_KEY
+  value: /etc/katmesh/tls/tls.key
+{{- if has .component (list "inference" "learner") }}
+- name: QUARKUS_GRPC_SERVER_PLAIN_TEXT
+  value: "false"
+- name: QUARKUS_GRPC_SERVER_SSL_CERTIFICATE
+  value: /etc/katmesh/tls/tls.crt
+- name: QUARKUS_GRPC_SERVER_SSL_KEY
+  value: /etc/katmesh/tls/tls.key
+{{- end }}
+{{- $client := get (dict "inference" "WEIGHTS" "rollout" "INFERENCE") .component }}
+{{- with $client }}
+- name: {{ printf "QUARKUS_GRPC_CLIENTS_%s_PLAIN_TEXT" . }}
+  value: "false"
+- name: {{ printf "QUARKUS_GRPC_CLIENTS_%s_SSL_TRUST_STORE" . }}
+  value: /etc/katmesh/tls/ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Volume mounts of the certificates commonEnv points at (call with the root context). */}}
+{{- define "katmesh.tlsVolumeMounts" -}}
+{{- if .Values.tls.enabled }}
+- {name: tls, mountPath: /etc/katmesh/tls, readOnly: true}
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- {name: kafka-ca, mountPath: /etc/katmesh/kafka-ca, readOnly: true}
+{{- end }}
+{{- end }}
+
+{{/* The volumes of katmesh.tlsVolumeMounts. */}}
+{{- define "katmesh.tlsVolumes" -}}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret: {secretName: {{ include "katmesh.tlsSecret" . }}}
+{{- end }}
+{{- with .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret: {secretName: {{ . }}}
+{{- end }}
 {{- end }}
 
 {{/* Liveness and readiness probes on SmallRye Health. */}}
 {{- define "katmesh.probes" -}}
 livenessProbe:
-  httpGet: {path: /q/health/live, port: http}
+  httpGet: {path: /q/health/live, port: http, scheme: {{ ternary "HTTPS" "HTTP" .Values.tls.enabled }}}
   initialDelaySeconds: 20
   periodSeconds: 10
   failureThreshold: 6
 readinessProbe:
-  httpGet: {path: /q/health/ready, port: http}
+  httpGet: {path: /q/health/ready, port: http, scheme: {{ ternary "HTTPS" "HTTP" .Values.tls.enabled }}}
   initialDelaySeconds: 10
   periodSeconds: 5
   failureThreshold: 3

@@ -1,13 +1,18 @@
 // katmesh.v1.Inference/GenerateStream through @grpc/grpc-js. Usage:
-//   node grpc-client.mjs <host:port> <proto dir> [ids...]   with KATMESH_API_KEY set (or empty for none).
+//   node grpc-client.mjs <host:port> <proto dir> [ids...]   with KATMESH_API_KEY set (or empty for none);
+//   over TLS when KATMESH_GRPC_CA names the CA certificate (PEM) to trust.
 // Prints one JSON object: the streamed token ids, log-probs, versions and the finish reason.
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
+import { readFileSync } from "node:fs";
 
 const [target, protoDir, ...ids] = process.argv.slice(2);
 const def = protoLoader.loadSync("katmesh/v1/inference.proto", { includeDirs: [protoDir], keepCase: true, longs: Number, defaults: true });
 const katmesh = grpc.loadPackageDefinition(def).katmesh.v1;
-const client = new katmesh.Inference(target, grpc.credentials.createInsecure());
+const credentials = process.env.KATMESH_GRPC_CA
+  ? grpc.credentials.createSsl(readFileSync(process.env.KATMESH_GRPC_CA))
+  : grpc.credentials.createInsecure();
+const client = new katmesh.Inference(target, credentials);
 const md = new grpc.Metadata();
 if (process.env.KATMESH_API_KEY) md.set("authorization", "Bearer " + process.env.KATMESH_API_KEY);
 

@@ -1,7 +1,8 @@
 // A deployed agent's Kafka client in another language (kafkajs, SASL/SCRAM-SHA-512), for SecureMeshIT.
 //   node kafka-agent.mjs produce TOPIC KEY FILE   publish FILE as one JSON record (content-type: application/json)
 // Credentials from KATMESH_KAFKA_AGENT (the path of the launcher's secrets/agent.json); KATMESH_KAFKA_PASSWORD
-// overrides the password. Prints one JSON line: {"ok":true,...} or {"ok":false,"error":...,"type":...}.
+// overrides the password. Over TLS (security_protocol SASL_SSL) the client trusts the CA agent.json names, or the
+// one in KATMESH_KAFKA_CA. Prints one JSON line: {"ok":true,...} or {"ok":false,"error":...,"type":...}.
 import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 
@@ -13,6 +14,8 @@ const kafka = new Kafka({
   brokers: [agent.bootstrap],
   logLevel: logLevel.NOTHING,
   retry: { retries: 2, initialRetryTime: 200 },
+  ssl: agent.security_protocol === 'SASL_SSL'
+    ? { ca: [readFileSync(process.env.KATMESH_KAFKA_CA ?? agent.ca, 'utf8')] } : false,
   sasl: { mechanism: agent.sasl_mechanism.toLowerCase(), username: agent.username,
           password: process.env.KATMESH_KAFKA_PASSWORD ?? agent.password },
 });

@@ -208,5 +208,8 @@ async function main(mode) {
 
 main(process.argv[2]).then(
   (out) => console.log(JSON.stringify(out)),
-  (e) => { console.log(JSON.stringify({ error: String(e), status: e.status })); process.exit(1); },
+  (e) => {
+    console.log(JSON.stringify({ error: String(e), status: e.status, cause: e.cause ? String(e.cause.cause ?? e.cause) : null }));
+    process.exit(1);
+  },
 );

@@ -525,6 +525,102 @@ class ChartTest {
     }
 
     @Test
+    void tlsCoversEveryServiceTheirClientsOfEachOtherAndKafka() {
+        List<HasMetadata> all = render(Map.of(
+                "tls.enabled", "true",
+                "tls.certManager.enabled", "true",
+                "tls.certManager.issuerRef.name", "katmesh-ca",
+                "kafka.securityProtocol", "SASL_SSL",
+                "kafka.tls.caSecret", "prod-kafka-cluster-ca-cert"));
+        GenericKubernetesResource cert = ofKind(all, GenericKubernetesResource.class).stream()
+                .filter(r -> r.getKind().equals("Certificate"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("a cert-manager Certificate"));
+        Map<String, Object> spec = cert.get("spec");
+        assertEquals("km-tls", spec.get("secretName"));
+        @SuppressWarnings("unchecked")
+        List<String> names = (List<String>) spec.get("dnsNames");
+        for (String service : List.of("inference", "learner", "rollout", "reward")) {
+            assertTrue(names.contains("km-" + service), names.toString());
+            assertTrue(names.contains("km-" + service + ".agents.svc"), names.toString());
+        }
+        assertEquals("katmesh-ca", ((Map<?, ?>) spec.get("issuerRef")).get("name"));
+        Map<String, String> grpcClient = Map.of("inference", "WEIGHTS", "rollout", "INFERENCE");
+        Map<String, PodTemplateSpec> templates = new TreeMap<>();
+        ofKind(all, Deployment.class)
+                .forEach(d ->
+                        templates.put(d.getMetadata().getName(), d.getSpec().getTemplate()));
+        ofKind(all, StatefulSet.class)
+                .forEach(d ->
+                        templates.put(d.getMetadata().getName(), d.getSpec().getTemplate()));
+        assertEquals(4, templates.size(), templates.keySet().toString());
+        templates.forEach((name, template) -> {
+            String component = name.substring("km-".length());
+            Container c = template.getSpec().getContainers().get(0);
+            Map<String, String> env = new TreeMap<>();
+            c.getEnv().stream().filter(e -> e.getValue() != null).forEach(e -> env.put(e.getName(), e.getValue()));
+            assertEquals("8080", env.get("QUARKUS_HTTP_SSL_PORT"), name);
+            assertEquals("disabled", env.get("QUARKUS_HTTP_INSECURE_REQUESTS"), name + ": HTTPS only");
+            assertEquals("/etc/katmesh/tls/tls.crt", env.get("QUARKUS_TLS_KEY_STORE_PEM_MESH_CERT"), name);
+            assertEquals("/etc/katmesh/tls/tls.key", env.get("QUARKUS_TLS_KEY_STORE_PEM_MESH_KEY"), name);
+            assertEquals(
+                    List.of("inference", "learner").contains(component) ? "false" : null,
+                    env.get("QUARKUS_GRPC_SERVER_PLAIN_TEXT"),
+                    name + ": TLS on the gRPC servers");
+            String client = grpcClient.get(component);
+            if (client != null) {
+                assertEquals("false", env.get("QUARKUS_GRPC_CLIENTS_" + client + "_PLAIN_TEXT"), name);
+                assertEquals(
+                        "/etc/katmesh/tls/ca.crt",
+                        env.get("QUARKUS_GRPC_CLIENTS_" + client + "_SSL_TRUST_STORE"),
+                        name);
+            }
+            assertEquals("/etc/katmesh/kafka-ca/ca.crt", env.get("KAFKA_SSL_TRUSTSTORE_LOCATION"), name);
+            assertEquals("PEM", env.get("KAFKA_SSL_TRUSTSTORE_TYPE"), name);
+            assertEquals("HTTPS", c.getLivenessProbe().getHttpGet().getScheme(), name);
+            assertEquals("HTTPS", c.getReadinessProbe().getHttpGet().getScheme(), name);
+            assertEquals("https", template.getMetadata().getAnnotations().get("prometheus.io/scheme"), name);
+            Map<String, String> secrets = new TreeMap<>();
+            template.getSpec().getVolumes().stream()
+                    .filter(v -> v.getSecret() != null)
+                    .forEach(v -> secrets.put(v.getName(), v.getSecret().getSecretName()));
+            assertEquals("km-tls", secrets.get("tls"), name);
+            assertEquals("prod-kafka-cluster-ca-cert", secrets.get("kafka-ca"), name);
+            assertTrue(
+                    c.getVolumeMounts().stream()
+                            .anyMatch(m -> m.getName().equals("tls")
+                                    && m.getMountPath().equals("/etc/katmesh/tls")),
+                    name);
+        });
+
+        // An existing secret (cert-manager's form, or the operator's own) instead of a Certificate.
+        List<HasMetadata> given = render(Map.of("tls.enabled", "true", "tls.secretName", "katmesh-certs"));
+        assertTrue(given.stream().noneMatch(r -> r.getKind().equals("Certificate")), "no Certificate");
+        assertEquals(
+                "katmesh-certs",
+                named(given, Deployment.class, "km-inference").getSpec().getTemplate().getSpec().getVolumes().stream()
+                        .filter(v -> v.getName().equals("tls"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getSecret()
+                        .getSecretName());
+        Container plain = named(render(Map.of()), Deployment.class, "km-inference")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0);
+        assertEquals("HTTP", plain.getLivenessProbe().getHttpGet().getScheme(), "plain HTTP by default");
+        assertTrue(plain.getEnv().stream().noneMatch(e -> e.getName().startsWith("QUARKUS_TLS")), "no TLS by default");
+        for (Map<String, Object> bad : List.of(
+                Map.<String, Object>of("tls.enabled", "true"),
+                Map.<String, Object>of("tls.enabled", "true", "tls.certManager.enabled", "true"),
+                Map.<String, Object>of("kafka.tls.caSecret", "ca"))) {
+            assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
+        }
+    }
+
+    @Test
     void theSchemaRefusesBadValues() {
         for (Map<String, Object> bad : List.of(
                 Map.<String, Object>of("learner.gpus", -1),
@@ -534,7 +630,9 @@ class ChartTest {
                 Map.<String, Object>of("inferenceReplicas", 3),
                 Map.<String, Object>of("inference.quotas.agents[0]", "ci-bot=2"),
                 Map.<String, Object>of("reward.secrets.deployed", "drop"),
-                Map.<String, Object>of("reward.secrets.rules[0]", "no regex here"))) {
+                Map.<String, Object>of("reward.secrets.rules[0]", "no regex here"),
+                Map.<String, Object>of("tls.certManager.issuerRef.kind", "Vault"),
+                Map.<String, Object>of("tls.certManager.duration", "90d"))) {
             Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
             assertTrue(
                     String.valueOf(e.getMessage()).toLowerCase().contains("schema")

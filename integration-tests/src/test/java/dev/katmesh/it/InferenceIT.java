@@ -46,11 +46,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +74,7 @@ class InferenceIT {
 
     static final ObjectMapper JSON = new ObjectMapper();
     static final Path MODEL = Mesh.HOME.resolve("integration-tests/target/models/inference-it");
-    static final Path NODE = Mesh.HOME.resolve("integration-tests/src/test/node");
+    static final Path NODE = Mesh.NODE;
     static final int[] PROMPT = {1, 89, 266, 86, 203, 17, 45};
 
     Mesh mesh;
@@ -516,32 +515,17 @@ class InferenceIT {
 
     /** Runs a node client with the API's URLs, key and model (and {@code env}); its last line of output as JSON. */
     JsonNode node(Map<String, String> env, String script, String... args) throws Exception {
-        assertTrue(
-                Files.isDirectory(NODE.resolve("node_modules")),
-                "the node clients are not installed: run ./katmesh test, or npm install --no-save --prefix " + NODE);
-        List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment()
-                .putAll(Map.of(
-                        "KATMESH_OPENAI_URL",
-                        openai,
-                        "KATMESH_BASE_URL",
-                        openai.replaceFirst("/v1$", ""),
-                        "KATMESH_API_KEY",
-                        key,
-                        "KATMESH_MODEL",
-                        model));
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");
-        String last = out.lines().reduce((a, b) -> b).orElse("");
-        try {
-            return JSON.readTree(last);
-        } catch (Exception e) {
-            throw new AssertionError(script + " " + List.of(args) + " printed no JSON:\n" + out, e);
-        }
+        Map<String, String> all = new HashMap<>(Map.of(
+                "KATMESH_OPENAI_URL",
+                openai,
+                "KATMESH_BASE_URL",
+                openai.replaceFirst("/v1$", ""),
+                "KATMESH_API_KEY",
+                key,
+                "KATMESH_MODEL",
+                model));
+        all.putAll(env);
+        return Mesh.node(all, script, args);
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.launcher.mesh.MeshHttp;
 import dev.katmesh.launcher.mesh.PrometheusScrape;
 import dev.katmesh.proto.v1.WeightsGrpc;
 import io.grpc.Channel;
@@ -47,7 +48,12 @@ final class Mesh implements AutoCloseable {
 
     static final Path HOME =
             Path.of(System.getProperty("katmesh.home", "..")).toAbsolutePath().normalize();
+    /** The clients in other languages (integration-tests/src/test/node), installed by ./katmesh test. */
+    static final Path NODE = HOME.resolve("integration-tests/src/test/node");
+
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Trusts the CA of every secure mesh a test started ({@link #tlsCa()}). */
+    static final HttpClient HTTP = MeshHttp.client(Duration.ofSeconds(10));
 
     final Path dataDir;
     private final Map<String, String> env;
@@ -68,6 +74,9 @@ final class Mesh implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("up", "--detach"));
         args.addAll(List.of(upArgs));
         mesh.katmesh(Duration.ofMinutes(5), args.toArray(String[]::new));
+        if (Files.isRegularFile(mesh.tlsCa())) {
+            MeshHttp.trust(mesh.tlsCa()); // a secure mesh serves HTTPS with a certificate of its own CA
+        }
         return mesh;
     }
 
@@ -177,14 +186,39 @@ final class Mesh implements AutoCloseable {
         return endpoints().path("kafka").path("bootstrap").asText();
     }
 
+    /** The CA of a secure mesh's certificates (the launcher makes it at the first secure start). */
+    Path tlsCa() {
+        return dataDir.resolve("secrets/ca.pem");
+    }
+
     String http(String service) throws IOException, InterruptedException {
         return endpoints().path("services").path(service).path("http").asText();
     }
 
+    /** Runs a node client of {@link #NODE} with {@code env} added; its last line of output as JSON. */
+    static JsonNode node(Map<String, String> env, String script, String... args) throws Exception {
+        assertTrue(
+                Files.isDirectory(NODE.resolve("node_modules")),
+                "the node clients are not installed: run ./katmesh test, or npm install --no-save --prefix " + NODE);
+        List<String> cmd = new ArrayList<>(List.of("node", NODE.resolve(script).toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), script + " hung");
+        String last = out.lines().reduce((a, b) -> b).orElse("");
+        try {
+            return JSON.readTree(last);
+        } catch (Exception e) {
+            throw new AssertionError(script + " " + List.of(args) + " printed no JSON:\n" + out, e);
+        }
+    }
+
     /** A service's JSON at {@code url} (its progress, its status). */
     static JsonNode getJson(String url) throws IOException, InterruptedException {
-        HttpResponse<String> r = HttpClient.newHttpClient()
-                .send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+                HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
         return JSON.readTree(r.body());
     }
 
@@ -280,12 +314,14 @@ final class Mesh implements AutoCloseable {
         return kafkaProperties(user, users.getProperty(user));
     }
 
-    /** Client settings with a given password (null: plaintext, no SASL). */
+    /** Client settings with a given password over TLS (null: plaintext, no SASL, no TLS). */
     Properties kafkaProperties(String user, String password) throws IOException, InterruptedException {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
         if (password != null) {
-            p.put("security.protocol", "SASL_PLAINTEXT");
+            p.put("security.protocol", "SASL_SSL");
+            p.put("ssl.truststore.type", "PEM");
+            p.put("ssl.truststore.location", tlsCa().toString());
             p.put("sasl.mechanism", "SCRAM-SHA-512");
             p.put(
                     "sasl.jaas.config",

@@ -89,7 +89,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(
             names = "--secure",
-            description = "Run on a secure-mode mesh (SASL/SCRAM users with ACLs on the broker; see `up --secure`).")
+            description =
+                    "Run on a secure-mode mesh (TLS on every listener, SASL/SCRAM users with ACLs on the broker; see `up --secure`).")
     boolean secure;
 
     @Override

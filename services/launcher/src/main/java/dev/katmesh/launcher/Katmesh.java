@@ -114,8 +114,10 @@ public final class Katmesh {
         @Option(
                 names = "--secure",
                 description =
-                        "Secure mode, chosen at a mesh's first start and kept: the broker takes only SASL/SCRAM-SHA-512 users with "
-                                + "ACLs (each service its own; deployed agents the user 'agent', "
+                        "Secure mode, chosen at a mesh's first start and kept: every listener speaks TLS only (the broker, "
+                                + "each service's HTTP and gRPC), with certificates of the mesh's own CA "
+                                + "(<data-dir>/secrets/ca.pem), and the broker takes only SASL/SCRAM-SHA-512 users with "
+                                + "ACLs (each service its own; deployed agents the user 'katmesh-agent', "
                                 + "which may only write katmesh.trajectories.raw).")
         boolean secure;
 
@@ -132,11 +134,14 @@ public final class Katmesh {
                     status.path("services").path("inference").path("openai").asText(), key.origin(), key.key());
             if (status.path("kafka").has("security")) {
                 System.out.printf(
-                        "Kafka: SASL/SCRAM-SHA-512; agents' client settings (write katmesh.trajectories.raw only): %s%n",
+                        "Kafka: SASL_SSL, SCRAM-SHA-512; agents' client settings (write katmesh.trajectories.raw only): %s%n",
                         status.path("kafka")
                                 .path("security")
                                 .path("agent_config")
                                 .asText());
+                System.out.printf(
+                        "TLS everywhere: clients trust the mesh's CA %s (Node: NODE_EXTRA_CA_CERTS, curl: --cacert)%n",
+                        status.path("tls").path("ca").asText());
             }
             if (detach) {
                 System.out.println("mesh running; `./katmesh down` stops it");

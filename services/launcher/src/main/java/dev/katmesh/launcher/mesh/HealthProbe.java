@@ -14,11 +14,11 @@ public final class HealthProbe {
 
     private HealthProbe() {}
 
-    /** "UP" when /q/health answers 200, else "DOWN" (including when nothing listens). */
-    static String health(int httpPort) {
+    /** "UP" when {@code base}/q/health answers 200, else "DOWN" (including when nothing listens). */
+    static String health(String base) {
         try {
             HttpResponse<String> r = HTTP.send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health"))
+                    HttpRequest.newBuilder(URI.create(base + "/q/health"))
                             .timeout(Duration.ofSeconds(5))
                             .GET()
                             .build(),

@@ -31,9 +31,9 @@ import org.apache.kafka.common.resource.ResourceType;
 
 /**
  * The embedded broker's access control in secure mode ({@code ./katmesh up --secure}): every client
- * authenticates with SASL/SCRAM-SHA-512 as a user of its own, and the broker's StandardAuthorizer lets
- * each do only what its role needs ({@link #acls()}). Deployed agents get the user {@code katmesh-agent}, which
- * may write katmesh.trajectories.raw and nothing else.
+ * connects over TLS (the mesh's own CA, {@link MeshTls}) and authenticates with SASL/SCRAM-SHA-512 as a
+ * user of its own, and the broker's StandardAuthorizer lets each do only what its role needs ({@link #acls()}).
+ * Deployed agents get the user {@code katmesh-agent}, which may write katmesh.trajectories.raw and nothing else.
  *
  * <p>DESIGN: the broker's own user and the launcher's admin are super users, added to the KRaft storage
  * when it is formatted (KIP-900), because SCRAM users otherwise live in the metadata log the broker
@@ -46,7 +46,8 @@ import org.apache.kafka.common.resource.ResourceType;
 public final class KafkaAccess {
 
     static final String MECHANISM = "SCRAM-SHA-512";
-    static final String PROTOCOL = "SASL_PLAINTEXT";
+    /** SASL over TLS: the passwords and the trajectories cross machines only encrypted ({@link MeshTls}). */
+    static final String PROTOCOL = "SASL_SSL";
 
     /** The users of the embedded broker. */
     enum User {
@@ -75,9 +76,11 @@ public final class KafkaAccess {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private final Map<User, String> passwords;
+    private final MeshTls tls;
 
-    private KafkaAccess(Map<User, String> passwords) {
+    private KafkaAccess(Map<User, String> passwords, MeshTls tls) {
         this.passwords = passwords;
+        this.tls = tls;
     }
 
     static Path file(MeshLayout layout) {
@@ -113,7 +116,7 @@ public final class KafkaAccess {
                 }
                 Secrets.write(file, text.toString());
             }
-            return new KafkaAccess(passwords);
+            return new KafkaAccess(passwords, MeshTls.of(layout));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot keep the Kafka users in " + file, e);
         }
@@ -138,10 +141,20 @@ public final class KafkaAccess {
         c.put("security.protocol", PROTOCOL);
         c.put("sasl.mechanism", MECHANISM);
         c.put("sasl.jaas.config", jaas(u.name, passwords.get(u)));
+        c.putAll(trust(tls));
         return c;
     }
 
-    /** The listener, SASL and authorizer lines of server.properties in secure mode. */
+    /** The settings with which a Kafka client trusts the mesh's CA (and checks the broker's name, the default). */
+    static Map<String, String> trust(MeshTls tls) {
+        return Map.of(
+                "ssl.truststore.type",
+                "PEM",
+                "ssl.truststore.location",
+                tls.ca().toString());
+    }
+
+    /** The listener, TLS, SASL and authorizer lines of server.properties in secure mode. */
     String serverProperties(int port, int controllerPort) {
         String broker = User.BROKER.name;
         String pw = passwords.get(User.BROKER);
@@ -150,7 +163,12 @@ public final class KafkaAccess {
                 "listeners=CLIENT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort,
                 "advertised.listeners=CLIENT://127.0.0.1:" + port,
                 "inter.broker.listener.name=CLIENT",
-                "listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                "listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SASL_SSL",
+                "ssl.keystore.type=PEM",
+                "ssl.keystore.location=" + tls.brokerKeyStore(),
+                // The broker is a client of its own listeners too (inter-broker, controller).
+                "ssl.truststore.type=PEM",
+                "ssl.truststore.location=" + tls.ca(),
                 "sasl.enabled.mechanisms=" + MECHANISM,
                 "sasl.mechanism.inter.broker.protocol=" + MECHANISM,
                 "listener.name.client.scram-sha-512.sasl.jaas.config=" + jaas(broker, pw),
@@ -271,6 +289,7 @@ public final class KafkaAccess {
             json.put("sasl_mechanism", MECHANISM);
             json.put("username", User.AGENT.name);
             json.put("password", passwords.get(User.AGENT));
+            json.put("ca", tls.ca().toString());
             Secrets.write(dir.resolve("agent.json"), new ObjectMapper().writeValueAsString(json) + "\n");
             return javaConfig;
         } catch (IOException e) {

@@ -42,6 +42,10 @@ public final class MeshSupervisor {
     public MeshSupervisor(MeshLayout layout, PrintStream out) {
         this.layout = layout;
         this.out = out;
+        Path ca = MeshTls.of(layout).ca();
+        if (Files.isRegularFile(ca)) {
+            MeshHttp.trust(ca); // a secure mesh's services serve HTTPS
+        }
     }
 
     public MeshLayout layout() {
@@ -160,6 +164,9 @@ public final class MeshSupervisor {
                 }
                 state.secure = true;
             }
+            if (state.secure) {
+                MeshHttp.trust(MeshTls.ensure(layout).ca());
+            }
             if (model != null) {
                 state.model = model.toAbsolutePath().normalize().toString();
             }
@@ -194,7 +201,7 @@ public final class MeshSupervisor {
                 }
                 for (ServiceInstance s : state.instances()) {
                     if (!ManagedProcess.isAlive(state.service(s))) {
-                        out.printf("starting %s on http://127.0.0.1:%d%n", s.id(), state.service(s).port);
+                        out.printf("starting %s on %s%n", s.id(), httpBase(state, state.service(s)));
                         startService(state, s);
                         state.save(layout.stateFile());
                         started.add(s.id());
@@ -300,6 +307,11 @@ public final class MeshSupervisor {
         });
     }
 
+    /** The base URL of an instance's HTTP API: HTTPS on a secure mesh, else plain HTTP. */
+    static String httpBase(MeshState state, MeshState.Proc p) {
+        return (state.secure ? "https" : "http") + "://127.0.0.1:" + p.port;
+    }
+
     /** Starts the supervisor process if it does not run (the caller holds the lock and saves the state). */
     private void ensureWatch(MeshState state) throws IOException {
         if (!ManagedProcess.isAlive(state.supervisor)) {
@@ -339,12 +351,17 @@ public final class MeshSupervisor {
                         Secrets.dir(layout).resolve("agent.properties").toString());
                 security.put(
                         "agent_json", Secrets.dir(layout).resolve("agent.json").toString());
+                security.put("ca", MeshTls.of(layout).ca().toString());
             }
             boolean alive = ManagedProcess.isAlive(state.kafka);
             kafka.put("health", alive && EmbeddedKafka.portOpen(state.kafka.port) ? "UP" : "DOWN");
             putPid(kafka, state.kafka, alive);
         } else {
             kafka.put("health", "DOWN");
+        }
+        if (state.secure) {
+            // Every listener of a secure mesh (broker, HTTP, gRPC) serves a certificate of this CA.
+            root.putObject("tls").put("ca", MeshTls.of(layout).ca().toString());
         }
         ObjectNode services = root.putObject("services");
         for (ServiceInstance s : state.instances()) {
@@ -356,15 +373,15 @@ public final class MeshSupervisor {
                 node.put("health", "DOWN");
                 continue;
             }
-            node.put("http", "http://127.0.0.1:" + p.port);
+            node.put("http", httpBase(state, p));
             if (p.grpcPort != null) {
                 node.put("grpc", "127.0.0.1:" + p.grpcPort);
             }
             if (s.service() == MeshService.INFERENCE) {
-                node.put("openai", "http://127.0.0.1:" + p.port + "/v1");
+                node.put("openai", httpBase(state, p) + "/v1");
             }
             boolean alive = ManagedProcess.isAlive(p);
-            node.put("health", alive ? HealthProbe.health(p.port) : "DOWN");
+            node.put("health", alive ? HealthProbe.health(httpBase(state, p)) : "DOWN");
             putPid(node, p, alive);
             node.put("restarts", p.restarts == null ? 0 : p.restarts);
             if (p.lastCrashAtMs != null) {
@@ -504,6 +521,9 @@ public final class MeshSupervisor {
                 }
             });
         }
+        if (state.secure) {
+            cmd.addAll(tlsFlags(s, p));
+        }
         // Only inference may fetch the learner's weights: a token the two share.
         if (s == MeshService.LEARNER) {
             env.put("KATMESH_LEARNER_WEIGHTS_TOKENS", weightsToken());
@@ -544,6 +564,34 @@ public final class MeshSupervisor {
         p.startedAtMs = started.startedAtMs;
     }
 
+    /**
+     * A secure mesh's service serves HTTPS only (its one HTTP port) and TLS on gRPC, with the mesh's server
+     * certificate, and its gRPC clients of other services trust the mesh's CA.
+     */
+    private List<String> tlsFlags(MeshService s, MeshState.Proc p) {
+        MeshTls tls = MeshTls.of(layout);
+        List<String> flags = new ArrayList<>(List.of(
+                "-Dquarkus.http.ssl-port=" + p.port,
+                "-Dquarkus.http.insecure-requests=disabled",
+                "-Dquarkus.tls.key-store.pem.mesh.cert=" + tls.serverChain(),
+                "-Dquarkus.tls.key-store.pem.mesh.key=" + tls.serverKey()));
+        if (p.grpcPort != null) {
+            flags.add("-Dquarkus.grpc.server.plain-text=false");
+            flags.add("-Dquarkus.grpc.server.ssl.certificate=" + tls.serverChain());
+            flags.add("-Dquarkus.grpc.server.ssl.key=" + tls.serverKey());
+        }
+        String client = switch (s) {
+            case INFERENCE -> "weights";
+            case ROLLOUT -> "inference";
+            default -> null;
+        };
+        if (client != null) {
+            flags.add("-Dquarkus.grpc.clients." + client + ".plain-text=false");
+            flags.add("-Dquarkus.grpc.clients." + client + ".ssl.trust-store=" + tls.ca());
+        }
+        return flags;
+    }
+
     private void awaitHealthy(MeshState state, ServiceInstance s, long deadline) throws InterruptedException {
         MeshState.Proc p = state.service(s);
         while (System.nanoTime() < deadline) {
@@ -551,7 +599,7 @@ public final class MeshSupervisor {
                 throw new IllegalStateException(
                         s.id() + " exited during start-up:\n" + tail(layout.logFile(s.id()), 25));
             }
-            if ("UP".equals(HealthProbe.health(p.port))) {
+            if ("UP".equals(HealthProbe.health(httpBase(state, p)))) {
                 out.printf("%s is UP%n", s.id());
                 return;
             }

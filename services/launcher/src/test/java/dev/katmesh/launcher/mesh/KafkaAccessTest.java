@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.common.acl.AclBinding;
@@ -110,12 +111,17 @@ class KafkaAccessTest {
     }
 
     @Test
-    void theBrokerTakesOnlySaslWithAnAuthorizer(@TempDir Path dir) {
-        KafkaAccess access = KafkaAccess.load(new MeshLayout(dir, dir.resolve("data")));
+    void theBrokerTakesOnlySaslOverTlsWithAnAuthorizer(@TempDir Path dir) {
+        MeshLayout layout = new MeshLayout(dir, dir.resolve("data"));
+        KafkaAccess access = KafkaAccess.load(layout);
         String props = EmbeddedKafka.serverProperties(9092, 9093, dir, access);
-        assertTrue(
-                props.contains("listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"),
-                props);
+        assertTrue(props.contains("listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SASL_SSL"), props);
+        MeshTls tls = MeshTls.of(layout);
+        assertTrue(props.contains("ssl.keystore.location=" + tls.brokerKeyStore()), props);
+        assertTrue(props.contains("ssl.truststore.location=" + tls.ca()), props);
+        Map<String, String> client = access.clientConfig(KafkaAccess.User.AGENT);
+        assertEquals("SASL_SSL", client.get("security.protocol"));
+        assertEquals(tls.ca().toString(), client.get("ssl.truststore.location"), "clients trust the mesh's CA");
         assertTrue(
                 props.contains("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"), props);
         assertTrue(props.contains("allow.everyone.if.no.acl.found=false"), props);

@@ -1,5 +1,7 @@
 package dev.katmesh.it;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
@@ -8,18 +10,24 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
- * Faults on a running mesh: while deployed-agent trajectories stream into katmesh.trajectories.raw and
- * the rollout service works tasks through inference, each of learner, reward, inference and rollout is
- * SIGKILLed and restarted, then the Kafka broker is restarted. After recovery `./katmesh audit` must
- * find every published trajectory scored or dead-lettered, every scored one trained (the learner runs
- * SFT on the topic, so every record is trainable) exactly once, nothing lost, nothing scored or trained
- * twice. Each recovery time (kill to the service doing its work again) is printed and written to
+ * Faults on a running mesh: while deployed-agent trajectories stream into katmesh.trajectories.raw, three agents
+ * hold multi-turn sessions with inference (captured) and the rollout service works tasks through inference, each of
+ * learner, reward, inference and rollout is SIGKILLed and restarted, then the Kafka broker is restarted. After
+ * recovery `./katmesh audit` must find every published trajectory scored or dead-lettered, every scored one trained
+ * (the learner runs SFT on the topic, so every record is trainable) exactly once, nothing lost, nothing scored or
+ * trained twice, and every request inference logged in one assembled trajectory; and every response the agents
+ * received — including those of the sessions open when inference was SIGKILLed — is in exactly one scored
+ * trajectory. Each recovery time (kill to the service doing its work again) is printed and written to
  * target/fault-recovery.json.
  */
 class FaultIT {
@@ -29,7 +37,12 @@ class FaultIT {
 
     @Test
     void everyTrajectoryIsTrainedExactlyOnceThroughCrashesOfEveryProcess() throws Exception {
-        Map<String, String> env = DeployedAgents.onlineSftMesh("fault-it", "fault-it-key");
+        Map<String, String> env = new HashMap<>(DeployedAgents.onlineSftMesh("fault-it", "fault-it-key"));
+        // Trees whose inference died are closed 30 s after their last request (5 min by default).
+        env.put("KATMESH_REWARD_OPTS", "-Dkatmesh.reward.capture.orphan-timeout=30s");
+        env.put(
+                "KATMESH_INFERENCE_OPTS",
+                env.get("KATMESH_INFERENCE_OPTS") + " -Dkatmesh.inference.capture.idle-timeout=15s");
         ObjectNode recovery = JSON.createObjectNode();
         try (Mesh mesh = Mesh.up("fault", env)) {
             AtomicBoolean stop = new AtomicBoolean();
@@ -38,6 +51,10 @@ class FaultIT {
             Thread agents =
                     new Thread(() -> DeployedAgents.publishUntil(mesh, stop, sent, sendFailures), "fault-it-agents");
             agents.start();
+            Set<String> served = ConcurrentHashMap.newKeySet();
+            AtomicInteger refused = new AtomicInteger();
+            List<Thread> sessions =
+                    DeployedAgents.sessionsUntil(mesh, "fault-it-key", "fault-it", 3, stop, served, refused);
             try {
                 DeployedAgents.tasks(mesh, 1);
                 String learnerHttp = mesh.http("learner");
@@ -94,14 +111,21 @@ class FaultIT {
             } finally {
                 stop.set(true);
                 agents.join(60_000);
+                for (Thread t : sessions) {
+                    t.join(120_000);
+                }
             }
             recovery.put("trajectories_sent", sent.get());
             recovery.put("send_failures", sendFailures.get());
+            recovery.put("requests_served", served.size());
+            recovery.put("requests_refused", refused.get());
+            assertTrue(served.size() >= 30, "the agents' sessions were served: " + recovery);
             System.out.println("fault recovery (s): " + recovery);
             Files.writeString(
                     Mesh.HOME.resolve("integration-tests/target/fault-recovery.json"), recovery.toPrettyString());
 
             DeployedAgents.assertEveryTrajectoryOnce(mesh, sent.get(), sendFailures.get());
+            DeployedAgents.assertEveryServedRequestOnce(mesh, served);
         }
     }
 

@@ -243,8 +243,8 @@ class SecureMeshIT {
 
     @Test
     void aServicesUserCannotDoAnotherServicesWork() throws Exception {
-        // inference captures sessions into raw, but must not forge scored records or announce versions
-        for (String topic : List.of(SCORED, "katmesh.policy.versions")) {
+        // inference logs the requests it serves to the capture log; it writes no trajectory, scored record or version
+        for (String topic : List.of(RAW, SCORED, "katmesh.policy.versions")) {
             try (KafkaProducer<String, byte[]> p = producer(mesh.kafkaProperties("katmesh-inference"))) {
                 ExecutionException e = assertThrows(
                         ExecutionException.class,

@@ -22,8 +22,10 @@ public final class Topics {
     public static final String DLQ = "katmesh.trajectories.dlq";
     /** Policy versions announced by the learner. */
     public static final String VERSIONS = "katmesh.policy.versions";
+    /** Every request inference serves and every session end, keyed by session: the log sessions are assembled from. */
+    public static final String CAPTURE = "katmesh.capture.requests";
 
-    public static final List<String> ALL = List.of(TASKS, RAW, ROLLOUT, SCORED, DLQ, VERSIONS);
+    public static final List<String> ALL = List.of(TASKS, RAW, ROLLOUT, SCORED, DLQ, VERSIONS, CAPTURE);
 
     private static final Map<String, TrajectorySource> SOURCE_BY_TOPIC = Map.of(
             RAW, TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED,

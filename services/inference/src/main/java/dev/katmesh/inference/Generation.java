@@ -4,11 +4,14 @@ import dev.katmesh.policy.ContinuousBatcher.Finish;
 import dev.katmesh.proto.json.ToolCallSyntax;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ToolCall;
+import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -65,6 +68,7 @@ abstract class Generation implements Completion.Observer {
     private final boolean[] started;
     private boolean opened; // the decode thread's: streamStarted ran
     volatile boolean closed;
+    private final Context context; // the request's: where the answer is written once its capture is logged
 
     Generation(
             RoutingContext ctx,
@@ -83,6 +87,7 @@ abstract class Generation implements Completion.Observer {
         this.prompt = prompt;
         this.turn = turn;
         this.started = new boolean[req.n()];
+        this.context = ctx.vertx().getOrCreateContext();
     }
 
     /**
@@ -188,11 +193,19 @@ abstract class Generation implements Completion.Observer {
                 .findFirst()
                 .orElse(null);
         List<Answer> answers = new ArrayList<>();
+        List<CompletableFuture<Void>> logged = new ArrayList<>();
         for (Completion x : choices) {
             Answer a = failed == null ? answer(x) : null;
             answers.add(a);
-            record(x, a);
+            logged.add(record(x, a).toCompletableFuture());
         }
+        // The response completes once its request is on the capture log (a failed write is counted, not the agent's
+        // problem): a served request is durable before the agent sees the end of its answer.
+        CompletableFuture.allOf(logged.toArray(CompletableFuture[]::new))
+                .whenComplete((v, e) -> context.runOnContext(x -> finish(failed, answers)));
+    }
+
+    private void finish(Completion failed, List<Answer> answers) {
         if (closed) {
             metrics.request(api, "client_closed");
             return;
@@ -224,17 +237,23 @@ abstract class Generation implements Completion.Observer {
         }
     }
 
-    /** The captured session keeps the answer as the assistant message the client was given. */
-    private void record(Completion c, Answer a) {
+    /**
+     * The captured session keeps the answer as the assistant message the client was given; completes when the
+     * request is on the capture log (at once when it is not captured).
+     */
+    private CompletionStage<Void> record(Completion c, Answer a) {
         if (turn == null) {
-            return;
+            return CompletableFuture.completedFuture(null);
         }
         if (a == null || (c.finish() != Finish.STOP && c.finish() != Finish.LENGTH)) {
             turn.abandon();
-            return;
+            return CompletableFuture.completedFuture(null);
         }
-        turn.complete(c, a.message());
+        return turn.complete(responseId(), c, a.message());
     }
+
+    /** The id of the response as the client receives it (the captured request's id). */
+    abstract String responseId();
 
     /** One server-sent event: {@code event:} line when named, then the data. */
     final void event(String name, String data) {

@@ -82,7 +82,10 @@ public interface InferenceSettings {
         Optional<List<String>> agents();
     }
 
-    /** Capture of sessions served over the OpenAI API as trajectories on katmesh.trajectories.raw. */
+    /**
+     * Capture of sessions served over the HTTP APIs: every request and session end on katmesh.capture.requests,
+     * assembled into trajectories by the reward service.
+     */
     Capture capture();
 
     /** Weight hot-swaps from the learner's Weights service. */
@@ -101,15 +104,32 @@ public interface InferenceSettings {
     }
 
     interface Capture {
-        /** Record sessions and publish them. */
+        /** Record sessions and log their requests. */
         @WithDefault("true")
         boolean enabled();
 
-        /** A session with no request for this long ends and is published. */
+        /**
+         * A session with no request for this long ends (its end is logged). The reward's
+         * katmesh.reward.capture.orphan-timeout must be longer: it closes trees whose inference died.
+         */
         @WithDefault("120s")
         Duration idleTimeout();
 
-        /** Sessions open at once at most; the least recently used one is published to make room. */
+        /**
+         * How long a served request's response waits for its capture record's ack from the broker; past it the
+         * answer is sent anyway and the request counted as {@code failed} (the producer keeps trying to deliver).
+         */
+        @WithDefault("10s")
+        Duration logTimeout();
+
+        /**
+         * How long an end call waits for the session's running requests to finish (so that they are in the tree
+         * before its end); one still running after that is counted {@code after_end} when it finishes.
+         */
+        @WithDefault("60s")
+        Duration endWait();
+
+        /** Sessions open at once at most; the least recently used idle one is ended to make room. */
         @WithDefault("10000")
         int maxSessions();
 

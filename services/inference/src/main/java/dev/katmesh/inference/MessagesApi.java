@@ -97,6 +97,11 @@ public class MessagesApi {
         private boolean textOpen; // the decode thread's: block 0 is an open text block
         private int blocks; // blocks started so far
 
+        @Override
+        String responseId() {
+            return id;
+        }
+
         MessageGeneration(RoutingContext ctx, GenerationRequest req, SessionRecorder.Turn turn) {
             super(ctx, req, MessagesApi.this.server, MessagesApi.this.metrics, API, turn.prompt(), turn);
         }

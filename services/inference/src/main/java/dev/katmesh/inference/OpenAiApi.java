@@ -261,6 +261,11 @@ public class OpenAiApi {
             }
         }
 
+        @Override
+        String responseId() {
+            return id;
+        }
+
         abstract ObjectNode streamDelta(int index, String text, boolean first);
 
         abstract ObjectNode finalChoice(int index, Completion c, Answer a);

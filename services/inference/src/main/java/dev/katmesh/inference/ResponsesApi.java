@@ -157,6 +157,11 @@ public class ResponsesApi {
         private boolean textOpen;
         private final StringBuilder streamedText = new StringBuilder();
 
+        @Override
+        String responseId() {
+            return id;
+        }
+
         ResponseGeneration(
                 RoutingContext ctx,
                 GenerationRequest req,

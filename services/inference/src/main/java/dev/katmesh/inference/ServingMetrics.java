@@ -29,6 +29,7 @@ public class ServingMetrics {
     private Timer interTokenLatency;
     private Timer swapDuration;
     private Timer fetchDuration;
+    private Timer captureLog;
 
     @PostConstruct
     void register() {
@@ -63,6 +64,11 @@ public class ServingMetrics {
                 .register(registry);
         fetchDuration = Timer.builder("katmesh.inference.weights.fetch")
                 .description("Fetching and verifying a version's weights")
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
+        captureLog = Timer.builder("katmesh.inference.capture.log")
+                .description(
+                        "A served request's capture record, from hand-over to the broker's ack: what its answer waits")
                 .publishPercentiles(0.5, 0.99)
                 .register(registry);
     }
@@ -105,8 +111,16 @@ public class ServingMetrics {
         registry.counter("katmesh.inference.swap.failures", "reason", reason).increment();
     }
 
+    /** A session's end logged (ended, idle, evicted, shutdown, end_failed) or a request not captured. */
     void capture(String outcome) {
         registry.counter("katmesh.inference.sessions.captured", "outcome", outcome)
                 .increment();
+    }
+
+    /** A served request's capture record: logged (acknowledged by the broker) or failed, after {@code nanos}. */
+    void logged(String outcome, long nanos) {
+        registry.counter("katmesh.inference.requests.logged", "outcome", outcome)
+                .increment();
+        captureLog.record(nanos, TimeUnit.NANOSECONDS);
     }
 }

@@ -1,11 +1,14 @@
 package dev.katmesh.inference;
 
+import dev.katmesh.capture.CaptureTree;
+import dev.katmesh.capture.SessionAssembler;
+import dev.katmesh.proto.v1.CaptureEvent;
+import dev.katmesh.proto.v1.CapturedRequest;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Outcome;
+import dev.katmesh.proto.v1.SessionEnd;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.Trajectory;
-import dev.katmesh.proto.v1.TrajectorySource;
-import dev.katmesh.proto.wire.RecordHeaders;
 import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.MutinyEmitter;
@@ -22,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -31,14 +36,18 @@ import org.eclipse.microprofile.reactive.messaging.Metadata;
 import org.jboss.logging.Logger;
 
 /**
- * Capture of deployed agents' sessions: every request served over the HTTP APIs becomes part of its session's prefix
- * tree ({@link SessionTree}), published to katmesh.trajectories.raw as the tree's leaves when the session ends (an
- * explicit end call, an idle timeout, eviction, or the service stopping).
+ * Capture of deployed agents' sessions: every request served over the HTTP APIs is placed on its session's prefix
+ * tree ({@link SessionTree}) and logged to katmesh.capture.requests before its response completes; a session's end
+ * (an explicit end call, an idle timeout, eviction, or the service stopping) is logged after its requests. The
+ * reward service assembles the trees from that log into trajectories ({@link SessionAssembler}), so a session
+ * served by a process that dies is not lost: what it logged is assembled when the tree is orphaned.
  *
  * <p>DESIGN. No retokenisation drift: a request's prompt is the exact token ids the model saw and sampled on the branch
  * it extends, followed by the tokens of what the agent added since, so the learner trains on exactly the sampled
  * tokens, with their log-probs and policy versions. Requests that run in parallel, retry, or rewrite earlier turns are
- * branches of the tree, never dropped. Each session has its own lock (the tree); the map of sessions has another.
+ * branches of the tree, never dropped. Each session has its own lock (the tree), under which its records are handed
+ * to the producer in the order they were placed; the map of sessions has another. An end waits (a bounded time)
+ * for the session's running requests, so that they are logged before it.
  */
 @ApplicationScoped
 public class SessionRecorder {
@@ -64,8 +73,8 @@ public class SessionRecorder {
     ServingMetrics metrics;
 
     @Inject
-    @Channel("trajectories-raw")
-    MutinyEmitter<byte[]> raw;
+    @Channel("capture-requests")
+    MutinyEmitter<byte[]> log;
 
     private final Map<String, Session> sessions = new LinkedHashMap<>(16, 0.75f, true); // LRU order; guarded by itself
     private ScheduledExecutorService sweeper;
@@ -74,16 +83,20 @@ public class SessionRecorder {
     public interface Turn {
         int[] prompt();
 
-        /** Records the answer (the completion's tokens, and the assistant message returned). */
-        void complete(Completion c, ChatMessage assistant);
+        /**
+         * Records the answer (the response's id, the completion's tokens, and the assistant message returned); the
+         * stage completes when the request is on the capture log, or the write failed (counted).
+         */
+        CompletionStage<Void> complete(String requestId, Completion c, ChatMessage assistant);
 
         /** The turn failed: the session stays as it was. */
         void abandon();
     }
 
     /**
-     * What an ended session became: the first of its trajectories (one per leaf of its tree), all of them, the
-     * tokens of the tree (shared prefixes once), and the requests it holds.
+     * What an ended session becomes: the first of its trajectories (one per leaf of its tree), all of them, the
+     * tokens of the tree (shared prefixes once), and the requests it holds; the reward service publishes them
+     * under these ids.
      */
     public record Ended(String trajectoryId, List<String> trajectoryIds, int tokens, int turns) {}
 
@@ -131,7 +144,7 @@ public class SessionRecorder {
             s.lastUsedMs = System.currentTimeMillis();
         }
         if (evicted != null) {
-            publish(evicted, "evicted");
+            logEnd(evicted, "evicted");
         }
         return s.turn(text, messages, tools);
     }
@@ -146,7 +159,8 @@ public class SessionRecorder {
             return Optional.empty();
         }
         s.outcome = outcome;
-        Ended ended = publish(s, "ended");
+        s.awaitIdle(settings.capture().endWait());
+        Ended ended = logEnd(s, "ended");
         return ended.trajectoryIds().isEmpty() ? Optional.empty() : Optional.of(ended);
     }
 
@@ -173,40 +187,60 @@ public class SessionRecorder {
                 return gone;
             });
         }
-        idle.forEach(s -> publish(s, "idle"));
+        idle.forEach(s -> logEnd(s, "idle"));
     }
 
     /**
-     * Publishes a session's tree, one record per leaf, and waits briefly for the broker's acks. A session is published
-     * once: a request of it still running completes into a closed tree and is counted as {@code after_end}.
+     * Logs a session's end after its requests (once: a request of it still running completes into a closed tree and
+     * is counted as {@code after_end}) and waits briefly for the broker's ack; returns what the session becomes.
      */
-    private Ended publish(Session s, String why) {
-        List<Trajectory> leaves = s.close();
-        if (leaves.isEmpty()) {
-            return new Ended("", List.of(), 0, 0);
-        }
-        for (Trajectory t : leaves) {
-            OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
-                    .withKey(t.getGroupId())
-                    .withHeaders(RecordHeaders.trajectory(t.getTrajectoryId()))
-                    .build();
-            Uni<Void> sent = raw.sendMessage(Message.of(t.toByteArray(), Metadata.of(meta)));
-            try {
-                sent.await().atMost(Duration.ofSeconds(30));
-                metrics.capture(why);
-            } catch (RuntimeException e) {
-                // Kafka's producer already retried for delivery.timeout.ms: record the loss loudly.
-                metrics.capture("failed");
-                LOG.errorf(
-                        "trajectory %s of session %s of agent %s (%d tokens) could not be published: %s",
-                        t.getTrajectoryId(), s.sessionId, s.agent, t.getTokenIdsCount(), e);
+    private Ended logEnd(Session s, String why) {
+        CaptureEvent end;
+        List<Trajectory> leaves;
+        synchronized (s.tree) {
+            if (s.closed) {
+                return new Ended("", List.of(), 0, 0);
             }
+            s.closed = true;
+            if (s.logged.requests() == 0) {
+                return new Ended("", List.of(), 0, 0);
+            }
+            SessionEnd.Builder e = SessionEnd.newBuilder().setReason(why).setRequests(s.logged.requests());
+            if (s.outcome != null) {
+                e.setOutcome(s.outcome);
+            }
+            end = s.event().setEnd(e).build();
+            leaves = s.logged.leaves(SessionAssembler.base(end).build());
+        }
+        try {
+            send(s, end).await().atMost(settings.capture().logTimeout());
+            metrics.capture(why);
+        } catch (RuntimeException e) {
+            // The producer retried for delivery.timeout.ms: the reward will find the tree orphaned instead.
+            metrics.capture("end_failed");
+            LOG.errorf("the end of session %s of agent %s could not be logged: %s", s.sessionId, s.agent, e);
         }
         return new Ended(
                 leaves.get(0).getTrajectoryId(),
                 leaves.stream().map(Trajectory::getTrajectoryId).toList(),
-                SessionTree.nodes(leaves),
-                Integer.parseInt(leaves.get(0).getMetadataOrDefault("tree_requests", "0")));
+                CaptureTree.nodes(leaves),
+                s.logged.requests());
+    }
+
+    /**
+     * Hands one event of a session to the producer now, keyed by the session; the Uni completes with the broker's
+     * ack. The emitter's Uni is lazy (nothing is sent until it is subscribed): it is subscribed here, so that events
+     * handed over under the session's lock reach the producer — and the partition — in that order.
+     */
+    private Uni<Void> send(Session s, CaptureEvent e) {
+        OutgoingKafkaRecordMetadata<String> meta = OutgoingKafkaRecordMetadata.<String>builder()
+                .withKey(s.agent + "/" + s.sessionId)
+                .build();
+        Uni<Void> sent = log.sendMessage(Message.of(e.toByteArray(), Metadata.of(meta)))
+                .memoize()
+                .indefinitely();
+        sent.subscribe().with(ok -> {}, failure -> {}); // outcomes are the callers'
+        return sent;
     }
 
     private Turn uncaptured(int[] prompt) {
@@ -217,7 +251,9 @@ public class SessionRecorder {
             }
 
             @Override
-            public void complete(Completion c, ChatMessage assistant) {}
+            public CompletionStage<Void> complete(String requestId, Completion c, ChatMessage assistant) {
+                return CompletableFuture.completedFuture(null);
+            }
 
             @Override
             public void abandon() {}
@@ -225,9 +261,9 @@ public class SessionRecorder {
     }
 
     /**
-     * Publishes the open sessions when the service stops. On the shutdown event, first of its observers: by the time
-     * beans are destroyed the messaging layer has cancelled the emitter's subscription, and a session published
-     * then is lost ("SRMSG00028: The subscription ... has been cancelled").
+     * Logs the open sessions' ends when the service stops. On the shutdown event, first of its observers: by the time
+     * beans are destroyed the messaging layer has cancelled the emitter's subscription, and an event sent then is
+     * lost ("SRMSG00028: The subscription ... has been cancelled"); the reward would find those trees orphaned.
      */
     void stop(@Observes @Priority(0) ShutdownEvent event) {
         sweeper.shutdownNow();
@@ -236,7 +272,7 @@ public class SessionRecorder {
             open = new ArrayList<>(sessions.values());
             sessions.clear();
         }
-        open.forEach(s -> publish(s, "shutdown"));
+        open.forEach(s -> logEnd(s, "shutdown"));
     }
 
     /** One agent session: its tree, and what is known of it as a whole. All but lastUsedMs guarded by the tree. */
@@ -245,8 +281,8 @@ public class SessionRecorder {
         final String sessionId;
         final String treeId;
         final SessionTree tree;
-        final long createdMs = System.currentTimeMillis();
-        volatile long lastUsedMs = createdMs;
+        final CaptureTree logged; // what this process logged of the session: the ids its end names
+        volatile long lastUsedMs = System.currentTimeMillis();
         String taskId = ""; // written under the sessions lock
         Outcome outcome; // what the agent reported when it ended the session, if anything
         boolean closed;
@@ -259,11 +295,40 @@ public class SessionRecorder {
                     server.model().tokenizer()::encode,
                     server.model().tokenizer()::decode,
                     settings.capture().maxBranches());
+            this.logged = new CaptureTree(treeId);
+        }
+
+        CaptureEvent.Builder event() {
+            return CaptureEvent.newBuilder()
+                    .setTreeId(treeId)
+                    .setAgentId(agent)
+                    .setSessionId(sessionId)
+                    .setModel(server.name())
+                    .setAtMs(System.currentTimeMillis());
         }
 
         boolean running() {
             synchronized (tree) {
                 return tree.running();
+            }
+        }
+
+        /** Waits until no request of the session runs (they finish into the tree before its end), at most {@code max}. */
+        void awaitIdle(Duration max) {
+            long deadline = System.nanoTime() + max.toNanos();
+            synchronized (tree) {
+                while (tree.running() && !closed) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return;
+                    }
+                    try {
+                        TimeUnit.NANOSECONDS.timedWait(tree, left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
             }
         }
 
@@ -285,48 +350,50 @@ public class SessionRecorder {
                 }
 
                 @Override
-                public void complete(Completion c, ChatMessage assistant) {
-                    boolean late;
+                public CompletionStage<Void> complete(String requestId, Completion c, ChatMessage assistant) {
+                    Uni<Void> sent;
+                    long handedOver = System.nanoTime();
                     synchronized (tree) {
-                        late = closed;
-                        if (!late) {
-                            tree.record(placed, c.tokens(), c.logprobs(), c.versions(), requestMessages, assistant);
+                        if (closed) {
+                            metrics.capture("after_end");
+                            return CompletableFuture.completedFuture(null);
                         }
-                    }
-                    if (late) {
-                        metrics.capture("after_end");
+                        CapturedRequest r = tree.record(
+                                placed, requestId, c.tokens(), c.logprobs(), c.versions(), requestMessages, assistant);
+                        if (!taskId.isEmpty()) {
+                            r = r.toBuilder().setTaskId(taskId).build();
+                        }
+                        logged.add(r);
+                        sent = send(Session.this, event().setRequest(r).build()); // in the tree's order
+                        tree.notifyAll();
                     }
                     lastUsedMs = System.currentTimeMillis();
+                    return sent.ifNoItem()
+                            .after(settings.capture().logTimeout())
+                            .fail()
+                            .onItemOrFailure()
+                            .invoke((v, e) -> {
+                                metrics.logged(e == null ? "logged" : "failed", System.nanoTime() - handedOver);
+                                if (e != null) {
+                                    LOG.errorf(
+                                            "request %s of session %s of agent %s could not be logged: %s",
+                                            requestId, sessionId, agent, e);
+                                }
+                            })
+                            .onFailure()
+                            .recoverWithNull()
+                            .subscribeAsCompletionStage();
                 }
 
                 @Override
                 public void abandon() {
                     synchronized (tree) {
                         tree.abandon(placed);
+                        tree.notifyAll();
                     }
                     lastUsedMs = System.currentTimeMillis();
                 }
             };
-        }
-
-        /** Closes the session: its leaves as trajectories (none when it recorded nothing). */
-        List<Trajectory> close() {
-            Trajectory.Builder base = Trajectory.newBuilder()
-                    .setGroupId(sessionId)
-                    .setSessionId(sessionId)
-                    .setAgentId(agent)
-                    .setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED)
-                    .setModel(server.name())
-                    .setCreatedAtMs(createdMs)
-                    .putMetadata("captured_by", "katmesh-inference");
-            synchronized (tree) {
-                closed = true;
-                base.setTaskId(taskId);
-                if (outcome != null) {
-                    base.setOutcome(outcome);
-                }
-                return tree.requests() == 0 ? List.of() : tree.leaves(base.build(), treeId);
-            }
         }
     }
 }

@@ -12,7 +12,7 @@ public class InMemoryChannels implements QuarkusTestResourceLifecycleManager {
     public Map<String, String> start() {
         Map<String, String> props = new HashMap<>();
         props.putAll(InMemoryConnector.switchIncomingChannelsToInMemory("policy-versions"));
-        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("trajectories-raw"));
+        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("capture-requests"));
         return props;
     }
 

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.capture.SessionAssembler;
+import dev.katmesh.proto.v1.CaptureEvent;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -18,6 +20,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.jboss.logmanager.ExtHandler;
@@ -54,8 +57,9 @@ class InferenceServiceTest {
     }
 
     @Test
-    void aChatIsAnsweredAndItsSessionCapturedWhenItEnds() throws Exception {
-        InMemorySink<byte[]> raw = connector.sink("trajectories-raw");
+    void aChatIsLoggedBeforeItsAnswerCompletesAndItsSessionEndAfterIt() throws Exception {
+        InMemorySink<byte[]> log = connector.sink("capture-requests");
+        log.clear();
         String chat =
                 "{\"model\":\"qwen3-tiny\",\"max_tokens\":4,\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
         HttpResponse<String> r = post("v1/chat/completions", chat, "test-key", "svc-session");
@@ -63,15 +67,36 @@ class InferenceServiceTest {
         JsonNode answer = JSON.readTree(r.body());
         assertEquals("assistant", answer.at("/choices/0/message/role").asText(), r.body());
         assertTrue(answer.at("/usage/completion_tokens").asInt() >= 1, r.body());
+        assertEquals(1, log.received().size(), "the request is on the capture log when its answer arrives");
+        CaptureEvent request = CaptureEvent.parseFrom(log.received().get(0).getPayload());
+        assertEquals(answer.path("id").asText(), request.getRequest().getRequestId(), "named by the response's id");
+        assertEquals("svc-session", request.getSessionId());
+        assertEquals(
+                answer.at("/usage/completion_tokens").asInt(),
+                request.getRequest().getGeneratedTokenIdsCount(),
+                "the exact tokens served");
 
         HttpResponse<String> end =
                 post("v1/sessions/svc-session/end", "{\"outcome\":{\"submitted\":true}}", "test-key", null);
         assertEquals(200, end.statusCode(), end.body());
-        assertEquals(1, raw.received().size(), "the ended session is one trajectory on katmesh.trajectories.raw");
-        Trajectory t = Trajectory.parseFrom(raw.received().get(0).getPayload());
+        assertEquals(2, log.received().size(), "the session's end follows its request");
+        CaptureEvent ended = CaptureEvent.parseFrom(log.received().get(1).getPayload());
+        assertEquals(request.getTreeId(), ended.getTreeId());
+        assertEquals("ended", ended.getEnd().getReason());
+        assertEquals(1, ended.getEnd().getRequests());
+        assertTrue(ended.getEnd().getOutcome().getSubmitted(), "the agent's outcome rides on the end");
+
+        // What the reward service assembles from these two records is what the end call named.
+        SessionAssembler<Integer> assembler = new SessionAssembler<>(Duration.ofMinutes(10), Duration.ofSeconds(5), 10);
+        assertTrue(assembler.accept(request, 0, 1, 1, 1).isEmpty(), "held until its end");
+        List<SessionAssembler.Closed<Integer>> closed = assembler.accept(ended, 0, 2, 2, 2);
+        Trajectory t = closed.get(0).trajectories().get(0);
+        assertEquals(JSON.readTree(end.body()).path("trajectory_id").asText(), t.getTrajectoryId(), end.body());
         assertEquals(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED, t.getSource());
         assertEquals("assistant", t.getMessages(t.getMessagesCount() - 1).getRole(), t.toString());
         assertTrue(t.getTokenIdsCount() > 0, "the exact tokens served are captured");
+        assertEquals(List.of(answer.path("id").asText()), t.getCapturedRequestIdsList());
+        assertTrue(t.getOutcome().getSubmitted());
     }
 
     @Test

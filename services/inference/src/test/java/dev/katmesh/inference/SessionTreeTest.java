@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.katmesh.capture.CaptureTree;
+import dev.katmesh.proto.v1.CapturedRequest;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.ToolSchema;
 import dev.katmesh.proto.v1.Trajectory;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -37,16 +40,25 @@ class SessionTreeTest {
     }
 
     final SessionTree tree = new SessionTree(SessionTreeTest::encode, SessionTreeTest::decode, 4);
+    final List<CapturedRequest> logged = new ArrayList<>();
 
     /** Answers a placed request with GEN followed by '|' (the turn's end), versioned {@code version}. */
     void answer(SessionTree.Placement p, long version) {
-        tree.record(
+        logged.add(tree.record(
                 p,
+                "r" + logged.size(),
                 new int[] {GEN, '|'},
                 new float[] {-0.5f, -0.25f},
                 new long[] {version, version},
                 List.of(ChatMessage.newBuilder().setRole("user").setContent("q").build()),
-                ChatMessage.newBuilder().setRole("assistant").setContent("ok").build());
+                ChatMessage.newBuilder().setRole("assistant").setContent("ok").build()));
+    }
+
+    /** The trajectories the log of this tree's requests becomes (as the reward service assembles them). */
+    List<Trajectory> leaves() {
+        CaptureTree t = new CaptureTree("t");
+        logged.forEach(r -> assertEquals(CaptureTree.Added.ADDED, t.add(r), r.getRequestId()));
+        return t.leaves(BASE);
     }
 
     static boolean contains(int[] a, int v) {
@@ -63,7 +75,7 @@ class SessionTreeTest {
         assertTrue(contains(second.prompt(), GEN), "the sampled token is fed back as sampled, not re-encoded");
         assertEquals(8, second.start(), "the new context starts after the first turn's tokens");
         answer(second, 4);
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(1, leaves.size(), "one line of turns is one trajectory");
         Trajectory t = leaves.get(0);
         assertEquals("t", t.getTrajectoryId());
@@ -94,19 +106,37 @@ class SessionTreeTest {
         answer(b, 2);
         answer(a, 2);
         assertFalse(tree.running());
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(
                 List.of("t", "t.1"),
                 leaves.stream().map(Trajectory::getTrajectoryId).toList());
+        assertEquals(List.of("r0", "r1"), leaves.get(0).getCapturedRequestIdsList(), "b, logged first, and its root");
         Trajectory second = leaves.get(1);
+        assertEquals(List.of("r2"), second.getCapturedRequestIdsList(), "a: the root is the first leaf's");
         assertEquals("t", second.getTree().getParentTrajectoryId());
         assertEquals(a.start(), second.getTree().getBranchTokenIndex(), "linked where the two paths part");
         assertEquals("3", second.getMetadataOrThrow("tree_requests"));
         assertEquals("t", second.getMetadataOrThrow("tree_id"), "every leaf names its tree");
         assertEquals(
                 leaves.get(0).getTokenIdsCount() + second.getTokenIdsCount() - a.start(),
-                SessionTree.nodes(leaves),
+                CaptureTree.nodes(leaves),
                 "the tree's tokens count the shared prefix once");
+    }
+
+    @Test
+    void aRequestNamesTheOneItExtendsAndCarriesOnlyWhatWasAddedSince() {
+        answer(tree.place("sys:a>", List.of()), 1);
+        answer(tree.place("sys:a>ok|b>", List.of()), 2);
+        CapturedRequest root = logged.get(0);
+        CapturedRequest next = logged.get(1);
+        assertEquals("", root.getParentRequestId());
+        assertEquals(6, root.getContextTokenIdsCount(), "a root carries its whole prompt");
+        assertEquals("r0", next.getParentRequestId());
+        assertEquals(List.of((int) 'b', (int) '>'), next.getContextTokenIdsList(), "then only the added context");
+        assertEquals(List.of(GEN, (int) '|'), next.getGeneratedTokenIdsList());
+        assertEquals(List.of(2L, 2L), next.getPolicyVersionsList());
+        assertEquals(1, next.getMessagesShared(), "the user message is the parent's; its answer is not in the request");
+        assertEquals(0, next.getMessagesCount());
     }
 
     @Test
@@ -117,7 +147,7 @@ class SessionTreeTest {
         assertTrue(retry.newBranch());
         assertEquals(8, retry.start(), "the retry keeps the first turn's sampled tokens");
         answer(retry, 2);
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(2, leaves.size(), "the original and the retry are both kept");
         assertEquals(8, leaves.get(1).getTree().getBranchTokenIndex());
         assertEquals(
@@ -137,7 +167,7 @@ class SessionTreeTest {
         answer(withTools, 1);
         SessionTree.Placement title = tree.place("title:a>", List.of());
         answer(title, 1);
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(3, leaves.size());
         assertEquals("bash", leaves.get(1).getTools(0).getName());
         assertEquals(6, leaves.get(1).getTree().getBranchTokenIndex(), "linked by the tokens it does share");
@@ -153,7 +183,7 @@ class SessionTreeTest {
         tree.abandon(inPlace);
         assertEquals(1, tree.branches(), "the branch made for the failed request is gone");
         assertFalse(tree.running());
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(1, leaves.size());
         assertEquals(8, leaves.get(0).getTokenIdsCount(), "only the first turn");
         assertFalse(tree.place("sys:a>ok|b>", List.of()).newBranch(), "and the branch grows in place again");
@@ -166,9 +196,13 @@ class SessionTreeTest {
         SessionTree.Placement same = tree.place("sys:a>ok|b>", List.of()); // the same request twice at once
         answer(a, 2);
         answer(same, 2); // the same answer
-        List<Trajectory> leaves = tree.leaves(BASE, "t");
+        List<Trajectory> leaves = leaves();
         assertEquals(1, leaves.size(), "one root-to-leaf path, trained once");
         assertEquals("3", leaves.get(0).getMetadataOrThrow("tree_requests"), "all three requests counted");
+        assertEquals(
+                List.of("r0", "r1", "r2"),
+                leaves.get(0).getCapturedRequestIdsList(),
+                "the twin's request is named by the trajectory that holds its tokens");
     }
 
     @Test

@@ -2,12 +2,14 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.launcher.audit.CaptureAudit;
 import dev.katmesh.launcher.audit.LineageAudit;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.MeshHttp;
 import dev.katmesh.launcher.mesh.MeshService;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.proto.json.TrajectoryJson;
+import dev.katmesh.proto.v1.CaptureEvent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.wire.RecordHeaders;
@@ -46,9 +48,9 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "audit",
-        description =
-                "Reconciles published (raw), scored, dead-lettered and trained (the learner's ledger) trajectory ids: "
-                        + "prints counts, lost ids and ids trained or scored twice; exit 1 if any.")
+        description = "Reconciles captured requests (each in one assembled trajectory), published (raw), scored, "
+                + "dead-lettered and trained (the learner's ledger) trajectory ids: prints counts, lost ids and "
+                + "ids trained or scored twice; exit 1 if any.")
 public final class AuditCommand implements Callable<Integer> {
 
     static final String RAW = Topics.RAW;
@@ -58,6 +60,8 @@ public final class AuditCommand implements Callable<Integer> {
 
     static final String SCORED = Topics.SCORED;
     static final String DLQ = Topics.DLQ;
+    /** Every request inference served and every session end (the reward assembles them into raw trajectories). */
+    static final String CAPTURE = Topics.CAPTURE;
     /** The header the reward names a dead-letter record's reason with (its RejectReason). */
     static final String REJECT_REASON = RecordHeaders.REJECT_REASON;
 
@@ -93,6 +97,7 @@ public final class AuditCommand implements Callable<Integer> {
         // ends, so every record a committed offset covers has its outcome in what is read after it.
         Map<String, Long> rewardCommitted = new HashMap<>();
         Map<Integer, Long> learnerCommitted;
+        Map<Integer, Long> captureCommitted;
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
         try (Admin admin = kafka.admin()) {
             for (String topic : PUBLISHED) {
@@ -100,12 +105,26 @@ public final class AuditCommand implements Callable<Integer> {
                         .forEach((partition, offset) -> rewardCommitted.put(topic + "-" + partition, offset));
             }
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
+            captureCommitted = committed(admin, "katmesh-reward-capture", CAPTURE);
         }
         System.err.println("audit: the learner's ledger");
         List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
+        List<CaptureAudit.Captured> captured = new ArrayList<>();
+        read(kafka, CAPTURE, r -> captured(r)).forEach(c -> {
+            if (c != null) {
+                captured.add(c);
+            }
+        });
         List<LineageAudit.Raw> raw = new ArrayList<>();
+        Map<String, List<String>> named = new HashMap<>(); // assembled sessions: trajectory id -> requests it names
         for (String topic : PUBLISHED) {
-            raw.addAll(read(kafka, topic, r -> new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r))));
+            raw.addAll(read(kafka, topic, r -> {
+                Trajectory t = protobuf(r);
+                if (t != null && t.getCapturedRequestIdsCount() > 0) {
+                    named.put(t.getTrajectoryId(), t.getCapturedRequestIdsList());
+                }
+                return new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r));
+            }));
         }
         List<LineageAudit.Scored> scored =
                 read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
@@ -119,7 +138,35 @@ public final class AuditCommand implements Callable<Integer> {
                         header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
         ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
         result.put("ledger_versions", ledger == null ? 0 : ledger.size());
+        ObjectNode capture = CaptureAudit.reconcile(captured, named, captureCommitted);
+        result.set("capture", capture);
+        result.put("ok", result.path("ok").asBoolean() && capture.path("ok").asBoolean());
         return result;
+    }
+
+    /** A request record of the capture log (null for a session's end, or a record that is not an event). */
+    private static CaptureAudit.Captured captured(ConsumerRecord<byte[], byte[]> r) {
+        try {
+            CaptureEvent e = CaptureEvent.parseFrom(r.value());
+            return e.hasRequest()
+                    ? new CaptureAudit.Captured(
+                            r.partition(), r.offset(), e.getRequest().getRequestId())
+                    : null;
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** A raw record's trajectory when it is protobuf (as assembled sessions are), else null. */
+    private static Trajectory protobuf(ConsumerRecord<byte[], byte[]> r) {
+        String type = header(r, RecordHeaders.CONTENT_TYPE);
+        try {
+            return r.value() != null && type != null && type.contains("protobuf")
+                    ? Trajectory.parseFrom(r.value())
+                    : null;
+        } catch (Exception e) {
+            return null;
+        }
     }
 
     private static Map<Integer, Long> committed(Admin admin, String group, String topic) throws Exception {
@@ -162,7 +209,7 @@ public final class AuditCommand implements Callable<Integer> {
     }
 
     /** Every record of a topic, from the beginning to the end offsets as they are now. */
-    static <T> List<T> read(KafkaClients kafka, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
+    public static <T> List<T> read(KafkaClients kafka, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
         Properties p = kafka.properties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));

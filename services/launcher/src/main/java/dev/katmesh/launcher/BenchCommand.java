@@ -2,6 +2,7 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.bench.AsyncBenchmark;
+import dev.katmesh.launcher.bench.CaptureBenchmark;
 import dev.katmesh.launcher.bench.CopyingBenchmark;
 import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
@@ -42,7 +43,8 @@ import picocli.CommandLine.Option;
             BenchCommand.Async.class,
             BenchCommand.Copying.class,
             BenchCommand.Secrets.class,
-            BenchCommand.PartitionMoves.class
+            BenchCommand.PartitionMoves.class,
+            BenchCommand.Capture.class
         })
 public final class BenchCommand {
 
@@ -417,6 +419,41 @@ public final class BenchCommand {
                     m -> IngestionBenchmark.run(m, records, recordBytes, rewardInstances, Duration.ofMinutes(10)));
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
+        }
+    }
+
+    @Command(
+            name = "capture",
+            description = "What durable capture adds to an agent's request: the same sessions with capture on and off,"
+                    + " alternating, against the broker's own acknowledged-write latency (ProducerPerformance, acks=all)"
+                    + " (a fresh mesh in <data-dir>/bench-capture).")
+    static final class Capture implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        Katmesh.MeshOptions mesh = new Katmesh.MeshOptions();
+
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--agents", defaultValue = "4", description = "Concurrent agents.")
+        int agents;
+
+        @Option(names = "--sessions", defaultValue = "10", description = "Sessions per agent and configuration.")
+        int sessions;
+
+        @Option(names = "--turns", defaultValue = "6", description = "Requests per session.")
+        int turns;
+
+        @Option(names = "--repeats", defaultValue = "2", description = "Rounds of (on, off), alternating the order.")
+        int repeats;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = onCountingMesh(
+                    mesh,
+                    "bench-capture",
+                    m -> new CaptureBenchmark(m, System.err).run(agents, sessions, turns, repeats));
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return result.path("capture_audit").path("ok").asBoolean() ? 0 : 1;
         }
     }
 

@@ -11,8 +11,9 @@ public class InMemoryChannels implements QuarkusTestResourceLifecycleManager {
     @Override
     public Map<String, String> start() {
         Map<String, String> props = new HashMap<>();
-        props.putAll(InMemoryConnector.switchIncomingChannelsToInMemory("trajectories-raw", "tasks"));
-        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("trajectories-scored"));
+        props.putAll(
+                InMemoryConnector.switchIncomingChannelsToInMemory("trajectories-raw", "tasks", "capture-requests"));
+        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("trajectories-scored", "sessions-assembled"));
         return props;
     }
 

@@ -4,7 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.katmesh.proto.v1.CaptureEvent;
+import dev.katmesh.proto.v1.CapturedRequest;
+import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.SessionEnd;
+import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.wire.RejectReason;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -18,6 +23,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -130,5 +136,50 @@ class RewardServiceTest {
                 .send(HttpRequest.newBuilder(root.resolve(path)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), path);
         return r.body();
+    }
+
+    @Test
+    void aCapturedSessionIsPublishedToRawWhenItEndsAndItsRecordsAcknowledgedOnlyThen() throws Exception {
+        InMemorySink<byte[]> assembled = connector.sink("sessions-assembled");
+        assembled.clear();
+        List<CompletableFuture<Void>> acks = new ArrayList<>();
+        CaptureEvent.Builder tree = CaptureEvent.newBuilder()
+                .setTreeId("svc-tree")
+                .setAgentId("agent")
+                .setSessionId("svc-session")
+                .setAtMs(System.currentTimeMillis());
+        CapturedRequest.Builder request = CapturedRequest.newBuilder()
+                .setRequestId("chatcmpl-1")
+                .addContextTokenIds(5)
+                .addGeneratedTokenIds(6)
+                .addLogprobs(-1f)
+                .addPolicyVersions(1)
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi"))
+                .setAssistant(ChatMessage.newBuilder().setRole("assistant").setContent("hello"));
+        for (CaptureEvent e : List.of(
+                tree.clone().setRequest(request).build(),
+                tree.clone()
+                        .setEnd(SessionEnd.newBuilder().setReason("ended").setRequests(1))
+                        .build())) {
+            CompletableFuture<Void> acked = new CompletableFuture<>();
+            acks.add(acked);
+            connector
+                    .source("capture-requests")
+                    .send(Message.of(e.toByteArray()).withAck(() -> {
+                        acked.complete(null);
+                        return CompletableFuture.completedFuture(null);
+                    }));
+            if (acks.size() == 1) {
+                Thread.sleep(200);
+                assertFalse(acked.isDone(), "a request of an open tree is not acknowledged: it must stay uncommitted");
+                assertTrue(assembled.received().isEmpty(), "nothing is published before the session ends");
+            }
+        }
+        CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        assertEquals(1, assembled.received().size());
+        Trajectory t = Trajectory.parseFrom(assembled.received().get(0).getPayload());
+        assertEquals("svc-tree", t.getTrajectoryId());
+        assertEquals(List.of(5, 6), t.getTokenIdsList());
+        assertEquals(List.of("chatcmpl-1"), t.getCapturedRequestIdsList());
     }
 }

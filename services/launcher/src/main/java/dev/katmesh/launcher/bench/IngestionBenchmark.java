@@ -262,7 +262,7 @@ public final class IngestionBenchmark {
     }
 
     /** Runs a Kafka tool's main class in its own JVM (the launcher's classpath) and returns its output. */
-    private static String tool(String mainClass, String... args) throws Exception {
+    static String tool(String mainClass, String... args) throws Exception {
         Path jar = Path.of(IngestionBenchmark.class
                 .getProtectionDomain()
                 .getCodeSource()
@@ -288,7 +288,7 @@ public final class IngestionBenchmark {
         return output;
     }
 
-    private static double number(String output, String regex) {
+    static double number(String output, String regex) {
         Matcher m = Pattern.compile(regex).matcher(output);
         double last = Double.NaN;
         while (m.find()) {

@@ -65,8 +65,19 @@ class KafkaAccessTest {
                                 "READ TOPIC katmesh.trajectories.rollout",
                                 "WRITE TOPIC katmesh.trajectories.scored",
                                 "WRITE TOPIC katmesh.trajectories.dlq",
-                                "READ GROUP katmesh-reward")),
+                                "READ GROUP katmesh-reward",
+                                // the sessions it assembles from the capture log go to raw
+                                "READ TOPIC katmesh.capture.requests",
+                                "WRITE TOPIC katmesh.trajectories.raw",
+                                "READ GROUP katmesh-reward-capture")),
                 grants("katmesh-reward").toString());
+        assertEquals(
+                Set.of(
+                        "READ TOPIC katmesh.policy.versions",
+                        "WRITE TOPIC katmesh.capture.requests",
+                        "READ GROUP katmesh-inference-*"),
+                grants("katmesh-inference"),
+                "inference logs requests to the capture topic and writes no trajectory itself");
         assertFalse(grants("katmesh-inference").contains("WRITE TOPIC katmesh.trajectories.scored"));
         // A trajectory's source is the topic it was written to: only the rollout service may write rollouts.
         assertTrue(

@@ -11,7 +11,6 @@ import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.MeshHttp;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.launcher.mesh.PrometheusScrape;
-import dev.katmesh.launcher.mesh.Secrets;
 import dev.katmesh.proto.wire.Topics;
 import java.io.PrintStream;
 import java.net.URI;
@@ -48,6 +47,10 @@ public final class CaptureBenchmark {
     private final MeshSupervisor mesh;
     private final PrintStream log;
     private final HttpClient http = MeshHttp.client(Duration.ofSeconds(10));
+    /** The end calls' latencies (ms) of the last configuration served. */
+    private final ConcurrentLinkedQueue<Double> lastEnds = new ConcurrentLinkedQueue<>();
+
+    private String openAi; // the OpenAI API's base URL, read after each restart
 
     public CaptureBenchmark(MeshSupervisor mesh, PrintStream log) {
         this.mesh = mesh;
@@ -106,6 +109,12 @@ public final class CaptureBenchmark {
                 row.put("requests_per_s", round(ms.length / seconds));
                 row.put("p50_ms", round(at(ms, 0.5)));
                 row.put("p99_ms", round(at(ms, 0.99)));
+                double[] endMs = lastEnds.stream()
+                        .mapToDouble(Double::doubleValue)
+                        .sorted()
+                        .toArray();
+                row.put("end_p50_ms", round(at(endMs, 0.5)));
+                row.put("end_max_ms", round(at(endMs, 1.0)));
                 if (capture) {
                     // What the answers waited for the broker, measured in inference (its last minute or two).
                     String inference = mesh.status()
@@ -173,7 +182,7 @@ public final class CaptureBenchmark {
         }
     }
 
-    /** Restarts inference with capture on or off. */
+    /** Restarts inference with capture on or off; notes its URL. */
     private void configure(Path model, boolean capture) throws Exception {
         mesh.up(
                 Duration.ofMinutes(4),
@@ -184,16 +193,19 @@ public final class CaptureBenchmark {
                         false,
                         Map.of()));
         mesh.restart("inference", Duration.ofMinutes(4));
+        openAi = mesh.status().path("services").path("inference").path("openai").asText();
     }
 
     /** The latency of every request of the sessions, in ms. */
     private double[] served(int agents, int sessions, int turns, String tag) throws Exception {
-        JsonNode status = mesh.status();
-        String url = status.path("services").path("inference").path("openai").asText();
+        // Read before a measurement: status probes every service's health, and a paused one only times out.
+        String url = openAi;
         String modelName = "model";
         String key = ApiKey.resolve(mesh.layout()).key();
         ConcurrentLinkedQueue<Double> ms = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+        lastEnds.clear();
+        ConcurrentLinkedQueue<Double> ends = lastEnds;
         List<Thread> threads = new ArrayList<>();
         for (int a = 0; a < agents; a++) {
             int agent = a;
@@ -229,12 +241,14 @@ public final class CaptureBenchmark {
                         }
                     }
                     try {
+                        long t0 = System.nanoTime();
                         http.send(
                                 HttpRequest.newBuilder(URI.create(url + "/sessions/" + session + "/end"))
                                         .header("authorization", "Bearer " + key)
                                         .POST(HttpRequest.BodyPublishers.noBody())
                                         .build(),
                                 HttpResponse.BodyHandlers.discarding());
+                        ends.add((System.nanoTime() - t0) / 1e6);
                     } catch (Exception e) {
                         failures.add(String.valueOf(e));
                     }
@@ -261,12 +275,7 @@ public final class CaptureBenchmark {
                         .get(30, TimeUnit.SECONDS);
             }
         }
-        Path clientConfig = dir.resolve("client.properties");
-        Secrets.write(
-                clientConfig,
-                kafka.security().entrySet().stream()
-                        .map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
-                        .reduce("", String::concat));
+        Path clientConfig = IngestionBenchmark.clientConfig(kafka, dir);
         String out = IngestionBenchmark.tool(
                 "org.apache.kafka.tools.ProducerPerformance",
                 "--topic",

@@ -14,6 +14,7 @@ import dev.katmesh.launcher.mesh.PrometheusScrape;
 import dev.katmesh.launcher.mesh.Secrets;
 import dev.katmesh.proto.wire.Topics;
 import java.io.BufferedWriter;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -131,13 +132,7 @@ public final class IngestionBenchmark {
         String learner = status.path("services").path("learner").path("http").asText();
         String run = Long.toString(System.currentTimeMillis(), 36) + "-" + ROWS.incrementAndGet();
         Path payload = dir.resolve("trajectories.jsonl");
-        // Kafka's perf tools read the same client settings (secure mode: the admin user) from a file.
-        Path clientConfig = dir.resolve("client.properties");
-        Secrets.write(
-                clientConfig,
-                kafka.security().entrySet().stream()
-                        .map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
-                        .reduce("", String::concat));
+        Path clientConfig = clientConfig(kafka, dir);
         List<byte[]> values = new ArrayList<>();
         try (BufferedWriter w = Files.newBufferedWriter(payload, StandardCharsets.UTF_8)) {
             for (int i = 0; i < records; i++) {
@@ -262,6 +257,17 @@ public final class IngestionBenchmark {
     }
 
     /** Runs a Kafka tool's main class in its own JVM (the launcher's classpath) and returns its output. */
+    /** Kafka's perf tools read the launcher's client settings (secure mode: the admin user) from a file. */
+    static Path clientConfig(KafkaClients kafka, Path dir) throws IOException {
+        Path file = dir.resolve("client.properties");
+        Secrets.write(
+                file,
+                kafka.security().entrySet().stream()
+                        .map(e -> e.getKey() + "=" + e.getValue().replace("\\", "\\\\") + "\n")
+                        .reduce("", String::concat));
+        return file;
+    }
+
     static String tool(String mainClass, String... args) throws Exception {
         Path jar = Path.of(IngestionBenchmark.class
                 .getProtectionDomain()

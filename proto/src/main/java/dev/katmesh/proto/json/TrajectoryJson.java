@@ -198,6 +198,10 @@ public final class TrajectoryJson {
                     b.putMetadata(e.getKey(), string(e.getValue(), "$.metadata." + e.getKey()));
                 }
             }
+            ArrayNode requests = array(o, "captured_request_ids", "$");
+            for (int i = 0; requests != null && i < requests.size(); i++) {
+                b.addCapturedRequestIds(string(requests.get(i), "$.captured_request_ids[" + i + "]"));
+            }
             noteForbidden(o, "$");
             return new Parsed(b.build(), List.copyOf(ignored));
         }
@@ -569,6 +573,10 @@ public final class TrajectoryJson {
             if (t.getMetadataCount() > 0) {
                 ObjectNode m = o.putObject("metadata");
                 t.getMetadataMap().forEach(m::put);
+            }
+            if (t.getCapturedRequestIdsCount() > 0) {
+                ArrayNode requests = o.putArray("captured_request_ids");
+                t.getCapturedRequestIdsList().forEach(requests::add);
             }
             return o;
         }

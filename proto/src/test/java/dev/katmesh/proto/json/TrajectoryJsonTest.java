@@ -96,6 +96,8 @@ class TrajectoryJsonTest {
                                 .setDurationMs(9)))
                 .setCreatedAtMs(1_790_000_000_000L)
                 .setModel("katmesh-tiny")
+                .addCapturedRequestIds("chatcmpl-1")
+                .addCapturedRequestIds("chatcmpl-2")
                 .putMetadata("harness", "swe-agent")
                 .putMetadata("version", "1.2")
                 .build();

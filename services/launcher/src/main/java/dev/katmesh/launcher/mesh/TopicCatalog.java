@@ -36,6 +36,7 @@ public final class TopicCatalog {
     static final String RESOURCE_DIR = "kafka-topics/";
     /** The topic files, by name; kept in step with kafka-topics/ by TopicCatalogTest. */
     static final List<String> FILES = List.of(
+            "katmesh.capture.requests.yaml",
             "katmesh.tasks.yaml",
             "katmesh.trajectories.raw.yaml",
             "katmesh.trajectories.rollout.yaml",

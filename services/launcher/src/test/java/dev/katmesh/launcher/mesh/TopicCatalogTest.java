@@ -40,6 +40,7 @@ class TopicCatalogTest {
         TopicCatalog catalog = TopicCatalog.fromDirectory(TOPICS_DIR);
         assertEquals(
                 List.of(
+                        "katmesh.capture.requests",
                         "katmesh.policy.versions",
                         "katmesh.tasks",
                         "katmesh.trajectories.dlq",
@@ -50,6 +51,7 @@ class TopicCatalogTest {
         assertEquals(
                 "compact", catalog.topic("katmesh.policy.versions").config().get("cleanup.policy"));
         for (String t : List.of(
+                "katmesh.capture.requests",
                 "katmesh.trajectories.raw",
                 "katmesh.trajectories.rollout",
                 "katmesh.trajectories.scored",

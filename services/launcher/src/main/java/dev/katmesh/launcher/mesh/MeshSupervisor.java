@@ -522,7 +522,7 @@ public final class MeshSupervisor {
             });
         }
         if (state.secure) {
-            cmd.addAll(tlsFlags(s, p));
+            cmd.addAll(MeshTls.of(layout).serviceFlags(s, p.port, p.grpcPort));
         }
         // Only inference may fetch the learner's weights: a token the two share.
         if (s == MeshService.LEARNER) {
@@ -562,34 +562,6 @@ public final class MeshSupervisor {
                 env);
         p.pid = started.pid;
         p.startedAtMs = started.startedAtMs;
-    }
-
-    /**
-     * A secure mesh's service serves HTTPS only (its one HTTP port) and TLS on gRPC, with the mesh's server
-     * certificate, and its gRPC clients of other services trust the mesh's CA.
-     */
-    private List<String> tlsFlags(MeshService s, MeshState.Proc p) {
-        MeshTls tls = MeshTls.of(layout);
-        List<String> flags = new ArrayList<>(List.of(
-                "-Dquarkus.http.ssl-port=" + p.port,
-                "-Dquarkus.http.insecure-requests=disabled",
-                "-Dquarkus.tls.key-store.pem.mesh.cert=" + tls.serverChain(),
-                "-Dquarkus.tls.key-store.pem.mesh.key=" + tls.serverKey()));
-        if (p.grpcPort != null) {
-            flags.add("-Dquarkus.grpc.server.plain-text=false");
-            flags.add("-Dquarkus.grpc.server.ssl.certificate=" + tls.serverChain());
-            flags.add("-Dquarkus.grpc.server.ssl.key=" + tls.serverKey());
-        }
-        String client = switch (s) {
-            case INFERENCE -> "weights";
-            case ROLLOUT -> "inference";
-            default -> null;
-        };
-        if (client != null) {
-            flags.add("-Dquarkus.grpc.clients." + client + ".plain-text=false");
-            flags.add("-Dquarkus.grpc.clients." + client + ".ssl.trust-store=" + tls.ca());
-        }
-        return flags;
     }
 
     private void awaitHealthy(MeshState state, ServiceInstance s, long deadline) throws InterruptedException {

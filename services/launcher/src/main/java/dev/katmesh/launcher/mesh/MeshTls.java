@@ -18,6 +18,7 @@ import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Date;
 import java.util.List;
@@ -90,6 +91,33 @@ public final class MeshTls {
     /** The broker's key store: key and chain in one file, the form Kafka's PEM key store reads. */
     public Path brokerKeyStore() {
         return dir.resolve("broker.pem");
+    }
+
+    /**
+     * The system properties with which a secure mesh's service serves HTTPS only (on its one HTTP port) and TLS on
+     * gRPC with the server certificate, and its gRPC client of another service trusts the CA.
+     */
+    List<String> serviceFlags(MeshService s, int httpPort, Integer grpcPort) {
+        List<String> flags = new ArrayList<>(List.of(
+                "-Dquarkus.http.ssl-port=" + httpPort,
+                "-Dquarkus.http.insecure-requests=disabled",
+                "-Dquarkus.tls.key-store.pem.mesh.cert=" + serverChain(),
+                "-Dquarkus.tls.key-store.pem.mesh.key=" + serverKey()));
+        if (grpcPort != null) {
+            flags.add("-Dquarkus.grpc.server.plain-text=false");
+            flags.add("-Dquarkus.grpc.server.ssl.certificate=" + serverChain());
+            flags.add("-Dquarkus.grpc.server.ssl.key=" + serverKey());
+        }
+        String client = switch (s) {
+            case INFERENCE -> "weights";
+            case ROLLOUT -> "inference";
+            default -> null;
+        };
+        if (client != null) {
+            flags.add("-Dquarkus.grpc.clients." + client + ".plain-text=false");
+            flags.add("-Dquarkus.grpc.clients." + client + ".ssl.trust-store=" + ca());
+        }
+        return flags;
     }
 
     /** Makes the mesh's CA if missing, and the server certificate if missing or near its end. */

@@ -124,6 +124,20 @@ class MeshTlsTest {
         }
     }
 
+    @Test
+    void aServiceServesOnlyTlsAndItsClientOfAnotherServiceTrustsTheCa(@TempDir Path dir) {
+        MeshTls tls = MeshTls.ensure(dir);
+        List<String> inference = tls.serviceFlags(MeshService.INFERENCE, 8081, 9081);
+        assertTrue(inference.contains("-Dquarkus.http.ssl-port=8081"), inference.toString());
+        assertTrue(inference.contains("-Dquarkus.http.insecure-requests=disabled"), "no plain HTTP port");
+        assertTrue(inference.contains("-Dquarkus.grpc.server.plain-text=false"), inference.toString());
+        assertTrue(
+                inference.contains("-Dquarkus.grpc.clients.weights.ssl.trust-store=" + tls.ca()),
+                "inference checks the learner's Weights service: " + inference);
+        List<String> reward = tls.serviceFlags(MeshService.REWARD, 8082, null);
+        assertTrue(reward.stream().noneMatch(f -> f.contains("grpc")), "no gRPC server or client: " + reward);
+    }
+
     /** An SSLContext serving the mesh's server certificate, as Vert.x and Netty serve it from the same files. */
     static SSLContext serverContext(MeshTls tls) throws Exception {
         String pem = Files.readString(tls.serverKey())

@@ -65,6 +65,7 @@ class CurriculumIT {
                     objective: policy_gradient
                     sources: [{topic: katmesh.trajectories.scored, source: rollout}]
                     steps: 2
+                    off_policy: {correction: token_tis, cap: 2}
                   - name: rft-budget
                     objective: policy_gradient
                     sources: [{topic: katmesh.trajectories.scored, source: rollout}]
@@ -102,6 +103,15 @@ class CurriculumIT {
             LearnerIT.publishGroup(mesh, "rft-2", 4);
             v = LearnerIT.awaitVersions(mesh, 6);
             assertEquals("rft", v.get(5L).getStage(), "the RFT stage ends after its 2 steps with a version");
+            // The records' behaviour log-probs (-6.2 a token) are not the learner's: the mismatch is measured on the
+            // last step's 4 sequences of 6 generated tokens, so its per-sequence KL is six times the per-token one.
+            String learner = mesh.http("learner");
+            double tokenKl = Mesh.metric(learner, "katmesh_learner_mismatch_kl", "per=\"token\"");
+            double sequenceKl = Mesh.metric(learner, "katmesh_learner_mismatch_kl", "per=\"sequence\"");
+            assertTrue(tokenKl > 0 && Double.isFinite(tokenKl), "KL(behaviour || learner) per token: " + tokenKl);
+            assertEquals(6 * tokenKl, sequenceKl, 1e-6 * sequenceKl, "per sequence: the sum over its 6 tokens");
+            double truncated = Mesh.metric(learner, "katmesh_learner_offpolicy_truncated_fraction", null);
+            assertTrue(truncated >= 0 && truncated <= 1, "token_tis's truncated share: " + truncated);
 
             // Groups without reward variance teach nothing and are dropped; the budget of 8 trajectories ends the stage
             // without a step (and so without a version), where it would otherwise wait for ever.

@@ -7,6 +7,7 @@ import dev.katmesh.launcher.bench.CopyingBenchmark;
 import dev.katmesh.launcher.bench.DecodeBenchmark;
 import dev.katmesh.launcher.bench.IngestionBenchmark;
 import dev.katmesh.launcher.bench.LongTreeBenchmark;
+import dev.katmesh.launcher.bench.OffPolicyBenchmark;
 import dev.katmesh.launcher.bench.PartitionMovesBenchmark;
 import dev.katmesh.launcher.bench.PrefillBenchmark;
 import dev.katmesh.launcher.bench.RealModelBenchmark;
@@ -44,7 +45,8 @@ import picocli.CommandLine.Option;
             BenchCommand.Copying.class,
             BenchCommand.Secrets.class,
             BenchCommand.PartitionMoves.class,
-            BenchCommand.Capture.class
+            BenchCommand.Capture.class,
+            BenchCommand.OffPolicy.class
         })
 public final class BenchCommand {
 
@@ -263,6 +265,64 @@ public final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = TreeBenchmark.run(PolicyModel.device(device), branches, shared, length, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "off-policy",
+            description = "Asynchronous RL at staleness 2 and 4 with and without off-policy correction (token TIS,"
+                    + " sequence MIS): the learner's reward curve and the behaviour-learner mismatch, side by side.")
+    static final class OffPolicy implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--staleness", split = ",", defaultValue = "2,4", description = "Versions behind (η).")
+        int[] staleness;
+
+        @Option(names = "--steps", defaultValue = "120", description = "Optimiser steps a run.")
+        int steps;
+
+        @Option(names = "--window", defaultValue = "10", description = "Steps between evaluations of the learner.")
+        int window;
+
+        @Option(names = "--lr", defaultValue = "0.01", description = "AdamW's learning rate.")
+        double lr;
+
+        @Option(names = "--seeds", split = ",", defaultValue = "1,2,3", description = "One run per seed and arm.")
+        long[] seeds;
+
+        @Option(names = "--cap", defaultValue = "2", description = "token_tis's truncation cap.")
+        double cap;
+
+        @Option(names = "--mis-bounds", split = ",", defaultValue = "0.5,2", description = "sequence_mis's bounds.")
+        double[] misBounds;
+
+        @Option(
+                names = "--behaviour",
+                defaultValue = "bf16",
+                description = "The behaviour's weights: bf16 (an inference engine's numerics) or f32.")
+        String behaviour;
+
+        @Override
+        public Integer call() throws Exception {
+            if (window < 1 || steps < 2 * window || misBounds.length != 2) {
+                throw new IllegalArgumentException(
+                        "--steps must be at least two --window's, and --mis-bounds two numbers (low,high)");
+            }
+            ObjectNode result = OffPolicyBenchmark.run(
+                    staleness,
+                    OffPolicyBenchmark.arms(cap, misBounds[0], misBounds[1]),
+                    steps,
+                    window,
+                    lr,
+                    seeds,
+                    switch (behaviour) {
+                        case "bf16" -> true;
+                        case "f32" -> false;
+                        default -> throw new IllegalArgumentException("--behaviour is bf16 or f32, not " + behaviour);
+                    });
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

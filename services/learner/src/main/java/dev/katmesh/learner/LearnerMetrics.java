@@ -2,6 +2,7 @@ package dev.katmesh.learner;
 
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.training.PolicyMismatch;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -31,6 +32,7 @@ public class LearnerMetrics {
     volatile double learningRate = Double.NaN;
     volatile double clippedFraction = Double.NaN;
     volatile double heldoutPassRate = Double.NaN;
+    volatile PolicyMismatch mismatch = PolicyMismatch.EMPTY;
     volatile long steps;
 
     private final Map<DropReason, Counter> dropped = new EnumMap<>(DropReason.class);
@@ -74,6 +76,20 @@ public class LearnerMetrics {
                 .register(registry);
         Gauge.builder("katmesh.learner.clipped.fraction", () -> clippedFraction)
                 .description("Share of the last policy-gradient step's tokens whose importance ratio was clipped")
+                .register(registry);
+        Gauge.builder("katmesh.learner.mismatch.kl", () -> mismatch.tokenKl())
+                .tag("per", "token")
+                .description("KL(behaviour || learner) of the last policy-gradient step's tokens, per token (k3)")
+                .register(registry);
+        Gauge.builder("katmesh.learner.mismatch.kl", () -> mismatch.sequenceKl())
+                .tag("per", "sequence")
+                .description("KL(behaviour || learner) of the last policy-gradient step, summed per sequence (k3)")
+                .register(registry);
+        Gauge.builder("katmesh.learner.offpolicy.truncated.fraction", () -> mismatch.truncatedFraction())
+                .description("Share of the last step's tokens whose importance weight token_tis truncated")
+                .register(registry);
+        Gauge.builder("katmesh.learner.offpolicy.masked.fraction", () -> mismatch.maskedFraction())
+                .description("Share of the last step's sequences a sequence-level correction masked out")
                 .register(registry);
         Gauge.builder("katmesh.learner.heldout.pass.rate", () -> heldoutPassRate)
                 .description("Held-out pass rate of the last evaluated version")

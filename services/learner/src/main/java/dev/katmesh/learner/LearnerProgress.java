@@ -3,6 +3,7 @@ package dev.katmesh.learner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.katmesh.training.PolicyMismatch;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,6 +52,9 @@ public final class LearnerProgress {
     private String evaluating;
     private long recordsConsumed;
     private int groupsQueued;
+    private String correction;
+    private PolicyMismatch lastMismatch = PolicyMismatch.EMPTY;
+    private PolicyMismatch stageMismatch = PolicyMismatch.EMPTY;
     private final long startedAtMs = System.currentTimeMillis();
 
     public LearnerProgress(Path file) {
@@ -79,6 +83,19 @@ public final class LearnerProgress {
         this.objective = objective;
         this.stageStep = fromStep;
         this.stageSteps = steps;
+        this.correction = null;
+        this.lastMismatch = PolicyMismatch.EMPTY;
+        this.stageMismatch = PolicyMismatch.EMPTY;
+    }
+
+    /**
+     * A policy-gradient step's mismatch between the behaviour policy and the learner, under the stage's
+     * {@code correction}: reported for the last step and summed over the stage.
+     */
+    public synchronized void mismatch(String correction, PolicyMismatch m) {
+        this.correction = correction;
+        this.lastMismatch = m;
+        this.stageMismatch = stageMismatch.plus(m);
     }
 
     /** A stage ended after {@code steps} of its steps: on its steps, its {@code until}, or its budget of trajectories. */
@@ -206,6 +223,12 @@ public final class LearnerProgress {
         if (evaluating != null) {
             o.put("evaluating", evaluating);
         }
+        if (correction != null) {
+            ObjectNode m = o.putObject("off_policy");
+            m.put("correction", correction);
+            writeMismatch(m.putObject("last_step"), lastMismatch);
+            writeMismatch(m.putObject("stage"), stageMismatch);
+        }
         long[] lat = latenciesMs.stream().mapToLong(Long::longValue).sorted().toArray();
         ObjectNode l = o.putObject("agent_to_trainer_ms");
         l.put("count", lat.length);
@@ -242,6 +265,16 @@ public final class LearnerProgress {
         }
         double span = Math.max(1_000, Math.min(windowMs, now - Math.min(first, now - 1)));
         return n == 0 ? 0 : n * 1000.0 / span;
+    }
+
+    private static void writeMismatch(ObjectNode o, PolicyMismatch m) {
+        o.put("tokens", m.tokens());
+        o.put("sequences", m.sequences());
+        putNumber(o, "token_kl", m.tokenKl());
+        putNumber(o, "sequence_kl", m.sequenceKl());
+        putNumber(o, "token_k1", m.tokenK1());
+        putNumber(o, "truncated_fraction", m.truncatedFraction());
+        putNumber(o, "masked_fraction", m.maskedFraction());
     }
 
     private static void putNumber(ObjectNode o, String name, double v) {

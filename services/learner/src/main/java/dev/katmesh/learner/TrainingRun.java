@@ -194,10 +194,7 @@ final class TrainingRun {
     void step(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
         long t0 = System.nanoTime();
         double lrFactor = stage.schedule().factor(stageStep, stage.steps());
-        Trainer.StepResult result = trainer.step(batch, rewards, lrFactor);
-        for (int u = 1; u < stage.updatesPerBatch(); u++) {
-            result = trainer.step(batch, rewards, lrFactor);
-        }
+        Trainer.StepResult result = trainer.step(batch, rewards, lrFactor, stage.updatesPerBatch());
         boolean rl = stage.kind() == Curriculum.Kind.POLICY_GRADIENT;
         double mean = rewards.stream().flatMapToDouble(Arrays::stream).average().orElse(Double.NaN);
         step++;
@@ -208,6 +205,8 @@ final class TrainingRun {
         metrics.advantageAbs = result.meanAdvantageAbs();
         if (rl) {
             metrics.clippedFraction = result.clippedFraction();
+            metrics.mismatch = result.mismatch();
+            progress.mismatch(stage.offPolicy().toString(), result.mismatch());
             metrics.rewardMean = mean;
             recentRewards.add(mean);
             if (recentRewards.size() > 5) {

@@ -11,6 +11,7 @@ import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.LearningRateSchedule;
+import dev.katmesh.training.OffPolicyCorrection;
 import dev.katmesh.training.TrainingSample;
 import java.util.List;
 import java.util.Set;
@@ -35,7 +36,8 @@ class AdmissionTest {
                 LearningRateSchedule.CONSTANT,
                 taskless,
                 null,
-                -1);
+                -1,
+                OffPolicyCorrection.NONE);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.katmesh.training.PolicyMismatch;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -120,5 +121,24 @@ class LearnerProgressTest {
                 s.path("policy_versions").get(1).path("heldout_by_family").path("grep-count");
         assertEquals(3, family.path("passed").asInt(), "held-out split by task family: " + s.path("policy_versions"));
         assertEquals(10, family.path("total").asInt());
+    }
+
+    @Test
+    void aPolicyGradientStageReportsItsMismatchForTheLastStepAndTheStage(@TempDir Path dir) {
+        LearnerProgress p = new LearnerProgress(dir.resolve("progress.jsonl"));
+        p.stage("rft", "policy_gradient", 0, 10);
+        assertTrue(p.snapshot().path("off_policy").isMissingNode(), "nothing before a policy-gradient step");
+        p.mismatch("token_tis(cap 2.0)", new PolicyMismatch(10, 2, 0.5, 0.2, 1, 0, 0));
+        p.mismatch("token_tis(cap 2.0)", new PolicyMismatch(30, 2, 1.0, 0.6, 3, 0, 0));
+        JsonNode m = p.snapshot().path("off_policy");
+        assertEquals("token_tis(cap 2.0)", m.path("correction").asText());
+        assertEquals(0.02, m.path("last_step").path("token_kl").asDouble(), 1e-12, m.toString());
+        assertEquals(0.3, m.path("last_step").path("sequence_kl").asDouble(), 1e-12);
+        assertEquals(0.1, m.path("last_step").path("truncated_fraction").asDouble(), 1e-12);
+        assertEquals(40, m.path("stage").path("tokens").asInt());
+        assertEquals(0.02, m.path("stage").path("token_kl").asDouble(), 1e-12, "0.8 over 40 tokens");
+        assertEquals(0.2, m.path("stage").path("sequence_kl").asDouble(), 1e-12, "0.8 over 4 sequences");
+        p.stage("adapt", "error_masked_sft", 0, 10);
+        assertTrue(p.snapshot().path("off_policy").isMissingNode(), "a new stage starts without");
     }
 }

@@ -39,6 +39,7 @@ import java.util.Locale;
  *     max_trajectories: 4000           # ...or a budget: ends after reading this many of its source, trained or not
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
+ *     off_policy: {correction: token_tis, cap: 2}   # none (default) | token_tis | sequence_mis | geometric_mis
  *   - name: adapt
  *     objective: error_masked_sft
  *     sources:
@@ -127,7 +128,8 @@ public record Curriculum(List<Stage> stages) {
             LearningRateSchedule schedule,
             Taskless taskless,
             TrainingMethod method,
-            long batchWaitMs) {
+            long batchWaitMs,
+            OffPolicyCorrection offPolicy) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -153,7 +155,8 @@ public record Curriculum(List<Stage> stages) {
                 LearningRateSchedule.CONSTANT,
                 Taskless.INCLUDE,
                 null,
-                -1)));
+                -1,
+                OffPolicyCorrection.NONE)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -256,6 +259,10 @@ public record Curriculum(List<Stage> stages) {
                 throw new IllegalArgumentException(where + ": batch_wait_ms (>= 0) is for a supervised stage on a topic"
                         + " (a policy-gradient group trains whole)");
             }
+            if (s.has("off_policy") && kind != Kind.POLICY_GRADIENT) {
+                throw new IllegalArgumentException(where + ": off_policy corrects a policy_gradient stage");
+            }
+            OffPolicyCorrection offPolicy = OffPolicyCorrection.parse(s.path("off_policy"), where);
             stages.add(new Stage(
                     name,
                     kind,
@@ -272,7 +279,8 @@ public record Curriculum(List<Stage> stages) {
                     schedule,
                     taskless,
                     TrainingMethod.parse(s, where),
-                    batchWaitMs));
+                    batchWaitMs,
+                    offPolicy));
         }
         requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));
@@ -342,7 +350,8 @@ public record Curriculum(List<Stage> stages) {
                                     s.schedule(),
                                     s.taskless(),
                                     method,
-                                    s.batchWaitMs()));
+                                    s.batchWaitMs(),
+                                    s.offPolicy()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));
@@ -363,6 +372,7 @@ public record Curriculum(List<Stage> stages) {
             Stage stage, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation) {
         return stage.kind() == Kind.POLICY_GRADIENT
                 ? new Objective(Objective.Kind.POLICY_GRADIENT, epsLow, epsHigh, klBeta, aggregation)
+                        .withCorrection(stage.offPolicy())
                 : Objective.sft();
     }
 }

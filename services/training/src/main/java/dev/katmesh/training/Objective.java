@@ -11,9 +11,17 @@ package dev.katmesh.training;
  * @param temperature the temperature the behaviour policy sampled at: the policy gradient scores tokens
  *                    with log_softmax(logits / temperature), the distribution the behaviour log-probs
  *                    came from, so the importance ratio compares like with like (1 for SFT)
+ * @param correction  how the policy gradient corrects for tokens sampled by another policy than the learner's
+ *                    (an older version, inference's numerics); {@link OffPolicyCorrection#NONE} by default
  */
 public record Objective(
-        Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation, double temperature) {
+        Kind kind,
+        double epsLow,
+        double epsHigh,
+        double klBeta,
+        LossAggregation aggregation,
+        double temperature,
+        OffPolicyCorrection correction) {
 
     public enum Kind {
         /** Next-token cross-entropy on the trainable tokens (mid-term LM: every token; SFT: assistant tokens). */
@@ -32,6 +40,15 @@ public record Objective(
         if (!(temperature > 0)) {
             throw new IllegalArgumentException("temperature must be > 0");
         }
+        if (correction == null) {
+            throw new IllegalArgumentException("correction must be given (OffPolicyCorrection.NONE for none)");
+        }
+    }
+
+    /** Without off-policy correction. */
+    public Objective(
+            Kind kind, double epsLow, double epsHigh, double klBeta, LossAggregation aggregation, double temperature) {
+        this(kind, epsLow, epsHigh, klBeta, aggregation, temperature, OffPolicyCorrection.NONE);
     }
 
     /** Sampled at temperature 1. */
@@ -40,7 +57,11 @@ public record Objective(
     }
 
     public Objective withTemperature(double t) {
-        return new Objective(kind, epsLow, epsHigh, klBeta, aggregation, t);
+        return new Objective(kind, epsLow, epsHigh, klBeta, aggregation, t, correction);
+    }
+
+    public Objective withCorrection(OffPolicyCorrection c) {
+        return new Objective(kind, epsLow, epsHigh, klBeta, aggregation, temperature, c);
     }
 
     public static Objective sft() {

@@ -23,7 +23,8 @@ import java.util.Map;
  * </pre>
  *
  * When the behaviour log-prob μ is unknown the step is taken as on-policy (μ = π without gradient,
- * r = 1).
+ * r = 1). With an {@link OffPolicyCorrection} the ratio's anchor is the learner's own π_old instead of μ,
+ * r = exp(log π(y) - log π_old(y)), and each token's PG term is multiplied by the correction's weight.
  */
 public final class PolicyLoss {
 
@@ -61,7 +62,9 @@ public final class PolicyLoss {
             double clippedFraction,
             double meanRatio,
             ChunkedHead head,
-            CheckpointedForward pieces) {
+            CheckpointedForward pieces,
+            PolicyMismatch mismatch,
+            float[] logProbs) {
 
         /** Adds the loss's gradients into the parameters': through the head's chunks, then the model's pieces. */
         public void backward(GradientCollector gc) {
@@ -117,16 +120,36 @@ public final class PolicyLoss {
             DecoderModel reference,
             long attentionElements,
             long logitElements) {
+        return compute(
+                scope, model, batch, samples, weights, objective, reference, attentionElements, logitElements, null);
+    }
+
+    /**
+     * As above, with π_old given: {@code proximal[s][t]} is log π_old of sample s's token t (from an earlier update on
+     * the same batch, {@link Result#logProbs}); null takes this forward's own log-probs (the step's first update).
+     */
+    public static Result compute(
+            NDManager scope,
+            DecoderModel model,
+            TreeBatch batch,
+            List<TrainingSample> samples,
+            double[][] weights,
+            Objective objective,
+            DecoderModel reference,
+            long attentionElements,
+            long logitElements,
+            float[][] proximal) {
         List<TreeBatch.Occurrence> occ = batch.occurrences();
         int k = occ.size();
         if (k == 0) {
-            return new Result(scope.zeros(new Shape()), 0, 0, 1, null, null);
+            return new Result(scope.zeros(new Shape()), 0, 0, 1, null, null, PolicyMismatch.EMPTY, new float[0]);
         }
         long[] rows = new long[k];
         int[][] targets = new int[1][k];
         float[] w = new float[k];
         float[] adv = new float[k];
         float[] old = new float[k];
+        int[] sampleOf = new int[k];
         boolean anyUnknownOld = false;
         for (int i = 0; i < k; i++) {
             TreeBatch.Occurrence o = occ.get(i);
@@ -136,6 +159,7 @@ public final class PolicyLoss {
             TrainingSample s = samples.get(o.sample());
             adv[i] = (float) s.advantage();
             old[i] = s.behaviourLogprobs()[o.tokenIndex()];
+            sampleOf[i] = o.sample();
             anyUnknownOld |= Float.isNaN(old[i]);
         }
         float temperature = objective.kind() == Objective.Kind.POLICY_GRADIENT ? (float) objective.temperature() : 1f;
@@ -145,25 +169,43 @@ public final class PolicyLoss {
         Head head = occurrenceLogProbs(
                 scope, model, hidden(scope, model, batch, pieces), batch, rows, targets, temperature, logitElements);
         NDArray logp = head.logProbs();
+        float[] logpValues = logp.toFloatArray();
         NDArray weight = Tensors.of(scope, w, new Shape(k));
         NDArray perToken;
         double clipped = 0;
         double meanRatio = 1;
+        PolicyMismatch mismatch = PolicyMismatch.EMPTY;
         if (objective.kind() == Objective.Kind.SFT) {
             perToken = logp.neg();
         } else {
-            NDArray oldLogp = Tensors.of(scope, old, new Shape(k));
-            if (anyUnknownOld) {
-                NDArray detached = logp.stopGradient();
-                NDArray unknown = oldLogp.isNaN();
-                oldLogp = NDArrays.where(unknown, detached, oldLogp);
+            OffPolicyCorrection correction = objective.correction();
+            float[] learner = logpValues;
+            if (proximal != null) {
+                learner = new float[k];
+                for (int i = 0; i < k; i++) {
+                    learner[i] = proximal[occ.get(i).sample()][occ.get(i).tokenIndex()];
+                }
             }
-            NDArray ratio = logp.sub(oldLogp).exp();
+            OffPolicyCorrection.Weights corrected = correction.weigh(learner, old, sampleOf, samples.size());
+            mismatch = corrected.mismatch();
+            NDArray anchor;
+            if (correction.decoupled()) {
+                anchor = Tensors.of(scope, learner, new Shape(k));
+            } else {
+                anchor = Tensors.of(scope, old, new Shape(k));
+                if (anyUnknownOld) {
+                    anchor = NDArrays.where(anchor.isNaN(), logp.stopGradient(), anchor);
+                }
+            }
+            NDArray ratio = logp.sub(anchor).exp();
             NDArray a = Tensors.of(scope, adv, new Shape(k));
             NDArray unclippedObj = ratio.mul(a);
             NDArray clippedObj =
                     ratio.clip(1 - objective.epsLow(), 1 + objective.epsHigh()).mul(a);
             perToken = unclippedObj.minimum(clippedObj).neg();
+            if (correction.decoupled()) {
+                perToken = perToken.mul(Tensors.of(scope, corrected.weights(), new Shape(k)));
+            }
             float[] r = ratio.toFloatArray();
             double sum = 0;
             int n = 0;
@@ -194,7 +236,8 @@ public final class PolicyLoss {
             NDArray diff = refLogp.sub(logp);
             perToken = perToken.add(diff.exp().sub(diff).sub(1).mul(Tensors.scalar(scope, (float) objective.klBeta())));
         }
-        return new Result(perToken.mul(weight).sum(), k, clipped, meanRatio, head.chunked(), pieces);
+        return new Result(
+                perToken.mul(weight).sum(), k, clipped, meanRatio, head.chunked(), pieces, mismatch, logpValues);
     }
 
     /** The final hidden states of the tree [1, rows, hidden]: one plain forward, or the pieces' last. */

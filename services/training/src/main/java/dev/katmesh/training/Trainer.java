@@ -6,7 +6,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import dev.katmesh.policy.DecoderModel;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One optimiser step over groups of samples: advantages within each group, prefix-tree batches of each
@@ -32,7 +35,8 @@ public final class Trainer {
             int samples,
             double gradNorm,
             double clippedFraction,
-            double meanAdvantageAbs) {}
+            double meanAdvantageAbs,
+            PolicyMismatch mismatch) {}
 
     private final DecoderModel model;
     private final List<DecoderModel> replicas;
@@ -139,6 +143,15 @@ public final class Trainer {
 
     /** As {@link #step(List, List)} with the learning rate scaled by {@code lrFactor} (a schedule's factor). */
     public StepResult step(List<List<TrainingSample>> groups, List<double[]> rewards, double lrFactor) {
+        return step(groups, rewards, lrFactor, 1);
+    }
+
+    /**
+     * {@code updates} optimiser updates on the same groups (GRPO's μ). π_old, the anchor of an off-policy
+     * correction, is the learner before the first update: the later updates reuse the first one's log-probs. The
+     * result is the last update's, with the mismatch measured at the first (between the behaviour policy and π_old).
+     */
+    public StepResult step(List<List<TrainingSample>> groups, List<double[]> rewards, double lrFactor, int updates) {
         List<TrainingSample> all = new ArrayList<>();
         List<List<TrainingSample>> withAdvantages = new ArrayList<>();
         double advAbs = 0;
@@ -156,10 +169,40 @@ public final class Trainer {
             withAdvantages.add(members);
             all.addAll(members);
         }
+        Map<TrainingSample, float[]> proximal = new IdentityHashMap<>();
+        Update first = update(withAdvantages, all, lrFactor, proximal);
+        Update last = first;
+        for (int u = 1; u < updates; u++) {
+            last = update(withAdvantages, all, lrFactor, proximal);
+        }
+        return new StepResult(
+                last.loss,
+                last.tokens,
+                groups.size(),
+                all.size(),
+                last.norm,
+                last.tokens == 0 ? 0 : last.clipped / last.tokens,
+                all.isEmpty() ? 0 : advAbs / all.size(),
+                first.mismatch);
+    }
+
+    private record Update(double loss, int tokens, double clipped, double norm, PolicyMismatch mismatch) {}
+
+    /**
+     * One optimiser update. {@code proximal} holds each sample's log π_old by token: empty at the first update,
+     * which fills it from its own forward passes.
+     */
+    private Update update(
+            List<List<TrainingSample>> withAdvantages,
+            List<TrainingSample> all,
+            double lrFactor,
+            Map<TrainingSample, float[]> proximal) {
+        boolean firstUpdate = proximal.isEmpty();
         double[][] weights = objective.aggregation().weights(all);
         double loss = 0;
         int tokens = 0;
         double clipped = 0;
+        PolicyMismatch mismatch = PolicyMismatch.EMPTY;
         // Gradient accumulation: each tree's graph is built, back-propagated and freed before the next
         // (gradients add up in the parameters), so memory holds one group's activations, not the step's.
         // Weights are normalised over the whole step, so the sum equals one backward of the total.
@@ -177,19 +220,30 @@ public final class Trainer {
                         groupWeights[k] = weights[offset + packed[k]];
                     }
                     int r = tree++ % replicas.size();
+                    TreeBatch batch = TreeBatch.of(members);
+                    float[][] anchors = firstUpdate
+                            ? null
+                            : members.stream().map(proximal::get).toArray(float[][]::new);
                     try (NDManager scope = replicas.get(r).manager().newSubManager()) {
                         PolicyLoss.Result result = PolicyLoss.compute(
                                 scope,
                                 replicas.get(r),
-                                TreeBatch.of(members),
+                                batch,
                                 members,
                                 groupWeights,
                                 objective,
-                                reference);
+                                reference,
+                                PolicyLoss.ATTENTION_ELEMENTS,
+                                PolicyLoss.LOGIT_ELEMENTS,
+                                anchors);
                         result.backward(gc);
                         loss += result.loss().getFloat();
                         tokens += result.tokens();
                         clipped += result.clippedFraction() * result.tokens();
+                        mismatch = mismatch.plus(result.mismatch());
+                        if (firstUpdate) {
+                            remember(batch, members, result.logProbs(), proximal);
+                        }
                     }
                 }
                 offset += group.size();
@@ -210,13 +264,20 @@ public final class Trainer {
                 e.getValue().copyTo(replicas.get(r).trainableParameters().get(e.getKey()));
             }
         }
-        return new StepResult(
-                loss,
-                tokens,
-                groups.size(),
-                all.size(),
-                norm,
-                tokens == 0 ? 0 : clipped / tokens,
-                all.isEmpty() ? 0 : advAbs / all.size());
+        return new Update(loss, tokens, clipped, norm, mismatch);
+    }
+
+    /** Keeps each member's log-probs by token index (NaN where it has no trained token). */
+    private static void remember(
+            TreeBatch batch, List<TrainingSample> members, float[] logProbs, Map<TrainingSample, float[]> proximal) {
+        for (TrainingSample m : members) {
+            float[] row = new float[m.tokens().length];
+            Arrays.fill(row, Float.NaN);
+            proximal.put(m, row);
+        }
+        List<TreeBatch.Occurrence> occ = batch.occurrences();
+        for (int i = 0; i < logProbs.length; i++) {
+            proximal.get(members.get(occ.get(i).sample()))[occ.get(i).tokenIndex()] = logProbs[i];
+        }
     }
 }

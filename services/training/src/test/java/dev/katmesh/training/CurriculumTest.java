@@ -200,6 +200,28 @@ class CurriculumTest {
     }
 
     @Test
+    void aPolicyGradientStageChoosesItsOffPolicyCorrection() throws Exception {
+        Path f = tmp.resolve("off-policy.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4,
+                     off_policy: {correction: sequence_mis, low: 0.5, high: 2}}
+                  - {name: rft2, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(OffPolicyCorrection.sequenceMis(0.5, 2), c.stages().get(0).offPolicy());
+        assertEquals(OffPolicyCorrection.NONE, c.stages().get(1).offPolicy(), "none unless asked");
+        Objective o = Curriculum.objective(c.stages().get(0), 0.2, 0.28, 0, LossAggregation.TOKEN_MEAN);
+        assertEquals(OffPolicyCorrection.Kind.SEQUENCE_MIS, o.correction().kind(), "the stage's objective carries it");
+        Files.writeString(
+                f,
+                "stages:\n  - {name: s, objective: sft, sources: [{file: a.jsonl}], steps: 3,"
+                        + " off_policy: {correction: token_tis}}\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(e.getMessage().contains("stage 's'") && e.getMessage().contains("off_policy"), e.getMessage());
+    }
+
+    @Test
     void stagesMayHaveTheirOwnVersionCadenceAndAMinimumReward() throws Exception {
         Path f = tmp.resolve("cadence.yaml");
         Files.writeString(f, """

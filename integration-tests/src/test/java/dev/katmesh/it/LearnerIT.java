@@ -160,47 +160,54 @@ class LearnerIT {
 
     /** Four scored rollouts of one group, with these rewards. */
     static void publishGroup(Mesh mesh, String group, long policyVersion, double[] rewards) throws Exception {
-        Random r = new Random(group.hashCode());
         for (int i = 0; i < 4; i++) {
-            Trajectory.Builder t = Trajectory.newBuilder()
-                    .setTrajectoryId(group + "-" + i)
-                    .setGroupId(group)
-                    .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
-                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("write code"))
-                    .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("..."));
-            int[] prompt = {1, 89, 266, 86, 203};
-            for (int id : prompt) {
-                t.addTokenIds(id);
-            }
-            TokenSegment.Builder gen = TokenSegment.newBuilder()
-                    .setStart(prompt.length)
-                    .setEnd(prompt.length + 6)
-                    .setGenerated(true)
-                    .setPolicyVersion(policyVersion)
-                    .setMessageIndex(1);
-            for (int j = 0; j < 6; j++) {
-                t.addTokenIds(3 + r.nextInt(500));
-                gen.addLogprobs(-6.2f);
-            }
-            t.addSegments(TokenSegment.newBuilder()
-                            .setStart(0)
-                            .setEnd(prompt.length)
-                            .setMessageIndex(0))
-                    .addSegments(gen);
-            ScoredTrajectory s = ScoredTrajectory.newBuilder()
-                    .setTrajectory(t)
-                    .setReward(rewards[i])
-                    .addComponents(RewardComponent.newBuilder()
-                            .setName("tests")
-                            .setValue(rewards[i])
-                            .setWeight(1))
-                    .build();
             mesh.send(
                     "katmesh.trajectories.scored",
                     group,
                     Map.of("content-type", "application/x-protobuf"),
-                    s.toByteArray());
+                    scoredRollout(group, i, policyVersion, rewards[i]).toByteArray());
         }
+    }
+
+    /** Rollout {@code i} of a group as {@link #publishGroup} sends it: 5 prompt tokens, 6 generated (log-prob -6.2). */
+    static ScoredTrajectory scoredRollout(String group, int i, long policyVersion, double reward) {
+        Random r = new Random(group.hashCode());
+        for (int skip = 0; skip < 6 * i; skip++) {
+            r.nextInt(500); // each rollout continues the group's sequence of random tokens, as when sent in a loop
+        }
+        Trajectory.Builder t = Trajectory.newBuilder()
+                .setTrajectoryId(group + "-" + i)
+                .setGroupId(group)
+                .setSource(TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT)
+                .addMessages(ChatMessage.newBuilder().setRole("user").setContent("write code"))
+                .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("..."));
+        int[] prompt = {1, 89, 266, 86, 203};
+        for (int id : prompt) {
+            t.addTokenIds(id);
+        }
+        TokenSegment.Builder gen = TokenSegment.newBuilder()
+                .setStart(prompt.length)
+                .setEnd(prompt.length + 6)
+                .setGenerated(true)
+                .setPolicyVersion(policyVersion)
+                .setMessageIndex(1);
+        for (int j = 0; j < 6; j++) {
+            t.addTokenIds(3 + r.nextInt(500));
+            gen.addLogprobs(-6.2f);
+        }
+        t.addSegments(TokenSegment.newBuilder()
+                        .setStart(0)
+                        .setEnd(prompt.length)
+                        .setMessageIndex(0))
+                .addSegments(gen);
+        return ScoredTrajectory.newBuilder()
+                .setTrajectory(t)
+                .setReward(reward)
+                .addComponents(RewardComponent.newBuilder()
+                        .setName("tests")
+                        .setValue(reward)
+                        .setWeight(1))
+                .build();
     }
 
     static void awaitMetric(String base, String name, String filter, double expected, String what)

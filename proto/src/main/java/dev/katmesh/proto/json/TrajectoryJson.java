@@ -94,6 +94,20 @@ public final class TrajectoryJson {
         return new Reader().trajectory(root);
     }
 
+    /** Parses a JSON object already read (a line of a format that extends this one), as {@link #parse(byte[])}. */
+    public static Parsed parse(JsonNode root) throws TrajectoryJsonException {
+        if (root == null || root.isMissingNode()) {
+            throw new TrajectoryJsonException(Kind.MALFORMED_JSON, "$", "empty document");
+        }
+        WellFormedText.check(root, "$");
+        return new Reader().trajectory(root);
+    }
+
+    /** A trajectory's JSON object, as {@link #write} serialises it, for formats that add fields to it. */
+    public static ObjectNode json(Trajectory t) {
+        return Writer.trajectory(t);
+    }
+
     /** Writes a trajectory as compact UTF-8 JSON; {@link #parse} of the result equals the input. */
     public static byte[] write(Trajectory t) {
         try {

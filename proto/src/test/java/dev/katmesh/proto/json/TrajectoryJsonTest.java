@@ -123,7 +123,7 @@ class TrajectoryJsonTest {
     }
 
     /** Guards the round-trip test itself: a field added to the .proto but not to full() fails here. */
-    private static void assertEveryFieldSet(Message m) {
+    static void assertEveryFieldSet(Message m) {
         for (FieldDescriptor f : m.getDescriptorForType().getFields()) {
             if (f.isRepeated()) {
                 assertTrue(m.getRepeatedFieldCount(f) > 0, "test fixture leaves " + f.getFullName() + " empty");

@@ -44,7 +44,8 @@ import picocli.CommandLine.Parameters;
             BenchCommand.class,
             SandboxCommand.class,
             TasksCommand.class,
-            AuditCommand.class
+            AuditCommand.class,
+            ExportCommand.class
         })
 public final class Katmesh {
 

@@ -2,8 +2,11 @@ package dev.katmesh.learner;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.katmesh.proto.json.AtifJson;
+import dev.katmesh.proto.json.ScoredJson;
 import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.json.TrajectoryJsonException;
+import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,11 +19,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A line of a curriculum data file (JSONL): {@code {"text": ...}} for language modelling, or a
- * trajectory in katmesh's JSON form (the OpenAI chat format) for SFT. Tags for data mixing come from a
- * "tags" object or the trajectory's metadata.
+ * A line of a curriculum data file (JSONL): {@code {"text": ...}} for language modelling; a trajectory in katmesh's
+ * JSON form (the OpenAI chat format) for SFT; or a scored trajectory exported by {@code ./katmesh export} (or another
+ * stack), in OpenAI-chat JSONL with the scored fields ({@link ScoredJson}) or as an ATIF-v1.7 object per line
+ * ({@link AtifJson}), told apart by their fields. Tags for data mixing come from a "tags" object or the trajectory's
+ * metadata.
+ *
+ * @param scored the scored record, when the line was one (its token ids and error mask train as the topic's do)
  */
-record FileRecord(String text, Trajectory trajectory, Map<String, String> tags) {
+record FileRecord(String text, Trajectory trajectory, ScoredTrajectory scored, Map<String, String> tags) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -42,17 +49,24 @@ record FileRecord(String text, Trajectory trajectory, Map<String, String> tags) 
                         .fields()
                         .forEachRemaining(e -> tags.put(e.getKey(), e.getValue().asText()));
                 if (node.has("text")) {
-                    out.add(new FileRecord(node.get("text").asText(), null, tags));
+                    out.add(new FileRecord(node.get("text").asText(), null, null, tags));
                     continue;
                 }
                 try {
-                    Trajectory t = TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
-                            .trajectory();
+                    ScoredTrajectory scored = AtifJson.isAtif(node)
+                            ? AtifJson.read(node)
+                            : ScoredJson.isScored(node) ? ScoredJson.read(node) : null;
+                    Trajectory t = scored != null
+                            ? scored.getTrajectory()
+                            : TrajectoryJson.parse(line.getBytes(StandardCharsets.UTF_8))
+                                    .trajectory();
                     t.getMetadataMap().forEach(tags::putIfAbsent);
-                    out.add(new FileRecord(null, t, tags));
+                    out.add(new FileRecord(null, t, scored, tags));
                 } catch (TrajectoryJsonException e) {
                     throw new IOException(
-                            file + ":" + lineNo + ": neither {\"text\": ...} nor a trajectory: " + e.getMessage(), e);
+                            file + ":" + lineNo + ": neither {\"text\": ...}, a trajectory, a scored trajectory nor an"
+                                    + " ATIF trajectory: " + e.getMessage(),
+                            e);
                 }
             }
         }

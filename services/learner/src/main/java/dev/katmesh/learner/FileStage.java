@@ -43,14 +43,7 @@ final class FileStage {
             List<TrainingSample> batch = new ArrayList<>();
             for (DataMix.Draw<FileRecord> d : mix.draw(run.stageStep, stage.batch())) {
                 run.metrics.mixed(stage.name(), d.source(), d.tags());
-                TrainingSample sample = d.record().text() != null
-                        ? chat.text(d.record().text())
-                        : chat.of(
-                                d.record().trajectory(),
-                                errorMasked
-                                        ? TurnAnnotator.annotate(d.record().trajectory())
-                                                .erroneous()
-                                        : Set.of());
+                TrainingSample sample = sample(d.record(), errorMasked);
                 if (sample.tokens().length > maxPositions) {
                     run.dropped(DropReason.TOO_LONG, null);
                 } else if (sample.trainableCount() > 0) {
@@ -65,5 +58,24 @@ final class FileStage {
             run.maybePublish();
         }
         run.endStage(run.endedBy(0));
+    }
+
+    /**
+     * A line's sample: text as language modelling; a scored record as the topic's are made (its own token ids and
+     * error mask when it has them, else rendered with its erroneous turns masked); a bare trajectory rendered, its
+     * turns annotated here for error-masked SFT.
+     */
+    private TrainingSample sample(FileRecord r, boolean errorMasked) {
+        if (r.text() != null) {
+            return chat.text(r.text());
+        }
+        if (r.scored() != null) {
+            return r.trajectory().getTokenIdsCount() >= 2
+                    ? TrajectorySamples.of(r.scored(), errorMasked)
+                    : chat.of(r.trajectory(), TrajectorySamples.maskedTurns(r.scored(), errorMasked));
+        }
+        return chat.of(
+                r.trajectory(),
+                errorMasked ? TurnAnnotator.annotate(r.trajectory()).erroneous() : Set.of());
     }
 }

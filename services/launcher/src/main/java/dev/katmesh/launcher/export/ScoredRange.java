@@ -1,0 +1,67 @@
+package dev.katmesh.launcher.export;
+
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.v1.TrajectorySource;
+
+/**
+ * A range of the scored log and the records of it that count: by the records' time (the broker's timestamps, from
+ * inclusive, to exclusive), by offsets (one partition's, or every partition's, from inclusive, to exclusive), and by
+ * what the record says (source, agent, a task id prefix, a reward interval). Absent bounds are open.
+ *
+ * @param fromMs     records at or after this time (epoch ms; Long.MIN_VALUE: from the start)
+ * @param toMs       records before this time (Long.MAX_VALUE: to the end as the read starts)
+ * @param partition  only this partition (-1: all)
+ * @param fromOffset from this offset of each partition read (0: its start)
+ * @param toOffset   before this offset (Long.MAX_VALUE: its end as the read starts)
+ * @param source     "deployed", "rollout" or null for both
+ * @param agent      this agent id only, or null
+ * @param taskPrefix task ids starting with this, or null
+ * @param minReward  reward at least this (NaN: no bound)
+ * @param maxReward  reward at most this (NaN: no bound)
+ */
+public record ScoredRange(
+        long fromMs,
+        long toMs,
+        int partition,
+        long fromOffset,
+        long toOffset,
+        String source,
+        String agent,
+        String taskPrefix,
+        double minReward,
+        double maxReward) {
+
+    public static final ScoredRange ALL = new ScoredRange(
+            Long.MIN_VALUE, Long.MAX_VALUE, -1, 0, Long.MAX_VALUE, null, null, null, Double.NaN, Double.NaN);
+
+    public ScoredRange {
+        if (fromMs > toMs || fromOffset < 0 || fromOffset > toOffset) {
+            throw new IllegalArgumentException("an empty or reversed range: time [" + fromMs + ", " + toMs
+                    + "), offsets [" + fromOffset + ", " + toOffset + ")");
+        }
+        if (source != null && !source.equals("deployed") && !source.equals("rollout")) {
+            throw new IllegalArgumentException("source is deployed or rollout, not " + source);
+        }
+        if (!Double.isNaN(minReward) && !Double.isNaN(maxReward) && minReward > maxReward) {
+            throw new IllegalArgumentException("min reward " + minReward + " is above max reward " + maxReward);
+        }
+    }
+
+    /** Whether a record of the range (by offset and time) is selected by what it says. */
+    public boolean selects(ScoredTrajectory s) {
+        Trajectory t = s.getTrajectory();
+        if (source != null) {
+            TrajectorySource want = source.equals("rollout")
+                    ? TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT
+                    : TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED;
+            if (t.getSource() != want) {
+                return false;
+            }
+        }
+        return (agent == null || agent.equals(t.getAgentId()))
+                && (taskPrefix == null || t.getTaskId().startsWith(taskPrefix))
+                && (Double.isNaN(minReward) || s.getReward() >= minReward)
+                && (Double.isNaN(maxReward) || s.getReward() <= maxReward);
+    }
+}

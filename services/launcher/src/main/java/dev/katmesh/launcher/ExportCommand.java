@@ -2,19 +2,17 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.katmesh.launcher.export.ScoredLogReader;
-import dev.katmesh.launcher.export.ScoredRange;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.proto.json.AtifJson;
 import dev.katmesh.proto.json.ScoredJson;
+import dev.katmesh.proto.wire.ScoredLogReader;
+import dev.katmesh.proto.wire.ScoredRange;
 import dev.katmesh.proto.wire.Topics;
 import java.io.BufferedOutputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -82,8 +80,8 @@ public final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--format is openai or atif, not " + format);
         }
         ScoredRange range = new ScoredRange(
-                time(from, Long.MIN_VALUE),
-                time(to, Long.MAX_VALUE),
+                ScoredRange.time(from, Long.MIN_VALUE),
+                ScoredRange.time(to, Long.MAX_VALUE),
                 partition,
                 fromOffset,
                 toOffset,
@@ -102,9 +100,12 @@ public final class ExportCommand implements Callable<Integer> {
         Path partial = target.resolveSibling(target.getFileName() + ".partial");
         ScoredLogReader.Summary summary;
         try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(partial))) {
-            summary = ScoredLogReader.read(supervisor.kafkaClients(), range, (s, p, offset) -> {
-                o.write(format.equals("atif") ? AtifJson.write(s) : ScoredJson.write(s));
-                o.write('\n');
+            summary = ScoredLogReader.read(supervisor.kafkaClients().properties(), range, (s, p, offset) -> {
+                if (s != null) {
+                    o.write(format.equals("atif") ? AtifJson.write(s) : ScoredJson.write(s));
+                    o.write('\n');
+                }
+                return true;
             });
         } catch (Exception e) {
             Files.deleteIfExists(partial);
@@ -123,20 +124,5 @@ public final class ExportCommand implements Callable<Integer> {
                 .forEach((p, r) -> parts.putArray(Integer.toString(p)).add(r[0]).add(r[1]));
         System.out.println(json ? result.toString() : Katmesh.pretty(result));
         return 0;
-    }
-
-    static long time(String value, long open) {
-        if (value == null || value.isBlank()) {
-            return open;
-        }
-        try {
-            return Long.parseLong(value);
-        } catch (NumberFormatException e) {
-            try {
-                return Instant.parse(value).toEpochMilli();
-            } catch (DateTimeParseException e2) {
-                throw new IllegalArgumentException("a time is ISO-8601 (2026-12-07T06:00:00Z) or epoch ms: " + value);
-            }
-        }
     }
 }

@@ -45,7 +45,8 @@ import picocli.CommandLine.Parameters;
             SandboxCommand.class,
             TasksCommand.class,
             AuditCommand.class,
-            ExportCommand.class
+            ExportCommand.class,
+            ReplayCommand.class
         })
 public final class Katmesh {
 

@@ -80,7 +80,11 @@ final class HeldOffsets {
 
     static Map<TopicPartition, OffsetAndMetadata> commitable(Map<String, Long> positions) {
         Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
-        positions.forEach((k, o) -> commit.put(partition(k), new OffsetAndMetadata(o)));
+        positions.forEach((k, o) -> {
+            if (!k.startsWith(ReplayStage.PREFIX)) { // a replay's positions live in the checkpoint only
+                commit.put(partition(k), new OffsetAndMetadata(o));
+            }
+        });
         return commit;
     }
 

@@ -1,5 +1,6 @@
 package dev.katmesh.learner;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -31,14 +32,34 @@ import java.util.Set;
  */
 public final class TrainingLedger {
 
-    /** One published version's lineage. */
+    /**
+     * One published version's lineage.
+     *
+     * @param replay   set when the version was trained by a replay stage: the stage's name (its ids may have been
+     *                 trained before, by other stages; within one replay each is trained once)
+     * @param replayed the replay's offsets {@code [from, to)} per partition of the scored log that this version covers
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Entry(
             long version,
             long step,
             String stage,
             List<String> trained,
             Map<String, List<String>> dropped,
-            long createdAtMs) {}
+            long createdAtMs,
+            String replay,
+            Map<String, long[]> replayed) {
+
+        public Entry(
+                long version,
+                long step,
+                String stage,
+                List<String> trained,
+                Map<String, List<String>> dropped,
+                long createdAtMs) {
+            this(version, step, stage, trained, dropped, createdAtMs, null, null);
+        }
+    }
 
     static final String ENTRY_FILE = "ledger.json";
     private static final ObjectMapper JSON = new ObjectMapper();

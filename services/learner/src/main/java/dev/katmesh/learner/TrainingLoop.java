@@ -10,6 +10,7 @@ import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.DropReason;
+import dev.katmesh.proto.wire.KafkaClientSettings;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.TrainingMethod;
@@ -235,13 +236,21 @@ public class TrainingLoop {
                 ChatSamples chat = new ChatSamples(template, tokenizer);
                 FileStage files = new FileStage(run, chat, () -> running);
                 TopicStage topic = new TopicStage(run, chat, c, settings, () -> running);
-                boolean fresh = from.stage().equals("base");
+                ReplayStage replay =
+                        new ReplayStage(run, chat, KafkaClientSettings.consumer(kafkaConfig), () -> running);
+                // A checkpoint of a stage this curriculum lacks (the learner restarted with another curriculum, e.g.
+                // `./katmesh replay`) starts the curriculum from its beginning, on the checkpoint's weights.
+                boolean fresh = from.stage().equals("base")
+                        || curriculum.stages().stream().noneMatch(x -> x.name().equals(from.stage()));
                 int first = fresh ? 0 : curriculum.indexOf(from.stage());
                 for (int i = first; i < curriculum.stages().size() && running; i++) {
                     Curriculum.Stage s = curriculum.stages().get(i);
                     currentStage = s.name();
                     run.begin(s, i == first && !fresh ? from.stageStep() : 0);
-                    if (s.fromTopic()) {
+                    if (s.fromReplay()) {
+                        replay.run();
+                        run.positions(topic); // the topic stages' offsets are the consumer's again
+                    } else if (s.fromTopic()) {
                         topic.run();
                     } else {
                         files.run();

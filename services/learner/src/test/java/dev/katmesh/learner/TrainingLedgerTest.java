@@ -1,5 +1,6 @@
 package dev.katmesh.learner;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,6 +31,35 @@ class TrainingLedgerTest {
         assertEquals(2, reopened.lastVersion());
         assertEquals(Set.of("a", "b", "c"), reopened.trainedIds());
         assertEquals(List.of("z2"), reopened.entries().get(1).dropped().get("zero_variance"));
+    }
+
+    @Test
+    void aReplaysEntryKeepsItsStageAndTheOffsetsItCovered(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("ledger.jsonl");
+        TrainingLedger ledger = new TrainingLedger(file);
+        ledger.append(entry(1, List.of("a")));
+        ledger.append(new TrainingLedger.Entry(
+                2, 8, "week", List.of("a"), Map.of(), 1002, "week", Map.of("0", new long[] {10, 14})));
+        TrainingLedger.Entry back = new TrainingLedger(file).entries().get(1);
+        assertEquals("week", back.replay());
+        assertArrayEquals(new long[] {10, 14}, back.replayed().get("0"));
+        assertTrue(
+                !Files.readString(file).lines().findFirst().orElseThrow().contains("replay"),
+                "online entries as before");
+        assertEquals(
+                Map.of(0, 14L, 3, 2L),
+                ReplayStage.resumeAt(
+                        Map.of(
+                                "katmesh.trajectories.scored-0",
+                                99L,
+                                "replay:week:0",
+                                14L,
+                                "replay:week:3",
+                                2L,
+                                "replay:week-2:0",
+                                5L),
+                        "week"),
+                "a checkpoint's positions of this replay, not of another stage's");
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.katmesh.training;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.katmesh.proto.wire.ScoredRange;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,6 +41,10 @@ import java.util.Locale;
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *     off_policy: {correction: token_tis, cap: 2}   # none (default) | token_tis | sequence_mis | geometric_mis
+ *   - name: replay-last-week             # a fixed range of the scored log, each record once; ends with the range
+ *     objective: error_masked_sft
+ *     sources:
+ *       - replay: {source: deployed, from: 2026-11-30T00:00:00Z, to: 2026-12-07T00:00:00Z, min_reward: 0.5}
  *   - name: adapt
  *     objective: error_masked_sft
  *     sources:
@@ -68,10 +73,21 @@ public record Curriculum(List<Stage> stages) {
         POLICY_GRADIENT
     }
 
-    /** One data source: a JSONL file or a topic (with an optional trajectory-source filter). */
-    public record Source(Path file, String topic, String trajectorySource, double weight) {
+    /**
+     * One data source: a JSONL file, the scored topic as it grows (with an optional trajectory-source filter), or a
+     * fixed range of the scored log replayed ({@code replay}: its time, offsets and selection).
+     */
+    public record Source(Path file, String topic, String trajectorySource, double weight, ScoredRange replay) {
+        public Source(Path file, String topic, String trajectorySource, double weight) {
+            this(file, topic, trajectorySource, weight, null);
+        }
+
         public boolean isTopic() {
             return topic != null;
+        }
+
+        public boolean isReplay() {
+            return replay != null;
         }
     }
 
@@ -132,6 +148,11 @@ public record Curriculum(List<Stage> stages) {
             OffPolicyCorrection offPolicy) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
+        }
+
+        /** A stage that replays a range of the scored log (its one source). */
+        public boolean fromReplay() {
+            return sources.size() == 1 && sources.get(0).isReplay();
         }
     }
 
@@ -197,18 +218,26 @@ public record Curriculum(List<Stage> stages) {
                 } else if (src.hasNonNull("topic")) {
                     sources.add(new Source(
                             null, src.get("topic").asText(), src.path("source").asText(null), weight));
+                } else if (src.has("replay")) {
+                    sources.add(new Source(null, null, null, weight, replay(src.get("replay"), where)));
                 } else {
-                    throw new IllegalArgumentException(where + ": a source needs 'file' or 'topic'");
+                    throw new IllegalArgumentException(where + ": a source needs 'file', 'topic' or 'replay'");
                 }
             }
             if (sources.isEmpty()) {
                 throw new IllegalArgumentException(where + ": at least one source is required");
             }
+            boolean replay = sources.stream().anyMatch(Source::isReplay);
+            if (replay && (sources.size() > 1 || kind == Kind.POLICY_GRADIENT || kind == Kind.LM)) {
+                throw new IllegalArgumentException(where + ": a replay is the one source of an sft or error_masked_sft"
+                        + " stage (a replayed group's samples come from versions long past: policy gradient is not"
+                        + " offered on them)");
+            }
             boolean topic = sources.stream().anyMatch(Source::isTopic);
             if (topic && sources.stream().anyMatch(x -> !x.isTopic())) {
                 throw new IllegalArgumentException(where + ": a stage reads either files or a topic, not both");
             }
-            if (!topic && kind == Kind.POLICY_GRADIENT) {
+            if (!topic && !replay && kind == Kind.POLICY_GRADIENT) {
                 throw new IllegalArgumentException(where + ": policy_gradient needs scored trajectories from a topic");
             }
             Until until = s.has("until")
@@ -221,7 +250,8 @@ public record Curriculum(List<Stage> stages) {
                 throw new IllegalArgumentException(
                         where + ": max_trajectories (> 0) is a budget of a stage on a topic");
             }
-            long steps = s.path("steps").asLong(until == null && !s.has("max_trajectories") ? 0 : Long.MAX_VALUE);
+            long steps =
+                    s.path("steps").asLong(until == null && !s.has("max_trajectories") && !replay ? 0 : Long.MAX_VALUE);
             if (steps <= 0) {
                 throw new IllegalArgumentException(
                         where + ": 'steps' (> 0), 'until' or 'max_trajectories' is required");
@@ -300,6 +330,29 @@ public record Curriculum(List<Stage> stages) {
                         + stages.get(i).name() + "' train the same adapters in a row, so their lora settings must"
                         + " be equal (" + a + " against " + b + ")");
             }
+        }
+    }
+
+    /** A replay source's range: {@code {source, agent, task_prefix, from, to, partition, from_offset, to_offset, ...}}. */
+    private static ScoredRange replay(JsonNode r, String where) {
+        if (!r.isObject()) {
+            throw new IllegalArgumentException(
+                    where + ": replay is an object naming the range (from, to, source, ...)");
+        }
+        try {
+            return new ScoredRange(
+                    ScoredRange.time(r.path("from").asText(null), Long.MIN_VALUE),
+                    ScoredRange.time(r.path("to").asText(null), Long.MAX_VALUE),
+                    r.path("partition").asInt(-1),
+                    r.path("from_offset").asLong(0),
+                    r.path("to_offset").asLong(Long.MAX_VALUE),
+                    r.path("source").asText(null),
+                    r.path("agent").asText(null),
+                    r.path("task_prefix").asText(null),
+                    r.path("min_reward").asDouble(Double.NaN),
+                    r.path("max_reward").asDouble(Double.NaN));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": replay: " + e.getMessage(), e);
         }
     }
 

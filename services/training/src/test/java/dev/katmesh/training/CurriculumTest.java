@@ -222,6 +222,39 @@ class CurriculumTest {
     }
 
     @Test
+    void aReplayStageNamesARangeOfTheScoredLogAsItsOneSource() throws Exception {
+        Path f = tmp.resolve("replay.yaml");
+        Files.writeString(f, """
+                stages:
+                  - name: week
+                    objective: error_masked_sft
+                    sources:
+                      - replay: {source: deployed, from: "2026-11-30T00:00:00Z", to: 1796601600000, min_reward: 0.5,
+                                 partition: 3, from_offset: 10, task_prefix: swe-}
+                """);
+        Curriculum.Stage s = Curriculum.load(f, 1e-4).stages().get(0);
+        assertTrue(s.fromReplay() && !s.fromTopic());
+        assertEquals(Long.MAX_VALUE, s.steps(), "the range ends it");
+        var r = s.sources().get(0).replay();
+        assertEquals(1_796_601_600_000L - 604_800_000L, r.fromMs(), "ISO-8601: seven days before the epoch-ms end");
+        assertEquals(1_796_601_600_000L, r.toMs());
+        assertEquals(3, r.partition());
+        assertEquals(10, r.fromOffset());
+        assertEquals("deployed", r.source());
+        assertEquals("swe-", r.taskPrefix());
+        assertEquals(0.5, r.minReward());
+        for (String bad : List.of(
+                "{name: x, objective: policy_gradient, sources: [{replay: {source: rollout}}]}",
+                "{name: x, objective: sft, sources: [{replay: {}}, {file: a.jsonl}]}",
+                "{name: x, objective: sft, sources: [{replay: {source: agents}}]}",
+                "{name: x, objective: sft, sources: [{replay: {from: yesterday}}]}")) {
+            Files.writeString(f, "stages:\n  - " + bad + "\n");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+            assertTrue(e.getMessage().contains("stage 'x'") && e.getMessage().contains("replay"), e.getMessage());
+        }
+    }
+
+    @Test
     void stagesMayHaveTheirOwnVersionCadenceAndAMinimumReward() throws Exception {
         Path f = tmp.resolve("cadence.yaml");
         Files.writeString(f, """

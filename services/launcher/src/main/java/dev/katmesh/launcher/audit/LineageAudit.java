@@ -47,7 +47,17 @@ public final class LineageAudit {
     }
 
     /** One ledger line (see the learner's TrainingLedger). */
-    public record LedgerEntry(long version, List<String> trained, Map<String, List<String>> dropped) {}
+    /**
+     * A ledger entry as the audit reads it.
+     *
+     * @param replay the replay stage that trained the version, or null: an id trained online and again in a replay is
+     *               not trained twice; trained twice within one replay (or twice online) it is
+     */
+    public record LedgerEntry(long version, List<String> trained, Map<String, List<String>> dropped, String replay) {
+        public LedgerEntry(long version, List<String> trained, Map<String, List<String>> dropped) {
+            this(version, trained, dropped, null);
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -115,9 +125,14 @@ public final class LineageAudit {
         int pendingLearner = 0;
         if (ledger != null) {
             Map<String, Integer> trainedCount = new HashMap<>();
+            Map<String, Integer> replayCount = new HashMap<>(); // "replay stage\u0000id"
             Set<String> droppedIds = new HashSet<>();
             for (LedgerEntry e : ledger) {
-                e.trained().forEach(id -> trainedCount.merge(id, 1, Integer::sum));
+                if (e.replay() == null) {
+                    e.trained().forEach(id -> trainedCount.merge(id, 1, Integer::sum));
+                } else {
+                    e.trained().forEach(id -> replayCount.merge(e.replay() + "\u0000" + id, 1, Integer::sum));
+                }
                 e.dropped().forEach((reason, ids) -> {
                     droppedIds.addAll(ids);
                     dropReasons.merge(reason, ids.size(), Integer::sum);
@@ -128,6 +143,13 @@ public final class LineageAudit {
                     trainedTwice.add(id);
                 }
             });
+            replayCount.forEach((key, n) -> {
+                if (n > 1) {
+                    trainedTwice.add(key.substring(key.indexOf('\u0000') + 1) + " (replay "
+                            + key.substring(0, key.indexOf('\u0000')) + ")");
+                }
+            });
+            replayCount.keySet().forEach(key -> trainedCount.putIfAbsent(key.substring(key.indexOf('\u0000') + 1), 1));
             trained = trainedCount.size();
             for (Map.Entry<String, Scored> e : firstScored.entrySet()) {
                 String id = e.getKey();
@@ -195,7 +217,11 @@ public final class LineageAudit {
                     f.getValue().forEach(t -> ids.add(t.asText()));
                     dropped.put(f.getKey(), ids);
                 });
-                entries.add(new LedgerEntry(n.path("version").asLong(), trained, dropped));
+                entries.add(new LedgerEntry(
+                        n.path("version").asLong(),
+                        trained,
+                        dropped,
+                        n.path("replay").asText(null)));
             } catch (Exception e) {
                 if (i < lines.length - 1) {
                     throw new IllegalArgumentException("ledger line " + (i + 1) + " is not JSON: " + e.getMessage(), e);

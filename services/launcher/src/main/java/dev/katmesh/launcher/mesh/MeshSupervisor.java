@@ -248,9 +248,26 @@ public final class MeshSupervisor {
 
     /** Stops (if running) and starts one process: a service name or "kafka"; waits until it is healthy. */
     public void restart(String name, Duration timeout) throws IOException, InterruptedException {
+        restart(name, Map.of(), timeout);
+    }
+
+    /**
+     * As {@link #restart(String, Duration)}, with {@code settings} (system properties) added to the service's own,
+     * kept for its later starts (e.g. another curriculum for the learner).
+     */
+    public void restart(String name, Map<String, String> settings, Duration timeout)
+            throws IOException, InterruptedException {
         ServiceInstance service = name.equals("kafka") ? null : ServiceInstance.parse(name);
         locked(() -> {
             MeshState state = MeshState.load(layout.stateFile());
+            if (!settings.isEmpty()) {
+                if (service == null) {
+                    throw new IllegalArgumentException("the broker takes no settings here");
+                }
+                state.settings
+                        .computeIfAbsent(service.service().id(), k -> new TreeMap<>())
+                        .putAll(settings);
+            }
             if (state.kafka == null) {
                 throw new IllegalStateException("no mesh in " + layout.dataDir() + ": run `./katmesh up` first");
             }

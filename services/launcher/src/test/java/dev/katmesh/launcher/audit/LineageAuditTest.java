@@ -80,6 +80,27 @@ class LineageAuditTest {
     }
 
     @Test
+    void aReplayTrainsAgainWhatWasTrainedOnlineButEachIdOnceWithinTheReplay() {
+        List<LineageAudit.Raw> raw = List.of(raw(0, 0, "a"), raw(0, 1, "b"));
+        List<LineageAudit.Scored> scored = List.of(scored(0, 0, "a"), scored(0, 1, "b"));
+        List<LineageAudit.LedgerEntry> once = List.of(
+                new LineageAudit.LedgerEntry(1, List.of("a", "b"), Map.of()),
+                new LineageAudit.LedgerEntry(2, List.of("a"), Map.of(), "replay-week"),
+                new LineageAudit.LedgerEntry(3, List.of("b"), Map.of(), "replay-week"),
+                new LineageAudit.LedgerEntry(4, List.of("a", "b"), Map.of(), "replay-again"));
+        ObjectNode r = LineageAudit.reconcile(raw, scored, List.of(), once, Map.of("raw-0", 2L), Map.of(0, 2L));
+        assertEquals(0, r.path("trained_twice").size(), "online once, each replay once: " + r);
+        assertEquals(2, r.path("trained").asInt());
+        assertTrue(r.path("ok").asBoolean(), r.toString());
+        List<LineageAudit.LedgerEntry> twice = List.of(
+                new LineageAudit.LedgerEntry(2, List.of("a"), Map.of(), "replay-week"),
+                new LineageAudit.LedgerEntry(3, List.of("a", "b"), Map.of(), "replay-week"));
+        r = LineageAudit.reconcile(raw, scored, List.of(), twice, Map.of("raw-0", 2L), Map.of(0, 2L));
+        assertEquals("a (replay replay-week)", r.path("trained_twice").get(0).asText(), r.toString());
+        assertEquals(0, r.path("lost").size(), "replayed ids count as trained: " + r);
+    }
+
+    @Test
     void withoutALedgerOnlyTheRewardIsAudited() {
         ObjectNode r = LineageAudit.reconcile(
                 List.of(raw(0, 0, "a")),

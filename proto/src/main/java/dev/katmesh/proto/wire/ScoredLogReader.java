@@ -1,9 +1,7 @@
-package dev.katmesh.launcher.export;
+package dev.katmesh.proto.wire;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.proto.v1.ScoredTrajectory;
-import dev.katmesh.proto.wire.Topics;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -19,24 +17,45 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * Reads a {@link ScoredRange} of {@code katmesh.trajectories.scored}: each partition from the range's first offset
- * (or the first at its start time) to its last (or the partition's end when the read starts: records written during
- * the read are not part of it), with no consumer group (nothing is committed: the learner's position is untouched).
+ * (or the first at its start time; or where an earlier read of the same range stopped) to its last (or the
+ * partition's end when the read starts: records written during the read are not part of it), in offset order within a
+ * partition, with no consumer group (nothing is committed: the learner's own position is untouched). Used by
+ * {@code ./katmesh export} and by the learner's replay stages.
  */
 public final class ScoredLogReader {
 
-    /** What a read found: records in the range, those selected, those unreadable, and each partition's offsets. */
-    public record Summary(long read, long selected, long unreadable, Map<Integer, long[]> offsets) {}
+    /**
+     * What a read found: records in the range, those selected, those unreadable, each partition's offsets
+     * {@code [from, to)}, and whether it read to the range's end (false when the sink stopped it).
+     */
+    public record Summary(long read, long selected, long unreadable, Map<Integer, long[]> offsets, boolean complete) {}
 
-    /** Receives each selected record with its partition and offset. */
+    /** Receives each record of the range in turn; returns false to stop the read there. */
     public interface Sink {
-        void accept(ScoredTrajectory record, int partition, long offset) throws Exception;
+        /**
+         * @param record   the record, or null for one that is unreadable or not selected (its offset still advances)
+         */
+        boolean accept(ScoredTrajectory record, int partition, long offset) throws Exception;
     }
 
     private ScoredLogReader() {}
 
-    public static Summary read(KafkaClients kafka, ScoredRange range, Sink sink) throws Exception {
+    public static Summary read(Properties client, ScoredRange range, Sink sink) throws Exception {
+        return read(client, range, Map.of(), sink);
+    }
+
+    /**
+     * As above, each partition of {@code startAt} from that offset instead (the next record after those an earlier
+     * read of the range handed over): a replay resumed from its checkpoint reads every record of the range once.
+     *
+     * @param client the consumer's connection settings (bootstrap servers, security)
+     */
+    public static Summary read(Properties client, ScoredRange range, Map<Integer, Long> startAt, Sink sink)
+            throws Exception {
         String topic = Topics.SCORED;
-        Properties p = kafka.properties();
+        Properties p = new Properties();
+        p.putAll(client);
+        p.remove(ConsumerConfig.GROUP_ID_CONFIG); // assigned partitions, no group: nothing is committed
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));
         long read = 0;
@@ -68,36 +87,45 @@ public final class ScoredLogReader {
                     OffsetAndTimestamp o = atStart.get(tp);
                     f = Math.max(f, o == null ? end.get(tp) : o.offset());
                 }
+                long first = f;
+                f = Math.max(f, startAt.getOrDefault(tp.partition(), f));
                 long t = Math.min(end.get(tp), range.toOffset());
                 if (range.toMs() != Long.MAX_VALUE && atEnd.get(tp) != null) {
                     t = Math.min(t, atEnd.get(tp).offset());
                 }
                 to.put(tp, Math.max(f, t));
-                offsets.put(tp.partition(), new long[] {f, Math.max(f, t)});
+                offsets.put(tp.partition(), new long[] {first, Math.max(f, t)});
                 c.seek(tp, f);
             }
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
             while (parts.stream().anyMatch(tp -> c.position(tp, Duration.ofSeconds(30)) < to.get(tp))) {
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("reading " + topic + " took over 10 minutes");
+                    throw new IllegalStateException("reading " + topic + " took over 10 minutes without a record");
                 }
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                    deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
                     TopicPartition tp = new TopicPartition(topic, r.partition());
-                    if (r.offset() >= to.get(tp) || r.timestamp() < range.fromMs() || r.timestamp() >= range.toMs()) {
+                    if (r.offset() >= to.get(tp)) {
                         continue;
                     }
-                    read++;
-                    ScoredTrajectory s;
-                    try {
-                        s = r.value() == null ? null : ScoredTrajectory.parseFrom(r.value());
-                    } catch (InvalidProtocolBufferException e) {
-                        s = null;
+                    ScoredTrajectory s = null;
+                    if (r.timestamp() >= range.fromMs() && r.timestamp() < range.toMs()) {
+                        read++;
+                        try {
+                            s = r.value() == null ? null : ScoredTrajectory.parseFrom(r.value());
+                        } catch (InvalidProtocolBufferException e) {
+                            s = null;
+                        }
+                        if (s == null) {
+                            unreadable++;
+                        } else if (range.selects(s)) {
+                            selected++;
+                        } else {
+                            s = null;
+                        }
                     }
-                    if (s == null) {
-                        unreadable++;
-                    } else if (range.selects(s)) {
-                        selected++;
-                        sink.accept(s, r.partition(), r.offset());
+                    if (!sink.accept(s, r.partition(), r.offset())) {
+                        return new Summary(read, selected, unreadable, offsets, false);
                     }
                 }
                 for (TopicPartition tp : parts) { // a partition read to its bound stops fetching
@@ -107,7 +135,7 @@ public final class ScoredLogReader {
                 }
             }
         }
-        return new Summary(read, selected, unreadable, offsets);
+        return new Summary(read, selected, unreadable, offsets, true);
     }
 
     private static Map<TopicPartition, Long> timestamps(List<TopicPartition> parts, long ms) {

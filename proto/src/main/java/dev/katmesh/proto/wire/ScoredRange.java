@@ -1,8 +1,10 @@
-package dev.katmesh.launcher.export;
+package dev.katmesh.proto.wire;
 
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 
 /**
  * A range of the scored log and the records of it that count: by the records' time (the broker's timestamps, from
@@ -45,6 +47,23 @@ public record ScoredRange(
         }
         if (!Double.isNaN(minReward) && !Double.isNaN(maxReward) && minReward > maxReward) {
             throw new IllegalArgumentException("min reward " + minReward + " is above max reward " + maxReward);
+        }
+    }
+
+    /** A time bound: ISO-8601 ({@code 2026-12-07T06:00:00Z}) or epoch ms; blank is {@code open}. */
+    public static long time(String value, long open) {
+        if (value == null || value.isBlank()) {
+            return open;
+        }
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            try {
+                return Instant.parse(value.trim()).toEpochMilli();
+            } catch (DateTimeParseException e2) {
+                throw new IllegalArgumentException(
+                        "a time is ISO-8601 (2026-12-07T06:00:00Z) or epoch ms, not " + value);
+            }
         }
     }
 

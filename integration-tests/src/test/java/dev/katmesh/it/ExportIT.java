@@ -65,7 +65,9 @@ class ExportIT {
                 sent.put("flat-" + i, rollout("flat", i, 1));
             }
             for (int i = 0; i < 2; i++) {
-                ScoredTrajectory d = deployed("dep-" + i, i == 0 ? 0.2 : 0.9);
+                ScoredTrajectory d = deployed("dep-" + i, i == 0 ? 0.2 : 0.9).toBuilder()
+                        .setTaskFamily(i == 0 ? "offset-sum" : "grep-count")
+                        .build();
                 sent.put(d.getTrajectory().getTrajectoryId(), d);
                 mesh.send(
                         "katmesh.trajectories.scored",

@@ -9,7 +9,7 @@ import java.time.format.DateTimeParseException;
 /**
  * A range of the scored log and the records of it that count: by the records' time (the broker's timestamps, from
  * inclusive, to exclusive), by offsets (one partition's, or every partition's, from inclusive, to exclusive), and by
- * what the record says (source, agent, a task id prefix, a reward interval). Absent bounds are open.
+ * what the record says (source, agent, a task id prefix, a task family, a reward interval). Absent bounds are open.
  *
  * @param fromMs     records at or after this time (epoch ms; Long.MIN_VALUE: from the start)
  * @param toMs       records before this time (Long.MAX_VALUE: to the end as the read starts)
@@ -19,6 +19,7 @@ import java.time.format.DateTimeParseException;
  * @param source     "deployed", "rollout" or null for both
  * @param agent      this agent id only, or null
  * @param taskPrefix task ids starting with this, or null
+ * @param family     this task family only (the scored record's {@code task_family}), or null
  * @param minReward  reward at least this (NaN: no bound)
  * @param maxReward  reward at most this (NaN: no bound)
  */
@@ -31,11 +32,12 @@ public record ScoredRange(
         String source,
         String agent,
         String taskPrefix,
+        String family,
         double minReward,
         double maxReward) {
 
     public static final ScoredRange ALL = new ScoredRange(
-            Long.MIN_VALUE, Long.MAX_VALUE, -1, 0, Long.MAX_VALUE, null, null, null, Double.NaN, Double.NaN);
+            Long.MIN_VALUE, Long.MAX_VALUE, -1, 0, Long.MAX_VALUE, null, null, null, null, Double.NaN, Double.NaN);
 
     public ScoredRange {
         if (fromMs > toMs || fromOffset < 0 || fromOffset > toOffset) {
@@ -80,6 +82,7 @@ public record ScoredRange(
         }
         return (agent == null || agent.equals(t.getAgentId()))
                 && (taskPrefix == null || t.getTaskId().startsWith(taskPrefix))
+                && (family == null || family.equals(s.getTaskFamily()))
                 && (Double.isNaN(minReward) || s.getReward() >= minReward)
                 && (Double.isNaN(maxReward) || s.getReward() <= maxReward);
     }

@@ -42,6 +42,7 @@ class ScoredJsonTest {
                 .setTaskless(true)
                 .setScoredAtMs(1_790_000_000_123L)
                 .setScorer("reward-0")
+                .setTaskFamily("grep-count")
                 .setIgnoredAgentFields(2)
                 .addRedactions(Redaction.newBuilder()
                         .setRule("aws-key")

@@ -38,38 +38,8 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "The JSONL file to write.")
     Path out;
 
-    @Option(
-            names = "--from",
-            paramLabel = "TIME",
-            description = "Records at or after this time (ISO-8601 or epoch ms).")
-    String from;
-
-    @Option(names = "--to", paramLabel = "TIME", description = "Records before this time (ISO-8601 or epoch ms).")
-    String to;
-
-    @Option(names = "--partition", defaultValue = "-1", description = "Only this partition (default: all).")
-    int partition;
-
-    @Option(names = "--from-offset", defaultValue = "0", description = "From this offset of each partition read.")
-    long fromOffset;
-
-    @Option(names = "--to-offset", defaultValue = "" + Long.MAX_VALUE, description = "Before this offset.")
-    long toOffset;
-
-    @Option(names = "--source", description = "deployed or rollout (default: both).")
-    String source;
-
-    @Option(names = "--agent", description = "Only this agent id's trajectories.")
-    String agent;
-
-    @Option(names = "--task-prefix", description = "Only trajectories whose task id starts with this.")
-    String taskPrefix;
-
-    @Option(names = "--min-reward", defaultValue = "NaN", description = "Only rewards at least this.")
-    double minReward;
-
-    @Option(names = "--max-reward", defaultValue = "NaN", description = "Only rewards at most this.")
-    double maxReward;
+    @CommandLine.Mixin
+    ScoredRangeOptions range = new ScoredRangeOptions();
 
     @Option(names = "--json", description = "Print the summary as one JSON object (default: indented).")
     boolean json;
@@ -79,17 +49,7 @@ public final class ExportCommand implements Callable<Integer> {
         if (!format.equals("openai") && !format.equals("atif")) {
             throw new IllegalArgumentException("--format is openai or atif, not " + format);
         }
-        ScoredRange range = new ScoredRange(
-                ScoredRange.time(from, Long.MIN_VALUE),
-                ScoredRange.time(to, Long.MAX_VALUE),
-                partition,
-                fromOffset,
-                toOffset,
-                source,
-                agent,
-                taskPrefix,
-                minReward,
-                maxReward);
+        ScoredRange selected = range.range();
         MeshSupervisor supervisor = mesh.supervisor();
         if (!supervisor.status().path("kafka").path("health").asText().equals("UP")) {
             System.err.println("export: the mesh's broker is not running (./katmesh up)");
@@ -100,7 +60,7 @@ public final class ExportCommand implements Callable<Integer> {
         Path partial = target.resolveSibling(target.getFileName() + ".partial");
         ScoredLogReader.Summary summary;
         try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(partial))) {
-            summary = ScoredLogReader.read(supervisor.kafkaClients().properties(), range, (s, p, offset) -> {
+            summary = ScoredLogReader.read(supervisor.kafkaClients().properties(), selected, (s, p, offset) -> {
                 if (s != null) {
                     o.write(format.equals("atif") ? AtifJson.write(s) : ScoredJson.write(s));
                     o.write('\n');

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.katmesh.launcher.mesh.MeshHttp;
 import dev.katmesh.launcher.mesh.MeshState;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
-import dev.katmesh.proto.wire.ScoredRange;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -57,38 +56,8 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--learning-rate", description = "The stage's learning rate (default: the learner's).")
     Double learningRate;
 
-    @Option(
-            names = "--from",
-            paramLabel = "TIME",
-            description = "Records at or after this time (ISO-8601 or epoch ms).")
-    String from;
-
-    @Option(names = "--to", paramLabel = "TIME", description = "Records before this time (ISO-8601 or epoch ms).")
-    String to;
-
-    @Option(names = "--partition", defaultValue = "-1", description = "Only this partition (default: all).")
-    int partition;
-
-    @Option(names = "--from-offset", defaultValue = "0", description = "From this offset of each partition read.")
-    long fromOffset;
-
-    @Option(names = "--to-offset", defaultValue = "" + Long.MAX_VALUE, description = "Before this offset.")
-    long toOffset;
-
-    @Option(names = "--source", description = "deployed or rollout (default: both).")
-    String source;
-
-    @Option(names = "--agent", description = "Only this agent id's trajectories.")
-    String agent;
-
-    @Option(names = "--task-prefix", description = "Only trajectories whose task id starts with this.")
-    String taskPrefix;
-
-    @Option(names = "--min-reward", defaultValue = "NaN", description = "Only rewards at least this.")
-    double minReward;
-
-    @Option(names = "--max-reward", defaultValue = "NaN", description = "Only rewards at most this.")
-    double maxReward;
+    @CommandLine.Mixin
+    ScoredRangeOptions range = new ScoredRangeOptions();
 
     @Override
     public Integer call() throws Exception {
@@ -96,17 +65,7 @@ public final class ReplayCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--objective is error_masked_sft or sft, not " + objective);
         }
         // Checked here as the learner will: a bad range is refused before the learner is touched.
-        new ScoredRange(
-                ScoredRange.time(from, Long.MIN_VALUE),
-                ScoredRange.time(to, Long.MAX_VALUE),
-                partition,
-                fromOffset,
-                toOffset,
-                source,
-                agent,
-                taskPrefix,
-                minReward,
-                maxReward);
+        range.range();
         MeshSupervisor supervisor = mesh.supervisor();
         if (MeshState.load(supervisor.layout().stateFile()).kafka == null) {
             System.err.println("replay: no mesh in " + supervisor.layout().dataDir() + " (`./katmesh up --model DIR`)");
@@ -168,41 +127,15 @@ public final class ReplayCommand implements Callable<Integer> {
         ObjectNode s = root.putArray("stages").addObject();
         s.put("name", name);
         s.put("objective", objective);
-        ObjectNode r = ((ArrayNode) s.putArray("sources")).addObject().putObject("replay");
-        putIfSet(r, "from", from);
-        putIfSet(r, "to", to);
-        if (partition >= 0) {
-            r.put("partition", partition);
-        }
-        if (fromOffset > 0) {
-            r.put("from_offset", fromOffset);
-        }
-        if (toOffset < Long.MAX_VALUE) {
-            r.put("to_offset", toOffset);
-        }
-        putIfSet(r, "source", source);
-        putIfSet(r, "agent", agent);
-        putIfSet(r, "task_prefix", taskPrefix);
-        if (!Double.isNaN(minReward)) {
-            r.put("min_reward", minReward);
-        }
-        if (!Double.isNaN(maxReward)) {
-            r.put("max_reward", maxReward);
-        }
+        range.writeReplay(((ArrayNode) s.putArray("sources")).addObject().putObject("replay"));
         s.put("batch", batch);
         if (steps != null) {
             s.put("steps", steps);
         }
-        putIfSet(s, "method", method);
+        ScoredRangeOptions.putIfSet(s, "method", method);
         if (learningRate != null) {
             s.put("learning_rate", learningRate);
         }
         return root;
-    }
-
-    private static void putIfSet(ObjectNode o, String field, String value) {
-        if (value != null && !value.isBlank()) {
-            o.put(field, value);
-        }
     }
 }

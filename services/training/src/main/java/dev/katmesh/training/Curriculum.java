@@ -333,7 +333,10 @@ public record Curriculum(List<Stage> stages) {
         }
     }
 
-    /** A replay source's range: {@code {source, agent, task_prefix, from, to, partition, from_offset, to_offset, ...}}. */
+    /**
+     * A replay source's range: {@code {source, agent, task_prefix, family, from, to, partition, from_offset, to_offset,
+     * min_reward, max_reward}}.
+     */
     private static ScoredRange replay(JsonNode r, String where) {
         if (!r.isObject()) {
             throw new IllegalArgumentException(
@@ -349,6 +352,7 @@ public record Curriculum(List<Stage> stages) {
                     r.path("source").asText(null),
                     r.path("agent").asText(null),
                     r.path("task_prefix").asText(null),
+                    r.path("family").asText(null),
                     r.path("min_reward").asDouble(Double.NaN),
                     r.path("max_reward").asDouble(Double.NaN));
         } catch (IllegalArgumentException e) {

@@ -53,6 +53,7 @@ public final class MultiGroundTruthReward {
         double penalty = Math.min(1.0, (task != null && !submitted ? 1.0 : 0.0) + 0.25 * a.malformedCalls());
         double reward = 0;
         if (task != null) {
+            s.setTaskFamily(task.getTagsOrDefault("template", ""));
             String content = t.getOutcome().getContent();
             String path = t.getOutcome().getPath().isEmpty()
                     ? task.getTagsOrDefault("solution_path", "solution.py")

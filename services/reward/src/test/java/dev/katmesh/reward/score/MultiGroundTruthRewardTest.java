@@ -67,6 +67,7 @@ class MultiGroundTruthRewardTest {
         assertEquals(0.0, component(s, "format_penalty"));
         assertEquals(1.0 + 0.2, s.getReward(), 1e-9);
         assertTrue(!s.getPlaceholder() && !s.getTaskless());
+        assertEquals(task.getTagsOrThrow("template"), s.getTaskFamily(), "the task's family, for ranges of the log");
 
         ScoredTrajectory wrong = REWARD.score(submitting(task, g.wrongSolution()), task, 0, 1);
         assertEquals(0.0, component(wrong, "tests"), 1e-9, "every case fails");
@@ -151,6 +152,7 @@ class MultiGroundTruthRewardTest {
                 .score(t, null, 2, 1);
         assertEquals(0.5 + 0.5, weighted.getReward(), 1e-9, "an operator may weight them");
         assertEquals(2, s.getIgnoredAgentFields());
+        assertEquals("", s.getTaskFamily(), "no task, no family");
     }
 
     @Test

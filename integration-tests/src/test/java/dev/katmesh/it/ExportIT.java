@@ -14,6 +14,7 @@ import dev.katmesh.proto.v1.TrajectorySource;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -80,6 +81,10 @@ class ExportIT {
             JsonNode rollouts = export(mesh, "--out", openai.toString(), "--source", "rollout", "--min-reward", "0.5");
             assertEquals(6, rollouts.path("records_in_range").asInt(), rollouts.toString());
             assertEquals(4, rollouts.path("exported").asInt(), "the four rollouts, not the deployed: " + rollouts);
+            assertEquals(
+                    "rw-------",
+                    PosixFilePermissions.toString(Files.getPosixFilePermissions(openai)),
+                    "owner-only, as the topic");
             List<String> lines = Files.readAllLines(openai, StandardCharsets.UTF_8);
             assertEquals(4, lines.size());
             for (String line : lines) {

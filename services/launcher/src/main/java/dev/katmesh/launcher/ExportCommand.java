@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -59,6 +60,9 @@ public final class ExportCommand implements Callable<Integer> {
         Files.createDirectories(target.getParent());
         Path partial = target.resolveSibling(target.getFileName() + ".partial");
         ScoredLogReader.Summary summary;
+        Files.deleteIfExists(partial);
+        // Owner-only, as the topic's ACLs are: the records hold what agents read and wrote.
+        Files.createFile(partial, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(partial))) {
             summary = ScoredLogReader.read(supervisor.kafkaClients().properties(), selected, (s, p, offset) -> {
                 if (s != null) {

@@ -169,7 +169,9 @@ public final class Trainer {
             withAdvantages.add(members);
             all.addAll(members);
         }
-        Map<TrainingSample, float[]> proximal = new IdentityHashMap<>();
+        // π_old is kept for later updates only where it is their anchor: a correction's, over several updates.
+        Map<TrainingSample, float[]> proximal =
+                updates > 1 && objective.correction().decoupled() ? new IdentityHashMap<>() : null;
         Update first = update(withAdvantages, all, lrFactor, proximal);
         Update last = first;
         for (int u = 1; u < updates; u++) {
@@ -190,14 +192,14 @@ public final class Trainer {
 
     /**
      * One optimiser update. {@code proximal} holds each sample's log π_old by token: empty at the first update,
-     * which fills it from its own forward passes.
+     * which fills it from its own forward passes; null where no later update needs it (each takes its own forward's).
      */
     private Update update(
             List<List<TrainingSample>> withAdvantages,
             List<TrainingSample> all,
             double lrFactor,
             Map<TrainingSample, float[]> proximal) {
-        boolean firstUpdate = proximal.isEmpty();
+        boolean firstUpdate = proximal == null || proximal.isEmpty();
         double[][] weights = objective.aggregation().weights(all);
         double loss = 0;
         int tokens = 0;
@@ -241,7 +243,7 @@ public final class Trainer {
                         tokens += result.tokens();
                         clipped += result.clippedFraction() * result.tokens();
                         mismatch = mismatch.plus(result.mismatch());
-                        if (firstUpdate) {
+                        if (firstUpdate && proximal != null) {
                             remember(batch, members, result.logProbs(), proximal);
                         }
                     }

@@ -314,6 +314,7 @@ class ChartTest {
         assertEquals("reject", values.get("KATMESH_REWARD_SECRETS_ROLLOUT"), values.toString());
         assertEquals("high-entropy", values.get("KATMESH_REWARD_SECRETS_DISABLED_RULES"), values.toString());
         assertEquals("5m", values.get("KATMESH_REWARD_CAPTURE_ORPHAN_TIMEOUT"), "captured trees of a dead inference");
+        assertEquals("0s", values.get("KATMESH_REWARD_FEEDBACK_WINDOW"), "late feedback is off unless set");
         String file = values.get("KATMESH_REWARD_SECRETS_RULES_FILE");
         assertEquals("/etc/katmesh/secret-rules/rules.txt", file, values.toString());
         ConfigMap rules = named(all, ConfigMap.class, "km-secret-rules");
@@ -634,6 +635,7 @@ class ChartTest {
                 Map.<String, Object>of("reward.secrets.rules[0]", "no regex here"),
                 Map.<String, Object>of("tls.certManager.issuerRef.kind", "Vault"),
                 Map.<String, Object>of("reward.captureOrphanTimeout", "five minutes"),
+                Map.<String, Object>of("reward.feedbackWindow", "a day"),
                 Map.<String, Object>of("tls.certManager.duration", "90d"))) {
             Exception e = assertThrows(Exception.class, () -> render(bad), "values " + bad + " must be refused");
             assertTrue(

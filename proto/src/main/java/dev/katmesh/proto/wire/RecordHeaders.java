@@ -20,6 +20,10 @@ public final class RecordHeaders {
      * finds with it the ids scored for the records not committed yet, which the group delivers to it again.
      */
     public static final String RAW_POSITION = "katmesh-raw-position";
+    /** On a scored record: 0 for a first score, 1 for a re-score after late feedback (absent: 0). */
+    public static final String REVISION = "katmesh-revision";
+    /** On a scored record: the positions on katmesh.feedback ("p@o", comma-separated) of the feedback it joined. */
+    public static final String FEEDBACK = "katmesh-feedback";
     /** On a dead-letter record: why it was rejected (the name of the reward's RejectReason). */
     public static final String REJECT_REASON = "katmesh-reject-reason";
 

@@ -33,6 +33,12 @@ public enum RejectReason {
      * them ({@code katmesh.reward.secrets.<source>=reject}); the reason names the rules, never the secret.
      */
     SECRET,
+    /**
+     * A feedback record whose key matched no held or recently released deployed trajectory within
+     * {@code katmesh.reward.feedback.window} of its arrival (an unknown session or trajectory id, or one so late that its
+     * trajectory was forgotten).
+     */
+    UNMATCHED_FEEDBACK,
     /** An unexpected failure while processing a valid-looking record (a bug: the record is kept). */
     INTERNAL
 }

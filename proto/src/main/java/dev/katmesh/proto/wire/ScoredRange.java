@@ -5,6 +5,7 @@ import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.Locale;
 
 /**
  * A range of the scored log and the records of it that count: by the records' time (the broker's timestamps, from
@@ -22,6 +23,7 @@ import java.time.format.DateTimeParseException;
  * @param family     this task family only (the scored record's {@code task_family}), or null
  * @param minReward  reward at least this (NaN: no bound)
  * @param maxReward  reward at most this (NaN: no bound)
+ * @param revisions  first scores, the re-scores late feedback made, or both ({@link Revisions})
  */
 public record ScoredRange(
         long fromMs,
@@ -34,12 +36,50 @@ public record ScoredRange(
         String taskPrefix,
         String family,
         double minReward,
-        double maxReward) {
+        double maxReward,
+        Revisions revisions) {
+
+    /**
+     * Which scores of a trajectory count. Late feedback (the reward's feedback window) can re-score a trajectory after
+     * it was released: its {@code revision} 1 follows its first score (revision 0) on the log.
+     */
+    public enum Revisions {
+        /** First scores only (the default): each trajectory once, as the online stages trained it. */
+        FIRST,
+        /** Re-scores after late feedback only: each such trajectory once, with its final verdict. */
+        REVISED,
+        /** Both: a re-scored trajectory twice (for export; a replay would train it twice and refuses it). */
+        ALL;
+
+        /** A name as options and curricula give it: first, revised or all. */
+        public static Revisions parse(String name) {
+            if (name == null || name.isBlank()) {
+                return FIRST;
+            }
+            try {
+                return valueOf(name.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("revisions is first, revised or all, not " + name);
+            }
+        }
+    }
 
     public static final ScoredRange ALL = new ScoredRange(
-            Long.MIN_VALUE, Long.MAX_VALUE, -1, 0, Long.MAX_VALUE, null, null, null, null, Double.NaN, Double.NaN);
+            Long.MIN_VALUE,
+            Long.MAX_VALUE,
+            -1,
+            0,
+            Long.MAX_VALUE,
+            null,
+            null,
+            null,
+            null,
+            Double.NaN,
+            Double.NaN,
+            Revisions.FIRST);
 
     public ScoredRange {
+        revisions = revisions == null ? Revisions.FIRST : revisions;
         if (fromMs > toMs || fromOffset < 0 || fromOffset > toOffset) {
             throw new IllegalArgumentException("an empty or reversed range: time [" + fromMs + ", " + toMs
                     + "), offsets [" + fromOffset + ", " + toOffset + ")");
@@ -79,6 +119,10 @@ public record ScoredRange(
             if (t.getSource() != want) {
                 return false;
             }
+        }
+        boolean revised = s.getRevision() > 0;
+        if (revisions == Revisions.FIRST && revised || revisions == Revisions.REVISED && !revised) {
+            return false;
         }
         return (agent == null || agent.equals(t.getAgentId()))
                 && (taskPrefix == null || t.getTaskId().startsWith(taskPrefix))

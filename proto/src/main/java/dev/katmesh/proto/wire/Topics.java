@@ -25,7 +25,16 @@ public final class Topics {
     /** Every request inference serves and every session end, keyed by session: the log sessions are assembled from. */
     public static final String CAPTURE = "katmesh.capture.requests";
 
-    public static final List<String> ALL = List.of(TASKS, RAW, ROLLOUT, SCORED, DLQ, VERSIONS, CAPTURE);
+    /** Late verdicts on deployed sessions (merged, reverted, CI, ratings), keyed by session or trajectory id. */
+    public static final String FEEDBACK = "katmesh.feedback";
+    /**
+     * The reward's join of deployed trajectories and their feedback while a window is open: compacted, co-partitioned
+     * with {@link #FEEDBACK} (its state, read back by whichever instance owns a partition).
+     */
+    public static final String FEEDBACK_JOIN = "katmesh.feedback.join";
+
+    public static final List<String> ALL =
+            List.of(TASKS, RAW, ROLLOUT, SCORED, DLQ, VERSIONS, CAPTURE, FEEDBACK, FEEDBACK_JOIN);
 
     private static final Map<String, TrajectorySource> SOURCE_BY_TOPIC = Map.of(
             RAW, TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED,

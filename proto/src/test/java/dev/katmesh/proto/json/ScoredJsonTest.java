@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import dev.katmesh.proto.v1.Feedback;
 import dev.katmesh.proto.v1.Redaction;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
@@ -48,6 +49,16 @@ class ScoredJsonTest {
                         .setRule("aws-key")
                         .setField("content")
                         .setMessageIndex(3))
+                .setRevision(1)
+                .addFeedback(Feedback.newBuilder()
+                        .setFeedbackId("gh-981")
+                        .setKind("pr_merged")
+                        .setValue(-0.5)
+                        .setFinal(true)
+                        .setAtMs(1_790_000_000_000L)
+                        .setDetail("reverted")
+                        .setPosition("3@17")
+                        .setReceivedAtMs(1_790_000_000_500L))
                 .build();
     }
 

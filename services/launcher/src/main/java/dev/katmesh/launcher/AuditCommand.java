@@ -3,6 +3,7 @@ package dev.katmesh.launcher;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.launcher.audit.CaptureAudit;
+import dev.katmesh.launcher.audit.FeedbackAudit;
 import dev.katmesh.launcher.audit.LineageAudit;
 import dev.katmesh.launcher.mesh.KafkaClients;
 import dev.katmesh.launcher.mesh.MeshHttp;
@@ -23,9 +24,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -98,6 +101,7 @@ public final class AuditCommand implements Callable<Integer> {
         Map<String, Long> rewardCommitted = new HashMap<>();
         Map<Integer, Long> learnerCommitted;
         Map<Integer, Long> captureCommitted;
+        Map<Integer, Long> feedbackCommitted;
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
         try (Admin admin = kafka.admin()) {
             for (String topic : PUBLISHED) {
@@ -106,6 +110,7 @@ public final class AuditCommand implements Callable<Integer> {
             }
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
             captureCommitted = committed(admin, "katmesh-reward-capture", CAPTURE);
+            feedbackCommitted = committed(admin, "katmesh-reward-feedback", Topics.FEEDBACK);
         }
         System.err.println("audit: the learner's ledger");
         List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
@@ -126,8 +131,36 @@ public final class AuditCommand implements Callable<Integer> {
                 return new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r));
             }));
         }
-        List<LineageAudit.Scored> scored =
-                read(kafka, SCORED, r -> new LineageAudit.Scored(r.partition(), r.offset(), scoredId(r)));
+        List<FeedbackAudit.Received> feedback =
+                read(kafka, Topics.FEEDBACK, r -> new FeedbackAudit.Received(r.partition(), r.offset()));
+        // Before the scored and dead-letter topics: what the join releases meanwhile is then found there.
+        Map<String, String> join = new HashMap<>(); // live entries of the join: key -> its state header
+        for (ConsumerRecord<byte[], byte[]> r : read(kafka, Topics.FEEDBACK_JOIN, r -> r)) {
+            String key = r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8);
+            if (key != null && r.value() == null) {
+                join.remove(key);
+            } else if (key != null) {
+                join.put(key, String.valueOf(header(r, "katmesh-join-state")));
+            }
+        }
+        Set<String> held = new HashSet<>();
+        Set<String> heldFeedback = new HashSet<>();
+        join.forEach((key, state) -> {
+            if (key.startsWith("t/") && state.equals("held")) {
+                held.add(key.substring(2));
+            } else if (key.startsWith("f/")) {
+                heldFeedback.add(key.substring(2));
+            }
+        });
+        Set<String> joined = new HashSet<>();
+        List<LineageAudit.Scored> scored = read(kafka, SCORED, r -> {
+            String applied = header(r, RecordHeaders.FEEDBACK);
+            if (applied != null) {
+                joined.addAll(List.of(applied.split(",")));
+            }
+            return new LineageAudit.Scored(
+                    r.partition(), r.offset(), scoredId(r), (int) number(header(r, RecordHeaders.REVISION), 0));
+        });
         List<LineageAudit.DeadLetter> dlq = read(
                 kafka,
                 DLQ,
@@ -136,11 +169,22 @@ public final class AuditCommand implements Callable<Integer> {
                         (int) number(header(r, "dead-letter-partition"), -1),
                         number(header(r, "dead-letter-offset"), -1),
                         header(r, REJECT_REASON) != null ? header(r, REJECT_REASON) : header(r, "dead-letter-reason")));
-        ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted);
+        ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted, held);
+        Map<String, String> feedbackDead = new HashMap<>();
+        dlq.stream()
+                .filter(d -> Topics.FEEDBACK.equals(d.rawTopic()))
+                .forEach(d -> feedbackDead.put(d.rawPartition() + "@" + d.rawOffset(), d.reason()));
+        ObjectNode feedbackAccount =
+                FeedbackAudit.reconcile(feedback, joined, feedbackDead, heldFeedback, feedbackCommitted);
+        result.set("feedback", feedbackAccount);
         result.put("ledger_versions", ledger == null ? 0 : ledger.size());
         ObjectNode capture = CaptureAudit.reconcile(captured, named, captureCommitted);
         result.set("capture", capture);
-        result.put("ok", result.path("ok").asBoolean() && capture.path("ok").asBoolean());
+        result.put(
+                "ok",
+                result.path("ok").asBoolean()
+                        && capture.path("ok").asBoolean()
+                        && feedbackAccount.path("ok").asBoolean());
         return result;
     }
 
@@ -212,6 +256,7 @@ public final class AuditCommand implements Callable<Integer> {
     public static <T> List<T> read(KafkaClients kafka, String topic, Function<ConsumerRecord<byte[], byte[]>, T> map) {
         Properties p = kafka.properties();
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"); // as the learner reads: no aborted releases
         p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(16 * 1024 * 1024 + 4096));
         List<T> out = new ArrayList<>();
         System.err.println("audit: reading " + topic);

@@ -2,6 +2,7 @@ package dev.katmesh.launcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.proto.wire.ScoredRange;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** The options that name a range of the scored log ({@link ScoredRange}): `export`'s and `replay`'s. */
@@ -43,6 +44,13 @@ final class ScoredRangeOptions {
     @Option(names = "--max-reward", defaultValue = "NaN", description = "Only rewards at most this.")
     double maxReward;
 
+    @Option(
+            names = "--revisions",
+            defaultValue = "first",
+            description = "first (first scores, the default), revised (re-scores after late feedback) or all (both;"
+                    + " export only).")
+    String revisions;
+
     /** The range; a bad one (reversed, an unknown source, a time that does not parse) is refused here. */
     ScoredRange range() {
         return new ScoredRange(
@@ -56,7 +64,8 @@ final class ScoredRangeOptions {
                 taskPrefix,
                 family,
                 minReward,
-                maxReward);
+                maxReward,
+                ScoredRange.Revisions.parse(revisions));
     }
 
     /** The range as a curriculum's {@code replay:} block (what was given, as given). */
@@ -81,6 +90,9 @@ final class ScoredRangeOptions {
         }
         if (!Double.isNaN(maxReward)) {
             r.put("max_reward", maxReward);
+        }
+        if (ScoredRange.Revisions.parse(revisions) != ScoredRange.Revisions.FIRST) {
+            r.put("revisions", revisions.trim().toLowerCase(Locale.ROOT));
         }
     }
 

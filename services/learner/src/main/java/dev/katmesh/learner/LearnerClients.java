@@ -23,6 +23,8 @@ final class LearnerClients {
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "katmesh-learner");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // The reward's feedback join publishes scores in transactions: train on committed ones only.
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "15000");
         p.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "3000");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "64");

@@ -3,6 +3,7 @@ package dev.katmesh.reward;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.RejectReason;
+import dev.katmesh.reward.feedback.FeedbackJoin;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -52,6 +53,7 @@ class OutcomePublisher {
     private final ScoredIds scoredIds;
     private final Slots publishing;
     private final Counter scoredCounter;
+    private final FeedbackJoin feedback;
     /** The assignment generation of each record's partition when it was received (until its outcome is sent). */
     private final Map<Message<byte[]>, Long> received = Collections.synchronizedMap(new WeakHashMap<>());
 
@@ -62,6 +64,7 @@ class OutcomePublisher {
             MeterRegistry registry,
             PartitionOwnership ownership,
             ScoredIds scoredIds,
+            FeedbackJoin feedback,
             // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
             // most; a scoring thread waits for room past it. At most MAX_PUBLISHING (the emitter's buffer).
             @ConfigProperty(name = "katmesh.reward.max-publishing", defaultValue = "1024") int maxPublishing) {
@@ -73,6 +76,7 @@ class OutcomePublisher {
         this.registry = registry;
         this.ownership = ownership;
         this.scoredIds = scoredIds;
+        this.feedback = feedback;
         this.publishing = new Slots(maxPublishing);
         Gauge.builder("katmesh.reward.publishing", publishing::inUse)
                 .description("Records handed to the producer and not yet acknowledged by the broker")
@@ -161,14 +165,11 @@ class OutcomePublisher {
     }
 
     private Uni<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
-        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
-                .withKey(result.getTrajectory().getGroupId())
-                // when the agent published it: the learner measures agent-to-trainer latency from here
-                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r), rawPosition(r)))
-                .build();
-        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
-                .invoke(() -> scoredCounter.increment())
-                .chain(() -> Uni.createFrom().completionStage(r.ack()))
+        Uni<Void> sent = feedback.holds(result)
+                // a deployed trajectory waits for its feedback: the join publishes its score later (FeedbackJoin)
+                ? Uni.createFrom().completionStage(() -> feedback.hold(result, publishedAtMs(r), rawPosition(r)))
+                : sendScore(r, id, result);
+        return sent.chain(() -> Uni.createFrom().completionStage(r.ack()))
                 .onFailure()
                 .recoverWithUni(e -> {
                     // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
@@ -178,6 +179,16 @@ class OutcomePublisher {
                             new RejectedTrajectoryException(
                                     RejectReason.INTERNAL, "publishing the score failed: " + e));
                 });
+    }
+
+    private Uni<Void> sendScore(Message<byte[]> r, String id, ScoredTrajectory result) {
+        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
+                .withKey(result.getTrajectory().getGroupId())
+                // when the agent published it: the learner measures agent-to-trainer latency from here
+                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r), rawPosition(r)))
+                .build();
+        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
+                .invoke(() -> scoredCounter.increment());
     }
 
     private Uni<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {

@@ -335,7 +335,8 @@ public record Curriculum(List<Stage> stages) {
 
     /**
      * A replay source's range: {@code {source, agent, task_prefix, family, from, to, partition, from_offset, to_offset,
-     * min_reward, max_reward}}.
+     * min_reward, max_reward, revisions}}; {@code revisions: all} is refused (a re-scored trajectory would be trained
+     * twice in one replay).
      */
     private static ScoredRange replay(JsonNode r, String where) {
         if (!r.isObject()) {
@@ -343,6 +344,10 @@ public record Curriculum(List<Stage> stages) {
                     where + ": replay is an object naming the range (from, to, source, ...)");
         }
         try {
+            if (ScoredRange.Revisions.parse(r.path("revisions").asText(null)) == ScoredRange.Revisions.ALL) {
+                throw new IllegalArgumentException("revisions: all would train a re-scored trajectory twice in one"
+                        + " replay; replay its first scores (first, the default) or its re-scores (revised)");
+            }
             return new ScoredRange(
                     ScoredRange.time(r.path("from").asText(null), Long.MIN_VALUE),
                     ScoredRange.time(r.path("to").asText(null), Long.MAX_VALUE),
@@ -354,7 +359,8 @@ public record Curriculum(List<Stage> stages) {
                     r.path("task_prefix").asText(null),
                     r.path("family").asText(null),
                     r.path("min_reward").asDouble(Double.NaN),
-                    r.path("max_reward").asDouble(Double.NaN));
+                    r.path("max_reward").asDouble(Double.NaN),
+                    ScoredRange.Revisions.parse(r.path("revisions").asText(null)));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(where + ": replay: " + e.getMessage(), e);
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.katmesh.policy.LoraSettings;
 import dev.katmesh.policy.ModelConfig;
+import dev.katmesh.proto.wire.ScoredRange;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -243,7 +244,20 @@ class CurriculumTest {
         assertEquals("deployed", r.source());
         assertEquals("swe-", r.taskPrefix());
         assertEquals(0.5, r.minReward());
+        assertEquals(ScoredRange.Revisions.FIRST, r.revisions(), "first scores unless told");
+        Files.writeString(f, "stages:\n  - {name: late, objective: sft, sources: [{replay: {revisions: revised}}]}\n");
+        assertEquals(
+                ScoredRange.Revisions.REVISED,
+                Curriculum.load(f, 1e-4)
+                        .stages()
+                        .get(0)
+                        .sources()
+                        .get(0)
+                        .replay()
+                        .revisions());
         for (String bad : List.of(
+                "{name: x, objective: sft, sources: [{replay: {revisions: all}}]}",
+                "{name: x, objective: sft, sources: [{replay: {revisions: newest}}]}",
                 "{name: x, objective: policy_gradient, sources: [{replay: {source: rollout}}]}",
                 "{name: x, objective: sft, sources: [{replay: {}}, {file: a.jsonl}]}",
                 "{name: x, objective: sft, sources: [{replay: {source: agents}}]}",

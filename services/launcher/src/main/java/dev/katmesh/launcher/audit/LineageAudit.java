@@ -25,7 +25,8 @@ import java.util.TreeSet;
  * offset is beyond it) has no outcome for it: the reward neither scored nor dead-lettered it (nor saw it
  * as a copy of an id it scored), or the learner neither trained nor dropped it. Records not consumed yet
  * are <b>pending</b>, not lost. <b>trained_twice</b> lists ids two ledger entries (or one, twice) trained;
- * <b>scored_twice</b> ids with more than one scored record.
+ * <b>scored_twice</b> ids with more than one first score (or more than one re-score after late feedback). An id whose
+ * score the reward holds for its feedback (on katmesh.feedback.join) is <b>pending</b> for the feedback window.
  */
 public final class LineageAudit {
 
@@ -36,8 +37,15 @@ public final class LineageAudit {
         }
     }
 
-    /** A scored record: where it is and its id (the katmesh-trajectory-id header). */
-    public record Scored(int partition, long offset, String id) {}
+    /**
+     * A scored record: where it is, its id (the katmesh-trajectory-id header) and its revision (0: its first score; 1:
+     * its re-score after late feedback, katmesh-revision).
+     */
+    public record Scored(int partition, long offset, String id, int revision) {
+        public Scored(int partition, long offset, String id) {
+            this(partition, offset, id, 0);
+        }
+    }
 
     /** A dead-letter record: the raw record it stands for, and why. */
     public record DeadLetter(String rawTopic, int rawPartition, long rawOffset, String reason) {
@@ -76,6 +84,18 @@ public final class LineageAudit {
             List<LedgerEntry> ledger,
             Map<String, Long> rewardCommitted,
             Map<Integer, Long> learnerCommitted) {
+        return reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted, Set.of());
+    }
+
+    /** @param held the ids whose scores wait on katmesh.feedback.join for their feedback */
+    public static ObjectNode reconcile(
+            List<Raw> raw,
+            List<Scored> scored,
+            List<DeadLetter> dlq,
+            List<LedgerEntry> ledger,
+            Map<String, Long> rewardCommitted,
+            Map<Integer, Long> learnerCommitted,
+            Set<String> held) {
         Map<String, String> idAt = new HashMap<>(); // "topic-partition@offset" → id of the raw record there
         Set<String> publishedIds = new HashSet<>();
         for (Raw r : raw) {
@@ -84,10 +104,15 @@ public final class LineageAudit {
             publishedIds.add(id);
         }
         Map<String, Integer> scoredCount = new HashMap<>();
+        Map<String, Integer> revisedCount = new HashMap<>();
         Map<String, Scored> firstScored = new HashMap<>();
         for (Scored s : scored) {
-            scoredCount.merge(s.id(), 1, Integer::sum);
-            firstScored.putIfAbsent(s.id(), s);
+            if (s.revision() > 0) {
+                revisedCount.merge(s.id(), 1, Integer::sum);
+            } else {
+                scoredCount.merge(s.id(), 1, Integer::sum);
+                firstScored.putIfAbsent(s.id(), s);
+            }
         }
         Set<String> deadLettered = new HashSet<>();
         Map<String, Integer> dlqReasons = new TreeMap<>();
@@ -100,10 +125,15 @@ public final class LineageAudit {
 
         Set<String> lost = new TreeSet<>();
         int pendingReward = 0;
+        int pendingFeedback = 0;
         for (Raw r : raw) {
             String id = idAt.get(r.position());
             boolean accounted = scoredCount.containsKey(id) || deadLettered.contains(r.position());
             if (accounted) {
+                continue;
+            }
+            if (held.contains(id)) {
+                pendingFeedback++;
                 continue;
             }
             if (r.offset() >= rewardCommitted.getOrDefault(r.topic() + "-" + r.partition(), 0L)) {
@@ -117,6 +147,7 @@ public final class LineageAudit {
         out.put("published", raw.size());
         out.put("published_ids", publishedIds.size());
         out.put("scored", scored.size());
+        out.put("revised", revisedCount.size());
         out.put("dead_lettered", dlq.size());
         Map<String, Integer> dropReasons = new TreeMap<>();
         Set<String> trainedTwice = new TreeSet<>();
@@ -170,6 +201,7 @@ public final class LineageAudit {
         out.put("dropped", dropped);
         ObjectNode pending = out.putObject("pending");
         pending.put("reward", pendingReward);
+        pending.put("feedback_window", pendingFeedback);
         if (ledger != null) {
             pending.put("learner", pendingLearner);
         } else {
@@ -182,6 +214,11 @@ public final class LineageAudit {
         scoredCount.forEach((id, n) -> {
             if (n > 1) {
                 scoredTwice.add(id);
+            }
+        });
+        revisedCount.forEach((id, n) -> {
+            if (n > 1) {
+                scoredTwice.add(id + " (revised)");
             }
         });
         out.set("scored_twice", array(scoredTwice));

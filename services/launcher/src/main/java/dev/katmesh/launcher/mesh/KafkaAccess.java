@@ -60,7 +60,9 @@ public final class KafkaAccess {
         REWARD("katmesh-reward"),
         LEARNER("katmesh-learner"),
         /** Deployed agents: write katmesh.trajectories.raw, nothing else. */
-        AGENT("katmesh-agent");
+        AGENT("katmesh-agent"),
+        /** Senders of late feedback (CI, review, ratings): write katmesh.feedback, nothing else. */
+        FEEDBACK("katmesh-feedback");
 
         final String name;
 
@@ -228,6 +230,7 @@ public final class KafkaAccess {
             ResourceType type = switch (r.path("type").asText()) {
                 case "topic" -> ResourceType.TOPIC;
                 case "group" -> ResourceType.GROUP;
+                case "transactionalId" -> ResourceType.TRANSACTIONAL_ID;
                 default ->
                     throw new IllegalArgumentException(
                             user + ": resource type " + r.path("type") + " is not used by katmesh");
@@ -266,34 +269,41 @@ public final class KafkaAccess {
     }
 
     /**
-     * Writes the agents' client settings beside the passwords: {@code agent.properties} for Java clients
-     * and Kafka's tools ({@code --command-config}) and {@code agent.json} for other clients; returns the
-     * Java one.
+     * Writes the client settings of the users outside the mesh beside the passwords — deployed agents
+     * ({@code agent.*}: may write katmesh.trajectories.raw only) and feedback senders ({@code feedback.*}: may write
+     * katmesh.feedback only) — as {@code .properties} for Java clients and Kafka's tools ({@code --command-config})
+     * and {@code .json} for other clients; returns the agents' Java one.
      */
     Path writeAgentConfig(MeshLayout layout, String bootstrap) {
+        writeClientConfig(
+                layout, bootstrap, User.FEEDBACK, "feedback", "a feedback sender: may write katmesh.feedback");
+        return writeClientConfig(
+                layout, bootstrap, User.AGENT, "agent", "a deployed agent: may write katmesh.trajectories.raw");
+    }
+
+    private Path writeClientConfig(MeshLayout layout, String bootstrap, User user, String stem, String who) {
         Path dir = Secrets.dir(layout);
         try {
-            StringBuilder props = new StringBuilder(
-                    "# Client settings of a deployed agent: may write katmesh.trajectories.raw only.\n");
+            StringBuilder props = new StringBuilder("# Client settings of " + who + " only.\n");
             props.append("bootstrap.servers=").append(bootstrap).append('\n');
-            clientConfig(User.AGENT)
+            clientConfig(user)
                     .forEach((k, v) -> props.append(k)
                             .append('=')
                             .append(v.replace("\\", "\\\\"))
                             .append('\n'));
-            Path javaConfig = dir.resolve("agent.properties");
+            Path javaConfig = dir.resolve(stem + ".properties");
             Secrets.write(javaConfig, props.toString());
             Map<String, String> json = new LinkedHashMap<>();
             json.put("bootstrap", bootstrap);
             json.put("security_protocol", PROTOCOL);
             json.put("sasl_mechanism", MECHANISM);
-            json.put("username", User.AGENT.name);
-            json.put("password", passwords.get(User.AGENT));
+            json.put("username", user.name);
+            json.put("password", passwords.get(user));
             json.put("ca", tls.ca().toString());
-            Secrets.write(dir.resolve("agent.json"), new ObjectMapper().writeValueAsString(json) + "\n");
+            Secrets.write(dir.resolve(stem + ".json"), new ObjectMapper().writeValueAsString(json) + "\n");
             return javaConfig;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the agent's Kafka settings in " + dir, e);
+            throw new UncheckedIOException("cannot write the " + stem + " Kafka settings in " + dir, e);
         }
     }
 }

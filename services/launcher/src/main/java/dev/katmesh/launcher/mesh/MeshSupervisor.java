@@ -368,6 +368,10 @@ public final class MeshSupervisor {
                         Secrets.dir(layout).resolve("agent.properties").toString());
                 security.put(
                         "agent_json", Secrets.dir(layout).resolve("agent.json").toString());
+                security.put("feedback_user", KafkaAccess.User.FEEDBACK.name);
+                security.put(
+                        "feedback_config",
+                        Secrets.dir(layout).resolve("feedback.properties").toString());
                 security.put("ca", MeshTls.of(layout).ca().toString());
             }
             boolean alive = ManagedProcess.isAlive(state.kafka);

@@ -42,7 +42,9 @@ public final class TopicCatalog {
             "katmesh.trajectories.rollout.yaml",
             "katmesh.trajectories.scored.yaml",
             "katmesh.trajectories.dlq.yaml",
-            "katmesh.policy.versions.yaml");
+            "katmesh.policy.versions.yaml",
+            "katmesh.feedback.yaml",
+            "katmesh.feedback.join.yaml");
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -73,6 +75,7 @@ public final class TopicCatalog {
                     specs.add(parse(in, f.toString()));
                 }
             }
+            specs.sort(Comparator.comparing(TopicSpec::name));
             return new TopicCatalog(specs);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read topics from " + dir + ": " + e.getMessage(), e);

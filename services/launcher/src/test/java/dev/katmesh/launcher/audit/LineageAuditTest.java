@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class LineageAuditTest {
@@ -98,6 +99,34 @@ class LineageAuditTest {
         r = LineageAudit.reconcile(raw, scored, List.of(), twice, Map.of("raw-0", 2L), Map.of(0, 2L));
         assertEquals("a (replay replay-week)", r.path("trained_twice").get(0).asText(), r.toString());
         assertEquals(0, r.path("lost").size(), "replayed ids count as trained: " + r);
+    }
+
+    @Test
+    void aHeldScoreIsPendingAndOneRevisionPerIdIsNotScoredTwice() {
+        List<LineageAudit.Raw> raw = List.of(raw(0, 0, "a"), raw(0, 1, "b"), raw(0, 2, "c"));
+        List<LineageAudit.Scored> scored =
+                List.of(scored(0, 0, "a"), new LineageAudit.Scored(0, 1, "a", 1), scored(0, 2, "b"));
+        List<LineageAudit.LedgerEntry> ledger = List.of(
+                new LineageAudit.LedgerEntry(1, List.of("a", "b"), Map.of()),
+                new LineageAudit.LedgerEntry(2, List.of(), Map.of("already_trained", List.of("a"))));
+        ObjectNode r =
+                LineageAudit.reconcile(raw, scored, List.of(), ledger, Map.of("raw-0", 3L), Map.of(0, 3L), Set.of("c"));
+        assertTrue(r.path("ok").asBoolean(), r.toString());
+        assertEquals(1, r.path("pending").path("feedback_window").asInt(), "c waits for its feedback: " + r);
+        assertEquals(1, r.path("revised").asInt());
+        ObjectNode notHeld = LineageAudit.reconcile(raw, scored, List.of(), ledger, Map.of("raw-0", 3L), Map.of(0, 3L));
+        assertEquals("c", notHeld.path("lost").get(0).asText(), "consumed, neither scored nor held: " + notHeld);
+        ObjectNode twice = LineageAudit.reconcile(
+                raw,
+                List.of(
+                        scored(0, 0, "a"),
+                        new LineageAudit.Scored(0, 1, "a", 1),
+                        new LineageAudit.Scored(0, 2, "a", 1)),
+                List.of(),
+                null,
+                Map.of("raw-0", 1L),
+                Map.of(0, 3L));
+        assertEquals("a (revised)", twice.path("scored_twice").get(0).asText(), twice.toString());
     }
 
     @Test

@@ -36,6 +36,23 @@ class KafkaAccessTest {
     }
 
     @Test
+    void feedbackSendersMayOnlyWriteFeedbackAndNoAgentMay() {
+        assertEquals(Set.of("WRITE TOPIC katmesh.feedback"), grants("katmesh-feedback"));
+        for (String other : List.of("katmesh-agent", "katmesh-inference", "katmesh-learner", "katmesh-rollout")) {
+            assertFalse(grants(other).contains("WRITE TOPIC katmesh.feedback"), other + " may not send verdicts");
+        }
+        assertTrue(
+                grants("katmesh-reward")
+                        .containsAll(List.of(
+                                "READ TOPIC katmesh.feedback",
+                                "READ TOPIC katmesh.feedback.join",
+                                "WRITE TOPIC katmesh.feedback.join",
+                                "WRITE TRANSACTIONAL_ID katmesh-reward-feedback-*",
+                                "READ GROUP katmesh-reward-feedback")),
+                grants("katmesh-reward").toString());
+    }
+
+    @Test
     void everyServiceAndTheAgentsHaveAKafkaUserFile() throws Exception {
         try (var files = Files.list(Path.of("../../kafka-topics/users"))) {
             assertEquals(
@@ -44,7 +61,8 @@ class KafkaAccessTest {
                             "katmesh-rollout.yaml",
                             "katmesh-reward.yaml",
                             "katmesh-learner.yaml",
-                            "katmesh-agent.yaml"),
+                            "katmesh-agent.yaml",
+                            "katmesh-feedback.yaml"),
                     files.map(f -> f.getFileName().toString()).collect(Collectors.toSet()),
                     "kafka-topics/users/ holds the users the launcher makes");
         }

@@ -41,6 +41,8 @@ class TopicCatalogTest {
         assertEquals(
                 List.of(
                         "katmesh.capture.requests",
+                        "katmesh.feedback",
+                        "katmesh.feedback.join",
                         "katmesh.policy.versions",
                         "katmesh.tasks",
                         "katmesh.trajectories.dlq",

@@ -1,0 +1,138 @@
+package dev.katmesh.reward.feedback;
+
+import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.RecordHeaders;
+import dev.katmesh.proto.wire.RejectReason;
+import dev.katmesh.proto.wire.Topics;
+import dev.katmesh.reward.RejectedTrajectoryException;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
+
+/** The records each decision of the join writes (inside the join's transaction), and its counters. */
+final class JoinWriter {
+
+    private final MeterRegistry registry;
+
+    JoinWriter(MeterRegistry registry) {
+        this.registry = registry;
+        for (String by : List.of("final", "window")) {
+            registry.counter("katmesh.reward.feedback.released", "by", by);
+        }
+        registry.counter("katmesh.reward.feedback.revised");
+        for (String outcome : List.of("joined", "refused", "unmatched")) {
+            registry.counter("katmesh.reward.feedback.records", "outcome", outcome);
+        }
+    }
+
+    /** A feedback record copied to its key's join partition, as sent, with when it was received. */
+    ProducerRecord<String, byte[]> copy(ConsumerRecord<String, byte[]> r, String position, long now, int partition) {
+        registry.counter("katmesh.reward.feedback.records", "outcome", "joined").increment();
+        return new ProducerRecord<>(
+                Topics.FEEDBACK_JOIN,
+                partition,
+                JoinEntry.feedback(position),
+                r.value(),
+                JoinEntry.headers(r.key(), null, now));
+    }
+
+    /** A feedback record refused (unreadable, or matching nothing): on the dead-letter topic, as sent, with why. */
+    ProducerRecord<String, byte[]> deadLetter(
+            String key, byte[] value, int partition, long offset, RejectedTrajectoryException why) {
+        registry.counter(
+                        "katmesh.reward.feedback.records",
+                        "outcome",
+                        why.reason() == RejectReason.UNMATCHED_FEEDBACK ? "unmatched" : "refused")
+                .increment();
+        registry.counter("katmesh.reward.rejected", "reason", why.reason().name())
+                .increment();
+        Headers h = RecordHeaders.rejected(why.reason().name());
+        JoinEntry.add(h, "dead-letter-reason", why.getMessage());
+        JoinEntry.add(h, "dead-letter-topic", Topics.FEEDBACK);
+        JoinEntry.add(h, "dead-letter-partition", Integer.toString(partition));
+        JoinEntry.add(h, "dead-letter-offset", Long.toString(offset));
+        return new ProducerRecord<>(Topics.DLQ, null, key, value, h);
+    }
+
+    /** Sends the records of {@code a}; returns the join entries it wrote. */
+    List<String> write(JoinState.Action a, long now, Consumer<ProducerRecord<String, byte[]>> send) {
+        if (a instanceof JoinState.Release r) {
+            String applied = String.join(
+                    ",",
+                    r.score().getFeedbackList().stream()
+                            .map(f -> f.getPosition())
+                            .toList());
+            send.accept(scored(r.score(), r.held().publishedMs(), r.held().rawPosition(), applied));
+            String entry = JoinEntry.trajectory(r.held().id());
+            Headers h = JoinEntry.headers(r.joinKey(), JoinEntry.RELEASED, now);
+            JoinEntry.add(h, RecordHeaders.FEEDBACK, applied);
+            JoinEntry.add(h, RecordHeaders.PUBLISHED_MS, r.held().publishedMs());
+            JoinEntry.add(h, RecordHeaders.RAW_POSITION, r.held().rawPosition());
+            send.accept(new ProducerRecord<>(
+                    Topics.FEEDBACK_JOIN, r.partition(), entry, r.score().toByteArray(), h));
+            return List.of(entry);
+        }
+        if (a instanceof JoinState.Revise r) {
+            String applied = String.join(
+                    ",",
+                    r.score().getFeedbackList().stream()
+                            .map(f -> f.getPosition())
+                            .toList());
+            send.accept(
+                    scored(r.score(), r.released().publishedMs(), r.released().rawPosition(), applied));
+            return List.of(tombstone(r, JoinEntry.trajectory(r.released().id()), send));
+        }
+        if (a instanceof JoinState.Forget f) {
+            return List.of(tombstone(f, f.entry(), send));
+        }
+        if (a instanceof JoinState.Unmatched u) {
+            var fb = u.verdict().feedback();
+            int at = fb.getPosition().indexOf('@');
+            send.accept(deadLetter(
+                    u.joinKey(),
+                    u.verdict().original(),
+                    Integer.parseInt(fb.getPosition().substring(0, at)),
+                    Long.parseLong(fb.getPosition().substring(at + 1)),
+                    new RejectedTrajectoryException(
+                            RejectReason.UNMATCHED_FEEDBACK,
+                            "no deployed trajectory with session (or trajectory) id '" + u.joinKey()
+                                    + "' was held or recently released within the feedback window")));
+            return List.of(tombstone(u, JoinEntry.feedback(fb.getPosition()), send));
+        }
+        throw new IllegalArgumentException("unknown action " + a);
+    }
+
+    /** The decisions of a committed transaction, counted. */
+    void committed(List<JoinState.Action> due) {
+        for (JoinState.Action a : due) {
+            if (a instanceof JoinState.Release r) {
+                registry.counter("katmesh.reward.feedback.released", "by", r.byFinal() ? "final" : "window")
+                        .increment();
+            } else if (a instanceof JoinState.Revise) {
+                registry.counter("katmesh.reward.feedback.revised").increment();
+            }
+        }
+    }
+
+    private static String tombstone(JoinState.Action a, String entry, Consumer<ProducerRecord<String, byte[]>> send) {
+        send.accept(new ProducerRecord<>(
+                Topics.FEEDBACK_JOIN, a.partition(), entry, null, JoinEntry.headers(a.joinKey(), null, 0)));
+        return entry;
+    }
+
+    private static ProducerRecord<String, byte[]> scored(
+            ScoredTrajectory s, String publishedMs, String rawPosition, String applied) {
+        Headers h = RecordHeaders.scored(
+                s.getTrajectory().getTrajectoryId(),
+                publishedMs == null ? s.getScoredAtMs() : Long.parseLong(publishedMs),
+                rawPosition);
+        JoinEntry.add(h, RecordHeaders.REVISION, Integer.toString(s.getRevision()));
+        if (!applied.isEmpty()) {
+            JoinEntry.add(h, RecordHeaders.FEEDBACK, applied);
+        }
+        return new ProducerRecord<>(Topics.SCORED, null, s.getTrajectory().getGroupId(), s.toByteArray(), h);
+    }
+}

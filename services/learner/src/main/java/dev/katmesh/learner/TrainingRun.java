@@ -117,6 +117,7 @@ final class TrainingRun {
                         AdvantageEstimator.valueOf(settings.advantage().toUpperCase(Locale.ROOT)),
                         reference,
                         s.learningRate() / settings.learningRate())
+                .advantageShaping(s.advantageShaping())
                 .maxTreeTokens(settings.maxTreeTokens())
                 .maxSharedTreeTokens(settings.maxSharedTreeTokens());
         recentRewards.clear();

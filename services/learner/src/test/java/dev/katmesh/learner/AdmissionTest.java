@@ -9,6 +9,7 @@ import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
 import dev.katmesh.proto.wire.DropReason;
+import dev.katmesh.training.AdvantageShaping;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.LearningRateSchedule;
 import dev.katmesh.training.OffPolicyCorrection;
@@ -37,7 +38,8 @@ class AdmissionTest {
                 taskless,
                 null,
                 -1,
-                OffPolicyCorrection.NONE);
+                OffPolicyCorrection.NONE,
+                AdvantageShaping.NONE);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

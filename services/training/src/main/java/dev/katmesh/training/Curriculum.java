@@ -41,6 +41,7 @@ import java.util.Locale;
  *     version_every: 2                 # a policy version every 2 steps here (default: the learner's setting)
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *     off_policy: {correction: token_tis, cap: 2}   # none (default) | token_tis | sequence_mis | geometric_mis
+ *     advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}   # none (default) | pass_rate
  *   - name: replay-last-week             # a fixed range of the scored log, each record once; ends with the range
  *     objective: error_masked_sft
  *     sources:
@@ -127,6 +128,8 @@ public record Curriculum(List<Stage> stages) {
      *                     before the batch trains with what it has (latency against batch size: a trajectory then
      *                     trains within about one step plus this wait and the learner's poll); -1: the learner's
      *                     group-timeout
+     * @param offPolicy    policy-gradient stages: the correction for samples of another policy
+     * @param advantageShaping policy-gradient stages: advantages rescaled by each group's pass rate
      */
     public record Stage(
             String name,
@@ -145,7 +148,8 @@ public record Curriculum(List<Stage> stages) {
             Taskless taskless,
             TrainingMethod method,
             long batchWaitMs,
-            OffPolicyCorrection offPolicy) {
+            OffPolicyCorrection offPolicy,
+            AdvantageShaping advantageShaping) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -177,7 +181,8 @@ public record Curriculum(List<Stage> stages) {
                 Taskless.INCLUDE,
                 null,
                 -1,
-                OffPolicyCorrection.NONE)));
+                OffPolicyCorrection.NONE,
+                AdvantageShaping.NONE)));
     }
 
     public static Curriculum load(Path file, double defaultLearningRate) {
@@ -293,6 +298,10 @@ public record Curriculum(List<Stage> stages) {
                 throw new IllegalArgumentException(where + ": off_policy corrects a policy_gradient stage");
             }
             OffPolicyCorrection offPolicy = OffPolicyCorrection.parse(s.path("off_policy"), where);
+            if (s.has("advantage_shaping") && kind != Kind.POLICY_GRADIENT) {
+                throw new IllegalArgumentException(
+                        where + ": advantage_shaping shapes a policy_gradient stage's" + " advantages");
+            }
             stages.add(new Stage(
                     name,
                     kind,
@@ -310,7 +319,8 @@ public record Curriculum(List<Stage> stages) {
                     taskless,
                     TrainingMethod.parse(s, where),
                     batchWaitMs,
-                    offPolicy));
+                    offPolicy,
+                    AdvantageShaping.parse(s.path("advantage_shaping"), where)));
         }
         requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));
@@ -414,7 +424,8 @@ public record Curriculum(List<Stage> stages) {
                                     s.taskless(),
                                     method,
                                     s.batchWaitMs(),
-                                    s.offPolicy()));
+                                    s.offPolicy(),
+                                    s.advantageShaping()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));

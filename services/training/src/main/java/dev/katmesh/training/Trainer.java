@@ -45,6 +45,7 @@ public final class Trainer {
     private final AdvantageEstimator estimator;
     private final DecoderModel reference;
     private final double lrScale;
+    private AdvantageShaping shaping = AdvantageShaping.NONE;
     private int maxTreeTokens = Integer.MAX_VALUE;
     private int maxSharedTreeTokens = Integer.MAX_VALUE;
 
@@ -108,6 +109,12 @@ public final class Trainer {
         }
     }
 
+    /** Reshapes the policy gradient's advantages by each group's pass rate ({@link AdvantageShaping}). */
+    public Trainer advantageShaping(AdvantageShaping s) {
+        this.shaping = s;
+        return this;
+    }
+
     /** Bounds the rows of one prefix tree (memory is quadratic in them); by default a group is one tree. */
     public Trainer maxTreeTokens(int rows) {
         if (rows < 1) {
@@ -155,9 +162,13 @@ public final class Trainer {
         List<TrainingSample> all = new ArrayList<>();
         List<List<TrainingSample>> withAdvantages = new ArrayList<>();
         double advAbs = 0;
+        boolean rl = objective.kind() == Objective.Kind.POLICY_GRADIENT;
+        double[] scale = rl ? shaping.scales(rewards) : null;
         for (int g = 0; g < groups.size(); g++) {
-            double[] adv =
-                    objective.kind() == Objective.Kind.POLICY_GRADIENT ? estimator.compute(rewards.get(g)) : null;
+            double[] adv = rl ? estimator.compute(rewards.get(g)) : null;
+            for (int i = 0; adv != null && i < adv.length; i++) {
+                adv[i] *= scale[g];
+            }
             List<TrainingSample> members = new ArrayList<>();
             for (int i = 0; i < groups.get(g).size(); i++) {
                 TrainingSample s = groups.get(g).get(i);

@@ -206,12 +206,15 @@ class CurriculumTest {
         Files.writeString(f, """
                 stages:
                   - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4,
-                     off_policy: {correction: sequence_mis, low: 0.5, high: 2}}
+                     off_policy: {correction: sequence_mis, low: 0.5, high: 2},
+                     advantage_shaping: {kind: pass_rate, threshold: 0.9}}
                   - {name: rft2, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
                 """);
         Curriculum c = Curriculum.load(f, 1e-4);
         assertEquals(OffPolicyCorrection.sequenceMis(0.5, 2), c.stages().get(0).offPolicy());
         assertEquals(OffPolicyCorrection.NONE, c.stages().get(1).offPolicy(), "none unless asked");
+        assertEquals(AdvantageShaping.passRate(0.9, 1.0), c.stages().get(0).advantageShaping());
+        assertEquals(AdvantageShaping.NONE, c.stages().get(1).advantageShaping(), "none unless asked");
         Objective o = Curriculum.objective(c.stages().get(0), 0.2, 0.28, 0, LossAggregation.TOKEN_MEAN);
         assertEquals(OffPolicyCorrection.Kind.SEQUENCE_MIS, o.correction().kind(), "the stage's objective carries it");
         Files.writeString(
@@ -220,6 +223,12 @@ class CurriculumTest {
                         + " off_policy: {correction: token_tis}}\n");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
         assertTrue(e.getMessage().contains("stage 's'") && e.getMessage().contains("off_policy"), e.getMessage());
+        Files.writeString(
+                f,
+                "stages:\n  - {name: s, objective: sft, sources: [{file: a.jsonl}], steps: 3,"
+                        + " advantage_shaping: {kind: pass_rate}}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+        assertTrue(e.getMessage().contains("advantage_shaping"), e.getMessage());
     }
 
     @Test

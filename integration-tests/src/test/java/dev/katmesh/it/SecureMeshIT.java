@@ -80,7 +80,10 @@ class SecureMeshIT {
     static void up() throws Exception {
         // A tiny model that the learner trains on every scored trajectory (a version each step), so that rollout
         // calls inference and inference fetches the learner's versions: both over TLS.
-        mesh = Mesh.up("secure", DeployedAgents.onlineSftMesh("secure-it", API_KEY), "--secure");
+        // Late feedback on, with a short window: the reward's transactional join runs under its own ACLs too.
+        Map<String, String> env = new HashMap<>(DeployedAgents.onlineSftMesh("secure-it", API_KEY));
+        env.put("KATMESH_REWARD_OPTS", "-Dkatmesh.reward.feedback.window=3s");
+        mesh = Mesh.up("secure", env, "--secure");
     }
 
     @AfterAll
@@ -103,6 +106,8 @@ class SecureMeshIT {
                 "kafka-users.properties",
                 "agent.properties",
                 "agent.json",
+                "feedback.properties",
+                "feedback.json",
                 "weights-token",
                 "ca-key.pem",
                 "server-key.pem",
@@ -239,6 +244,56 @@ class SecureMeshIT {
                     () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS));
             assertTrue(e instanceof TimeoutException || e.getCause() instanceof TimeoutException, e.toString());
         }
+    }
+
+    @Test
+    void onlyTheFeedbackUserSendsVerdictsAndTheRewardJoinsThemUnderItsOwnAcls() throws Exception {
+        Properties feedback = new Properties();
+        try (var in = Files.newBufferedReader(Path.of(mesh.status()
+                .path("kafka")
+                .path("security")
+                .path("feedback_config")
+                .asText()))) {
+            feedback.load(in);
+        }
+        assertTrue(feedback.getProperty("sasl.jaas.config").contains("username=\"katmesh-feedback\""));
+        byte[] verdict = "{\"value\": 1, \"kind\": \"pr_merged\"}".getBytes(StandardCharsets.UTF_8);
+        try (KafkaProducer<String, byte[]> p = producer(agentProperties())) {
+            ExecutionException e = assertThrows(
+                    ExecutionException.class,
+                    () -> p.send(new ProducerRecord<>("katmesh.feedback", "s-1", verdict))
+                            .get(30, TimeUnit.SECONDS),
+                    "an agent rates its own session");
+            assertInstanceOf(AuthorizationException.class, e.getCause(), e.toString());
+        }
+        Properties asFeedback = new Properties();
+        asFeedback.putAll(feedback);
+        try (KafkaProducer<String, byte[]> p = producer(asFeedback)) {
+            ExecutionException e = assertThrows(
+                    ExecutionException.class,
+                    () -> p.send(new ProducerRecord<>(RAW, "g", new byte[1])).get(30, TimeUnit.SECONDS),
+                    "the feedback user publishes a trajectory");
+            assertInstanceOf(AuthorizationException.class, e.getCause(), e.toString());
+        }
+        asFeedback = new Properties();
+        asFeedback.putAll(feedback);
+        try (KafkaProducer<String, byte[]> p = producer(asFeedback)) {
+            p.send(new ProducerRecord<>("katmesh.feedback", "secure-no-such-session", verdict))
+                    .get(30, TimeUnit.SECONDS);
+        }
+        // The reward takes it into its join (a transaction), holds it for the window, and dead-letters it: it matches
+        // no session.
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        String reason = null;
+        while (reason == null && System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, byte[]> r :
+                    mesh.readAll("katmesh.trajectories.dlq", Integer.MAX_VALUE, Duration.ofSeconds(20))) {
+                if ("secure-no-such-session".equals(r.key())) {
+                    reason = Mesh.header(r, "katmesh-reject-reason");
+                }
+            }
+        }
+        assertEquals("UNMATCHED_FEEDBACK", reason, "the verdict joined and dead-lettered by the reward");
     }
 
     @Test

@@ -247,12 +247,13 @@ final class TrainingRun {
 
     /** A version when steps were taken since the last: at a stage's end ({@code why}: see {@link #endedBy}). */
     void endStage(String why) throws Exception {
+        if (stepsSinceVersion > 0) {
+            publish(true);
+        }
+        // After its last version: a stage that progress shows ended has its versions (and ledger entries) published.
         if (why != null) {
             progress.stageEnded(stage.name(), stageStep, why);
             LOG.infof("stage %s ended by its %s after %d steps", stage.name(), why, stageStep);
-        }
-        if (stepsSinceVersion > 0) {
-            publish(true);
         }
     }
 

@@ -67,6 +67,15 @@ public class FeedbackJoin {
                 .register(registry);
     }
 
+    /** The join's loop (null when off or not started yet), for its health. */
+    JoinLoop loop() {
+        return loop;
+    }
+
+    Duration window() {
+        return window;
+    }
+
     /** Whether deployed trajectories wait for feedback. */
     public boolean enabled() {
         return !window.isZero();

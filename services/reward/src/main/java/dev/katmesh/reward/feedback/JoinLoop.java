@@ -65,6 +65,10 @@ final class JoinLoop implements Runnable {
     private final Map<TopicPartition, Long> restoring = new ConcurrentHashMap<>();
 
     private volatile boolean running = true;
+    /** Why the loop last failed, and since when it has been failing (0: it is not); for {@link FeedbackJoinHealth}. */
+    private volatile String failure;
+
+    private volatile long failingSinceMs;
     private KafkaConsumer<String, byte[]> consumer;
     private KafkaProducer<String, byte[]> producer;
     private int joinPartitions;
@@ -98,8 +102,10 @@ final class JoinLoop implements Runnable {
                 open();
                 loop();
             } catch (ProducerFencedException e) {
+                failed(e);
                 LOG.warnf("the feedback join's producer was fenced (another instance took its id); reopening: %s", e);
             } catch (RuntimeException e) {
+                failed(e);
                 LOG.errorf(e, "the feedback join failed; reopening in 1 s");
                 sleep(1000);
             } finally {
@@ -132,9 +138,35 @@ final class JoinLoop implements Runnable {
         consumer.subscribe(List.of(Topics.FEEDBACK, Topics.FEEDBACK_JOIN), new Rebalance());
     }
 
+    private void failed(Exception e) {
+        failure = String.valueOf(e);
+        if (failingSinceMs == 0) {
+            failingSinceMs = System.currentTimeMillis();
+        }
+    }
+
+    /** Why the join last failed (null: it has not since it last ran); since when it fails (0: it does not). */
+    String failure() {
+        return failure;
+    }
+
+    long failingSinceMs() {
+        return failingSinceMs;
+    }
+
+    /** Whether the state of every owned join partition is read (decisions are made only then). */
+    boolean restored() {
+        return restoring.isEmpty();
+    }
+
+    int held() {
+        return state.heldCount();
+    }
+
     private void loop() {
         long nextTick = 0;
         while (running) {
+            failingSinceMs = 0; // polling again: the join works
             List<ConsumerRecord<String, byte[]>> intake = new ArrayList<>();
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(TICK_MS))) {
                 if (r.topic().equals(Topics.FEEDBACK_JOIN)) {

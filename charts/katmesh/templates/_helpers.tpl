@@ -171,3 +171,12 @@ readinessProbe:
 {{- define "katmesh.weightsTokenSecret" -}}
 {{ .Values.learner.existingWeightsTokenSecret | default (printf "%s-weights-token" .Release.Name) }}
 {{- end }}
+
+{{/* The reward's katmesh.reward.feedback.senders: sender=glob,glob;... from reward.feedbackSenders (by name). */}}
+{{- define "katmesh.feedbackSenders" -}}
+{{- $parts := list }}
+{{- range $name, $globs := .Values.reward.feedbackSenders }}
+{{- $parts = append $parts (printf "%s=%s" $name (join "," $globs)) }}
+{{- end }}
+{{- join ";" $parts }}
+{{- end }}

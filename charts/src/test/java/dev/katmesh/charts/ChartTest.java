@@ -159,6 +159,52 @@ class ChartTest {
         assertRenderedAsFiles(render(Map.of("kafka.clusterName", "prod-kafka")), "KafkaTopic", TOPICS, "prod-kafka");
     }
 
+    @Test
+    void eachFeedbackSenderGetsItsOwnTopicUserAndScope() throws IOException {
+        List<HasMetadata> all = render(Map.of(
+                "reward.feedbackSenders.ci-team-a[0]", "team-a-*",
+                "reward.feedbackSenders.ci-team-a[1]", "ops-bot",
+                "reward.feedbackSenders.shared[0]", "ops-*",
+                "kafka.createUsers", "true",
+                "kafka.securityProtocol", "SASL_SSL"));
+        Map<String, GenericKubernetesResource> byName = new TreeMap<>();
+        ofKind(all, GenericKubernetesResource.class)
+                .forEach(r -> byName.put(r.getKind() + "/" + r.getMetadata().getName(), r));
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        GenericKubernetesResource topic = byName.get("KafkaTopic/katmesh.feedback.from.ci-team-a");
+        assertTrue(topic != null, "the sender's topic: " + byName.keySet());
+        assertEquals(
+                yaml.readTree(TOPICS.resolve("katmesh.feedback.yaml").toFile()).path("spec"),
+                yaml.valueToTree(topic.getAdditionalProperties().get("spec")),
+                "declared as katmesh.feedback is");
+        GenericKubernetesResource user = byName.get("KafkaUser/katmesh-feedback-ci-team-a");
+        assertTrue(user != null, "the sender's user: " + byName.keySet());
+        JsonNode acls = yaml.valueToTree(user.getAdditionalProperties().get("spec"))
+                .path("authorization")
+                .path("acls");
+        assertEquals(1, acls.size(), "write its own topic, nothing else: " + acls);
+        assertEquals(
+                "katmesh.feedback.from.ci-team-a",
+                acls.get(0).path("resource").path("name").asText());
+        assertEquals("[\"Write\"]", acls.get(0).path("operations").toString());
+        assertFalse(byName.containsKey("KafkaTopic/katmesh.feedback.from.shared"), "shared is katmesh.feedback");
+        Map<String, String> env = new TreeMap<>();
+        named(all, Deployment.class, "km-reward")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0)
+                .getEnv()
+                .stream()
+                .filter(e -> e.getValue() != null)
+                .forEach(e -> env.put(e.getName(), e.getValue()));
+        assertEquals(
+                "ci-team-a=team-a-*,ops-bot;shared=ops-*",
+                env.get("KATMESH_REWARD_FEEDBACK_SENDERS"),
+                "the reward's scopes, the shared topic's narrowed");
+    }
+
     /** Every YAML file of {@code dir} is rendered as one resource of {@code kind}, with its spec unchanged and the cluster label set. */
     static void assertRenderedAsFiles(List<HasMetadata> all, String kind, Path dir, String cluster) throws IOException {
         List<GenericKubernetesResource> rendered = ofKind(all, GenericKubernetesResource.class).stream()
@@ -315,6 +361,7 @@ class ChartTest {
         assertEquals("high-entropy", values.get("KATMESH_REWARD_SECRETS_DISABLED_RULES"), values.toString());
         assertEquals("5m", values.get("KATMESH_REWARD_CAPTURE_ORPHAN_TIMEOUT"), "captured trees of a dead inference");
         assertEquals("0s", values.get("KATMESH_REWARD_FEEDBACK_WINDOW"), "late feedback is off unless set");
+        assertEquals("shared=*", values.get("KATMESH_REWARD_FEEDBACK_SENDERS"), "katmesh.feedback rates everyone");
         String file = values.get("KATMESH_REWARD_SECRETS_RULES_FILE");
         assertEquals("/etc/katmesh/secret-rules/rules.txt", file, values.toString());
         ConfigMap rules = named(all, ConfigMap.class, "km-secret-rules");

@@ -28,10 +28,14 @@ class FeedbackIT {
     static final String WINDOW = "30s";
 
     static byte[] deployed(String session) {
+        return deployed(session, "agent-fb");
+    }
+
+    static byte[] deployed(String session, String agent) {
         Trajectory t = LearnerIT.scoredRollout(session, 0, 0, 0).getTrajectory().toBuilder()
                 .setTrajectoryId(session + "-t")
                 .setSessionId(session)
-                .setAgentId("agent-fb")
+                .setAgentId(agent)
                 .setSource(TrajectorySource.TRAJECTORY_SOURCE_DEPLOYED)
                 .build();
         return t.toByteArray();

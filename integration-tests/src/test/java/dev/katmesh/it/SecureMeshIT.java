@@ -36,6 +36,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLHandshakeException;
@@ -50,6 +51,7 @@ import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.SslAuthenticationException;
 import org.apache.kafka.common.errors.TimeoutException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -83,7 +85,7 @@ class SecureMeshIT {
         // Late feedback on, with a short window: the reward's transactional join runs under its own ACLs too.
         Map<String, String> env = new HashMap<>(DeployedAgents.onlineSftMesh("secure-it", API_KEY));
         env.put("KATMESH_REWARD_OPTS", "-Dkatmesh.reward.feedback.window=3s");
-        mesh = Mesh.up("secure", env, "--secure");
+        mesh = Mesh.up("secure", env, "--secure", "--feedback-sender", "ci-team-a=team-a-*");
     }
 
     @AfterAll
@@ -108,6 +110,8 @@ class SecureMeshIT {
                 "agent.json",
                 "feedback.properties",
                 "feedback.json",
+                "feedback-ci-team-a.properties",
+                "feedback-ci-team-a.json",
                 "weights-token",
                 "ca-key.pem",
                 "server-key.pem",
@@ -294,6 +298,82 @@ class SecureMeshIT {
             }
         }
         assertEquals("UNMATCHED_FEEDBACK", reason, "the verdict joined and dead-lettered by the reward");
+    }
+
+    /** A sender scoped to team a's agents: its own topic and user, and its verdicts on team b's sessions refused. */
+    @Test
+    void aScopedSenderWritesItsOwnTopicAndRatesOnlyItsAgentsSessions() throws Exception {
+        Properties ci = new Properties();
+        try (var in = Files.newBufferedReader(mesh.dataDir.resolve("secrets/feedback-ci-team-a.properties"))) {
+            ci.load(in);
+        }
+        assertTrue(ci.getProperty("sasl.jaas.config").contains("username=\"katmesh-feedback-ci-team-a\""));
+        String own = "katmesh.feedback.from.ci-team-a";
+        byte[] merged = "{\"value\": 1, \"kind\": \"pr_merged\"}".getBytes(StandardCharsets.UTF_8);
+        Properties shared = new Properties();
+        try (var in = Files.newBufferedReader(mesh.dataDir.resolve("secrets/feedback.properties"))) {
+            shared.load(in);
+        }
+        for (Map.Entry<Properties, String> refused :
+                Map.of(copy(ci), "katmesh.feedback", shared, own).entrySet()) {
+            try (KafkaProducer<String, byte[]> p = producer(refused.getKey())) {
+                ExecutionException e = assertThrows(
+                        ExecutionException.class,
+                        () -> p.send(new ProducerRecord<>(refused.getValue(), "s", merged))
+                                .get(30, TimeUnit.SECONDS),
+                        "a sender writes another's topic: " + refused.getValue());
+                assertInstanceOf(AuthorizationException.class, e.getCause(), e.toString());
+            }
+        }
+        try (KafkaProducer<String, byte[]> agent = producer(agentProperties())) {
+            for (String team : List.of("a", "b")) {
+                agent.send(new ProducerRecord<>(
+                                RAW,
+                                null,
+                                "secure-team-" + team,
+                                FeedbackIT.deployed("secure-team-" + team, "team-" + team + "-bot"),
+                                new RecordHeaders().add("content-type", "application/x-protobuf".getBytes())))
+                        .get(30, TimeUnit.SECONDS);
+            }
+        }
+        try (KafkaProducer<String, byte[]> p = producer(copy(ci))) {
+            for (String team : List.of("a", "b")) {
+                p.send(new ProducerRecord<>(own, "secure-team-" + team, merged)).get(30, TimeUnit.SECONDS);
+            }
+        }
+        Map<String, ScoredTrajectory> scored = new HashMap<>();
+        String reason = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while ((scored.size() < 2 || reason == null) && System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, byte[]> r : mesh.readAll(SCORED, Integer.MAX_VALUE, Duration.ofSeconds(10))) {
+                ScoredTrajectory st = ScoredTrajectory.parseFrom(r.value());
+                if (st.getTrajectory().getSessionId().startsWith("secure-team-")) {
+                    scored.put(st.getTrajectory().getSessionId(), st);
+                }
+            }
+            for (ConsumerRecord<String, byte[]> r :
+                    mesh.readAll("katmesh.trajectories.dlq", Integer.MAX_VALUE, Duration.ofSeconds(10))) {
+                if ("secure-team-b".equals(r.key())) {
+                    reason = Mesh.header(r, "katmesh-reject-reason");
+                    assertEquals(own, Mesh.header(r, "dead-letter-topic"), "the dead letter names the sender's topic");
+                }
+            }
+        }
+        assertEquals(Set.of("secure-team-a", "secure-team-b"), scored.keySet(), "both sessions scored");
+        ScoredTrajectory a = scored.get("secure-team-a");
+        assertEquals(1, a.getFeedbackCount(), "team a's session took ci's verdict");
+        assertEquals("ci-team-a", a.getFeedback(0).getSender());
+        assertTrue(
+                a.getFeedback(0).getPosition().startsWith("ci-team-a:"),
+                a.getFeedback(0).getPosition());
+        assertEquals(0, scored.get("secure-team-b").getFeedbackCount(), "ci may not rate team b's session");
+        assertEquals("FEEDBACK_OUT_OF_SCOPE", reason, "ci's verdict on team b's session, dead-lettered with why");
+    }
+
+    static Properties copy(Properties p) {
+        Properties c = new Properties();
+        c.putAll(p);
+        return c;
     }
 
     @Test

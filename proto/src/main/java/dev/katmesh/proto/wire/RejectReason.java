@@ -39,6 +39,12 @@ public enum RejectReason {
      * trajectory was forgotten).
      */
     UNMATCHED_FEEDBACK,
+    /**
+     * A feedback record from a sender that may not rate the session it names: a sender with no scope in
+     * {@code katmesh.reward.feedback.senders} (at once), or one whose session's trajectories all belong to agents outside
+     * its scope (when the last of them is released, or its window ends).
+     */
+    FEEDBACK_OUT_OF_SCOPE,
     /** An unexpected failure while processing a valid-looking record (a bug: the record is kept). */
     INTERNAL
 }

@@ -57,7 +57,8 @@ class ScoredJsonTest {
                         .setFinal(true)
                         .setAtMs(1_790_000_000_000L)
                         .setDetail("reverted")
-                        .setPosition("3@17")
+                        .setPosition("ci:3@17")
+                        .setSender("ci")
                         .setReceivedAtMs(1_790_000_000_500L))
                 .build();
     }

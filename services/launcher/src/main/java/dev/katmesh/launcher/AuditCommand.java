@@ -13,6 +13,7 @@ import dev.katmesh.proto.json.TrajectoryJson;
 import dev.katmesh.proto.v1.CaptureEvent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.FeedbackSenders;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.Topics;
 import java.net.URI;
@@ -101,7 +102,8 @@ public final class AuditCommand implements Callable<Integer> {
         Map<String, Long> rewardCommitted = new HashMap<>();
         Map<Integer, Long> learnerCommitted;
         Map<Integer, Long> captureCommitted;
-        Map<Integer, Long> feedbackCommitted;
+        Map<String, Long> feedbackCommitted = new HashMap<>();
+        List<String> senders; // the feedback intake topics, one per sender
         System.err.println("audit: committed offsets of katmesh-reward and katmesh-learner");
         try (Admin admin = kafka.admin()) {
             for (String topic : PUBLISHED) {
@@ -110,7 +112,14 @@ public final class AuditCommand implements Callable<Integer> {
             }
             learnerCommitted = committed(admin, "katmesh-learner", SCORED);
             captureCommitted = committed(admin, "katmesh-reward-capture", CAPTURE);
-            feedbackCommitted = committed(admin, "katmesh-reward-feedback", Topics.FEEDBACK);
+            senders = admin.listTopics().names().get(30, TimeUnit.SECONDS).stream()
+                    .filter(t -> FeedbackSenders.senderOf(t) != null)
+                    .sorted()
+                    .toList();
+            for (String topic : senders) {
+                committed(admin, "katmesh-reward-feedback", topic)
+                        .forEach((partition, offset) -> feedbackCommitted.put(topic + "-" + partition, offset));
+            }
         }
         System.err.println("audit: the learner's ledger");
         List<LineageAudit.LedgerEntry> ledger = ledger(supervisor, status);
@@ -131,8 +140,10 @@ public final class AuditCommand implements Callable<Integer> {
                 return new LineageAudit.Raw(r.topic(), r.partition(), r.offset(), rawId(r));
             }));
         }
-        List<FeedbackAudit.Received> feedback =
-                read(kafka, Topics.FEEDBACK, r -> new FeedbackAudit.Received(r.partition(), r.offset()));
+        List<FeedbackSenders.Position> feedback = new ArrayList<>();
+        for (String topic : senders) {
+            feedback.addAll(read(kafka, topic, r -> FeedbackSenders.Position.of(r.topic(), r.partition(), r.offset())));
+        }
         // Before the scored and dead-letter topics: what the join releases meanwhile is then found there.
         Map<String, String> join = new HashMap<>(); // live entries of the join: key -> its state header
         for (ConsumerRecord<byte[], byte[]> r : read(kafka, Topics.FEEDBACK_JOIN, r -> r)) {
@@ -172,8 +183,11 @@ public final class AuditCommand implements Callable<Integer> {
         ObjectNode result = LineageAudit.reconcile(raw, scored, dlq, ledger, rewardCommitted, learnerCommitted, held);
         Map<String, String> feedbackDead = new HashMap<>();
         dlq.stream()
-                .filter(d -> Topics.FEEDBACK.equals(d.rawTopic()))
-                .forEach(d -> feedbackDead.put(d.rawPartition() + "@" + d.rawOffset(), d.reason()));
+                .filter(d -> FeedbackSenders.senderOf(d.rawTopic()) != null)
+                .forEach(d -> feedbackDead.put(
+                        FeedbackSenders.Position.of(d.rawTopic(), d.rawPartition(), d.rawOffset())
+                                .toString(),
+                        d.reason()));
         ObjectNode feedbackAccount =
                 FeedbackAudit.reconcile(feedback, joined, feedbackDead, heldFeedback, feedbackCommitted);
         result.set("feedback", feedbackAccount);

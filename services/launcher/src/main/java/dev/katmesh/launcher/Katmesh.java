@@ -123,12 +123,23 @@ public final class Katmesh {
                                 + "which may only write katmesh.trajectories.raw).")
         boolean secure;
 
+        @Option(
+                names = "--feedback-sender",
+                paramLabel = "NAME=AGENTS",
+                description = "A sender of late feedback and the agent ids whose sessions it may rate (comma-separated "
+                        + "globs), e.g. --feedback-sender ci-team-a=team-a-*: it writes to katmesh.feedback.from.NAME "
+                        + "(in secure mode as the user katmesh-feedback-NAME, settings in secrets/feedback-NAME.*). "
+                        + "NAME shared is katmesh.feedback (default: every agent). Repeatable, kept for later starts; "
+                        + "a running reward takes a change at its restart.")
+        Map<String, String> feedbackSenders = new LinkedHashMap<>();
+
         @Override
         public Integer call() throws Exception {
             MeshSupervisor supervisor = mesh.supervisor();
             ApiKey key = ApiKey.resolve(supervisor.layout());
             supervisor.up(
-                    Duration.ofSeconds(timeout), new MeshSupervisor.Start(model, Map.of(), cpus, secure, instances));
+                    Duration.ofSeconds(timeout),
+                    new MeshSupervisor.Start(model, Map.of(), cpus, secure, instances, feedbackSenders));
             ObjectNode status = supervisor.status();
             System.out.println(pretty(status));
             System.out.printf(

@@ -3,6 +3,7 @@ package dev.katmesh.launcher.mesh;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.katmesh.proto.wire.FeedbackSenders;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -139,10 +140,14 @@ public final class KafkaAccess {
 
     /** Client settings of a user: what a Java client (or Quarkus's kafka.* config) needs besides the bootstrap servers. */
     Map<String, String> clientConfig(User u) {
+        return clientConfig(u.name, passwords.get(u));
+    }
+
+    private Map<String, String> clientConfig(String user, String password) {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("security.protocol", PROTOCOL);
         c.put("sasl.mechanism", MECHANISM);
-        c.put("sasl.jaas.config", jaas(u.name, passwords.get(u)));
+        c.put("sasl.jaas.config", jaas(user, password));
         c.putAll(trust(tls));
         return c;
     }
@@ -281,12 +286,49 @@ public final class KafkaAccess {
                 layout, bootstrap, User.AGENT, "agent", "a deployed agent: may write katmesh.trajectories.raw");
     }
 
+    /**
+     * A feedback sender of its own ({@code up --feedback-sender NAME=...}, {@link FeedbackSenders}): the user
+     * katmesh-feedback-NAME, which may write katmesh.feedback.from.NAME and nothing else, and its client settings
+     * {@code secrets/feedback-NAME.properties} and {@code .json}. Its password is kept in the secrets folder.
+     */
+    void ensureFeedbackSender(Admin admin, MeshLayout layout, String bootstrap, String sender)
+            throws InterruptedException {
+        String user = FeedbackSenders.user(sender);
+        String topic = FeedbackSenders.topic(sender);
+        String password = Secrets.kept(layout, user + ".password", "");
+        try {
+            admin.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion(
+                            user, new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password)))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
+            admin.createAcls(List.of(new AclBinding(
+                            new ResourcePattern(ResourceType.TOPIC, topic, PatternType.LITERAL),
+                            new AccessControlEntry("User:" + user, "*", AclOperation.WRITE, AclPermissionType.ALLOW))))
+                    .all()
+                    .get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("creating the feedback sender " + user + " failed: " + e.getMessage(), e);
+        }
+        writeClientConfig(
+                layout,
+                bootstrap,
+                user,
+                password,
+                "feedback-" + sender,
+                "the feedback sender " + sender + ": may write " + topic);
+    }
+
     private Path writeClientConfig(MeshLayout layout, String bootstrap, User user, String stem, String who) {
+        return writeClientConfig(layout, bootstrap, user.name, passwords.get(user), stem, who);
+    }
+
+    private Path writeClientConfig(
+            MeshLayout layout, String bootstrap, String user, String password, String stem, String who) {
         Path dir = Secrets.dir(layout);
         try {
             StringBuilder props = new StringBuilder("# Client settings of " + who + " only.\n");
             props.append("bootstrap.servers=").append(bootstrap).append('\n');
-            clientConfig(user)
+            clientConfig(user, password)
                     .forEach((k, v) -> props.append(k)
                             .append('=')
                             .append(v.replace("\\", "\\\\"))
@@ -297,8 +339,8 @@ public final class KafkaAccess {
             json.put("bootstrap", bootstrap);
             json.put("security_protocol", PROTOCOL);
             json.put("sasl_mechanism", MECHANISM);
-            json.put("username", user.name);
-            json.put("password", passwords.get(user));
+            json.put("username", user);
+            json.put("password", password);
             json.put("ca", tls.ca().toString());
             Secrets.write(dir.resolve(stem + ".json"), new ObjectMapper().writeValueAsString(json) + "\n");
             return javaConfig;

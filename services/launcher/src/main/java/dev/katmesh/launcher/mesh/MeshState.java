@@ -63,6 +63,13 @@ public final class MeshState {
      */
     public Map<String, Integer> instances = new TreeMap<>();
 
+    /**
+     * Feedback senders (sender → the globs of the agent ids it may rate, comma-separated), given to {@code up
+     * --feedback-sender}: each but "shared" gets its own topic (and, in secure mode, user); the reward is told their
+     * scopes. Kept for later starts.
+     */
+    public Map<String, String> feedbackSenders = new TreeMap<>();
+
     public Proc kafka;
     public Map<String, Proc> services = new TreeMap<>();
     /** The supervisor process ({@link ServiceWatch}) while the mesh is up. */

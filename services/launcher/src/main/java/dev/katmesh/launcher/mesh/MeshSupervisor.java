@@ -113,13 +113,24 @@ public final class MeshSupervisor {
      * @param secure secure mode for a new mesh ({@link KafkaAccess})
      * @param instances instances per scalable service id ({@link MeshService#scalable()}); fewer than
      *     running stops the surplus, newest first
+     * @param feedbackSenders feedback senders and the agent-id globs each may rate ({@link FeedbackSenderScopes})
      */
     public record Start(
             Path model,
             Map<String, Map<String, String>> settings,
             Map<String, String> cpus,
             boolean secure,
-            Map<String, Integer> instances) {
+            Map<String, Integer> instances,
+            Map<String, String> feedbackSenders) {
+
+        public Start(
+                Path model,
+                Map<String, Map<String, String>> settings,
+                Map<String, String> cpus,
+                boolean secure,
+                Map<String, Integer> instances) {
+            this(model, settings, cpus, secure, instances, Map.of());
+        }
 
         /** The most instances of one service the launcher starts on one machine. */
         static final int MAX_INSTANCES = 8;
@@ -142,6 +153,7 @@ public final class MeshSupervisor {
                             "--instances " + id + "=" + n + ": between 1 and " + MAX_INSTANCES);
                 }
             });
+            feedbackSenders.forEach(FeedbackSenderScopes::check);
             if (model != null && !Files.isRegularFile(model.resolve("config.json"))) {
                 throw new IllegalArgumentException(model + " is not a checkpoint folder (no config.json)");
             }
@@ -174,6 +186,7 @@ public final class MeshSupervisor {
             state.cpus.putAll(start.cpus());
             start.instances().forEach((id, n) -> state.instances.put(id, n));
             state.instances.values().removeIf(n -> n == 1);
+            state.feedbackSenders.putAll(start.feedbackSenders());
             List<String> started = new ArrayList<>();
             try {
                 retireSurplus(state);
@@ -192,11 +205,16 @@ public final class MeshSupervisor {
                 KafkaClients clients = EmbeddedKafka.clients(layout, state);
                 EmbeddedKafka.awaitReady(state.kafka, clients, layout.logFile("kafka"), remaining(deadline));
                 try (Admin admin = clients.admin()) {
-                    layout.topics().ensure(admin);
+                    layout.topics()
+                            .withFeedbackSenders(state.feedbackSenders.keySet())
+                            .ensure(admin);
                     if (state.secure) {
                         KafkaAccess access = KafkaAccess.load(layout);
                         access.ensureUsersAndAcls(admin);
                         access.writeAgentConfig(layout, clients.bootstrap());
+                        for (String sender : FeedbackSenderScopes.ownTopics(state.feedbackSenders)) {
+                            access.ensureFeedbackSender(admin, layout, clients.bootstrap(), sender);
+                        }
                     }
                 }
                 for (ServiceInstance s : state.instances()) {
@@ -568,6 +586,9 @@ public final class MeshSupervisor {
             cmd.add("-Dquarkus.grpc.clients.inference.host=127.0.0.1");
             cmd.add("-Dquarkus.grpc.clients.inference.port=" + inference.grpcPort);
             env.put("KATMESH_ROLLOUT_API_KEY", ApiKey.resolve(layout).key());
+        }
+        if (s == MeshService.REWARD && !state.feedbackSenders.isEmpty()) {
+            cmd.add("-D" + FeedbackSenderScopes.SETTING + "=" + FeedbackSenderScopes.setting(state.feedbackSenders));
         }
         state.settings.getOrDefault(s.id(), Map.of()).forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         String extra = System.getenv("KATMESH_" + s.name() + "_OPTS");

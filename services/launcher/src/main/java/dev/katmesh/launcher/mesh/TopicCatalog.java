@@ -3,6 +3,8 @@ package dev.katmesh.launcher.mesh;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.katmesh.proto.wire.FeedbackSenders;
+import dev.katmesh.proto.wire.Topics;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -63,6 +65,21 @@ public final class TopicCatalog {
                 .filter(t -> t.name().equals(name))
                 .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no topic " + name + " in kafka-topics/"));
+    }
+
+    /**
+     * This catalog with the own topics of feedback senders ({@code up --feedback-sender}, {@link FeedbackSenders}):
+     * each declared as katmesh.feedback is.
+     */
+    public TopicCatalog withFeedbackSenders(Collection<String> senders) {
+        TopicSpec shared = topic(Topics.FEEDBACK);
+        List<TopicSpec> all = new ArrayList<>(topics);
+        senders.stream()
+                .filter(s -> !s.equals(FeedbackSenders.SHARED))
+                .map(s -> new TopicSpec(
+                        FeedbackSenders.topic(s), shared.partitions(), shared.replicas(), shared.config()))
+                .forEach(all::add);
+        return new TopicCatalog(all);
     }
 
     /** Reads every *.yaml file of a kafka-topics/ directory. */

@@ -27,10 +27,10 @@ import org.jboss.logging.Logger;
 
 /**
  * Late feedback (docs/algorithms.md, "Late feedback"): with a window set, a deployed trajectory's score is held on
- * katmesh.feedback.join instead of going to the learner ({@link #hold}), joined there with the verdicts that
- * katmesh.feedback brings for its session, and released — re-scored with them — on a final verdict or at the window's
- * end; verdicts that come after the release re-score it once more as a revision ({@link JoinState}, {@link JoinLoop}).
- * Without a window (the default) nothing is held and katmesh.feedback is not read.
+ * katmesh.feedback.join instead of going to the learner ({@link #hold}), joined there with the verdicts its senders
+ * bring for its session (those that may rate its agent, {@link FeedbackScopes}), and released — re-scored with them —
+ * on a final verdict or at the window's end; verdicts that come after the release re-score it once more as a revision
+ * ({@link JoinState}, {@link JoinLoop}). Without a window (the default) nothing is held and no verdict is read.
  */
 @ApplicationScoped
 public class FeedbackJoin {
@@ -39,6 +39,7 @@ public class FeedbackJoin {
 
     private final Duration window;
     private final double weight;
+    private final FeedbackScopes scopes;
     private final Map<String, Object> kafkaConfig;
     private final MeterRegistry registry;
     private final Counter held;
@@ -54,12 +55,18 @@ public class FeedbackJoin {
             // released one takes late feedback (a revision) after; 0 turns late feedback off (nothing held).
             @ConfigProperty(name = "katmesh.reward.feedback.window", defaultValue = "0s") Duration window,
             // The feedback component's weight in the reward.
-            @ConfigProperty(name = "katmesh.reward.weight.feedback", defaultValue = "1.0") double weight) {
+            @ConfigProperty(name = "katmesh.reward.weight.feedback", defaultValue = "1.0") double weight,
+            // Whom each sender may rate: sender=glob[,glob...] over agent ids, ';' between senders (FeedbackScopes).
+            // "shared" is katmesh.feedback; a sender named here reads from katmesh.feedback.from.<sender>. A sender not
+            // named may rate nothing.
+            @ConfigProperty(name = "katmesh.reward.feedback.senders", defaultValue = FeedbackScopes.DEFAULT)
+                    String senders) {
         if (window.isNegative()) {
             throw new IllegalArgumentException("katmesh.reward.feedback.window is 0 (off) or positive: " + window);
         }
         this.window = window;
         this.weight = weight;
+        this.scopes = FeedbackScopes.parse(senders);
         this.kafkaConfig = kafkaConfig;
         this.registry = registry;
         this.held = Counter.builder("katmesh.reward.feedback.held")
@@ -100,11 +107,13 @@ public class FeedbackJoin {
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "katmesh-reward-feedback-holds");
         holds = new KafkaProducer<>(p);
-        loop = new JoinLoop(kafkaConfig, window.toMillis(), weight, registry);
+        loop = new JoinLoop(kafkaConfig, window.toMillis(), weight, scopes, registry);
         Thread t = new Thread(loop, "katmesh-feedback-join");
         t.setDaemon(true);
         t.start();
-        LOG.infof("late feedback on: deployed trajectories wait up to %s for katmesh.feedback", window);
+        LOG.infof(
+                "late feedback on: deployed trajectories wait up to %s for verdicts; senders' scopes %s",
+                window, scopes);
     }
 
     void onStop(@Observes ShutdownEvent stopped) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.katmesh.proto.v1.Feedback;
+import dev.katmesh.proto.wire.FeedbackSenders;
 import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.reward.RejectedTrajectoryException;
 import java.io.IOException;
@@ -19,7 +20,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Set;
 
 /**
- * A feedback record of katmesh.feedback, read: a JSON object
+ * A feedback record of katmesh.feedback (or a sender's own topic, {@link FeedbackSenders}), read: a JSON object
  *
  * <pre>{"value": 1, "kind": "pr_merged", "final": true, "id": "gh-981-merged", "at": "2026-12-07T09:00:00Z",
  *  "detail": "merged by @ana"}</pre>
@@ -43,7 +44,7 @@ public final class FeedbackParser {
 
     /**
      * @param key      the record's key: the session or trajectory id the verdict is about
-     * @param position where the record is on katmesh.feedback ("partition@offset")
+     * @param position where the record is ({@link FeedbackSenders.Position})
      */
     public static Feedback parse(String key, byte[] value, String position, long receivedAtMs)
             throws RejectedTrajectoryException {
@@ -94,6 +95,7 @@ public final class FeedbackParser {
                 .setFeedbackId(text(root, "id", ""))
                 .setDetail(text(root, "detail", ""))
                 .setPosition(position)
+                .setSender(FeedbackSenders.Position.parse(position).sender())
                 .setReceivedAtMs(receivedAtMs);
         JsonNode fin = root.get("final");
         if (fin != null && !fin.isBoolean()) {

@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * A scored trajectory re-scored with its feedback (docs/algorithms.md, "Late feedback"):
  *
  * <pre>
- *   feedback = mean over kinds k of the latest verdict of kind k      (a verdict sent twice under one id counts once)
+ *   feedback = mean over kinds k of the latest verdict of kind k  (one sender's verdict sent twice under one id: once)
  *   reward   = Σ weight·value over the other components + w_feedback · feedback
  * </pre>
  *
@@ -41,7 +41,7 @@ public final class FeedbackScore {
         }
         Map<String, Feedback> byId = new LinkedHashMap<>(); // later copies of an id replace the earlier in place
         for (Feedback f : feedback) {
-            byId.put(f.getFeedbackId().isEmpty() ? "@" + f.getPosition() : f.getFeedbackId(), f);
+            byId.put(f.getFeedbackId().isEmpty() ? "@" + f.getPosition() : f.getSender() + "/" + f.getFeedbackId(), f);
         }
         Map<String, Feedback> latestPerKind = new TreeMap<>();
         for (Feedback f : byId.values()) {

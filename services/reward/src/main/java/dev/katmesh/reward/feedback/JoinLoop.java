@@ -2,6 +2,7 @@ package dev.katmesh.reward.feedback;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.FeedbackSenders;
 import dev.katmesh.proto.wire.KafkaClientSettings;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.Topics;
@@ -36,8 +37,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 /**
- * The join's one thread: a consumer in the group katmesh-reward-feedback over katmesh.feedback (the intake) and
- * katmesh.feedback.join (the state), and a transactional producer.
+ * The join's one thread: a consumer in the group katmesh-reward-feedback over the senders' topics (the intake:
+ * katmesh.feedback and katmesh.feedback.from.*, {@link FeedbackSenders}) and katmesh.feedback.join (the state), and a
+ * transactional producer.
  *
  * <p>DESIGN. Exactly once by transactions, as Kafka Streams does it. A feedback record is copied to the join topic
  * (at its join key's partition) in one transaction with its consumed offset, so it is taken once whatever crashes.
@@ -55,7 +57,8 @@ final class JoinLoop implements Runnable {
     private final Map<String, Object> kafkaConfig;
     private final long windowMs;
     private final double weight;
-    private final JoinState state = new JoinState();
+    private final FeedbackScopes scopes;
+    private final JoinState state;
     private final JoinWriter writer;
     /** A join entry written by a committed transaction and not read back yet: its key decides nothing until it is. */
     private record InFlight(String joinKey, int partition) {}
@@ -73,8 +76,15 @@ final class JoinLoop implements Runnable {
     private KafkaProducer<String, byte[]> producer;
     private int joinPartitions;
 
-    JoinLoop(Map<String, Object> kafkaConfig, long windowMs, double weight, MeterRegistry registry) {
+    JoinLoop(
+            Map<String, Object> kafkaConfig,
+            long windowMs,
+            double weight,
+            FeedbackScopes scopes,
+            MeterRegistry registry) {
         this.kafkaConfig = kafkaConfig;
+        this.scopes = scopes;
+        this.state = new JoinState(scopes);
         this.windowMs = windowMs;
         this.weight = weight;
         this.writer = new JoinWriter(registry);
@@ -123,6 +133,8 @@ final class JoinLoop implements Runnable {
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         c.put(ConsumerConfig.CLIENT_ID_CONFIG, GROUP);
+        // A sender's topic created while the join runs is subscribed within this (the pattern is matched on metadata).
+        c.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, "30000");
         consumer = new KafkaConsumer<>(c);
         Properties p = KafkaClientSettings.producer(kafkaConfig);
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -135,7 +147,7 @@ final class JoinLoop implements Runnable {
         producer = new KafkaProducer<>(p);
         producer.initTransactions();
         joinPartitions = producer.partitionsFor(Topics.FEEDBACK_JOIN).size();
-        consumer.subscribe(List.of(Topics.FEEDBACK, Topics.FEEDBACK_JOIN), new Rebalance());
+        consumer.subscribe(FeedbackSenders.SUBSCRIPTION, new Rebalance());
     }
 
     private void failed(Exception e) {
@@ -197,13 +209,7 @@ final class JoinLoop implements Runnable {
         producer.beginTransaction();
         try {
             for (ConsumerRecord<String, byte[]> r : intake) {
-                String position = r.partition() + "@" + r.offset();
-                try {
-                    FeedbackParser.parse(r.key(), r.value(), position, now);
-                    producer.send(writer.copy(r, position, now, JoinEntry.partition(r.key(), joinPartitions)));
-                } catch (RejectedTrajectoryException e) {
-                    producer.send(writer.deadLetter(r.key(), r.value(), r.partition(), r.offset(), e));
-                }
+                producer.send(writer.intake(r, scopes, now, joinPartitions));
                 offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
             }
             for (JoinState.Action a : due) {

@@ -1,6 +1,7 @@
 package dev.katmesh.reward.feedback;
 
 import dev.katmesh.proto.v1.ScoredTrajectory;
+import dev.katmesh.proto.wire.FeedbackSenders;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.RejectReason;
 import dev.katmesh.proto.wire.Topics;
@@ -23,48 +24,61 @@ final class JoinWriter {
             registry.counter("katmesh.reward.feedback.released", "by", by);
         }
         registry.counter("katmesh.reward.feedback.revised");
-        for (String outcome : List.of("joined", "refused", "unmatched")) {
+        for (String outcome : List.of("joined", "refused", "unmatched", "out_of_scope")) {
             registry.counter("katmesh.reward.feedback.records", "outcome", outcome);
         }
     }
 
-    /** A feedback record copied to its key's join partition, as sent, with when it was received. */
-    ProducerRecord<String, byte[]> copy(ConsumerRecord<String, byte[]> r, String position, long now, int partition) {
+    /**
+     * An intake record: copied to its key's join partition as sent, with when it was received, or dead-lettered with
+     * its reason (unreadable, or from a sender with no scope).
+     */
+    ProducerRecord<String, byte[]> intake(
+            ConsumerRecord<String, byte[]> r, FeedbackScopes scopes, long now, int joinPartitions) {
+        FeedbackSenders.Position position = FeedbackSenders.Position.of(r.topic(), r.partition(), r.offset());
+        try {
+            if (!scopes.knows(position.sender())) {
+                throw new RejectedTrajectoryException(
+                        RejectReason.FEEDBACK_OUT_OF_SCOPE,
+                        "sender '" + position.sender() + "' (" + r.topic() + ") may rate no session: it has no scope"
+                                + " in katmesh.reward.feedback.senders");
+            }
+            FeedbackParser.parse(r.key(), r.value(), position.toString(), now);
+        } catch (RejectedTrajectoryException e) {
+            return deadLetter(r.key(), r.value(), position, e);
+        }
         registry.counter("katmesh.reward.feedback.records", "outcome", "joined").increment();
         return new ProducerRecord<>(
                 Topics.FEEDBACK_JOIN,
-                partition,
-                JoinEntry.feedback(position),
+                JoinEntry.partition(r.key(), joinPartitions),
+                JoinEntry.feedback(position.toString()),
                 r.value(),
                 JoinEntry.headers(r.key(), null, now));
     }
 
-    /** A feedback record refused (unreadable, or matching nothing): on the dead-letter topic, as sent, with why. */
-    ProducerRecord<String, byte[]> deadLetter(
-            String key, byte[] value, int partition, long offset, RejectedTrajectoryException why) {
-        registry.counter(
-                        "katmesh.reward.feedback.records",
-                        "outcome",
-                        why.reason() == RejectReason.UNMATCHED_FEEDBACK ? "unmatched" : "refused")
-                .increment();
+    /** A feedback record refused: on the dead-letter topic, as sent, with why and where it was. */
+    private ProducerRecord<String, byte[]> deadLetter(
+            String key, byte[] value, FeedbackSenders.Position at, RejectedTrajectoryException why) {
+        String outcome = switch (why.reason()) {
+            case UNMATCHED_FEEDBACK -> "unmatched";
+            case FEEDBACK_OUT_OF_SCOPE -> "out_of_scope";
+            default -> "refused";
+        };
+        registry.counter("katmesh.reward.feedback.records", "outcome", outcome).increment();
         registry.counter("katmesh.reward.rejected", "reason", why.reason().name())
                 .increment();
         Headers h = RecordHeaders.rejected(why.reason().name());
         JoinEntry.add(h, "dead-letter-reason", why.getMessage());
-        JoinEntry.add(h, "dead-letter-topic", Topics.FEEDBACK);
-        JoinEntry.add(h, "dead-letter-partition", Integer.toString(partition));
-        JoinEntry.add(h, "dead-letter-offset", Long.toString(offset));
+        JoinEntry.add(h, "dead-letter-topic", at.topic());
+        JoinEntry.add(h, "dead-letter-partition", Integer.toString(at.partition()));
+        JoinEntry.add(h, "dead-letter-offset", Long.toString(at.offset()));
         return new ProducerRecord<>(Topics.DLQ, null, key, value, h);
     }
 
     /** Sends the records of {@code a}; returns the join entries it wrote. */
     List<String> write(JoinState.Action a, long now, Consumer<ProducerRecord<String, byte[]>> send) {
         if (a instanceof JoinState.Release r) {
-            String applied = String.join(
-                    ",",
-                    r.score().getFeedbackList().stream()
-                            .map(f -> f.getPosition())
-                            .toList());
+            String applied = applied(r.score());
             send.accept(scored(r.score(), r.held().publishedMs(), r.held().rawPosition(), applied));
             String entry = JoinEntry.trajectory(r.held().id());
             Headers h = JoinEntry.headers(r.joinKey(), JoinEntry.RELEASED, now);
@@ -76,31 +90,21 @@ final class JoinWriter {
             return List.of(entry);
         }
         if (a instanceof JoinState.Revise r) {
-            String applied = String.join(
-                    ",",
-                    r.score().getFeedbackList().stream()
-                            .map(f -> f.getPosition())
-                            .toList());
             send.accept(
-                    scored(r.score(), r.released().publishedMs(), r.released().rawPosition(), applied));
+                    scored(r.score(), r.released().publishedMs(), r.released().rawPosition(), applied(r.score())));
             return List.of(tombstone(r, JoinEntry.trajectory(r.released().id()), send));
         }
         if (a instanceof JoinState.Forget f) {
             return List.of(tombstone(f, f.entry(), send));
         }
-        if (a instanceof JoinState.Unmatched u) {
-            var fb = u.verdict().feedback();
-            int at = fb.getPosition().indexOf('@');
+        if (a instanceof JoinState.Refuse u) {
+            String position = u.verdict().feedback().getPosition();
             send.accept(deadLetter(
                     u.joinKey(),
                     u.verdict().original(),
-                    Integer.parseInt(fb.getPosition().substring(0, at)),
-                    Long.parseLong(fb.getPosition().substring(at + 1)),
-                    new RejectedTrajectoryException(
-                            RejectReason.UNMATCHED_FEEDBACK,
-                            "no deployed trajectory with session (or trajectory) id '" + u.joinKey()
-                                    + "' was held or recently released within the feedback window")));
-            return List.of(tombstone(u, JoinEntry.feedback(fb.getPosition()), send));
+                    FeedbackSenders.Position.parse(position),
+                    new RejectedTrajectoryException(u.reason(), u.why())));
+            return List.of(tombstone(u, JoinEntry.feedback(position), send));
         }
         throw new IllegalArgumentException("unknown action " + a);
     }
@@ -121,6 +125,12 @@ final class JoinWriter {
         send.accept(new ProducerRecord<>(
                 Topics.FEEDBACK_JOIN, a.partition(), entry, null, JoinEntry.headers(a.joinKey(), null, 0)));
         return entry;
+    }
+
+    /** The positions of the verdicts a score joined (its scored record's and join entry's katmesh-feedback header). */
+    private static String applied(ScoredTrajectory s) {
+        return String.join(
+                ",", s.getFeedbackList().stream().map(f -> f.getPosition()).toList());
     }
 
     private static ProducerRecord<String, byte[]> scored(

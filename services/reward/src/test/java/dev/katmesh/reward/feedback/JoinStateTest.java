@@ -8,6 +8,7 @@ import dev.katmesh.proto.v1.Feedback;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RejectReason;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -130,9 +131,93 @@ class JoinStateTest {
         s.feedback("nobody", 1, verdict("1@9", 1, true, 5000));
         assertEquals(1, s.unmatchedCount());
         assertEquals(List.of(), s.decide(5000 + W - 1, W, 1.0, Set.of()));
-        JoinState.Unmatched u = assertInstanceOf(
-                JoinState.Unmatched.class, s.decide(5000 + W, W, 1.0, Set.of()).get(0));
+        JoinState.Refuse u = assertInstanceOf(
+                JoinState.Refuse.class, s.decide(5000 + W, W, 1.0, Set.of()).get(0));
         assertEquals("1@9", u.verdict().feedback().getPosition());
+        assertEquals(RejectReason.UNMATCHED_FEEDBACK, u.reason());
+    }
+
+    static JoinState.Held heldBy(String id, String agent, long since) {
+        ScoredTrajectory sc = scored(id, "s");
+        sc = sc.toBuilder()
+                .setTrajectory(sc.getTrajectory().toBuilder().setAgentId(agent))
+                .build();
+        return new JoinState.Held(id, sc, since, "5", null);
+    }
+
+    /** ci may rate team-a's agents only; ratings anyone's; the shared topic no one's. */
+    static final FeedbackScopes SCOPES = FeedbackScopes.parse("ci=team-a-*;ratings=*");
+
+    @Test
+    void aTrajectoryTakesOnlyTheVerdictsOfSendersThatMayRateItsAgent() {
+        JoinState s = new JoinState(SCOPES);
+        s.held("s", 0, heldBy("ta", "team-a-bot", 0));
+        s.held("s", 0, heldBy("tb", "team-b-bot", 0));
+        s.feedback("s", 0, verdict("ci:0@1", 1, true, 10)); // final, but only for team a
+        List<JoinState.Action> due = s.decide(20, W, 1.0, Set.of());
+        assertEquals(1, due.size(), "team b's trajectory is not released by ci's final verdict: " + due);
+        JoinState.Release r = assertInstanceOf(JoinState.Release.class, due.get(0));
+        assertEquals("ta", r.held().id());
+        assertEquals(1.0 - 0.125, r.score().getReward(), 1e-12);
+
+        due = s.decide(W, W, 1.0, Set.of());
+        JoinState.Release b = due.stream()
+                .filter(JoinState.Release.class::isInstance)
+                .map(JoinState.Release.class::cast)
+                .filter(x -> x.held().id().equals("tb"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("tb released at the window's end"));
+        assertEquals(0, b.score().getFeedbackCount(), "ci's verdict is not applied to team b's session");
+        assertEquals(-0.125, b.score().getReward(), 1e-12);
+    }
+
+    @Test
+    void aVerdictNoTrajectoryOfItsSessionMayTakeIsDeadLetteredOutOfScope() {
+        JoinState s = new JoinState(SCOPES);
+        s.held("s", 2, heldBy("tb", "team-b-bot", 0));
+        s.feedback("s", 2, verdict("ci:4@7", 1, true, 10));
+        s.feedback("s", 2, verdict("0@3", 1, true, 10)); // the shared topic has no scope here
+        assertEquals(List.of(), s.decide(20, W, 1.0, Set.of()), "no trajectory takes them: nothing is released");
+        List<JoinState.Action> due = s.decide(W + 10, W, 1.0, Set.of());
+        List<String> refused = due.stream()
+                .filter(JoinState.Refuse.class::isInstance)
+                .map(JoinState.Refuse.class::cast)
+                .peek(r -> assertEquals(RejectReason.FEEDBACK_OUT_OF_SCOPE, r.reason()))
+                .map(r -> r.verdict().sender())
+                .sorted()
+                .toList();
+        assertEquals(List.of("ci", "shared"), refused, due.toString());
+        JoinState.Release r = assertInstanceOf(JoinState.Release.class, due.get(0));
+        assertEquals(0, r.score().getFeedbackCount());
+        JoinState.Refuse ci = (JoinState.Refuse) due.stream()
+                .filter(a ->
+                        a instanceof JoinState.Refuse x && x.verdict().sender().equals("ci"))
+                .findFirst()
+                .orElseThrow();
+        assertTrue(ci.why().contains("team-b-bot"), ci.why());
+    }
+
+    @Test
+    void anOutOfScopeVerdictIsRefusedWhenItsSessionsLastTrajectoryEnds() {
+        JoinState s = new JoinState(SCOPES);
+        s.released(
+                "s",
+                0,
+                new JoinState.Released("tb", heldBy("tb", "team-b-bot", 0).scored(), 0, List.of(), "5", null));
+        s.feedback("s", 0, verdict("ratings:0@1", 1, false, 5));
+        s.feedback("s", 0, verdict("ci:0@2", 1, false, W - 10)); // its own window is not over
+        List<JoinState.Action> due = s.decide(W, W, 1.0, Set.of());
+        assertEquals(3, due.size(), "the revision, the applied verdict's end, the refusal: " + due);
+        JoinState.Revise rev = assertInstanceOf(JoinState.Revise.class, due.get(0));
+        assertEquals(
+                List.of("ratings:0@1"),
+                rev.score().getFeedbackList().stream()
+                        .map(Feedback::getPosition)
+                        .toList(),
+                "only the verdict of a sender that may rate team b");
+        assertInstanceOf(JoinState.Forget.class, due.get(1));
+        JoinState.Refuse refused = assertInstanceOf(JoinState.Refuse.class, due.get(2));
+        assertEquals("ci", refused.verdict().sender(), "the session's last trajectory ends: ci's verdict took none");
     }
 
     @Test

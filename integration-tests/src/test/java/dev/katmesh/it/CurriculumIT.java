@@ -1,6 +1,7 @@
 package dev.katmesh.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -75,12 +76,19 @@ class CurriculumIT {
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
                     steps: 1
+                  - name: sft-again
+                    objective: sft
+                    from_stage: midterm
+                    sources: [{file: sft.jsonl}]
+                    steps: 2
+                    batch: 2
                 """);
         Path model = Mesh.HOME.resolve("services/policy/src/test/resources/hf/qwen3-tiny");
         String opts = String.join(
                 " ",
                 "-Dkatmesh.learner.model-dir=" + model,
                 "-Dkatmesh.learner.curriculum=" + dir.resolve("curriculum.yaml"),
+                "-Dkatmesh.learner.keep-checkpoints=2",
                 "-Dkatmesh.learner.group-size=4",
                 "-Dkatmesh.learner.groups-per-step=1",
                 "-Dkatmesh.learner.version-every=2",
@@ -122,10 +130,19 @@ class CurriculumIT {
             assertEquals("budget", ended.path("ended_by").asText(), ended.toString());
 
             publishDeployedSessions(mesh, 4);
-            v = LearnerIT.awaitVersions(mesh, 7);
+            v = LearnerIT.awaitVersions(mesh, -7); // at least: the stage after it starts at once
             assertEquals("adapt", v.get(6L).getStage(), "deployed sessions train the adaptation stage");
             assertTrue(Mesh.metric(mesh.http("learner"), "katmesh_learner_trajectories_trained_total", null)
                     >= 16 + 8 + 4 + 8);
+
+            // A stage from an earlier stage's last version (from_stage: midterm), kept though only 2 checkpoints are:
+            // published first as it is — midterm's weights byte for byte — then trained on.
+            v = LearnerIT.awaitVersions(mesh, 9);
+            assertEquals("sft-again", v.get(7L).getStage());
+            assertEquals(v.get(2L).getSha256(), v.get(7L).getSha256(), "it starts from midterm's last version");
+            assertNotEquals(v.get(6L).getSha256(), v.get(7L).getSha256(), "not from where adaptation ended");
+            assertEquals("sft-again", v.get(8L).getStage());
+            assertNotEquals(v.get(7L).getSha256(), v.get(8L).getSha256(), "and trains on from there");
         }
     }
 

@@ -66,6 +66,14 @@ public final class DemoCommand implements Callable<Integer> {
     Integer rftSteps;
 
     @Option(
+            names = "--rft-arm",
+            paramLabel = "ARM",
+            description = "Compare a variant of RFT with GRPO's: stage rft-ARM runs from the SFT checkpoint, then rft"
+                    + " from that same checkpoint, alike but for the variant; the report sets their validation and"
+                    + " held-out pass rates side by side (advantage-shaping).")
+    String rftArm;
+
+    @Option(
             names = "--families",
             paramLabel = "NAMES",
             description = "The task families, comma-separated, or 'all' (default: the pipelines; --quick: all).")
@@ -99,8 +107,19 @@ public final class DemoCommand implements Callable<Integer> {
             System.err.println("demo: --model " + model + ": no config.json there (a Hugging Face checkpoint folder)");
             return 2;
         }
-        DemoPlan plan = (model != null ? DemoPlan.forModel() : quick ? DemoPlan.quick() : DemoPlan.standard())
-                .with(sftSteps, rftSteps, tasks, seed, families == null ? null : familyList(families));
+        if (rftArm != null && model != null) {
+            System.err.println("demo: --rft-arm starts two RFT stages from one full SFT version; with --model the"
+                    + " learner trains LoRA adapters");
+            return 2;
+        }
+        DemoPlan plan;
+        try {
+            plan = (model != null ? DemoPlan.forModel() : quick ? DemoPlan.quick() : DemoPlan.standard())
+                    .with(sftSteps, rftSteps, tasks, seed, families == null ? null : familyList(families), rftArm);
+        } catch (IllegalArgumentException e) {
+            System.err.println("demo: " + e.getMessage());
+            return 2;
+        }
         try {
             new TaskSuite(plan.seed(), plan.families());
         } catch (IllegalArgumentException e) {
@@ -186,7 +205,8 @@ public final class DemoCommand implements Callable<Integer> {
             JsonNode status = supervisor.status();
             String key = ApiKey.resolve(supervisor.layout()).key();
             System.out.println("curriculum: " + (plan.midtermSteps() > 0 ? "midterm → " : "")
-                    + "sft → rft → adapt; live dashboard: "
+                    + "sft → " + (plan.rftArm() != null ? "rft-" + plan.rftArm() + " | " : "")
+                    + "rft → adapt; live dashboard: "
                     + status.path("services").path("learner").path("http").asText() + "/dashboard/");
             DemoRun.Outcome run = new DemoRun(plan, prepared, status, supervisor.kafkaClients(), key, System.out)
                     .run(Duration.ofMinutes(maxMinutes != null ? maxMinutes : quick ? 25 : 60));
@@ -205,6 +225,17 @@ public final class DemoCommand implements Callable<Integer> {
                     s.sft().version(),
                     DemoReport.diff(s.rftMinusSftValidation()),
                     DemoReport.diff(s.rftMinusSftHeldout()));
+            if (s.armStage() != null) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "%s v%d against RFT v%d, both from SFT v%d: validation %s, held out %s%n",
+                        s.armStage(),
+                        s.arm().version(),
+                        s.rft().version(),
+                        s.sft().version(),
+                        DemoReport.diff(s.armMinusRftValidation()),
+                        DemoReport.diff(s.armMinusRftHeldout()));
+            }
             StringBuilder families = new StringBuilder();
             DemoReport.byFamily(
                             run.finalProgress().path("policy_versions"),

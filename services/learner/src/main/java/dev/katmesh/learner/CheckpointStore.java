@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
@@ -67,6 +68,8 @@ public final class CheckpointStore {
 
     private final Path root;
     private final int keep;
+    /** Versions kept whatever their age, by what keeps them: the starting points of later stages ({@link StageBranch}). */
+    private final Map<String, Long> pinned = new ConcurrentHashMap<>();
 
     public CheckpointStore(Path root, int keep) {
         this.root = root;
@@ -107,6 +110,11 @@ public final class CheckpointStore {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Keeps {@code version}'s checkpoint however many versions come after it, for {@code why} (replacing its last). */
+    public void pin(String why, long version) {
+        pinned.put(why, version);
     }
 
     public Path folder(long version) {
@@ -204,13 +212,17 @@ public final class CheckpointStore {
         return Files.isRegularFile(f) ? Optional.of(JSON.readValue(f.toFile(), State.class)) : Optional.empty();
     }
 
-    /** Keeps the newest {@code keep} versions, and the full versions that kept adapter versions apply to. */
+    /**
+     * Keeps the newest {@code keep} versions, the full versions that kept adapter versions apply to, and the pinned
+     * ones.
+     */
     private void prune() throws IOException {
         try (Stream<Path> s = Files.list(root)) {
             List<Path> versions = s.filter(p -> p.getFileName().toString().matches("v\\d{6}"))
                     .sorted(Comparator.comparing(p -> p.getFileName().toString()))
                     .toList();
             Set<Path> bases = new HashSet<>();
+            pinned.values().forEach(v -> bases.add(folder(v)));
             for (Path v : versions.subList(Math.max(0, versions.size() - keep), versions.size())) {
                 Path f = v.resolve(STATE_FILE);
                 if (Files.isRegularFile(f)) {

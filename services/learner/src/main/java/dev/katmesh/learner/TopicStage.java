@@ -141,6 +141,10 @@ final class TopicStage implements TrainingRun.Positions {
             run.dropped(d.dropped(), id);
             return null;
         }
+        if (admission.rl() && d.oldestVersion() >= 0 && d.oldestVersion() < run.floorVersion()) {
+            run.dropped(DropReason.STALE, id); // sampled before this stage's starting weights were served
+            return null;
+        }
         if (d.oldestVersion() >= 0) {
             long behind = Math.max(0, run.version() - d.oldestVersion());
             run.metrics.staleness(behind);

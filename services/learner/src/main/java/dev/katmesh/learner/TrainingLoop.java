@@ -232,6 +232,7 @@ public class TrainingLoop {
                         new Lineage(ledger.trainedIds()),
                         publisher,
                         evaluation,
+                        new StageBranch(store, ledger, curriculum),
                         from);
                 ChatSamples chat = new ChatSamples(template, tokenizer);
                 FileStage files = new FileStage(run, chat, () -> running);

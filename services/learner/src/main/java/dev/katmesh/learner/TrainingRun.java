@@ -48,6 +48,7 @@ final class TrainingRun {
     private final LearnerSettings settings;
     private final VersionPublisher publisher;
     private final VersionEvaluation evaluation;
+    private final StageBranch branch;
     private final ArrayDeque<Double> recentRewards = new ArrayDeque<>();
     private Positions positions;
     private CheckpointStore.State last;
@@ -56,6 +57,8 @@ final class TrainingRun {
     Curriculum.Stage stage;
     long stageStep;
     private Trainer trainer;
+    /** Samples of versions before this one are not trained in this stage: those before it started from another. */
+    private long floorVersion;
 
     TrainingRun(
             List<DecoderModel> replicas,
@@ -68,6 +71,7 @@ final class TrainingRun {
             Lineage lineage,
             VersionPublisher publisher,
             VersionEvaluation evaluation,
+            StageBranch branch,
             CheckpointStore.State from) {
         this.model = replicas.get(0);
         this.replicas = replicas;
@@ -80,6 +84,7 @@ final class TrainingRun {
         this.lineage = lineage;
         this.publisher = publisher;
         this.evaluation = evaluation;
+        this.branch = branch;
         this.last = from;
         this.step = from.step();
         this.baseVersion = from.baseVersion();
@@ -97,10 +102,26 @@ final class TrainingRun {
         positions = p;
     }
 
-    /** Starts {@code s} at its step {@code fromStep}, with a trainer for its objective and rate. */
-    void begin(Curriculum.Stage s, long fromStep) {
+    /** The oldest policy version whose samples this stage trains (0 but for a stage started from another's). */
+    long floorVersion() {
+        return floorVersion;
+    }
+
+    /**
+     * Starts {@code s} at its step {@code fromStep}, with a trainer for its objective and rate. A stage that starts
+     * from an earlier one ({@link Curriculum.Stage#fromStage}) first takes that stage's last weights with a fresh
+     * optimiser, and publishes them as its own first version, so that inference serves them and the samples it trains
+     * come from them (older ones are dropped as stale).
+     */
+    void begin(Curriculum.Stage s, long fromStep) throws Exception {
         stage = s;
         stageStep = fromStep;
+        boolean branching = s.fromStage() != null && fromStep == 0;
+        if (branching) {
+            branch.startFrom(s, replicas);
+            optimizer = null; // a fresh optimiser: the arm starts as the stage it branches from did not end
+            restore = null;
+        }
         train(s.method());
         boolean rl = s.kind() == Curriculum.Kind.POLICY_GRADIENT;
         trainer = new Trainer(
@@ -123,6 +144,10 @@ final class TrainingRun {
         recentRewards.clear();
         progress.stage(s.name(), s.kind().name().toLowerCase(Locale.ROOT), fromStep, s.steps());
         LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
+        if (branching) {
+            publish(false, false); // its weights are an evaluated version's
+        }
+        floorVersion = s.fromStage() != null ? branch.first(s.name()).orElse(0) : 0;
     }
 
     /**
@@ -241,15 +266,16 @@ final class TrainingRun {
     /** A version when the stage's (or the learner's) interval of steps has passed. */
     void maybePublish() throws Exception {
         if (stepsSinceVersion >= (stage.versionEvery() > 0 ? stage.versionEvery() : settings.versionEvery())) {
-            publish(false);
+            publish(false, true);
         }
     }
 
     /** A version when steps were taken since the last: at a stage's end ({@code why}: see {@link #endedBy}). */
     void endStage(String why) throws Exception {
         if (stepsSinceVersion > 0) {
-            publish(true);
+            publish(true, true);
         }
+        branch.stageEnded(stage.name());
         // After its last version: a stage that progress shows ended has its versions (and ledger entries) published.
         if (why != null) {
             progress.stageEnded(stage.name(), stageStep, why);
@@ -257,7 +283,7 @@ final class TrainingRun {
         }
     }
 
-    private void publish(boolean stageEnd) throws Exception {
+    private void publish(boolean stageEnd, boolean evaluate) throws Exception {
         Map<String, Long> offsets = positions == null ? last.offsets() : positions.forCheckpoint();
         TrainingLedger.Entry entry = lineage.close(last.version() + 1, step, stage.name());
         last = publisher.publish(
@@ -276,6 +302,8 @@ final class TrainingRun {
         LOG.infof(
                 "policy version %d published (step %d, stage %s step %d, sha256 %s)",
                 last.version(), step, stage.name(), stageStep, last.sha256());
-        evaluation.record(last, stageEnd);
+        if (evaluate) {
+            evaluation.record(last, stageEnd);
+        }
     }
 }

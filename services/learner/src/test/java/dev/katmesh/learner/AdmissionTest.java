@@ -39,7 +39,8 @@ class AdmissionTest {
                 null,
                 -1,
                 OffPolicyCorrection.NONE,
-                AdvantageShaping.NONE);
+                AdvantageShaping.NONE,
+                null);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

@@ -37,6 +37,13 @@ import java.util.List;
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *     off_policy: {correction: token_tis, cap: 2}   # none (default) | token_tis | sequence_mis | geometric_mis
  *     advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}   # none (default) | pass_rate
+ *   - name: rft-shaped                 # a second arm of RFT, from the same SFT checkpoint, to compare with rft
+ *     objective: policy_gradient
+ *     from_stage: sft                  # start from that earlier stage's last version (fresh optimiser), not the last
+ *     sources:
+ *       - {topic: katmesh.trajectories.scored, source: rollout}
+ *     steps: 1000
+ *     advantage_shaping: {kind: pass_rate}
  *   - name: replay-last-week             # a fixed range of the scored log, each record once; ends with the range
  *     objective: error_masked_sft
  *     sources:
@@ -125,6 +132,9 @@ public record Curriculum(List<Stage> stages) {
      *                     group-timeout
      * @param offPolicy    policy-gradient stages: the correction for samples of another policy
      * @param advantageShaping policy-gradient stages: advantages rescaled by each group's pass rate
+     * @param fromStage    the name of an earlier stage whose last version this one starts from (its weights, a fresh
+     *                     optimiser; that version's checkpoint is kept): arms of an experiment that start alike; null:
+     *                     from wherever the stage before it ended
      */
     public record Stage(
             String name,
@@ -144,7 +154,8 @@ public record Curriculum(List<Stage> stages) {
             TrainingMethod method,
             long batchWaitMs,
             OffPolicyCorrection offPolicy,
-            AdvantageShaping advantageShaping) {
+            AdvantageShaping advantageShaping,
+            String fromStage) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -175,7 +186,8 @@ public record Curriculum(List<Stage> stages) {
                 null,
                 -1,
                 OffPolicyCorrection.NONE,
-                AdvantageShaping.NONE)));
+                AdvantageShaping.NONE,
+                null)));
     }
 
     /** Reads a curriculum file ({@link CurriculumFile}): every stage checked, with the file and stage in each error. */
@@ -228,7 +240,8 @@ public record Curriculum(List<Stage> stages) {
                                     method,
                                     s.batchWaitMs(),
                                     s.offPolicy(),
-                                    s.advantageShaping()));
+                                    s.advantageShaping(),
+                                    s.fromStage()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));

@@ -142,6 +142,15 @@ final class CurriculumFile {
                 throw new IllegalArgumentException(
                         where + ": advantage_shaping shapes a policy_gradient stage's" + " advantages");
             }
+            String fromStage = s.hasNonNull("from_stage") ? s.get("from_stage").asText() : null;
+            if (fromStage != null && stages.stream().noneMatch(x -> x.name().equals(fromStage))) {
+                throw new IllegalArgumentException(where + ": from_stage '" + fromStage
+                        + "' is not an earlier stage of this curriculum (a stage starts from the last version of one"
+                        + " that ran before it)");
+            }
+            if (stages.stream().anyMatch(x -> x.name().equals(name))) {
+                throw new IllegalArgumentException(where + ": two stages are named '" + name + "'");
+            }
             stages.add(new Stage(
                     name,
                     kind,
@@ -160,7 +169,8 @@ final class CurriculumFile {
                     TrainingMethod.parse(s, where),
                     batchWaitMs,
                     offPolicy,
-                    AdvantageShaping.parse(s.path("advantage_shaping"), where)));
+                    AdvantageShaping.parse(s.path("advantage_shaping"), where),
+                    fromStage));
         }
         Curriculum.requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));

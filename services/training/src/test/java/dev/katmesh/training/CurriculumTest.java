@@ -176,6 +176,38 @@ class CurriculumTest {
     }
 
     @Test
+    void aStageMayStartFromAnEarlierStagesLastVersion() throws Exception {
+        Path f = tmp.resolve("arms.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 3}
+                  - {name: rft-a, objective: policy_gradient, sources: [{topic: t}], steps: 3}
+                  - {name: rft, objective: policy_gradient, from_stage: sft, sources: [{topic: t}], steps: 3}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(null, c.stages().get(1).fromStage(), "by default a stage goes on from the one before");
+        assertEquals("sft", c.stages().get(2).fromStage());
+        assertEquals(
+                "sft", c.withDefaultMethod(TrainingMethod.FULL).stages().get(2).fromStage(), "kept");
+        Files.writeString(f, """
+                stages:
+                  - {name: rft, objective: policy_gradient, from_stage: sft, sources: [{topic: t}], steps: 3}
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 3}
+                """);
+        String later = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage();
+        assertTrue(later.contains("stage 'rft'") && later.contains("not an earlier stage"), later);
+        Files.writeString(f, """
+                stages:
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 3}
+                  - {name: sft, objective: sft, sources: [{file: a.jsonl}], steps: 3}
+                """);
+        String twice = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4))
+                .getMessage();
+        assertTrue(twice.contains("two stages are named 'sft'"), twice);
+    }
+
+    @Test
     void aSupervisedStageOnATopicMayTrainAPartialBatchAfterAWait() throws Exception {
         Path f = tmp.resolve("wait.yaml");
         Files.writeString(f, """

@@ -4,6 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * The scale of a main-job run: how many tasks, how big a model, how many steps per stage. The default's
@@ -35,6 +36,9 @@ import java.util.Map;
  * @param stageBudget    RFT's and adaptation's budget of trajectories read (Curriculum's max_trajectories): a
  *                       policy that never yields a group with reward variance or a session worth learning from ends
  *                       them there; 0: no budget
+ * @param rftArm         a second RFT arm to compare with GRPO's ({@link #RFT_ARMS}; null: none): stage {@code
+ *                       rft-<arm>} runs first from the SFT checkpoint, then {@code rft} from that same checkpoint
+ *                       ({@code from_stage: sft}), each with the same steps, rate and a fresh task sampler
  */
 public record DemoPlan(
         List<String> families,
@@ -57,7 +61,12 @@ public record DemoPlan(
         long seed,
         Episodes episodes,
         int sftBatch,
-        long stageBudget) {
+        long stageBudget,
+        String rftArm) {
+
+    /** The RFT arms a run can compare with GRPO's, each a policy-gradient stage's extra keys. */
+    public static final Map<String, String> RFT_ARMS =
+            Map.of("advantage-shaping", "advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}");
 
     /**
      * An agent episode's size.
@@ -143,7 +152,8 @@ public record DemoPlan(
                 1,
                 Episodes.STANDARD,
                 8,
-                0);
+                0,
+                null);
     }
 
     public static DemoPlan quick() {
@@ -170,7 +180,8 @@ public record DemoPlan(
                 1,
                 Episodes.STANDARD,
                 8,
-                0);
+                0,
+                null);
     }
 
     /**
@@ -204,11 +215,16 @@ public record DemoPlan(
                 1,
                 new Episodes(2, 48, 3600),
                 1,
-                4);
+                4,
+                null);
     }
 
     /** This plan with the command line's choices (null: this plan's own). */
-    public DemoPlan with(Integer sft, Integer rft, Integer tasksCount, Long seedValue, List<String> familyNames) {
+    public DemoPlan with(
+            Integer sft, Integer rft, Integer tasksCount, Long seedValue, List<String> familyNames, String arm) {
+        if (arm != null && !RFT_ARMS.containsKey(arm)) {
+            throw new IllegalArgumentException("--rft-arm " + arm + ": one of " + new TreeSet<>(RFT_ARMS.keySet()));
+        }
         return new DemoPlan(
                 familyNames == null ? families : familyNames,
                 tasksCount == null ? tasks : tasksCount,
@@ -230,23 +246,20 @@ public record DemoPlan(
                 seedValue == null ? seed : seedValue,
                 episodes,
                 sftBatch,
-                stageBudget);
+                stageBudget,
+                arm == null ? rftArm : arm);
     }
 
     /** The curriculum file of the run (paths relative to it). */
     String curriculumYaml() {
+        String arm = rftArm == null ? "" : rftStage("rft-" + rftArm, "\n    " + RFT_ARMS.get(rftArm));
+        String rft = rftStage("rft", rftArm == null ? "" : "\n    from_stage: sft");
         return supervisedYaml()
+                + arm
+                + rft
                 + String.format(
                         Locale.ROOT,
                         """
-                  - name: rft
-                    objective: policy_gradient
-                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
-                    taskless: exclude
-                    steps: %d
-                    learning_rate: %s
-                    version_every: %d
-                    updates_per_batch: %d%s
                   - name: adapt
                     objective: error_masked_sft
                     sources: [{topic: katmesh.trajectories.scored, source: deployed}]
@@ -256,16 +269,39 @@ public record DemoPlan(
                     learning_rate: %s
                     version_every: %d%s
                 """,
-                        rftSteps,
-                        rftLearningRate,
-                        rftVersionEvery,
-                        UPDATES_PER_BATCH,
-                        budgetYaml(),
                         ADAPT_BATCH_WAIT_MS,
                         adaptStageSteps(),
                         rftLearningRate / adaptBatch(),
                         Math.max(1, adaptStageSteps()),
                         budgetYaml());
+    }
+
+    /** An RFT stage (GRPO as the plan sets it) with {@code extra} keys. */
+    private String rftStage(String name, String extra) {
+        return String.format(
+                Locale.ROOT,
+                """
+                  - name: %s
+                    objective: policy_gradient
+                    sources: [{topic: katmesh.trajectories.scored, source: rollout}]
+                    taskless: exclude
+                    steps: %d
+                    learning_rate: %s
+                    version_every: %d
+                    updates_per_batch: %d%s%s
+                """,
+                name,
+                rftSteps,
+                rftLearningRate,
+                rftVersionEvery,
+                UPDATES_PER_BATCH,
+                budgetYaml(),
+                extra);
+    }
+
+    /** Whether a stage of this curriculum is an RFT stage (the driver supplies it tasks). */
+    public static boolean isRft(String stage) {
+        return stage.equals("rft") || stage.startsWith("rft-");
     }
 
     /**

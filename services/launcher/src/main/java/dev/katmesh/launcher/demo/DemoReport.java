@@ -40,7 +40,7 @@ public final class DemoReport {
      * The verdict on learning, computed from the evaluated versions: the first and last, the last SFT and
      * the last RFT version. The held-out split is only reported; settings are chosen on validation.
      */
-    public record Summary(Point first, Point last, Point sft, Point rft) {
+    public record Summary(Point first, Point last, Point sft, Point rft, String armStage, Point arm) {
         /** The final version is above the base beyond both 95% intervals. */
         public boolean rose() {
             return last.heldout().aboveBeyondIntervals(first.heldout());
@@ -53,6 +53,15 @@ public final class DemoReport {
         public double[] rftMinusSftValidation() {
             return rft.validation().minus(sft.validation());
         }
+
+        /** An RFT arm (a variant from the same SFT version, {@code demo --rft-arm}) against GRPO's RFT. */
+        public double[] armMinusRftValidation() {
+            return arm.validation().minus(rft.validation());
+        }
+
+        public double[] armMinusRftHeldout() {
+            return arm.heldout().minus(rft.heldout());
+        }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -62,7 +71,8 @@ public final class DemoReport {
     private DemoReport() {}
 
     static Summary summarize(JsonNode versions) {
-        Point first = Point.NONE, last = Point.NONE, sft = Point.NONE, rft = Point.NONE;
+        Point first = Point.NONE, last = Point.NONE, sft = Point.NONE, rft = Point.NONE, arm = Point.NONE;
+        String armStage = null;
         for (JsonNode v : versions) {
             if (!v.path("heldout_pass_rate").isNumber()) {
                 continue;
@@ -77,13 +87,19 @@ public final class DemoReport {
                             v.path("validation_total").asInt()));
             first = first == Point.NONE ? p : first;
             last = p;
-            switch (v.path("stage").asText()) {
+            String stage = v.path("stage").asText();
+            switch (stage) {
                 case "sft" -> sft = p;
                 case "rft" -> rft = p;
-                default -> {}
+                default -> {
+                    if (DemoPlan.isRft(stage)) {
+                        arm = p;
+                        armStage = stage;
+                    }
+                }
             }
         }
-        return new Summary(first, last, sft, rft);
+        return new Summary(first, last, sft, rft, armStage, arm);
     }
 
     /** " Peak resident memory: learner 9.1 GB, …" (empty where unknown). */
@@ -144,6 +160,12 @@ public final class DemoReport {
         summary.put("heldout_rose_beyond_ci", s.rose());
         putDifference(summary, "rft_minus_sft_heldout", s.rftMinusSftHeldout());
         putDifference(summary, "rft_minus_sft_validation", s.rftMinusSftValidation());
+        if (s.armStage() != null) { // both arms from the SFT version; settings are judged on validation
+            summary.put("arm_stage", s.armStage());
+            putPoint(summary, "arm", s.arm());
+            putDifference(summary, "arm_minus_rft_validation", s.armMinusRftValidation());
+            putDifference(summary, "arm_minus_rft_heldout", s.armMinusRftHeldout());
+        }
         summary.set(
                 "rft_vs_sft_by_family",
                 byFamily(versions, s.sft().version(), s.rft().version()));
@@ -208,7 +230,15 @@ public final class DemoReport {
                 .append(diff(s.rftMinusSftValidation()))
                 .append(" on validation, ")
                 .append(diff(s.rftMinusSftHeldout()))
-                .append(" held out.</p>");
+                .append(" held out.")
+                .append(
+                        s.armStage() == null
+                                ? ""
+                                : " The arm " + esc(s.armStage()) + " (v"
+                                        + s.arm().version() + ", from the same SFT"
+                                        + " version) against RFT: " + diff(s.armMinusRftValidation())
+                                        + " on validation, " + diff(s.armMinusRftHeldout()) + " held out.")
+                .append("</p>");
         html.append("<p>")
                 .append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))
                 .append(String.format(

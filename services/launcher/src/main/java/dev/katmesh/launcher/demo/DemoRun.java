@@ -29,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
 /**
@@ -89,6 +90,10 @@ public final class DemoRun {
         this.out = out;
     }
 
+    private DifficultySampler<Task> newSampler() {
+        return new DifficultySampler<>(byFamily(prepared.train()), plan.groupSize(), SAMPLER_FLOOR, plan.seed());
+    }
+
     public Outcome run(Duration limit) throws Exception {
         long start = System.nanoTime();
         long deadline = start + limit.toNanos();
@@ -104,15 +109,18 @@ public final class DemoRun {
         JsonNode progress = JSON.createObjectNode();
         // RFT's task supply: families (the suite's templates) drawn by their chance of a group with reward variance,
         // learnt from the rollout episodes the reward scores.
-        DifficultySampler<Task> sampler =
-                new DifficultySampler<>(byFamily(prepared.train()), plan.groupSize(), SAMPLER_FLOOR, plan.seed());
+        // Each RFT stage (an arm of a comparison too) starts with a sampler of its own: arms see alike supplies.
+        AtomicReference<DifficultySampler<Task>> sampler = new AtomicReference<>(newSampler());
+        String supplying = null; // the RFT stage the sampler serves
         Map<String, String> familyOf = new HashMap<>();
         prepared.train().forEach(t -> familyOf.put(t.getTaskId(), family(t)));
         try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka);
                 ScoredWatcher watcher = new ScoredWatcher(kafka, s -> {
                     if (s.getTrajectory().getSource() == TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT) {
-                        sampler.record(
-                                familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""), ScoredWatcher.solved(s));
+                        sampler.get()
+                                .record(
+                                        familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""),
+                                        ScoredWatcher.solved(s));
                     }
                 })) {
             // The deployed agents' tasks: copies of training tasks on a split the rollout service skips,
@@ -135,10 +143,14 @@ public final class DemoRun {
                 String stage = progress.path("stage").asText("starting");
                 // Groups keep coming while the learner evaluates a version: the evaluation runs beside training on a
                 // copy of the weights, and training goes on (it once paused supply: rollouts slowed the evaluation).
-                if (stage.equals("rft") && !progress.path("complete").asBoolean()) {
+                if (DemoPlan.isRft(stage) && !progress.path("complete").asBoolean()) {
+                    if (supplying != null && !supplying.equals(stage)) {
+                        sampler.set(newSampler());
+                    }
+                    supplying = stage;
                     double done = PrometheusScrape.sum(rollout, "katmesh_rollout_groups_total", null) - groupsBefore;
                     while (published - done < plan.outstandingGroups()) {
-                        TaskFiles.send(tasks, sampler.next());
+                        TaskFiles.send(tasks, sampler.get().next());
                         published++;
                     }
                 }
@@ -177,7 +189,7 @@ public final class DemoRun {
                             sessions.get(),
                             submitted.get(),
                             t,
-                            sampler.summary(),
+                            sampler.get().summary(),
                             peakResident());
                 }
                 Thread.sleep(2000);
@@ -355,7 +367,7 @@ public final class DemoRun {
                     " · agent→trainer p50 %.1fs",
                     p.path("agent_to_trainer_ms").get("p50").asLong() / 1000.0));
         }
-        if (stage.equals("rft")) {
+        if (DemoPlan.isRft(stage)) {
             b.append(" · tasks sent ").append(tasks);
         }
         if (sessions > 0 || stage.equals("adapt")) {

@@ -1,8 +1,10 @@
 package dev.katmesh.launcher.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.katmesh.training.AdvantageShaping;
 import dev.katmesh.training.Curriculum;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +33,28 @@ class DemoPlanTest {
                 c.stages().stream().allMatch(s -> s.maxTrajectories() == Long.MAX_VALUE),
                 "the default plan's stages end on their steps");
         assertEquals(10, c.stages().get(1).schedule().warmupSteps(), "200 SFT steps warm up over 10");
+    }
+
+    @Test
+    void anRftArmRunsFromTheSftCheckpointAndSoDoesGrposRft() throws Exception {
+        DemoPlan plan = DemoPlan.standard().with(null, null, null, null, null, "advantage-shaping");
+        Curriculum c = curriculum(plan);
+        assertEquals(
+                List.of("midterm", "sft", "rft-advantage-shaping", "rft", "adapt"),
+                c.stages().stream().map(Curriculum.Stage::name).toList());
+        Curriculum.Stage arm = c.stages().get(2);
+        Curriculum.Stage rft = c.stages().get(3);
+        assertEquals(null, arm.fromStage(), "the arm runs right after SFT");
+        assertEquals("sft", rft.fromStage(), "GRPO's RFT starts from the same SFT version");
+        assertEquals(AdvantageShaping.Kind.PASS_RATE, arm.advantageShaping().kind());
+        assertEquals(AdvantageShaping.NONE, rft.advantageShaping(), "GRPO's advantages unshaped");
+        assertEquals(rft.steps(), arm.steps());
+        assertEquals(rft.learningRate(), arm.learningRate());
+        assertEquals(rft.updatesPerBatch(), arm.updatesPerBatch());
+        assertTrue(DemoPlan.isRft(arm.name()) && DemoPlan.isRft("rft") && !DemoPlan.isRft("adapt"));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> DemoPlan.standard().with(null, null, null, null, null, "no-such-arm"));
     }
 
     @Test

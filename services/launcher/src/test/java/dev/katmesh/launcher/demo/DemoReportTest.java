@@ -48,6 +48,20 @@ class DemoReportTest {
         assertEquals(0.2, s.rftMinusSftValidation()[0], 1e-9);
         assertTrue(s.rftMinusSftValidation()[1] > 0, "10 → 20 of 50: above 0 beyond the interval");
 
+        assertEquals(null, s.armStage(), "no arm");
+
+        DemoReport.Summary arms = DemoReport.summarize(versions("""
+                [{"version":3,"stage":"sft","heldout_pass_rate":0.3,"heldout_passed":18,"heldout_total":60,"validation_passed":10,"validation_total":50},
+                 {"version":5,"stage":"rft-advantage-shaping","heldout_pass_rate":0.4,"heldout_passed":24,"heldout_total":60,"validation_passed":25,"validation_total":50},
+                 {"version":8,"stage":"rft","heldout_pass_rate":0.35,"heldout_passed":21,"heldout_total":60,"validation_passed":20,"validation_total":50},
+                 {"version":9,"stage":"adapt","heldout_pass_rate":0.35,"heldout_passed":21,"heldout_total":60}]"""));
+        assertEquals("rft-advantage-shaping", arms.armStage());
+        assertEquals(5, arms.arm().version());
+        assertEquals(8, arms.rft().version(), "GRPO's RFT ran after the arm, from the same SFT version");
+        assertEquals(9, arms.last().version(), "the main line ends in adaptation");
+        assertEquals(0.1, arms.armMinusRftValidation()[0], 1e-9, "25 of 50 against 20 of 50");
+        assertTrue(arms.armMinusRftValidation()[1] < 0, "5 tasks of 50: the interval spans 0");
+
         DemoReport.Summary small = DemoReport.summarize(versions("""
                 [{"version":0,"stage":"base","heldout_pass_rate":0.0,"heldout_passed":0,"heldout_total":60},
                  {"version":1,"stage":"sft","heldout_pass_rate":0.067,"heldout_passed":4,"heldout_total":60}]"""));

@@ -6,6 +6,7 @@ import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.proto.v1.PolicyVersion;
+import dev.katmesh.proto.v1.RolloutSupervision;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -81,6 +82,11 @@ public final class CheckpointStore {
      * form, built here. {@code metrics} are the last step's figures (loss, reward_mean), NaN ones left out.
      */
     public PolicyVersion policyVersion(State s, Map<String, Double> metrics) {
+        return policyVersion(s, metrics, null);
+    }
+
+    /** The announcement with the supervision rule of the stage that made it (null: none) for the rollout service. */
+    public PolicyVersion policyVersion(State s, Map<String, Double> metrics, RolloutSupervision rule) {
         PolicyVersion.Builder pv = PolicyVersion.newBuilder()
                 .setVersion(s.version())
                 .setSha256(s.sha256())
@@ -98,6 +104,9 @@ public final class CheckpointStore {
                 pv.putMetrics(k, v);
             }
         });
+        if (rule != null) {
+            pv.setRolloutSupervision(rule);
+        }
         return pv.build();
     }
 
@@ -123,8 +132,9 @@ public final class CheckpointStore {
 
     /**
      * Writes a checkpoint atomically, with the version's {@link TrainingLedger} entry and its announcement (built
-     * with {@code metrics}) inside it; returns its state (with the weights' SHA-256). A model with adapters attached
-     * is written as an adapter version on {@code baseVersion}: the adapters alone.
+     * with {@code metrics} and the stage's supervision {@code rule}) inside it; returns its state (with the weights'
+     * SHA-256). A model with adapters attached is written as an adapter version on {@code baseVersion}: the adapters
+     * alone.
      */
     public State write(
             long version,
@@ -138,7 +148,8 @@ public final class CheckpointStore {
             Map<String, Long> offsets,
             TrainingLedger.Entry ledgerEntry,
             Map<String, Double> metrics,
-            Long baseVersion)
+            Long baseVersion,
+            RolloutSupervision rule)
             throws IOException {
         Files.createDirectories(root);
         Path tmp = root.resolve(".tmp-" + folder(version).getFileName());
@@ -172,7 +183,8 @@ public final class CheckpointStore {
             Files.write(tmp.resolve(TrainingLedger.ENTRY_FILE), TrainingLedger.serialize(ledgerEntry));
         }
         Files.write(
-                tmp.resolve(ANNOUNCEMENT_FILE), policyVersion(state, metrics).toByteArray());
+                tmp.resolve(ANNOUNCEMENT_FILE),
+                policyVersion(state, metrics, rule).toByteArray());
         Path target = folder(version);
         deleteRecursively(target);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);

@@ -300,7 +300,7 @@ public class TrainingLoop {
             throws Exception {
         TrainingLedger.Entry entry =
                 new TrainingLedger.Entry(0, 0, "base", List.of(), Map.of(), System.currentTimeMillis());
-        CheckpointStore.State base = publisher.publish(entry, 0, model, modelDir, null, Map.of(), Map.of(), null);
+        CheckpointStore.State base = publisher.publish(entry, 0, model, modelDir, null, Map.of(), Map.of(), null, null);
         LOG.infof("initial policy version 0 written to %s", store.folder(0));
         evaluation.record(base, true);
         return base;

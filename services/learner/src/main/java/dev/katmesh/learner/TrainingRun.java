@@ -294,7 +294,8 @@ final class TrainingRun {
                 optimizer,
                 offsets,
                 Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean),
-                baseVersion);
+                baseVersion,
+                stage.rolloutSupervision());
         if (positions != null) {
             positions.committed(offsets);
         }

@@ -1,6 +1,7 @@
 package dev.katmesh.learner;
 
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.proto.v1.RolloutSupervision;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.AdamW;
 import java.nio.file.Path;
@@ -47,7 +48,8 @@ final class VersionPublisher {
             AdamW optimizer,
             Map<String, Long> offsets,
             Map<String, Double> metrics,
-            Long baseVersion)
+            Long baseVersion,
+            RolloutSupervision rule)
             throws Exception {
         CheckpointStore.State state = store.write(
                 entry.version(),
@@ -61,7 +63,8 @@ final class VersionPublisher {
                 offsets,
                 entry,
                 metrics,
-                baseVersion);
+                baseVersion,
+                rule);
         ledger.append(entry);
         // Servable before announced: an inference instance that hears of it asks Weights for it at once.
         published.set(state);

@@ -40,6 +40,7 @@ class AdmissionTest {
                 -1,
                 OffPolicyCorrection.NONE,
                 AdvantageShaping.NONE,
+                null,
                 null);
     }
 

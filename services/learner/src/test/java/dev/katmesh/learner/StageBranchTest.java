@@ -84,7 +84,7 @@ class StageBranchTest {
         });
         m.setWeights(scaled);
         TrainingLedger.Entry e = new TrainingLedger.Entry(v, v, stage, List.of(), Map.of(), v);
-        store.write(v, v, stage, 1, m, MODEL, null, 0, Map.of(), e, Map.of(), null);
+        store.write(v, v, stage, 1, m, MODEL, null, 0, Map.of(), e, Map.of(), null, null);
         ledger.append(e);
     }
 }

@@ -9,6 +9,7 @@ import dev.katmesh.policy.DecoderModel;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.proto.v1.PolicyVersion;
+import dev.katmesh.proto.v1.RolloutSupervision;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.AdamW;
 import java.nio.file.Path;
@@ -26,6 +27,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** A learner killed between a version's checkpoint and its announcement announces it when it resumes. */
 class VersionPublisherTest {
+
+    static final RolloutSupervision RULE = RolloutSupervision.newBuilder()
+            .setMaxDiscrepancy(0.9)
+            .setPatience(2)
+            .setGraceTurns(2)
+            .setEnforce(true)
+            .build();
 
     @TempDir
     Path dir;
@@ -49,7 +57,7 @@ class VersionPublisherTest {
             broker.start();
             ExecutionException died = assertThrows(
                     ExecutionException.class,
-                    () -> before.publish(entry, 80, m, model, optimizer, Map.of(), Map.of("loss", 1.5), null),
+                    () -> before.publish(entry, 80, m, model, optimizer, Map.of(), Map.of("loss", 1.5), null, RULE),
                     "the announcement failed: the process would die here");
             broker.join();
             assertTrue(died.getCause().getMessage().contains("broker"), died.toString());
@@ -68,6 +76,7 @@ class VersionPublisherTest {
         PolicyVersion v = PolicyVersion.parseFrom(sent.get(0).value());
         assertEquals(latest.sha256(), v.getSha256());
         assertEquals(Map.of("loss", 1.5), v.getMetricsMap(), "the announcement keeps the metrics it was made with");
+        assertEquals(RULE, v.getRolloutSupervision(), "and its stage's supervision rule, for the rollout service");
         assertArrayEquals(
                 store.announcement(latest).toByteArray(), sent.get(0).value(), "the bytes the checkpoint kept");
     }

@@ -90,6 +90,10 @@ public class RawTrajectoryConsumer {
             @ConfigProperty(name = "katmesh.reward.weight.tests", defaultValue = "1.0") double wTests,
             @ConfigProperty(name = "katmesh.reward.weight.similarity", defaultValue = "0.2") double wSimilarity,
             @ConfigProperty(name = "katmesh.reward.weight.format", defaultValue = "0.5") double wFormat,
+            // Which closeness to the references weight.similarity weighs: absolute (1 − edit distance / length) or
+            // relative (1 − the edit distance left / the start's: KAT-Coder's relative discrepancy). Both are recorded.
+            @ConfigProperty(name = "katmesh.reward.similarity-form", defaultValue = "absolute")
+                    RewardWeights.SimilarityForm similarityForm,
             // A taskless trajectory's own claims (its reported test results, its feedback): nothing the reward
             // verified.
             @ConfigProperty(name = "katmesh.reward.weight.unverified-tests", defaultValue = "0")
@@ -118,7 +122,7 @@ public class RawTrajectoryConsumer {
         this.decoder = new RawTrajectoryDecoder(maxRecordBytes, vocabSize);
         this.reward = new MultiGroundTruthReward(
                 new TaskTests(new MeteredSandbox(Sandboxes.fromEnvironment(System.getenv()), registry)),
-                new RewardWeights(wTests, wSimilarity, wFormat, wUnverifiedTests, wUnverifiedFeedback));
+                new RewardWeights(wTests, wSimilarity, wFormat, wUnverifiedTests, wUnverifiedFeedback, similarityForm));
         this.duplicates = Counter.builder("katmesh.reward.duplicates")
                 .description("Trajectories seen before (redelivered or republished): acknowledged, not scored again")
                 .register(registry);

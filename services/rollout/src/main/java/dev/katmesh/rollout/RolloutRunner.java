@@ -7,6 +7,7 @@ import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.sandbox.Sandboxes;
 import dev.katmesh.tasks.AgentTools;
 import dev.katmesh.tasks.Episode;
+import dev.katmesh.tasks.RolloutSupervisor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.Startup;
@@ -55,6 +56,9 @@ public class RolloutRunner {
 
     @Inject
     MeterRegistry registry;
+
+    @Inject
+    SupervisionRules rules;
 
     @Inject
     @Channel("trajectories-rollout")
@@ -164,7 +168,7 @@ public class RolloutRunner {
             try {
                 e = Episode.start(task, id, group, seed + attempt);
                 failure = null;
-                run(e, all);
+                run(e, null, all);
                 break;
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
@@ -184,24 +188,31 @@ public class RolloutRunner {
         }
     }
 
-    private void run(Episode e, List<CompletableFuture<Void>> all) throws Exception {
+    /** Runs {@code e} to its end, supervised (continuing {@code watch}, a branch's parent's, when given). */
+    private void run(Episode e, RolloutSupervisor watch, List<CompletableFuture<Void>> all) throws Exception {
         List<Integer> branchTurns = settings.tree().branchTurns().orElse(List.of());
         int maxTurns = e.turnLimit(settings.maxTurns());
         long t0 = System.nanoTime();
         long deadline = t0 + settings.episodeTimeout().toNanos();
         Episode.Budget budget = new Episode.Budget(
                 settings.maxNewTokens(), settings.maxContextTokens(), settings.temperature(), settings.topP());
+        EpisodeSupervision supervision = new EpisodeSupervision(e, watch, rules, registry);
         policy.limit().acquire();
         try {
             while (e.turn(policy, tools, budget, maxTurns, deadline)) {
+                if (supervision.afterTurn()) {
+                    e.stop("deviated");
+                    break;
+                }
                 if (e.tree == null && branchTurns.contains(e.turns)) {
                     for (int k = 1; k < settings.tree().branchFactor(); k++) {
                         Episode branch = e.fork(e.trajectoryId + "-b" + e.turns + "." + k, e.seed * 7919L + k);
+                        RolloutSupervisor inherited = supervision.copy();
                         synchronized (all) {
                             all.add(CompletableFuture.runAsync(
                                     () -> {
                                         try {
-                                            run(branch, all);
+                                            run(branch, inherited, all);
                                             publish(branch, null);
                                         } catch (Exception ex) {
                                             publish(branch, String.valueOf(ex));
@@ -215,6 +226,7 @@ public class RolloutRunner {
         } finally {
             policy.limit().release();
             episodeTime.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+            supervision.note();
         }
         registry.counter("katmesh.rollout.episodes", "end", e.endReason).increment();
     }

@@ -11,7 +11,7 @@ public class InMemoryChannels implements QuarkusTestResourceLifecycleManager {
     @Override
     public Map<String, String> start() {
         Map<String, String> props = new HashMap<>();
-        props.putAll(InMemoryConnector.switchIncomingChannelsToInMemory("tasks"));
+        props.putAll(InMemoryConnector.switchIncomingChannelsToInMemory("tasks", "policy-versions"));
         props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("trajectories-rollout"));
         return props;
     }

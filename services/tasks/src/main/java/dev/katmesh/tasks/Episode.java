@@ -20,7 +20,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -58,6 +60,8 @@ public final class Episode {
     public TreeLink tree;
     /** Who ran it (the trajectory's agent id). */
     public String agentId = "katmesh-rollout";
+    /** Metadata its runner adds to the trajectory (e.g. the supervision's verdict). */
+    public final Map<String, String> notes = new LinkedHashMap<>();
 
     final long createdAtMs = System.currentTimeMillis();
 
@@ -245,6 +249,30 @@ public final class Episode {
         return false;
     }
 
+    /** Ends the episode from outside its turns (its runner's decision), for {@code reason}. */
+    public void stop(String reason) {
+        end(reason);
+    }
+
+    /** Tokens the policy generated in this episode (a branch counts its shared prefix too). */
+    public long generatedTokens() {
+        long n = 0;
+        for (TokenSegment s : segments) {
+            n += s.getGenerated() ? s.getEnd() - s.getStart() : 0;
+        }
+        return n;
+    }
+
+    /** The policy version of the episode's last generated token (0 before the first). */
+    public long lastPolicyVersion() {
+        for (int i = segments.size() - 1; i >= 0; i--) {
+            if (segments.get(i).getGenerated()) {
+                return segments.get(i).getPolicyVersion();
+            }
+        }
+        return 0;
+    }
+
     /** A continuation of this episode from here, on a copy of its workspace, sampling with other seeds. */
     public Episode fork(String id, long newSeed) throws IOException {
         Path ws = Workspaces.create("episode");
@@ -256,6 +284,7 @@ public final class Episode {
         e.tokens = tokens;
         e.renderedMessages = renderedMessages;
         e.turns = turns;
+        e.notes.putAll(notes);
         e.tree = TreeLink.newBuilder()
                 .setParentTrajectoryId(trajectoryId)
                 .setBranchMessageIndex(messages.size())
@@ -277,7 +306,8 @@ public final class Episode {
                 .addAllSteps(steps)
                 .addAllSegments(segments)
                 .putMetadata("end_reason", failure == null ? endReason : "failed")
-                .putMetadata("turns", Integer.toString(turns));
+                .putMetadata("turns", Integer.toString(turns))
+                .putAllMetadata(notes);
         for (int id : tokens) {
             t.addTokenIds(id);
         }

@@ -1,5 +1,6 @@
 package dev.katmesh.training;
 
+import dev.katmesh.proto.v1.RolloutSupervision;
 import dev.katmesh.proto.wire.ScoredRange;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,6 +38,7 @@ import java.util.List;
  *     updates_per_batch: 2             # optimiser updates on each batch of groups (GRPO's mu; default 1)
  *     off_policy: {correction: token_tis, cap: 2}   # none (default) | token_tis | sequence_mis | geometric_mis
  *     advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}   # none (default) | pass_rate
+ *     rollout_supervision: {max_discrepancy: 0.9, patience: 2, grace_turns: 2, enforce: true}   # absent: none
  *   - name: rft-shaped                 # a second arm of RFT, from the same SFT checkpoint, to compare with rft
  *     objective: policy_gradient
  *     from_stage: sft                  # start from that earlier stage's last version (fresh optimiser), not the last
@@ -135,6 +137,8 @@ public record Curriculum(List<Stage> stages) {
      * @param fromStage    the name of an earlier stage whose last version this one starts from (its weights, a fresh
      *                     optimiser; that version's checkpoint is kept): arms of an experiment that start alike; null:
      *                     from wherever the stage before it ended
+     * @param rolloutSupervision policy-gradient stages: how the rollout service supervises the episodes of this stage's
+     *                     versions (announced with each version); null: not at all
      */
     public record Stage(
             String name,
@@ -155,7 +159,8 @@ public record Curriculum(List<Stage> stages) {
             long batchWaitMs,
             OffPolicyCorrection offPolicy,
             AdvantageShaping advantageShaping,
-            String fromStage) {
+            String fromStage,
+            RolloutSupervision rolloutSupervision) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -187,6 +192,7 @@ public record Curriculum(List<Stage> stages) {
                 -1,
                 OffPolicyCorrection.NONE,
                 AdvantageShaping.NONE,
+                null,
                 null)));
     }
 
@@ -241,7 +247,8 @@ public record Curriculum(List<Stage> stages) {
                                     s.batchWaitMs(),
                                     s.offPolicy(),
                                     s.advantageShaping(),
-                                    s.fromStage()));
+                                    s.fromStage(),
+                                    s.rolloutSupervision()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));

@@ -170,7 +170,8 @@ final class CurriculumFile {
                     batchWaitMs,
                     offPolicy,
                     AdvantageShaping.parse(s.path("advantage_shaping"), where),
-                    fromStage));
+                    fromStage,
+                    SupervisionRule.parse(s.path("rollout_supervision"), kind, where)));
         }
         Curriculum.requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));

@@ -1,6 +1,8 @@
 package dev.katmesh.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -261,6 +263,35 @@ class CurriculumTest {
                         + " advantage_shaping: {kind: pass_rate}}\n");
         e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
         assertTrue(e.getMessage().contains("advantage_shaping"), e.getMessage());
+    }
+
+    @Test
+    void rolloutSupervisionIsAPolicyGradientStagesRuleWithDefaultsAndCheckedKeys() throws Exception {
+        Path f = tmp.resolve("supervised.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: rft, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4,
+                     rollout_supervision: {max_discrepancy: 0.8, enforce: false}}
+                  - {name: rft2, objective: policy_gradient, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        var rule = c.stages().get(0).rolloutSupervision();
+        assertEquals(0.8, rule.getMaxDiscrepancy());
+        assertEquals(2, rule.getPatience(), "default patience");
+        assertEquals(2, rule.getGraceTurns(), "default grace");
+        assertFalse(rule.getEnforce(), "shadow mode asked for");
+        assertNull(c.stages().get(1).rolloutSupervision(), "none unless asked");
+        for (String[] bad : new String[][] {
+            {"objective: sft, sources: [{file: a.jsonl}]", "{max_discrepancy: 0.9}", "policy_gradient"},
+            {"objective: policy_gradient, sources: [{topic: t}]", "{max_discrepancy: 0}", "max_discrepancy > 0"},
+            {"objective: policy_gradient, sources: [{topic: t}]", "{patience: 0}", "patience >= 1"},
+            {"objective: policy_gradient, sources: [{topic: t}]", "{threshold: 0.9}", "no key 'threshold'"}
+        }) {
+            Files.writeString(
+                    f, "stages:\n  - {name: s, " + bad[0] + ", steps: 3, rollout_supervision: " + bad[1] + "}\n");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+            assertTrue(e.getMessage().contains("stage 's'") && e.getMessage().contains(bad[2]), e.getMessage());
+        }
     }
 
     @Test

@@ -65,8 +65,33 @@ public record DemoPlan(
         String rftArm) {
 
     /** The RFT arms a run can compare with GRPO's, each a policy-gradient stage's extra keys. */
-    public static final Map<String, String> RFT_ARMS =
-            Map.of("advantage-shaping", "advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}");
+    public static final Map<String, String> RFT_ARMS = Map.of(
+            "advantage-shaping",
+            "advantage_shaping: {kind: pass_rate, threshold: 1.0, strength: 1.0}",
+            "rollout-supervision",
+            supervision(true));
+
+    /**
+     * Extra keys of GRPO's RFT when it runs beside an arm: beside supervision, the same rule in shadow mode, so that
+     * what enforcing it would stop is measured on the episodes it did not stop.
+     */
+    static final Map<String, String> RFT_BASELINE = Map.of("rollout-supervision", supervision(false));
+
+    /** The supervision rule of the rollout-supervision arm (docs/algorithms.md: why these values). */
+    static final double SUPERVISION_MAX_DISCREPANCY = 0.9;
+
+    static final int SUPERVISION_PATIENCE = 2;
+    static final int SUPERVISION_GRACE_TURNS = 2;
+
+    private static String supervision(boolean enforce) {
+        return String.format(
+                Locale.ROOT,
+                "rollout_supervision: {max_discrepancy: %s, patience: %d, grace_turns: %d, enforce: %s}",
+                SUPERVISION_MAX_DISCREPANCY,
+                SUPERVISION_PATIENCE,
+                SUPERVISION_GRACE_TURNS,
+                enforce);
+    }
 
     /**
      * An agent episode's size.
@@ -253,7 +278,12 @@ public record DemoPlan(
     /** The curriculum file of the run (paths relative to it). */
     String curriculumYaml() {
         String arm = rftArm == null ? "" : rftStage("rft-" + rftArm, "\n    " + RFT_ARMS.get(rftArm));
-        String rft = rftStage("rft", rftArm == null ? "" : "\n    from_stage: sft");
+        String rft = rftStage(
+                "rft",
+                rftArm == null
+                        ? ""
+                        : "\n    from_stage: sft"
+                                + (RFT_BASELINE.containsKey(rftArm) ? "\n    " + RFT_BASELINE.get(rftArm) : ""));
         return supervisedYaml()
                 + arm
                 + rft

@@ -138,6 +138,25 @@ public final class DemoReport {
         ci.add(Math.round(d[2] * 10_000) / 10_000.0);
     }
 
+    /** Each RFT stage's rollout cost, and supervision's verdicts, in a sentence each. */
+    static String rolloutCosts(JsonNode costs) {
+        StringBuilder out = new StringBuilder();
+        costs.fields().forEachRemaining(e -> {
+            JsonNode c = e.getValue();
+            out.append(String.format(
+                    Locale.ROOT,
+                    " Rollouts of %s: %d groups, %.0f generated tokens a group, %d episodes ended as deviated; the rule's"
+                            + " verdicts: %d, %d of them on solved episodes.",
+                    esc(e.getKey()),
+                    c.path("groups").asLong(),
+                    c.path("tokens_per_group").asDouble(),
+                    c.path("ended_deviated").asLong(),
+                    c.path("verdicts").asLong(),
+                    c.path("verdicts_on_solved").asLong()));
+        });
+        return out.toString();
+    }
+
     /** Writes report.json, report.html and the PNGs into {@code dir}; returns the summary. */
     public static Summary write(Path dir, DemoPlan plan, DemoSetup.Prepared prepared, DemoRun.Outcome run)
             throws IOException {
@@ -170,6 +189,7 @@ public final class DemoReport {
                 "rft_vs_sft_by_family",
                 byFamily(versions, s.sft().version(), s.rft().version()));
         summary.put("rollout_tasks_sent", run.rolloutTasks());
+        summary.set("rollout_costs", run.rolloutCosts());
         ObjectNode families = summary.putObject("rft_task_families");
         run.rftTaskFamilies().forEach(families::put);
         summary.put("deployed_sessions", run.deployedSessions());
@@ -238,6 +258,7 @@ public final class DemoReport {
                                         + s.arm().version() + ", from the same SFT"
                                         + " version) against RFT: " + diff(s.armMinusRftValidation())
                                         + " on validation, " + diff(s.armMinusRftHeldout()) + " held out.")
+                .append(rolloutCosts(run.rolloutCosts()))
                 .append("</p>");
         html.append("<p>")
                 .append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))

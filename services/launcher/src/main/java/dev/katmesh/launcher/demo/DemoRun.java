@@ -55,7 +55,8 @@ public final class DemoRun {
             int deployedSubmitted,
             double wallSeconds,
             Map<String, String> rftTaskFamilies,
-            Map<String, Long> peakResidentBytes) {}
+            Map<String, Long> peakResidentBytes,
+            ObjectNode rolloutCosts) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The least weight of a task family in RFT's supply (see {@link DifficultySampler}); about one group in 20 each. */
@@ -113,10 +114,12 @@ public final class DemoRun {
         AtomicReference<DifficultySampler<Task>> sampler = new AtomicReference<>(newSampler());
         String supplying = null; // the RFT stage the sampler serves
         Map<String, String> familyOf = new HashMap<>();
+        RolloutCosts costs = new RolloutCosts();
         prepared.train().forEach(t -> familyOf.put(t.getTaskId(), family(t)));
         try (KafkaProducer<String, byte[]> tasks = TaskFiles.producer(kafka);
                 ScoredWatcher watcher = new ScoredWatcher(kafka, s -> {
                     if (s.getTrajectory().getSource() == TrajectorySource.TRAJECTORY_SOURCE_ROLLOUT) {
+                        costs.record(s);
                         sampler.get()
                                 .record(
                                         familyOf.getOrDefault(s.getTrajectory().getTaskId(), ""),
@@ -190,7 +193,8 @@ public final class DemoRun {
                             submitted.get(),
                             t,
                             sampler.get().summary(),
-                            peakResident());
+                            peakResident(),
+                            costs.summary(JSON, DemoPlan.SUPERVISION_PATIENCE, DemoPlan.SUPERVISION_GRACE_TURNS));
                 }
                 Thread.sleep(2000);
             }

@@ -58,6 +58,25 @@ class DemoPlanTest {
     }
 
     @Test
+    void theSupervisionArmEnforcesTheRuleAndGrposRftRunsItInShadowMode() throws Exception {
+        Curriculum c = curriculum(DemoPlan.standard().with(null, null, null, null, null, "rollout-supervision"));
+        Curriculum.Stage arm = c.stages().get(2);
+        Curriculum.Stage rft = c.stages().get(3);
+        assertEquals("rft-rollout-supervision", arm.name());
+        assertTrue(arm.rolloutSupervision().getEnforce(), "the arm ends deviating episodes");
+        assertEquals(
+                DemoPlan.SUPERVISION_MAX_DISCREPANCY, arm.rolloutSupervision().getMaxDiscrepancy());
+        assertEquals(DemoPlan.SUPERVISION_PATIENCE, arm.rolloutSupervision().getPatience());
+        assertEquals(DemoPlan.SUPERVISION_GRACE_TURNS, arm.rolloutSupervision().getGraceTurns());
+        assertEquals(
+                arm.rolloutSupervision().toBuilder().setEnforce(false).build(),
+                rft.rolloutSupervision(),
+                "GRPO's RFT records the same rule's verdicts without acting on them");
+        assertEquals("sft", rft.fromStage());
+        assertEquals(null, curriculum(DemoPlan.standard()).stages().get(2).rolloutSupervision(), "off by default");
+    }
+
+    @Test
     void aUsersCheckpointSkipsMidTermTrainingAndItsTopicStagesHaveABudget() throws Exception {
         DemoPlan plan = DemoPlan.forModel();
         Curriculum c = curriculum(plan);

@@ -1,22 +1,24 @@
 package dev.katmesh.reward.score;
 
-import dev.katmesh.proto.v1.ReferenceSolution;
 import dev.katmesh.proto.v1.RewardComponent;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.Task;
 import dev.katmesh.proto.v1.TestResult;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.tasks.GroundTruths;
 import dev.katmesh.tasks.TaskTests;
 import dev.katmesh.tasks.TurnAnnotator;
 import java.io.IOException;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The multi-ground-truth reward (docs/algorithms.md). For a trajectory on a known task:
  *
  * <pre>
  *   r = w_tests · pass_fraction(the task's judged cases on the outcome: answers from the sandbox, verdicts outside it)
- *     + w_sim   · max over references of similarity(outcome, reference)
+ *     + w_sim   · max over references of similarity(outcome, reference)         (absolute, the default), or
+ *       w_sim   · max(0, 1 − min over references of discrepancy(outcome, reference))   (relative: similarity-form)
  *     − w_fmt   · format_penalty            (1 if nothing submitted, +0.25 per malformed call, at most 1)
  * </pre>
  *
@@ -81,24 +83,31 @@ public final class MultiGroundTruthReward {
                     pass,
                     weights.tests(),
                     submitted ? detail.toString().trim() : "nothing submitted"));
-            double best = 0;
-            String bestId = "none";
-            for (ReferenceSolution ref : task.getReferencesList()) {
-                double sim = submitted ? Similarity.of(content, ref.getContent()) : 0;
-                if (sim > best) {
-                    best = sim;
-                    bestId = ref.getId();
-                }
-            }
+            GroundTruths.Standing standing = submitted
+                    ? GroundTruths.of(task).standing(content)
+                    : new GroundTruths.Standing(0, "none", 1, "none");
             // Resemblance earns credit only for code that passes some case: a policy must not farm it with a
             // reference's shape around a broken core, or with a copy that exits before it is judged.
             boolean earns = pass > 0;
+            boolean relative = weights.similarityForm() == RewardWeights.SimilarityForm.RELATIVE;
+            String noCredit = earns ? "" : " (no credit: no case passed)";
             s.addComponents(component(
                     "reference_similarity",
-                    best,
-                    earns ? weights.similarity() : 0,
-                    "closest reference: " + bestId + (earns ? "" : " (no credit: no case passed)")));
-            reward += weights.tests() * pass + (earns ? weights.similarity() * best : 0);
+                    standing.similarity(),
+                    earns && !relative ? weights.similarity() : 0,
+                    "closest reference: " + standing.similarId() + noCredit));
+            s.addComponents(component(
+                    "reference_progress",
+                    standing.progress(),
+                    earns && relative ? weights.similarity() : 0,
+                    String.format(
+                                    Locale.ROOT,
+                                    "nearest reference: %s, relative discrepancy %.3f",
+                                    standing.nearestId(),
+                                    standing.discrepancy())
+                            + noCredit));
+            double closeness = relative ? standing.progress() : standing.similarity();
+            reward += weights.tests() * pass + (earns ? weights.similarity() * closeness : 0);
         } else {
             s.setTaskless(true);
             // What the agent says of itself: kept as unverified components, rewarded only as far as an operator weights

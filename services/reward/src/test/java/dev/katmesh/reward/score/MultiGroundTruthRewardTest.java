@@ -84,15 +84,25 @@ class MultiGroundTruthRewardTest {
     }
 
     @Test
-    void theClosestOfSeveralReferencesWins() {
-        String a = "def solve(s):\n    return s.count('a')\n";
-        String b =
-                "def solve(s):\n    n = 0\n    for c in s:\n        if c == 'a':\n            n += 1\n    return n\n";
-        String answer =
-                "def solve(s):\n    n = 0\n    for ch in s:\n        if ch == 'a':\n            n += 1\n    return n\n";
-        assertTrue(Similarity.of(answer, b) > Similarity.of(answer, a));
-        assertEquals(1.0, Similarity.of(a + "\n\n   \n", a), 1e-9, "whitespace differences do not count");
-        assertEquals(3, Similarity.levenshtein("kitten", "sitting"));
+    void theRelativeFormWeighsTheWayLeftToTheNearestReference() throws Exception {
+        assumeTrue(BubblewrapSandbox.available());
+        TaskSuite.Generated g = new TaskSuite(11).variant(0);
+        Task task = g.task();
+        String second = task.getReferences(1).getContent();
+        MultiGroundTruthReward relative = new MultiGroundTruthReward(
+                new TaskTests(new BubblewrapSandbox()),
+                new RewardWeights(1, 0.2, 0.5, 0, 0, RewardWeights.SimilarityForm.RELATIVE));
+        ScoredTrajectory s = relative.score(submitting(task, second + "\n# done\n"), task, 0, 1);
+        double progress = component(s, "reference_progress");
+        assertTrue(progress > 0.9 && progress < 1, "a comment short of a reference is nearly all the way: " + progress);
+        assertEquals(1.0 + 0.2 * progress, s.getReward(), 1e-9, "the relative form is the one weighed");
+        ScoredTrajectory absolute = REWARD.score(submitting(task, second + "\n# done\n"), task, 0, 1);
+        assertEquals(
+                1.0 + 0.2 * component(absolute, "reference_similarity"),
+                absolute.getReward(),
+                1e-9,
+                "by default the absolute form is weighed, the relative one kept beside it");
+        assertEquals(progress, component(absolute, "reference_progress"), 1e-9);
     }
 
     @Test
@@ -148,7 +158,8 @@ class MultiGroundTruthRewardTest {
         assertEquals(1.0, component(s, "unverified_feedback"), 1e-9);
         assertEquals(0.0, s.getReward(), 1e-9, "claims the reward did not verify earn nothing by default");
         ScoredTrajectory weighted = new MultiGroundTruthReward(
-                        new TaskTests(new BubblewrapSandbox()), new RewardWeights(1, 0.2, 0.5, 1.0, 0.5))
+                        new TaskTests(new BubblewrapSandbox()),
+                        new RewardWeights(1, 0.2, 0.5, 1.0, 0.5, RewardWeights.SimilarityForm.ABSOLUTE))
                 .score(t, null, 2, 1);
         assertEquals(0.5 + 0.5, weighted.getReward(), 1e-9, "an operator may weight them");
         assertEquals(2, s.getIgnoredAgentFields());

@@ -1,9 +1,18 @@
-package dev.katmesh.reward.score;
+package dev.katmesh.tasks;
 
 /**
- * How close an answer is to a reference: 1 − Levenshtein(a, b) / max(|a|, |b|) over the normalised
- * texts (trailing spaces dropped, line endings unified, blank lines removed), in [0, 1]. Texts are
- * compared on their first {@value #MAX_CHARS} characters to bound the cost.
+ * How close a piece of work is to a ground truth, in two forms, over the normalised texts (trailing spaces
+ * dropped, line endings unified, blank lines removed), each compared on its first {@value #MAX_CHARS} characters
+ * to bound the cost:
+ *
+ * <pre>
+ *   absolute     similarity  = 1 − lev(x, ref) / max(|x|, |ref|)               in [0, 1]
+ *   relative     discrepancy = lev(x, ref) / max(1, lev(start, ref))           0 at the reference, 1 where it started
+ * </pre>
+ *
+ * The relative form (KAT-Coder's "relative discrepancy from the closest ground truth", our reconstruction:
+ * docs/algorithms.md) measures what is left of the way from the task's starting text to the reference, so a
+ * one-line fix and a whole new file are judged on one scale; above 1 is farther from the reference than the start.
  */
 public final class Similarity {
 
@@ -16,6 +25,13 @@ public final class Similarity {
         String y = normalise(b);
         int max = Math.max(x.length(), y.length());
         return max == 0 ? 1.0 : 1.0 - (double) levenshtein(x, y) / max;
+    }
+
+    /** {@code x}'s remaining distance to {@code reference}, relative to {@code start}'s (the task's starting text). */
+    public static double discrepancy(String x, String reference, String start) {
+        String ref = normalise(reference);
+        int whole = Math.max(1, levenshtein(normalise(start), ref));
+        return (double) levenshtein(normalise(x), ref) / whole;
     }
 
     static String normalise(String s) {

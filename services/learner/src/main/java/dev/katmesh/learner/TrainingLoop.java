@@ -4,7 +4,6 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.katmesh.policy.ChatTemplate;
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
-import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.policy.ModelConfig;
 import dev.katmesh.policy.PolicyModel;
 import dev.katmesh.policy.PolicyTokenizer;
@@ -182,30 +181,18 @@ public class TrainingLoop {
                 .withDefaultMethod(TrainingMethod.of(
                         settings.method(), settings.loraRank(), settings.loraAboveParameters(), config));
         Optional<CheckpointStore.State> resume = store.latest();
-        // An adapter version resumes on its base version's weights with its own adapters attached.
         Path weightsDir = resume.map(s -> store.folder(s.weightsVersion())).orElse(modelDir);
         List<String> devices = settings.devices().filter(d -> !d.isEmpty()).orElse(List.of(settings.device()));
         List<DecoderModel> replicas = new ArrayList<>();
         DecoderModel reference = null;
         try (PolicyTokenizer tokenizer = PolicyTokenizer.load(modelDir);
                 KafkaProducer<String, byte[]> producer = LearnerClients.producer(kafkaConfig)) {
-            replicas.add(DecoderModel.load(weightsDir, config, PolicyModel.device(devices.get(0))));
-            for (String d : devices.subList(1, devices.size())) {
-                replicas.add(DecoderModel.fromTensors(
-                        config, replicas.get(0).toTensors(), PolicyModel.device(d), weightsDir));
-            }
-            if (resume.isPresent() && resume.get().adapter()) {
-                Path folder = store.folder(resume.get().version());
-                LoraAdapters adapters =
-                        LoraAdapters.load(folder, config, replicas.get(0).manager());
-                for (DecoderModel r : replicas) {
-                    r.attachAdapters(
-                            r == replicas.get(0)
-                                    ? adapters
-                                    : LoraAdapters.copyOf(
-                                            config, adapters.settings(), adapters.parameters(), r.manager()));
-                }
-            }
+            ModelReplicas.load(
+                    replicas,
+                    weightsDir,
+                    config,
+                    devices,
+                    resume.filter(CheckpointStore.State::adapter).map(r -> store.folder(r.version())));
             // The KL penalty's frozen reference: the initial policy, never trained.
             reference = settings.klBeta() > 0
                     ? DecoderModel.load(modelDir, config, PolicyModel.device(devices.get(0)))

@@ -2,14 +2,11 @@ package dev.katmesh.learner;
 
 import dev.katmesh.policy.Checkpoints;
 import dev.katmesh.policy.DecoderModel;
-import dev.katmesh.policy.LoraAdapters;
 import dev.katmesh.proto.wire.DropReason;
-import dev.katmesh.training.AdamW;
 import dev.katmesh.training.AdvantageEstimator;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.LossAggregation;
 import dev.katmesh.training.Trainer;
-import dev.katmesh.training.TrainingMethod;
 import dev.katmesh.training.TrainingSample;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -42,9 +39,7 @@ final class TrainingRun {
     private final List<DecoderModel> replicas;
     private final DecoderModel reference;
     private final Path tokenizerDir;
-    private AdamW optimizer; // over the model's trainable parameters; made when a stage first trains them
-    private Checkpoints.OptimizerState restore; // a resumed checkpoint's optimizer state, for that optimizer
-    private Long baseVersion; // the full version the attached adapters apply to; null without adapters
+    private final Trainables trainables;
     private final LearnerSettings settings;
     private final VersionPublisher publisher;
     private final VersionEvaluation evaluation;
@@ -77,7 +72,6 @@ final class TrainingRun {
         this.replicas = replicas;
         this.reference = reference;
         this.tokenizerDir = tokenizerDir;
-        this.restore = restore;
         this.settings = settings;
         this.metrics = metrics;
         this.progress = progress;
@@ -87,7 +81,7 @@ final class TrainingRun {
         this.branch = branch;
         this.last = from;
         this.step = from.step();
-        this.baseVersion = from.baseVersion();
+        this.trainables = new Trainables(replicas, settings.learningRate(), restore, from.baseVersion());
     }
 
     long version() {
@@ -119,14 +113,13 @@ final class TrainingRun {
         boolean branching = s.fromStage() != null && fromStep == 0;
         if (branching) {
             branch.startFrom(s, replicas);
-            optimizer = null; // a fresh optimiser: the arm starts as the stage it branches from did not end
-            restore = null;
+            trainables.freshOptimizer(); // the arm starts as the stage it branches from did not end
         }
-        train(s.method());
+        trainables.trainBy(s.method(), last.version());
         boolean rl = s.kind() == Curriculum.Kind.POLICY_GRADIENT;
         trainer = new Trainer(
                         replicas,
-                        optimizer,
+                        trainables.optimizer(),
                         Curriculum.objective(
                                         s,
                                         settings.epsLow(),
@@ -148,45 +141,6 @@ final class TrainingRun {
             publish(false, false); // its weights are an evaluated version's
         }
         floorVersion = s.fromStage() != null ? branch.first(s.name()).orElse(0) : 0;
-    }
-
-    /**
-     * Puts the replicas in {@code method}: fresh adapters on the weights of the last (full) version, the adapters
-     * merged into the weights for full fine-tuning, or as they are; and an optimizer over what is trained (with a
-     * resumed checkpoint's state, when it is for that).
-     */
-    private void train(TrainingMethod method) {
-        boolean adapted = model.adapters().isPresent();
-        if (method.isLora() && !adapted) {
-            baseVersion = last.version(); // without adapters, the last version published is a full one
-            replicas.forEach(r -> r.parameters().values().forEach(p -> p.setRequiresGradient(false)));
-            LoraAdapters fresh =
-                    LoraAdapters.create(model.config(), method.lora(), 1000 + last.version(), model.manager());
-            for (DecoderModel r : replicas) {
-                r.attachAdapters(
-                        r == model
-                                ? fresh
-                                : LoraAdapters.copyOf(r.config(), method.lora(), fresh.parameters(), r.manager()));
-            }
-            optimizer = null;
-            LOG.infof(
-                    "training LoRA adapters %s (%d parameters) on version %d, its weights frozen",
-                    method, fresh.size(), baseVersion);
-        } else if (!method.isLora() && adapted) {
-            for (DecoderModel r : replicas) {
-                r.mergeAdapters().close();
-            }
-            baseVersion = null;
-            optimizer = null;
-            LOG.info("the adapters are merged into the weights: full fine-tuning from here");
-        }
-        if (optimizer == null) {
-            optimizer = new AdamW(model.trainableParameters(), AdamW.Settings.defaults(settings.learningRate()));
-            if (restore != null) {
-                optimizer.restore(restore.step(), restore.tensors());
-            }
-        }
-        restore = null;
     }
 
     /** The stage has taken its steps, or met its {@code until} (mean reward of the last 5 RL steps). */
@@ -291,10 +245,10 @@ final class TrainingRun {
                 stageStep,
                 model,
                 tokenizerDir,
-                optimizer,
+                trainables.optimizer(),
                 offsets,
                 Map.of("loss", metrics.loss, "reward_mean", metrics.rewardMean),
-                baseVersion,
+                trainables.baseVersion(),
                 stage.rolloutSupervision());
         if (positions != null) {
             positions.committed(offsets);

@@ -70,7 +70,7 @@ public final class DemoCommand implements Callable<Integer> {
             paramLabel = "ARM",
             description = "Compare a variant of RFT with GRPO's: stage rft-ARM runs from the SFT checkpoint, then rft"
                     + " from that same checkpoint, alike but for the variant; the report sets their validation and"
-                    + " held-out pass rates side by side (advantage-shaping).")
+                    + " held-out pass rates side by side (advantage-shaping, rollout-supervision).")
     String rftArm;
 
     @Option(

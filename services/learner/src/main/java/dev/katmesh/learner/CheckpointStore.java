@@ -213,6 +213,21 @@ public final class CheckpointStore {
         return TrainingLedger.read(folder(version).resolve(TrainingLedger.ENTRY_FILE));
     }
 
+    /**
+     * Replaces the supervision rule in the announcement kept with {@code s}'s checkpoint (null: none), atomically, and
+     * returns the new announcement: a stage announces its rule on the version it starts sampling from, and a learner
+     * that resumes there announces that rule again.
+     */
+    public PolicyVersion reannounce(State s, RolloutSupervision rule) throws IOException {
+        PolicyVersion.Builder pv = announcement(s).toBuilder();
+        PolicyVersion updated = (rule == null ? pv.clearRolloutSupervision() : pv.setRolloutSupervision(rule)).build();
+        Path f = folder(s.version()).resolve(ANNOUNCEMENT_FILE);
+        Path tmp = f.resolveSibling(ANNOUNCEMENT_FILE + ".tmp");
+        Files.write(tmp, updated.toByteArray());
+        Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return updated;
+    }
+
     /** The announcement written with the checkpoint of {@code s}; one without metrics for an older checkpoint. */
     public PolicyVersion announcement(State s) throws IOException {
         Path f = folder(s.version()).resolve(ANNOUNCEMENT_FILE);

@@ -139,6 +139,8 @@ final class TrainingRun {
         LOG.infof("stage %s (%s) from its step %d", s.name(), s.kind(), fromStep);
         if (branching) {
             publish(false, false); // its weights are an evaluated version's
+        } else if (publisher.announceRule(last, s.rolloutSupervision())) {
+            LOG.infof("version %d announced again with stage %s's rollout supervision", last.version(), s.name());
         }
         floorVersion = s.fromStage() != null ? branch.first(s.name()).orElse(0) : 0;
     }

@@ -1,6 +1,7 @@
 package dev.katmesh.learner;
 
 import dev.katmesh.policy.DecoderModel;
+import dev.katmesh.proto.v1.PolicyVersion;
 import dev.katmesh.proto.v1.RolloutSupervision;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.AdamW;
@@ -81,6 +82,21 @@ final class VersionPublisher {
         published.set(state);
         announce(state);
         return appended;
+    }
+
+    /**
+     * Announces {@code state} again with {@code rule} (null: none) when its announcement holds another: a stage that
+     * starts sampling from a version an earlier stage published, so that the rollout service watches the stage's
+     * rollouts from its first step. Returns whether it announced.
+     */
+    boolean announceRule(CheckpointStore.State state, RolloutSupervision rule) throws Exception {
+        PolicyVersion kept = store.announcement(state);
+        if (kept.hasRolloutSupervision() ? kept.getRolloutSupervision().equals(rule) : rule == null) {
+            return false;
+        }
+        store.reannounce(state, rule);
+        announce(state);
+        return true;
     }
 
     private void announce(CheckpointStore.State state) throws Exception {

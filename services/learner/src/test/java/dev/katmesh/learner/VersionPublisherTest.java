@@ -2,6 +2,7 @@ package dev.katmesh.learner;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -79,6 +80,37 @@ class VersionPublisherTest {
         assertEquals(RULE, v.getRolloutSupervision(), "and its stage's supervision rule, for the rollout service");
         assertArrayEquals(
                 store.announcement(latest).toByteArray(), sent.get(0).value(), "the bytes the checkpoint kept");
+    }
+
+    @Test
+    void aStageAnnouncesItsRuleOnTheVersionItStartsSamplingFromOnceAndTheCheckpointKeepsIt() throws Exception {
+        Path model = ChatSamplesTest.FIXTURE;
+        CheckpointStore store = new CheckpointStore(dir.resolve("checkpoints"), 3);
+        TrainingLedger ledger = new TrainingLedger(dir.resolve("ledger.jsonl"));
+        MockProducer<String, byte[]> producer = producer(true);
+        VersionPublisher publisher = new VersionPublisher(store, ledger, producer, new AtomicReference<>());
+        CheckpointStore.State sft;
+        try (DecoderModel m =
+                DecoderModel.load(model, ModelConfig.read(model.resolve("config.json")), PolicyModel.device("cpu"))) {
+            var entry = new TrainingLedger.Entry(2, 40, "sft", List.of("t1"), Map.of(), 1L);
+            sft = publisher.publish(entry, 40, m, model, null, Map.of(), Map.of("loss", 0.5), null, null);
+        }
+        assertEquals(1, producer.history().size());
+        RolloutSupervision arm = RULE.toBuilder().setStage("rft-supervised").build();
+
+        assertTrue(publisher.announceRule(sft, arm), "the SFT version had no rule: announced again with the arm's");
+        assertEquals(2, producer.history().size());
+        PolicyVersion again = PolicyVersion.parseFrom(producer.history().get(1).value());
+        assertEquals("2", producer.history().get(1).key(), "the same version, under its key in the compacted topic");
+        assertEquals(arm, again.getRolloutSupervision());
+        assertEquals("sft", again.getStage(), "still the version SFT produced");
+        assertEquals(Map.of("loss", 0.5), again.getMetricsMap(), "with its metrics");
+        assertEquals(again, store.announcement(sft), "kept with the checkpoint: a resumed learner announces the rule");
+
+        assertFalse(publisher.announceRule(sft, arm), "the same rule again: nothing sent");
+        assertEquals(2, producer.history().size());
+        assertTrue(publisher.announceRule(sft, null), "a stage without a rule clears it");
+        assertFalse(PolicyVersion.parseFrom(producer.history().get(2).value()).hasRolloutSupervision());
     }
 
     private static MockProducer<String, byte[]> producer(boolean autoComplete) {

@@ -53,6 +53,7 @@ final class EpisodeSupervision {
             return;
         }
         e.notes.put("supervision", RolloutSupervisor.describe(watch.rule()));
+        e.notes.put("supervision_stage", watch.rule().getStage());
         e.notes.put("supervision_trace", watch.trace());
         RolloutSupervisor.Verdict v = watch.verdict();
         if (v != null) {

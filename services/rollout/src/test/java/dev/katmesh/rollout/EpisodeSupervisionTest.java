@@ -30,6 +30,7 @@ class EpisodeSupervisionTest {
             .setPatience(2)
             .setGraceTurns(2)
             .setEnforce(true)
+            .setStage("rft-rollout-supervision")
             .build();
     // Tools that touch only the workspace (read_file, write_file): no sandbox is needed.
     final AgentTools tools = new AgentTools(null, Duration.ofSeconds(5));
@@ -85,6 +86,7 @@ class EpisodeSupervisionTest {
             Trajectory t = e.trajectory(null);
             assertEquals("deviated", t.getMetadataOrThrow("end_reason"));
             assertEquals("rft-rollout-supervision", t.getMetadataOrThrow("policy_stage"));
+            assertEquals("rft-rollout-supervision", t.getMetadataOrThrow("supervision_stage"), "whose rule watched it");
             assertEquals("4", t.getMetadataOrThrow("supervision_turn"));
             assertEquals("12", t.getMetadataOrThrow("supervision_tokens"), "3 tokens a turn, 4 turns");
             assertEquals("3:1.000:9;4:1.000:12", t.getMetadataOrThrow("supervision_trace"));

@@ -171,7 +171,7 @@ final class CurriculumFile {
                     offPolicy,
                     AdvantageShaping.parse(s.path("advantage_shaping"), where),
                     fromStage,
-                    SupervisionRule.parse(s.path("rollout_supervision"), kind, where)));
+                    SupervisionRule.parse(s.path("rollout_supervision"), name, kind, where)));
         }
         Curriculum.requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));

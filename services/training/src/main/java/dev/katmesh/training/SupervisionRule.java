@@ -16,7 +16,7 @@ final class SupervisionRule {
     private SupervisionRule() {}
 
     /** The rule, or null when the stage has none. */
-    static RolloutSupervision parse(JsonNode node, Curriculum.Kind kind, String where) {
+    static RolloutSupervision parse(JsonNode node, String stage, Curriculum.Kind kind, String where) {
         if (node == null || node.isMissingNode() || node.isNull()) {
             return null;
         }
@@ -47,6 +47,7 @@ final class SupervisionRule {
                 .setPatience(patience)
                 .setGraceTurns(grace)
                 .setEnforce(node.path("enforce").asBoolean(true))
+                .setStage(stage)
                 .build();
     }
 }

@@ -280,6 +280,7 @@ class CurriculumTest {
         assertEquals(2, rule.getPatience(), "default patience");
         assertEquals(2, rule.getGraceTurns(), "default grace");
         assertFalse(rule.getEnforce(), "shadow mode asked for");
+        assertEquals("rft", rule.getStage(), "the rule names its stage");
         assertNull(c.stages().get(1).rolloutSupervision(), "none unless asked");
         for (String[] bad : new String[][] {
             {"objective: sft, sources: [{file: a.jsonl}]", "{max_discrepancy: 0.9}", "policy_gradient"},

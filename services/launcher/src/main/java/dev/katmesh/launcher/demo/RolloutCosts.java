@@ -45,7 +45,9 @@ final class RolloutCosts {
 
     synchronized void record(ScoredTrajectory s) {
         Trajectory t = s.getTrajectory();
-        String stage = t.getMetadataOrDefault("policy_stage", "");
+        // The stage whose rule watched the episode: the one it was rolled out for, even from an earlier stage's
+        // version.
+        String stage = t.getMetadataOrDefault("supervision_stage", t.getMetadataOrDefault("policy_stage", ""));
         if (!DemoPlan.isRft(stage)) {
             return;
         }

@@ -69,7 +69,10 @@ class DemoPlanTest {
         assertEquals(DemoPlan.SUPERVISION_PATIENCE, arm.rolloutSupervision().getPatience());
         assertEquals(DemoPlan.SUPERVISION_GRACE_TURNS, arm.rolloutSupervision().getGraceTurns());
         assertEquals(
-                arm.rolloutSupervision().toBuilder().setEnforce(false).build(),
+                arm.rolloutSupervision().toBuilder()
+                        .setEnforce(false)
+                        .setStage("rft")
+                        .build(),
                 rft.rolloutSupervision(),
                 "GRPO's RFT records the same rule's verdicts without acting on them");
         assertEquals("sft", rft.fromStage());

@@ -5,6 +5,7 @@ import dev.katmesh.tasks.AgentTools;
 import dev.katmesh.tasks.Episode;
 import dev.katmesh.tasks.GroundTruths;
 import dev.katmesh.tasks.RolloutSupervisor;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 
 /**
@@ -35,7 +36,10 @@ final class EpisodeSupervision {
         String file = AgentTools.readSubmission(e.workspace, watch.solutionPath());
         boolean stop = watch.afterTurn(e.turns, file, e.generatedTokens());
         if (stop) {
-            registry.counter("katmesh.rollout.supervision.stopped").increment();
+            Counter.builder("katmesh.rollout.supervision.stopped")
+                    .description("Episodes ended by their stage's supervision rule: off every reference of the task")
+                    .register(registry)
+                    .increment();
         }
         return stop;
     }

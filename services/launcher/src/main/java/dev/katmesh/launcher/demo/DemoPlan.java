@@ -79,10 +79,10 @@ public record DemoPlan(
 
     /**
      * The supervision rule of the rollout-supervision arm, for the plan's 4-turn episodes (the teacher writes the file
-     * at turn 1): chosen on the shadow traces of GRPO's rollouts of an earlier run, where a turn-3 discrepancy of 0.4 or
-     * more fell on 26 of 83 unsolved episodes and none of the 73 solved (benchmarks.md, "Supervision during rollouts").
+     * at turn 1): chosen on the traces of an earlier run's training rollouts, where a turn-2 discrepancy of 0.1 or more
+     * fell on 88 of 140 unsolved episodes and none of the 108 solved (benchmarks.md, "Supervision during rollouts").
      */
-    static final double SUPERVISION_MAX_DISCREPANCY = 0.4;
+    static final double SUPERVISION_MAX_DISCREPANCY = 0.1;
 
     static final int SUPERVISION_PATIENCE = 1;
     static final int SUPERVISION_GRACE_TURNS = 1;

@@ -24,7 +24,7 @@ import java.util.TreeMap;
 final class RolloutCosts {
 
     /** Thresholds the shadow traces are replayed at (docs/algorithms.md: how the default was chosen). */
-    static final double[] THRESHOLDS = {0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+    static final double[] THRESHOLDS = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.0};
 
     /** One scored rollout, as much as the figures need. */
     record Episode(
@@ -117,7 +117,7 @@ final class RolloutCosts {
         o.put("verdicts_on_solved", falseStops);
         ObjectNode curve = o.putObject("shadow_thresholds");
         for (double tau : THRESHOLDS) {
-            curve.set(String.format(Locale.ROOT, "%.1f", tau), replay(json, eps, tau, patience, graceTurns));
+            curve.set(String.format(Locale.ROOT, "%.2f", tau), replay(json, eps, tau, patience, graceTurns));
         }
         List<double[]> submitted = new ArrayList<>();
         eps.stream()

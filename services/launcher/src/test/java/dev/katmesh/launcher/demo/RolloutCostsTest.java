@@ -48,7 +48,7 @@ class RolloutCostsTest {
         assertEquals(350.0, stage.path("tokens_per_group").asDouble(), 1e-9);
         assertEquals(2, stage.path("verdicts").asLong());
         assertEquals(1, stage.path("verdicts_on_solved").asLong());
-        assertTrue(stage.path("shadow_thresholds").has("0.9"), stage.toString());
+        assertTrue(stage.path("shadow_thresholds").has("0.90"), stage.toString());
     }
 
     @Test

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.Trajectory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -44,8 +47,14 @@ class LauncherIT {
             assertNotEquals(
                     pid, after.path("services").path("reward").path("pid").asLong(), "a new process");
             assertEquals(portsA, ports(after), "a restarted service keeps its ports");
+            // The supervisor restarts a dead service after a few seconds: on a loaded machine it may get to the killed
+            // reward before the `restart` command does. Either way the deliberate restart adds nothing to the count.
+            int handled = crashesHandled(after, "reward");
+            assertTrue(handled <= 1, "one kill, at most one crash handled: " + handled);
             assertEquals(
-                    0, after.path("services").path("reward").path("restarts").asInt(), "a deliberate restart");
+                    handled,
+                    after.path("services").path("reward").path("restarts").asInt(),
+                    "a deliberate restart is not counted, only the crashes the supervisor handled");
             publishAndAwaitCount(a, "after-restart", 1);
 
             // A service that dies with nobody there: the mesh's supervisor starts it again and counts it.
@@ -63,7 +72,7 @@ class LauncherIT {
                             return 0;
                         }
                     },
-                    1,
+                    handled + 1,
                     Duration.ofMinutes(3),
                     "the supervisor restarts the killed reward service");
             assertEquals(
@@ -75,7 +84,7 @@ class LauncherIT {
                     b.status().path("services").path("reward").path("restarts").asInt(),
                     "and restarted nothing");
             assertTrue(
-                    a.katmesh(Duration.ofSeconds(30), "status").contains("restarts=1 (last crash "),
+                    a.katmesh(Duration.ofSeconds(30), "status").contains("restarts=" + (handled + 1) + " (last crash "),
                     "status shows the restart");
             publishAndAwaitCount(a, "after-crash", 2);
         }
@@ -161,5 +170,14 @@ class LauncherIT {
             }
         });
         return ports;
+    }
+
+    /** How many times the mesh's supervisor restarted {@code service} after it died, from its log. */
+    static int crashesHandled(JsonNode status, String service) throws IOException {
+        Path log = Path.of(status.path("supervisor").path("log").asText());
+        try (var lines = Files.lines(log)) {
+            return (int) lines.filter(l -> l.contains(service + " (pid ") && l.contains(" died; restarting it"))
+                    .count();
+        }
     }
 }

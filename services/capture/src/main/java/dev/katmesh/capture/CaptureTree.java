@@ -28,7 +28,8 @@ import java.util.Set;
  * tokens with, so the learner computes a shared prefix once. Each request is named by exactly one leaf
  * ({@code captured_request_ids}): the first whose path holds it, or the leaf that holds an unpublished one's tokens.
  * Inference builds its answer to a session's end and the reward service its published trajectories with this same
- * class from the same records, so both name the same ids.
+ * class from the same records, so both name the same ids. The leaf holding the last logged request is the session's
+ * main line ({@code tree_main_line: true}): the one it ended on.
  */
 public final class CaptureTree {
 
@@ -172,6 +173,13 @@ public final class CaptureTree {
         }
         holder.forEach((n, k) -> owned.get(k).addAll(claim(n, claimed)));
 
+        // The session ended on the leaf that holds its last request: every other leaf is an answer it went no further
+        // from (sampled again, or left for another branch), whose last turn nothing acted on (TreePruning).
+        Node lastRequest = nodes.isEmpty() ? null : nodes.get(nodes.size() - 1);
+        int mainLine = lastRequest == null ? -1 : leaves.indexOf(lastRequest);
+        if (mainLine < 0 && holder.containsKey(lastRequest)) {
+            mainLine = holder.get(lastRequest);
+        }
         List<Trajectory> out = new ArrayList<>();
         for (int k = 0; k < leaves.size(); k++) {
             Node leaf = leaves.get(k);
@@ -186,6 +194,7 @@ public final class CaptureTree {
                     .putMetadata("tree_id", treeId)
                     .putMetadata("tree_leaves", Integer.toString(leaves.size()))
                     .putMetadata("tree_requests", Integer.toString(nodes.size()))
+                    .putMetadata("tree_main_line", Boolean.toString(k == mainLine))
                     .addAllCapturedRequestIds(owned.get(k));
             for (int token : tokens.get(k)) {
                 t.addTokenIds(token);

@@ -117,6 +117,8 @@ class SessionTreeTest {
         assertEquals(a.start(), second.getTree().getBranchTokenIndex(), "linked where the two paths part");
         assertEquals("3", second.getMetadataOrThrow("tree_requests"));
         assertEquals("t", second.getMetadataOrThrow("tree_id"), "every leaf names its tree");
+        assertEquals("true", second.getMetadataOrThrow("tree_main_line"), "a's answer was logged last: it holds it");
+        assertEquals("false", leaves.get(0).getMetadataOrThrow("tree_main_line"), "b's leaf ends where no one went on");
         assertEquals(
                 leaves.get(0).getTokenIdsCount() + second.getTokenIdsCount() - a.start(),
                 CaptureTree.nodes(leaves),
@@ -199,6 +201,8 @@ class SessionTreeTest {
         List<Trajectory> leaves = leaves();
         assertEquals(1, leaves.size(), "one root-to-leaf path, trained once");
         assertEquals("3", leaves.get(0).getMetadataOrThrow("tree_requests"), "all three requests counted");
+        assertEquals(
+                "true", leaves.get(0).getMetadataOrThrow("tree_main_line"), "the last request is inside the one leaf");
         assertEquals(
                 List.of("r0", "r1", "r2"),
                 leaves.get(0).getCapturedRequestIdsList(),

@@ -74,6 +74,16 @@ public final class DemoCommand implements Callable<Integer> {
     String rftArm;
 
     @Option(
+            names = "--tree-budgets",
+            paramLabel = "TOKENS",
+            split = ",",
+            description = "Compare tree budgets on the captured sessions: the deployed agents sample each answer twice,"
+                    + " and after adaptation its sessions are replayed from RFT's last version once per budget"
+                    + " (tokens a session tree keeps; 0: unpruned); the report sets training time and pass rates side"
+                    + " by side.")
+    List<Integer> treeBudgets;
+
+    @Option(
             names = "--families",
             paramLabel = "NAMES",
             description = "The task families, comma-separated, or 'all' (default: the pipelines; --quick: all).")
@@ -107,6 +117,11 @@ public final class DemoCommand implements Callable<Integer> {
             System.err.println("demo: --model " + model + ": no config.json there (a Hugging Face checkpoint folder)");
             return 2;
         }
+        if (treeBudgets != null && model != null) {
+            System.err.println("demo: --tree-budgets starts each replay from RFT's full version; with --model the"
+                    + " learner trains LoRA adapters");
+            return 2;
+        }
         if (rftArm != null && model != null) {
             System.err.println("demo: --rft-arm starts two RFT stages from one full SFT version; with --model the"
                     + " learner trains LoRA adapters");
@@ -115,7 +130,14 @@ public final class DemoCommand implements Callable<Integer> {
         DemoPlan plan;
         try {
             plan = (model != null ? DemoPlan.forModel() : quick ? DemoPlan.quick() : DemoPlan.standard())
-                    .with(sftSteps, rftSteps, tasks, seed, families == null ? null : familyList(families), rftArm);
+                    .with(
+                            sftSteps,
+                            rftSteps,
+                            tasks,
+                            seed,
+                            families == null ? null : familyList(families),
+                            rftArm,
+                            treeBudgets);
         } catch (IllegalArgumentException e) {
             System.err.println("demo: " + e.getMessage());
             return 2;

@@ -3,6 +3,7 @@ package dev.katmesh.learner;
 import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.PolicyMismatch;
+import dev.katmesh.training.TreePruning;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -165,6 +166,18 @@ public class LearnerMetrics {
 
     void latency(long ms) {
         latency.record(ms);
+    }
+
+    /** Rows tree training computed (distinct tokens), and what pruning to a stage's tree budget took away. */
+    void trees(String stage, long rows, TreePruning.Counts pruned) {
+        registry.counter("katmesh.learner.tree.rows", "stage", stage).increment(rows);
+        if (pruned.treesOverBudget() > 0) {
+            registry.counter("katmesh.learner.tree.rows.pruned", "stage", stage)
+                    .increment(pruned.rowsBefore() - pruned.rowsAfter());
+            registry.counter("katmesh.learner.tree.turns.pruned", "stage", stage)
+                    .increment(pruned.turnsPruned());
+            registry.counter("katmesh.learner.tree.over.budget", "stage", stage).increment(pruned.treesStillOver());
+        }
     }
 
     void trained(int trajectories, int groups, long tokens) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.training.PolicyMismatch;
+import dev.katmesh.training.TreePruning;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,6 +35,7 @@ public final class LearnerProgress {
     private final ArrayDeque<long[]> trainedAt = new ArrayDeque<>(); // {time ms, trajectories}
     private final ArrayDeque<Long> latenciesMs = new ArrayDeque<>();
     private final StageLatencies byStage = new StageLatencies();
+    private final StageTraining training = new StageTraining();
     private final ArrayDeque<Long> staleness = new ArrayDeque<>();
     private final Map<String, Long> dropped = new LinkedHashMap<>();
     private final List<String[]> ended = new ArrayList<>(); // {stage, steps, why} of each stage this process ended
@@ -101,6 +103,11 @@ public final class LearnerProgress {
     /** A stage ended after {@code steps} of its steps: on its steps, its {@code until}, or its budget of trajectories. */
     public synchronized void stageEnded(String name, long steps, String why) {
         ended.add(new String[] {name, Long.toString(steps), why});
+    }
+
+    /** A step's cost in stage {@code stage} (its time, the tree rows it computed) and what pruning took from it. */
+    public synchronized void trees(String stage, long stepMs, long rows, long lossTokens, TreePruning.Counts pruned) {
+        training.step(stage, stepMs, rows, lossTokens, pruned);
     }
 
     public synchronized void stepped(
@@ -238,6 +245,7 @@ public final class LearnerProgress {
             l.put("max", lat[lat.length - 1]);
         }
         byStage.write(o.putObject("agent_to_trainer_by_stage"));
+        training.write(o.putObject("training_by_stage"));
         long[] stl = staleness.stream().mapToLong(Long::longValue).sorted().toArray();
         ObjectNode s = o.putObject("staleness");
         s.put("count", stl.length);

@@ -7,8 +7,10 @@ import dev.katmesh.proto.wire.ScoredRange;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.TrainingSample;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -39,6 +41,7 @@ final class ReplayStage implements TrainingRun.Positions {
     private final Properties client;
     private final BooleanSupplier running;
     private final Map<Integer, Long> next = new TreeMap<>();
+    private final Set<TrainingSample> openEnds = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Map<Integer, Long> sinceVersion =
             new HashMap<>(); // each partition's first offset since the last version
 
@@ -65,7 +68,19 @@ final class ReplayStage implements TrainingRun.Positions {
         Set<String> inBatch = new HashSet<>();
         List<TrainingSample> batch = new ArrayList<>();
         List<String> ids = new ArrayList<>();
+        String[] tree = {null}; // the captured tree of the batch's last record
         ScoredLogReader.Summary summary = ScoredLogReader.read(client, range, next, (s, partition, offset) -> {
+            // A full batch trains when a record of another tree comes (or the range ends), so that a session tree is
+            // pruned and trained whole; its positions are those before this record.
+            String treeId =
+                    s == null ? null : s.getTrajectory().getMetadataMap().get("tree_id");
+            if (batch.size() >= stage.batch() && (treeId == null || !treeId.equals(tree[0]))) {
+                train(batch, ids);
+                inBatch.clear();
+                if (!running.getAsBoolean() || run.stageDone()) {
+                    return false;
+                }
+            }
             sinceVersion.putIfAbsent(partition, offset);
             next.put(partition, offset + 1);
             if (s != null) {
@@ -78,11 +93,11 @@ final class ReplayStage implements TrainingRun.Positions {
                 } else if (inBatch.add(id)) {
                     batch.add(sample);
                     ids.add(id);
+                    tree[0] = treeId;
+                    if (TrajectorySamples.openEnd(s.getTrajectory())) {
+                        openEnds.add(sample);
+                    }
                 }
-            }
-            if (batch.size() >= stage.batch()) {
-                train(batch, ids);
-                inBatch.clear();
             }
             return running.getAsBoolean() && !run.stageDone();
         });
@@ -100,8 +115,9 @@ final class ReplayStage implements TrainingRun.Positions {
 
     private void train(List<TrainingSample> batch, List<String> ids) throws Exception {
         ids.forEach(run.lineage::trained);
-        run.step(List.of(List.copyOf(batch)), List.of(new double[batch.size()]), batch.size());
+        run.step(List.of(List.copyOf(batch)), List.of(new double[batch.size()]), batch.size(), openEnds::contains);
         batch.clear();
+        openEnds.clear();
         ids.clear();
         run.maybePublish();
     }

@@ -12,9 +12,12 @@ import dev.katmesh.training.TrainingSample;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -42,7 +45,8 @@ final class TopicStage implements TrainingRun.Positions {
             double reward,
             long publishedAtMs,
             long scoredAtMs,
-            long oldestVersion) {}
+            long oldestVersion,
+            boolean openEnd) {}
 
     private final TrainingRun run;
     private final ChatSamples chat;
@@ -169,7 +173,8 @@ final class TopicStage implements TrainingRun.Positions {
                 s.getReward(),
                 publishedAtMs(r, s),
                 r.timestamp(), // the scored record's creation time: when the reward published it
-                d.oldestVersion());
+                d.oldestVersion(),
+                TrajectorySamples.openEnd(s.getTrajectory()));
     }
 
     /** Trains the groups the queue handed out, then releases their offsets. */
@@ -183,7 +188,9 @@ final class TopicStage implements TrainingRun.Positions {
             rewards.add(g.stream().mapToDouble(Member::reward).toArray());
         }
         if (!batch.isEmpty()) {
-            run.step(batch, rewards, members.size());
+            Set<TrainingSample> open = Collections.newSetFromMap(new IdentityHashMap<>());
+            members.stream().filter(Member::openEnd).forEach(m -> open.add(m.sample()));
+            run.step(batch, rewards, members.size(), open::contains);
             long now = System.currentTimeMillis();
             for (Member m : members) {
                 run.lineage.trained(m.trajectoryId());

@@ -8,12 +8,15 @@ import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.LossAggregation;
 import dev.katmesh.training.Trainer;
 import dev.katmesh.training.TrainingSample;
+import dev.katmesh.training.TreePruning;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.jboss.logging.Logger;
 
 /**
@@ -174,7 +177,26 @@ final class TrainingRun {
 
     /** One optimiser step (GRPO's μ updates) on {@code batch} (groups of samples with their rewards) of {@code n} trajectories. */
     void step(List<List<TrainingSample>> batch, List<double[]> rewards, int n) {
+        step(batch, rewards, n, s -> false);
+    }
+
+    /**
+     * As {@link #step(List, List, int)}, each tree of the batch first pruned to the stage's tree budget, where it has
+     * one; {@code openEnd} says which samples end on a turn nothing acted on ({@link TreePruning}).
+     */
+    void step(List<List<TrainingSample>> batch, List<double[]> rewards, int n, Predicate<TrainingSample> openEnd) {
         long t0 = System.nanoTime();
+        TreePruning.Counts pruned = TreePruning.Counts.NONE;
+        if (stage.treeBudget() > 0) {
+            List<List<TrainingSample>> kept = new ArrayList<>();
+            for (List<TrainingSample> group : batch) {
+                TreePruning.Pruned p = TreePruning.prune(group, openEnd, stage.treeBudget());
+                kept.add(p.samples());
+                pruned = pruned.plus(p.counts());
+            }
+            batch = kept;
+        }
+        long rows = batch.stream().mapToLong(TreePruning::rows).sum();
         double lrFactor = stage.schedule().factor(stageStep, stage.steps());
         Trainer.StepResult result = trainer.step(batch, rewards, lrFactor, stage.updatesPerBatch());
         boolean rl = stage.kind() == Curriculum.Kind.POLICY_GRADIENT;
@@ -196,14 +218,13 @@ final class TrainingRun {
             }
         }
         metrics.trained(n, batch.size(), result.tokens());
-        progress.stepped(
-                step,
-                stageStep + 1,
-                result.loss(),
-                rl ? mean : Double.NaN,
-                n,
-                result.tokens(),
-                (System.nanoTime() - t0) / 1_000_000);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        progress.stepped(step, stageStep + 1, result.loss(), rl ? mean : Double.NaN, n, result.tokens(), ms);
+        progress.trees(stage.name(), ms, rows, result.tokens(), pruned);
+        metrics.trees(stage.name(), rows, pruned);
+        if (pruned.turnsPruned() > 0 || pruned.treesStillOver() > 0) {
+            LOG.debugf("step %d: trees pruned to %d tokens: %s", step, stage.treeBudget(), pruned);
+        }
         LOG.debugf(
                 "step %d (%s %d): loss %.4f over %d tokens of %d trajectories, clipped fraction %.3f, reward mean %.3f",
                 step, stage.name(), stageStep, result.loss(), result.tokens(), n, result.clippedFraction(), mean);

@@ -46,6 +46,18 @@ final class TrajectorySamples {
     }
 
     /**
+     * Whether the trajectory ends on a turn nothing acted on: a captured session tree's leaf that the session did not
+     * end on ({@code tree_main_line: false}, e.g. an answer the agent sampled again). Anything else, rollouts and
+     * leaves captured before the key existed included, ends on a turn that counted.
+     */
+    static boolean openEnd(Trajectory t) {
+        return "false".equals(t.getMetadataMap().get(TREE_MAIN_LINE));
+    }
+
+    /** The metadata key a captured tree's leaves carry (CaptureTree): whether the session ended on this leaf. */
+    static final String TREE_MAIN_LINE = "tree_main_line";
+
+    /**
      * The messages that get no loss when the trajectory is rendered from its messages: the turns that held a secret
      * (redacted: training on them would teach the placeholder), in every objective; and, for error-masked training,
      * the erroneous turns.

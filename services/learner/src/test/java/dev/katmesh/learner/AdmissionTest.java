@@ -41,7 +41,8 @@ class AdmissionTest {
                 OffPolicyCorrection.NONE,
                 AdvantageShaping.NONE,
                 null,
-                null);
+                null,
+                0);
     }
 
     static ScoredTrajectory.Builder scored(String id) {

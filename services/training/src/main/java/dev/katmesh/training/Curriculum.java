@@ -58,6 +58,7 @@ import java.util.List;
  *     taskless: exclude                # include (default) | exclude | only: trajectories scored without a task
  *     steps: 100
  *     method: lora                     # full | lora (default: the learner's, LoRA for models above 100M)
+ *     tree_budget: 8192                # each session tree pruned to this many tokens (TreePruning; absent: none)
  *     lora: {rank: 16, alpha: 32, targets: [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]}
  * </pre>
  *
@@ -139,6 +140,8 @@ public record Curriculum(List<Stage> stages) {
      *                     from wherever the stage before it ended
      * @param rolloutSupervision policy-gradient stages: how the rollout service supervises the episodes of this stage's
      *                     versions (announced with each version); null: not at all
+     * @param treeBudget   supervised stages on the scored log: each tree of a batch pruned to at most this many
+     *                     tokens before training ({@link TreePruning}); 0: not pruned
      */
     public record Stage(
             String name,
@@ -160,7 +163,8 @@ public record Curriculum(List<Stage> stages) {
             OffPolicyCorrection offPolicy,
             AdvantageShaping advantageShaping,
             String fromStage,
-            RolloutSupervision rolloutSupervision) {
+            RolloutSupervision rolloutSupervision,
+            int treeBudget) {
         public boolean fromTopic() {
             return sources.stream().anyMatch(Source::isTopic);
         }
@@ -193,7 +197,8 @@ public record Curriculum(List<Stage> stages) {
                 OffPolicyCorrection.NONE,
                 AdvantageShaping.NONE,
                 null,
-                null)));
+                null,
+                0)));
     }
 
     /** Reads a curriculum file ({@link CurriculumFile}): every stage checked, with the file and stage in each error. */
@@ -248,7 +253,8 @@ public record Curriculum(List<Stage> stages) {
                                     s.offPolicy(),
                                     s.advantageShaping(),
                                     s.fromStage(),
-                                    s.rolloutSupervision()));
+                                    s.rolloutSupervision(),
+                                    s.treeBudget()));
         }
         requireOneAdapterShape("the curriculum with the default method " + method, out);
         return new Curriculum(List.copyOf(out));

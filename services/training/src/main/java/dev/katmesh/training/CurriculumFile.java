@@ -171,10 +171,32 @@ final class CurriculumFile {
                     offPolicy,
                     AdvantageShaping.parse(s.path("advantage_shaping"), where),
                     fromStage,
-                    SupervisionRule.parse(s.path("rollout_supervision"), name, kind, where)));
+                    SupervisionRule.parse(s.path("rollout_supervision"), name, kind, where),
+                    treeBudget(s, kind, topic || replay, where)));
         }
         Curriculum.requireOneAdapterShape(file.toString(), stages);
         return new Curriculum(List.copyOf(stages));
+    }
+
+    /**
+     * {@code tree_budget: N}, tokens a tree of a batch keeps ({@link TreePruning}): on a supervised stage over the scored
+     * log, where captured session trees are. A policy-gradient stage's rollout trees are refused: each leaf is an
+     * episode run to its end with its own reward, so none has a turn the rule may drop.
+     */
+    private static int treeBudget(JsonNode s, Curriculum.Kind kind, boolean scoredLog, String where) {
+        if (!s.has("tree_budget")) {
+            return 0;
+        }
+        JsonNode b = s.get("tree_budget");
+        if (!b.canConvertToInt() || !b.isIntegralNumber() || b.asInt() <= 0) {
+            throw new IllegalArgumentException(where + ": tree_budget is a number of tokens (> 0), not " + b);
+        }
+        if (!scoredLog || kind == Curriculum.Kind.POLICY_GRADIENT || kind == Curriculum.Kind.LM) {
+            throw new IllegalArgumentException(where + ": tree_budget prunes the captured session trees of an sft or"
+                    + " error_masked_sft stage on the scored log (a topic or a replay); a rollout tree's leaves are"
+                    + " each an episode run to its end, with no turn the rule may drop");
+        }
+        return b.asInt();
     }
 
     /**

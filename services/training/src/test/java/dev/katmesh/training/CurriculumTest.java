@@ -296,6 +296,34 @@ class CurriculumTest {
     }
 
     @Test
+    void aTreeBudgetPrunesTheSessionTreesOfASupervisedStageOnTheScoredLog() throws Exception {
+        Path f = tmp.resolve("budget.yaml");
+        Files.writeString(f, """
+                stages:
+                  - {name: adapt, objective: error_masked_sft, sources: [{topic: katmesh.trajectories.scored}], steps: 4,
+                     tree_budget: 4096}
+                  - {name: again, objective: sft, sources: [{replay: {source: deployed}}], tree_budget: 512}
+                  - {name: plain, objective: sft, sources: [{topic: katmesh.trajectories.scored}], steps: 4}
+                """);
+        Curriculum c = Curriculum.load(f, 1e-4);
+        assertEquals(4096, c.stages().get(0).treeBudget());
+        assertEquals(512, c.stages().get(1).treeBudget(), "a replay's trees too");
+        assertEquals(0, c.stages().get(2).treeBudget(), "not pruned unless asked");
+        for (String[] bad : new String[][] {
+            {"objective: policy_gradient, sources: [{topic: t}]", "64", "rollout tree"},
+            {"objective: sft, sources: [{file: a.jsonl}]", "64", "on the scored log"},
+            {"objective: lm, sources: [{file: a.jsonl}]", "64", "on the scored log"},
+            {"objective: sft, sources: [{topic: t}]", "0", "(> 0)"},
+            {"objective: sft, sources: [{topic: t}]", "1.5", "(> 0)"},
+            {"objective: sft, sources: [{topic: t}]", "lots", "(> 0)"}
+        }) {
+            Files.writeString(f, "stages:\n  - {name: s, " + bad[0] + ", steps: 3, tree_budget: " + bad[1] + "}\n");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Curriculum.load(f, 1e-4));
+            assertTrue(e.getMessage().contains("stage 's'") && e.getMessage().contains(bad[2]), e.getMessage());
+        }
+    }
+
+    @Test
     void aReplayStageNamesARangeOfTheScoredLogAsItsOneSource() throws Exception {
         Path f = tmp.resolve("replay.yaml");
         Files.writeString(f, """

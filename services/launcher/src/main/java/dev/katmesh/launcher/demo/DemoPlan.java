@@ -39,6 +39,10 @@ import java.util.TreeSet;
  * @param rftArm         a second RFT arm to compare with GRPO's ({@link #RFT_ARMS}; null: none): stage {@code
  *                       rft-<arm>} runs first from the SFT checkpoint, then {@code rft} from that same checkpoint
  *                       ({@code from_stage: sft}), each with the same steps, rate and a fresh task sampler
+ * @param treeBudgets    tree budgets to compare on the captured sessions (empty: none): the deployed agents sample
+ *                       each answer twice (dead ends in every session's tree), and after adaptation a replay of its
+ *                       sessions runs per budget ({@link #treeBudgetStage}), each from RFT's last version; 0 is the
+ *                       arm without pruning
  */
 public record DemoPlan(
         List<String> families,
@@ -62,7 +66,8 @@ public record DemoPlan(
         Episodes episodes,
         int sftBatch,
         long stageBudget,
-        String rftArm) {
+        String rftArm,
+        List<Integer> treeBudgets) {
 
     /** The RFT arms a run can compare with GRPO's, each a policy-gradient stage's extra keys. */
     public static final Map<String, String> RFT_ARMS = Map.of(
@@ -182,7 +187,8 @@ public record DemoPlan(
                 Episodes.STANDARD,
                 8,
                 0,
-                null);
+                null,
+                List.of());
     }
 
     public static DemoPlan quick() {
@@ -210,7 +216,8 @@ public record DemoPlan(
                 Episodes.STANDARD,
                 8,
                 0,
-                null);
+                null,
+                List.of());
     }
 
     /**
@@ -245,14 +252,32 @@ public record DemoPlan(
                 new Episodes(2, 48, 3600),
                 1,
                 4,
-                null);
+                null,
+                List.of());
     }
 
     /** This plan with the command line's choices (null: this plan's own). */
     public DemoPlan with(
             Integer sft, Integer rft, Integer tasksCount, Long seedValue, List<String> familyNames, String arm) {
+        return with(sft, rft, tasksCount, seedValue, familyNames, arm, null);
+    }
+
+    /** As {@link #with(Integer, Integer, Integer, Long, List, String)}, with the tree budgets to compare (null: none). */
+    public DemoPlan with(
+            Integer sft,
+            Integer rft,
+            Integer tasksCount,
+            Long seedValue,
+            List<String> familyNames,
+            String arm,
+            List<Integer> budgets) {
         if (arm != null && !RFT_ARMS.containsKey(arm)) {
             throw new IllegalArgumentException("--rft-arm " + arm + ": one of " + new TreeSet<>(RFT_ARMS.keySet()));
+        }
+        if (budgets != null
+                && (budgets.stream().anyMatch(b -> b < 0)
+                        || budgets.stream().distinct().count() < budgets.size())) {
+            throw new IllegalArgumentException("--tree-budgets " + budgets + ": distinct token counts, 0 for none");
         }
         return new DemoPlan(
                 familyNames == null ? families : familyNames,
@@ -276,7 +301,8 @@ public record DemoPlan(
                 episodes,
                 sftBatch,
                 stageBudget,
-                arm == null ? rftArm : arm);
+                arm == null ? rftArm : arm,
+                budgets == null ? treeBudgets : List.copyOf(budgets));
     }
 
     /** The curriculum file of the run (paths relative to it). */
@@ -288,6 +314,23 @@ public record DemoPlan(
                         ? ""
                         : "\n    from_stage: sft"
                                 + (RFT_BASELINE.containsKey(rftArm) ? "\n    " + RFT_BASELINE.get(rftArm) : ""));
+        StringBuilder budgets = new StringBuilder();
+        for (int b : treeBudgets) {
+            budgets.append(String.format(
+                    Locale.ROOT,
+                    """
+                  - name: %s
+                    objective: error_masked_sft
+                    from_stage: rft
+                    sources: [{replay: {source: deployed, min_reward: 0.5}}]
+                    batch: 1
+                    learning_rate: %s
+                    version_every: 1000000%s
+                """,
+                    treeBudgetStage(b),
+                    rftLearningRate / adaptBatch(),
+                    b > 0 ? "\n    tree_budget: " + b : ""));
+        }
         return supervisedYaml()
                 + arm
                 + rft
@@ -307,7 +350,25 @@ public record DemoPlan(
                         adaptStageSteps(),
                         rftLearningRate / adaptBatch(),
                         Math.max(1, adaptStageSteps()),
-                        budgetYaml());
+                        budgetYaml())
+                + budgets;
+    }
+
+    /** The stage that replays adaptation's sessions under tree budget {@code b} (0: unpruned). */
+    public static String treeBudgetStage(int b) {
+        return TREE_BUDGET_STAGE + (b > 0 ? Integer.toString(b) : "none");
+    }
+
+    /** Whether a stage is one of the tree-budget replays (compared among themselves, not part of the main line). */
+    public static boolean isTreeBudgetStage(String stage) {
+        return stage.startsWith(TREE_BUDGET_STAGE);
+    }
+
+    private static final String TREE_BUDGET_STAGE = "adapt-tree-";
+
+    /** Answers a deployed agent samples per turn: two where tree budgets are compared (dead ends to prune), else one. */
+    int samplesPerTurn() {
+        return treeBudgets.isEmpty() ? 1 : 2;
     }
 
     /** An RFT stage (GRPO as the plan sets it) with {@code extra} keys. */

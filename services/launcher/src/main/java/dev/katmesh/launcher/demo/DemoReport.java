@@ -74,17 +74,11 @@ public final class DemoReport {
         Point first = Point.NONE, last = Point.NONE, sft = Point.NONE, rft = Point.NONE, arm = Point.NONE;
         String armStage = null;
         for (JsonNode v : versions) {
-            if (!v.path("heldout_pass_rate").isNumber()) {
-                continue;
+            if (!v.path("heldout_pass_rate").isNumber()
+                    || DemoPlan.isTreeBudgetStage(v.path("stage").asText())) {
+                continue; // the tree-budget replays are compared among themselves (TreeBudgets)
             }
-            Point p = new Point(
-                    v.path("version").asLong(),
-                    new PassRate(
-                            v.path("heldout_passed").asInt(),
-                            v.path("heldout_total").asInt()),
-                    new PassRate(
-                            v.path("validation_passed").asInt(),
-                            v.path("validation_total").asInt()));
+            Point p = point(v);
             first = first == Point.NONE ? p : first;
             last = p;
             String stage = v.path("stage").asText();
@@ -100,6 +94,18 @@ public final class DemoReport {
             }
         }
         return new Summary(first, last, sft, rft, armStage, arm);
+    }
+
+    /** An evaluated version of the progress's policy_versions. */
+    static Point point(JsonNode v) {
+        return new Point(
+                v.path("version").asLong(),
+                new PassRate(
+                        v.path("heldout_passed").asInt(),
+                        v.path("heldout_total").asInt()),
+                new PassRate(
+                        v.path("validation_passed").asInt(),
+                        v.path("validation_total").asInt()));
     }
 
     /** " Peak resident memory: learner 9.1 GB, …" (empty where unknown). */
@@ -190,6 +196,11 @@ public final class DemoReport {
                 byFamily(versions, s.sft().version(), s.rft().version()));
         summary.put("rollout_tasks_sent", run.rolloutTasks());
         summary.set("rollout_costs", run.rolloutCosts());
+        ObjectNode treeBudgets =
+                TreeBudgets.summary(versions, run.finalProgress().path("training_by_stage"));
+        if (!treeBudgets.isEmpty()) {
+            summary.set("tree_budgets", treeBudgets);
+        }
         ObjectNode families = summary.putObject("rft_task_families");
         run.rftTaskFamilies().forEach(families::put);
         summary.put("deployed_sessions", run.deployedSessions());
@@ -259,6 +270,7 @@ public final class DemoReport {
                                         + " version) against RFT: " + diff(s.armMinusRftValidation())
                                         + " on validation, " + diff(s.armMinusRftHeldout()) + " held out.")
                 .append(rolloutCosts(run.rolloutCosts()))
+                .append(TreeBudgets.sentences(treeBudgets))
                 .append("</p>");
         html.append("<p>")
                 .append(run.complete() ? "The curriculum completed" : "The run stopped early: " + esc(run.why()))

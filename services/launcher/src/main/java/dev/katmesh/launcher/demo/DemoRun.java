@@ -217,7 +217,7 @@ public final class DemoRun {
         });
         AgentTools tools = new AgentTools(new BubblewrapSandbox(), Duration.ofSeconds(20));
         DeployedAgent agent =
-                new DeployedAgent(openAi, apiKey, tools, plan.episodes().maxNewTokens(), 0.7);
+                new DeployedAgent(openAi, apiKey, tools, plan.episodes().maxNewTokens(), 0.7, plan.samplesPerTurn());
         AtomicInteger next = new AtomicInteger();
         for (int a = 0; a < DemoPlan.DEPLOYED_AGENTS; a++) {
             pool.submit(() -> {

@@ -27,6 +27,12 @@ import java.time.Duration;
  * ends its session, which the inference service captures as a DEPLOYED trajectory. It is what the main
  * job uses for the deployment-adaptation stage; it knows nothing of katmesh beyond the API, the
  * session header and the task header.
+ *
+ * <p>With {@code samplesPerTurn} above 1 it samples each answer that many times and goes on from the last, sampling
+ * again (up to twice more) while the last has no tool call, as a user pressing "regenerate" or a harness that samples
+ * candidates would: the answers it did not go on from are dead ends of the session's tree, the branches a tree budget
+ * prunes first (TreePruning). The one it goes on from is always the last sent, so the session ends on the leaf that
+ * holds its last request (the capture's main line).
  */
 public final class DeployedAgent {
 
@@ -41,8 +47,18 @@ public final class DeployedAgent {
     private final AgentTools tools;
     private final int maxTokens;
     private final double temperature;
+    private final int samplesPerTurn;
 
     DeployedAgent(String baseUrl, String apiKey, AgentTools tools, int maxTokens, double temperature) {
+        this(baseUrl, apiKey, tools, maxTokens, temperature, 1);
+    }
+
+    DeployedAgent(
+            String baseUrl, String apiKey, AgentTools tools, int maxTokens, double temperature, int samplesPerTurn) {
+        if (samplesPerTurn < 1) {
+            throw new IllegalArgumentException("samplesPerTurn must be >= 1, got " + samplesPerTurn);
+        }
+        this.samplesPerTurn = samplesPerTurn;
         this.baseUrl = baseUrl;
         this.apiKey = apiKey;
         this.tools = tools;
@@ -82,18 +98,24 @@ public final class DeployedAgent {
             JsonNode toolSpecs = JSON.valueToTree(ChatMaps.tools(task.getToolsList()));
             int turns = 0;
             while (turns < maxTurns) {
-                ObjectNode req = JSON.createObjectNode()
-                        .put("model", model())
-                        .put("max_tokens", maxTokens)
-                        .put("temperature", temperature)
-                        .put("seed", seed * 31 + turns);
-                req.set("messages", messages);
-                req.set("tools", toolSpecs);
-                JsonNode reply = post("/v1/chat/completions", req, sessionId, task.getTaskId());
-                JsonNode message = reply.path("choices").path(0).path("message");
+                JsonNode message = null;
+                ChatMessage assistant = null;
+                for (int sample = 0;
+                        sample < samplesPerTurn || (sample < samplesPerTurn + 2 && assistant.getToolCallsCount() == 0);
+                        sample++) {
+                    ObjectNode req = JSON.createObjectNode()
+                            .put("model", model())
+                            .put("max_tokens", maxTokens)
+                            .put("temperature", temperature)
+                            .put("seed", seed * 31 + turns + 1_000_003L * sample); // sample 0: as with one
+                    req.set("messages", messages);
+                    req.set("tools", toolSpecs);
+                    JsonNode reply = post("/v1/chat/completions", req, sessionId, task.getTaskId());
+                    message = reply.path("choices").path(0).path("message");
+                    assistant = parse(message);
+                }
                 turns++;
                 messages.add(message);
-                ChatMessage assistant = parse(message);
                 if (assistant.getToolCallsCount() == 0) {
                     messages.add(JSON.createObjectNode().put("role", "user").put("content", Episode.NO_CALL));
                     continue;

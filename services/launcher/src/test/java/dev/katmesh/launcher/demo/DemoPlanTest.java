@@ -58,6 +58,37 @@ class DemoPlanTest {
     }
 
     @Test
+    void treeBudgetsReplayAdaptationsSessionsFromRftOncePerBudget() throws Exception {
+        DemoPlan plan = DemoPlan.standard().with(null, null, null, null, null, null, List.of(0, 640, 1));
+        Curriculum c = curriculum(plan);
+        assertEquals(
+                List.of("midterm", "sft", "rft", "adapt", "adapt-tree-none", "adapt-tree-640", "adapt-tree-1"),
+                c.stages().stream().map(Curriculum.Stage::name).toList());
+        Curriculum.Stage adapt = c.stages().get(3);
+        for (Curriculum.Stage s : c.stages().subList(4, 7)) {
+            assertEquals("rft", s.fromStage(), s.name() + " starts from RFT's last version, as adaptation did");
+            assertTrue(s.fromReplay(), s.name() + " replays the captured sessions");
+            assertEquals("deployed", s.sources().get(0).replay().source());
+            assertEquals(0.5, s.sources().get(0).replay().minReward(), "adaptation's rejection sampling");
+            assertEquals(adapt.kind(), s.kind());
+            assertEquals(adapt.learningRate(), s.learningRate(), "one session tree a step at adaptation's rate");
+            assertEquals(1, s.batch());
+            assertTrue(DemoPlan.isTreeBudgetStage(s.name()));
+        }
+        assertEquals(
+                List.of(0, 640, 1),
+                c.stages().subList(4, 7).stream()
+                        .map(Curriculum.Stage::treeBudget)
+                        .toList());
+        assertEquals(2, plan.samplesPerTurn(), "the deployed agents leave dead ends to prune");
+        assertEquals(1, DemoPlan.standard().samplesPerTurn(), "and none by default");
+        assertTrue(!DemoPlan.isTreeBudgetStage("adapt"));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> DemoPlan.standard().with(null, null, null, null, null, null, List.of(5, 5)));
+    }
+
+    @Test
     void theSupervisionArmEnforcesTheRuleAndGrposRftRunsItInShadowMode() throws Exception {
         Curriculum c = curriculum(DemoPlan.standard().with(null, null, null, null, null, "rollout-supervision"));
         Curriculum.Stage arm = c.stages().get(2);

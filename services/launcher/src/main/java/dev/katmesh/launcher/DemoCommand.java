@@ -228,7 +228,11 @@ public final class DemoCommand implements Callable<Integer> {
             String key = ApiKey.resolve(supervisor.layout()).key();
             System.out.println("curriculum: " + (plan.midtermSteps() > 0 ? "midterm → " : "")
                     + "sft → " + (plan.rftArm() != null ? "rft-" + plan.rftArm() + " | " : "")
-                    + "rft → adapt; live dashboard: "
+                    + "rft → adapt"
+                    + (plan.treeBudgets().isEmpty()
+                            ? ""
+                            : " → replays of adapt with tree budgets " + plan.treeBudgets() + " (0: none)")
+                    + "; live dashboard: "
                     + status.path("services").path("learner").path("http").asText() + "/dashboard/");
             DemoRun.Outcome run = new DemoRun(plan, prepared, status, supervisor.kafkaClients(), key, System.out)
                     .run(Duration.ofMinutes(maxMinutes != null ? maxMinutes : quick ? 25 : 60));

@@ -130,14 +130,14 @@ public final class DemoReport {
         putInterval(o, name + "_ci95", r);
     }
 
-    private static void putInterval(ObjectNode o, String name, PassRate r) {
+    static void putInterval(ObjectNode o, String name, PassRate r) {
         ArrayNode ci = o.putArray(name);
         for (double x : r.interval()) {
             ci.add(Math.round(x * 10_000) / 10_000.0);
         }
     }
 
-    private static void putDifference(ObjectNode o, String name, double[] d) {
+    static void putDifference(ObjectNode o, String name, double[] d) {
         put(o, name, d[0]);
         ArrayNode ci = o.putArray(name + "_ci95");
         ci.add(Math.round(d[1] * 10_000) / 10_000.0);

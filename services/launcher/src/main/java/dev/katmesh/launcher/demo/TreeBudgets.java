@@ -2,7 +2,6 @@ package dev.katmesh.launcher.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.katmesh.tasks.PassRate;
 import java.util.LinkedHashMap;
@@ -57,8 +56,10 @@ final class TreeBudgets {
                 rate(o, "validation", p.validation());
                 rate(o, "heldout", p.heldout());
                 if (basePoint != null && !e.getKey().equals(none)) {
-                    difference(o, "validation_minus_unpruned", p.validation().minus(basePoint.validation()));
-                    difference(o, "heldout_minus_unpruned", p.heldout().minus(basePoint.heldout()));
+                    DemoReport.putDifference(
+                            o, "validation_minus_unpruned", p.validation().minus(basePoint.validation()));
+                    DemoReport.putDifference(
+                            o, "heldout_minus_unpruned", p.heldout().minus(basePoint.heldout()));
                 }
             }
         });
@@ -100,14 +101,6 @@ final class TreeBudgets {
     private static void rate(ObjectNode o, String name, PassRate r) {
         o.put(name + "_passed", r.passed());
         o.put(name + "_total", r.total());
-        ArrayNode ci = o.putArray(name + "_ci95");
-        for (double x : r.interval()) {
-            ci.add(Math.round(x * 10_000) / 10_000.0);
-        }
-    }
-
-    private static void difference(ObjectNode o, String name, double[] d) {
-        o.put(name, Math.round(d[0] * 10_000) / 10_000.0);
-        o.putArray(name + "_ci95").add(Math.round(d[1] * 10_000) / 10_000.0).add(Math.round(d[2] * 10_000) / 10_000.0);
+        DemoReport.putInterval(o, name + "_ci95", r);
     }
 }

@@ -160,11 +160,14 @@ public final class DemoRun {
                 if (stage.equals("adapt") && agents == null) {
                     agents = startAgents(deployedTasks, stopAgents, sessions, submitted);
                 }
-                if (stage.equals("adapt")
-                        && progress.has("stage_steps")
-                        && progress.path("stage_step").asLong()
-                                >= progress.path("stage_steps").asLong()) {
-                    stopAgents.set(true); // the stage has what it needs: leave the CPU to the last evaluation
+                if ((stage.equals("adapt")
+                                && progress.has("stage_steps")
+                                && progress.path("stage_step").asLong()
+                                        >= progress.path("stage_steps").asLong())
+                        || (agents != null && !stage.equals("adapt"))) {
+                    // The stage has what it needs, or is over (a poll can miss its last step: the tree-budget replays
+                    // follow at once, and sessions arriving then would reach some replays and not others).
+                    stopAgents.set(true); // leave the CPU to the last evaluations
                 }
                 series.add(point(t, progress, sessions.get()));
                 String line = line(t, progress, published, sessions.get(), submitted.get());

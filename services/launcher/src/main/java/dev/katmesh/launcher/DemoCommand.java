@@ -84,6 +84,13 @@ public final class DemoCommand implements Callable<Integer> {
     List<Integer> treeBudgets;
 
     @Option(
+            names = "--samples-per-turn",
+            paramLabel = "N",
+            description = "Answers each deployed agent samples a turn, going on from the last (default: 2 with"
+                    + " --tree-budgets, else 1): more make bigger session trees.")
+    Integer samplesPerTurn;
+
+    @Option(
             names = "--families",
             paramLabel = "NAMES",
             description = "The task families, comma-separated, or 'all' (default: the pipelines; --quick: all).")
@@ -137,7 +144,8 @@ public final class DemoCommand implements Callable<Integer> {
                             seed,
                             families == null ? null : familyList(families),
                             rftArm,
-                            treeBudgets);
+                            treeBudgets)
+                    .withSamplesPerTurn(samplesPerTurn);
         } catch (IllegalArgumentException e) {
             System.err.println("demo: " + e.getMessage());
             return 2;

@@ -43,6 +43,7 @@ import java.util.TreeSet;
  *                       each answer twice (dead ends in every session's tree), and after adaptation a replay of its
  *                       sessions runs per budget ({@link #treeBudgetStage}), each from RFT's last version; 0 is the
  *                       arm without pruning
+ * @param deployedSamples answers a deployed agent samples per turn (0: {@link #samplesPerTurn}'s default)
  */
 public record DemoPlan(
         List<String> families,
@@ -67,7 +68,8 @@ public record DemoPlan(
         int sftBatch,
         long stageBudget,
         String rftArm,
-        List<Integer> treeBudgets) {
+        List<Integer> treeBudgets,
+        int deployedSamples) {
 
     /** The RFT arms a run can compare with GRPO's, each a policy-gradient stage's extra keys. */
     public static final Map<String, String> RFT_ARMS = Map.of(
@@ -188,7 +190,8 @@ public record DemoPlan(
                 8,
                 0,
                 null,
-                List.of());
+                List.of(),
+                0);
     }
 
     public static DemoPlan quick() {
@@ -217,7 +220,8 @@ public record DemoPlan(
                 8,
                 0,
                 null,
-                List.of());
+                List.of(),
+                0);
     }
 
     /**
@@ -253,7 +257,8 @@ public record DemoPlan(
                 1,
                 4,
                 null,
-                List.of());
+                List.of(),
+                0);
     }
 
     /** This plan with the command line's choices (null: this plan's own). */
@@ -302,7 +307,8 @@ public record DemoPlan(
                 sftBatch,
                 stageBudget,
                 arm == null ? rftArm : arm,
-                budgets == null ? treeBudgets : List.copyOf(budgets));
+                budgets == null ? treeBudgets : List.copyOf(budgets),
+                deployedSamples);
     }
 
     /** The curriculum file of the run (paths relative to it). */
@@ -368,7 +374,42 @@ public record DemoPlan(
 
     /** Answers a deployed agent samples per turn: two where tree budgets are compared (dead ends to prune), else one. */
     int samplesPerTurn() {
-        return treeBudgets.isEmpty() ? 1 : 2;
+        return deployedSamples > 0 ? deployedSamples : treeBudgets.isEmpty() ? 1 : 2;
+    }
+
+    /** This plan with deployed agents sampling {@code n} answers a turn (null: as it was). */
+    public DemoPlan withSamplesPerTurn(Integer n) {
+        if (n == null) {
+            return this;
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("--samples-per-turn must be at least 1, got " + n);
+        }
+        return new DemoPlan(
+                families,
+                tasks,
+                evalTasks,
+                mistakes,
+                vocab,
+                shape,
+                corpusTasks,
+                midtermSteps,
+                sftSteps,
+                rftSteps,
+                adaptSteps,
+                groupSize,
+                groupsPerStep,
+                sftVersionEvery,
+                rftVersionEvery,
+                learningRate,
+                rftLearningRate,
+                seed,
+                episodes,
+                sftBatch,
+                stageBudget,
+                rftArm,
+                treeBudgets,
+                n);
     }
 
     /** An RFT stage (GRPO as the plan sets it) with {@code extra} keys. */

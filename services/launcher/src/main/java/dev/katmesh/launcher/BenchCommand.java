@@ -15,6 +15,7 @@ import dev.katmesh.launcher.bench.SecretsBenchmark;
 import dev.katmesh.launcher.bench.ServingBenchmark;
 import dev.katmesh.launcher.bench.SwapBenchmark;
 import dev.katmesh.launcher.bench.TreeBenchmark;
+import dev.katmesh.launcher.bench.TreeBudgetBenchmark;
 import dev.katmesh.launcher.mesh.MeshLayout;
 import dev.katmesh.launcher.mesh.MeshSupervisor;
 import dev.katmesh.policy.DecoderModel;
@@ -38,6 +39,7 @@ import picocli.CommandLine.Option;
             BenchCommand.RealModel.class,
             BenchCommand.LongTree.class,
             BenchCommand.Tree.class,
+            BenchCommand.TreeBudget.class,
             BenchCommand.Inference.class,
             BenchCommand.Swap.class,
             BenchCommand.Ingestion.class,
@@ -265,6 +267,38 @@ public final class BenchCommand {
         @Override
         public Integer call() throws Exception {
             ObjectNode result = TreeBenchmark.run(PolicyModel.device(device), branches, shared, length, repeats);
+            System.out.println(json ? result.toString() : Katmesh.pretty(result));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "tree-budget",
+            description = "Training time of captured session trees pruned to each tree budget, against unpruned, in"
+                    + " rounds of turning order: the deployed sessions of an export (./katmesh export --source deployed),"
+                    + " each tree one error-masked SFT step of a checkpoint.")
+    static final class TreeBudget implements Callable<Integer> {
+        @Option(names = "--json", description = "Print one JSON object (default: indented).")
+        boolean json;
+
+        @Option(names = "--scored", required = true, paramLabel = "FILE", description = "An export's JSONL.")
+        Path scored;
+
+        @Option(names = "--model", required = true, paramLabel = "DIR", description = "A checkpoint folder.")
+        Path model;
+
+        @Option(names = "--budgets", split = ",", defaultValue = "0,768,640,512,1", description = "Tokens; 0: none.")
+        int[] budgets;
+
+        @Option(names = "--rounds", defaultValue = "5")
+        int rounds;
+
+        @Option(names = "--min-reward", defaultValue = "0.5", description = "Sessions scored at least this.")
+        double minReward;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode result = TreeBudgetBenchmark.run(scored, model, budgets, rounds, minReward);
             System.out.println(json ? result.toString() : Katmesh.pretty(result));
             return 0;
         }

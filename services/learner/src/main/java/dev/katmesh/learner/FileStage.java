@@ -4,6 +4,7 @@ import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.tasks.TurnAnnotator;
 import dev.katmesh.training.Curriculum;
 import dev.katmesh.training.DataMix;
+import dev.katmesh.training.ScoredSamples;
 import dev.katmesh.training.TrainingSample;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,7 +72,7 @@ final class FileStage {
         }
         if (r.scored() != null) {
             return r.trajectory().getTokenIdsCount() >= 2
-                    ? TrajectorySamples.of(r.scored(), errorMasked)
+                    ? ScoredSamples.of(r.scored(), errorMasked)
                     : chat.of(r.trajectory(), TrajectorySamples.maskedTurns(r.scored(), errorMasked));
         }
         return chat.of(

@@ -5,6 +5,7 @@ import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.ScoredLogReader;
 import dev.katmesh.proto.wire.ScoredRange;
 import dev.katmesh.training.Curriculum;
+import dev.katmesh.training.ScoredSamples;
 import dev.katmesh.training.TrainingSample;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -94,7 +95,7 @@ final class ReplayStage implements TrainingRun.Positions {
                     batch.add(sample);
                     ids.add(id);
                     tree[0] = treeId;
-                    if (TrajectorySamples.openEnd(s.getTrajectory())) {
+                    if (ScoredSamples.openEnd(s.getTrajectory())) {
                         openEnds.add(sample);
                     }
                 }
@@ -125,7 +126,7 @@ final class ReplayStage implements TrainingRun.Positions {
     /** As a record of the topic trains: its own tokens and error mask, or rendered with its erroneous turns masked. */
     private TrainingSample sample(ScoredTrajectory s, boolean errorMasked) {
         return s.getTrajectory().getTokenIdsCount() >= 2
-                ? TrajectorySamples.of(s, errorMasked)
+                ? ScoredSamples.of(s, errorMasked)
                 : chat.of(s.getTrajectory(), TrajectorySamples.maskedTurns(s, errorMasked));
     }
 

@@ -6,6 +6,7 @@ import dev.katmesh.proto.wire.DropReason;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.training.GroupAssembler;
+import dev.katmesh.training.ScoredSamples;
 import dev.katmesh.training.StalenessGate;
 import dev.katmesh.training.StepQueue;
 import dev.katmesh.training.TrainingSample;
@@ -156,7 +157,7 @@ final class TopicStage implements TrainingRun.Positions {
         }
         boolean hasTokens = s.getTrajectory().getTokenIdsCount() >= 2;
         TrainingSample sample = hasTokens
-                ? TrajectorySamples.of(s, admission.errorMasked())
+                ? ScoredSamples.of(s, admission.errorMasked())
                 : chat.of(s.getTrajectory(), TrajectorySamples.maskedTurns(s, admission.errorMasked()));
         DropReason unfit = admission.fits(sample);
         if (unfit != null) {
@@ -174,7 +175,7 @@ final class TopicStage implements TrainingRun.Positions {
                 publishedAtMs(r, s),
                 r.timestamp(), // the scored record's creation time: when the reward published it
                 d.oldestVersion(),
-                TrajectorySamples.openEnd(s.getTrajectory()));
+                ScoredSamples.openEnd(s.getTrajectory()));
     }
 
     /** Trains the groups the queue handed out, then releases their offsets. */

@@ -14,6 +14,7 @@ import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.TokenSegment;
 import dev.katmesh.proto.v1.Trajectory;
 import dev.katmesh.proto.v1.TrajectorySource;
+import dev.katmesh.training.ScoredSamples;
 import dev.katmesh.training.TrainingSample;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -70,7 +71,7 @@ class FileRecordTest {
         for (FileRecord r : records.subList(2, 4)) {
             assertEquals(scored(r.trajectory().getTrajectoryId()), r.scored(), "read back whole");
             assertEquals("python", r.tags().get("language"), "the metadata tags it for mixing");
-            TrainingSample s = TrajectorySamples.of(r.scored(), true);
+            TrainingSample s = ScoredSamples.of(r.scored(), true);
             assertTrue(!s.trainable()[2] && s.trainable()[3], "the error mask of the export holds");
             assertEquals(-1f, s.behaviourLogprobs()[3], "its behaviour log-probs too");
         }

@@ -100,9 +100,7 @@ public final class DeployedAgent {
             while (turns < maxTurns) {
                 JsonNode message = null;
                 ChatMessage assistant = null;
-                for (int sample = 0;
-                        sample < samplesPerTurn || (sample < samplesPerTurn + 2 && assistant.getToolCallsCount() == 0);
-                        sample++) {
+                for (int sample = 0; sampleAgain(sample, assistant); sample++) {
                     ObjectNode req = JSON.createObjectNode()
                             .put("model", model())
                             .put("max_tokens", maxTokens)
@@ -145,6 +143,15 @@ public final class DeployedAgent {
         } finally {
             workspace.cleanUp();
         }
+    }
+
+    /**
+     * Whether to sample the turn's answer again after {@code sample} samples: up to {@code samplesPerTurn}, and, where
+     * that is above 1, up to twice more while the last has no tool call. One sample a turn is never repeated.
+     */
+    private boolean sampleAgain(int sample, ChatMessage last) {
+        return sample < samplesPerTurn
+                || (samplesPerTurn > 1 && sample < samplesPerTurn + 2 && last.getToolCallsCount() == 0);
     }
 
     private void end(String sessionId, ObjectNode outcome) throws IOException, InterruptedException {

@@ -133,6 +133,9 @@ public final class TreePruning {
             TrainingSample s = all[index];
             int shared = sharedWithOthers(all, tree, c.k, s.tokens());
             boolean inside = c.cut == 0 || shared >= c.cut;
+            if (inside && dropped == tree.length - 1) {
+                continue; // the tree's last sample (its main line was not in the batch): a tree is never emptied
+            }
             rows -= s.tokens().length - Math.max(shared, inside ? 0 : c.cut);
             all[index] = inside ? null : cut(s, c.cut);
             turns++;

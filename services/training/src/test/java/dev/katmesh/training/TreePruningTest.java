@@ -234,4 +234,16 @@ class TreePruningTest {
         assertEquals(1, p.counts().treesOverBudget());
         assertEquals(List.of(a.mainLine, b), p.samples());
     }
+
+    @Test
+    void aTreeOfOpenEndsAloneKeepsOneSample() {
+        // The batch holds only a session's dead ends (its main line was dropped before it, e.g. as too long).
+        Seq prompt = new Seq().context(run(1, 20));
+        TrainingSample a = prompt.copy().sampled(-1f, run(100, 10)).sample();
+        TrainingSample b = prompt.copy().sampled(-2f, run(200, 10)).sample();
+        TreePruning.Pruned p = TreePruning.prune(List.of(a, b), x -> true, 1);
+        // Reach e^-1 / (e^-1 + e^-2) = 0.731 and 0.269: scores 0.731 × 1 and 0.269 × 2 = 0.538, so b goes first.
+        assertEquals(List.of(a), p.samples(), "the lower score goes; the last sample stays, so no group is emptied");
+        assertEquals(1, p.counts().treesStillOver());
+    }
 }

@@ -42,6 +42,28 @@ public final class RecordHeaders {
                 .add(REJECT_REASON, utf8(reason));
     }
 
+    /**
+     * The headers of a dead-letter record that stands for the record at {@code topic}/{@code partition}/{@code offset}:
+     * its own headers ({@code original}, copied; may be null), the reason's name ({@link #REJECT_REASON}), and those
+     * SmallRye's dead-letter queue writes: {@code dead-letter-reason} (the detail), {@code dead-letter-topic},
+     * {@code dead-letter-partition} and {@code dead-letter-offset} ({@code topic} null: no position is known).
+     */
+    public static Headers deadLetter(
+            Headers original, String reason, String detail, String topic, int partition, long offset) {
+        Header[] copied = original == null ? new Header[0] : original.toArray();
+        Headers h = new org.apache.kafka.common.header.internals.RecordHeaders(copied); // qualified: this class's name
+        h.add(REJECT_REASON, utf8(reason));
+        if (detail != null) {
+            h.add("dead-letter-reason", utf8(detail));
+        }
+        if (topic != null) {
+            h.add("dead-letter-topic", utf8(topic))
+                    .add("dead-letter-partition", utf8(Integer.toString(partition)))
+                    .add("dead-letter-offset", utf8(Long.toString(offset)));
+        }
+        return h;
+    }
+
     /** The headers of a scored record; {@code rawPosition} null when the raw record's position is unknown. */
     public static Headers scored(String trajectoryId, long publishedAtMs, String rawPosition) {
         Headers h = trajectory(trajectoryId).add(PUBLISHED_MS, utf8(Long.toString(publishedAtMs)));

@@ -3,51 +3,46 @@ package dev.katmesh.reward;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.RejectReason;
+import dev.katmesh.proto.wire.Topics;
 import dev.katmesh.reward.feedback.FeedbackJoin;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.smallrye.mutiny.Uni;
-import io.smallrye.reactive.messaging.MutinyEmitter;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
-import io.smallrye.reactive.messaging.kafka.api.OutgoingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.Collections;
 import java.util.Map;
+import java.util.Optional;
 import java.util.WeakHashMap;
+import java.util.concurrent.CompletionStage;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
-import org.eclipse.microprofile.reactive.messaging.Channel;
 import org.eclipse.microprofile.reactive.messaging.Message;
-import org.eclipse.microprofile.reactive.messaging.Metadata;
-import org.eclipse.microprofile.reactive.messaging.OnOverflow;
 import org.jboss.logging.Logger;
 
 /**
  * Publishes what was decided about a raw record: its score to katmesh.trajectories.scored, or its dead letter
- * with the reason, or nothing for a duplicate; then acknowledges the record, so its offset may be committed. A
- * scoring thread hands the outcome over and goes on: at most {@code katmesh.reward.max-publishing} outcomes wait
- * for the broker at once, and an outcome is published only while its record's partition is owned
- * ({@link PartitionOwnership}).
+ * with the reason to katmesh.trajectories.dlq, or nothing for a duplicate; then acknowledges the record, so its
+ * offset may be committed ({@link RawBatch}). A scoring thread hands the outcome over and goes on: at most
+ * {@code katmesh.reward.max-publishing} outcomes wait for the broker at once, and an outcome is published only while
+ * its record's partition is owned ({@link PartitionOwnership}).
  */
 @ApplicationScoped
 class OutcomePublisher {
 
     private static final Logger LOG = Logger.getLogger(OutcomePublisher.class);
 
-    /** The most records katmesh.reward.max-publishing may allow: the scored emitter's buffer holds that many. */
-    static final int MAX_PUBLISHING = 8192;
-
     /** What to do with a record: publish a score, dead-letter it, or acknowledge a duplicate. */
     interface Outcome {
-        Uni<Void> publish(Message<byte[]> raw);
+        CompletionStage<Void> publish(Message<byte[]> raw);
 
         /** Not published: the record's partition moved to another instance, which will decide it again. */
         default void handedOver() {}
     }
 
-    private final MutinyEmitter<byte[]> scored;
+    private final OutcomeSink sink;
     private final MeterRegistry registry;
     private final PartitionOwnership ownership;
     private final ScoredIds scoredIds;
@@ -59,20 +54,15 @@ class OutcomePublisher {
 
     @Inject
     OutcomePublisher(
-            @Channel("trajectories-scored") @OnOverflow(value = OnOverflow.Strategy.BUFFER, bufferSize = MAX_PUBLISHING)
-                    MutinyEmitter<byte[]> scored,
+            OutcomeSink sink,
             MeterRegistry registry,
             PartitionOwnership ownership,
             ScoredIds scoredIds,
             FeedbackJoin feedback,
             // Records handed to the producer (scored or dead-lettered) and not yet acknowledged by the broker, at
-            // most; a scoring thread waits for room past it. At most MAX_PUBLISHING (the emitter's buffer).
+            // most; a scoring thread waits for room past it (the producer's buffer.memory bounds their bytes too).
             @ConfigProperty(name = "katmesh.reward.max-publishing", defaultValue = "1024") int maxPublishing) {
-        if (maxPublishing > MAX_PUBLISHING) {
-            throw new IllegalArgumentException("katmesh.reward.max-publishing is at most " + MAX_PUBLISHING
-                    + " (the scored channel's buffer), got " + maxPublishing);
-        }
-        this.scored = scored;
+        this.sink = sink;
         this.registry = registry;
         this.ownership = ownership;
         this.scoredIds = scoredIds;
@@ -103,37 +93,37 @@ class OutcomePublisher {
         TopicPartition tp = partition(raw);
         Long generation = received.remove(raw);
         publishing.acquire().join();
-        if (!ownership.startPublishing(
-                tp,
-                generation != null
-                        ? generation
-                        : ownership.generation(
-                                tp))) { // the partition moved on: its new owner publishes this record's outcome
+        if (!ownership.startPublishing(tp, generation != null ? generation : ownership.generation(tp))) {
+            // the partition moved on: its new owner publishes this record's outcome
             publishing.release();
             outcome.handedOver();
             LOG.debugf("the record at %s is handed over to its partition's new owner", position(raw));
             return;
         }
+        CompletionStage<Void> sent;
         try {
-            outcome.publish(raw).subscribe().with(done -> published(tp), e -> {
-                published(tp);
+            sent = outcome.publish(raw);
+        } catch (RuntimeException e) {
+            published(tp);
+            throw e;
+        }
+        sent.whenComplete((done, e) -> {
+            published(tp);
+            if (e != null) {
                 LOG.errorf(
                         e,
                         "publishing the outcome of the record at %s failed; it is not acknowledged and will be"
                                 + " redelivered",
                         position(raw));
-            });
-        } catch (RuntimeException e) {
-            published(tp);
-            throw e;
-        }
+            }
+        });
     }
 
     /** The score of trajectory {@code id}, already added to the scored ids (forgotten again if not published). */
     Outcome score(String id, ScoredTrajectory result) {
         return new Outcome() {
             @Override
-            public Uni<Void> publish(Message<byte[]> r) {
+            public CompletionStage<Void> publish(Message<byte[]> r) {
                 return publishScore(r, id, result);
             }
 
@@ -151,12 +141,12 @@ class OutcomePublisher {
 
     /** A duplicate: acknowledged, nothing published. */
     Outcome duplicate() {
-        return r -> Uni.createFrom().completionStage(r.ack());
+        return Message::ack;
     }
 
     /** Not decided (scoring was interrupted): neither published nor acknowledged, so it is delivered again. */
     Outcome retry(Throwable why) {
-        return r -> Uni.createFrom().completionStage(r.nack(why));
+        return r -> r.nack(why);
     }
 
     private void published(TopicPartition tp) {
@@ -164,63 +154,63 @@ class OutcomePublisher {
         ownership.published(tp);
     }
 
-    private Uni<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
-        Uni<Void> sent = feedback.holds(result)
+    private CompletionStage<Void> publishScore(Message<byte[]> r, String id, ScoredTrajectory result) {
+        Optional<IncomingKafkaRecordMetadata> at = kafka(r);
+        long publishedMs = at.map(m -> m.getTimestamp().toEpochMilli()).orElse(System.currentTimeMillis());
+        String rawPosition = at.map(m -> RecordHeaders.rawPosition(m.getTopic(), m.getPartition(), m.getOffset()))
+                .orElse(null);
+        CompletionStage<Void> sent = feedback.holds(result)
                 // a deployed trajectory waits for its feedback: the join publishes its score later (FeedbackJoin)
-                ? Uni.createFrom().completionStage(() -> feedback.hold(result, publishedAtMs(r), rawPosition(r)))
-                : sendScore(r, id, result);
-        return sent.chain(() -> Uni.createFrom().completionStage(r.ack()))
-                .onFailure()
-                .recoverWithUni(e -> {
-                    // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
-                    scoredIds.remove(id);
-                    return reject(
-                            r,
-                            new RejectedTrajectoryException(
-                                    RejectReason.INTERNAL, "publishing the score failed: " + e));
-                });
+                ? feedback.hold(result, publishedMs, rawPosition)
+                : sink.send(new ProducerRecord<>(
+                                Topics.SCORED,
+                                null,
+                                result.getTrajectory().getGroupId(),
+                                result.toByteArray(),
+                                // when the agent published it: the learner measures agent-to-trainer latency from here
+                                RecordHeaders.scored(id, publishedMs, rawPosition)))
+                        .thenRun(scoredCounter::increment);
+        return sent.thenCompose(v -> r.ack()).exceptionallyCompose(e -> {
+            // Not scored after all (the producer gave up): forget it, and dead-letter the record with why.
+            scoredIds.remove(id);
+            return reject(
+                    r, new RejectedTrajectoryException(RejectReason.INTERNAL, "publishing the score failed: " + e));
+        });
     }
 
-    private Uni<Void> sendScore(Message<byte[]> r, String id, ScoredTrajectory result) {
-        OutgoingKafkaRecordMetadata<String> out = OutgoingKafkaRecordMetadata.<String>builder()
-                .withKey(result.getTrajectory().getGroupId())
-                // when the agent published it: the learner measures agent-to-trainer latency from here
-                .withHeaders(RecordHeaders.scored(id, publishedAtMs(r), rawPosition(r)))
-                .build();
-        return scored.sendMessage(Message.of(result.toByteArray(), Metadata.of(out)))
-                .invoke(() -> scoredCounter.increment());
-    }
-
-    private Uni<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {
+    private CompletionStage<Void> reject(Message<byte[]> raw, RejectedTrajectoryException e) {
         LOG.warnf("dead-lettering the record at %s: %s", position(raw), e.getMessage());
         registry.counter("katmesh.reward.rejected", "reason", e.reason().name()).increment();
-        OutgoingKafkaRecordMetadata<?> dlq = OutgoingKafkaRecordMetadata.builder()
-                .withHeaders(RecordHeaders.rejected(e.reason().name()))
-                .build();
-        return Uni.createFrom().completionStage(raw.nack(e, Metadata.of(dlq)));
+        Optional<IncomingKafkaRecordMetadata> at = kafka(raw);
+        ProducerRecord<String, byte[]> dead = new ProducerRecord<>(
+                Topics.DLQ,
+                null,
+                at.map(m -> (String) m.getKey()).orElse(null),
+                raw.getPayload(),
+                RecordHeaders.deadLetter(
+                        at.map(IncomingKafkaRecordMetadata::getHeaders).orElse(null),
+                        e.reason().name(),
+                        e.getMessage(),
+                        at.map(IncomingKafkaRecordMetadata::getTopic).orElse(null),
+                        at.map(IncomingKafkaRecordMetadata::getPartition).orElse(-1),
+                        at.map(IncomingKafkaRecordMetadata::getOffset).orElse(-1L)));
+        return sink.send(dead).thenCompose(v -> raw.ack());
     }
 
-    private static long publishedAtMs(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> m.getTimestamp().toEpochMilli())
-                .orElse(System.currentTimeMillis());
-    }
-
-    private static String rawPosition(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
-                .map(m -> RecordHeaders.rawPosition(m.getTopic(), m.getPartition(), m.getOffset()))
-                .orElse(null);
+    @SuppressWarnings("unchecked")
+    private static Optional<IncomingKafkaRecordMetadata> kafka(Message<byte[]> raw) {
+        return raw.getMetadata(IncomingKafkaRecordMetadata.class);
     }
 
     private static TopicPartition partition(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+        return kafka(raw)
                 .map(m -> new TopicPartition(m.getTopic(), m.getPartition()))
                 .orElse(null);
     }
 
     /** Where a record is ("topic-partition@offset"), for logs. */
     static String position(Message<byte[]> raw) {
-        return raw.getMetadata(IncomingKafkaRecordMetadata.class)
+        return kafka(raw)
                 .map(m -> m.getTopic() + "-" + m.getPartition() + "@" + m.getOffset())
                 .orElse("?");
     }

@@ -14,14 +14,15 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.smallrye.mutiny.Uni;
 import io.smallrye.reactive.messaging.kafka.api.IncomingKafkaRecordMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -135,14 +136,19 @@ public class RawTrajectoryConsumer {
     }
 
     /**
-     * Hands the record to the scoring pool once a slot is free, and returns: records are scored in
-     * parallel, each acknowledged (or dead-lettered) when its own output is; the connector commits an
-     * offset only when every record before it is acknowledged too.
+     * Hands each record of a poll to the scoring pool as slots free up; the returned stage completes when the last
+     * has one, and the connector polls again then (back-pressure). Records are scored in parallel, each
+     * acknowledged (or dead-lettered) when its own output is ({@link RawBatch}); an offset is committed only when
+     * every record before it is decided too.
      */
     @Incoming("trajectories-raw")
-    public Uni<Void> onRaw(Message<byte[]> raw) {
-        outcomes.received(raw);
-        return Uni.createFrom().completionStage(slots::acquire).invoke(() -> pool.execute(() -> handle(raw)));
+    public CompletionStage<Void> onRaw(Message<List<byte[]>> batch) {
+        CompletableFuture<Void> handed = CompletableFuture.completedFuture(null);
+        for (Message<byte[]> raw : RawBatch.records(batch)) {
+            outcomes.received(raw);
+            handed = handed.thenCompose(v -> slots.acquire()).thenRun(() -> pool.execute(() -> handle(raw)));
+        }
+        return handed;
     }
 
     /**

@@ -5,7 +5,10 @@ import io.smallrye.reactive.messaging.memory.InMemoryConnector;
 import java.util.HashMap;
 import java.util.Map;
 
-/** The reward's channels switched to SmallRye's in-memory connector for the length of a test class. */
+/**
+ * The reward's channels switched to SmallRye's in-memory connector for the length of a test class (its verdicts go
+ * to {@link RecordedOutcomes} instead of Kafka).
+ */
 public class InMemoryChannels implements QuarkusTestResourceLifecycleManager {
 
     @Override
@@ -13,7 +16,7 @@ public class InMemoryChannels implements QuarkusTestResourceLifecycleManager {
         Map<String, String> props = new HashMap<>();
         props.putAll(
                 InMemoryConnector.switchIncomingChannelsToInMemory("trajectories-raw", "tasks", "capture-requests"));
-        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("trajectories-scored", "sessions-assembled"));
+        props.putAll(InMemoryConnector.switchOutgoingChannelsToInMemory("sessions-assembled"));
         return props;
     }
 

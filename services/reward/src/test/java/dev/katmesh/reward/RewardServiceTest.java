@@ -1,5 +1,6 @@
 package dev.katmesh.reward;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +11,9 @@ import dev.katmesh.proto.v1.ChatMessage;
 import dev.katmesh.proto.v1.ScoredTrajectory;
 import dev.katmesh.proto.v1.SessionEnd;
 import dev.katmesh.proto.v1.Trajectory;
+import dev.katmesh.proto.wire.RecordHeaders;
 import dev.katmesh.proto.wire.RejectReason;
+import dev.katmesh.proto.wire.Topics;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -27,6 +30,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.eclipse.microprofile.reactive.messaging.Message;
 import org.junit.jupiter.api.Test;
 
@@ -39,6 +43,9 @@ class RewardServiceTest {
     @Any
     InMemoryConnector connector;
 
+    @Inject
+    RecordedOutcomes outcomes;
+
     @TestHTTPResource("/")
     URI root;
 
@@ -49,18 +56,19 @@ class RewardServiceTest {
 
     @Test
     void aTasklessTrajectoryIsScoredOnItsEvidenceOnlyAndItsOwnClaimsWeighNothing() throws Exception {
-        InMemorySink<byte[]> scored = connector.sink("trajectories-scored");
-        scored.clear();
+        outcomes.clear();
         CompletableFuture<Void> acked = new CompletableFuture<>();
         connector
                 .source("trajectories-raw")
-                .send(Message.of(TASKLESS.getBytes(StandardCharsets.UTF_8)).withAck(() -> {
-                    acked.complete(null);
-                    return CompletableFuture.completedFuture(null);
-                }));
+                .send(Message.of(List.of(TASKLESS.getBytes(StandardCharsets.UTF_8)))
+                        .withAck(() -> {
+                            acked.complete(null);
+                            return CompletableFuture.completedFuture(null);
+                        }));
         acked.get(30, TimeUnit.SECONDS);
-        assertEquals(1, scored.received().size(), "one scored record");
-        ScoredTrajectory s = ScoredTrajectory.parseFrom(scored.received().get(0).getPayload());
+        assertEquals(1, outcomes.on(Topics.SCORED).size(), "one scored record");
+        ScoredTrajectory s =
+                ScoredTrajectory.parseFrom(outcomes.on(Topics.SCORED).get(0).value());
         assertEquals("svc-1", s.getTrajectory().getTrajectoryId());
         assertTrue(s.getTaskless(), "no task: flagged taskless");
         assertEquals(
@@ -79,18 +87,20 @@ class RewardServiceTest {
                    "function":{"name":"bash","arguments":"{\\"command\\":\\"cat .env\\"}"}}]},
                  {"role":"tool","tool_call_id":"c1","content":"OPENAI_API_KEY=%s"},
                  {"role":"assistant","content":"Your key is %s"}]}""".formatted(key, key);
-        InMemorySink<byte[]> scored = connector.sink("trajectories-scored");
-        scored.clear();
+        outcomes.clear();
         CompletableFuture<Void> acked = new CompletableFuture<>();
         connector
                 .source("trajectories-raw")
-                .send(Message.of(raw.getBytes(StandardCharsets.UTF_8)).withAck(() -> {
+                .send(Message.of(List.of(raw.getBytes(StandardCharsets.UTF_8))).withAck(() -> {
                     acked.complete(null);
                     return CompletableFuture.completedFuture(null);
                 }));
         acked.get(30, TimeUnit.SECONDS);
-        assertEquals(1, scored.received().size(), "scored, not rejected: deployed sessions are redacted by default");
-        byte[] bytes = scored.received().get(0).getPayload();
+        assertEquals(
+                1,
+                outcomes.on(Topics.SCORED).size(),
+                "scored, not rejected: deployed sessions are redacted by default");
+        byte[] bytes = outcomes.on(Topics.SCORED).get(0).value();
         assertFalse(new String(bytes, StandardCharsets.ISO_8859_1).contains(key), "the key is not on the scored topic");
         ScoredTrajectory s = ScoredTrajectory.parseFrom(bytes);
         assertEquals(
@@ -116,17 +126,21 @@ class RewardServiceTest {
                     before.contains("katmesh_reward_rejected_total{reason=\"" + r.name() + "\"}"),
                     r + " registered at start");
         }
-        CompletableFuture<Throwable> nacked = new CompletableFuture<>();
-        connector
-                .source("trajectories-raw")
-                .send(Message.of("{\"trajectory_id\":".getBytes(StandardCharsets.UTF_8))
-                        .withNack(e -> {
-                            nacked.complete(e);
-                            return CompletableFuture.completedFuture(null);
-                        }));
-        Throwable e = nacked.get(30, TimeUnit.SECONDS);
-        assertTrue(e instanceof RejectedTrajectoryException, "refused with a reason: " + e);
-        assertEquals(RejectReason.MALFORMED_JSON, ((RejectedTrajectoryException) e).reason(), e.getMessage());
+        outcomes.clear();
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        byte[] bad = "{\"trajectory_id\":".getBytes(StandardCharsets.UTF_8);
+        connector.source("trajectories-raw").send(Message.of(List.of(bad)).withAck(() -> {
+            acked.complete(null);
+            return CompletableFuture.completedFuture(null);
+        }));
+        acked.get(30, TimeUnit.SECONDS);
+        assertEquals(List.of(), outcomes.on(Topics.SCORED), "nothing scored");
+        List<ProducerRecord<String, byte[]>> dead = outcomes.on(Topics.DLQ);
+        assertEquals(1, dead.size(), "dead-lettered before the record was acknowledged");
+        assertArrayEquals(bad, dead.get(0).value(), "the record as it was sent");
+        assertEquals("MALFORMED_JSON", RecordHeaders.text(dead.get(0).headers(), RecordHeaders.REJECT_REASON));
+        String why = RecordHeaders.text(dead.get(0).headers(), "dead-letter-reason");
+        assertTrue(why != null && why.startsWith("MALFORMED_JSON: "), "the detail is on the record: " + why);
         assertTrue(
                 get("q/metrics").contains("katmesh_reward_rejected_total{reason=\"MALFORMED_JSON\"} 1.0"), "counted");
     }

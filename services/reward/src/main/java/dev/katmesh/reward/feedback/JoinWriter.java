@@ -67,11 +67,8 @@ final class JoinWriter {
         registry.counter("katmesh.reward.feedback.records", "outcome", outcome).increment();
         registry.counter("katmesh.reward.rejected", "reason", why.reason().name())
                 .increment();
-        Headers h = RecordHeaders.rejected(why.reason().name());
-        JoinEntry.add(h, "dead-letter-reason", why.getMessage());
-        JoinEntry.add(h, "dead-letter-topic", at.topic());
-        JoinEntry.add(h, "dead-letter-partition", Integer.toString(at.partition()));
-        JoinEntry.add(h, "dead-letter-offset", Long.toString(at.offset()));
+        Headers h = RecordHeaders.deadLetter(
+                null, why.reason().name(), why.getMessage(), at.topic(), at.partition(), at.offset());
         return new ProducerRecord<>(Topics.DLQ, null, key, value, h);
     }
 

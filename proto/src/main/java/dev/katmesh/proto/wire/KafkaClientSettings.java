@@ -5,6 +5,8 @@ import java.util.Properties;
 import java.util.Set;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * A service's own Kafka clients (besides SmallRye's channels) take the application's kafka.* settings, as
@@ -23,6 +25,22 @@ public final class KafkaClientSettings {
     /** The settings a producer knows, with every security setting. */
     public static Properties producer(Map<String, Object> application) {
         return known(application, ProducerConfig.configNames());
+    }
+
+    /**
+     * A producer of the mesh's records (String keys, byte[] values) with every security setting: acks=all and
+     * idempotent (Kafka's defaults, stated), zstd, and requests up to the topics' 16 MiB max.message.bytes.
+     */
+    public static Properties recordProducer(Map<String, Object> application, String clientId) {
+        Properties p = producer(application);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "16777216");
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        return p;
     }
 
     private static Properties known(Map<String, Object> application, Set<String> names) {

@@ -14,8 +14,6 @@ import java.util.concurrent.CompletionStage;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
@@ -36,16 +34,9 @@ class KafkaOutcomeSink implements OutcomeSink {
             @ConfigProperty(name = "katmesh.reward.producer.linger-ms", defaultValue = "5") int lingerMs,
             // Bytes a batch of one partition holds at most (ProducerConfig batch.size; Kafka's default is 16 KiB).
             @ConfigProperty(name = "katmesh.reward.producer.batch-bytes", defaultValue = "16384") int batchBytes) {
-        Properties p = KafkaClientSettings.producer(kafkaConfig);
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "16777216"); // the topics' max.message.bytes
+        Properties p = KafkaClientSettings.recordProducer(kafkaConfig, "katmesh-reward-outcomes");
         p.put(ProducerConfig.LINGER_MS_CONFIG, Integer.toString(lingerMs));
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(batchBytes));
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "katmesh-reward-outcomes");
         this.producer = new KafkaProducer<>(p);
     }
 

@@ -20,8 +20,6 @@ import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -97,15 +95,8 @@ public class FeedbackJoin {
         if (!enabled()) {
             return;
         }
-        Properties p = KafkaClientSettings.producer(kafkaConfig);
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "16777216");
+        Properties p = KafkaClientSettings.recordProducer(kafkaConfig, "katmesh-reward-feedback-holds");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "katmesh-reward-feedback-holds");
         holds = new KafkaProducer<>(p);
         loop = new JoinLoop(kafkaConfig, window.toMillis(), weight, scopes, registry);
         Thread t = new Thread(loop, "katmesh-feedback-join");

@@ -31,9 +31,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 /**
@@ -136,14 +134,9 @@ final class JoinLoop implements Runnable {
         // A sender's topic created while the join runs is subscribed within this (the pattern is matched on metadata).
         c.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, "30000");
         consumer = new KafkaConsumer<>(c);
-        Properties p = KafkaClientSettings.producer(kafkaConfig);
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        Properties p = KafkaClientSettings.recordProducer(kafkaConfig, GROUP + "-tx");
         Object instance = kafkaConfig.get("group.instance.id");
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, GROUP + "-" + (instance != null ? instance : UUID.randomUUID()));
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "16777216");
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, GROUP + "-tx");
         producer = new KafkaProducer<>(p);
         producer.initTransactions();
         joinPartitions = producer.partitionsFor(Topics.FEEDBACK_JOIN).size();

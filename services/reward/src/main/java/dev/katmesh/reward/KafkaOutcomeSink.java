@@ -19,8 +19,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * One Kafka producer for the scored and dead-letter topics, called from the scoring threads directly: acks=all and
  * idempotent, zstd. A record's acknowledgement comes back on the producer's own thread, with nothing between
- * (an emitter channel cost a Mutiny pipeline, a context capture and a thread hop per record: a fifth of the
- * reward's CPU in the ingestion benchmark's profile).
+ * (an emitter channel cost a Mutiny pipeline, a context capture and a thread hop per record; docs/benchmarks.md,
+ * "A poll at a time, one producer out", measures the change).
  */
 @ApplicationScoped
 class KafkaOutcomeSink implements OutcomeSink {

@@ -197,7 +197,6 @@ class OutcomePublisher {
         return sink.send(dead).thenCompose(v -> raw.ack());
     }
 
-    @SuppressWarnings("unchecked")
     private static Optional<IncomingKafkaRecordMetadata> kafka(Message<byte[]> raw) {
         return raw.getMetadata(IncomingKafkaRecordMetadata.class);
     }
